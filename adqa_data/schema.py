@@ -1,0 +1,293 @@
+"""The Arrow schema of every table the toolkit writes, with its version.
+
+Every stage reads and writes through here (`workspace.write_table` / `workspace.read_table` check it),
+so a table's layout is defined once. A schema version is stored in each Parquet file's metadata under
+`adqa.table` / `adqa.schema_version`; readers refuse files of another major version with a clear error.
+
+Tables, in the order data flows:
+    probes      one row per distinct audio file: what decoding it found (download)
+    items       the canonical item table (download)
+    quarantine  rows a stage refused, with a reason code and the original line (every stage)
+    codes       RVQ codes per (audio content, codec) (encode)
+    code_index  item -> codes key (encode)
+    votes       one panel answer per (model, item, condition, permutation) (filter)
+    item_scores audio contribution per item, the vote and the split (filter)
+    prompts     the sampled prompt set (sample)
+    rollouts    one row per completion, written whole group by whole group (rollout)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+META_TABLE = b"adqa.table"
+META_VERSION = b"adqa.schema_version"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    version: int
+    schema: pa.Schema
+    doc: str = ""
+
+    def with_metadata(self) -> pa.Schema:
+        meta = dict(self.schema.metadata or {})
+        meta[META_TABLE] = self.name.encode()
+        meta[META_VERSION] = str(self.version).encode()
+        return self.schema.with_metadata(meta)
+
+    def empty(self) -> pa.Table:
+        return self.with_metadata().empty_table()
+
+    def from_pylist(self, rows: list[dict]) -> pa.Table:
+        return pa.Table.from_pylist(rows, schema=self.with_metadata())
+
+
+TABLES: dict[str, TableSpec] = {}
+
+
+def _register(spec: TableSpec) -> TableSpec:
+    TABLES[spec.name] = spec
+    return spec
+
+
+# --------------------------------------------------------------------------------------------- download
+PROBES = _register(
+    TableSpec(
+        "probes",
+        1,
+        pa.schema(
+            [
+                pa.field("audio_path", pa.string(), nullable=False),  # relative to the dataset root
+                pa.field("size_bytes", pa.int64()),
+                pa.field("mtime_ns", pa.int64()),
+                pa.field("sha256", pa.string()),
+                pa.field("duration_s", pa.float64()),
+                pa.field("sample_rate", pa.int32()),
+                pa.field("num_channels", pa.int16()),
+                pa.field("num_frames", pa.int64()),
+                pa.field("format", pa.string()),  # libsndfile container, e.g. WAV, FLAC, OGG, MP3
+                pa.field("error_reason", pa.string()),  # null when the file decoded whole
+                pa.field("error_detail", pa.string()),
+            ]
+        ),
+        "One row per distinct audio file, decoded once: content hash, true duration, or why it failed.",
+    )
+)
+
+ITEMS = _register(
+    TableSpec(
+        "items",
+        1,
+        pa.schema(
+            [
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("dataset", pa.string(), nullable=False),  # workspace name of the download
+                pa.field("split", pa.string(), nullable=False),  # upstream split: train / dev / eval
+                pa.field("source_dataset", pa.string()),  # upstream corpus, e.g. AudioCaps
+                pa.field("question_type", pa.string()),
+                pa.field("question", pa.string(), nullable=False),
+                pa.field("choices", pa.list_(pa.string()), nullable=False),
+                pa.field("answer_index", pa.int8()),  # null when the answer is withheld (eval sets)
+                pa.field("answer_text", pa.string()),
+                pa.field("audio_path", pa.string(), nullable=False),  # relative to the dataset root
+                pa.field("audio_sha256", pa.string(), nullable=False),
+                pa.field("duration_s", pa.float64(), nullable=False),
+                pa.field("sample_rate", pa.int32(), nullable=False),
+                pa.field("num_channels", pa.int16(), nullable=False),
+                pa.field("cot", pa.string()),  # reference chain of thought, when upstream has one
+                pa.field("row_index", pa.int64(), nullable=False),  # 0-based line/row in the source file
+                pa.field("upstream_json", pa.string()),  # upstream columns we do not model, verbatim JSON
+            ]
+        ),
+        "The canonical item table every later stage reads.",
+    )
+)
+
+QUARANTINE = _register(
+    TableSpec(
+        "quarantine",
+        1,
+        pa.schema(
+            [
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("stage", pa.string(), nullable=False),
+                pa.field("row_index", pa.int64()),
+                pa.field("item_id", pa.string()),
+                pa.field("reason", pa.string(), nullable=False),  # a code from QuarantineReason
+                pa.field("detail", pa.string()),
+                pa.field("raw", pa.string()),  # the original line or row, verbatim
+            ]
+        ),
+        "Rows a stage refused, with a reason code; nothing is dropped silently.",
+    )
+)
+
+
+class QuarantineReason:
+    """Reason codes. Stable strings: users filter and count by them."""
+
+    INVALID_JSON = "invalid_json"
+    MISSING_FIELD = "missing_field"
+    BAD_FIELD = "bad_field"  # a field of the wrong type or shape
+    TOO_FEW_CHOICES = "too_few_choices"
+    DUPLICATE_CHOICES = "duplicate_choices"
+    ANSWER_NOT_IN_CHOICES = "answer_not_in_choices"
+    DUPLICATE_ID = "duplicate_id"
+    ABSOLUTE_PATH = "absolute_path"
+    PATH_ESCAPES_ROOT = "path_escapes_root"
+    LINK_ESCAPES_ROOT = "link_escapes_root"
+    AUDIO_MISSING = "audio_missing"
+    AUDIO_UNREADABLE = "audio_unreadable"
+    AUDIO_TRUNCATED = "audio_truncated"
+    AUDIO_EMPTY = "audio_empty"
+
+
+# ----------------------------------------------------------------------------------------------- encode
+CODES = _register(
+    TableSpec(
+        "codes",
+        1,
+        pa.schema(
+            [
+                pa.field("audio_sha256", pa.string(), nullable=False),
+                pa.field("codec_key", pa.string(), nullable=False),  # codec fingerprint + N + rate
+                pa.field("num_codebooks", pa.int16(), nullable=False),
+                pa.field("num_frames", pa.int32(), nullable=False),
+                # row-major [num_codebooks, num_frames]; uint16 whenever every codebook has <= 65536 entries
+                pa.field("codes", pa.list_(pa.uint16())),
+                pa.field("codes_wide", pa.list_(pa.int32())),  # used instead when a codebook is larger
+            ]
+        ),
+        "Content-addressed RVQ codes: byte-identical audio is encoded once per codec setting.",
+    )
+)
+
+CODE_INDEX = _register(
+    TableSpec(
+        "code_index",
+        1,
+        pa.schema(
+            [
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("audio_sha256", pa.string(), nullable=False),
+                pa.field("codec_key", pa.string(), nullable=False),
+            ]
+        ),
+        "Which cached codes belong to which item.",
+    )
+)
+
+# ----------------------------------------------------------------------------------------------- filter
+VOTES = _register(
+    TableSpec(
+        "votes",
+        1,
+        pa.schema(
+            [
+                pa.field("model", pa.string(), nullable=False),  # panel member name
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("condition", pa.string(), nullable=False),  # audio | silence | noise | swap
+                pa.field("permutation", pa.int8(), nullable=False),  # cyclic rotation of the options
+                pa.field("mode", pa.string(), nullable=False),  # letters | options | generate
+                pa.field("predicted_index", pa.int8()),  # in the item's original option order; null = none
+                pa.field("correct", pa.bool_()),  # null when the gold answer is withheld
+                pa.field("option_probs", pa.list_(pa.float32())),  # original option order, sums to 1
+                pa.field("raw_text", pa.string()),  # generate mode only
+                pa.field("parse_layer", pa.string()),  # generate mode only
+            ]
+        ),
+        "One panel answer per (model, item, condition, permutation).",
+    )
+)
+
+ITEM_SCORES = _register(
+    TableSpec(
+        "item_scores",
+        1,
+        pa.schema(
+            [
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("source_dataset", pa.string()),
+                pa.field("question_type", pa.string()),
+                pa.field("models", pa.list_(pa.string())),
+                # per model, same order as `models`: 1[correct|audio] - 1[correct|silence]
+                pa.field("audio_contribution", pa.list_(pa.int8())),
+                pa.field("silence_correct", pa.int16()),  # panel members correct on silence
+                pa.field("audio_correct", pa.int16()),
+                # mean over models of P(correct|audio) - P(correct|silence)
+                pa.field("contribution_score", pa.float32()),
+                pa.field("split", pa.string(), nullable=False),  # weak | strong
+            ]
+        ),
+        "Audio contribution per item, the panel vote and the resulting split.",
+    )
+)
+
+# ----------------------------------------------------------------------------------------------- sample
+PROMPTS = _register(
+    TableSpec(
+        "prompts",
+        1,
+        pa.schema(
+            [
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("question_type", pa.string()),
+                pa.field("source_dataset", pa.string()),
+                pa.field("draw", pa.int32(), nullable=False),  # order in which the item was drawn
+            ]
+        ),
+        "A prompt set drawn from a split, balanced by question type.",
+    )
+)
+
+# ---------------------------------------------------------------------------------------------- rollout
+ROLLOUTS = _register(
+    TableSpec(
+        "rollouts",
+        1,
+        pa.schema(
+            [
+                pa.field("group_id", pa.string(), nullable=False),
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("rollout_index", pa.int16(), nullable=False),
+                pa.field("k", pa.int16(), nullable=False),
+                pa.field("prompt", pa.string(), nullable=False),  # the full templated prompt text
+                pa.field("choices", pa.list_(pa.string()), nullable=False),
+                pa.field("answer_index", pa.int8()),
+                pa.field("answer_text", pa.string()),
+                pa.field("audio_path", pa.string()),  # relative to the dataset root
+                pa.field("audio_sha256", pa.string()),  # key into the codes cache
+                pa.field("prompt_token_ids", pa.list_(pa.int32())),
+                pa.field("completion_token_ids", pa.list_(pa.int32()), nullable=False),
+                pa.field("completion_text", pa.string(), nullable=False),
+                # the sampling policy's log-probability of each completion token (importance ratio)
+                pa.field("completion_logprobs", pa.list_(pa.float32())),
+                pa.field("finish_reason", pa.string()),
+                pa.field("completion_length", pa.int32(), nullable=False),
+                pa.field("parsed_index", pa.int8()),
+                pa.field("parse_layer", pa.string()),
+                pa.field("rewards", pa.map_(pa.string(), pa.float32())),  # component name -> value
+                pa.field("reward", pa.float32(), nullable=False),  # weighted total
+                pa.field("advantage", pa.float32(), nullable=False),
+                pa.field("group_all_equal", pa.bool_(), nullable=False),  # zero-signal group
+            ]
+        ),
+        "One row per completion; a shard always holds whole groups of K.",
+    )
+)
+
+
+def spec(name: str) -> TableSpec:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)}") from None
