@@ -1,0 +1,82 @@
+"""The one result format every inference backend (transformers, vLLM) returns.
+
+Stages (filter, rollout, eval) build `Query` objects and never see a backend's internals, so the same
+stage code runs on either backend and the outputs are comparable row for row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass
+class Query:
+    """One question put to a model.
+
+    `choices` are in the order shown to the model (a stage that permutes options permutes them here and
+    maps the answers back). `audio` is mono float32 at the adapter's sample rate, or None for a
+    text-only prompt. Queries whose `audio_id` is equal carry identical audio: a backend may share
+    the encoded audio and the KV cache of the prompt prefix between them (the silent condition).
+    """
+
+    key: str
+    question: str
+    choices: list[str]
+    audio: np.ndarray | None
+    audio_id: str
+    prompt_style: str = "letters"  # a name from adqa_data.prompts (letters | audiomcq | think | ...)
+
+
+@dataclass
+class Sampling:
+    n: int = 1
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    seed: int = 0
+    logprobs: bool = True  # the sampling policy's per-token log-probabilities
+
+
+@dataclass
+class Completion:
+    token_ids: list[int]
+    text: str
+    logprobs: list[float] | None  # one per token in token_ids
+    finish_reason: str  # "stop" | "length"
+
+
+@dataclass
+class Generation:
+    key: str
+    prompt_token_ids: list[int]
+    completions: list[Completion] = field(default_factory=list)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What filter, rollout and eval need from a model server."""
+
+    name: str
+
+    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
+        """Per query, the probability of each shown option's letter at the answer position,
+        renormalised over the options (shape [len(choices)], sums to 1). One forward, no generation."""
+        ...
+
+    def score_options(self, queries: list[Query]) -> list[np.ndarray]:
+        """Per query, a softmax over the length-normalised log-likelihood of each option's text as
+        the answer (shape [len(choices)])."""
+        ...
+
+    def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
+        """Per query, `sampling.n` completions with token ids, text, log-probs and finish reason."""
+        ...
+
+    def close(self) -> None:
+        """Release the model and its memory (a panel loads one model at a time)."""
+        ...
