@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,13 @@ class AudioProbe:
     format: str
 
 
-_BLOCK_FRAMES = 1 << 16
+_BLOCK_FRAMES = 1 << 14
+_BYTESIO_NAME = re.compile(r"<_io\.BytesIO object at 0x[0-9a-f]+>:?\s*")
+
+
+def _clean(e: Exception) -> str:
+    """libsndfile's message without the in-memory buffer's repr."""
+    return _BYTESIO_NAME.sub("", str(e)).strip()
 
 
 def _riff_truncation(data: bytes) -> str | None:
@@ -70,19 +77,19 @@ def probe_bytes(data: bytes) -> AudioProbe:
     truncated = _riff_truncation(data)
     if truncated:
         raise AudioError(R.AUDIO_TRUNCATED, truncated)
+    decoded = 0
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             declared, rate, channels, fmt = f.frames, f.samplerate, f.channels, f.format
-            decoded = 0
             while True:
                 block = f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
                 decoded += len(block)
-    except sf.LibsndfileError as e:
-        raise AudioError(R.AUDIO_UNREADABLE, str(e).strip()) from None
-    except (RuntimeError, ValueError, TypeError) as e:
-        raise AudioError(R.AUDIO_UNREADABLE, str(e).strip()) from None
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
+        # the header opened and some audio decoded before the stream broke: the file was cut short
+        reason = R.AUDIO_TRUNCATED if decoded > 0 else R.AUDIO_UNREADABLE
+        raise AudioError(reason, _clean(e)) from None
     if decoded == 0:
         raise AudioError(R.AUDIO_EMPTY, "no audio frames")
     # compressed formats may legitimately be off by a codec frame; a real cut loses far more
@@ -127,8 +134,7 @@ def decode(data: bytes | str | Path, sample_rate: int | None = None, mono: bool 
     except FileNotFoundError:
         raise AudioError(R.AUDIO_MISSING, f"no such file: {data}") from None
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
-        where = "" if isinstance(src, io.BytesIO) else f"{src}: "
-        raise AudioError(R.AUDIO_UNREADABLE, f"{where}{str(e).strip()}") from None
+        raise AudioError(R.AUDIO_UNREADABLE, _clean(e)) from None
     if x.size == 0:
         raise AudioError(R.AUDIO_EMPTY, "no audio frames")
     if mono:

@@ -40,7 +40,104 @@ def print_json(obj: object) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    from .errors import UserError
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"--map {pair!r} is not FIELD=COLUMN", fix="e.g. --map question=q --map choices=options")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
 # Commands are defined below, one per stage, each a thin wrapper over adqa_data.stages.<stage>.
+
+
+@app.command()
+def download(
+    from_dir: Annotated[Optional[Path], typer.Option("--from-dir", help="Local dataset root (manifest + audio folders).")] = None,
+    hub: Annotated[Optional[str], typer.Option("--hub", help="A pinned hub dataset from manifests/, e.g. audiomcq-strongac-geminicot.")] = None,
+    revision: Annotated[Optional[str], typer.Option("--revision", help="Override the pinned hub revision.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
+    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root.")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = [],
+    split: Annotated[Optional[str], typer.Option("--split", help="Generic layout: split name to record.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Threads probing audio (default: CPU count, at most 8).")] = None,
+    engine: EngineOpt = "local",
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any row is quarantined.")] = False,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Normalise a dataset into the canonical item table; probe every audio file once; quarantine bad rows.
+
+    Sources: --from-dir DIR (AudioMCQ `data.jsonl`, DCASE 2026 `dev.jsonl` / `eval-noanswer.jsonl`, detected
+    automatically; or --layout generic with --manifest and --map), or --hub NAME for a pinned hub snapshot.
+    """
+    from .engine import check_engine
+    from .progress import console, progress_bar
+    from .stages.download import download as run_download
+    from .workspace import Workspace
+
+    with progress_bar("probing audio", None, "files") as advance:
+        state = {"done": 0}
+
+        def on_progress(done: int, total: int) -> None:
+            advance(done - state["done"])
+            state["done"] = done
+
+        res = run_download(
+            Workspace(workspace), from_dir=from_dir, hub=hub, revision=revision, layout=layout, name=name,
+            manifest=manifest, mapping=parse_mapping(mapping) or None, split=split, engine=check_engine(engine),
+            workers=workers, force=force, on_progress=on_progress,
+        )
+    summary = {"dataset": res.dataset, "root": res.root, "up_to_date": res.up_to_date, "input_rows": res.input_rows,
+               "items": res.items, "quarantined": res.quarantined, "quarantine_reasons": res.reasons,
+               "probed_files": res.probed_files, "seconds": res.seconds}
+    if as_json:
+        print_json(summary)
+    elif res.up_to_date:
+        console.print(f"[green]up to date[/]: {res.dataset} ({res.items} items, {res.quarantined} quarantined); --force redoes it")
+    else:
+        console.print(f"[bold]{res.dataset}[/]: {res.input_rows} rows -> [green]{res.items} items[/], "
+                      f"[yellow]{res.quarantined} quarantined[/] ({res.probed_files} files probed, {res.seconds:.1f} s)")
+        for reason, count in res.reasons.items():
+            console.print(f"  quarantine  {reason:<24} {count}")
+        if res.quarantined:
+            console.print(f"  details: quarantine/{res.dataset}/download/ in the workspace")
+    if strict and res.quarantined:
+        raise typer.Exit(1)
+
+
+@app.command()
+def info(workspace: WorkspaceOpt = DEFAULT_WS, dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts by dataset, source and question type; durations; quarantine by reason."""
+    from .stages.info import info as run_info
+    from .stages.info import render
+    from .workspace import Workspace
+
+    report = run_info(Workspace(workspace), dataset)
+    print_json(report) if as_json else render(report)
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="Folder to write the demo datasets into.")],
+    clips: Annotated[int, typer.Option("--clips", help="Number of AudioMCQ-layout clips.")] = 24,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    defects: Annotated[bool, typer.Option("--defects", help="Also plant one row of every kind download quarantines.")] = False,
+) -> None:
+    """Write small synthetic datasets (tones, noise, clicks) in the AudioMCQ and DCASE 2026 layouts."""
+    from .demo import write_demo
+    from .progress import console
+
+    roots = write_demo(out, n_clips=clips, seed=seed, defects=defects)
+    for layout, root in roots.items():
+        console.print(f"{layout:<16} {root}")
+    console.print(f"next: adqa-data download --from-dir {roots['audiomcq']} --workspace adqa-work")
 
 
 def main() -> None:

@@ -62,9 +62,13 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def tree_fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> str:
-    """Fingerprint of a directory tree from names, sizes and mtimes (no content reads: fast)."""
+def tree_fingerprint(root: Path, exclude: tuple[Path, ...] = ()) -> str:
+    """Fingerprint of a directory tree from names, sizes and mtimes (no content reads: fast).
+
+    `exclude` names folders to skip, e.g. a workspace that lives inside the dataset root.
+    """
     h = hashlib.sha256()
+    skip = {os.path.abspath(p) for p in exclude}
     stack = [root]
     entries: list[tuple[str, int, int]] = []
     while stack:
@@ -75,7 +79,7 @@ def tree_fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> str:
             continue
         with it:
             for e in it:
-                if e.name in exclude:
+                if e.path in skip:
                     continue
                 try:
                     if e.is_dir(follow_symlinks=False):

@@ -1,0 +1,215 @@
+"""Small synthetic datasets in the exact upstream layouts, so every stage runs offline in minutes.
+
+`write_demo(out)` writes `out/audiomcq/` (AudioMCQ-StrongAC-GeminiCoT layout: `data.jsonl` + one audio
+folder per source corpus), `out/dcase2026-dev/` (`dev.jsonl` + `dev_audios/`) and `out/dcase2026-eval/`
+(`eval-noanswer.jsonl` + `eval_audios/`). Clips are tones, noise bursts and clicks in wav, flac, ogg and
+mp3, mono and stereo, at several rates. Most questions can only be answered by listening (pitch,
+click count, order of events); a few can be answered from the text alone, so audio-contribution
+filtering has something to find. `defects=True` plants one row of every kind download must quarantine.
+The tests use this same generator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# (container, subtype, extension)
+FORMATS = [("WAV", "PCM_16", "wav"), ("FLAC", "PCM_16", "flac"), ("OGG", "VORBIS", "ogg"),
+           ("MP3", "MPEG_LAYER_III", "mp3")]
+RATES = [16000, 22050, 24000, 44100, 8000]
+PITCHES = [("a low hum around 150 Hz", 150.0), ("a mid tone near 440 Hz", 440.0),
+           ("a high whistle around 1.8 kHz", 1800.0)]
+COUNTS = ["one", "two", "three", "four"]
+
+
+@dataclass
+class Clip:
+    kind: str  # tone | clicks | sequence
+    samples: np.ndarray  # [frames] or [frames, 2]
+    rate: int
+    answer: str
+    choices: list[str]
+    question: str
+    question_type: str
+
+
+def _tone(freq: float, seconds: float, rate: int, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    env = np.minimum(1.0, np.minimum(t, seconds - t) * 40)  # 25 ms fades, no clicks at the edges
+    return (amp * env * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _clicks(n: int, seconds: float, rate: int) -> np.ndarray:
+    x = np.zeros(int(seconds * rate), dtype=np.float32)
+    for k in range(n):
+        start = int((0.1 + k * (seconds - 0.2) / max(n, 1)) * rate)
+        x[start : start + int(0.004 * rate)] = 0.8
+    return x
+
+
+def _noise(seconds: float, rate: int, rng: np.random.Generator, amp: float = 0.2) -> np.ndarray:
+    return (amp * rng.standard_normal(int(seconds * rate))).astype(np.float32)
+
+
+def _make_clip(i: int, rng: np.random.Generator) -> Clip:
+    rate = RATES[i % len(RATES)]
+    seconds = 1.0 + 0.25 * (i % 3)
+    kind = ("tone", "clicks", "sequence")[i % 3]
+    if kind == "tone":
+        label, freq = PITCHES[i % len(PITCHES)]
+        choices = [p[0] for p in PITCHES] + ["no tone, only noise"]
+        x = _tone(freq, seconds, rate)
+        return Clip(kind, x, rate, label, choices, "Which description best matches the pitch of the sound?", "music")
+    if kind == "clicks":
+        n = 1 + i % 4
+        x = _clicks(n, seconds, rate)
+        return Clip(kind, x, rate, COUNTS[n - 1], list(COUNTS), "How many distinct clicks can be heard in the recording?",
+                    "sound")
+    tone_first = i % 2 == 0
+    half = seconds / 2
+    a, b = _tone(660.0, half, rate), _noise(half, rate, rng)
+    x = np.concatenate([a, b] if tone_first else [b, a])
+    answer = "the tone comes before the noise" if tone_first else "the noise comes before the tone"
+    choices = ["the tone comes before the noise", "the noise comes before the tone",
+               "both start at the same moment", "there is no noise at all"]
+    return Clip(kind, x, rate, answer, choices, "In what order do the two sounds occur?", "temporal")
+
+
+def _write_audio(path: Path, x: np.ndarray, rate: int, fmt_index: int, stereo: bool) -> None:
+    import soundfile as sf
+
+    fmt, subtype, _ = FORMATS[fmt_index]
+    if stereo:
+        x = np.stack([x, 0.5 * x], axis=1)
+    if fmt == "MP3" and rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
+        rate = 16000
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), x, rate, format=fmt, subtype=subtype)
+
+
+TEXT_ONLY = [  # answerable without listening: the "weak" kind audio-contribution filtering should find
+    ("Which of these animals is known for barking?", ["a dog", "a fish", "a snail", "a butterfly"], "a dog"),
+    ("A church bell is usually made of which material?", ["bronze", "paper", "wool", "glass"], "bronze"),
+    ("Which instrument has 88 keys?", ["a piano", "a violin", "a flute", "a trumpet"], "a piano"),
+]
+
+
+def _audiomcq(root: Path, n_clips: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    sources = ["AudioCaps", "Clotho", "MusicCaps", "Tacos"]
+    rows = []
+    for i in range(n_clips):
+        clip = _make_clip(i, rng)
+        fmt_index = i % len(FORMATS)
+        src = sources[i % len(sources)]
+        rel = f"{src}/clip_{i:03d}.{FORMATS[fmt_index][2]}"
+        _write_audio(root / rel, clip.samples, clip.rate, fmt_index, stereo=i % 5 == 4)
+        rows.append({
+            "source_dataset": src, "id": f"amcq_{i:04d}", "question_type": clip.question_type,
+            "audio_path": rel, "question": clip.question, "choices": clip.choices, "answer": clip.answer,
+            "gemini_cot": f"The clip is a {clip.kind} recording; listening closely gives: {clip.answer}.",
+        })
+    # several rows sharing one clip (upstream has this): the probe must read the file once
+    for j, (q, choices, answer) in enumerate(TEXT_ONLY):
+        rows.append({
+            "source_dataset": sources[0], "id": f"amcq_text_{j}", "question_type": "sound",
+            "audio_path": rows[j]["audio_path"], "question": q, "choices": choices, "answer": answer,
+            "gemini_cot": "This follows from general knowledge.", "audio-contribution": "weak",
+        })
+    return rows
+
+
+def _plant_defects(root: Path, rows: list[dict], outside: Path) -> list[str]:
+    """Append one row per quarantine reason; returns extra raw lines (not valid JSON objects)."""
+    import soundfile as sf
+
+    good = dict(rows[0])
+    ok_path = good["audio_path"]
+
+    def row(i: str, **kw) -> dict:
+        return {**good, "id": f"bad_{i}", **kw}
+
+    (root / "Broken").mkdir(exist_ok=True)
+    (root / "Broken" / "garbage.wav").write_bytes(os.urandom(2000))
+    (root / "Broken" / "empty.wav").write_bytes(b"")
+    sf.write(str(root / "Broken" / "noframes.wav"), np.zeros(0, dtype=np.float32), 16000)
+    full = root / "Broken" / "full.wav"
+    sf.write(str(full), _tone(440, 2.0, 16000), 16000)
+    data = full.read_bytes()
+    (root / "Broken" / "truncated.wav").write_bytes(data[: len(data) // 2])
+    full.unlink()
+    mp3 = root / "Broken" / "full.mp3"
+    sf.write(str(mp3), _tone(440, 4.0, 16000), 16000, format="MP3", subtype="MPEG_LAYER_III")
+    data = mp3.read_bytes()
+    (root / "Broken" / "truncated.mp3").write_bytes(data[: len(data) // 3])
+    mp3.unlink()
+    outside.mkdir(parents=True, exist_ok=True)
+    sf.write(str(outside / "secret.wav"), _tone(300, 1.0, 16000), 16000)
+    (root / "Broken" / "link_out.wav").symlink_to(outside / "secret.wav")
+    rows += [
+        row("missing_audio", audio_path="AudioCaps/does_not_exist.wav"),
+        row("garbage_audio", audio_path="Broken/garbage.wav"),
+        row("empty_file", audio_path="Broken/empty.wav"),
+        row("no_frames", audio_path="Broken/noframes.wav"),
+        row("truncated_wav", audio_path="Broken/truncated.wav"),
+        row("truncated_mp3", audio_path="Broken/truncated.mp3"),
+        row("answer_not_in_choices", answer="a kazoo"),
+        row("one_choice", choices=[good["answer"]]),
+        row("dup_choices", choices=[good["choices"][0], good["choices"][0], "x", "y"], answer=good["choices"][0]),
+        {**good},  # duplicate id of row 0
+        {k: v for k, v in row("no_question").items() if k != "question"},
+        row("choices_not_list", choices="A, B, C"),
+        row("absolute", audio_path=str((root / ok_path).absolute())),
+        row("climbs", audio_path="AudioCaps/../../outside/secret.wav"),
+        row("link_out", audio_path="Broken/link_out.wav"),
+    ]
+    return ['{"id": "bad_json", "question": "unterminated', "[1, 2, 3]"]
+
+
+EXPECTED_DEFECT_REASONS = {  # what download must report for the planted rows
+    "audio_missing": 1, "audio_unreadable": 1, "audio_empty": 2, "audio_truncated": 2,
+    "answer_not_in_choices": 1, "too_few_choices": 1, "duplicate_choices": 1, "duplicate_id": 1,
+    "missing_field": 1, "bad_field": 1, "absolute_path": 1, "path_escapes_root": 1, "link_escapes_root": 1,
+    "invalid_json": 2,
+}
+
+
+def _write_jsonl(path: Path, rows: list[dict], extra_lines: list[str] = ()) -> None:
+    lines = [json.dumps(r, ensure_ascii=False) for r in rows] + list(extra_lines)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _dcase(root: Path, n: int, seed: int, with_answers: bool) -> None:
+    rng = np.random.default_rng(seed + 1000)
+    prefix = "dev" if with_answers else "eval"
+    rows = []
+    for i in range(n):
+        clip = _make_clip(i + 7, rng)
+        rel = f"{prefix}_audios/{prefix}_{i + 1:04d}.wav"
+        _write_audio(root / rel, clip.samples, clip.rate, 0, stereo=False)
+        row = {"id": f"{prefix}_{i + 1:04d}", "question_text": clip.question, "multi_choice": clip.choices,
+               "audio_path": rel}
+        if with_answers:
+            row["answer"] = clip.answer
+        rows.append(row)
+    _write_jsonl(root / ("dev.jsonl" if with_answers else "eval-noanswer.jsonl"), rows)
+
+
+def write_demo(out: str | Path, n_clips: int = 24, seed: int = 0, defects: bool = False) -> dict[str, Path]:
+    """Write the demo datasets under `out`; returns layout name -> dataset root."""
+    out = Path(out)
+    roots = {"audiomcq": out / "audiomcq", "dcase2026-dev": out / "dcase2026-dev",
+             "dcase2026-eval": out / "dcase2026-eval"}
+    for r in roots.values():
+        r.mkdir(parents=True, exist_ok=True)
+    rows = _audiomcq(roots["audiomcq"], n_clips, seed)
+    extra = _plant_defects(roots["audiomcq"], rows, out / "outside") if defects else []
+    _write_jsonl(roots["audiomcq"] / "data.jsonl", rows, extra)
+    _dcase(roots["dcase2026-dev"], max(4, n_clips // 3), seed, with_answers=True)
+    _dcase(roots["dcase2026-eval"], max(4, n_clips // 4), seed, with_answers=False)
+    return roots

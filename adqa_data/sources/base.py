@@ -1,0 +1,208 @@
+"""What every upstream layout shares: reading rows, mapping them to canonical fields, validating them.
+
+A layout module only says where its manifest is and how one upstream row maps onto the item table's
+fields (`map_row`). Validation, quarantine reasons and path safety are decided here, once, so every
+layout refuses bad input in the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..schema import QuarantineReason as R
+
+
+class RowError(Exception):
+    """A row that cannot become an item; `reason` is a quarantine reason code."""
+
+    def __init__(self, reason: str, detail: str, item_id: str | None = None):
+        self.reason, self.detail, self.item_id = reason, detail, item_id
+        super().__init__(f"{reason}: {detail}")
+
+
+@dataclass
+class RawRow:
+    row_index: int
+    raw: str  # the original line (JSONL) or the row as JSON (Parquet)
+
+
+@dataclass
+class MappedRow:
+    """A row in canonical fields, before audio is probed."""
+
+    row_index: int
+    raw: str
+    item_id: str
+    question: str
+    choices: list[str]
+    answer_index: int | None
+    answer_text: str | None
+    audio_path: str  # normalised, relative to the dataset root
+    source_dataset: str | None = None
+    question_type: str | None = None
+    cot: str | None = None
+    upstream: dict[str, Any] = field(default_factory=dict)
+
+
+class Layout(Protocol):
+    name: str
+    split: str
+    manifest: str  # file name at the dataset root
+    has_answers: bool
+
+    def map_row(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Upstream JSON object -> canonical fields: item_id, question, choices, answer (text or None),
+        audio_path, and optionally source_dataset, question_type, cot; plus `upstream`: the keys not
+        modelled. Raise RowError for a missing or malformed field."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------ reading
+def read_jsonl(path: Path) -> Iterator[RawRow]:
+    """Yield every non-blank line with its 0-based index among non-blank lines."""
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        n = 0
+        for line in f:
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            yield RawRow(n, line)
+            n += 1
+
+
+def read_parquet_rows(path: Path) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    n = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            yield RawRow(n, json.dumps(row, ensure_ascii=False, default=str))
+            n += 1
+
+
+# ----------------------------------------------------------------------------------------- field helpers
+def take(obj: dict[str, Any], key: str, kind: type = str, required: bool = True) -> Any:
+    if key not in obj or obj[key] is None:
+        if required:
+            raise RowError(R.MISSING_FIELD, f"field {key!r} is missing")
+        return None
+    value = obj[key]
+    if kind is str and not isinstance(value, str):
+        raise RowError(R.BAD_FIELD, f"field {key!r} should be a string, got {type(value).__name__}")
+    if kind is list and not isinstance(value, list):
+        raise RowError(R.BAD_FIELD, f"field {key!r} should be a list, got {type(value).__name__}")
+    if kind is str and required and not value.strip():
+        raise RowError(R.MISSING_FIELD, f"field {key!r} is empty")
+    return value
+
+
+def take_id(obj: dict[str, Any], key: str) -> str:
+    """Ids may be strings or integers upstream; the item table keeps them as strings."""
+    value = obj.get(key)
+    if value is None:
+        raise RowError(R.MISSING_FIELD, f"field {key!r} is missing")
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise RowError(R.BAD_FIELD, f"field {key!r} must be a non-empty string or integer")
+    return str(value)
+
+
+def rest(obj: dict[str, Any], used: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in used}
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.split()).casefold()
+
+
+def check_choices(choices: list[Any]) -> list[str]:
+    if not all(isinstance(c, str) for c in choices):
+        raise RowError(R.BAD_FIELD, "every choice must be a string")
+    if len(choices) < 2:
+        raise RowError(R.TOO_FEW_CHOICES, f"{len(choices)} choice(s); a question needs at least 2")
+    seen: dict[str, int] = {}
+    for i, c in enumerate(choices):
+        if not c.strip():
+            raise RowError(R.BAD_FIELD, f"choice {i} is empty")
+        key = _norm(c)
+        if key in seen:
+            raise RowError(R.DUPLICATE_CHOICES, f"choices {seen[key]} and {i} are the same: {c!r}")
+        seen[key] = i
+    return choices
+
+
+def resolve_answer(answer: Any, choices: list[str]) -> int:
+    """Index of the answer among the choices: exact text first, then ignoring case and spacing."""
+    if not isinstance(answer, str):
+        raise RowError(R.BAD_FIELD, f"answer should be the text of a choice, got {type(answer).__name__}")
+    if answer in choices:
+        return choices.index(answer)
+    norm = [_norm(c) for c in choices]
+    if _norm(answer) in norm:
+        return norm.index(_norm(answer))
+    raise RowError(R.ANSWER_NOT_IN_CHOICES, f"answer {answer!r} is not one of the choices")
+
+
+def safe_relative_path(audio_path: str, root: Path) -> str:
+    """Normalise a manifest's audio path and refuse anything that could read outside the dataset root.
+
+    Absolute paths, `..` that climbs out, and links (file or any parent folder) that resolve outside
+    the root are refused; a missing file is left for the probe to report.
+    """
+    if not audio_path or not audio_path.strip():
+        raise RowError(R.MISSING_FIELD, "field 'audio_path' is empty")
+    p = audio_path.replace("\\", "/")
+    if p.startswith("/") or (len(p) > 1 and p[1] == ":") or os.path.isabs(audio_path):
+        raise RowError(R.ABSOLUTE_PATH, f"audio path {audio_path!r} is absolute")
+    norm = os.path.normpath(p)
+    if norm == ".." or norm.startswith("../") or norm == ".":
+        raise RowError(R.PATH_ESCAPES_ROOT, f"audio path {audio_path!r} climbs out of the dataset root")
+    real_root = root.resolve()
+    target = (root / norm).resolve()
+    if target != real_root and real_root not in target.parents:
+        raise RowError(R.LINK_ESCAPES_ROOT, f"audio path {audio_path!r} is a link that resolves outside the root")
+    return norm.replace(os.sep, "/")
+
+
+def map_and_validate(layout: Layout, row: RawRow, root: Path) -> MappedRow:
+    """One upstream row -> a MappedRow, or RowError with the reason it is quarantined."""
+    try:
+        obj = json.loads(row.raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RowError(R.INVALID_JSON, f"line is not valid JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(obj, dict):
+        raise RowError(R.INVALID_JSON, f"line is JSON {type(obj).__name__}, not an object")
+    try:
+        return _validate(layout, row, root, layout.map_row(obj))
+    except RowError as e:
+        # keep the id when the row has one, so a quarantined row can be traced
+        raw_id = obj.get("id", obj.get("item_id"))
+        e.item_id = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else None
+        raise
+
+
+def _validate(layout: Layout, row: RawRow, root: Path, f: dict[str, Any]) -> MappedRow:
+    choices = check_choices(f["choices"])
+    answer = f.get("answer")
+    if layout.has_answers and answer is None:
+        raise RowError(R.MISSING_FIELD, "field 'answer' is missing")
+    answer_index = resolve_answer(answer, choices) if answer is not None else None
+    return MappedRow(
+        row_index=row.row_index,
+        raw=row.raw,
+        item_id=f["item_id"],
+        question=f["question"],
+        choices=choices,
+        answer_index=answer_index,
+        answer_text=None if answer_index is None else choices[answer_index],
+        audio_path=safe_relative_path(f["audio_path"], root),
+        source_dataset=f.get("source_dataset"),
+        question_type=f.get("question_type"),
+        cot=f.get("cot"),
+        upstream=f.get("upstream") or {},
+    )

@@ -1,0 +1,250 @@
+"""`adqa-data download`: upstream files -> the canonical item table, with every bad row quarantined.
+
+Three phases, each resumable:
+  1. read the manifest and map + validate every row (fast, in memory);
+  2. probe every distinct audio file once, in parallel, in fixed chunks written as `probes` shards
+     (the expensive part: a killed run keeps finished chunks);
+  3. join rows with probes and write `items` and `quarantine` shards.
+Identity that always holds: items + quarantined = input rows (non-blank manifest lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..audio import AudioError, probe_audio
+from ..engine import Engine, map_unordered
+from ..errors import UserError
+from ..schema import ITEMS, PROBES, QUARANTINE
+from ..schema import QuarantineReason as R
+from ..sources import get_layout
+from ..sources.base import Layout, MappedRow, RowError, map_and_validate, read_jsonl, read_parquet_rows
+from ..workspace import DatasetRecord, StageRun, Workspace, file_sha256, read_table, tree_fingerprint
+
+STAGE = "download"
+PROBE_CHUNK = 256  # files per probes shard: the unit of resume
+ITEMS_SHARD_ROWS = 50_000
+
+
+@dataclass
+class DownloadResult:
+    dataset: str
+    root: str
+    up_to_date: bool
+    input_rows: int
+    items: int
+    quarantined: int
+    reasons: dict[str, int]
+    probed_files: int
+    seconds: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------- hub
+def load_manifest(name: str) -> dict[str, Any]:
+    """A pinned dataset manifest from `manifests/` (repo checkout) or the installed package copy."""
+    import yaml
+
+    here = Path(__file__).resolve().parent.parent
+    for d in (here.parent / "manifests", here / "manifests"):
+        p = d / f"{name}.yaml"
+        if p.is_file():
+            return yaml.safe_load(p.read_text())
+    raise UserError(f"no dataset manifest named {name!r}", fix="see manifests/ for the known hub datasets")
+
+
+def fetch_from_hub(repo_id: str, revision: str | None, dest: Path) -> tuple[Path, str]:
+    """Resumable snapshot of a hub dataset repo into `dest`; returns (root, resolved commit)."""
+    from huggingface_hub import HfApi, snapshot_download
+
+    try:
+        sha = HfApi().dataset_info(repo_id, revision=revision).sha or (revision or "main")
+        path = snapshot_download(repo_id, repo_type="dataset", revision=sha, local_dir=str(dest))
+    except Exception as e:  # network, auth, offline mode: all user-fixable
+        raise UserError(
+            f"could not download {repo_id}@{revision or 'main'} from the Hugging Face hub: {e}",
+            fix="check network/HF_TOKEN, or copy the dataset and use --from-dir DIR",
+        ) from None
+    return Path(path), sha
+
+
+# -------------------------------------------------------------------------------------------- probing
+def _probe_one(root: Path, rel: str) -> dict[str, Any]:
+    path = root / rel
+    row: dict[str, Any] = {"audio_path": rel}
+    try:
+        st = path.stat()
+        row.update(size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)
+        p = probe_audio(path)
+        row.update(
+            sha256=p.sha256, duration_s=p.duration_s, sample_rate=p.sample_rate,
+            num_channels=p.num_channels, num_frames=p.num_frames, format=p.format,
+        )
+    except FileNotFoundError:
+        row.update(error_reason=R.AUDIO_MISSING, error_detail=f"no such file: {rel}")
+    except AudioError as e:
+        row.update(error_reason=e.reason, error_detail=e.detail)
+    except OSError as e:
+        row.update(error_reason=R.AUDIO_UNREADABLE, error_detail=str(e))
+    return row
+
+
+def probe_chunk(task: dict[str, Any]) -> int:
+    """Probe one chunk of files and write its `probes` shard (runs in-process or as a Ray task)."""
+    root, paths = Path(task["root"]), task["paths"]
+    with ThreadPoolExecutor(max_workers=task["threads"]) as pool:
+        rows = list(pool.map(lambda rel: _probe_one(root, rel), paths))
+    StageRun.write_shard(Path(task["out_dir"]), task["index"], PROBES.from_pylist(rows), PROBES)
+    return len(paths)
+
+
+# --------------------------------------------------------------------------------------------- stage
+def read_rows(layout: Layout, root: Path):
+    manifest = root / layout.manifest
+    if not manifest.is_file():
+        raise UserError(f"manifest {layout.manifest} not found", where=str(root),
+                        fix="point --from-dir at the dataset root that holds it")
+    return read_parquet_rows(manifest) if manifest.suffix == ".parquet" else read_jsonl(manifest)
+
+
+def validate_rows(layout: Layout, root: Path) -> tuple[list[MappedRow], list[dict[str, Any]], int]:
+    """Map and validate every row; returns (good rows, quarantine records, input row count)."""
+    good: list[MappedRow] = []
+    bad: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    n = 0
+    for raw in read_rows(layout, root):
+        n += 1
+        try:
+            row = map_and_validate(layout, raw, root)
+        except RowError as e:
+            bad.append(_quarantine(raw.row_index, e.item_id, e.reason, e.detail, raw.raw))
+            continue
+        if row.item_id in seen:
+            bad.append(_quarantine(row.row_index, row.item_id, R.DUPLICATE_ID,
+                                   f"id already used by row {seen[row.item_id]}", row.raw))
+            continue
+        seen[row.item_id] = row.row_index
+        good.append(row)
+    return good, bad, n
+
+
+def _quarantine(row_index: int | None, item_id: str | None, reason: str, detail: str, raw: str) -> dict[str, Any]:
+    return {"row_index": row_index, "item_id": item_id, "reason": reason, "detail": detail, "raw": raw}
+
+
+def download(
+    workspace: Workspace,
+    from_dir: Path | None = None,
+    hub: str | None = None,
+    revision: str | None = None,
+    layout: str | None = None,
+    name: str | None = None,
+    manifest: str | None = None,
+    mapping: dict[str, str] | None = None,
+    split: str | None = None,
+    engine: Engine = "local",
+    workers: int | None = None,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> DownloadResult:
+    """Normalise one dataset into `items/<name>/` (see the module docstring)."""
+    if (from_dir is None) == (hub is None):
+        raise UserError("give exactly one source: --from-dir DIR or --hub NAME")
+    source: str
+    if hub is not None:
+        pinned = load_manifest(hub)
+        repo, rev = pinned["repo_id"], revision or pinned.get("revision")
+        dest = workspace.root / "raw" / (name or pinned.get("name", hub))
+        root, rev = fetch_from_hub(repo, rev, dest)
+        layout = layout or pinned.get("layout")
+        name = name or pinned.get("name")
+        source, resolved_rev = f"hub:{repo}", rev
+    else:
+        root = Path(from_dir).expanduser().absolute()  # type: ignore[arg-type]
+        if not root.is_dir():
+            raise UserError(f"dataset directory {root} does not exist", fix="check the --from-dir path")
+        source, resolved_rev = f"dir:{root}", None
+
+    lay = get_layout(layout, root, manifest, mapping, split)
+    name = name or lay.name
+    manifest_path = root / lay.manifest
+    if not manifest_path.is_file():
+        raise UserError(f"manifest {lay.manifest} not found", where=str(root))
+    config = {
+        "layout": lay.name, "manifest": lay.manifest, "split": lay.split, "root": str(root),
+        "mapping": getattr(lay, "mapping", None), "schemas": {t.name: t.version for t in (ITEMS, PROBES, QUARANTINE)},
+    }
+    inputs = {"manifest_sha256": file_sha256(manifest_path), "tree": tree_fingerprint(root, exclude=(workspace.root,))}
+    run = StageRun(workspace, STAGE, name, config, inputs, force=force)
+    with run:
+        if run.up_to_date:
+            prov = workspace.provenance(STAGE, name) or {}
+            s = prov.get("summary", {})
+            return DownloadResult(name, str(root), True, s.get("input_rows", 0), s.get("items", 0),
+                                  s.get("quarantined", 0), s.get("reasons", {}), 0, 0.0, prov)
+        run.invalidate()
+        good, bad, n_rows = validate_rows(lay, root)
+
+        # phase 2: probe each distinct file once
+        probes_dir = run.output("probes")
+        paths = sorted({r.audio_path for r in good})
+        chunks = [paths[i : i + PROBE_CHUNK] for i in range(0, len(paths), PROBE_CHUNK)]
+        threads = workers or min(8, os.cpu_count() or 1)
+        todo = [
+            {"root": str(root), "paths": c, "out_dir": str(probes_dir), "index": i, "threads": threads}
+            for i, c in enumerate(chunks)
+            if not StageRun.shard_done(probes_dir, i)
+        ]
+        done_files = len(paths) - sum(len(t["paths"]) for t in todo)
+        if on_progress:
+            on_progress(done_files, len(paths))
+        probed_now = 0
+        for count in map_unordered(probe_chunk, todo, engine=engine, workers=None if engine == "ray" else 1):
+            probed_now += count
+            done_files += count
+            if on_progress:
+                on_progress(done_files, len(paths))
+        probes = {r["audio_path"]: r for r in read_table(probes_dir, PROBES).to_pylist()}
+
+        # phase 3: join and write
+        items, quarantined = [], list(bad)
+        for r in good:
+            p = probes[r.audio_path]
+            if p["error_reason"]:
+                quarantined.append(_quarantine(r.row_index, r.item_id, p["error_reason"], p["error_detail"], r.raw))
+                continue
+            items.append({
+                "item_id": r.item_id, "dataset": name, "split": lay.split,
+                "source_dataset": r.source_dataset, "question_type": r.question_type,
+                "question": r.question, "choices": r.choices, "answer_index": r.answer_index,
+                "answer_text": r.answer_text, "audio_path": r.audio_path, "audio_sha256": p["sha256"],
+                "duration_s": p["duration_s"], "sample_rate": p["sample_rate"], "num_channels": p["num_channels"],
+                "cot": r.cot, "row_index": r.row_index,
+                "upstream_json": json.dumps(r.upstream, ensure_ascii=False) if r.upstream else None,
+            })
+        assert len(items) + len(quarantined) == n_rows, "row accounting broke: items + quarantined != input rows"
+        items_dir = run.output("items")
+        for i in range(0, max(len(items), 1), ITEMS_SHARD_ROWS):
+            run.write_shard(items_dir, i // ITEMS_SHARD_ROWS, ITEMS.from_pylist(items[i : i + ITEMS_SHARD_ROWS]), ITEMS)
+        qdir = run.output("quarantine", STAGE)
+        quarantined.sort(key=lambda q: (q["row_index"] is None, q["row_index"]))
+        qrows = [{"dataset": name, "stage": STAGE, **q} for q in quarantined]
+        run.write_shard(qdir, 0, QUARANTINE.from_pylist(qrows), QUARANTINE)
+
+        workspace.register_dataset(DatasetRecord(name=name, root=str(root), layout=lay.name, split=lay.split,
+                                                 source=source, revision=resolved_rev))
+        reasons = dict(sorted(Counter(q["reason"] for q in quarantined).items()))
+        summary = {"input_rows": n_rows, "items": len(items), "quarantined": len(quarantined),
+                   "reasons": reasons, "distinct_audio_files": len(paths), "probed_this_run": probed_now,
+                   "source": source, "revision": resolved_rev}
+        prov = run.finish(summary)
+    return DownloadResult(name, str(root), False, n_rows, len(items), len(quarantined), reasons,
+                          probed_now, prov["seconds"], prov)

@@ -1,0 +1,90 @@
+"""`adqa-data info`: what a workspace holds: items by dataset, source and type, durations, quarantine."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ..schema import QUARANTINE
+from ..workspace import Workspace, read_table
+
+
+def _counts(values: list[Any]) -> dict[str, int]:
+    return dict(sorted(Counter("(none)" if v is None else str(v) for v in values).items()))
+
+
+def _durations(seconds: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not seconds:
+        return {"total_h": 0.0}
+    d = np.asarray(seconds)
+    return {"total_h": round(float(d.sum()) / 3600, 4), "min_s": round(float(d.min()), 3),
+            "median_s": round(float(np.median(d)), 3), "p95_s": round(float(np.percentile(d, 95)), 3),
+            "max_s": round(float(d.max()), 3)}
+
+
+def quarantine_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
+    """Quarantined rows of every stage for one dataset."""
+    base = ws.root / "quarantine" / dataset
+    rows: list[dict[str, Any]] = []
+    if base.is_dir():
+        for stage_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+            rows += read_table(stage_dir, QUARANTINE, columns=["stage", "reason"]).to_pylist()
+    return rows
+
+
+def info(ws: Workspace, dataset: str | None = None) -> dict[str, Any]:
+    names = [ws.dataset(dataset).name] if dataset else sorted(ws.datasets())
+    per: dict[str, Any] = {}
+    reasons: Counter[str] = Counter()
+    n_items = n_quarantined = 0
+    for name in names:
+        items = ws.items(name, columns=["source_dataset", "question_type", "split", "duration_s", "answer_index"])
+        cols = items.to_pydict()
+        q = quarantine_of(ws, name)
+        r = Counter(x["reason"] for x in q)
+        reasons.update(r)
+        n_items += items.num_rows
+        n_quarantined += len(q)
+        prov = ws.provenance("download", name) or {}
+        per[name] = {
+            "items": items.num_rows,
+            "quarantined": len(q),
+            "quarantine_reasons": dict(sorted(r.items())),
+            "input_rows": prov.get("summary", {}).get("input_rows"),
+            "by_source": _counts(cols["source_dataset"]),
+            "by_question_type": _counts(cols["question_type"]),
+            "by_split": _counts(cols["split"]),
+            "with_answer": sum(a is not None for a in cols["answer_index"]),
+            "duration": _durations(cols["duration_s"]),
+        }
+    return {"workspace": str(ws.root), "items": n_items, "quarantined": n_quarantined,
+            "quarantine_reasons": dict(sorted(reasons.items())), "datasets": per}
+
+
+def render(report: dict[str, Any]) -> None:
+    """The report as rich tables on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+
+    for name, d in report["datasets"].items():
+        t = Table(title=f"{name}: {d['items']} items, {d['quarantined']} quarantined", title_justify="left")
+        t.add_column("breakdown")
+        t.add_column("value")
+        t.add_column("count", justify="right")
+        for key, label in (("by_source", "source"), ("by_question_type", "question type"), ("by_split", "split"),
+                           ("quarantine_reasons", "quarantine reason")):
+            for value, count in d[key].items():
+                t.add_row(label, value, str(count))
+                label = ""
+        dur = d["duration"]
+        t.add_row("duration", "total hours", f"{dur['total_h']:.3f}")
+        for k in ("min_s", "median_s", "p95_s", "max_s"):
+            if k in dur:
+                t.add_row("", k.replace("_s", " (s)"), f"{dur[k]:.2f}")
+        console.print(t)
+    if not report["datasets"]:
+        console.print("workspace holds no dataset yet: run 'adqa-data download' first")
