@@ -456,3 +456,17 @@ def count_parameters(path_or_model) -> int:
         with safe_open(str(f), "pt") as st:
             total += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
     return total
+
+
+def build_demo_models(out_dir: str | Path, size: str = "tiny") -> dict[str, Path]:
+    """The offline demo panel's models (`pipelines/panels/tiny.yaml`): two Qwen2-Audio with different
+    seeds and one Qwen2.5-Omni thinker, sharing one tokenizer. Returns name -> path."""
+    out = Path(out_dir)
+    tok = train_bpe_tokenizer()
+    return {
+        "qwen2-audio-s0": build_tiny_qwen2_audio(out / "qwen2-audio-s0", size=size, seed=0, tokenizer=tok),
+        "qwen2-audio-s1": build_tiny_qwen2_audio(out / "qwen2-audio-s1", size=size, seed=1, tokenizer=tok),
+        "qwen25-omni-thinker-s0": build_tiny_qwen25_omni_thinker(
+            out / "qwen25-omni-thinker-s0", size=size, seed=0, tokenizer=tok
+        ),
+    }

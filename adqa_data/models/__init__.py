@@ -1,0 +1,87 @@
+"""Model adapters, one per LALM family, and how to find the right one for a checkpoint.
+
+    adapter = get_adapter("qwen2_audio")             # by family name
+    adapter = adapter_for_checkpoint("/models/r1-aqa")  # from config.json's model_type / architectures
+
+Families: qwen2_audio (also R1-AQA), qwen25_omni (thinker), audio_flamingo3, kimi_audio (vLLM only),
+generic (vLLM only, driven by the checkpoint's chat template). Importing this package does not import
+torch or transformers; loading a model does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from .audio_flamingo3 import AudioFlamingo3Adapter
+from .base import ModelAdapter, PromptParts, TransformersModel
+from .generic import GenericAdapter
+from .kimi_audio import KimiAudioAdapter
+from .qwen2_audio import Qwen2AudioAdapter
+from .qwen25_omni import Qwen25OmniAdapter
+
+ADAPTERS: dict[str, type[ModelAdapter]] = {
+    a.family: a
+    for a in (Qwen2AudioAdapter, Qwen25OmniAdapter, AudioFlamingo3Adapter, KimiAudioAdapter, GenericAdapter)
+}
+
+# config.json model_type -> family; architectures are the fallback for remote-code checkpoints
+_MODEL_TYPES = {
+    "qwen2_audio": "qwen2_audio",
+    "qwen2_5_omni": "qwen25_omni",
+    "qwen2_5_omni_thinker": "qwen25_omni",
+    "audioflamingo3": "audio_flamingo3",
+    "kimi_audio": "kimi_audio",
+    "kimia": "kimi_audio",
+}
+_ARCHITECTURES = {
+    "Qwen2AudioForConditionalGeneration": "qwen2_audio",
+    "Qwen2_5OmniForConditionalGeneration": "qwen25_omni",
+    "Qwen2_5OmniThinkerForConditionalGeneration": "qwen25_omni",
+    "Qwen2_5OmniModel": "qwen25_omni",
+    "AudioFlamingo3ForConditionalGeneration": "audio_flamingo3",
+    "MoonshotKimiaForCausalLM": "kimi_audio",
+}
+
+
+def get_adapter(family: str, path: str | Path | None = None, **kwargs) -> ModelAdapter:
+    """The adapter of a family by name (see `ADAPTERS`); `path` is the checkpoint, needed by `generic`."""
+    try:
+        cls = ADAPTERS[family]
+    except KeyError:
+        raise UserError(f"unknown model family {family!r}", fix=f"use one of {sorted(ADAPTERS)}") from None
+    return cls(path, **kwargs)
+
+
+def detect_family(config: dict) -> str:
+    """The family of a checkpoint from its config.json content; 'generic' when none matches."""
+    mt = str(config.get("model_type", ""))
+    if mt in _MODEL_TYPES:
+        return _MODEL_TYPES[mt]
+    for arch in config.get("architectures") or []:
+        if arch in _ARCHITECTURES:
+            return _ARCHITECTURES[arch]
+    return "generic"
+
+
+def adapter_for_checkpoint(path: str | Path, family: str | None = None, **kwargs) -> ModelAdapter:
+    """The adapter for a local checkpoint directory: `family` if given, else detected from config.json."""
+    p = Path(path)
+    if family is None:
+        cfg = p / "config.json"
+        if not cfg.is_file():
+            raise UserError(f"no config.json in {p}", fix="give the model family explicitly (family: ...)")
+        family = detect_family(json.loads(cfg.read_text()))
+    return get_adapter(family, p, **kwargs)
+
+
+__all__ = [
+    "ADAPTERS",
+    "ModelAdapter",
+    "PromptParts",
+    "TransformersModel",
+    "adapter_for_checkpoint",
+    "detect_family",
+    "get_adapter",
+]

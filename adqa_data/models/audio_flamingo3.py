@@ -1,0 +1,79 @@
+"""Audio Flamingo 3 (nvidia/audio-flamingo-3-hf, the transformers port): transformers and vLLM.
+
+Chat format (Qwen2.5 template with AF3's `<sound>` placeholder; vLLM's example `run_audioflamingo3`):
+    <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n<sound>{text}<|im_end|>\n<|im_start|>assistant\n
+Audio front end (`AudioFlamingo3Processor`): the clip is cut into 30 s windows, each a Whisper log-mel
+(128 bins) padded to 30 s; each window gives up to 750 tokens (25 per second), concatenated.
+
+The AudioMCQ paper's panel used Audio Flamingo 2, which has neither a transformers nor a vLLM
+implementation; AF3 is the runnable member of that family.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import require
+from .base import ModelAdapter, PromptParts, TransformersModel, torch_dtype
+
+
+class AudioFlamingo3Adapter(ModelAdapter):
+    family = "audio_flamingo3"
+    audio_placeholder = "<sound>"
+    default_system = "You are a helpful assistant."
+    hub_ids = ("nvidia/audio-flamingo-3-hf",)
+
+    def _wrap(self, system: str | None, user_text: str, has_audio: bool) -> PromptParts:
+        head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
+        audio = self.audio_placeholder if has_audio else ""
+        return PromptParts(
+            prefix=f"{head}<|im_start|>user\n{audio}", suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n"
+        )
+
+    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> TransformersModel:
+        transformers = require("transformers", "models", "the transformers backend")
+        model = transformers.AudioFlamingo3ForConditionalGeneration.from_pretrained(
+            str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
+        ).to(device).eval()
+        tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
+        return AudioFlamingo3Runtime(
+            self, model, tok, fe, decoder=model.model.language_model, lm_head=model.lm_head,
+            audio_token_id=model.config.audio_token_id,
+        )
+
+
+class AudioFlamingo3Runtime(TransformersModel):
+    def _windows(self, clip: np.ndarray) -> list[np.ndarray]:
+        w = int(self.adapter.sample_rate * self.feature_extractor.chunk_length)
+        return [clip[i : i + w] for i in range(0, max(len(clip), 1), w)]
+
+    def audio_token_count(self, num_samples: int) -> int:
+        w = int(self.adapter.sample_rate * self.feature_extractor.chunk_length)
+        hop = self.feature_extractor.hop_length
+        total = 0
+        for start in range(0, max(num_samples, 1), w):
+            frames = -(-min(w, num_samples - start) // hop)
+            total += ((frames - 1) // 2 + 1 - 2) // 2 + 1
+        return total
+
+    def encode_audio(self, clips: list[np.ndarray]):
+        import torch
+
+        windows, per_clip = [], []
+        for c in clips:
+            ws = self._windows(np.asarray(c, dtype=np.float32))
+            windows += ws
+            per_clip.append(len(ws))
+        feats = self.feature_extractor(
+            windows, sampling_rate=self.adapter.sample_rate, return_attention_mask=True,
+            padding="max_length", return_tensors="pt",
+        )
+        with torch.no_grad():
+            out = self.model.model.get_audio_features(
+                feats.input_features.to(self.device, self.dtype), feats.attention_mask.to(self.device)
+            ).pooler_output
+        counts = [self.audio_token_count(len(c)) for c in clips]
+        if sum(counts) != out.shape[0]:
+            raise RuntimeError(f"audio encoder returned {out.shape[0]} frames, expected {sum(counts)}")
+        return list(torch.split(out, counts))

@@ -1,0 +1,92 @@
+"""A panel of models for audio-contribution filtering, as written in `pipelines/panels/*.yaml`.
+
+    name: audiomcq
+    min_correct: 2            # weak when at least this many members answer correctly on silence
+    members:
+      - name: r1-aqa
+        model: mispeech/r1-aqa    # hub id or local path
+        family: qwen2_audio       # optional: detected from config.json when omitted
+        backend: vllm             # transformers | vllm
+        prompt_style: letters
+        mode: letters             # letters | options | generate
+
+Relative local paths resolve against the YAML file's folder, so a panel file can point at models
+stored next to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..errors import UserError
+
+
+class PanelMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="short name used in the votes table")
+    model: str = Field(description="hub id or local checkpoint path")
+    family: str | None = Field(None, description="adapter family; detected from config.json when omitted")
+    backend: Literal["transformers", "vllm"] = "transformers"
+    prompt_style: str = "letters"
+    mode: Literal["letters", "options", "generate"] = "letters"
+    dtype: str = "auto"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    note: str | None = Field(None, description="free text: provenance, caveats")
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, v: str | None) -> str | None:
+        from . import ADAPTERS
+
+        if v is not None and v not in ADAPTERS:
+            raise ValueError(f"unknown family {v!r}; known: {sorted(ADAPTERS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _backend_supported(self) -> PanelMember:
+        from . import ADAPTERS
+
+        if self.family and self.backend == "transformers" and not ADAPTERS[self.family].transformers_support:
+            raise ValueError(f"family {self.family!r} runs on the vllm backend only (member {self.name!r})")
+        return self
+
+
+class Panel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str | None = None
+    min_correct: int = Field(2, ge=1)
+    members: list[PanelMember] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> Panel:
+        names = [m.name for m in self.members]
+        if len(set(names)) != len(names):
+            raise ValueError(f"member names must be unique: {names}")
+        if self.min_correct > len(self.members):
+            raise ValueError(f"min_correct={self.min_correct} exceeds the {len(self.members)} members")
+        return self
+
+
+def load_panel(path: str | Path) -> Panel:
+    """Read and validate a panel YAML; local model paths become absolute."""
+    import yaml
+
+    p = Path(path)
+    try:
+        panel = Panel.model_validate(yaml.safe_load(p.read_text()))
+    except FileNotFoundError:
+        raise UserError(f"no such panel file: {p}") from None
+    except Exception as e:
+        raise UserError(f"invalid panel: {e}", where=str(p)) from None
+    for m in panel.members:
+        local = (p.parent / m.model).resolve()
+        if m.model.startswith((".", "/")) or local.exists():
+            m.model = str(local)
+    return panel

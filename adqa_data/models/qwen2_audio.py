@@ -1,0 +1,72 @@
+"""Qwen2-Audio (Qwen/Qwen2-Audio-7B-Instruct) and its fine-tunes, R1-AQA (mispeech/r1-aqa) among them.
+
+Chat format (Qwen2-Audio-Instruct's template and vLLM's example):
+    <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n
+    Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n{text}<|im_end|>\n<|im_start|>assistant\n
+Audio front end: Whisper log-mel (128 bins, 16 kHz) padded to 30 s; `<|AUDIO|>` becomes 25 tokens per
+second of audio (750 for 30 s). The prompt is split right after `<|audio_eos|>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import require
+from .base import ModelAdapter, PromptParts, TransformersModel, torch_dtype, whisper_features, whisper_token_count
+
+
+class Qwen2AudioAdapter(ModelAdapter):
+    family = "qwen2_audio"
+    audio_placeholder = "<|AUDIO|>"
+    default_system = "You are a helpful assistant."
+    hub_ids = ("Qwen/Qwen2-Audio-7B-Instruct", "mispeech/r1-aqa")
+
+    def _wrap(self, system: str | None, user_text: str, has_audio: bool) -> PromptParts:
+        head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
+        if has_audio:
+            return PromptParts(
+                prefix=f"{head}<|im_start|>user\nAudio 1: <|audio_bos|>{self.audio_placeholder}<|audio_eos|>",
+                suffix=f"\n{user_text}<|im_end|>\n<|im_start|>assistant\n",
+            )
+        return PromptParts(prefix=f"{head}<|im_start|>user\n", suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n")
+
+    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> TransformersModel:
+        transformers = require("transformers", "models", "the transformers backend")
+        model = transformers.Qwen2AudioForConditionalGeneration.from_pretrained(
+            str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
+        ).to(device).eval()
+        tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
+        return Qwen2AudioRuntime(
+            self, model, tok, fe, decoder=model.model.language_model, lm_head=model.lm_head,
+            audio_token_id=model.config.audio_token_index,
+        )
+
+
+class Qwen2AudioRuntime(TransformersModel):
+    def audio_token_count(self, num_samples: int) -> int:
+        return whisper_token_count(num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames)
+
+    def encode_audio(self, clips: list[np.ndarray]):
+        """The audio path of `Qwen2AudioModel.forward`, on its own: encoder with the frame mask, projector,
+        then each clip's valid frames."""
+        import torch
+        from transformers.masking_utils import create_bidirectional_mask
+
+        feats = whisper_features(self.feature_extractor, clips, self.adapter.sample_rate)
+        tower = self.model.model.audio_tower
+        x = feats.input_features.to(self.device, self.dtype)
+        frame_mask = feats.attention_mask.to(self.device)
+        conv_lens, out_lens = tower._get_feat_extract_output_lengths(frame_mask.sum(-1))
+        n_pos = (x.shape[-1] - 2) // 2 + 1
+        mask_2d = (torch.arange(n_pos, device=self.device)[None, :] < conv_lens[:, None]).long()
+        attn = create_bidirectional_mask(
+            config=tower.config, inputs_embeds=torch.zeros(x.shape[0], n_pos, 1, dtype=self.dtype, device=self.device),
+            attention_mask=mask_2d,
+        )
+        with torch.no_grad():
+            hidden = tower(x, attention_mask=attn).last_hidden_state
+            emb = self.model.model.multi_modal_projector(hidden)
+        return [emb[i, : int(n)] for i, n in enumerate(out_lens.tolist())]

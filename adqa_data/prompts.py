@@ -1,0 +1,139 @@
+"""Prompt styles, in one place: how a question and its options become the user turn, which system prompt
+goes with it, and what an answer looks like in the reply.
+
+A style is model-agnostic text; a model adapter (`adqa_data.models`) wraps it in the family's chat format
+and audio placeholder. Stages name a style in `Query.prompt_style`; users may add styles as YAML under
+`pipelines/prompts/` (`load_prompt_style`).
+
+Built in:
+- `letters`  — options shown as "A. …" lines and an instruction to answer with the letter. The reply's
+  first token is the letter, so `letters` scoring reads one next-token distribution (no generation).
+- `audiomcq` — the prompt of R1-AQA, AudioMCQ and NeMo-RL, verbatim: the choices as a Python list repr
+  and "<answer> </answer>", with the AudioMCQ system prompt.
+- `think`    — the seed-000 system (reference 000 §2.2): reason inside <think>…</think>, then exactly one
+  letter A–D inside <answer>…</answer>. Used by rollout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import UserError
+
+LETTERS = "ABCDEFGHIJ"
+
+AUDIOMCQ_SYSTEM = (
+    "You are an audio understanding model that answers multiple choice questions based on audio content."
+)
+THINK_SYSTEM = (
+    "You are an audio understanding model. Listen to the audio and answer the multiple-choice question. "
+    "First reason concisely inside <think> </think>, then output exactly one option letter (A, B, C or D) "
+    "inside <answer> </answer>."
+)
+
+
+class PromptStyle(BaseModel):
+    """A prompt style. Templates are `str.format` strings over: `{question}`, `{options}` (the
+    "A. text" lines), `{choices_list}` (the Python repr of the option list), `{letters}` ("A, B, C, D")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    system: str | None = Field(None, description="system prompt; None = the model family's default")
+    user: str = Field(description="template of the user turn's text (after the audio)")
+    letter_first: bool = Field(
+        False, description="the reply starts with the option letter, so letters can be scored in one forward"
+    )
+    option_reply: str | None = Field(
+        None,
+        description="template ({choice}, {letter}) of a reply giving one option, scored in `options` mode; "
+        "None = options mode not supported by this style",
+    )
+
+    def render(self, question: str, choices: list[str]) -> str:
+        """The user turn's text for one item."""
+        if len(choices) > len(LETTERS):
+            raise UserError(f"{len(choices)} options; at most {len(LETTERS)} can be lettered")
+        letters = LETTERS[: len(choices)]
+        return self.user.format(
+            question=question.strip(),
+            options="\n".join(f"{L}. {c}" for L, c in zip(letters, choices)),
+            choices_list=repr(list(choices)),
+            letters=", ".join(letters),
+        )
+
+    def option_reply_text(self, index: int, choices: list[str]) -> str:
+        """The assistant reply that gives option `index` (options mode)."""
+        if self.option_reply is None:
+            raise UserError(
+                f"prompt style {self.name!r} has no option_reply, so it cannot be scored in 'options' mode",
+                fix="use the 'letters' or 'audiomcq' style, or add option_reply to the style",
+            )
+        return self.option_reply.format(choice=choices[index], letter=LETTERS[index])
+
+
+LETTERS_STYLE = PromptStyle(
+    name="letters",
+    system=None,
+    user="{question}\n{options}\nAnswer with the option's letter from the given choices directly.",
+    letter_first=True,
+    # options mode: the option's own wording as the reply, so the letter (and its position bias) is not scored
+    option_reply="{choice}",
+)
+
+AUDIOMCQ_STYLE = PromptStyle(
+    name="audiomcq",
+    system=AUDIOMCQ_SYSTEM,
+    user=(
+        "{question} Please choose the answer from the following options: {choices_list}. "
+        "Output the final answer in <answer> </answer>."
+    ),
+    letter_first=False,
+    option_reply="<answer>{choice}</answer>",
+)
+
+THINK_STYLE = PromptStyle(
+    name="think",
+    system=THINK_SYSTEM,
+    user="{question}\n{options}",
+    letter_first=False,
+    option_reply=None,
+)
+
+BUILTIN: dict[str, PromptStyle] = {s.name: s for s in (LETTERS_STYLE, AUDIOMCQ_STYLE, THINK_STYLE)}
+_REGISTERED: dict[str, PromptStyle] = {}
+
+
+def register_style(style: PromptStyle) -> PromptStyle:
+    """Make a (YAML-defined) style available by name to `get_style`."""
+    if style.name in BUILTIN:
+        raise UserError(f"prompt style name {style.name!r} is built in", fix="choose another name")
+    _REGISTERED[style.name] = style
+    return style
+
+
+def get_style(name: str | PromptStyle) -> PromptStyle:
+    if isinstance(name, PromptStyle):
+        return name
+    style = BUILTIN.get(name) or _REGISTERED.get(name)
+    if style is None:
+        known = sorted(BUILTIN) + sorted(_REGISTERED)
+        raise UserError(f"unknown prompt style {name!r}", fix=f"use one of {known} or load a YAML style")
+    return style
+
+
+def load_prompt_style(path: str | Path, register: bool = True) -> PromptStyle:
+    """Read a style from YAML (the fields of `PromptStyle`)."""
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+        style = PromptStyle.model_validate(data)
+    except FileNotFoundError:
+        raise UserError(f"no such prompt file: {p}") from None
+    except Exception as e:  # yaml or validation error: say which file
+        raise UserError(f"invalid prompt style: {e}", where=str(p)) from None
+    return register_style(style) if register else style
