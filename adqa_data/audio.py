@@ -129,6 +129,8 @@ def decode(data: bytes | str | Path, sample_rate: int | None = None, mono: bool 
     import soundfile as sf
 
     src = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else str(data)
+    if isinstance(src, str) and not Path(src).is_file():
+        raise AudioError(R.AUDIO_MISSING, f"no such file: {src}")
     try:
         x, sr = sf.read(src, dtype="float32", always_2d=False)
     except FileNotFoundError:

@@ -149,9 +149,10 @@ def main() -> None:
     except UserError as e:
         from .progress import console
 
-        console.print(f"[bold red]error:[/] {e.what}")
+        # soft_wrap: paths in messages stay on one line, so they can be copied
+        console.print(f"[bold red]error:[/] {e.what}", soft_wrap=True, highlight=False)
         if e.where:
-            console.print(f"  [dim]where:[/] {e.where}")
+            console.print(f"  [dim]where:[/] {e.where}", soft_wrap=True, highlight=False)
         if e.fix:
-            console.print(f"  [dim]fix:[/]   {e.fix}")
+            console.print(f"  [dim]fix:[/]   {e.fix}", soft_wrap=True, highlight=False)
         sys.exit(2)

@@ -25,7 +25,15 @@ from ..errors import UserError
 from ..schema import ITEMS, PROBES, QUARANTINE
 from ..schema import QuarantineReason as R
 from ..sources import get_layout
-from ..sources.base import Layout, MappedRow, RowError, map_and_validate, read_jsonl, read_parquet_rows
+from ..sources.base import (
+    Layout,
+    MappedRow,
+    RowError,
+    escapes_root,
+    map_and_validate,
+    read_jsonl,
+    read_parquet_rows,
+)
 from ..workspace import DatasetRecord, StageRun, Workspace, file_sha256, read_table, tree_fingerprint
 
 STAGE = "download"
@@ -76,9 +84,13 @@ def fetch_from_hub(repo_id: str, revision: str | None, dest: Path) -> tuple[Path
 
 
 # -------------------------------------------------------------------------------------------- probing
-def _probe_one(root: Path, rel: str) -> dict[str, Any]:
+def _probe_one(root: Path, real_root: str, rel: str) -> dict[str, Any]:
     path = root / rel
     row: dict[str, Any] = {"audio_path": rel}
+    if escapes_root(path, real_root):
+        row.update(error_reason=R.LINK_ESCAPES_ROOT,
+                   error_detail=f"audio path {rel!r} is a link that resolves outside the root")
+        return row
     try:
         st = path.stat()
         row.update(size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)
@@ -99,8 +111,9 @@ def _probe_one(root: Path, rel: str) -> dict[str, Any]:
 def probe_chunk(task: dict[str, Any]) -> int:
     """Probe one chunk of files and write its `probes` shard (runs in-process or as a Ray task)."""
     root, paths = Path(task["root"]), task["paths"]
+    real_root = os.path.realpath(root)
     with ThreadPoolExecutor(max_workers=task["threads"]) as pool:
-        rows = list(pool.map(lambda rel: _probe_one(root, rel), paths))
+        rows = list(pool.map(lambda rel: _probe_one(root, real_root, rel), paths))
     StageRun.write_shard(Path(task["out_dir"]), task["index"], PROBES.from_pylist(rows), PROBES)
     return len(paths)
 
@@ -123,7 +136,7 @@ def validate_rows(layout: Layout, root: Path) -> tuple[list[MappedRow], list[dic
     for raw in read_rows(layout, root):
         n += 1
         try:
-            row = map_and_validate(layout, raw, root)
+            row = map_and_validate(layout, raw)
         except RowError as e:
             bad.append(_quarantine(raw.row_index, e.item_id, e.reason, e.detail, raw.raw))
             continue

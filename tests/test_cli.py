@@ -1,0 +1,49 @@
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from adqa_data.cli import app
+
+runner = CliRunner()
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from adqa_data.cli import app; from typer.main import get_command; get_command(app); " \
+           "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"
+    out = subprocess.run([sys.executable, "-m", "adqa_data", "--help"], capture_output=True, text=True, check=True)
+    assert "download" in out.stdout
+
+
+def test_download_info_json_strict(demo_roots, tmp_path):
+    ws = str(tmp_path / "w")
+    res = runner.invoke(app, ["download", "--from-dir", str(demo_roots["audiomcq"]), "-w", ws, "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["items"] + summary["quarantined"] == summary["input_rows"]
+    res = runner.invoke(app, ["info", "-w", ws, "--json"])
+    report = json.loads(res.stdout)
+    assert {"items", "quarantined", "quarantine_reasons"} <= set(report)
+    assert report["items"] == summary["items"]
+    assert sum(report["quarantine_reasons"].values()) == report["quarantined"]
+    res = runner.invoke(app, ["download", "--from-dir", str(demo_roots["audiomcq"]), "-w", ws, "--strict"])
+    assert res.exit_code == 1  # up to date, but the dataset still has quarantined rows
+    assert "up to date" in res.output
+
+
+def test_user_error_is_a_clean_message_not_a_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "adqa_data", "download", "--from-dir", str(tmp_path / "missing"),
+                           "-w", str(tmp_path / "w")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_data_command(tmp_path):
+    res = runner.invoke(app, ["demo-data", str(tmp_path / "demo"), "--clips", "6"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "demo" / "audiomcq" / "data.jsonl").is_file()
+    assert (tmp_path / "demo" / "dcase2026-dev" / "dev.jsonl").is_file()
+    assert (tmp_path / "demo" / "dcase2026-eval" / "eval-noanswer.jsonl").is_file()
