@@ -144,6 +144,8 @@ class QuarantineReason:
     AUDIO_UNREADABLE = "audio_unreadable"
     AUDIO_TRUNCATED = "audio_truncated"
     AUDIO_EMPTY = "audio_empty"
+    AUDIO_CHANGED = "audio_changed"  # encode: the file's bytes no longer match the item's audio_sha256
+    ENCODE_FAILED = "encode_failed"  # encode: the codec raised on this clip alone
 
 
 # ----------------------------------------------------------------------------------------------- encode
@@ -176,9 +178,13 @@ CODE_INDEX = _register(
                 pa.field("item_id", pa.string(), nullable=False),
                 pa.field("audio_sha256", pa.string(), nullable=False),
                 pa.field("codec_key", pa.string(), nullable=False),
+                pa.field("num_codebooks", pa.int16(), nullable=False),
+                pa.field("num_frames", pa.int32(), nullable=False),
+                # absolute path of the cache shard holding the codes (the cache may live outside the workspace)
+                pa.field("cache_file", pa.string(), nullable=False),
             ]
         ),
-        "Which cached codes belong to which item.",
+        "Which cached codes belong to which item, and where they are.",
     )
 )
 
