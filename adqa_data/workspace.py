@@ -193,8 +193,8 @@ class Workspace:
     def table_dir(self, table: str, dataset: str, *sub: str) -> Path:
         return self.root.joinpath(table, dataset, *sub)
 
-    def provenance_path(self, stage: str, dataset: str) -> Path:
-        return self.root / "provenance" / stage / f"{dataset}.json"
+    def provenance_path(self, stage: str, dataset: str, unit: str | None = None) -> Path:
+        return self.root / "provenance" / stage / (f"{dataset}.{unit}.json" if unit else f"{dataset}.json")
 
     # dataset registry
     @property
@@ -252,17 +252,17 @@ class Workspace:
 
         return self.read(ITEMS, dataset, columns=columns)
 
-    def provenance(self, stage: str, dataset: str) -> dict | None:
-        p = self.provenance_path(stage, dataset)
+    def provenance(self, stage: str, dataset: str, unit: str | None = None) -> dict | None:
+        p = self.provenance_path(stage, dataset, unit)
         return json.loads(p.read_text()) if p.exists() else None
 
     @contextlib.contextmanager
-    def lock(self, stage: str, dataset: str) -> Iterator[None]:
-        """One run of a stage per (workspace, dataset) at a time."""
+    def lock(self, stage: str, dataset: str, unit: str | None = None) -> Iterator[None]:
+        """One run of a stage per (workspace, dataset[, unit]) at a time."""
         from filelock import FileLock, Timeout
 
         (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        path = self.root / "locks" / f"{stage}.{dataset}.lock"
+        path = self.root / "locks" / (f"{stage}.{dataset}.{unit}.lock" if unit else f"{stage}.{dataset}.lock")
         lock = FileLock(str(path), timeout=0)
         try:
             lock.acquire()
@@ -299,6 +299,7 @@ class StageRun:
     inputs: Mapping[str, str]  # name -> fingerprint
     force: bool = False
     extra_versions: tuple[str, ...] = ()
+    unit: str | None = None  # a named output of the stage, e.g. one prompt set among several
     key: str = field(init=False)
     started: float = field(init=False, default_factory=time.time)
     _lock: Any = field(init=False, default=None)
@@ -309,7 +310,7 @@ class StageRun:
         )
 
     def __enter__(self) -> StageRun:
-        self._lock = self.ws.lock(self.stage, self.dataset)
+        self._lock = self.ws.lock(self.stage, self.dataset, self.unit)
         self._lock.__enter__()
         return self
 
@@ -320,7 +321,7 @@ class StageRun:
     def up_to_date(self) -> bool:
         if self.force:
             return False
-        prov = self.ws.provenance(self.stage, self.dataset)
+        prov = self.ws.provenance(self.stage, self.dataset, self.unit)
         return bool(prov and prov.get("key") == self.key and prov.get("status") == "complete")
 
     def output(self, table: str, *sub: str) -> Path:
@@ -340,7 +341,7 @@ class StageRun:
 
     def invalidate(self) -> None:
         """Forget the provenance record before (re)writing outputs, so a crash never looks complete."""
-        self.ws.provenance_path(self.stage, self.dataset).unlink(missing_ok=True)
+        self.ws.provenance_path(self.stage, self.dataset, self.unit).unlink(missing_ok=True)
 
     @staticmethod
     def shard_done(directory: Path, index: int) -> bool:
@@ -354,6 +355,7 @@ class StageRun:
         record = {
             "stage": self.stage,
             "dataset": self.dataset,
+            "unit": self.unit,
             "key": self.key,
             "status": "complete",
             "config": dict(self.config),
@@ -365,5 +367,5 @@ class StageRun:
             "seconds": round(time.time() - self.started, 3),
             "summary": dict(summary),
         }
-        write_json_atomic(self.ws.provenance_path(self.stage, self.dataset), record)
+        write_json_atomic(self.ws.provenance_path(self.stage, self.dataset, self.unit), record)
         return record

@@ -1,0 +1,179 @@
+"""`adqa-data sample`: a prompt set drawn from a split, balanced by question type (reference 000 §2.3).
+
+Draws `n` items without replacement from the pool (the `strong` split by default), stratified by
+question type: each type gets a quota from `weights` (`uniform`, `proportional` to the pool, or explicit
+per-type weights), allotted by largest remainder. A type with fewer items than its quota gives all it has
+and the shortfall is re-allotted to the others by their weights, so the set has exactly `n` items
+whenever the pool has them. Within a type, items are drawn by a seeded permutation of the item ids
+sorted, so the set depends only on (pool, n, weights, seed), never on shard order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from ..schema import ITEM_SCORES, PROMPTS
+from ..workspace import StageRun, Workspace, stable_hash
+
+STAGE = "sample"
+SPLITS = ("strong", "weak", "all")
+
+
+@dataclass
+class SampleResult:
+    dataset: str
+    name: str
+    up_to_date: bool
+    n: int
+    by_type: dict[str, dict[str, int]]  # type -> {"pool": .., "chosen": ..}
+    by_source: dict[str, dict[str, int]]
+
+
+def parse_weights(spec: str | dict[str, float]) -> str | dict[str, float]:
+    """'uniform' | 'proportional' | 'sound=2,music=1,speech=1' (or a dict from YAML)."""
+    if isinstance(spec, dict):
+        weights = {str(k): float(v) for k, v in spec.items()}
+    elif spec in ("uniform", "proportional"):
+        return spec
+    else:
+        weights = {}
+        for part in spec.split(","):
+            if "=" not in part:
+                raise UserError(f"--weights {spec!r}: {part!r} is not TYPE=WEIGHT",
+                                fix="use 'uniform', 'proportional', or e.g. 'sound=2,music=1,speech=1'")
+            k, v = part.split("=", 1)
+            try:
+                weights[k.strip()] = float(v)
+            except ValueError:
+                raise UserError(f"--weights: {v!r} is not a number") from None
+    if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+        raise UserError("--weights must be non-negative with at least one positive weight")
+    return weights
+
+
+def allot(n: int, available: dict[str, int], weights: dict[str, float]) -> dict[str, int]:
+    """Quotas per type summing to min(n, supply of positively weighted types), each within availability."""
+    quota = {t: 0 for t in available}
+    open_types = {t for t in available if weights.get(t, 0) > 0 and available[t] > 0}
+    remaining = min(n, sum(available[t] for t in open_types))
+    while remaining > 0 and open_types:
+        total_w = sum(weights[t] for t in open_types)
+        exact = {t: remaining * weights[t] / total_w for t in open_types}
+        share = {t: int(np.floor(exact[t])) for t in open_types}
+        leftover = remaining - sum(share.values())
+        # largest remainder, ties broken by type name for determinism
+        for t in sorted(open_types, key=lambda t: (-(exact[t] - share[t]), t))[:leftover]:
+            share[t] += 1
+        for t in open_types:
+            take = min(share[t], available[t] - quota[t])
+            quota[t] += take
+            remaining -= take
+        open_types = {t for t in open_types if quota[t] < available[t]}
+    return quota
+
+
+def _pool(ws: Workspace, dataset: str, split: str) -> list[dict[str, Any]]:
+    items = ws.items(dataset, columns=["item_id", "question_type", "source_dataset", "answer_index"]).to_pylist()
+    items = [it for it in items if it["answer_index"] is not None]  # no reward without a gold answer
+    if split == "all":
+        return items
+    scores = ws.read(ITEM_SCORES, dataset, columns=["item_id", "split"])
+    if scores.num_rows == 0:
+        raise UserError(
+            f"dataset {dataset!r} has no audio-contribution split yet",
+            fix="run 'adqa-data filter' first, or sample from every item with --split all",
+        )
+    keep = {r["item_id"] for r in scores.to_pylist() if r["split"] == split}
+    return [it for it in items if it["item_id"] in keep]
+
+
+def draw(pool: list[dict[str, Any]], n: int, weights: str | dict[str, float], seed: int) -> list[dict[str, Any]]:
+    """The sampling itself, pure: returns the chosen items in draw order."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for it in sorted(pool, key=lambda it: it["item_id"]):
+        by_type.setdefault(it["question_type"] or "(none)", []).append(it)
+    available = {t: len(v) for t, v in by_type.items()}
+    if weights == "uniform":
+        w = {t: 1.0 for t in available}
+    elif weights == "proportional":
+        w = {t: float(c) for t, c in available.items()}
+    else:
+        unknown = set(weights) - set(available)  # type: ignore[arg-type]
+        if unknown:
+            raise UserError(f"--weights names question types not in the pool: {', '.join(sorted(unknown))}",
+                            fix=f"pool types: {', '.join(sorted(available))}")
+        w = dict(weights)  # type: ignore[arg-type]
+    quota = allot(n, available, w)
+    rng = np.random.default_rng(seed)
+    chosen: list[dict[str, Any]] = []
+    for t in sorted(by_type):
+        order = rng.permutation(len(by_type[t]))
+        chosen += [by_type[t][i] for i in order[: quota[t]]]
+    # interleave types in a seeded order so any prefix of the set is balanced too
+    return [chosen[i] for i in rng.permutation(len(chosen))]
+
+
+def _breakdown(pool: list[dict[str, Any]], chosen: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
+    p = Counter(it[key] or "(none)" for it in pool)
+    c = Counter(it[key] or "(none)" for it in chosen)
+    return {k: {"pool": p[k], "chosen": c.get(k, 0)} for k in sorted(p)}
+
+
+def sample(
+    ws: Workspace,
+    dataset: str | None = None,
+    n: int = 1000,
+    split: str = "strong",
+    weights: str | dict[str, float] = "uniform",
+    seed: int = 0,
+    name: str | None = None,
+    force: bool = False,
+) -> SampleResult:
+    ds = ws.dataset(dataset).name
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}", fix=f"use one of: {', '.join(SPLITS)}")
+    if n <= 0:
+        raise UserError("--n must be positive")
+    weights = parse_weights(weights)
+    name = name or f"{split}-{n}-seed{seed}"
+    pool = _pool(ws, ds, split)
+    config = {"n": n, "split": split, "weights": weights, "seed": seed, "name": name, "schema": PROMPTS.version}
+    inputs = {"pool": stable_hash(sorted((it["item_id"], it["question_type"]) for it in pool))}
+    run = StageRun(ws, STAGE, ds, config, inputs, force=force, unit=name)
+    with run:
+        if run.up_to_date:
+            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+            return SampleResult(ds, name, True, s.get("n", 0), s.get("by_type", {}), s.get("by_source", {}))
+        run.invalidate()
+        if len(pool) < n:
+            raise UserError(f"the {split} pool of {ds!r} has {len(pool)} items, fewer than --n {n}",
+                            fix="lower --n or sample from a larger split (--split all)")
+        chosen = draw(pool, n, weights, seed)
+        rows = [{"dataset": ds, "item_id": it["item_id"], "question_type": it["question_type"],
+                 "source_dataset": it["source_dataset"], "draw": i} for i, it in enumerate(chosen)]
+        out = run.output(PROMPTS.name, name)
+        run.write_shard(out, 0, PROMPTS.from_pylist(rows), PROMPTS)
+        by_type, by_source = _breakdown(pool, chosen, "question_type"), _breakdown(pool, chosen, "source_dataset")
+        run.finish({"n": len(rows), "by_type": by_type, "by_source": by_source, "pool": len(pool)})
+    return SampleResult(ds, name, False, len(rows), by_type, by_source)
+
+
+def render(res: SampleResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for title, rows in (("question type", res.by_type), ("source", res.by_source)):
+        t = Table(title=f"{res.dataset} / {res.name}: chosen against the pool by {title}", title_justify="left")
+        t.add_column(title)
+        t.add_column("pool", justify="right")
+        t.add_column("chosen", justify="right")
+        t.add_column("share", justify="right")
+        for k, v in rows.items():
+            t.add_row(k, str(v["pool"]), str(v["chosen"]), f"{v['chosen'] / max(res.n, 1):.1%}")
+        console.print(t)
