@@ -146,6 +146,7 @@ class QuarantineReason:
     AUDIO_EMPTY = "audio_empty"
     AUDIO_CHANGED = "audio_changed"  # encode: the file's bytes no longer match the item's audio_sha256
     ENCODE_FAILED = "encode_failed"  # encode: the codec raised on this clip alone
+    ANSWER_WITHHELD = "answer_withheld"  # filter: no gold answer (eval sets), so no audio contribution
 
 
 # ----------------------------------------------------------------------------------------------- encode
@@ -199,13 +200,16 @@ VOTES = _register(
                 pa.field("dataset", pa.string(), nullable=False),
                 pa.field("item_id", pa.string(), nullable=False),
                 pa.field("condition", pa.string(), nullable=False),  # audio | silence | noise | swap
-                pa.field("permutation", pa.int8(), nullable=False),  # cyclic rotation of the options
+                # cyclic rotation of the options: shown position j held original option (j + p) % n
+                pa.field("permutation", pa.int8(), nullable=False),
                 pa.field("mode", pa.string(), nullable=False),  # letters | options | generate
                 pa.field("predicted_index", pa.int8()),  # in the item's original option order; null = none
-                pa.field("correct", pa.bool_()),  # null when the gold answer is withheld
-                pa.field("option_probs", pa.list_(pa.float32())),  # original option order, sums to 1
+                pa.field("correct", pa.bool_(), nullable=False),  # predicted_index == answer_index
+                # original option order; sums to 1 (letters/options); one-hot or null (generate)
+                pa.field("option_probs", pa.list_(pa.float32())),
+                pa.field("audio_item_id", pa.string()),  # whose clip was played (audio: itself, swap: donor)
                 pa.field("raw_text", pa.string()),  # generate mode only
-                pa.field("parse_layer", pa.string()),  # generate mode only
+                pa.field("parse_layer", pa.string()),  # generate mode only: answers.Layer, or the NoCredit reason
             ]
         ),
         "One panel answer per (model, item, condition, permutation).",
@@ -223,12 +227,18 @@ ITEM_SCORES = _register(
                 pa.field("source_dataset", pa.string()),
                 pa.field("question_type", pa.string()),
                 pa.field("models", pa.list_(pa.string())),
-                # per model, same order as `models`: 1[correct|audio] - 1[correct|silence]
+                # per model, same order as `models`: 1[correct|audio] - 1[correct|silence], each read
+                # from the permutation-averaged option probabilities
                 pa.field("audio_contribution", pa.list_(pa.int8())),
-                pa.field("silence_correct", pa.int16()),  # panel members correct on silence
-                pa.field("audio_correct", pa.int16()),
-                # mean over models of P(correct|audio) - P(correct|silence)
-                pa.field("contribution_score", pa.float32()),
+                # per model: P(correct|audio) - P(correct|silence), permutation-averaged
+                pa.field("model_contribution_scores", pa.list_(pa.float32())),
+                pa.field("silence_correct", pa.int16(), nullable=False),  # panel members correct on silence
+                pa.field("audio_correct", pa.int16(), nullable=False),
+                pa.field("noise_correct", pa.int16()),  # null when the noise condition was not run
+                pa.field("swap_correct", pa.int16()),  # null when the swap condition was not run
+                # mean over models of P(correct|audio) - P(correct|silence), in [-1, 1]
+                pa.field("contribution_score", pa.float32(), nullable=False),
+                pa.field("min_correct", pa.int16(), nullable=False),  # the vote threshold used
                 pa.field("split", pa.string(), nullable=False),  # weak | strong
             ]
         ),
