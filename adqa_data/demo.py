@@ -12,7 +12,6 @@ The tests use this same generator.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +79,17 @@ def _make_clip(i: int, rng: np.random.Generator) -> Clip:
     return Clip(kind, x, rate, answer, choices, "In what order do the two sounds occur?", "temporal")
 
 
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write only when the content differs: rerunning demo-data leaves files (and mtimes) alone, so a
+    pipeline that starts with it stays up to date downstream."""
+    if not (path.is_file() and path.read_bytes() == data):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
 def _write_audio(path: Path, x: np.ndarray, rate: int, fmt_index: int, stereo: bool) -> None:
+    import io
+
     import soundfile as sf
 
     fmt, subtype, _ = FORMATS[fmt_index]
@@ -88,8 +97,11 @@ def _write_audio(path: Path, x: np.ndarray, rate: int, fmt_index: int, stereo: b
         x = np.stack([x, 0.5 * x], axis=1)
     if fmt == "MP3" and rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
         rate = 16000
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), x, rate, format=fmt, subtype=subtype)
+    if path.is_file():  # Ogg Vorbis streams get a random serial number: re-encoding would change bytes
+        return
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format=fmt, subtype=subtype)
+    _write_bytes(path, buf.getvalue())
 
 
 TEXT_ONLY = [  # answerable without listening: the "weak" kind audio-contribution filtering should find
@@ -126,6 +138,8 @@ def _audiomcq(root: Path, n_clips: int, seed: int) -> list[dict]:
 
 def _plant_defects(root: Path, rows: list[dict], outside: Path) -> list[str]:
     """Append one row per quarantine reason; returns extra raw lines (not valid JSON objects)."""
+    import io
+
     import soundfile as sf
 
     good = dict(rows[0])
@@ -134,23 +148,23 @@ def _plant_defects(root: Path, rows: list[dict], outside: Path) -> list[str]:
     def row(i: str, **kw) -> dict:
         return {**good, "id": f"bad_{i}", **kw}
 
-    (root / "Broken").mkdir(exist_ok=True)
-    (root / "Broken" / "garbage.wav").write_bytes(os.urandom(2000))
-    (root / "Broken" / "empty.wav").write_bytes(b"")
-    sf.write(str(root / "Broken" / "noframes.wav"), np.zeros(0, dtype=np.float32), 16000)
-    full = root / "Broken" / "full.wav"
-    sf.write(str(full), _tone(440, 2.0, 16000), 16000)
-    data = full.read_bytes()
-    (root / "Broken" / "truncated.wav").write_bytes(data[: len(data) // 2])
-    full.unlink()
-    mp3 = root / "Broken" / "full.mp3"
-    sf.write(str(mp3), _tone(440, 4.0, 16000), 16000, format="MP3", subtype="MPEG_LAYER_III")
-    data = mp3.read_bytes()
-    (root / "Broken" / "truncated.mp3").write_bytes(data[: len(data) // 3])
-    mp3.unlink()
-    outside.mkdir(parents=True, exist_ok=True)
-    sf.write(str(outside / "secret.wav"), _tone(300, 1.0, 16000), 16000)
-    (root / "Broken" / "link_out.wav").symlink_to(outside / "secret.wav")
+    def encoded(x: np.ndarray, fmt: str = "WAV", subtype: str = "PCM_16") -> bytes:
+        buf = io.BytesIO()
+        sf.write(buf, x, 16000, format=fmt, subtype=subtype)
+        return buf.getvalue()
+
+    broken = root / "Broken"
+    _write_bytes(broken / "garbage.wav", np.random.default_rng(7).bytes(2000))
+    _write_bytes(broken / "empty.wav", b"")
+    _write_bytes(broken / "noframes.wav", encoded(np.zeros(0, dtype=np.float32)))
+    wav = encoded(_tone(440, 2.0, 16000))
+    _write_bytes(broken / "truncated.wav", wav[: len(wav) // 2])
+    mp3 = encoded(_tone(440, 4.0, 16000), "MP3", "MPEG_LAYER_III")
+    _write_bytes(broken / "truncated.mp3", mp3[: len(mp3) // 3])
+    _write_bytes(outside / "secret.wav", encoded(_tone(300, 1.0, 16000)))
+    link = broken / "link_out.wav"
+    if not link.is_symlink():
+        link.symlink_to(outside / "secret.wav")
     rows += [
         row("missing_audio", audio_path="AudioCaps/does_not_exist.wav"),
         row("garbage_audio", audio_path="Broken/garbage.wav"),
@@ -181,7 +195,7 @@ EXPECTED_DEFECT_REASONS = {  # what download must report for the planted rows
 
 def _write_jsonl(path: Path, rows: list[dict], extra_lines: list[str] = ()) -> None:
     lines = [json.dumps(r, ensure_ascii=False) for r in rows] + list(extra_lines)
-    path.write_text("\n".join(lines) + "\n")
+    _write_bytes(path, ("\n".join(lines) + "\n").encode())
 
 
 def _dcase(root: Path, n: int, seed: int, with_answers: bool) -> None:

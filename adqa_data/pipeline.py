@@ -1,0 +1,139 @@
+"""`adqa-data run PIPELINE.yaml`: chain stages with the same options the commands take.
+
+A pipeline is a workspace plus an ordered list of stage steps; each step is exactly one CLI command with
+its options written as YAML keys (`from_dir: demo/audiomcq` is `--from-dir demo/audiomcq`), so a
+pipeline can do nothing a command cannot, and every step is as resumable as the command itself: rerun
+a pipeline after a crash and the finished steps report up to date.
+
+    workspace: adqa-work
+    engine: local            # passed to every step that takes --engine
+    steps:
+      - download: {from_dir: demo/audiomcq}
+      - sample: {n: 8, split: all}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from .errors import UserError
+
+NOT_A_STEP = {"run"}
+
+
+class Pipeline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workspace: str = "adqa-work"
+    engine: str | None = None
+    steps: list[dict[str, dict[str, Any] | None]]
+
+    @field_validator("steps")
+    @classmethod
+    def one_command_per_step(cls, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, step in enumerate(steps):
+            if len(step) != 1:
+                raise ValueError(f"step {i + 1} must name exactly one command, got {sorted(step)}")
+        return steps
+
+
+def load(path: Path) -> Pipeline:
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"pipeline file {path} not found") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"pipeline file {path} is not valid YAML: {e}") from None
+    try:
+        return Pipeline.model_validate(raw)
+    except ValidationError as e:
+        raise UserError(f"pipeline file {path} is malformed:\n{e}", fix="see adqa-data run --help") from None
+
+
+def to_argv(command: str, options: dict[str, Any] | None, params: set[str]) -> list[str]:
+    """YAML options -> the command's argv. Booleans become flags, lists repeat the option."""
+    argv = [command]
+    for key, value in (options or {}).items():
+        name = key.replace("_", "-")
+        if name.lstrip("-") == "out" and "out" in params:  # positional argument (demo-data OUT)
+            argv.append(str(value))
+            continue
+        flag = f"--{name.lstrip('-')}"
+        if isinstance(value, bool):
+            argv.append(flag if value else f"--no-{name.lstrip('-')}")
+        elif isinstance(value, list):
+            for v in value:
+                argv += [flag, str(v)]
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                argv += [flag, f"{k}={v}"]
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def plan(pipe: Pipeline, base: Path) -> list[list[str]]:
+    """The argv of every step, checked against the commands before anything runs."""
+    from typer.main import get_command
+
+    from .cli import app
+
+    group = get_command(app)  # a click-style group (typer vendors its own click)
+    argvs = []
+    for i, step in enumerate(pipe.steps):
+        (command, options), = step.items()
+        cmd = group.commands.get(command)
+        if cmd is None or command in NOT_A_STEP:
+            known = ", ".join(sorted(set(group.commands) - NOT_A_STEP))
+            raise UserError(f"step {i + 1}: unknown command {command!r}", fix=f"use one of: {known}")
+        params = {p.name for p in cmd.params}
+        options = dict(options or {})
+        for key in options:
+            if key.replace("-", "_") not in params and key not in params:
+                raise UserError(f"step {i + 1} ({command}): unknown option {key!r}",
+                                fix=f"run 'adqa-data {command} --help'")
+        if "workspace" in params:
+            options.setdefault("workspace", str((base / pipe.workspace) if not Path(pipe.workspace).is_absolute()
+                                                 else pipe.workspace))
+        if pipe.engine and "engine" in params:
+            options.setdefault("engine", pipe.engine)
+        argvs.append(to_argv(command, options, params))
+    return argvs
+
+
+def run(path: Path, dry_run: bool = False) -> list[list[str]]:
+    from typer.main import get_command
+
+    from .cli import app
+    from .progress import console
+
+    pipe = load(path)
+    argvs = plan(pipe, Path(path).parent)
+    group = get_command(app)
+    for i, argv in enumerate(argvs):
+        console.rule(f"[bold]step {i + 1}/{len(argvs)}: adqa-data {' '.join(argv)}", align="left")
+        if dry_run:
+            continue
+        try:
+            group.main(argv, prog_name="adqa-data", standalone_mode=False)
+        except SystemExit as e:
+            if e.code:
+                raise UserError(f"step {i + 1} ({argv[0]}) exited with code {e.code}") from None
+        except UserError:
+            raise
+        except Exception as e:
+            # typer vendors click, so match its Exit / usage errors by shape rather than by class
+            if type(e).__name__ == "Exit":
+                if getattr(e, "exit_code", 0):
+                    raise UserError(f"step {i + 1} ({argv[0]}) exited with code {e.exit_code}") from None
+                continue
+            if hasattr(e, "format_message"):
+                raise UserError(f"step {i + 1} ({argv[0]}): {e.format_message()}") from None
+            raise
+    return argvs

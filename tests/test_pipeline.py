@@ -1,0 +1,54 @@
+import pytest
+from typer.testing import CliRunner
+
+from adqa_data.cli import app
+from adqa_data.errors import UserError
+from adqa_data.pipeline import load, plan, run, to_argv
+from adqa_data.schema import PROMPTS
+from adqa_data.workspace import Workspace
+
+runner = CliRunner()
+
+
+def test_to_argv_maps_yaml_to_options():
+    argv = to_argv("download", {"from_dir": "d", "strict": True, "force": False, "map": ["a=b", "c=d"]}, set())
+    assert argv == ["download", "--from-dir", "d", "--strict", "--no-force", "--map", "a=b", "--map", "c=d"]
+
+
+def test_pipeline_runs_steps_and_rerun_is_up_to_date(tmp_path):
+    demo = tmp_path / "demo"
+    (tmp_path / "p.yaml").write_text(f"""
+workspace: work
+steps:
+  - demo-data: {{out: {demo}, clips: 9}}
+  - download: {{from_dir: {demo}/audiomcq}}
+  - download: {{from_dir: {demo}/dcase2026-dev}}
+  - sample: {{dataset: audiomcq, n: 6, split: all, seed: 1}}
+""")
+    res = runner.invoke(app, ["run", str(tmp_path / "p.yaml")])
+    assert res.exit_code == 0, res.output
+    ws = Workspace(tmp_path / "work")
+    assert set(ws.datasets()) == {"audiomcq", "dcase2026-dev"}
+    assert ws.read(PROMPTS, "audiomcq", "all-6-seed1").num_rows == 6
+    res = runner.invoke(app, ["run", str(tmp_path / "p.yaml")])
+    assert res.exit_code == 0 and res.output.count("up to date") == 3
+
+
+def test_pipeline_is_checked_before_anything_runs(tmp_path):
+    (tmp_path / "bad.yaml").write_text("steps:\n  - download: {from_dir: x}\n  - frobnicate: {}\n")
+    with pytest.raises(UserError, match="unknown command 'frobnicate'"):
+        run(tmp_path / "bad.yaml")
+    (tmp_path / "bad2.yaml").write_text("steps:\n  - download: {from_dir: x, colour: red}\n")
+    with pytest.raises(UserError, match="unknown option 'colour'"):
+        run(tmp_path / "bad2.yaml")
+    (tmp_path / "bad3.yaml").write_text("steps:\n  - {download: {}, info: {}}\n")
+    with pytest.raises(UserError, match="exactly one command"):
+        load(tmp_path / "bad3.yaml")
+    assert not (tmp_path / "adqa-work").exists()
+
+
+def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
+    (tmp_path / "p.yaml").write_text("workspace: w\nengine: ray\nsteps:\n  - download: {from_dir: d}\n  - info: {}\n")
+    argvs = plan(load(tmp_path / "p.yaml"), tmp_path)
+    assert argvs[0] == ["download", "--from-dir", "d", "--workspace", str(tmp_path / "w"), "--engine", "ray"]
+    assert argvs[1] == ["info", "--workspace", str(tmp_path / "w")]
