@@ -20,7 +20,7 @@ import numpy as np
 # (container, subtype, extension)
 FORMATS = [("WAV", "PCM_16", "wav"), ("FLAC", "PCM_16", "flac"), ("OGG", "VORBIS", "ogg"),
            ("MP3", "MPEG_LAYER_III", "mp3")]
-RATES = [16000, 22050, 24000, 44100, 8000]
+RATES = [16000, 22050, 24000, 32000, 8000]
 PITCHES = [("a low hum around 150 Hz", 150.0), ("a mid tone near 440 Hz", 440.0),
            ("a high whistle around 1.8 kHz", 1800.0)]
 COUNTS = ["one", "two", "three", "four"]
@@ -55,9 +55,9 @@ def _noise(seconds: float, rate: int, rng: np.random.Generator, amp: float = 0.2
     return (amp * rng.standard_normal(int(seconds * rate))).astype(np.float32)
 
 
-def _make_clip(i: int, rng: np.random.Generator) -> Clip:
-    rate = RATES[i % len(RATES)]
-    seconds = 1.0 + 0.25 * (i % 3)
+def _make_clip(i: int, rng: np.random.Generator, rate: int | None = None, seconds: float | None = None) -> Clip:
+    rate = rate or RATES[i % len(RATES)]
+    seconds = seconds or 1.0 + 0.25 * (i % 3)
     kind = ("tone", "clicks", "sequence")[i % 3]
     if kind == "tone":
         label, freq = PITCHES[i % len(PITCHES)]
@@ -203,7 +203,7 @@ def _dcase(root: Path, n: int, seed: int, with_answers: bool) -> None:
     prefix = "dev" if with_answers else "eval"
     rows = []
     for i in range(n):
-        clip = _make_clip(i + 7, rng)
+        clip = _make_clip(i + 7, rng, rate=16000, seconds=1.0)
         rel = f"{prefix}_audios/{prefix}_{i + 1:04d}.wav"
         _write_audio(root / rel, clip.samples, clip.rate, 0, stereo=False)
         row = {"id": f"{prefix}_{i + 1:04d}", "question_text": clip.question, "multi_choice": clip.choices,
