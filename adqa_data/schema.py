@@ -265,39 +265,54 @@ PROMPTS = _register(
 )
 
 # ---------------------------------------------------------------------------------------------- rollout
+# Reward columns. The built-in rewards have fixed columns (`reward_correctness`, `reward_format`,
+# `reward_anchoring`) so every consumer can rely on them; a plugin reward `<name>` adds a float32 column
+# `reward_<name>` after the spec's own (workspace.conform keeps extra columns). Columns rather than a map:
+# polars, datasets and Arrow filter and aggregate them directly, and a typo in a name fails loudly.
+# `reward` is the weighted total of the rewards configured for the run (weights in its provenance).
+BUILTIN_REWARD_COLUMNS = ("reward_correctness", "reward_format", "reward_anchoring")
+
 ROLLOUTS = _register(
     TableSpec(
         "rollouts",
         1,
         pa.schema(
             [
-                pa.field("group_id", pa.string(), nullable=False),
+                pa.field("group_id", pa.string(), nullable=False),  # <rollout set>:<item_id>, one per prompt
                 pa.field("dataset", pa.string(), nullable=False),
                 pa.field("item_id", pa.string(), nullable=False),
-                pa.field("rollout_index", pa.int16(), nullable=False),
+                pa.field("question_type", pa.string()),
+                pa.field("source_dataset", pa.string()),
+                pa.field("rollout_index", pa.int16(), nullable=False),  # 0..k-1 within the group
                 pa.field("k", pa.int16(), nullable=False),
+                pa.field("group_seed", pa.int64(), nullable=False),  # derived from (run seed, item_id)
+                pa.field("policy", pa.string(), nullable=False),  # the sampling model (path or hub id)
+                pa.field("prompt_style", pa.string(), nullable=False),
                 pa.field("prompt", pa.string(), nullable=False),  # the full templated prompt text
                 pa.field("choices", pa.list_(pa.string()), nullable=False),
-                pa.field("answer_index", pa.int8()),
+                pa.field("answer_index", pa.int8(), nullable=False),
                 pa.field("answer_text", pa.string()),
                 pa.field("audio_path", pa.string()),  # relative to the dataset root
-                pa.field("audio_sha256", pa.string()),  # key into the codes cache
-                pa.field("prompt_token_ids", pa.list_(pa.int32())),
+                pa.field("audio_sha256", pa.string()),  # key into the codes cache (encode stage)
+                pa.field("prompt_token_ids", pa.list_(pa.int32())),  # audio placeholders expanded
                 pa.field("completion_token_ids", pa.list_(pa.int32()), nullable=False),
                 pa.field("completion_text", pa.string(), nullable=False),
                 # the sampling policy's log-probability of each completion token (importance ratio)
                 pa.field("completion_logprobs", pa.list_(pa.float32())),
-                pa.field("finish_reason", pa.string()),
-                pa.field("completion_length", pa.int32(), nullable=False),
-                pa.field("parsed_index", pa.int8()),
-                pa.field("parse_layer", pa.string()),
-                pa.field("rewards", pa.map_(pa.string(), pa.float32())),  # component name -> value
+                pa.field("finish_reason", pa.string()),  # stop | length
+                pa.field("completion_length", pa.int32(), nullable=False),  # tokens
+                pa.field("parsed_index", pa.int8()),  # the option the answer parser credited; null = none
+                pa.field("parse_layer", pa.string()),  # answers.Layer when credited
+                pa.field("parse_reason", pa.string()),  # answers.NoCredit when not
+                pa.field("reward_correctness", pa.float32(), nullable=False),  # always computed
+                pa.field("reward_format", pa.float32(), nullable=False),  # always computed
+                pa.field("reward_anchoring", pa.float32()),  # null when anchoring is not configured
                 pa.field("reward", pa.float32(), nullable=False),  # weighted total
-                pa.field("advantage", pa.float32(), nullable=False),
-                pa.field("group_all_equal", pa.bool_(), nullable=False),  # zero-signal group
+                pa.field("advantage", pa.float32(), nullable=False),  # group-relative
+                pa.field("zero_signal", pa.bool_(), nullable=False),  # all rewards of the group equal
             ]
         ),
-        "One row per completion; a shard always holds whole groups of K.",
+        "One row per completion; a shard always holds whole groups of K. Plugin rewards: extra reward_<name> columns.",
     )
 )
 
