@@ -255,3 +255,29 @@ def main() -> None:
         if e.fix:
             console.print(f"  [dim]fix:[/]   {e.fix}", soft_wrap=True, highlight=False)
         sys.exit(2)
+
+
+@app.command("demo-models")
+def demo_models(
+    out: Annotated[Path, typer.Argument(help="Folder for the tiny models and their panel.yaml.")],
+    size: Annotated[str, typer.Option("--size", help="tiny (tests, seconds) or bench (>=20M parameters).")] = "tiny",
+) -> None:
+    """Build random-weight tiny LALMs offline (two Qwen2-Audio, one Qwen2.5-Omni thinker) and a panel.yaml
+    naming them, so filter and rollout run end to end with no model hub. Their answers are noise."""
+    import yaml
+
+    from .progress import console
+    from .tiny_models import build_demo_models
+
+    paths = build_demo_models(out, size=size)
+    families = {"qwen2-audio-s0": "qwen2_audio", "qwen2-audio-s1": "qwen2_audio",
+                "qwen25-omni-thinker-s0": "qwen25_omni"}
+    panel = {
+        "name": "tiny", "description": "random tiny models from 'adqa-data demo-models'", "min_correct": 2,
+        "members": [{"name": f"tiny-{name}", "model": f"./{name}", "family": families[name],
+                     "backend": "transformers", "dtype": "float32"} for name in paths],
+    }
+    (out / "panel.yaml").write_text(yaml.safe_dump(panel, sort_keys=False))
+    for name, path in paths.items():
+        console.print(f"{name:<24} {path}")
+    console.print(f"panel: {out / 'panel.yaml'}")

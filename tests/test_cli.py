@@ -47,3 +47,15 @@ def test_demo_data_command(tmp_path):
     assert (tmp_path / "demo" / "audiomcq" / "data.jsonl").is_file()
     assert (tmp_path / "demo" / "dcase2026-dev" / "dev.jsonl").is_file()
     assert (tmp_path / "demo" / "dcase2026-eval" / "eval-noanswer.jsonl").is_file()
+
+
+def test_demo_models_writes_a_loadable_panel(tmp_path):
+    from adqa_data.models.panel import load_panel
+
+    res = runner.invoke(app, ["demo-models", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    panel = load_panel(tmp_path / "m" / "panel.yaml")
+    assert len(panel.members) == 3 and panel.min_correct == 2
+    for m in panel.members:
+        assert (tmp_path / "m" / m.model.rsplit("/", 1)[1] / "config.json").is_file()
+        assert m.model.startswith(str(tmp_path))  # relative paths resolved against the panel file
