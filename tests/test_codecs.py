@@ -1,0 +1,253 @@
+"""Codec registry and adapters: facts from config.json, determinism, batch invariance, codebook selection,
+and the MiMo-Audio adapter's preprocessing against a stand-in of the upstream package."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from adqa_data.codecs import clear_loaded, load_codec, parse_codec_name, resolve_codec  # noqa: E402
+from adqa_data.codecs.mimo import (  # noqa: E402
+    LogMel,
+    encoder_frames,
+    mel_frames,
+    mimo_facts,
+    pad_to_group,
+    segment_lengths,
+)
+from adqa_data.codecs.tiny import MIMO_STANDIN_CONFIG, build_tiny_codec, write_mimo_standin  # noqa: E402
+from adqa_data.errors import UserError  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_codecs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("codecs")
+    return {fam: build_tiny_codec(fam, root / fam, seed=0) for fam in ("mimi", "encodec", "dac")}
+
+
+@pytest.fixture(scope="session")
+def mimo_standin(tmp_path_factory):
+    return write_mimo_standin(tmp_path_factory.mktemp("mimo"))
+
+
+@pytest.fixture()
+def mimo_env(mimo_standin, monkeypatch):
+    src, weights = mimo_standin
+    monkeypatch.setenv("ADQA_MIMO_AUDIO_SRC", str(src))
+    sys.modules.pop("mimo_audio_tokenizer", None)
+    clear_loaded()
+    yield weights
+    sys.modules.pop("mimo_audio_tokenizer", None)
+    clear_loaded()
+
+
+def _clips(sr: int, seconds: list[float], seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in seconds:
+        n = int(round(s * sr))
+        t = np.arange(n) / sr
+        out.append((0.2 * np.sin(2 * np.pi * (200 + 300 * rng.random()) * t) + 0.05 * rng.standard_normal(n))
+                   .astype(np.float32))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ registry
+def test_parse_codec_names():
+    assert parse_codec_name("mimo-audio") == ("mimo", "XiaomiMiMo/MiMo-Audio-Tokenizer", None)
+    assert parse_codec_name("mimi") == ("mimi", "kyutai/mimi", None)
+    assert parse_codec_name("encodec:facebook/encodec_24khz@abc123") == ("encodec", "facebook/encodec_24khz", "abc123")
+    assert parse_codec_name("some/repo") == (None, "some/repo", None)
+    assert parse_codec_name("dac:") == ("dac", "descript/dac_16khz", None)
+
+
+@pytest.mark.parametrize("family", ["mimi", "encodec", "dac"])
+def test_spec_facts_match_the_loaded_model(tiny_codecs, family):
+    spec = resolve_codec(str(tiny_codecs[family]))
+    assert spec.family == family  # detected from config.json
+    cfg = load_codec(spec).model.config
+    assert spec.sample_rate == cfg.sampling_rate
+    if family == "mimi":
+        assert spec.hop_length == cfg.frame_size and spec.frame_rate == cfg.frame_rate
+        assert spec.codebook_sizes == (cfg.codebook_size,) * cfg.num_quantizers
+    elif family == "encodec":
+        assert spec.hop_length == cfg.hop_length and spec.frame_rate == cfg.frame_rate
+        assert len(spec.codebook_sizes) == cfg.num_quantizers
+    else:
+        assert spec.hop_length == cfg.hop_length and spec.frame_rate == cfg.frame_rate
+        assert len(spec.codebook_sizes) == cfg.n_codebooks
+
+
+def test_resolution_imports_no_torch_free_errors(tiny_codecs, tmp_path):
+    with pytest.raises(UserError, match="not encodec"):
+        resolve_codec(f"encodec:{tiny_codecs['mimi']}")
+    with pytest.raises(UserError, match="no config.json"):
+        resolve_codec(str(tmp_path))
+    with pytest.raises(UserError, match="hub"):
+        resolve_codec("mimi:nobody/no-such-codec-offline")
+    with pytest.raises(UserError, match="out of range"):
+        resolve_codec(str(tiny_codecs["dac"])).check_num_codebooks(99)
+
+
+def test_chunked_encodec_is_refused(tmp_path):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "encodec", "chunk_length_s": 1.0}))
+    with pytest.raises(UserError, match="overlapping chunks"):
+        resolve_codec(str(tmp_path))
+
+
+def test_fingerprint_tracks_weights_precision_and_settings(tiny_codecs, tmp_path):
+    a = resolve_codec(str(tiny_codecs["mimi"]))
+    assert a.fingerprint == resolve_codec(str(tiny_codecs["mimi"])).fingerprint
+    assert a.fingerprint != resolve_codec(str(tiny_codecs["mimi"]), dtype="bfloat16").fingerprint
+    other = build_tiny_codec("mimi", tmp_path / "other", seed=1)
+    assert a.fingerprint != resolve_codec(str(other)).fingerprint
+    assert a.codec_key(4) != a.codec_key(8) and a.codec_key(8).startswith("mimi-n8-24000-")
+
+
+# ------------------------------------------------------------------------------------------ encoding
+@pytest.mark.parametrize("family", ["mimi", "encodec", "dac"])
+def test_codes_are_deterministic_informative_and_batch_invariant(tiny_codecs, family):
+    spec = resolve_codec(str(tiny_codecs[family]))
+    codec = load_codec(spec)
+    # mixed lengths, two of them equal (so the non-causal DAC batches them together)
+    clips = _clips(spec.sample_rate, [1.3, 2.0, 0.45, 2.0, 3.07, 1.0001])
+    solo = [codec.encode([c])[0] for c in clips]
+    batched = codec.encode(clips)
+    shuffled = codec.encode(clips[::-1])[::-1]
+    for i, (s, b, r) in enumerate(zip(solo, batched, shuffled)):
+        assert s.dtype == np.int64 and s.shape[0] == len(spec.codebook_sizes)
+        np.testing.assert_array_equal(s, b, err_msg=f"clip {i}: batched != alone")
+        np.testing.assert_array_equal(s, r, err_msg=f"clip {i}: order changed its codes")
+        assert len(np.unique(s)) > 5, "codes carry no information (zero codebooks?)"
+        assert s.max() < max(spec.codebook_sizes)
+        expected = int(np.ceil(len(clips[i]) / spec.hop_length))
+        assert abs(s.shape[1] - expected) <= 1
+    clear_loaded()
+    again = load_codec(resolve_codec(str(tiny_codecs[family]))).encode(clips)
+    for s, a in zip(solo, again):
+        np.testing.assert_array_equal(s, a)
+
+
+@pytest.mark.parametrize("family,n", [("mimi", 3), ("encodec", 2), ("dac", 2)])
+def test_num_codebooks_keeps_the_first_n(tiny_codecs, family, n):
+    spec = resolve_codec(str(tiny_codecs[family]))
+    clips = _clips(spec.sample_rate, [1.1, 0.7])
+    full = load_codec(spec).encode(clips)
+    few = load_codec(spec, num_codebooks=n).encode(clips)
+    for f, k in zip(full, few):
+        assert k.shape[0] == n
+        np.testing.assert_array_equal(f[:n], k)
+
+
+def test_half_precision_keeps_the_quantizer_in_float32(tiny_codecs):
+    spec = resolve_codec(str(tiny_codecs["mimi"]), dtype="bfloat16")
+    codec = load_codec(spec)
+    assert next(codec.model.encoder.parameters()).dtype == torch.bfloat16
+    assert all(b.dtype == torch.float32 for b in codec.model.quantizer.buffers())
+    clips = _clips(24000, [1.0, 0.6])
+    codes = codec.encode(clips)
+    assert [c.shape[0] for c in codes] == [8, 8]
+    np.testing.assert_array_equal(codes[1], codec.encode([clips[1]])[0])
+
+
+def test_empty_or_stereo_input_is_rejected(tiny_codecs):
+    codec = load_codec(resolve_codec(str(tiny_codecs["mimi"])))
+    with pytest.raises(ValueError, match="mono"):
+        codec.encode([np.zeros((100, 2), np.float32)])
+    with pytest.raises(ValueError, match="non-empty"):
+        codec.encode([np.zeros(0, np.float32)])
+
+
+# ------------------------------------------------------------------------------------------ MiMo-Audio
+def test_mimo_facts_from_the_tokenizer_config():
+    f = mimo_facts(MIMO_STANDIN_CONFIG)
+    assert f["sample_rate"] == 24000 and f["frame_rate"] == 25.0 and f["hop_length"] == 960
+    assert f["codebook_sizes"][:8] == [1024, 1024] + [128] * 6
+    mel = f["settings"]["mel"]
+    assert (mel["n_fft"], mel["hop_length"], mel["win_length"], mel["n_mels"]) == (1024, 240, 1024, 80)
+
+
+def test_log_mel_matches_an_independent_reference():
+    from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
+
+    wav = _clips(24000, [1.37], seed=3)[0]
+    ours = LogMel()(wav).numpy()
+    ref = spectrogram(
+        wav.astype(np.float64), window_function(1024, "hann"), frame_length=1024, hop_length=240, fft_length=1024,
+        power=1.0, center=True, pad_mode="reflect",
+        mel_filters=mel_filter_bank(num_frequency_bins=513, num_mel_filters=80, min_frequency=0.0,
+                                    max_frequency=12000.0, sampling_rate=24000, norm=None, mel_scale="htk"),
+        mel_floor=1e-7, dtype=np.float64,
+    )
+    ref = np.log(ref).T
+    assert ours.shape == ref.shape == (mel_frames(len(wav)), 80)
+    np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=1e-4)
+
+
+def test_mimo_segmenting_and_group_padding_rules():
+    assert segment_lengths(6000) == [6000]
+    assert segment_lengths(7001) == [6000, 1001]
+    assert segment_lengths(12000) == [6000, 6000]
+    assert [encoder_frames(n) for n in (1, 2, 3, 4, 5, 1001, 6000)] == [1, 1, 1, 1, 2, 251, 1500]
+    codes = np.arange(2 * 6).reshape(2, 6)
+    padded = pad_to_group(codes)
+    assert padded.shape == (2, 8)
+    np.testing.assert_array_equal(padded[:, 6:], codes[:, [5, 5]])
+    assert pad_to_group(padded) is padded
+
+
+def test_mimo_without_upstream_says_how_to_install(mimo_standin, monkeypatch):
+    _, weights = mimo_standin
+    monkeypatch.delenv("ADQA_MIMO_AUDIO_SRC", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "mimo" not in p.lower()])
+    sys.modules.pop("mimo_audio_tokenizer", None)
+    clear_loaded()
+    spec = resolve_codec(f"mimo:{weights}")
+    with pytest.raises(UserError) as err:
+        load_codec(spec, 8)
+    assert "MiMo-Audio" in str(err.value) and "ADQA_MIMO_AUDIO_SRC" in str(err.value)
+
+
+def test_mimo_preprocessing_against_the_stand_in_encoder(mimo_env):
+    spec = resolve_codec(f"mimo:{mimo_env}")
+    codec = load_codec(spec, 8)
+    up = sys.modules["mimo_audio_tokenizer"]
+    from mimo_audio_tokenizer import standin_codes  # the stand-in's own code function
+
+    assert codec.sample_rate == 24000 and codec.frame_rate == 25.0
+    assert codec.codebook_sizes == (1024, 1024, 128, 128, 128, 128, 128, 128)
+    # 70.01 s: two segments (6000 + 1002 mel frames); two different 1.23 s clips (124 mel frames each)
+    clips = _clips(24000, [70.01, 1.23, 1.23], seed=5)
+    up.CALLS.clear()
+    codes = codec.encode(clips)
+    lens_by_call = [c["lens"] for c in up.CALLS]
+    assert lens_by_call == [[6000, 1002], [124, 124]]  # equal mel lengths share a call, the long clip alone
+    assert all(c["n_q"] == 8 and c["dtype"] == "torch.float32" for c in up.CALLS)
+    for call, clip_ids, per_clip_lens in zip(up.CALLS, ([0], [1, 2]), ([[6000, 1002]], [[124], [124]])):
+        start = 0
+        for cid, lens in zip(clip_ids, per_clip_lens):
+            total = sum(lens)
+            feats = call["features"][start : start + total]
+            start += total
+            # the features are upstream's log-mel of the 24 kHz clip, segments packed in order
+            np.testing.assert_array_equal(feats.numpy(), LogMel()(clips[cid]).numpy())
+            expected = np.concatenate(
+                [standin_codes(feats[o : o + n], 8, list(spec.codebook_sizes), 4).numpy()
+                 for o, n in zip(np.cumsum([0] + lens[:-1]), lens)], axis=1)
+            expected = pad_to_group(expected)
+            np.testing.assert_array_equal(codes[cid], expected)
+            assert codes[cid].shape[1] % 4 == 0
+    assert codes[0].shape == (8, 1752)  # ceil(6000/4) + ceil(1002/4) = 1500 + 251 -> padded to 1752
+    np.testing.assert_array_equal(codes[0][:, -1], codes[0][:, -2])  # padded by repeating the last frame
+    # one at a time gives the same codes
+    for c, k in zip(clips, codes):
+        np.testing.assert_array_equal(codec.encode([c])[0], k)
