@@ -1,0 +1,454 @@
+"""The transformers backend: batched letter scoring, option scoring and sampling on CPU or GPU.
+
+Why it does not call `model(...)` or `model.generate(...)`:
+- The silent condition puts the same [system + 30 s of silence] prefix (~800 tokens, 750 of them audio)
+  before every question. Its audio encoding and KV cache are computed once per (model, audio_id, system
+  prompt) and each batch of question suffixes (~100 tokens) runs against a fresh copy of that cache.
+  On the issue's benchmark this is the difference between ~60 s and a few seconds for 64 items.
+- A model's forward applies the LM head at every position; with a 150k vocabulary that is gigabytes per
+  batch. Here the decoder runs headless and `lm_head` is applied only to the hidden states read.
+
+How a pass is laid out: rows are right-padded; the attention mask is 2-D over [cached part | new
+tokens] with zeros at padding; position ids are explicit and count only real tokens, so a row's
+numbers do not depend on what it is batched with. Each row starts with a real token, so no query row is
+fully masked. Rows with the same shared prefix go through the shared path; queries whose audio is unique
+(or that share it with no other query in the call) go through the plain path, the whole prompt at once.
+
+Batches are packed by tokens (`max_batch_tokens`, ~5,000 is the CPU sweet spot measured in design.md
+§5) and rows (`max_batch_rows`), longest first, and results come back in input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError, require
+from ..models import ModelAdapter, adapter_for_checkpoint, get_adapter
+from ..models.base import TransformersModel
+from ..prompts import LETTERS, PromptStyle, get_style
+from .base import Completion, Generation, Query, Sampling
+
+
+@dataclass
+class _Row:
+    """One query, tokenized: `prefix_ids` holds the expanded audio placeholder."""
+
+    index: int
+    query: Query
+    style: PromptStyle
+    prefix_ids: list[int]
+    suffix_ids: list[int]
+    shared: tuple | None = None  # key of the shared prefix state, None = plain path
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return self.prefix_ids + self.suffix_ids
+
+
+@dataclass
+class _PrefixState:
+    """[system + clip] run once: its per-layer keys and values (batch 1) and length."""
+
+    kv: list[tuple]  # (keys, values) per layer, each [1, kv_heads, P, head_dim]
+    length: int
+
+
+@dataclass
+class _Pass:
+    """The result of running prompts: what a continuation needs to go on from there."""
+
+    last_hidden: object  # [B, H] hidden state at each row's last real token
+    cache: object  # DynamicCache over [past | segment]
+    mask: object  # [B, K] 1 = real token
+    n_real: object  # [B] real tokens so far (the next position id)
+
+
+class TransformersBackend:
+    """The `Backend` protocol on transformers. One model per instance; `close()` frees it.
+
+    `model`: a local checkpoint directory (or hub id when a hub is reachable); `family`: an adapter
+    family, detected from config.json when omitted. `max_prefix_states`: how many shared [system +
+    clip] caches to keep between calls (the silent clip is typically the only one).
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str | Path,
+        family: str | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        max_batch_tokens: int = 5000,
+        max_batch_rows: int = 64,
+        trust_remote_code: bool = False,
+        max_prefix_states: int = 4,
+        adapter: ModelAdapter | None = None,
+    ):
+        require("torch", "models", "the transformers backend")
+        if adapter is None:
+            p = Path(model)
+            adapter = adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
+        self.adapter = adapter
+        self.rt: TransformersModel = adapter.load_transformers(model, device, dtype, trust_remote_code)
+        self.max_batch_tokens = int(max_batch_tokens)
+        self.max_batch_rows = int(max_batch_rows)
+        self.max_prefix_states = int(max_prefix_states)
+        self._prefix_states: OrderedDict[tuple, _PrefixState] = OrderedDict()
+        self._letter_ids: dict[tuple, list[int]] = {}
+        tok = self.rt.tokenizer
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.rt.eos_token_ids[0]
+        self.stats = {"prefix_passes": 0, "shared_rows": 0, "plain_rows": 0, "passes": 0}
+
+    # =============================================================================== public API
+    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
+        """Per query, P(letter) at the first reply token over the shown letters, renormalised."""
+        import torch
+
+        if not queries:
+            return []
+        rows = self._prepare(queries)
+        for r in rows:
+            if not r.style.letter_first:
+                raise UserError(
+                    f"prompt style {r.style.name!r} does not start the reply with the letter, so letters cannot "
+                    "be read from one forward",
+                    fix="use a letter-first style (e.g. 'letters') for letters mode, or the options/generate mode",
+                )
+        out: list[np.ndarray | None] = [None] * len(rows)
+        for batch in self._batches(rows):
+            p = self._prompt_pass(batch)
+            ids = [self._letters_for(r) for r in batch]
+            width = max(len(i) for i in ids)
+            idx = torch.tensor([i + [i[0]] * (width - len(i)) for i in ids], device=self.rt.device)
+            with torch.no_grad():
+                logits = self.rt.lm_head(p.last_hidden).float()  # [B, V], only the read positions
+                picked = logits.gather(1, idx)
+            for j, r in enumerate(batch):
+                k = len(ids[j])
+                out[r.index] = torch.softmax(picked[j, :k].double(), dim=-1).cpu().numpy()
+        return out  # type: ignore[return-value]
+
+    def score_options(self, queries: list[Query]) -> list[np.ndarray]:
+        """Per query, softmax over the options' mean token log-likelihood as the reply. The prompt is run
+        once per query (its [system + clip] prefix once per shared audio) and the options' replies are
+        batched against it."""
+        import torch
+
+        if not queries:
+            return []
+        rows = self._prepare(queries)
+        conts = [self._continuations(r) for r in rows]
+        out: list[np.ndarray | None] = [None] * len(rows)
+        # stage 2 holds every option of every row: keep rows x options within the row limit
+        k_max = max(len(c) for c in conts)
+        for batch in self._batches(rows, max_rows=max(1, self.max_batch_rows // k_max)):
+            p = self._prompt_pass(batch)
+            cont = [conts[r.index] for r in batch]
+            k = [len(c) for c in cont]
+            rep = torch.tensor(k, device=self.rt.device)
+            flat = [c for cs in cont for c in cs]
+            width = max(len(c) for c in flat)
+            ids = torch.full((len(flat), width), self.pad_id, dtype=torch.long, device=self.rt.device)
+            real = torch.zeros((len(flat), width), dtype=torch.long, device=self.rt.device)
+            for i, c in enumerate(flat):
+                ids[i, : len(c)] = torch.tensor(c)
+                real[i, : len(c)] = 1
+            cache = self._repeat_cache(p.cache, rep)
+            mask = torch.cat([p.mask.repeat_interleave(rep, 0), real], dim=1)
+            pos = p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.rt.device)[None]
+            with torch.no_grad():
+                h = self._decode(self.rt.embed(ids), mask, pos, cache).last_hidden_state
+                # position t of a reply is predicted by the hidden state before it: the prompt's last
+                # state for t = 0, the reply's own state t-1 after that. Head only on those states.
+                first = self.rt.lm_head(p.last_hidden).float().log_softmax(-1).repeat_interleave(rep, 0)
+                lp0 = first.gather(1, ids[:, :1]).squeeze(1)
+                sel = real[:, 1:].bool()
+                rest = torch.zeros((len(flat), width - 1), device=self.rt.device)
+                if sel.any():
+                    hs = h[:, :-1][sel]
+                    lp = self.rt.lm_head(hs).float().log_softmax(-1).gather(1, ids[:, 1:][sel][:, None]).squeeze(1)
+                    rest[sel] = lp
+                total = lp0 + rest.sum(1)
+                mean = total / real.sum(1).float()
+            o = 0
+            for j, r in enumerate(batch):
+                out[r.index] = torch.softmax(mean[o : o + k[j]].double(), 0).cpu().numpy()
+                o += k[j]
+        return out  # type: ignore[return-value]
+
+    def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
+        """`sampling.n` completions per query; each row has its own seeded generator (from `seed`, the
+        query key and the sample index), so results do not depend on batching or order.
+
+        `Completion.logprobs` are the log-probabilities of the distribution actually sampled from:
+        softmax(logits / temperature) restricted to the top-p nucleus and renormalised (vLLM's
+        `logprobs_mode="processed_logprobs"`); for greedy decoding (temperature 0) the plain
+        log-softmax of the logits. A completion ending in an end-of-turn token includes that token
+        in `token_ids`/`logprobs` (finish_reason "stop"); `text` drops special tokens.
+        """
+        import torch
+
+        if not queries:
+            return []
+        rows = self._prepare(queries)
+        n = max(1, int(sampling.n))
+        eos = torch.tensor(self.rt.eos_token_ids, device=self.rt.device)
+        out: list[Generation | None] = [None] * len(rows)
+        rows_per_pass = max(1, self.max_batch_rows // n)
+        for batch in self._batches(rows, max_rows=rows_per_pass):
+            p = self._prompt_pass(batch)
+            B = len(batch) * n
+            rep = torch.full((len(batch),), n, device=self.rt.device)
+            cache = self._repeat_cache(p.cache, rep)
+            mask = p.mask.repeat_interleave(n, 0)
+            pos = p.n_real.repeat_interleave(n, 0)
+            gens = [self._generator(sampling.seed, r.query.key, s) for r in batch for s in range(n)]
+            tokens: list[list[int]] = [[] for _ in range(B)]
+            lps: list[list[float]] = [[] for _ in range(B)]
+            done = torch.zeros(B, dtype=torch.bool, device=self.rt.device)
+            with torch.no_grad():
+                logits = self.rt.lm_head(p.last_hidden).float().repeat_interleave(n, 0)
+                for step in range(int(sampling.max_new_tokens)):
+                    nxt, lp = self._sample(logits, sampling, gens)
+                    for b in range(B):
+                        if not done[b]:
+                            tokens[b].append(int(nxt[b]))
+                            lps[b].append(float(lp[b]))
+                    done |= torch.isin(nxt, eos)
+                    if bool(done.all()) or step == sampling.max_new_tokens - 1:
+                        break
+                    nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+                    mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=mask.device)], 1)
+                    h = self._decode(self.rt.embed(nxt[:, None]), mask, pos[:, None], cache).last_hidden_state
+                    pos = pos + 1
+                    logits = self.rt.lm_head(h[:, -1]).float()
+            eos_set = set(self.rt.eos_token_ids)
+            for j, r in enumerate(batch):
+                comps = []
+                for s in range(n):
+                    b = j * n + s
+                    ids = tokens[b]
+                    comps.append(
+                        Completion(
+                            token_ids=ids,
+                            text=self.rt.tokenizer.decode(ids, skip_special_tokens=True),
+                            logprobs=lps[b] if sampling.logprobs else None,
+                            finish_reason="stop" if ids and ids[-1] in eos_set else "length",
+                        )
+                    )
+                out[r.index] = Generation(key=r.query.key, prompt_token_ids=r.prompt_ids, completions=comps)
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._prefix_states.clear()
+        if self.rt is not None:
+            self.rt.close()
+        self.rt = None  # type: ignore[assignment]
+
+    # ============================================================================ preparation
+    def _prepare(self, queries: list[Query]) -> list[_Row]:
+        """Tokenize each query's two parts; group queries with equal audio_id and prefix text."""
+        rows: list[_Row] = []
+        groups: dict[tuple, list[_Row]] = {}
+        for i, q in enumerate(queries):
+            style = get_style(q.prompt_style)
+            parts = self.adapter.prompt_parts(q, style)
+            n_audio = self.rt.audio_token_count(len(q.audio)) if q.audio is not None else None
+            pre = self.rt.tokenize(parts.prefix, n_audio)
+            suf = self.rt.tokenize(parts.suffix)
+            row = _Row(i, q, style, pre, suf)
+            rows.append(row)
+            if q.audio is not None and self._split_is_exact(parts.prefix, parts.suffix):
+                key = (q.audio_id, parts.prefix, n_audio)
+                groups.setdefault(key, []).append(row)
+        for key, members in groups.items():
+            if len(members) > 1 or key in self._prefix_states:
+                for r in members:
+                    r.shared = key
+        return rows
+
+    def _split_is_exact(self, prefix: str, suffix: str) -> bool:
+        """The prefix/suffix split must not change tokenization (it is made after a special token; this
+        checks it, with the placeholder unexpanded, which is cheap)."""
+        tok = self.rt.tokenizer
+        a = tok(prefix, add_special_tokens=False).input_ids
+        b = tok(suffix, add_special_tokens=False).input_ids
+        return a + b == tok(prefix + suffix, add_special_tokens=False).input_ids
+
+    def _letters_for(self, row: _Row) -> list[int]:
+        """Token ids of the shown letters as the reply's first token, checked against the tokenizer:
+        each letter must be one token and must not merge with the end of the prompt (design.md §7)."""
+        k = len(row.query.choices)
+        key = (row.style.name, k, row.suffix_ids[-4:].__repr__())
+        if key not in self._letter_ids:
+            tok = self.rt.tokenizer
+            ids = []
+            for L in LETTERS[:k]:
+                one = tok(L, add_special_tokens=False).input_ids
+                joined = tok(tok.decode(row.suffix_ids) + L, add_special_tokens=False).input_ids
+                if len(one) != 1 or joined != row.suffix_ids + one:
+                    raise UserError(
+                        f"the letter {L!r} is not a token of its own after the prompt of style "
+                        f"{row.style.name!r} with this tokenizer, so its probability cannot be read there",
+                        fix="use a prompt whose reply starts with the bare letter (the 'letters' style)",
+                    )
+                ids.append(one[0])
+            self._letter_ids[key] = ids
+        return self._letter_ids[key]
+
+    def _continuations(self, row: _Row) -> list[list[int]]:
+        """Token ids of each option's reply, as they tokenize after this prompt."""
+        tok = self.rt.tokenizer
+        base = tok.decode(row.suffix_ids)
+        conts = []
+        for i in range(len(row.query.choices)):
+            text = row.style.option_reply_text(i, row.query.choices)
+            joined = tok(base + text, add_special_tokens=False).input_ids
+            if joined[: len(row.suffix_ids)] != row.suffix_ids or len(joined) == len(row.suffix_ids):
+                raise UserError(
+                    f"option reply {text!r} merges with the end of the prompt under this tokenizer",
+                    where=f"prompt style {row.style.name!r}",
+                )
+            conts.append(joined[len(row.suffix_ids) :])
+        return conts
+
+    def _batches(self, rows: list[_Row], max_rows: int | None = None):
+        """Shared-path rows (grouped by prefix) and plain rows, longest first, packed by tokens."""
+        max_rows = max_rows or self.max_batch_rows
+        by_kind: dict[tuple | None, list[_Row]] = {}
+        for r in rows:
+            by_kind.setdefault(r.shared, []).append(r)
+        for key, members in by_kind.items():
+            length = (lambda r: len(r.suffix_ids)) if key is not None else (lambda r: len(r.prompt_ids))
+            members = sorted(members, key=length, reverse=True)
+            batch: list[_Row] = []
+            for r in members:
+                width = length(batch[0]) if batch else length(r)
+                if batch and (len(batch) >= max_rows or width * (len(batch) + 1) > self.max_batch_tokens):
+                    yield batch
+                    batch = []
+                batch.append(r)
+            if batch:
+                yield batch
+
+    # ============================================================================ model passes
+    def _decode(self, embeds, mask, positions, cache):
+        """The headless decoder: embeddings in, hidden states out; `cache` grows in place."""
+        self.stats["passes"] += 1
+        return self.rt.decoder(
+            inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+        )
+
+    def _new_cache(self, kv: list[tuple] | None = None):
+        from transformers import DynamicCache
+
+        cfg = self.rt.decoder.config
+        return DynamicCache(ddp_cache_data=kv, config=cfg) if kv else DynamicCache(config=cfg)
+
+    def _repeat_cache(self, cache, repeats):
+        """A new cache whose row b holds `repeats[b]` copies of row b of `cache`."""
+        return self._new_cache(
+            [(layer.keys.repeat_interleave(repeats, 0), layer.values.repeat_interleave(repeats, 0)) for layer in cache.layers]
+        )
+
+    def _prefix_state(self, row: _Row) -> _PrefixState:
+        """[system + clip] of a shared group, computed once and kept (LRU) across calls."""
+        import torch
+
+        key = row.shared
+        if key in self._prefix_states:
+            self._prefix_states.move_to_end(key)
+            return self._prefix_states[key]
+        ids = torch.tensor([row.prefix_ids], device=self.rt.device)
+        with torch.no_grad():
+            emb = self._embed_with_audio(ids, [row.query.audio])
+            cache = self._new_cache()
+            self._decode(emb, None, torch.arange(ids.shape[1], device=self.rt.device)[None], cache)
+        state = _PrefixState([(layer.keys, layer.values) for layer in cache.layers], ids.shape[1])
+        self.stats["prefix_passes"] += 1
+        self._prefix_states[key] = state
+        while len(self._prefix_states) > self.max_prefix_states:
+            self._prefix_states.popitem(last=False)
+        return state
+
+    def _embed_with_audio(self, ids, clips: list):
+        """Token embeddings with each row's audio embeddings written at its placeholder positions."""
+        import torch
+
+        emb = self.rt.embed(ids)
+        clips = [c for c in clips if c is not None]
+        if clips:
+            audio = torch.cat(self.rt.encode_audio(clips)).to(emb.dtype)
+            where = ids == self.rt.audio_token_id
+            if int(where.sum()) != audio.shape[0]:
+                raise RuntimeError(f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings")
+            emb[where] = audio
+        return emb
+
+    def _prompt_pass(self, batch: list[_Row]) -> _Pass:
+        """Run the prompts of one batch (all shared with one prefix, or all plain)."""
+        import torch
+
+        dev = self.rt.device
+        shared = batch[0].shared
+        segs = [r.suffix_ids for r in batch] if shared is not None else [r.prompt_ids for r in batch]
+        B, S = len(batch), max(len(s) for s in segs)
+        ids = torch.full((B, S), self.pad_id, dtype=torch.long, device=dev)
+        real = torch.zeros((B, S), dtype=torch.long, device=dev)
+        for i, s in enumerate(segs):
+            ids[i, : len(s)] = torch.tensor(s)
+            real[i, : len(s)] = 1
+        n_seg = real.sum(1)
+        with torch.no_grad():
+            if shared is not None:
+                st = self._prefix_state(batch[0])
+                cache = self._new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in st.kv])
+                mask = torch.cat([torch.ones((B, st.length), dtype=torch.long, device=dev), real], 1)
+                start = torch.full((B,), st.length, device=dev)
+                emb = self.rt.embed(ids)
+                self.stats["shared_rows"] += B
+            else:
+                cache = self._new_cache()
+                mask = real
+                start = torch.zeros(B, dtype=torch.long, device=dev)
+                emb = self._embed_with_audio(ids, [r.query.audio for r in batch])
+                self.stats["plain_rows"] += B
+            pos = start[:, None] + torch.arange(S, device=dev)[None]
+            h = self._decode(emb, mask, pos, cache).last_hidden_state
+            last = h[torch.arange(B, device=dev), n_seg - 1]
+        return _Pass(last_hidden=last, cache=cache, mask=mask, n_real=start + n_seg)
+
+    # ================================================================================ sampling
+    def _generator(self, seed: int, key: str, sample: int):
+        import torch
+
+        digest = hashlib.sha256(f"{seed}\x00{key}\x00{sample}".encode()).digest()
+        g = torch.Generator(device=self.rt.device)
+        g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+        return g
+
+    @staticmethod
+    def _sample(logits, sampling: Sampling, gens):
+        """Next tokens and their log-probabilities under the processed distribution (see `generate`)."""
+        import torch
+
+        if sampling.temperature <= 0:
+            lp = logits.log_softmax(-1)
+            nxt = lp.argmax(-1)
+            return nxt, lp.gather(1, nxt[:, None]).squeeze(1)
+        lp = (logits / sampling.temperature).log_softmax(-1)
+        if sampling.top_p < 1.0:
+            sorted_lp, order = lp.sort(-1, descending=True)
+            cum = sorted_lp.exp().cumsum(-1)
+            drop = cum - sorted_lp.exp() >= sampling.top_p  # keep the smallest set reaching top_p
+            sorted_lp = sorted_lp.masked_fill(drop, float("-inf"))
+            lp = torch.full_like(lp, float("-inf")).scatter(1, order, sorted_lp).log_softmax(-1)
+        probs = lp.exp()
+        nxt = torch.stack([torch.multinomial(probs[b], 1, generator=g)[0] for b, g in enumerate(gens)])
+        return nxt, lp.gather(1, nxt[:, None]).squeeze(1)

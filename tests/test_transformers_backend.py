@@ -1,0 +1,204 @@
+"""The transformers backend on tiny random models: the shared [system + clip] prefix gives the same
+numbers as the plain path and as the model's own forward; letters/options/generate behave."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+torch.set_num_threads(2)
+
+from adqa_data import tiny_models as tm  # noqa: E402
+from adqa_data.backends.base import Backend, Query, Sampling  # noqa: E402
+from adqa_data.backends.transformers_backend import TransformersBackend  # noqa: E402
+from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.models.base import whisper_features  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    tok = tm.train_bpe_tokenizer()
+    return {
+        "qwen2_audio": tm.build_tiny_qwen2_audio(root / "q2a", seed=0, tokenizer=tok),
+        "qwen25_omni": tm.build_tiny_qwen25_omni_thinker(root / "omni", seed=0, tokenizer=tok),
+    }
+
+
+@pytest.fixture(scope="module")
+def backends(models):
+    bs = {f: TransformersBackend(p, max_batch_tokens=1500, max_batch_rows=5) for f, p in models.items()}
+    yield bs
+    for b in bs.values():
+        b.close()
+
+
+def _queries(n, shared: bool, seconds=2.0, style="letters", seed=0, nchoices=4):
+    silence = np.zeros(int(seconds * SR), np.float32)
+    items = tm.synthetic_items(n, seed=seed)
+    qs = []
+    for i, (q, ch, _) in enumerate(items):
+        ch = ch[: nchoices - (i % 2)]  # also 3-option items: letters are per query
+        qs.append(Query(f"q{i}", q, ch, silence.copy(), "silence" if shared else f"clip{i}", style))
+    return qs
+
+
+def _reference_last_logits(b: TransformersBackend, q: Query, extra_ids=()):
+    """The model's own forward (it merges the audio itself) over prompt + extra tokens."""
+    rt = b.rt
+    ids = rt.tokenize(b.adapter.build_prompt(q), rt.audio_token_count(len(q.audio))) + list(extra_ids)
+    f = whisper_features(rt.feature_extractor, [q.audio], SR)
+    with torch.no_grad():
+        return rt.model(
+            input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            input_features=f.input_features, feature_attention_mask=f.attention_mask,
+        ).logits[0].float()
+
+
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+def test_letters_shared_prefix_equals_plain_and_model_forward(backends, family):
+    b = backends[family]
+    assert isinstance(b, Backend)
+    shared_q, plain_q = _queries(7, shared=True), _queries(7, shared=False)
+    before = dict(b.stats)
+    shared = b.score_letters(shared_q)
+    assert b.stats["prefix_passes"] == before["prefix_passes"] + 1  # the prefix ran once for 7 queries
+    assert b.stats["shared_rows"] == before["shared_rows"] + 7
+    plain = b.score_letters(plain_q)
+    assert b.stats["plain_rows"] == before["plain_rows"] + 7
+    for s, p, q in zip(shared, plain, shared_q):
+        assert s.shape == (len(q.choices),)
+        assert abs(s.sum() - 1) < 1e-9 and (s > 0).all()
+        np.testing.assert_allclose(s, p, atol=1e-5)
+    # and both equal the model's own full forward, renormalised over the letters
+    for i in (0, 1):
+        logits = _reference_last_logits(b, shared_q[i])[-1]
+        ids = [b.rt.tokenizer.convert_tokens_to_ids(L) for L in "ABCD"[: len(shared_q[i].choices)]]
+        np.testing.assert_allclose(shared[i], torch.softmax(logits[ids], 0).numpy(), atol=1e-5)
+    # the stored prefix is reused by a later call, even for a single query
+    n = b.stats["prefix_passes"]
+    again = b.score_letters(shared_q[:1])
+    assert b.stats["prefix_passes"] == n
+    np.testing.assert_allclose(again[0], shared[0], atol=1e-6)
+
+
+def test_letters_do_not_depend_on_batching(models):
+    qs = _queries(9, shared=True, seed=5)
+    a = TransformersBackend(models["qwen2_audio"], max_batch_rows=2)
+    b = TransformersBackend(models["qwen2_audio"], max_batch_rows=64)
+    try:
+        for x, y in zip(a.score_letters(qs), b.score_letters(qs[::-1])[::-1]):
+            np.testing.assert_allclose(x, y, atol=1e-5)
+    finally:
+        a.close(), b.close()
+
+
+def test_mixed_call_keeps_input_order(backends):
+    b = backends["qwen2_audio"]
+    shared, plain = _queries(4, True, seed=7), _queries(3, False, seed=8)
+    mixed = [shared[0], plain[0], shared[1], plain[1], shared[2], plain[2], shared[3]]
+    out = b.score_letters(mixed)
+    ref = b.score_letters(shared) + b.score_letters(plain)
+    order = [0, 4, 1, 5, 2, 6, 3]
+    for o, r in zip(out, order):
+        np.testing.assert_allclose(o, ref[r], atol=1e-5)
+
+
+def test_letters_need_a_letter_first_style(backends):
+    with pytest.raises(UserError, match="letter"):
+        backends["qwen2_audio"].score_letters(_queries(2, True, style="think"))
+
+
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+@pytest.mark.parametrize("style", ["letters", "audiomcq"])
+def test_options_mode_matches_brute_force(backends, family, style):
+    b = backends[family]
+    qs = _queries(3, shared=True, style=style, seed=11)
+    shared = b.score_options(qs)
+    plain = b.score_options(_queries(3, shared=False, style=style, seed=11))
+    for s, p in zip(shared, plain):
+        assert abs(s.sum() - 1) < 1e-9
+        np.testing.assert_allclose(s, p, atol=1e-5)
+    # brute force: one full forward per option, mean log-prob of the reply tokens
+    q = qs[0]
+    tok = b.rt.tokenizer
+    base = b.adapter.prompt_parts(q).suffix
+    means = []
+    for i in range(len(q.choices)):
+        reply = b.rt.tokenize(base + q.choices[i] if style == "letters" else base + f"<answer>{q.choices[i]}</answer>")
+        cont = reply[len(b.rt.tokenize(base)) :]
+        logits = _reference_last_logits(b, q, cont)
+        lp = logits[-len(cont) - 1 : -1].log_softmax(-1).gather(1, torch.tensor(cont)[:, None]).squeeze(1)
+        means.append(lp.mean())
+    np.testing.assert_allclose(shared[0], torch.softmax(torch.stack(means), 0).numpy(), atol=1e-5)
+    assert tok is not None
+
+
+def test_options_unsupported_for_think(backends):
+    with pytest.raises(UserError):
+        backends["qwen2_audio"].score_options(_queries(2, True, style="think"))
+
+
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+def test_generate_greedy_equals_model_generate(backends, family):
+    b = backends[family]
+    q = _queries(1, shared=False, seed=3)[0]
+    g = b.generate([q], Sampling(n=1, temperature=0.0, max_new_tokens=6))[0]
+    rt = b.rt
+    ids = torch.tensor([g.prompt_token_ids])
+    f = whisper_features(rt.feature_extractor, [q.audio], SR)
+    with torch.no_grad():
+        ref = rt.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), input_features=f.input_features,
+            feature_attention_mask=f.attention_mask, do_sample=False, max_new_tokens=6,
+        )[0, ids.shape[1] :].tolist()
+    c = g.completions[0]
+    assert c.token_ids == ref[: len(c.token_ids)]
+    assert len(c.logprobs) == len(c.token_ids) and all(lp <= 0 for lp in c.logprobs)
+    assert c.finish_reason in ("stop", "length")
+
+
+def test_generate_sampling_is_seeded_and_batch_independent(models):
+    qs = _queries(3, shared=True, seed=4) + _queries(2, shared=False, seed=6)
+    s = Sampling(n=4, temperature=1.0, top_p=0.9, max_new_tokens=8, seed=123)
+    a = TransformersBackend(models["qwen2_audio"], max_batch_rows=4)
+    b = TransformersBackend(models["qwen2_audio"], max_batch_rows=64)
+    try:
+        ga, gb = a.generate(qs, s), b.generate(qs[::-1], s)[::-1]
+        other = b.generate(qs[:1], Sampling(n=4, temperature=1.0, top_p=0.9, max_new_tokens=8, seed=124))[0]
+    finally:
+        a.close(), b.close()
+    for x, y in zip(ga, gb):
+        assert x.key == y.key and len(x.completions) == 4
+        for cx, cy in zip(x.completions, y.completions):
+            assert cx.token_ids == cy.token_ids and cx.text == cy.text
+            np.testing.assert_allclose(cx.logprobs, cy.logprobs, atol=1e-4)
+            assert len(cx.token_ids) == len(cx.logprobs) <= 8
+            assert cx.finish_reason == ("stop" if len(cx.token_ids) < 8 else cx.finish_reason)
+    # the 4 samples of a prompt differ (a random tiny model is near-uniform), and a new seed changes them
+    assert len({tuple(c.token_ids) for c in ga[0].completions}) > 1
+    assert [c.token_ids for c in other.completions] != [c.token_ids for c in ga[0].completions]
+
+
+def test_sampling_logprobs_are_the_processed_distribution(backends):
+    """With top_p tiny only the argmax survives: every token is the greedy one with log-prob 0."""
+    b = backends["qwen2_audio"]
+    q = _queries(1, shared=False, seed=9)[0]
+    greedy = b.generate([q], Sampling(temperature=0.0, max_new_tokens=5))[0].completions[0]
+    nucleus = b.generate([q], Sampling(temperature=0.7, top_p=1e-6, max_new_tokens=5, seed=1))[0].completions[0]
+    assert nucleus.token_ids == greedy.token_ids
+    assert all(abs(lp) < 1e-5 for lp in nucleus.logprobs)
+
+
+def test_close_frees_the_model(models):
+    b = TransformersBackend(models["qwen2_audio"])
+    b.close()
+    assert b.rt is None
