@@ -1,0 +1,253 @@
+"""The RVQ code cache, and how consumers read codes without re-encoding.
+
+Cache layout (content-addressed; several workspaces may share one directory with `--cache DIR`):
+
+    <cache>/<codec_key>/codec.json          the resolved codec spec and the number of codebooks kept
+    <cache>/<codec_key>/part-<hash>.parquet `codes` rows, one per distinct audio content (sha256)
+
+`codec_key` names (codec fingerprint, number of codebooks, input rate); a shard's name is a hash of the
+audio it holds, so a rerun of the same work rewrites the same file, and shards written by different
+workspaces never collide. Shards are immutable once written (atomic rename). When two runs race on the
+same audio, both rows are kept and readers take the first: they are the same codes (batch-invariant,
+deterministic encoders).
+
+Codes are stored flat, row-major `[num_codebooks, num_frames]`, as uint16 when every codebook fits
+(the MiMo-Audio tokenizer's 1024/128-entry codebooks do): 8 codebooks at 25 Hz are 400 bytes per second
+of audio before zstd.
+
+Reading, for a trainer or a notebook:
+
+    from adqa_data.codes import open_codes
+    codes = open_codes("adqa-work", dataset="audiomcq")      # the latest encode of that dataset
+    arrays = codes.load_codes(["amcq_0001", "amcq_0002"])   # [n_q, frames] uint16 each
+    ds = codes.to_dataset()                                   # datasets.Dataset, codes as [n_q][frames]
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import UserError
+from .schema import CODE_INDEX, CODES
+from .workspace import Workspace, shard_paths, stable_hash, write_json_atomic, write_table_atomic
+
+CODEC_FILE = "codec.json"
+
+
+def narrow_dtype(codebook_sizes: Sequence[int]) -> type:
+    return np.uint16 if max(codebook_sizes) <= 65536 else np.int32
+
+
+def codes_table(codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]) -> pa.Table:
+    """`codes` rows from (audio sha256, [n_q, frames] codes), built without a Python loop over values."""
+    dtype = narrow_dtype(codebook_sizes)
+    flat = [np.ascontiguousarray(c, dtype=dtype).ravel() for _, c in entries]
+    offsets = np.zeros(len(flat) + 1, dtype=np.int64)
+    np.cumsum([len(f) for f in flat], out=offsets[1:])
+    values = pa.array(np.concatenate(flat) if flat else np.zeros(0, dtype=dtype))
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), values).cast(
+        pa.list_(pa.uint16() if dtype is np.uint16 else pa.int32())
+    )
+    nulls = pa.nulls(len(entries), pa.list_(pa.int32() if dtype is np.uint16 else pa.uint16()))
+    narrow, wide = (lists, nulls) if dtype is np.uint16 else (nulls, lists)
+    return pa.table(
+        {
+            "audio_sha256": pa.array([s for s, _ in entries], pa.string()),
+            "codec_key": pa.array([codec_key] * len(entries), pa.string()),
+            "num_codebooks": pa.array([c.shape[0] for _, c in entries], pa.int16()),
+            "num_frames": pa.array([c.shape[1] for _, c in entries], pa.int32()),
+            "codes": narrow,
+            "codes_wide": wide,
+        }
+    )
+
+
+def rows_to_arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    """sha256 -> [n_q, frames] array for every row of a `codes` table (first row wins on duplicates)."""
+    out: dict[str, np.ndarray] = {}
+    shas = table.column("audio_sha256").to_pylist()
+    n_q = table.column("num_codebooks").to_numpy()
+    frames = table.column("num_frames").to_numpy()
+    for col in ("codes", "codes_wide"):
+        arr = table.column(col).combine_chunks()
+        if arr.null_count == len(arr):
+            continue
+        offsets = arr.offsets.to_numpy()  # index into the unsliced `values`
+        values = arr.values.to_numpy(zero_copy_only=False)
+        valid = arr.is_valid().to_numpy(zero_copy_only=False)
+        for i, sha in enumerate(shas):
+            if sha in out or not valid[i]:
+                continue
+            out[sha] = values[offsets[i] : offsets[i + 1]].reshape(int(n_q[i]), int(frames[i]))
+    return out
+
+
+class CodeCache:
+    """One cache directory; safe to share between workspaces and concurrent runs."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().absolute()
+        self._lock = threading.Lock()
+
+    def codec_dir(self, codec_key: str) -> Path:
+        return self.root / codec_key
+
+    def register(self, codec_key: str, info: dict[str, Any]) -> None:
+        """Record what produced a codec directory (once; it never changes for a key)."""
+        path = self.codec_dir(codec_key) / CODEC_FILE
+        if not path.exists():
+            write_json_atomic(path, info)
+
+    def info(self, codec_key: str) -> dict[str, Any]:
+        path = self.codec_dir(codec_key) / CODEC_FILE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def present(self, codec_key: str) -> dict[str, tuple[str, int, int]]:
+        """Every cached audio sha256 -> (absolute shard path, num_codebooks, num_frames)."""
+        out: dict[str, tuple[str, int, int]] = {}
+        for part in shard_paths(self.codec_dir(codec_key)):
+            try:
+                t = pq.read_table(part, columns=["audio_sha256", "num_codebooks", "num_frames"])
+            except (OSError, pa.ArrowInvalid):  # a foreign or damaged file: ignore, it will be re-encoded
+                continue
+            for sha, nq, nf in zip(*(t.column(c).to_pylist() for c in t.column_names)):
+                out.setdefault(sha, (str(part), nq, nf))
+        return out
+
+    def write(self, codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]) -> Path:
+        """Write one immutable shard of codes; its name is a hash of the audio it holds."""
+        name = "part-" + stable_hash(sorted(s for s, _ in entries), n=20) + ".parquet"
+        path = self.codec_dir(codec_key) / name
+        write_table_atomic(path, codes_table(codec_key, entries, codebook_sizes), CODES)
+        return path
+
+    def read(self, files_to_shas: dict[str, Iterable[str]]) -> dict[str, np.ndarray]:
+        """Codes for the given shas, reading each named shard once (only the rows asked for)."""
+        import pyarrow.compute as pc
+
+        out: dict[str, np.ndarray] = {}
+        for file, shas in files_to_shas.items():
+            wanted = pa.array(sorted(set(shas)), pa.string())
+            t = pq.read_table(file)
+            t = t.filter(pc.is_in(t.column("audio_sha256"), value_set=wanted))
+            for sha, arr in rows_to_arrays(t).items():
+                out.setdefault(sha, arr)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- reader
+@dataclass
+class Codes:
+    """The codes of one dataset under one codec, as indexed by the last `encode` with that codec."""
+
+    workspace: Workspace
+    dataset: str
+    codec_key: str
+    index: pa.Table
+
+    @property
+    def item_ids(self) -> list[str]:
+        return self.index.column("item_id").to_pylist()
+
+    def __len__(self) -> int:
+        return self.index.num_rows
+
+    def _rows(self, item_ids: Sequence[str]) -> list[dict[str, Any]]:
+        by_id = {r["item_id"]: r for r in self.index.select(["item_id", "audio_sha256", "cache_file"]).to_pylist()}
+        missing = [i for i in item_ids if i not in by_id]
+        if missing:
+            raise KeyError(
+                f"{len(missing)} item(s) have no codes under {self.codec_key} (quarantined by encode, or not "
+                f"in dataset {self.dataset!r}): {missing[:5]}"
+            )
+        return [by_id[i] for i in item_ids]
+
+    def load_codes(self, item_ids: Sequence[str]) -> list[np.ndarray]:
+        """`[num_codebooks, num_frames]` arrays (uint16, or int32 for codebooks over 65536), in order."""
+        rows = self._rows(item_ids)
+        files: dict[str, set[str]] = {}
+        for r in rows:
+            files.setdefault(r["cache_file"], set()).add(r["audio_sha256"])
+        missing_files = [f for f in files if not Path(f).exists()]
+        if missing_files:
+            raise UserError(
+                f"{len(missing_files)} code cache shard(s) are gone, e.g. {missing_files[0]}",
+                fix="rerun 'adqa-data encode' (finished audio is re-read from the cache, the rest re-encoded)",
+            )
+        arrays = CodeCache("/").read(files)
+        return [arrays[r["audio_sha256"]] for r in rows]
+
+    def to_dataset(self, item_ids: Sequence[str] | None = None):
+        """A `datasets.Dataset`: item_id, audio_sha256, num_codebooks, num_frames, codes ([n_q][frames])."""
+        import datasets
+
+        ids = list(item_ids) if item_ids is not None else self.item_ids
+        arrays = self.load_codes(ids)
+        rows = self._rows(ids)
+        return datasets.Dataset(nested_codes_table(ids, [r["audio_sha256"] for r in rows], arrays))
+
+
+def nested_codes_table(item_ids: Sequence[str], shas: Sequence[str], arrays: Sequence[np.ndarray]) -> pa.Table:
+    """Arrow table with `codes` as list<list<uint16|int32>> ([n_q][frames]) built from flat buffers."""
+    dtype = arrays[0].dtype if arrays else np.dtype(np.uint16)
+    flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0, dtype)
+    inner_sizes = np.concatenate([np.full(a.shape[0], a.shape[1], np.int64) for a in arrays]) if arrays else []
+    inner = np.zeros(len(inner_sizes) + 1, np.int32)
+    np.cumsum(inner_sizes, out=inner[1:])
+    outer = np.zeros(len(arrays) + 1, np.int32)
+    np.cumsum([a.shape[0] for a in arrays], out=outer[1:])
+    values = pa.array(flat)
+    codes = pa.ListArray.from_arrays(pa.array(outer), pa.ListArray.from_arrays(pa.array(inner), values))
+    return pa.table(
+        {
+            "item_id": pa.array(list(item_ids), pa.string()),
+            "audio_sha256": pa.array(list(shas), pa.string()),
+            "num_codebooks": pa.array([a.shape[0] for a in arrays], pa.int16()),
+            "num_frames": pa.array([a.shape[1] for a in arrays], pa.int32()),
+            "codes": codes,
+        }
+    )
+
+
+def codec_keys(workspace: Workspace, dataset: str) -> list[str]:
+    """Codec keys with an index for this dataset."""
+    d = workspace.table_dir(CODE_INDEX.name, dataset)
+    return sorted(p.name for p in d.iterdir() if p.is_dir() and shard_paths(p)) if d.is_dir() else []
+
+
+def open_codes(workspace: str | Path | Workspace, dataset: str | None = None, codec_key: str | None = None) -> Codes:
+    """The codes of a dataset; `codec_key` picks one codec when several were encoded (default: the latest)."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    name = ws.dataset(dataset).name
+    keys = codec_keys(ws, name)
+    if not keys:
+        raise UserError(f"dataset {name!r} has no codes yet", fix=f"run 'adqa-data encode -w {ws.root} -d {name}'")
+    if codec_key is None:
+        prov = ws.provenance("encode", name) or {}
+        latest = prov.get("summary", {}).get("codec_key")
+        if latest in keys:
+            codec_key = latest
+        elif len(keys) == 1:
+            codec_key = keys[0]
+        else:
+            raise UserError(f"dataset {name!r} has codes from several codecs", fix=f"pass codec_key= one of {keys}")
+    elif codec_key not in keys:
+        raise UserError(f"no codes under {codec_key} for dataset {name!r}", fix=f"use one of {keys}")
+    index = ws.read(CODE_INDEX, name, codec_key)
+    return Codes(ws, name, codec_key, index)
+
+
+def load_codes(
+    workspace: str | Path | Workspace, item_ids: Sequence[str], dataset: str | None = None, codec_key: str | None = None
+) -> list[np.ndarray]:
+    """Shortcut: `open_codes(...).load_codes(item_ids)`."""
+    return open_codes(workspace, dataset, codec_key).load_codes(item_ids)
