@@ -8,10 +8,11 @@ Why it does not call `model(...)` or `model.generate(...)`:
 - A model's forward applies the LM head at every position; with a 150k vocabulary that is gigabytes per
   batch. Here the decoder runs headless and `lm_head` is applied only to the hidden states read.
 
-How a pass is laid out: rows are right-padded; the attention mask is 2-D over [cached part | new
-tokens] with zeros at padding; position ids are explicit and count only real tokens, so a row's
-numbers do not depend on what it is batched with. Each row starts with a real token, so no query row is
-fully masked. Rows with the same shared prefix go through the shared path; queries whose audio is unique
+How a pass is laid out: rows are right-padded and position ids are explicit and count only real
+tokens, so a row's numbers do not depend on what it is batched with. A prompt pass needs no padding
+mask (padding only trails real tokens, and causality already hides it); passes that continue after a
+padded prompt (option replies, decoding) carry a 2-D mask over [cached part | new tokens] with zeros at
+the padding. Each row starts with a real token, so no query row is ever fully masked. Rows with the same shared prefix go through the shared path; queries whose audio is unique
 (or that share it with no other query in the call) go through the plain path, the whole prompt at once.
 
 Batches are packed by tokens (`max_batch_tokens`, ~5,000 is the CPU sweet spot measured in design.md
@@ -420,7 +421,9 @@ class TransformersBackend:
                 emb = self._embed_with_audio(ids, [r.query.audio for r in batch])
                 self.stats["plain_rows"] += B
             pos = start[:, None] + torch.arange(S, device=dev)[None]
-            h = self._decode(emb, mask, pos, cache).last_hidden_state
+            # no padding before any real token (past fully real, segment right-padded), so the causal
+            # mask alone is exact here and the kernels skip a padding mask; `mask` is kept for what follows
+            h = self._decode(emb, None, pos, cache).last_hidden_state
             last = h[torch.arange(B, device=dev), n_seg - 1]
         return _Pass(last_hidden=last, cache=cache, mask=mask, n_real=start + n_seg)
 
