@@ -133,7 +133,7 @@ def encode(
     batch_seconds: Annotated[Optional[float], typer.Option("--batch-seconds", help="Padded audio per model call (default: 30 on cpu, 600 on cuda).")] = None,
     max_batch_size: Annotated[int, typer.Option("--max-batch-size", help="Clips per model call at most.")] = 64,
     decode_workers: Annotated[int, typer.Option("--decode-workers", help="Threads decoding and resampling ahead of the codec.")] = 2,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads for the codec (default: torch's).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads for the codec (default on cpu: the cores left after --decode-workers, at least 1).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",

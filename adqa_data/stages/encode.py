@@ -283,7 +283,7 @@ def encode(
         base = {
             "spec": spec.to_json(), "num_codebooks": n, "device": device, "cache_dir": str(cache.root),
             "codec_key": codec_key, "batch_seconds": batch_seconds, "max_batch_size": max_batch_size,
-            "decode_workers": decode_workers, "threads": threads if threads or engine == "local" else 1,
+            "decode_workers": decode_workers, "threads": threads or default_threads(device, engine, decode_workers),
         }
         tasks = [{**base, "clips": clips} for clips in _shards(todo, shard_seconds)]
 
@@ -352,6 +352,21 @@ def encode(
         prov = run.finish(summary)
     return EncodeResult(ds.name, codec_key, str(cache.root), False, len(rows), len(index_rows), len(quarantined),
                         reasons, len(audio), hits, encoded, audio_s, waste, prov["seconds"], prov)
+
+
+def default_threads(device: str, engine: Engine, decode_workers: int) -> int | None:
+    """torch CPU threads for the codec: the cores the decode threads leave free (at least one).
+
+    Measured on a shared 2-core machine (benchmarks/encode.py, tiny Mimi): 2 torch threads next to 2
+    decode threads ran 7x slower than 1 (OpenMP threads spinning against the decoders); on Ray each task
+    gets one core. On a GPU torch's own default is kept.
+    """
+    if device != "cpu":
+        return None
+    if engine == "ray":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - decode_workers)
 
 
 def _index_intact(ws: Workspace, dataset: str, codec_key: str) -> bool:
