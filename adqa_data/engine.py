@@ -76,7 +76,8 @@ def _map_ray(fn: Callable[[T], R], tasks: list[T], workers: int | None, options:
     remote = ray.remote(fn).options(**options) if options else ray.remote(fn)
     limit = workers or len(tasks)
     it = iter(tasks)
-    pending = [remote.remote(t) for t, _ in zip(it, range(limit))]
+    # range first: zip stops on it before pulling (and dropping) one more task from `it`
+    pending = [remote.remote(t) for _, t in zip(range(limit), it)]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         yield ray.get(done[0])
