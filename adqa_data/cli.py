@@ -212,7 +212,7 @@ def filter_cmd(
     panel: Annotated[str, typer.Option("--panel", help="Panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny).")] = "audiomcq",
     condition: Annotated[list[str], typer.Option("--condition", help="Extra condition besides audio and silence, repeatable: noise | swap.")] = [],
     mode: Annotated[Optional[str], typer.Option("--mode", help="letters | options | generate for every member (default: each member's own, letters).")] = None,
-    permutations: Annotated[int, typer.Option("--permutations", "-k", help="Score each item under K cyclic rotations of its options and average (cancels letter-position bias).")] = 1,
+    permutations: Annotated[int, typer.Option("--permutations", "-k", help="Score each item under K cyclic rotations of its options and average; K = the number of options (4) fully cancels a letter-position bias.")] = 1,
     min_correct: Annotated[Optional[int], typer.Option("--min-correct", help="Weak when at least this many members are correct on silence (default: the panel's, 2).")] = None,
     silence_seconds: Annotated[float, typer.Option("--silence-seconds", help="Length of the silent (and noise) clip.")] = 30.0,
     noise_color: Annotated[str, typer.Option("--noise-color", help="noise condition: white | pink.")] = "white",

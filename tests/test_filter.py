@@ -428,6 +428,7 @@ def test_ray_engine_gives_identical_outputs(ws, tmp_path):
 
 
 # ------------------------------------------------------------------------- real transformers backend
+@pytest.mark.slow
 def test_end_to_end_tiny_qwen2_audio_through_the_cli(tmp_path):
     pytest.importorskip("transformers")
     import yaml
@@ -460,3 +461,9 @@ def test_end_to_end_tiny_qwen2_audio_through_the_cli(tmp_path):
     assert probs.std() > 0
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and json.loads(again.stdout)["up_to_date"] is True
+
+
+def test_built_in_panels_resolve_by_name():
+    paper = flt.resolve_panel("audiomcq")
+    assert paper.min_correct == 2 and len(paper.members) == 3
+    assert flt.resolve_panel(paper) is paper

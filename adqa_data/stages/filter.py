@@ -57,7 +57,14 @@ from ..models.panel import Panel, PanelMember, load_panel
 from ..schema import ITEM_SCORES, QUARANTINE, VOTES
 from ..schema import QuarantineReason as R
 from ..workspace import StageRun, Workspace, file_sha256, shard_paths, stable_hash, tree_fingerprint
-from .filter_stats import GoldItem, aggregate, check_min_correct, consensus, item_score_rows, letter_preference
+from .filter_stats import (
+    GoldItem,
+    aggregate,
+    check_min_correct,
+    consensus,
+    item_score_rows,
+    letter_preference,
+)
 from .filter_stats import statistics as vote_statistics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -209,7 +216,7 @@ def make_backend(member: PanelMember, device: str | None = None) -> Backend:
         except ImportError as e:
             raise UserError(f"panel member {member.name!r} asks for the vllm backend, which cannot be loaded: {e}",
                             fix="install 'adqa-data[vllm]', or set 'backend: transformers' for this member") from None
-        return VLLMBackend(member.model, family=member.family, dtype=member.dtype,
+        return VLLMBackend(member.model, family=member.family, dtype=member.dtype, revision=member.revision,
                            trust_remote_code=member.trust_remote_code)
     from ..backends.transformers_backend import TransformersBackend
 

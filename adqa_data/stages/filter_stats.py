@@ -127,19 +127,21 @@ def item_score_rows(
 ) -> list[dict[str, Any]]:
     """One `item_scores` row per item: AC per model, the vote, the continuous score and the split."""
     check_min_correct(min_correct, len(models))
+
+    def answer_of(model: str, item_id: str, condition: str) -> ModelAnswer:
+        try:
+            return answers[(model, item_id, condition)]
+        except KeyError:
+            raise RuntimeError(f"no vote of {model} on {item_id} under {condition}") from None
+
     rows = []
     for it in items:
-        def ans(model: str, condition: str) -> ModelAnswer:
-            try:
-                return answers[(model, it.item_id, condition)]
-            except KeyError:
-                raise RuntimeError(f"no vote of {model} on {it.item_id} under {condition}") from None
-
-        audio = [ans(m, "audio") for m in models]
-        silent = [ans(m, "silence") for m in models]
+        audio = [answer_of(m, it.item_id, "audio") for m in models]
+        silent = [answer_of(m, it.item_id, "silence") for m in models]
         per_model = [a.p_correct - s.p_correct for a, s in zip(audio, silent)]
         silence_correct = sum(s.correct for s in silent)
-        extra = {f"{c}_correct": (sum(ans(m, c).correct for m in models) if c in conditions else None)
+        extra = {f"{c}_correct": (sum(answer_of(m, it.item_id, c).correct for m in models) if c in conditions
+                                  else None)
                  for c in ("noise", "swap")}
         rows.append({
             "dataset": dataset, "item_id": it.item_id, "source_dataset": it.source_dataset,
@@ -266,7 +268,7 @@ def render(report: Mapping[str, Any]) -> None:
     for c in s["conditions"]:
         t.add_column(f"acc {c}", justify="right")
     t.add_column("mean AC", justify="right")
-    t.add_column("mean P-score", justify="right")
+    t.add_column("mean score", justify="right")
     t.add_column("silent letters")
     for m, d in s["models"].items():
         letters = " ".join(f"{k}:{_pct(v)}" for k, v in d.get("silence_letter_share", {}).items())
