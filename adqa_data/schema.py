@@ -232,13 +232,13 @@ ITEM_SCORES = _register(
                 pa.field("audio_contribution", pa.list_(pa.int8())),
                 # per model: P(correct|audio) - P(correct|silence), permutation-averaged
                 pa.field("model_contribution_scores", pa.list_(pa.float32())),
-                pa.field("silence_correct", pa.int16(), nullable=False),  # panel members correct on silence
-                pa.field("audio_correct", pa.int16(), nullable=False),
+                pa.field("silence_correct", pa.int16()),  # panel members correct on silence
+                pa.field("audio_correct", pa.int16()),
                 pa.field("noise_correct", pa.int16()),  # null when the noise condition was not run
                 pa.field("swap_correct", pa.int16()),  # null when the swap condition was not run
                 # mean over models of P(correct|audio) - P(correct|silence), in [-1, 1]
-                pa.field("contribution_score", pa.float32(), nullable=False),
-                pa.field("min_correct", pa.int16(), nullable=False),  # the vote threshold used
+                pa.field("contribution_score", pa.float32()),
+                pa.field("min_correct", pa.int16()),  # the vote threshold used
                 pa.field("split", pa.string(), nullable=False),  # weak | strong
             ]
         ),
