@@ -25,10 +25,11 @@ Reading, for a trainer or a notebook:
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -130,19 +131,6 @@ class CodeCache:
         write_table_atomic(path, codes_table(codec_key, entries, codebook_sizes), CODES)
         return path
 
-    def read(self, files_to_shas: dict[str, Iterable[str]]) -> dict[str, np.ndarray]:
-        """Codes for the given shas, reading each named shard once (only the rows asked for)."""
-        import pyarrow.compute as pc
-
-        out: dict[str, np.ndarray] = {}
-        for file, shas in files_to_shas.items():
-            wanted = pa.array(sorted(set(shas)), pa.string())
-            t = pq.read_table(file)
-            t = t.filter(pc.is_in(t.column("audio_sha256"), value_set=wanted))
-            for sha, arr in rows_to_arrays(t).items():
-                out.setdefault(sha, arr)
-        return out
-
 
 # ---------------------------------------------------------------------------------------------- reader
 @dataclass
@@ -153,6 +141,8 @@ class Codes:
     dataset: str
     codec_key: str
     index: pa.Table
+    max_cached_shards: int = 64  # decoded shards kept in memory (a shard is ~30 min of audio, ~1.5 MB)
+    _shards: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def item_ids(self) -> list[str]:
@@ -161,8 +151,12 @@ class Codes:
     def __len__(self) -> int:
         return self.index.num_rows
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, dict[str, Any]]:
+        return {r["item_id"]: r for r in self.index.select(["item_id", "audio_sha256", "cache_file"]).to_pylist()}
+
     def _rows(self, item_ids: Sequence[str]) -> list[dict[str, Any]]:
-        by_id = {r["item_id"]: r for r in self.index.select(["item_id", "audio_sha256", "cache_file"]).to_pylist()}
+        by_id = self._by_id
         missing = [i for i in item_ids if i not in by_id]
         if missing:
             raise KeyError(
@@ -174,17 +168,17 @@ class Codes:
     def load_codes(self, item_ids: Sequence[str]) -> list[np.ndarray]:
         """`[num_codebooks, num_frames]` arrays (uint16, or int32 for codebooks over 65536), in order."""
         rows = self._rows(item_ids)
-        files: dict[str, set[str]] = {}
-        for r in rows:
-            files.setdefault(r["cache_file"], set()).add(r["audio_sha256"])
-        missing_files = [f for f in files if not Path(f).exists()]
-        if missing_files:
-            raise UserError(
-                f"{len(missing_files)} code cache shard(s) are gone, e.g. {missing_files[0]}",
-                fix="rerun 'adqa-data encode' (finished audio is re-read from the cache, the rest re-encoded)",
-            )
-        arrays = CodeCache("/").read(files)
-        return [arrays[r["audio_sha256"]] for r in rows]
+        wanted = {r["cache_file"] for r in rows}
+        for f in wanted - self._shards.keys():
+            if not Path(f).exists():
+                raise UserError(
+                    f"a code cache shard is gone: {f}",
+                    fix="rerun 'adqa-data encode' (finished audio is re-read from the cache, the rest re-encoded)",
+                )
+            self._shards[f] = rows_to_arrays(pq.read_table(f))  # a whole shard: neighbours come next
+            while len(self._shards) > self.max_cached_shards:
+                self._shards.pop(next(iter(self._shards)))
+        return [self._shards[r["cache_file"]][r["audio_sha256"]] for r in rows]
 
     def to_dataset(self, item_ids: Sequence[str] | None = None):
         """A `datasets.Dataset`: item_id, audio_sha256, num_codebooks, num_frames, codes ([n_q][frames])."""

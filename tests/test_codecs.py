@@ -11,8 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.codecs import clear_loaded, load_codec, parse_codec_name, resolve_codec  # noqa: E402
-from adqa_data.codecs.mimo import (  # noqa: E402
+from adqa_data.codecs import clear_loaded, load_codec, parse_codec_name, resolve_codec
+from adqa_data.codecs.mimo import (
     LogMel,
     encoder_frames,
     mel_frames,
@@ -20,8 +20,8 @@ from adqa_data.codecs.mimo import (  # noqa: E402
     pad_to_group,
     segment_lengths,
 )
-from adqa_data.codecs.tiny import MIMO_STANDIN_CONFIG, build_tiny_codec, write_mimo_standin  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.codecs.tiny import MIMO_STANDIN_CONFIG, build_tiny_codec, write_mimo_standin
+from adqa_data.errors import UserError
 
 torch.set_num_threads(1)
 
@@ -52,7 +52,7 @@ def _clips(sr: int, seconds: list[float], seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     out = []
     for s in seconds:
-        n = int(round(s * sr))
+        n = round(s * sr)
         t = np.arange(n) / sr
         out.append((0.2 * np.sin(2 * np.pi * (200 + 300 * rng.random()) * t) + 0.05 * rng.standard_normal(n))
                    .astype(np.float32))
@@ -251,3 +251,26 @@ def test_mimo_preprocessing_against_the_stand_in_encoder(mimo_env):
     # one at a time gives the same codes
     for c, k in zip(clips, codes):
         np.testing.assert_array_equal(codec.encode([c])[0], k)
+
+
+def test_hub_codec_resolves_to_a_pinned_commit_offline(tiny_codecs, tmp_path, monkeypatch):
+    """A hub id resolves through the HF cache to repo@commit; the weights load from that snapshot."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo_dir = tmp_path / "hub" / "models--tiny--mimi"
+    snap = repo_dir / "snapshots" / commit
+    shutil.copytree(tiny_codecs["mimi"], snap)
+    (repo_dir / "refs").mkdir(parents=True)
+    (repo_dir / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    spec = resolve_codec("mimi:tiny/mimi")
+    assert spec.weights_id == f"hub:tiny/mimi@{commit}" and spec.family == "mimi"
+    assert spec.fingerprint == resolve_codec(f"tiny/mimi@{commit}").fingerprint
+    local = resolve_codec(str(tiny_codecs["mimi"]))
+    assert spec.fingerprint != local.fingerprint  # identity by hub commit vs by content hash
+    clips = _clips(24000, [0.9])
+    np.testing.assert_array_equal(load_codec(spec).encode(clips)[0], load_codec(local).encode(clips)[0])

@@ -15,16 +15,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.audio import load_audio  # noqa: E402
-from adqa_data.codecs import clear_loaded, load_codec, resolve_codec  # noqa: E402
-from adqa_data.codecs.hf import TransformersCodec  # noqa: E402
-from adqa_data.codecs.tiny import build_tiny_codec, write_mimo_standin  # noqa: E402
-from adqa_data.codes import CodeCache, load_codes, open_codes  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
-from adqa_data.schema import CODE_INDEX, QUARANTINE  # noqa: E402
-from adqa_data.stages import encode as enc  # noqa: E402
-from adqa_data.stages.download import download  # noqa: E402
-from adqa_data.workspace import Workspace  # noqa: E402
+from adqa_data.audio import load_audio
+from adqa_data.codecs import clear_loaded, load_codec, resolve_codec
+from adqa_data.codecs.hf import TransformersCodec
+from adqa_data.codecs.tiny import build_tiny_codec, write_mimo_standin
+from adqa_data.codes import CodeCache, load_codes, open_codes
+from adqa_data.errors import UserError
+from adqa_data.schema import CODE_INDEX, QUARANTINE
+from adqa_data.stages import encode as enc
+from adqa_data.stages.download import download
+from adqa_data.workspace import Workspace
 
 torch.set_num_threads(1)
 DS = "audiomcq"

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import require
 from .base import Codec, CodecSpec, pad_to_multiple, stack_right_padded
+from .registry import weights_dir
 
 _CLASSES = {"mimi": "MimiModel", "encodec": "EncodecModel", "dac": "DacModel", "xcodec": "XcodecModel"}
 
@@ -37,7 +38,7 @@ class TransformersCodec(Codec):
         self._torch = torch
         self._dtype = getattr(torch, spec.dtype)
         cls = getattr(transformers, _CLASSES[spec.family])
-        model = cls.from_pretrained(spec.path, dtype=torch.float32)
+        model = cls.from_pretrained(weights_dir(spec), dtype=torch.float32)
         model.eval().requires_grad_(False)
         _fix_mimi_codebook_cache(model)
         model.to(device)

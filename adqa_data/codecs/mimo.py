@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import UserError, require
 from .base import Codec, CodecSpec
+from .registry import weights_dir
 
 SEGMENT_FRAMES = 6000  # upstream preprocess_input: segment_size
 MAX_PACKED_FRAMES = 256_000  # upstream encode_batch: max_length
@@ -84,8 +85,8 @@ def mimo_facts(cfg: dict[str, Any]) -> dict[str, Any]:
         "avg_pooler": pool,
     }
     frame_hop = hop * stride * pool
-    return dict(sample_rate=sr, frame_rate=sr / frame_hop, hop_length=frame_hop, codebook_sizes=sizes[:n_q],
-                settings=settings)
+    return {"sample_rate": sr, "frame_rate": sr / frame_hop, "hop_length": frame_hop, "codebook_sizes": sizes[:n_q],
+                "settings": settings}
 
 
 # ------------------------------------------------------------------------------------------ front end
@@ -188,7 +189,7 @@ class MiMoAudioCodec(Codec):
         torch = require("torch", "models", "encoding audio with the MiMo-Audio tokenizer")
         self._torch = torch
         upstream = import_upstream()
-        model = upstream.MiMoAudioTokenizer.from_pretrained(spec.path)
+        model = upstream.MiMoAudioTokenizer.from_pretrained(weights_dir(spec))
         model = model.eval().to(getattr(torch, spec.dtype)).to(device)  # upstream: .eval().bfloat16().to(device)
         self.model = model
         s = spec.settings

@@ -83,7 +83,7 @@ def _locate(source: str, revision: str | None) -> tuple[Path, str]:
         from huggingface_hub import hf_hub_download
 
         cfg = Path(hf_hub_download(source, "config.json", revision=revision))
-    except Exception as e:  # offline without a cached copy, unknown repo, no network
+    except Exception as e:  # noqa: BLE001 - offline without a cached copy, unknown repo, no network
         raise UserError(
             f"cannot resolve codec {source!r}{'@' + revision if revision else ''} on the Hugging Face hub: "
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
@@ -131,7 +131,7 @@ def _facts(family: str, cfg: dict[str, Any]) -> dict[str, Any]:
         rate = cfg.get("frame_rate") or cfg.get("_frame_rate") or sr / hop
         sizes = [int(cfg.get("codebook_size", 2048))] * int(cfg.get("num_quantizers", 32))
         settings = {"causal": bool(cfg.get("use_causal_conv", True))}
-        return dict(sample_rate=sr, frame_rate=float(rate), hop_length=hop, codebook_sizes=sizes, settings=settings)
+        return {"sample_rate": sr, "frame_rate": float(rate), "hop_length": hop, "codebook_sizes": sizes, "settings": settings}
     if family in ("encodec", "xcodec"):
         if family == "encodec":
             sr = int(cfg.get("sampling_rate", 24000))
@@ -158,14 +158,14 @@ def _facts(family: str, cfg: dict[str, Any]) -> dict[str, Any]:
         nbits = math.ceil(math.log2(size))
         n_q = int(1000 * bandwidths[-1] // (frame_rate * nbits))
         settings["bandwidths"] = [float(b) for b in bandwidths]
-        return dict(sample_rate=sr, frame_rate=float(frame_rate), hop_length=hop, codebook_sizes=[size] * n_q,
-                    settings=settings)
+        return {"sample_rate": sr, "frame_rate": float(frame_rate), "hop_length": hop, "codebook_sizes": [size] * n_q,
+                    "settings": settings}
     if family == "dac":
         sr = int(cfg.get("sampling_rate", 16000))
         hop = _prod(cfg.get("downsampling_ratios") or [2, 4, 8, 8])
         sizes = [int(cfg.get("codebook_size", 1024))] * int(cfg.get("n_codebooks", 9))
-        return dict(sample_rate=sr, frame_rate=float(math.ceil(sr / hop)), hop_length=hop, codebook_sizes=sizes,
-                    settings={"causal": False})
+        return {"sample_rate": sr, "frame_rate": float(math.ceil(sr / hop)), "hop_length": hop, "codebook_sizes": sizes,
+                    "settings": {"causal": False}}
     if family == "mimo":
         from .mimo import mimo_facts
 
@@ -205,6 +205,23 @@ def resolve_codec(name: str, dtype: str = "auto", device: str = "cpu") -> CodecS
         dtype=resolve_dtype(dtype, device),
         settings=facts["settings"],
     )
+
+
+def weights_dir(spec: CodecSpec) -> str:
+    """The local folder holding the weights: a hub codec's full snapshot is fetched (or found in the
+    HF cache) at the pinned commit here, on whichever machine loads it; resolution only read config.json."""
+    if not spec.weights_id.startswith("hub:"):
+        return spec.path
+    repo, _, commit = spec.weights_id[len("hub:"):].rpartition("@")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo, revision=commit)
+    except Exception as e:  # noqa: BLE001 - offline without the weights cached, no network
+        raise UserError(
+            f"cannot fetch the weights of {repo}@{commit}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            fix="go online once (unset HF_HUB_OFFLINE) or pass a local directory",
+        ) from None
 
 
 _loaded: dict[tuple, Codec] = {}
