@@ -285,7 +285,9 @@ ROLLOUTS = _register(
                 pa.field("source_dataset", pa.string()),
                 pa.field("rollout_index", pa.int16(), nullable=False),  # 0..k-1 within the group
                 pa.field("k", pa.int16(), nullable=False),
-                pa.field("group_seed", pa.int64(), nullable=False),  # derived from (run seed, item_id)
+                # the run's seed: completion s of item i is sampled with a generator seeded from
+                # (seed, item_id, s), so it does not depend on batching, shard size or shard order
+                pa.field("seed", pa.int64(), nullable=False),
                 pa.field("policy", pa.string(), nullable=False),  # the sampling model (path or hub id)
                 pa.field("prompt_style", pa.string(), nullable=False),
                 pa.field("prompt", pa.string(), nullable=False),  # the full templated prompt text

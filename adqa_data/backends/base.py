@@ -74,7 +74,11 @@ class Backend(Protocol):
         ...
 
     def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
-        """Per query, `sampling.n` completions with token ids, text, log-probs and finish reason."""
+        """Per query, `sampling.n` completions with token ids, text, log-probs and finish reason.
+
+        A query's completions depend only on the query, `sampling` and `query.key` (derive each query's
+        generator from (`sampling.seed`, `query.key`)), never on the batch or its order: rollout shards
+        are resumed and redistributed (Ray) on that guarantee."""
         ...
 
     def close(self) -> None:

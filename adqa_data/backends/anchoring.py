@@ -1,0 +1,115 @@
+"""The anchoring pass: prompt + completion through transformers, response→audio attention, one score each.
+
+The attention-anchoring reward (reference/000 §2.4) needs the policy's deep-layer attention from the
+completion tokens onto the audio tokens. Sampling may have run on vLLM, which returns no attention, so
+this is a second, teacher-forced forward over `prompt_token_ids + completion_token_ids` exactly as the
+sampler saw them (audio placeholders already expanded). It is built on the model adapter's
+`TransformersModel` view — token embeddings with the clip's audio embeddings written at the placeholder
+positions, then the text decoder — so it serves every family with a transformers implementation, and on
+`backends.attention.capture_response_attention`, which hooks only the chosen deep layers and keeps one
+`[response, keys]` map per sequence (never `output_attentions=True`).
+
+Cost control is the caller's: the reward is gated on correctness, so the rollout stage passes only the
+correct completions of a group, and none at all when the anchoring weight is 0. The clip is encoded once
+per group, and the completions of a group go through in batches of `batch_size`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..rewards.anchoring import AnchoringConfig, anchoring_score
+from .base import Query
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.base import TransformersModel
+
+
+class AnchoringPass:
+    """Scores completions of one query by how much their reasoning attends to the audio.
+
+    `runtime`: a loaded `TransformersModel` (the transformers backend's own, or one loaded for this
+    pass with `load`). `layers`: which decoder layers' attention is averaged (see
+    `backends.attention.resolve_layers`; "deep" = the last quarter).
+    """
+
+    def __init__(
+        self,
+        runtime: TransformersModel,
+        layers: Any = "deep",
+        config: AnchoringConfig | None = None,
+        batch_size: int = 4,
+        owns_runtime: bool = False,
+    ):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.runtime, self.layers, self.batch_size = runtime, layers, batch_size
+        self.config = config or AnchoringConfig()
+        self._owns = owns_runtime
+
+    @classmethod
+    def load(
+        cls, model: str, family: str | None = None, device: str = "cpu", dtype: str = "float32", **kwargs: Any
+    ) -> AnchoringPass:
+        """Load the checkpoint's transformers view for this pass alone (e.g. next to a vLLM sampler)."""
+        from ..models import adapter_for_checkpoint, get_adapter
+
+        adapter = get_adapter(family, model) if family else adapter_for_checkpoint(model)
+        return cls(adapter.load_transformers(model, device=device, dtype=dtype), owns_runtime=True, **kwargs)
+
+    def scores(self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]) -> list[float]:
+        """The anchoring score in [0, 1] of each completion (token ids) of `query`."""
+        return [d["score"] for d in self.components(query, prompt_token_ids, completions)]
+
+    def components(
+        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
+    ) -> list[dict[str, float]]:
+        """Per completion: con, ar, ent, entropy and score (see `rewards.anchoring.anchoring_score`)."""
+        if not completions:
+            return []
+        if query.audio is None:
+            raise ValueError(f"query {query.key}: the anchoring reward needs audio")
+        if any(len(c) == 0 for c in completions):
+            raise ValueError(f"query {query.key}: an empty completion has no response rows to score")
+        import torch
+
+        from .attention import capture_response_attention, right_pad
+
+        rt = self.runtime
+        prompt = list(prompt_token_ids)
+        audio_pos = [i for i, t in enumerate(prompt) if t == rt.audio_token_id]
+        if not audio_pos:
+            raise ValueError(f"query {query.key}: the prompt holds no audio token (id {rt.audio_token_id})")
+        audio = rt.encode_audio([np.asarray(query.audio, dtype=np.float32)])[0]
+        if audio.shape[0] != len(audio_pos):
+            raise ValueError(
+                f"query {query.key}: the prompt has {len(audio_pos)} audio tokens but the clip encodes to "
+                f"{audio.shape[0]}: prompt_token_ids were not made from this clip by this model's processor"
+            )
+        positions = torch.tensor(audio_pos, device=rt.device)
+        pad = rt.tokenizer.pad_token_id
+        pad = int(pad if pad is not None else (rt.eos_token_ids or [0])[0])
+        out: list[dict[str, float]] = []
+        for start in range(0, len(completions), self.batch_size):
+            chunk = [list(c) for c in completions[start : start + self.batch_size]]
+            layout = right_pad([prompt] * len(chunk), chunk, pad)
+            ids, mask = layout.input_ids.to(rt.device), layout.attention_mask.to(rt.device)
+            with torch.inference_mode():
+                embeds = rt.embed(ids).clone()
+                embeds[:, positions] = audio.to(embeds.dtype)
+            maps = capture_response_attention(
+                rt.decoder, None, mask, layout.response_start, layers=self.layers, inputs_embeds=embeds
+            )
+            for attn, completion in zip(maps, chunk):
+                # audio keys: the prompt's placeholder positions only (a generated <|AUDIO|> id is no audio)
+                is_audio = np.zeros(len(prompt) + len(completion), dtype=bool)
+                is_audio[audio_pos] = True
+                out.append(anchoring_score(attn, is_audio, self.config))
+        return out
+
+    def close(self) -> None:
+        if self._owns:
+            self.runtime.close()

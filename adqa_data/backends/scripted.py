@@ -1,0 +1,100 @@
+"""A model-free backend that writes plausible think-style replies: stage logic without a model.
+
+`generate` answers every query with `sampling.n` replies drawn from a fixed menu of shapes a real policy
+produces early in GRPO — a well-formed `<think>…</think><answer>X</answer>` reply that is right or wrong,
+a bare "The answer is X", an empty answer block, a reply naming two options, a reply that loops until it
+hits the token limit — with byte-level token ids and made-up log-probabilities. It exists so that the
+rollout stage (shards, resume, rewards, advantages, Ray) can be exercised and demonstrated in
+milliseconds: `adqa-data rollout --backend scripted`. It never sees a gold answer (a `Query` carries
+none): each reply names a seeded random option, so about one in four is right, like a random policy.
+
+Determinism: each query's replies depend only on (`sampling.seed`, `query.key`), never on the batch it
+is in, which is the property the rollout stage requires of every backend. `ScriptedAnchoring` stands in
+for the transformers anchoring pass with numbers in [0, 1] seeded by the completion itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import LETTERS, Completion, Generation, Query, Sampling
+
+_REASONS = [
+    "The recording has a steady tone with little variation, which matches one of the options.",
+    "I hear a short repeated pattern in the audio and a faint background hum.",
+    "The loudest event happens near the start of the clip, so the option describing it fits best.",
+    "The sound is low in pitch and continuous, which rules out the brief or high-pitched options.",
+]
+
+
+def _rng(seed: int, key: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+@dataclass
+class ScriptedBackend:
+    """See the module docstring. `latency_s`: sleep per query, to watch progress or kill a run midway."""
+
+    latency_s: float = 0.0
+    name: str = "scripted"
+    sample_rate: int = 16000
+
+    def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
+        out = []
+        for q in queries:
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            rng = _rng(sampling.seed, q.key)
+            prompt = f"{q.question}\n" + "\n".join(f"{L}. {c}" for L, c in zip(LETTERS, q.choices))
+            completions = [self._reply(rng, len(q.choices), sampling) for _ in range(sampling.n)]
+            out.append(Generation(q.key, list(prompt.encode()), completions))
+        return out
+
+    def _reply(self, rng: np.random.Generator, n_choices: int, sampling: Sampling) -> Completion:
+        letter = LETTERS[int(rng.integers(n_choices))]
+        other = LETTERS[(LETTERS.index(letter) + 1) % n_choices]
+        reason = _REASONS[int(rng.integers(len(_REASONS)))]
+        shape = rng.choice(["template", "template", "template", "bare", "empty", "two", "loop"])
+        finish = "stop"
+        if shape == "template":
+            text = f"<think>{reason}</think><answer>{letter}</answer>"
+        elif shape == "bare":
+            text = f"{reason} The answer is {letter}."
+        elif shape == "empty":
+            text = f"<think>{reason}</think><answer></answer>"
+        elif shape == "two":
+            text = f"<think>{reason}</think><answer>{letter} or {other}</answer>"
+        else:
+            text = "<think>" + "the sound repeats and " * 40
+            finish = "length"
+        ids = list(text.encode())
+        if len(ids) > sampling.max_new_tokens:
+            ids, finish = ids[: sampling.max_new_tokens], "length"
+            text = bytes(ids).decode(errors="ignore")
+        logprobs = (-rng.exponential(0.7, size=len(ids))).astype(np.float32).tolist() if sampling.logprobs else None
+        return Completion(ids, text, logprobs, finish)
+
+    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
+        return [np.full(len(q.choices), 1.0 / len(q.choices)) for q in queries]
+
+    def score_options(self, queries: list[Query]) -> list[np.ndarray]:
+        return self.score_letters(queries)
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedAnchoring:
+    """Stand-in for `backends.anchoring.AnchoringPass`: a score in [0.2, 0.9] per completion, a pure
+    function of the query key and the completion's token ids."""
+
+    def scores(self, query: Query, prompt_token_ids: list[int], completions: list[list[int]]) -> list[float]:
+        return [float(_rng(0, f"{query.key}\0{list(c)}").uniform(0.2, 0.9)) for c in completions]
+
+    def close(self) -> None:
+        pass
