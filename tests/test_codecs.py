@@ -20,7 +20,7 @@ from adqa_data.codecs.mimo import (
     pad_to_group,
     segment_lengths,
 )
-from adqa_data.codecs.tiny import MIMO_STANDIN_CONFIG, build_tiny_codec, write_mimo_standin
+from adqa_data.codecs.tiny import MIMO_STANDIN_CONFIG, TINY_FAMILIES, build_tiny_codec, write_mimo_standin
 from adqa_data.errors import UserError
 
 torch.set_num_threads(1)
@@ -29,7 +29,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_codecs(tmp_path_factory):
     root = tmp_path_factory.mktemp("codecs")
-    return {fam: build_tiny_codec(fam, root / fam, seed=0) for fam in ("mimi", "encodec", "dac")}
+    return {fam: build_tiny_codec(fam, root / fam, seed=0) for fam in TINY_FAMILIES}
 
 
 @pytest.fixture(scope="session")
@@ -68,21 +68,25 @@ def test_parse_codec_names():
     assert parse_codec_name("dac:") == ("dac", "descript/dac_16khz", None)
 
 
-@pytest.mark.parametrize("family", ["mimi", "encodec", "dac"])
+@pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_spec_facts_match_the_loaded_model(tiny_codecs, family):
     spec = resolve_codec(str(tiny_codecs[family]))
     assert spec.family == family  # detected from config.json
     cfg = load_codec(spec).model.config
-    assert spec.sample_rate == cfg.sampling_rate
+    assert spec.sample_rate == getattr(cfg, "sampling_rate", getattr(cfg, "sample_rate", None))
     if family == "mimi":
         assert spec.hop_length == cfg.frame_size and spec.frame_rate == cfg.frame_rate
         assert spec.codebook_sizes == (cfg.codebook_size,) * cfg.num_quantizers
     elif family == "encodec":
         assert spec.hop_length == cfg.hop_length and spec.frame_rate == cfg.frame_rate
         assert len(spec.codebook_sizes) == cfg.num_quantizers
-    else:
+    elif family == "dac":
         assert spec.hop_length == cfg.hop_length and spec.frame_rate == cfg.frame_rate
         assert len(spec.codebook_sizes) == cfg.n_codebooks
+    else:
+        assert spec.sample_rate == cfg.sample_rate
+        assert spec.hop_length == cfg.hop_length and spec.frame_rate == cfg.frame_rate
+        assert len(spec.codebook_sizes) == cfg.num_quantizers
 
 
 def test_resolution_imports_no_torch_free_errors(tiny_codecs, tmp_path):
@@ -114,7 +118,7 @@ def test_fingerprint_tracks_weights_precision_and_settings(tiny_codecs, tmp_path
 
 
 # ------------------------------------------------------------------------------------------ encoding
-@pytest.mark.parametrize("family", ["mimi", "encodec", "dac"])
+@pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_codes_are_deterministic_informative_and_batch_invariant(tiny_codecs, family):
     spec = resolve_codec(str(tiny_codecs[family]))
     codec = load_codec(spec)
@@ -137,7 +141,7 @@ def test_codes_are_deterministic_informative_and_batch_invariant(tiny_codecs, fa
         np.testing.assert_array_equal(s, a)
 
 
-@pytest.mark.parametrize("family,n", [("mimi", 3), ("encodec", 2), ("dac", 2)])
+@pytest.mark.parametrize("family,n", [("mimi", 3), ("encodec", 2), ("dac", 2), ("xcodec", 2)])
 def test_num_codebooks_keeps_the_first_n(tiny_codecs, family, n):
     spec = resolve_codec(str(tiny_codecs[family]))
     clips = _clips(spec.sample_rate, [1.1, 0.7])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TINY_SIZES = {"mimi", "encodec", "dac"}
+TINY_FAMILIES = ("mimi", "encodec", "dac", "xcodec")
 
 
 def build_tiny_codec(family: str, out_dir: str | Path, seed: int = 0) -> Path:
@@ -35,13 +35,23 @@ def build_tiny_codec(family: str, out_dir: str | Path, seed: int = 0) -> Path:
         model = transformers.EncodecModel(cfg)
     elif family == "dac":
         cfg = transformers.DacConfig(
-            encoder_hidden_size=4, downsampling_ratios=[2, 4, 5, 8], decoder_hidden_size=8,
+            encoder_hidden_size=4, downsampling_ratios=[2, 4, 5, 8], decoder_hidden_size=32,
             upsampling_ratios=[8, 5, 4, 2], n_codebooks=4, codebook_size=64, codebook_dim=4, hidden_size=16,
             sampling_rate=16000,
         )
         model = transformers.DacModel(cfg)
+    elif family == "xcodec":
+        cfg = transformers.XcodecConfig(
+            target_bandwidths=[0.5, 1.0], sample_rate=16000, codebook_size=64,
+            acoustic_model_config={"model_type": "dac", "encoder_hidden_size": 4, "downsampling_ratios": [8, 5, 4, 2],
+                                   "decoder_hidden_size": 32, "upsampling_ratios": [8, 5, 4, 2], "hidden_size": 16},
+            semantic_model_config={"model_type": "hubert", "hidden_size": 16, "num_hidden_layers": 1,
+                                   "num_attention_heads": 2, "intermediate_size": 32, "conv_dim": [8] * 7,
+                                   "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2},
+        )
+        model = transformers.XcodecModel(cfg)
     else:
-        raise ValueError(f"no tiny builder for {family!r}; have {sorted(TINY_SIZES)}")
+        raise ValueError(f"no tiny builder for {family!r}; have {sorted(TINY_FAMILIES)}")
     model.eval()
     reinit_codebooks(model, seed)
     out = Path(out_dir)
