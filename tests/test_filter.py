@@ -420,6 +420,7 @@ def test_ray_engine_gives_identical_outputs(ws, tmp_path):
         res = flt.filter_dataset(ws, panel_of(2, 1), options=opts, backend_factory=ray_factory, engine="ray")
     finally:
         ray.shutdown()
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert res.chunks_run == 12
     assert ws.read(ITEM_SCORES, "audiomcq").equals(local.read(ITEM_SCORES, "audiomcq"))
     for m in ("m0", "m1"):
