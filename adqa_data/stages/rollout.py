@@ -523,8 +523,13 @@ def rollout(
     workers: int | None = None,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    release: bool = True,
 ) -> RolloutResult:
-    """Roll out a prompt set into `rollouts/<dataset>/<name>/` (see the module docstring)."""
+    """Roll out a prompt set into `rollouts/<dataset>/<name>/` (see the module docstring).
+
+    `release=False` keeps the policy loaded in this process after a local run, for another rollout
+    with the same policy settings (a sweep over prompt sets or shard layouts); `close_policies()`
+    frees it."""
     ds = ws.dataset(dataset).name
     prompts = _resolve_prompts(ws, ds, prompts)
     if config.backend != "scripted" and not config.model:
@@ -568,7 +573,7 @@ def rollout(
                 if on_progress:
                     on_progress(done, len(groups))
         finally:
-            if engine == "local":
+            if engine == "local" and release:
                 close_policies()
         missing = [i for i in range(len(chunks)) if not StageRun.shard_done(out, i)]
         if missing:  # never record a run as complete with groups left out
