@@ -164,8 +164,8 @@ def resolve_rewards(weights: Mapping[str, float]) -> list[RewardSpec]:
     convention (`fn(completions, **columns) -> list[float]`); a plugin's column is `reward_<function>`.
     """
     specs = []
-    for name in sorted(weights, key=lambda n: (n not in BUILTIN_COLUMNS, BUILTIN_COLUMNS.index(n)
-                                               if n in BUILTIN_COLUMNS else 0, n)):
+    ordered = [n for n in BUILTIN_COLUMNS if n in weights] + sorted(n for n in weights if n not in BUILTIN_COLUMNS)
+    for name in ordered:
         if name in REWARDS:
             fn, short = REWARDS[name], name
         elif ":" in name:
@@ -273,14 +273,15 @@ def make_backend(spec: Mapping[str, Any]) -> Backend:
 
 
 def _make_anchorer(policy: Policy, cfg: RolloutConfig) -> Any:
-    """Reuse the transformers sampler's loaded model; load one next to a vLLM sampler."""
-    from ..backends.anchoring import AnchoringPass
-
-    kwargs = {"layers": cfg.anchoring_layers, "config": cfg.anchoring_config(), "batch_size": cfg.anchoring_batch_size}
+    """Reuse the transformers sampler's loaded model; load one next to a vLLM sampler (on a GPU, leave
+    it room: backend_options {gpu_memory_utilization: ...})."""
     if policy.spec["backend"] == "scripted":
         from ..backends.scripted import ScriptedAnchoring
 
         return ScriptedAnchoring()
+    from ..backends.anchoring import AnchoringPass
+
+    kwargs = {"layers": cfg.anchoring_layers, "config": cfg.anchoring_config(), "batch_size": cfg.anchoring_batch_size}
     runtime = getattr(policy.backend, "rt", None)
     if runtime is not None:
         return AnchoringPass(runtime, **kwargs)
