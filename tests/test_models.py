@@ -182,3 +182,17 @@ def test_adapter_runtime_on_tiny_models(tiny_dir, family):
     assert torch.allclose(ours, ref, atol=1e-5)
     rt.close()
     assert rt.model is None
+
+
+@pytest.mark.slow
+def test_generic_adapter_follows_the_checkpoint_chat_template(tiny_dir):
+    """The tiny Qwen2-Audio's saved template is Qwen2-Audio-Instruct's: the generic adapter, driven by
+    it alone, must produce the qwen2_audio adapter's prompt and the same split."""
+    generic = get_adapter("generic", tiny_dir["qwen2_audio"])
+    assert generic.audio_placeholder == "<|AUDIO|>"  # read from the processor
+    q2a = get_adapter("qwen2_audio")
+    for style in ("letters", "audiomcq"):
+        assert generic.prompt_parts(_q(style=style)) == q2a.prompt_parts(_q(style=style))
+    assert generic.build_prompt(_q(audio=False)) == q2a.build_prompt(_q(audio=False))
+    with pytest.raises(UserError):
+        generic.load_transformers(tiny_dir["qwen2_audio"])

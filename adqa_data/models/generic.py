@@ -45,6 +45,11 @@ class GenericAdapter(ModelAdapter):
         except Exception:  # no processor: a tokenizer with a chat template is enough
             return transformers.AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
 
+    @cached_property
+    def _special_tokens(self) -> list[str]:
+        tok = getattr(self._processor, "tokenizer", self._processor)
+        return [t for t in getattr(tok, "all_special_tokens", []) if t]
+
     def _wrap(self, system: str | None, user_text: str, has_audio: bool) -> PromptParts:
         messages: list[dict[str, Any]] = []
         if system:
@@ -61,8 +66,11 @@ class GenericAdapter(ModelAdapter):
                 f"the chat template of {self.path} does not put one {self.audio_placeholder!r} before the text",
                 fix="pass audio_placeholder= the string the template writes for an audio part",
             )
-        if has_audio:  # split right after the placeholder, where the shared part ends
+        if has_audio:  # split after the placeholder and any special tokens right after it (<|audio_eos|>)
             cut = before.index(self.audio_placeholder) + len(self.audio_placeholder)
+            specials = sorted(self._special_tokens, key=len, reverse=True)
+            while (nxt := next((t for t in specials if before.startswith(t, cut)), None)) is not None:
+                cut += len(nxt)
             return PromptParts(prefix=before[:cut], suffix=before[cut:] + user_text + after)
         return PromptParts(prefix=before, suffix=user_text + after)
 

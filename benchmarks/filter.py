@@ -1,0 +1,178 @@
+"""Benchmark: silent-condition voting, the way peers do it against `letters` with the shared prefix.
+
+The setup of issue 4: one random-weight Qwen2-Audio of at least 20M parameters (so model compute, not
+Python, dominates), a BPE tokenizer trained offline (vocabulary >= 4,000, so token counts resemble a real
+model's), 64 generated items with 25-40-word questions and four 2-6-word options, and 30 s of digital
+silence as the audio of every item. The same model and the same prompt text on every side.
+
+(a) peers: one `model.generate` per item, up to 16 new tokens, greedy, batches of 16, the whole prompt
+    (system + 750 silent audio tokens + question) recomputed for every item, as R1-AQA / AudioMCQ
+    style evaluation scripts do;
+(b) ours: `TransformersBackend.score_letters` on the same items with its default batching (packed to
+    ~5,000 tokens per pass, design.md §5): [system + silence] once, the question suffixes against its
+    cache, LM head only at the read positions; everything timed (tokenization, the prefix pass, cache
+    copies). `--ours-batch-tokens` changes the packing;
+the limit: only the decoder forward of the suffix tokens against an already-computed prefix cache, in
+the same batches as (b), nothing else timed.
+
+The last line is one JSON object: speedup = a / b, vs_limit = b / limit, token_ratio = (prefix + suffix
+tokens) / suffix tokens (mean suffix), the bound the speedup approaches when encoder and decode are
+cheap. Targets: speedup >= 15, vs_limit <= 1.2.
+
+    python benchmarks/filter.py [--threads 2] [--items 64] [--batch 16] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--items", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=16, help="peers' batch size")
+    ap.add_argument("--ours-batch-tokens", type=int, default=5000, help="our token budget per pass")
+    ap.add_argument("--new-tokens", type=int, default=16)
+    ap.add_argument("--silence-seconds", type=float, default=30.0)
+    ap.add_argument("--work", type=Path, default=None, help="where to build the model (default: a temp dir)")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from adqa_data import tiny_models as tm
+    from adqa_data.audio import silence
+    from adqa_data.backends.base import Query
+    from adqa_data.backends.transformers_backend import TransformersBackend
+    from adqa_data.models.base import whisper_features
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="adqa-bench-"))
+    model_dir = work / "qwen2-audio-bench"
+    if not (model_dir / "model.safetensors").exists():
+        tok = tm.train_bpe_tokenizer(vocab_size=4096)
+        tm.build_tiny_qwen2_audio(model_dir, size="bench", seed=0, tokenizer=tok)
+    n_params = tm.count_parameters(model_dir)
+
+    clip = silence(args.silence_seconds, 16000)
+    items = tm.synthetic_items(args.items, seed=2026)
+    queries = [Query(f"item{i:03d}", q, ch, clip, "silence", "letters") for i, (q, ch, _) in enumerate(items)]
+
+    ours = TransformersBackend(model_dir, max_batch_tokens=args.ours_batch_tokens)
+    rt, adapter = ours.rt, ours.adapter
+    n_audio = rt.audio_token_count(len(clip))
+    parts = [adapter.prompt_parts(q) for q in queries]
+    prefix_len = len(rt.tokenize(parts[0].prefix, n_audio))
+    suffix_lens = [len(rt.tokenize(p.suffix)) for p in parts]
+    q_words = [len(q.question.split()) for q in queries]
+    o_words = [len(c.split()) for q in queries for c in q.choices]
+    letter_ids = [rt.tokenizer.convert_tokens_to_ids(L) for L in "ABCD"]
+    batches = [list(range(i, min(i + args.batch, len(queries)))) for i in range(0, len(queries), args.batch)]
+    load_before = os.getloadavg()
+
+    # ---------------------------------------------------------------------------------- (a) peers
+    proc_tok = rt.tokenizer
+    proc_tok.padding_side = "left"
+    model = rt.model
+
+    def peers(idx: list[int]):
+        texts = [p.text.replace(adapter.audio_placeholder, adapter.audio_placeholder * n_audio) for p in (parts[i] for i in idx)]
+        enc = proc_tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        feats = whisper_features(rt.feature_extractor, [clip] * len(idx), 16000)
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=enc.input_ids, attention_mask=enc.attention_mask, input_features=feats.input_features,
+                feature_attention_mask=feats.attention_mask, max_new_tokens=args.new_tokens, do_sample=False,
+                output_scores=True, return_dict_in_generate=True, pad_token_id=ours.pad_id,
+            )
+        return torch.softmax(out.scores[0][:, letter_ids].double(), -1).numpy()
+
+    peers(batches[0][:2])  # warm-up (allocator, kernels), untimed
+    t0 = time.perf_counter()
+    peer_probs = np.concatenate([peers(b) for b in batches])
+    t_peers = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------------------------- (b) ours
+    ours.score_letters(queries[:2])  # warm-up, then forget the prefix so (b) pays for it
+    ours._prefix_states.clear()
+    t0 = time.perf_counter()
+    our_probs = np.stack(ours.score_letters(queries))
+    t_ours = time.perf_counter() - t0
+    assert ours.stats["prefix_passes"] == 2, ours.stats  # once in warm-up, once timed
+
+    # ------------------------------------------------------------------------------------ the limit
+    rows = ours._prepare(queries)
+    state = ours._prefix_state(rows[0])
+    prepared = []
+    our_batches = list(ours._batches(rows))  # the same passes as (b)
+    for b in our_batches:
+        segs = [r.suffix_ids for r in b]
+        S = max(len(s) for s in segs)
+        ids = torch.full((len(b), S), ours.pad_id, dtype=torch.long)
+        for j, s in enumerate(segs):
+            ids[j, : len(s)] = torch.tensor(s)
+        mask = None  # right padding after a fully real prefix: the causal mask alone is exact
+        pos = state.length + torch.arange(S)[None].expand(len(b), -1)
+        with torch.no_grad():
+            emb = rt.embed(ids)
+        prepared.append((emb, mask, pos, len(b)))
+
+    def fresh_cache(B: int):
+        return ours._new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in state.kv])
+
+    with torch.no_grad():
+        emb0, mask0, pos0, _ = prepared[0]
+        rt.decoder(inputs_embeds=emb0[:2], attention_mask=None, position_ids=pos0[:2],
+                   past_key_values=fresh_cache(2), use_cache=True)  # warm-up
+        caches = [fresh_cache(B) for *_, B in prepared]  # built untimed
+        t0 = time.perf_counter()
+        for (emb, mask, pos, _), cache in zip(prepared, caches):
+            rt.decoder(inputs_embeds=emb, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
+        t_limit = time.perf_counter() - t0
+    load_after = os.getloadavg()
+
+    mean_suffix = float(np.mean(suffix_lens))
+    result = {
+        "speedup": round(t_peers / t_ours, 2),
+        "vs_limit": round(t_ours / t_limit, 3),
+        "token_ratio": round((prefix_len + mean_suffix) / mean_suffix, 2),
+        "peers_s": round(t_peers, 3),
+        "ours_s": round(t_ours, 3),
+        "limit_s": round(t_limit, 3),
+        "items": len(queries),
+        "peers_batch": args.batch,
+        "ours_batches": [len(b) for b in our_batches],
+        "new_tokens": args.new_tokens,
+        "params": n_params,
+        "vocab": len(rt.tokenizer),
+        "prefix_tokens": prefix_len,
+        "audio_tokens": n_audio,
+        "suffix_tokens_mean": round(mean_suffix, 1),
+        "suffix_tokens_range": [min(suffix_lens), max(suffix_lens)],
+        "question_words_range": [min(q_words), max(q_words)],
+        "option_words_range": [min(o_words), max(o_words)],
+        "max_abs_prob_diff_vs_peers": float(np.abs(peer_probs - our_probs).max()),
+        "threads": args.threads,
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
+        "cpu_count": os.cpu_count(),
+    }
+    ours.close()
+    print(f"peers (generate, full prompt): {t_peers:8.2f} s")
+    print(f"ours  (letters, shared prefix): {t_ours:8.2f} s")
+    print(f"limit (suffix forward only):    {t_limit:8.2f} s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
