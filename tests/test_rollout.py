@@ -318,6 +318,18 @@ def test_cli_rollout_rewards_json_and_errors(ws, tmp_path):
     assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_pipeline_step_with_reward_mapping(ws, tmp_path):
+    """`adqa-data run`: a rollout step's `reward:` mapping becomes repeated --reward NAME=WEIGHT."""
+    from adqa_data.pipeline import run
+
+    pipe = tmp_path / "p.yaml"
+    pipe.write_text(f"workspace: {ws.root}\nsteps:\n  - rollout: {{backend: scripted, shard_size: 4, name: piped, "
+                    "reward: {correctness: 1.0, format: 0.5}}\n")
+    (argv,) = run(pipe)
+    assert argv[argv.index("--reward") + 1] == "correctness=1.0"
+    assert ws.provenance("rollout", "audiomcq", "piped")["config"]["rewards"] == {"correctness": 1.0, "format": 0.5}
+
+
 # ------------------------------------------------------------------------------ transformers, tiny model
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
