@@ -82,13 +82,7 @@ def download(
     from .stages.download import download as run_download
     from .workspace import Workspace
 
-    with progress_bar("probing audio", None, "files") as advance:
-        state = {"done": 0}
-
-        def on_progress(done: int, total: int) -> None:
-            advance(done - state["done"])
-            state["done"] = done
-
+    with progress_bar("probing audio", "files") as on_progress:
         res = run_download(
             Workspace(workspace), from_dir=from_dir, hub=hub, revision=revision, layout=layout, name=name,
             manifest=manifest, mapping=parse_mapping(mapping) or None, split=split, engine=check_engine(engine),
@@ -149,13 +143,7 @@ def encode(
     from .stages.encode import encode as run_encode
     from .workspace import Workspace
 
-    with progress_bar("encoding audio", None, "clips") as advance:
-        state = {"done": 0}
-
-        def on_progress(done: int, total: int) -> None:
-            advance(done - state["done"])
-            state["done"] = done
-
+    with progress_bar("encoding audio", "clips") as on_progress:
         res = run_encode(
             Workspace(workspace), dataset, codec=codec, num_codebooks=num_codebooks, cache_dir=cache, device=device,
             dtype=dtype, batch_seconds=batch_seconds, max_batch_size=max_batch_size, decode_workers=decode_workers,
@@ -244,13 +232,7 @@ def filter_cmd(
         silence_seconds=silence_seconds, noise_color=noise_color, noise_level_dbfs=noise_level, seed=seed,
         chunk_items=chunk_items, max_new_tokens=max_new_tokens, device=device,
     )
-    with progress_bar("panel votes", None, "shards") as advance:
-        state = {"done": 0}
-
-        def on_progress(done: int, total: int) -> None:
-            advance(done - state["done"])
-            state["done"] = done
-
+    with progress_bar("panel votes", "shards") as on_progress:
         res = filter_dataset(Workspace(workspace), panel, dataset, options, engine=check_engine(engine), force=force,
                              on_progress=on_progress)
     if as_json:
@@ -322,13 +304,7 @@ def rollout(
         seed=seed, prompt_style=prompt_style, rewards=parse_reward_weights(reward) or None, baseline=baseline,
         shard_size=shard_size, family=family, device=device, dtype=dtype,
     )
-    with progress_bar("rollout groups", None, "groups") as advance:
-        state = {"done": 0}
-
-        def on_progress(done: int, total: int) -> None:
-            advance(done - state["done"])
-            state["done"] = done
-
+    with progress_bar("rollout groups", "groups") as on_progress:
         res = run_rollout(Workspace(workspace), cfg, dataset=dataset, prompts=prompts, name=name,
                           engine=check_engine(engine), workers=workers, force=force, on_progress=on_progress)
     if as_json:
@@ -355,24 +331,6 @@ def demo_data(
     console.print(f"next: adqa-data download --from-dir {roots['audiomcq']} --workspace adqa-work")
 
 
-def main() -> None:
-    """Entry point: user mistakes become one clear message and exit code 2, not a traceback."""
-    from .errors import UserError
-
-    try:
-        app()
-    except UserError as e:
-        from .progress import console
-
-        # soft_wrap: paths in messages stay on one line, so they can be copied
-        console.print(f"[bold red]error:[/] {e.what}", soft_wrap=True, highlight=False)
-        if e.where:
-            console.print(f"  [dim]where:[/] {e.where}", soft_wrap=True, highlight=False)
-        if e.fix:
-            console.print(f"  [dim]fix:[/]   {e.fix}", soft_wrap=True, highlight=False)
-        sys.exit(2)
-
-
 @app.command("demo-models")
 def demo_models(
     out: Annotated[Path, typer.Argument(help="Folder for the tiny models and their panel.yaml.")],
@@ -397,3 +355,21 @@ def demo_models(
     for name, path in paths.items():
         console.print(f"{name:<24} {path}")
     console.print(f"panel: {out / 'panel.yaml'}")
+
+
+def main() -> None:
+    """Entry point: user mistakes become one clear message and exit code 2, not a traceback."""
+    from .errors import UserError
+
+    try:
+        app()
+    except UserError as e:
+        from .progress import console
+
+        # soft_wrap: paths in messages stay on one line, so they can be copied
+        console.print(f"[bold red]error:[/] {e.what}", soft_wrap=True, highlight=False)
+        if e.where:
+            console.print(f"  [dim]where:[/] {e.where}", soft_wrap=True, highlight=False)
+        if e.fix:
+            console.print(f"  [dim]fix:[/]   {e.fix}", soft_wrap=True, highlight=False)
+        sys.exit(2)

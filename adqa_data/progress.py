@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -21,8 +21,8 @@ console = Console(stderr=True)
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, total: int | None, unit: str = "") -> Iterator[callable]:
-    """Yield an `advance(n=1)` function; the bar is hidden when stderr is not a terminal."""
+def progress_bar(description: str, unit: str = "") -> Iterator[Callable[[int, int], None]]:
+    """Yield an `on_progress(done, total)` callback for a stage; hidden when stderr is not a terminal."""
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -36,9 +36,9 @@ def progress_bar(description: str, total: int | None, unit: str = "") -> Iterato
         disable=not sys.stderr.isatty(),
     )
     with bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(description, total=None)
 
-        def advance(n: int = 1) -> None:
-            bar.advance(task, n)
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-        yield advance
+        yield on_progress
