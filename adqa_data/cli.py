@@ -336,14 +336,22 @@ def demo_models(
     out: Annotated[Path, typer.Argument(help="Folder for the tiny models and their panel.yaml.")],
     size: Annotated[str, typer.Option("--size", help="tiny (tests, seconds) or bench (>=20M parameters).")] = "tiny",
 ) -> None:
-    """Build random-weight tiny LALMs offline (two Qwen2-Audio, one Qwen2.5-Omni thinker) and a panel.yaml
-    naming them, so filter and rollout run end to end with no model hub. Their answers are noise."""
+    """Build random-weight tiny LALMs offline (two Qwen2-Audio, one Qwen2.5-Omni thinker), a panel.yaml
+    naming them, and a tiny Mimi codec (OUT/codec-mimi, use with --codec mimi:OUT/codec-mimi), so encode,
+    filter and rollout run end to end with no model hub. Their answers and codes are noise."""
     import yaml
 
+    from .codecs.tiny import build_tiny_codec
     from .progress import console
     from .tiny_models import build_demo_models
 
+    codec = out / "codec-mimi"
+    if (out / "panel.yaml").is_file() and (codec / "config.json").is_file():
+        # rebuilding would rewrite the weights and make every later stage's input look new
+        console.print(f"already built: {out} (delete it to rebuild)")
+        return
     paths = build_demo_models(out, size=size)
+    codec = build_tiny_codec("mimi", codec)
     families = {"qwen2-audio-s0": "qwen2_audio", "qwen2-audio-s1": "qwen2_audio",
                 "qwen25-omni-thinker-s0": "qwen25_omni"}
     panel = {
@@ -354,7 +362,7 @@ def demo_models(
     (out / "panel.yaml").write_text(yaml.safe_dump(panel, sort_keys=False))
     for name, path in paths.items():
         console.print(f"{name:<24} {path}")
-    console.print(f"panel: {out / 'panel.yaml'}")
+    console.print(f"panel: {out / 'panel.yaml'}\ncodec: mimi:{codec}")
 
 
 def main() -> None:
