@@ -23,7 +23,8 @@ import math
 import random
 from pathlib import Path
 
-# Qwen's special tokens, in Qwen's id order (151643...), appended after the learned vocabulary.
+# Qwen's special tokens, in Qwen's id order (151643...), appended after the learned vocabulary; then
+# Audio Flamingo 3's placeholder, so one tokenizer serves every tiny model.
 SPECIAL_TOKENS = [
     "<|endoftext|>",
     "<|im_start|>",
@@ -35,6 +36,7 @@ SPECIAL_TOKENS = [
     "<|vision_eos|>",
     "<|IMAGE|>",
     "<|VIDEO|>",
+    "<sound>",  # Audio Flamingo 3's audio placeholder
 ]
 
 # A Qwen2-Audio-Instruct-like chat template: string or list content; an audio part renders as
@@ -442,6 +444,39 @@ def build_tiny_qwen25_omni_thinker(out_dir: str | Path, size: str = "tiny", seed
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     _feature_extractor().save_pretrained(str(out))
+    return out
+
+
+def build_tiny_audio_flamingo3(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
+    """A random-weight `AudioFlamingo3ForConditionalGeneration` + `AudioFlamingo3Processor` saved to
+    `out_dir` (`<sound>` is the audio placeholder; 30 s windows of Whisper-128 features). Returns `out_dir`."""
+    import torch
+    from transformers import AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor
+
+    s = _size(size)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
+    config = AudioFlamingo3Config(
+        audio_config=dict(
+            num_mel_bins=128, num_hidden_layers=s["a_layers"], num_attention_heads=s["a_heads"],
+            intermediate_size=s["a_ffn"], hidden_size=s["a_dim"], max_source_positions=1500,
+        ),
+        text_config=dict(
+            model_type="qwen2", vocab_size=len(tok), hidden_size=s["hidden"], intermediate_size=s["ffn"],
+            num_hidden_layers=s["layers"], num_attention_heads=s["heads"], num_key_value_heads=s["kv_heads"],
+            max_position_embeddings=8192, tie_word_embeddings=False,
+            eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
+        ),
+        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
+    )
+    torch.manual_seed(seed)
+    model = AudioFlamingo3ForConditionalGeneration(config).eval()
+    model.generation_config = _generation_config(tok)
+    model.save_pretrained(str(out))
+    processor = AudioFlamingo3Processor(feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE)
+    processor.save_pretrained(str(out))
+    processor.feature_extractor.save_pretrained(str(out))
     return out
 
 

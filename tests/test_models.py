@@ -145,11 +145,12 @@ def tiny_dir(tmp_path_factory):
     return {
         "qwen2_audio": tm.build_tiny_qwen2_audio(root / "q2a", tokenizer=tok),
         "qwen25_omni": tm.build_tiny_qwen25_omni_thinker(root / "omni", tokenizer=tok),
+        "audio_flamingo3": tm.build_tiny_audio_flamingo3(root / "af3", tokenizer=tok),
     }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni", "audio_flamingo3"])
 def test_adapter_runtime_on_tiny_models(tiny_dir, family):
     import torch
 
@@ -162,10 +163,12 @@ def test_adapter_runtime_on_tiny_models(tiny_dir, family):
         parts = a.prompt_parts(_q(style=style))
         n = rt.audio_token_count(16000 * 3)
         assert rt.tokenize(parts.prefix, n) + rt.tokenize(parts.suffix) == rt.tokenize(parts.text, n)
-    # encoder output length = the placeholder count, for several lengths (incl. > 30 s, cut to 30 s)
+    # encoder output length = the placeholder count, for several lengths; past 30 s the Qwen families
+    # cut the clip, Audio Flamingo 3 encodes a second 30 s window
     clips = [np.zeros(16000 * s, np.float32) for s in (1, 5)] + [np.random.default_rng(0).standard_normal(16000 * 31).astype(np.float32)]
     embs = rt.encode_audio(clips)
-    assert [e.shape[0] for e in embs] == [25, 125, 750] == [rt.audio_token_count(len(c)) for c in clips]
+    expected = [25, 125, 775 if family == "audio_flamingo3" else 750]
+    assert [e.shape[0] for e in embs] == expected == [rt.audio_token_count(len(c)) for c in clips]
     assert all(e.shape[1] == rt.lm_head.in_features for e in embs)
     # the processor-free path equals the model's own forward (audio merged by the model itself)
     ids = torch.tensor([rt.tokenize(a.build_prompt(_q()), rt.audio_token_count(1600))])
@@ -177,8 +180,9 @@ def test_adapter_runtime_on_tiny_models(tiny_dir, family):
         from adqa_data.models.base import whisper_features
 
         f = whisper_features(rt.feature_extractor, [np.zeros(1600, np.float32)], 16000)
+        mask_name = "input_features_mask" if family == "audio_flamingo3" else "feature_attention_mask"
         ref = rt.model(input_ids=ids, attention_mask=torch.ones_like(ids), input_features=f.input_features,
-                       feature_attention_mask=f.attention_mask).logits[:, -1]
+                       **{mask_name: f.attention_mask}).logits[:, -1]
     assert torch.allclose(ours, ref, atol=1e-5)
     rt.close()
     assert rt.model is None

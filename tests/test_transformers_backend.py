@@ -30,6 +30,7 @@ def models(tmp_path_factory):
     return {
         "qwen2_audio": tm.build_tiny_qwen2_audio(root / "q2a", seed=0, tokenizer=tok),
         "qwen25_omni": tm.build_tiny_qwen25_omni_thinker(root / "omni", seed=0, tokenizer=tok),
+        "audio_flamingo3": tm.build_tiny_audio_flamingo3(root / "af3", seed=0, tokenizer=tok),
     }
 
 
@@ -59,11 +60,15 @@ def _reference_last_logits(b: TransformersBackend, q: Query, extra_ids=()):
     with torch.no_grad():
         return rt.model(
             input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-            input_features=f.input_features, feature_attention_mask=f.attention_mask,
+            input_features=f.input_features, **{_mask_name(b): f.attention_mask},
         ).logits[0].float()
 
 
-@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+def _mask_name(b: TransformersBackend) -> str:
+    return "input_features_mask" if b.adapter.family == "audio_flamingo3" else "feature_attention_mask"
+
+
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni", "audio_flamingo3"])
 def test_letters_shared_prefix_equals_plain_and_model_forward(backends, family):
     b = backends[family]
     assert isinstance(b, Backend)
@@ -147,7 +152,7 @@ def test_options_unsupported_for_think(backends):
         backends["qwen2_audio"].score_options(_queries(2, True, style="think"))
 
 
-@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni", "audio_flamingo3"])
 def test_generate_greedy_equals_model_generate(backends, family):
     b = backends[family]
     q = _queries(1, shared=False, seed=3)[0]
@@ -158,7 +163,7 @@ def test_generate_greedy_equals_model_generate(backends, family):
     with torch.no_grad():
         ref = rt.model.generate(
             input_ids=ids, attention_mask=torch.ones_like(ids), input_features=f.input_features,
-            feature_attention_mask=f.attention_mask, do_sample=False, max_new_tokens=6,
+            **{_mask_name(b): f.attention_mask}, do_sample=False, max_new_tokens=6,
         )[0, ids.shape[1] :].tolist()
     c = g.completions[0]
     assert c.token_ids == ref[: len(c.token_ids)]

@@ -2,8 +2,9 @@
 
 Chat format (Qwen2.5 template with AF3's `<sound>` placeholder; vLLM's example `run_audioflamingo3`):
     <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n<sound>{text}<|im_end|>\n<|im_start|>assistant\n
-Audio front end (`AudioFlamingo3Processor`): the clip is cut into 30 s windows, each a Whisper log-mel
-(128 bins) padded to 30 s; each window gives up to 750 tokens (25 per second), concatenated.
+Audio front end (`AudioFlamingo3Processor`): the clip (at most 600 s) is cut into 30 s windows, each a
+Whisper log-mel (128 bins) padded to 30 s; each window gives up to 750 tokens (25 per second), all
+concatenated at the one `<sound>` placeholder.
 
 The AudioMCQ paper's panel used Audio Flamingo 2, which has neither a transformers nor a vLLM
 implementation; AF3 is the runnable member of that family.
@@ -43,14 +44,21 @@ class AudioFlamingo3Adapter(ModelAdapter):
         )
 
 
+MAX_AUDIO_SECONDS = 600  # AudioFlamingo3Processor's max_audio_len: longer clips are cut
+
+
 class AudioFlamingo3Runtime(TransformersModel):
+    def _window(self) -> int:
+        return int(self.adapter.sample_rate * self.feature_extractor.chunk_length)
+
     def _windows(self, clip: np.ndarray) -> list[np.ndarray]:
-        w = int(self.adapter.sample_rate * self.feature_extractor.chunk_length)
+        w = self._window()
+        clip = clip[: self.adapter.sample_rate * MAX_AUDIO_SECONDS]
         return [clip[i : i + w] for i in range(0, max(len(clip), 1), w)]
 
     def audio_token_count(self, num_samples: int) -> int:
-        w = int(self.adapter.sample_rate * self.feature_extractor.chunk_length)
-        hop = self.feature_extractor.hop_length
+        w, hop = self._window(), self.feature_extractor.hop_length
+        num_samples = min(int(num_samples), self.adapter.sample_rate * MAX_AUDIO_SECONDS)
         total = 0
         for start in range(0, max(num_samples, 1), w):
             frames = -(-min(w, num_samples - start) // hop)
