@@ -207,3 +207,49 @@ def test_close_frees_the_model(models):
     b = TransformersBackend(models["qwen2_audio"])
     b.close()
     assert b.rt is None
+
+
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni", "audio_flamingo3"])
+def test_prefix_attention_equals_copied_prefix(models, backends, family):
+    """The shared prefix attended once (default) = the prefix copied into every row (plain attention),
+    in all three modes, including continuations (option replies, decoding) that carry a padding mask."""
+    fast = backends[family]
+    assert fast.shared_attention == "prefix"
+    ref = TransformersBackend(models[family], shared_attention="copy", max_batch_rows=5)
+    try:
+        qs = _queries(5, shared=True, seed=21)
+        for a, b in zip(fast.score_letters(qs), ref.score_letters(qs)):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        for a, b in zip(fast.score_options(qs), ref.score_options(qs)):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        s = Sampling(n=2, temperature=0.0, max_new_tokens=5)
+        for a, b in zip(fast.generate(qs, s), ref.generate(qs, s)):
+            assert [c.token_ids for c in a.completions] == [c.token_ids for c in b.completions]
+            np.testing.assert_allclose(a.completions[0].logprobs, b.completions[0].logprobs, atol=1e-4)
+    finally:
+        ref.close()
+
+
+def test_prefix_attention_kernel_matches_reference():
+    """The CPU flash path (with log-sum-exp) equals the exact math path, GQA folding included."""
+    from adqa_data.backends import shared_prefix as sp
+
+    g = torch.Generator().manual_seed(0)
+    B, H, Hkv, S, P, D = 3, 4, 2, 5, 7, 8
+
+    class M:
+        layer_idx = 0
+
+    q = torch.randn(B, H, S, D, generator=g)
+    k, v = torch.randn(B, Hkv, S, D, generator=g), torch.randn(B, Hkv, S, D, generator=g)
+    pk, pv = torch.randn(1, Hkv, P, D, generator=g), torch.randn(1, Hkv, P, D, generator=g)
+    mask = torch.ones(B, S, dtype=torch.long)
+    mask[1, 3:] = 0
+    out, _ = sp.shared_prefix_attention(M(), q, k, v, mask, scaling=D**-0.5, adqa_prefix=[(pk, pv)])
+    # reference: the prefix copied per row, heads repeated, one softmax over [prefix | own keys]
+    K = torch.cat([pk.expand(B, -1, -1, -1), k], 2).repeat_interleave(H // Hkv, 1)
+    V = torch.cat([pv.expand(B, -1, -1, -1), v], 2).repeat_interleave(H // Hkv, 1)
+    allowed = torch.cat([torch.ones(B, 1, S, P, dtype=torch.bool),
+                         torch.ones(S, S, dtype=torch.bool).tril()[None, None] & mask.bool()[:, None, None, :]], -1)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, K, V, attn_mask=allowed).transpose(1, 2)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)

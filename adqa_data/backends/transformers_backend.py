@@ -3,7 +3,8 @@
 Why it does not call `model(...)` or `model.generate(...)`:
 - The silent condition puts the same [system + 30 s of silence] prefix (~800 tokens, 750 of them audio)
   before every question. Its audio encoding and KV cache are computed once per (model, audio_id, system
-  prompt) and each batch of question suffixes (~100 tokens) runs against a fresh copy of that cache.
+  prompt) and each batch of question suffixes (~100 tokens) runs against it; the prefix's keys and
+  values are not copied per row (`shared_prefix.py`).
   On the issue's benchmark this is the difference between ~60 s and a few seconds for 64 items.
 - A model's forward applies the LM head at every position; with a 150k vocabulary that is gigabytes per
   batch. Here the decoder runs headless and `lm_head` is applied only to the hidden states read.
@@ -32,6 +33,7 @@ from ..errors import UserError, require
 from ..models import ModelAdapter, adapter_for_checkpoint, get_adapter
 from ..models.base import TransformersModel
 from ..prompts import LETTERS, PromptStyle, get_style
+from . import shared_prefix
 from .base import Completion, Generation, Query, Sampling
 
 
@@ -64,9 +66,10 @@ class _Pass:
     """The result of running prompts: what a continuation needs to go on from there."""
 
     last_hidden: object  # [B, H] hidden state at each row's last real token
-    cache: object  # DynamicCache over [past | segment]
-    mask: object  # [B, K] 1 = real token
-    n_real: object  # [B] real tokens so far (the next position id)
+    cache: object  # DynamicCache over the rows' own tokens (and the copied prefix in "copy" mode)
+    mask: object  # [B, K] over the cache's tokens, 1 = real token
+    n_real: object  # [B] real tokens so far, prefix included (the next position id)
+    prefix: list | None = None  # the shared prefix's (keys, values) per layer, batch 1 ("prefix" mode)
 
 
 class TransformersBackend:
@@ -75,6 +78,9 @@ class TransformersBackend:
     `model`: a local checkpoint directory (or hub id when a hub is reachable); `family`: an adapter
     family, detected from config.json when omitted. `max_prefix_states`: how many shared [system +
     clip] caches to keep between calls (the silent clip is typically the only one).
+    `shared_attention`: "prefix" keeps the shared prefix's KV once and attends to it from all rows at
+    once (`shared_prefix.py`); "copy" copies it into every row's cache (plain transformers attention,
+    kept as the reference the tests compare against).
     """
 
     name = "transformers"
@@ -90,6 +96,7 @@ class TransformersBackend:
         trust_remote_code: bool = False,
         max_prefix_states: int = 4,
         adapter: ModelAdapter | None = None,
+        shared_attention: str = "prefix",
     ):
         require("torch", "models", "the transformers backend")
         if adapter is None:
@@ -100,6 +107,9 @@ class TransformersBackend:
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_rows = int(max_batch_rows)
         self.max_prefix_states = int(max_prefix_states)
+        if shared_attention not in ("prefix", "copy"):
+            raise UserError(f"shared_attention must be 'prefix' or 'copy', not {shared_attention!r}")
+        self.shared_attention = shared_attention
         self._prefix_states: OrderedDict[tuple, _PrefixState] = OrderedDict()
         self._letter_ids: dict[tuple, list[int]] = {}
         tok = self.rt.tokenizer
@@ -164,7 +174,7 @@ class TransformersBackend:
             mask = torch.cat([p.mask.repeat_interleave(rep, 0), real], dim=1)
             pos = p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.rt.device)[None]
             with torch.no_grad():
-                h = self._decode(self.rt.embed(ids), mask, pos, cache).last_hidden_state
+                h = self._decode(self.rt.embed(ids), mask, pos, cache, p.prefix).last_hidden_state
                 # position t of a reply is predicted by the hidden state before it: the prompt's last
                 # state for t = 0, the reply's own state t-1 after that. Head only on those states.
                 first = self.rt.lm_head(p.last_hidden).float().log_softmax(-1).repeat_interleave(rep, 0)
@@ -226,7 +236,7 @@ class TransformersBackend:
                         break
                     nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
                     mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=mask.device)], 1)
-                    h = self._decode(self.rt.embed(nxt[:, None]), mask, pos[:, None], cache).last_hidden_state
+                    h = self._decode(self.rt.embed(nxt[:, None]), mask, pos[:, None], cache, p.prefix).last_hidden_state
                     pos = pos + 1
                     logits = self.rt.lm_head(h[:, -1]).float()
             eos_set = set(self.rt.eos_token_ids)
@@ -345,12 +355,17 @@ class TransformersBackend:
                 start = end
 
     # ============================================================================ model passes
-    def _decode(self, embeds, mask, positions, cache):
-        """The headless decoder: embeddings in, hidden states out; `cache` grows in place."""
+    def _decode(self, embeds, mask, positions, cache, prefix: list | None = None):
+        """The headless decoder: embeddings in, hidden states out; `cache` grows in place. With `prefix`,
+        attention also covers that shared prefix (not in `cache`, not in `mask`)."""
         self.stats["passes"] += 1
-        return self.rt.decoder(
-            inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
-        )
+        dec = self.rt.decoder
+        if prefix is None:
+            return dec(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                       use_cache=True)
+        with shared_prefix.enabled(dec.config):  # transformers builds no mask for it: the mask goes along
+            return dec(inputs_embeds=embeds, attention_mask=None, position_ids=positions, past_key_values=cache,
+                       use_cache=True, adqa_prefix=prefix, adqa_mask=mask)
 
     def _new_cache(self, kv: list[tuple] | None = None):
         from transformers import DynamicCache
@@ -413,10 +428,14 @@ class TransformersBackend:
             real[i, : len(s)] = 1
         n_seg = real.sum(1)
         with torch.no_grad():
+            prefix = None
             if shared is not None:
                 st = self._prefix_state(batch[0])
-                cache = self._new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in st.kv])
-                mask = torch.cat([torch.ones((B, st.length), dtype=torch.long, device=dev), real], 1)
+                if self.shared_attention == "prefix":
+                    cache, mask, prefix = self._new_cache(), real, st.kv
+                else:
+                    cache = self._new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in st.kv])
+                    mask = torch.cat([torch.ones((B, st.length), dtype=torch.long, device=dev), real], 1)
                 start = torch.full((B,), st.length, device=dev)
                 emb = self.rt.embed(ids)
                 self.stats["shared_rows"] += B
@@ -429,9 +448,9 @@ class TransformersBackend:
             pos = start[:, None] + torch.arange(S, device=dev)[None]
             # no padding before any real token (past fully real, segment right-padded), so the causal
             # mask alone is exact here and the kernels skip a padding mask; `mask` is kept for what follows
-            h = self._decode(emb, None, pos, cache).last_hidden_state
+            h = self._decode(emb, None, pos, cache, prefix).last_hidden_state
             last = h[torch.arange(B, device=dev), n_seg - 1]
-        return _Pass(last_hidden=last, cache=cache, mask=mask, n_real=start + n_seg)
+        return _Pass(last_hidden=last, cache=cache, mask=mask, n_real=start + n_seg, prefix=prefix)
 
     # ================================================================================ sampling
     def _generator(self, seed: int, key: str, sample: int):
