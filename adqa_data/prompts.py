@@ -20,9 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .answers import LETTERS
 from .errors import UserError
-
-LETTERS = "ABCDEFGHIJ"
 
 AUDIOMCQ_SYSTEM = (
     "You are an audio understanding model that answers multiple choice questions based on audio content."

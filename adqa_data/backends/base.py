@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-LETTERS = "ABCDEFGHIJ"
+from ..answers import LETTERS  # noqa: F401  (re-exported: backends name options by letter)
 
 
 @dataclass

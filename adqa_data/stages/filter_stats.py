@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from ..answers import LETTERS
 from ..errors import UserError
 
 WEAK, STRONG = "weak", "strong"
 TIE_TOLERANCE = 1e-6
-LETTERS = "ABCDEFGHIJ"
 
 
 @dataclass(frozen=True)
