@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .answers import LETTERS
 from .errors import UserError
@@ -133,6 +133,6 @@ def load_prompt_style(path: str | Path, register: bool = True) -> PromptStyle:
         style = PromptStyle.model_validate(data)
     except FileNotFoundError:
         raise UserError(f"no such prompt file: {p}") from None
-    except Exception as e:  # yaml or validation error: say which file
+    except (yaml.YAMLError, ValidationError, TypeError) as e:  # say which file
         raise UserError(f"invalid prompt style: {e}", where=str(p)) from None
     return register_style(style) if register else style

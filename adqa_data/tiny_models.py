@@ -82,7 +82,9 @@ _SOURCES = """dog|cat|car engine|motorcycle|train|church bell|violin|piano|elect
 |faucet|shower|toilet|fountain|river|ocean wave|stream|rainstorm|hailstorm|blizzard|campfire|fireworks
 |gunshot|explosion|engine|subway|tram|ferry|sailboat|speedboat|skateboard|bicycle|scooter|truck|van
 |steam locomotive|escalator|elevator|ventilation system|air conditioner|heater|wind chime|bell tower
-|grandfather clock|metronome|cash register|vending machine|slot machine|pinball machine|video game""".replace("\n", "").split("|")
+|grandfather clock|metronome|cash register|vending machine|slot machine|pinball machine|video game""".replace(
+    "\n", ""
+).split("|")
 _ADJ = """loud|faint|distant|rhythmic|muffled|sharp|steady|intermittent|high-pitched|low|echoing|soft|harsh
 |melodic|repetitive|sudden|continuous|gentle|noisy|quiet|bright|dark|warm|cold|metallic|wooden|hollow|deep
 |shrill|raspy|smooth|rough|crisp|dull|booming|thin|thick|resonant|reverberant|dry|wet|fast|slow|brief|long
@@ -90,26 +92,34 @@ _ADJ = """loud|faint|distant|rhythmic|muffled|sharp|steady|intermittent|high-pit
 |excited|bored|angry|sad|happy|nervous|confident|hesitant|whispered|amplified|distorted|clean|compressed
 |layered|sparse|dense|busy|empty|crowded|urban|rural|natural|artificial|electronic|acoustic|mechanical
 |organic|synthetic|ancient|modern|traditional|experimental|classical|folk|ambient|energetic|relaxed
-|dramatic|subtle|obvious|mysterious|familiar|strange|unusual|ordinary|pleasant|unpleasant""".replace("\n", "").split("|")
+|dramatic|subtle|obvious|mysterious|familiar|strange|unusual|ordinary|pleasant|unpleasant""".replace(
+    "\n", ""
+).split("|")
 _VERBS = """barking|idling|passing by|ringing|playing a melody|speaking|laughing|singing|chirping|rumbling
 |humming|whistling|clicking|knocking|ticking|crying|shouting|whispering|coughing|sneezing|clapping
 |stomping|running|walking|breathing|snoring|purring|growling|howling|hissing|buzzing|beeping|honking
 |screeching|squeaking|rattling|clanging|banging|crashing|splashing|dripping|pouring|sizzling|crackling
 |popping|tapping|scraping|rustling|flapping|accelerating|braking|starting up|shutting down|vibrating
 |echoing|fading away|growing louder|repeating a phrase|counting numbers|reading aloud|giving directions
-|telling a story|making an announcement|calling for help|tuning an instrument|practicing scales""".replace("\n", "").split("|")
+|telling a story|making an announcement|calling for help|tuning an instrument|practicing scales""".replace(
+    "\n", ""
+).split("|")
 _PLACES = """in a busy street|inside a small room|near a river|in a large hall|at a train station|in a forest
 |on a windy beach|in an office|in a kitchen|during a concert|in a park|in a parking garage|on a farm
 |in a classroom|inside a moving vehicle|in a cathedral|in a stadium|at an airport|in a shopping mall
 |in a restaurant|in a hospital|in a library|in a factory|on a construction site|in a subway tunnel
 |at a harbor|on a mountain trail|in a cave|in a recording studio|in a living room|in a bathroom
 |in a garden|in a backyard|at a playground|at a market|at a wedding|at a sports game|in a gym
-|in a swimming pool|in a laboratory|on a balcony|in a courtyard|near a highway|under a bridge""".replace("\n", "").split("|")
+|in a swimming pool|in a laboratory|on a balcony|in a courtyard|near a highway|under a bridge""".replace(
+    "\n", ""
+).split("|")
 _BACKGROUND = """rain falls steadily|people talk quietly|wind blows across the microphone|traffic hums
 |music plays softly|water drips|footsteps approach|a fan whirs|birds sing|machinery operates|applause rises
 |a television murmurs|dishes clatter|children play nearby|leaves rustle|an engine idles|thunder rolls
 |a dog barks occasionally|a phone rings twice|a crowd cheers|waves crash|insects buzz|a door slams
-|someone types on a keyboard|a kettle whistles|glasses clink|a bell tolls|an alarm beeps""".replace("\n", "").split("|")
+|someone types on a keyboard|a kettle whistles|glasses clink|a bell tolls|an alarm beeps""".replace(
+    "\n", ""
+).split("|")
 _ASKS = """which sound source is most prominent throughout the recording
 |what is the most likely setting where this audio was captured|which event happens first in the clip
 |what emotion does the speaker most likely convey|which instrument carries the main melody
@@ -120,7 +130,9 @@ _ASKS = """which sound source is most prominent throughout the recording
 |what kind of weather is suggested by the sounds|what activity is most likely taking place
 |which animal can be heard in the background|what is the gender of the main speaker
 |how would you describe the recording quality|what is the most likely time of day
-|which object is producing the repetitive sound|what mood does the music create""".replace("\n", "").split("|")
+|which object is producing the repetitive sound|what mood does the music create""".replace("\n", "").split(
+    "|"
+)
 # Common English words for chain-of-thought-like filler, so the tokenizer's vocabulary is English-wide.
 _COMMON = """the of and to in is that it was for on are as with his they at be this from have or by one had
 not but what all were when we there can an your which their said if do will each about how up out them then
@@ -153,8 +165,19 @@ beat bars measures chorus verse bridge solo accompaniment lyrics language accent
 interview lecture podcast broadcast advertisement announcement warning instruction request greeting
 farewell apology complaint compliment question statement exclamation laughter crying shouting singing
 whistling humming breathing footsteps traffic engines machines tools appliances animals birds insects
-""".split()
-_CONNECTIVES = ["First,", "Next,", "Then,", "Also,", "However,", "Therefore,", "Because", "Although", "Since", "Overall,"]
+""".split()  # noqa: SIM905 (a word list reads better as text)
+_CONNECTIVES = [
+    "First,",
+    "Next,",
+    "Then,",
+    "Also,",
+    "However,",
+    "Therefore,",
+    "Because",
+    "Although",
+    "Since",
+    "Overall,",
+]
 
 
 _OPENERS = [
@@ -174,7 +197,12 @@ def _words(s: str) -> int:
 def synthetic_question(rng: random.Random, min_words: int = 25, max_words: int = 40) -> str:
     """An English audio question of `min_words`–`max_words` words, in the style of AudioMCQ items."""
     while True:
-        src, adj, verb, place = rng.choice(_SOURCES), rng.choice(_ADJ), rng.choice(_VERBS), rng.choice(_PLACES)
+        src, adj, verb, place = (
+            rng.choice(_SOURCES),
+            rng.choice(_ADJ),
+            rng.choice(_VERBS),
+            rng.choice(_PLACES),
+        )
         parts = [
             rng.choice(_OPENERS),
             f"In this recording a {adj} {src} can be heard {verb} {place} while {rng.choice(_BACKGROUND)}.",
@@ -200,7 +228,11 @@ def synthetic_option(rng: random.Random, min_words: int = 2, max_words: int = 6)
         elif form == 3:
             o = f"{rng.choice(_SOURCES).capitalize()} and {rng.choice(_SOURCES)}"
         else:
-            o = f"It becomes {rng.choice(_ADJ)}er" if rng.random() < 0.3 else f"{rng.choice(_ADJ).capitalize()} and {rng.choice(_ADJ)}"
+            o = (
+                f"It becomes {rng.choice(_ADJ)}er"
+                if rng.random() < 0.3
+                else f"{rng.choice(_ADJ).capitalize()} and {rng.choice(_ADJ)}"
+            )
         if min_words <= _words(o) <= max_words:
             return o
 
@@ -243,12 +275,16 @@ def _corpus(n_items: int = 3000, seed: int = 1234) -> list[str]:
         lines.append(" ".join(_filler_sentence(rng) for _ in range(3)))
         lines.append(f"<answer>{letter}</answer> <answer>{choices[ans]}</answer> {letter}. {choices[ans]}")
         if rng.random() < 0.2:
-            lines.append("You are an audio understanding model that answers multiple choice questions based on audio content.")
+            lines.append(
+                "You are an audio understanding model that answers multiple choice questions based on audio content."
+            )
     return lines
 
 
 # ---------------------------------------------------------------------------------------- tokenizer
-def train_bpe_tokenizer(out_dir: str | Path | None = None, vocab_size: int = 4096, corpus: list[str] | None = None):
+def train_bpe_tokenizer(
+    out_dir: str | Path | None = None, vocab_size: int = 4096, corpus: list[str] | None = None
+):
     """Train a Qwen2-style byte-level BPE on realistic question text and wrap it as a transformers fast
     tokenizer (`Qwen2Tokenizer`) with Qwen's special tokens and a Qwen-like chat template.
 
@@ -289,7 +325,11 @@ def train_bpe_tokenizer(out_dir: str | Path | None = None, vocab_size: int = 409
         unk_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        extra_special_tokens={"audio_token": "<|AUDIO|>", "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>"},
+        extra_special_tokens={
+            "audio_token": "<|AUDIO|>",
+            "audio_bos_token": "<|audio_bos|>",
+            "audio_eos_token": "<|audio_eos|>",
+        },
         model_max_length=32768,
     )
     hf.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
@@ -312,8 +352,28 @@ def _feature_extractor():
 
 # The two sizes. Every attention head is 64 wide (vLLM CPU kernels); "bench" is ≥20M parameters.
 _SIZES = {
-    "tiny": dict(hidden=128, layers=2, heads=2, kv_heads=1, ffn=384, a_dim=128, a_layers=2, a_heads=2, a_ffn=256),
-    "bench": dict(hidden=512, layers=6, heads=8, kv_heads=2, ffn=1536, a_dim=256, a_layers=4, a_heads=4, a_ffn=1024),
+    "tiny": {
+        "hidden": 128,
+        "layers": 2,
+        "heads": 2,
+        "kv_heads": 1,
+        "ffn": 384,
+        "a_dim": 128,
+        "a_layers": 2,
+        "a_heads": 2,
+        "a_ffn": 256,
+    },
+    "bench": {
+        "hidden": 512,
+        "layers": 6,
+        "heads": 8,
+        "kv_heads": 2,
+        "ffn": 1536,
+        "a_dim": 256,
+        "a_layers": 4,
+        "a_heads": 4,
+        "a_ffn": 1024,
+    },
 }
 
 
@@ -347,41 +407,45 @@ def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 
     tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
     audio_id = tok.convert_tokens_to_ids("<|AUDIO|>")
     config = Qwen2AudioConfig(
-        audio_config=dict(
-            num_mel_bins=128,
-            encoder_layers=s["a_layers"],
-            encoder_attention_heads=s["a_heads"],
-            encoder_ffn_dim=s["a_ffn"],
-            d_model=s["a_dim"],
-            max_source_positions=1500,  # fixed: the encoder expects 3000 mel frames (30 s)
-        ),
-        text_config=dict(
-            model_type="qwen2",
-            vocab_size=len(tok),
-            hidden_size=s["hidden"],
-            intermediate_size=s["ffn"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["kv_heads"],
-            max_position_embeddings=8192,
-            tie_word_embeddings=False,
-            bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
-            eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
-            pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
-        ),
+        audio_config={
+            "num_mel_bins": 128,
+            "encoder_layers": s["a_layers"],
+            "encoder_attention_heads": s["a_heads"],
+            "encoder_ffn_dim": s["a_ffn"],
+            "d_model": s["a_dim"],
+            "max_source_positions": 1500,  # fixed: the encoder expects 3000 mel frames (30 s)
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tok),
+            "hidden_size": s["hidden"],
+            "intermediate_size": s["ffn"],
+            "num_hidden_layers": s["layers"],
+            "num_attention_heads": s["heads"],
+            "num_key_value_heads": s["kv_heads"],
+            "max_position_embeddings": 8192,
+            "tie_word_embeddings": False,
+            "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+            "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
+            "pad_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+        },
         audio_token_index=audio_id,
     )
     torch.manual_seed(seed)
     model = Qwen2AudioForConditionalGeneration(config).eval()
     model.generation_config = _generation_config(tok)
     model.save_pretrained(str(out))
-    processor = Qwen2AudioProcessor(feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE)
+    processor = Qwen2AudioProcessor(
+        feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE
+    )
     processor.save_pretrained(str(out))
     processor.feature_extractor.save_pretrained(str(out))  # preprocessor_config.json, for older loaders
     return out
 
 
-def build_tiny_qwen25_omni_thinker(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
+def build_tiny_qwen25_omni_thinker(
+    out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None
+) -> Path:
     """A random-weight `Qwen2_5OmniThinkerForConditionalGeneration` saved to `out_dir` with the tokenizer
     and a `WhisperFeatureExtractor` (no `Qwen2_5OmniProcessor`: it needs torchvision, which cannot be
     installed next to the CPU torch; our adapter computes features and expands `<|AUDIO|>` itself).
@@ -399,36 +463,42 @@ def build_tiny_qwen25_omni_thinker(out_dir: str | Path, size: str = "tiny", seed
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     head_dim = s["hidden"] // s["heads"]
     section = [head_dim // 8, (head_dim // 2 - head_dim // 8) // 2]
-    section.append(head_dim // 2 - sum(section))  # [t, h, w] halves summing to head_dim / 2, as Qwen's 16/24/24
+    section.append(
+        head_dim // 2 - sum(section)
+    )  # [t, h, w] halves summing to head_dim / 2, as Qwen's 16/24/24
     config = Qwen2_5OmniThinkerConfig(
-        audio_config=dict(
-            num_mel_bins=128,
-            encoder_layers=s["a_layers"],
-            encoder_attention_heads=s["a_heads"],
-            encoder_ffn_dim=s["a_ffn"],
-            d_model=s["a_dim"],
-            max_source_positions=1500,
-            n_window=100,
-            output_dim=s["hidden"],
-        ),
-        vision_config=dict(
-            depth=1, hidden_size=64, intermediate_size=64, num_heads=1, out_hidden_size=s["hidden"],
-            fullatt_block_indexes=[0],
-        ),
-        text_config=dict(
-            vocab_size=len(tok),
-            hidden_size=s["hidden"],
-            intermediate_size=s["ffn"],
-            num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"],
-            num_key_value_heads=s["kv_heads"],
-            max_position_embeddings=8192,
-            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section},
-            tie_word_embeddings=False,
-            bos_token_id=ids["<|endoftext|>"],
-            eos_token_id=ids["<|im_end|>"],
-            pad_token_id=ids["<|endoftext|>"],
-        ),
+        audio_config={
+            "num_mel_bins": 128,
+            "encoder_layers": s["a_layers"],
+            "encoder_attention_heads": s["a_heads"],
+            "encoder_ffn_dim": s["a_ffn"],
+            "d_model": s["a_dim"],
+            "max_source_positions": 1500,
+            "n_window": 100,
+            "output_dim": s["hidden"],
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": 64,
+            "intermediate_size": 64,
+            "num_heads": 1,
+            "out_hidden_size": s["hidden"],
+            "fullatt_block_indexes": [0],
+        },
+        text_config={
+            "vocab_size": len(tok),
+            "hidden_size": s["hidden"],
+            "intermediate_size": s["ffn"],
+            "num_hidden_layers": s["layers"],
+            "num_attention_heads": s["heads"],
+            "num_key_value_heads": s["kv_heads"],
+            "max_position_embeddings": 8192,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section},
+            "tie_word_embeddings": False,
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
         audio_token_index=ids["<|AUDIO|>"],
         image_token_index=ids["<|IMAGE|>"],
         video_token_index=ids["<|VIDEO|>"],
@@ -447,34 +517,53 @@ def build_tiny_qwen25_omni_thinker(out_dir: str | Path, size: str = "tiny", seed
     return out
 
 
-def build_tiny_audio_flamingo3(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
+def build_tiny_audio_flamingo3(
+    out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None
+) -> Path:
     """A random-weight `AudioFlamingo3ForConditionalGeneration` + `AudioFlamingo3Processor` saved to
     `out_dir` (`<sound>` is the audio placeholder; 30 s windows of Whisper-128 features). Returns `out_dir`."""
     import torch
-    from transformers import AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor
+    from transformers import (
+        AudioFlamingo3Config,
+        AudioFlamingo3ForConditionalGeneration,
+        AudioFlamingo3Processor,
+    )
 
     s = _size(size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
     config = AudioFlamingo3Config(
-        audio_config=dict(
-            num_mel_bins=128, num_hidden_layers=s["a_layers"], num_attention_heads=s["a_heads"],
-            intermediate_size=s["a_ffn"], hidden_size=s["a_dim"], max_source_positions=1500,
-        ),
-        text_config=dict(
-            model_type="qwen2", vocab_size=len(tok), hidden_size=s["hidden"], intermediate_size=s["ffn"],
-            num_hidden_layers=s["layers"], num_attention_heads=s["heads"], num_key_value_heads=s["kv_heads"],
-            max_position_embeddings=8192, tie_word_embeddings=False,
-            eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
-        ),
+        audio_config={
+            "num_mel_bins": 128,
+            "num_hidden_layers": s["a_layers"],
+            "num_attention_heads": s["a_heads"],
+            "intermediate_size": s["a_ffn"],
+            "hidden_size": s["a_dim"],
+            "max_source_positions": 1500,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tok),
+            "hidden_size": s["hidden"],
+            "intermediate_size": s["ffn"],
+            "num_hidden_layers": s["layers"],
+            "num_attention_heads": s["heads"],
+            "num_key_value_heads": s["kv_heads"],
+            "max_position_embeddings": 8192,
+            "tie_word_embeddings": False,
+            "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
+            "pad_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+        },
         audio_token_id=tok.convert_tokens_to_ids("<sound>"),
     )
     torch.manual_seed(seed)
     model = AudioFlamingo3ForConditionalGeneration(config).eval()
     model.generation_config = _generation_config(tok)
     model.save_pretrained(str(out))
-    processor = AudioFlamingo3Processor(feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE)
+    processor = AudioFlamingo3Processor(
+        feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE
+    )
     processor.save_pretrained(str(out))
     processor.feature_extractor.save_pretrained(str(out))
     return out
@@ -489,7 +578,7 @@ def count_parameters(path_or_model) -> int:
     total = 0
     for f in Path(path_or_model).glob("*.safetensors"):
         with safe_open(str(f), "pt") as st:
-            total += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
+            total += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())  # noqa: SIM118 (safe_open is not iterable)
     return total
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def main() -> None:
@@ -89,14 +89,23 @@ def main() -> None:
     model = rt.model
 
     def peers(idx: list[int]):
-        texts = [p.text.replace(adapter.audio_placeholder, adapter.audio_placeholder * n_audio) for p in (parts[i] for i in idx)]
+        texts = [
+            p.text.replace(adapter.audio_placeholder, adapter.audio_placeholder * n_audio)
+            for p in (parts[i] for i in idx)
+        ]
         enc = proc_tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         feats = whisper_features(rt.feature_extractor, [clip] * len(idx), 16000)
         with torch.no_grad():
             out = model.generate(
-                input_ids=enc.input_ids, attention_mask=enc.attention_mask, input_features=feats.input_features,
-                feature_attention_mask=feats.attention_mask, max_new_tokens=args.new_tokens, do_sample=False,
-                output_scores=True, return_dict_in_generate=True, pad_token_id=ours.pad_id,
+                input_ids=enc.input_ids,
+                attention_mask=enc.attention_mask,
+                input_features=feats.input_features,
+                feature_attention_mask=feats.attention_mask,
+                max_new_tokens=args.new_tokens,
+                do_sample=False,
+                output_scores=True,
+                return_dict_in_generate=True,
+                pad_token_id=ours.pad_id,
             )
         return torch.softmax(out.scores[0][:, letter_ids].double(), -1).numpy()
 
@@ -129,7 +138,13 @@ def main() -> None:
             t0, c0 = time.perf_counter(), time.process_time()
             for (emb, pos), cache in zip(prepared, caches):
                 # right padding after a fully real prefix: the causal mask alone is exact
-                rt.decoder(inputs_embeds=emb, attention_mask=None, position_ids=pos, past_key_values=cache, use_cache=True)
+                rt.decoder(
+                    inputs_embeds=emb,
+                    attention_mask=None,
+                    position_ids=pos,
+                    past_key_values=cache,
+                    use_cache=True,
+                )
             return time.perf_counter() - t0, time.process_time() - c0
 
     def run_limit_same_attention():
@@ -163,9 +178,19 @@ def main() -> None:
         our_probs, to, co = timed(run_ours)
         tl, cl = run_limit()
         ts, cs = run_limit_same_attention()
-        rounds.append(dict(peers=tp * len(batches), ours=to, limit=tl, limit_same=ts,
-                           peers_cpu=cp * len(batches), ours_cpu=co, limit_cpu=cl, limit_same_cpu=cs,
-                           load=os.getloadavg()[0]))
+        rounds.append(
+            {
+                "peers": tp * len(batches),
+                "ours": to,
+                "limit": tl,
+                "limit_same": ts,
+                "peers_cpu": cp * len(batches),
+                "ours_cpu": co,
+                "limit_cpu": cl,
+                "limit_same_cpu": cs,
+                "load": os.getloadavg()[0],
+            }
+        )
         print("round: " + " ".join(f"{k}={v:.2f}" for k, v in rounds[-1].items()), file=sys.stderr)
     peer_probs = np.concatenate(peer_probs)
     load_after = os.getloadavg()
@@ -205,7 +230,9 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
     }
     ours.close()
-    print(f"peers (generate, full prompt):  {result['peers_s']:8.2f} s (mean of rounds, extrapolated to all items)")
+    print(
+        f"peers (generate, full prompt):  {result['peers_s']:8.2f} s (mean of rounds, extrapolated to all items)"
+    )
     print(f"ours  (letters, shared prefix): {result['ours_s']:8.2f} s (median of {len(rounds)} rounds)")
     print(f"limit (suffix forward only):    {result['limit_s']:8.2f} s (median)")
     print(f"limit, our attention:           {result['limit_same_attention_s']:8.2f} s (median)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -22,7 +21,9 @@ CHOICES = ["A dog barking", "Rain on a roof", "A church bell", "Traffic noise"]
 
 
 def _q(audio=True, style="letters"):
-    return Query("k1", "What is the main sound?", CHOICES, np.zeros(1600, np.float32) if audio else None, "sil", style)
+    return Query(
+        "k1", "What is the main sound?", CHOICES, np.zeros(1600, np.float32) if audio else None, "sil", style
+    )
 
 
 def test_importing_models_does_not_import_torch():
@@ -68,19 +69,25 @@ def test_prompt_yaml_copies_load(tmp_path):
     [
         (
             "qwen2_audio",
-            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-            "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n{text}<|im_end|>\n<|im_start|>assistant\n",
+            (
+                "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\n{text}<|im_end|>\n<|im_start|>assistant\n"
+            ),
         ),
         (
             "qwen25_omni",
-            "<|im_start|>system\nYou are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable "
-            "of perceiving auditory and visual inputs, as well as generating text and speech.<|im_end|>\n"
-            "<|im_start|>user\n<|audio_bos|><|AUDIO|><|audio_eos|>{text}<|im_end|>\n<|im_start|>assistant\n",
+            (
+                "<|im_start|>system\nYou are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable "
+                "of perceiving auditory and visual inputs, as well as generating text and speech.<|im_end|>\n"
+                "<|im_start|>user\n<|audio_bos|><|AUDIO|><|audio_eos|>{text}<|im_end|>\n<|im_start|>assistant\n"
+            ),
         ),
         (
             "audio_flamingo3",
-            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<sound>{text}"
-            "<|im_end|>\n<|im_start|>assistant\n",
+            (
+                "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<sound>{text}"
+                "<|im_end|>\n<|im_start|>assistant\n"
+            ),
         ),
         ("kimi_audio", "<|im_kimia_text_blank|>{text}"),
     ],
@@ -165,7 +172,9 @@ def test_adapter_runtime_on_tiny_models(tiny_dir, family):
         assert rt.tokenize(parts.prefix, n) + rt.tokenize(parts.suffix) == rt.tokenize(parts.text, n)
     # encoder output length = the placeholder count, for several lengths; past 30 s the Qwen families
     # cut the clip, Audio Flamingo 3 encodes a second 30 s window
-    clips = [np.zeros(16000 * s, np.float32) for s in (1, 5)] + [np.random.default_rng(0).standard_normal(16000 * 31).astype(np.float32)]
+    clips = [np.zeros(16000 * s, np.float32) for s in (1, 5)] + [
+        np.random.default_rng(0).standard_normal(16000 * 31).astype(np.float32)
+    ]
     embs = rt.encode_audio(clips)
     expected = [25, 125, 775 if family == "audio_flamingo3" else 750]
     assert [e.shape[0] for e in embs] == expected == [rt.audio_token_count(len(c)) for c in clips]
@@ -181,8 +190,12 @@ def test_adapter_runtime_on_tiny_models(tiny_dir, family):
 
         f = whisper_features(rt.feature_extractor, [np.zeros(1600, np.float32)], 16000)
         mask_name = "input_features_mask" if family == "audio_flamingo3" else "feature_attention_mask"
-        ref = rt.model(input_ids=ids, attention_mask=torch.ones_like(ids), input_features=f.input_features,
-                       **{mask_name: f.attention_mask}).logits[:, -1]
+        ref = rt.model(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            input_features=f.input_features,
+            **{mask_name: f.attention_mask},
+        ).logits[:, -1]
     assert torch.allclose(ours, ref, atol=1e-5)
     rt.close()
     assert rt.model is None

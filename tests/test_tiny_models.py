@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 torch.set_num_threads(1)
 
-from adqa_data import tiny_models as tm  # noqa: E402
+from adqa_data import tiny_models as tm
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_tokenizer_is_bpe_with_qwen_specials(tok, tmp_path):
         assert again.convert_tokens_to_ids(t) == 4096 + tm.SPECIAL_TOKENS.index(t)
         assert again(t).input_ids == [again.convert_tokens_to_ids(t)]
     assert again.eos_token == "<|im_end|>" and again.pad_token == "<|endoftext|>"
-    q, choices, _ = tm.synthetic_items(1, seed=3)[0]
+    q, _choices, _ = tm.synthetic_items(1, seed=3)[0]
     ids = again(q).input_ids
     assert again.decode(ids) == q
     # a real BPE: far fewer tokens than bytes, about a Qwen tokenizer's rate on English (~1.3 / word)
@@ -68,7 +68,9 @@ def test_qwen2_audio_builds_reloads_and_runs(tok, tmp_path):
         tokenize=False,
         add_generation_prompt=True,
     )
-    inputs = proc(text=text, audio=[np.zeros(16000 * 2, np.float32)], sampling_rate=16000, return_tensors="pt")
+    inputs = proc(
+        text=text, audio=[np.zeros(16000 * 2, np.float32)], sampling_rate=16000, return_tensors="pt"
+    )
     assert int((inputs.input_ids == model.config.audio_token_index).sum()) == 50  # 25 per second
     with torch.no_grad():
         logits = model(**inputs).logits
@@ -83,15 +85,24 @@ def test_qwen25_omni_thinker_builds_reloads_and_runs(tok, tmp_path):
     model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(out).eval()
     fe = AutoFeatureExtractor.from_pretrained(out)
     t = AutoTokenizer.from_pretrained(out)
-    feats = fe([np.zeros(16000 * 2, np.float32)], sampling_rate=16000, return_attention_mask=True,
-               padding="max_length", return_tensors="pt")
+    feats = fe(
+        [np.zeros(16000 * 2, np.float32)],
+        sampling_rate=16000,
+        return_attention_mask=True,
+        padding="max_length",
+        return_tensors="pt",
+    )
     n_audio = 50
     text = f"<|im_start|>user\n<|audio_bos|>{'<|AUDIO|>' * n_audio}<|audio_eos|>Q?<|im_end|>\n<|im_start|>assistant\n"
     ids = t(text, return_tensors="pt")
     assert int((ids.input_ids == model.config.audio_token_index).sum()) == n_audio
     with torch.no_grad():
-        logits = model(input_ids=ids.input_ids, attention_mask=ids.attention_mask,
-                       input_features=feats.input_features, feature_attention_mask=feats.attention_mask).logits
+        logits = model(
+            input_ids=ids.input_ids,
+            attention_mask=ids.attention_mask,
+            input_features=feats.input_features,
+            feature_attention_mask=feats.attention_mask,
+        ).logits
     assert logits.shape == (1, ids.input_ids.shape[1], len(tok)) and torch.isfinite(logits).all()
 
 

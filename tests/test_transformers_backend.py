@@ -13,11 +13,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 torch.set_num_threads(2)
 
-from adqa_data import tiny_models as tm  # noqa: E402
-from adqa_data.backends.base import Backend, Query, Sampling  # noqa: E402
-from adqa_data.backends.transformers_backend import TransformersBackend  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
-from adqa_data.models.base import whisper_features  # noqa: E402
+from adqa_data import tiny_models as tm
+from adqa_data.backends.base import Backend, Query, Sampling
+from adqa_data.backends.transformers_backend import TransformersBackend
+from adqa_data.errors import UserError
+from adqa_data.models.base import whisper_features
 
 pytestmark = pytest.mark.slow
 SR = 16000
@@ -58,10 +58,16 @@ def _reference_last_logits(b: TransformersBackend, q: Query, extra_ids=()):
     ids = rt.tokenize(b.adapter.build_prompt(q), rt.audio_token_count(len(q.audio))) + list(extra_ids)
     f = whisper_features(rt.feature_extractor, [q.audio], SR)
     with torch.no_grad():
-        return rt.model(
-            input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-            input_features=f.input_features, **{_mask_name(b): f.attention_mask},
-        ).logits[0].float()
+        return (
+            rt.model(
+                input_ids=torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                input_features=f.input_features,
+                **{_mask_name(b): f.attention_mask},
+            )
+            .logits[0]
+            .float()
+        )
 
 
 def _mask_name(b: TransformersBackend) -> str:
@@ -138,7 +144,9 @@ def test_options_mode_matches_brute_force(backends, family, style):
     base = b.adapter.prompt_parts(q).suffix
     means = []
     for i in range(len(q.choices)):
-        reply = b.rt.tokenize(base + q.choices[i] if style == "letters" else base + f"<answer>{q.choices[i]}</answer>")
+        reply = b.rt.tokenize(
+            base + q.choices[i] if style == "letters" else base + f"<answer>{q.choices[i]}</answer>"
+        )
         cont = reply[len(b.rt.tokenize(base)) :]
         logits = _reference_last_logits(b, q, cont)
         lp = logits[-len(cont) - 1 : -1].log_softmax(-1).gather(1, torch.tensor(cont)[:, None]).squeeze(1)
@@ -162,8 +170,12 @@ def test_generate_greedy_equals_model_generate(backends, family):
     f = whisper_features(rt.feature_extractor, [q.audio], SR)
     with torch.no_grad():
         ref = rt.model.generate(
-            input_ids=ids, attention_mask=torch.ones_like(ids), input_features=f.input_features,
-            **{_mask_name(b): f.attention_mask}, do_sample=False, max_new_tokens=6,
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            input_features=f.input_features,
+            **{_mask_name(b): f.attention_mask},
+            do_sample=False,
+            max_new_tokens=6,
         )[0, ids.shape[1] :].tolist()
     c = g.completions[0]
     assert c.token_ids == ref[: len(c.token_ids)]
@@ -198,7 +210,9 @@ def test_sampling_logprobs_are_the_processed_distribution(backends):
     b = backends["qwen2_audio"]
     q = _queries(1, shared=False, seed=9)[0]
     greedy = b.generate([q], Sampling(temperature=0.0, max_new_tokens=5))[0].completions[0]
-    nucleus = b.generate([q], Sampling(temperature=0.7, top_p=1e-6, max_new_tokens=5, seed=1))[0].completions[0]
+    nucleus = b.generate([q], Sampling(temperature=0.7, top_p=1e-6, max_new_tokens=5, seed=1))[0].completions[
+        0
+    ]
     assert nucleus.token_ids == greedy.token_ids
     assert all(abs(lp) < 1e-5 for lp in nucleus.logprobs)
 
@@ -249,7 +263,12 @@ def test_prefix_attention_kernel_matches_reference():
     # reference: the prefix copied per row, heads repeated, one softmax over [prefix | own keys]
     K = torch.cat([pk.expand(B, -1, -1, -1), k], 2).repeat_interleave(H // Hkv, 1)
     V = torch.cat([pv.expand(B, -1, -1, -1), v], 2).repeat_interleave(H // Hkv, 1)
-    allowed = torch.cat([torch.ones(B, 1, S, P, dtype=torch.bool),
-                         torch.ones(S, S, dtype=torch.bool).tril()[None, None] & mask.bool()[:, None, None, :]], -1)
+    allowed = torch.cat(
+        [
+            torch.ones(B, 1, S, P, dtype=torch.bool),
+            torch.ones(S, S, dtype=torch.bool).tril()[None, None] & mask.bool()[:, None, None, :],
+        ],
+        -1,
+    )
     ref = torch.nn.functional.scaled_dot_product_attention(q, K, V, attn_mask=allowed).transpose(1, 2)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)

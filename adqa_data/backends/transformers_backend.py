@@ -101,7 +101,9 @@ class TransformersBackend:
         require("torch", "models", "the transformers backend")
         if adapter is None:
             p = Path(model)
-            adapter = adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
+            adapter = (
+                adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
+            )
         self.adapter = adapter
         self.rt: TransformersModel = adapter.load_transformers(model, device, dtype, trust_remote_code)
         self.max_batch_tokens = int(max_batch_tokens)
@@ -172,7 +174,9 @@ class TransformersBackend:
                 real[i, : len(c)] = 1
             cache = self._repeat_cache(p.cache, rep)
             mask = torch.cat([p.mask.repeat_interleave(rep, 0), real], dim=1)
-            pos = p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.rt.device)[None]
+            pos = (
+                p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.rt.device)[None]
+            )
             with torch.no_grad():
                 h = self._decode(self.rt.embed(ids), mask, pos, cache, p.prefix).last_hidden_state
                 # position t of a reply is predicted by the hidden state before it: the prompt's last
@@ -183,7 +187,13 @@ class TransformersBackend:
                 rest = torch.zeros((len(flat), width - 1), device=self.rt.device)
                 if sel.any():
                     hs = h[:, :-1][sel]
-                    lp = self.rt.lm_head(hs).float().log_softmax(-1).gather(1, ids[:, 1:][sel][:, None]).squeeze(1)
+                    lp = (
+                        self.rt.lm_head(hs)
+                        .float()
+                        .log_softmax(-1)
+                        .gather(1, ids[:, 1:][sel][:, None])
+                        .squeeze(1)
+                    )
                     rest[sel] = lp
                 total = lp0 + rest.sum(1)
                 mean = total / real.sum(1).float()
@@ -236,7 +246,9 @@ class TransformersBackend:
                         break
                     nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
                     mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=mask.device)], 1)
-                    h = self._decode(self.rt.embed(nxt[:, None]), mask, pos[:, None], cache, p.prefix).last_hidden_state
+                    h = self._decode(
+                        self.rt.embed(nxt[:, None]), mask, pos[:, None], cache, p.prefix
+                    ).last_hidden_state
                     pos = pos + 1
                     logits = self.rt.lm_head(h[:, -1]).float()
             eos_set = set(self.rt.eos_token_ids)
@@ -343,8 +355,11 @@ class TransformersBackend:
             n_passes, start = 0, 0
             while start < len(members):  # greedy count of passes under the budget
                 width, take = length(members[start]), 1
-                while (start + take < len(members) and take < max_rows
-                       and width * (take + 1) <= self.max_batch_tokens):
+                while (
+                    start + take < len(members)
+                    and take < max_rows
+                    and width * (take + 1) <= self.max_batch_tokens
+                ):
                     take += 1
                 start, n_passes = start + take, n_passes + 1
             size, extra = divmod(len(members), n_passes)
@@ -361,11 +376,23 @@ class TransformersBackend:
         self.stats["passes"] += 1
         dec = self.rt.decoder
         if prefix is None:
-            return dec(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=True)
+            return dec(
+                inputs_embeds=embeds,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+            )
         with shared_prefix.enabled(dec.config):  # transformers builds no mask for it: the mask goes along
-            return dec(inputs_embeds=embeds, attention_mask=None, position_ids=positions, past_key_values=cache,
-                       use_cache=True, adqa_prefix=prefix, adqa_mask=mask)
+            return dec(
+                inputs_embeds=embeds,
+                attention_mask=None,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                adqa_prefix=prefix,
+                adqa_mask=mask,
+            )
 
     def _new_cache(self, kv: list[tuple] | None = None):
         from transformers import DynamicCache
@@ -376,7 +403,10 @@ class TransformersBackend:
     def _repeat_cache(self, cache, repeats):
         """A new cache whose row b holds `repeats[b]` copies of row b of `cache`."""
         return self._new_cache(
-            [(layer.keys.repeat_interleave(repeats, 0), layer.values.repeat_interleave(repeats, 0)) for layer in cache.layers]
+            [
+                (layer.keys.repeat_interleave(repeats, 0), layer.values.repeat_interleave(repeats, 0))
+                for layer in cache.layers
+            ]
         )
 
     def _prefix_state(self, row: _Row) -> _PrefixState:
@@ -409,7 +439,9 @@ class TransformersBackend:
             audio = torch.cat(self.rt.encode_audio(clips)).to(emb.dtype)
             where = ids == self.rt.audio_token_id
             if int(where.sum()) != audio.shape[0]:
-                raise RuntimeError(f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings")
+                raise RuntimeError(
+                    f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings"
+                )
             emb[where] = audio
         return emb
 
@@ -434,7 +466,9 @@ class TransformersBackend:
                 if self.shared_attention == "prefix":
                     cache, mask, prefix = self._new_cache(), real, st.kv
                 else:
-                    cache = self._new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in st.kv])
+                    cache = self._new_cache(
+                        [(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in st.kv]
+                    )
                     mask = torch.cat([torch.ones((B, st.length), dtype=torch.long, device=dev), real], 1)
                 start = torch.full((B,), st.length, device=dev)
                 emb = self.rt.embed(ids)

@@ -28,18 +28,30 @@ class AudioFlamingo3Adapter(ModelAdapter):
         head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
         audio = self.audio_placeholder if has_audio else ""
         return PromptParts(
-            prefix=f"{head}<|im_start|>user\n{audio}", suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n"
+            prefix=f"{head}<|im_start|>user\n{audio}",
+            suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n",
         )
 
-    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> TransformersModel:
+    def load_transformers(
+        self, path, device="cpu", dtype="float32", trust_remote_code=False
+    ) -> TransformersModel:
         transformers = require("transformers", "models", "the transformers backend")
-        model = transformers.AudioFlamingo3ForConditionalGeneration.from_pretrained(
-            str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
-        ).to(device).eval()
+        model = (
+            transformers.AudioFlamingo3ForConditionalGeneration.from_pretrained(
+                str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
+            )
+            .to(device)
+            .eval()
+        )
         tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
         return AudioFlamingo3Runtime(
-            self, model, tok, fe, decoder=model.model.language_model, lm_head=model.lm_head,
+            self,
+            model,
+            tok,
+            fe,
+            decoder=model.model.language_model,
+            lm_head=model.lm_head,
             audio_token_id=model.config.audio_token_id,
         )
 
@@ -74,8 +86,11 @@ class AudioFlamingo3Runtime(TransformersModel):
             windows += ws
             per_clip.append(len(ws))
         feats = self.feature_extractor(
-            windows, sampling_rate=self.adapter.sample_rate, return_attention_mask=True,
-            padding="max_length", return_tensors="pt",
+            windows,
+            sampling_rate=self.adapter.sample_rate,
+            return_attention_mask=True,
+            padding="max_length",
+            return_tensors="pt",
         )
         with torch.no_grad():
             out = self.model.model.get_audio_features(

@@ -111,8 +111,14 @@ def torch_dtype(dtype: str):
     if dtype == "auto":
         return "auto"
     try:
-        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
+        return {
+            "float32": torch.float32,
+            "fp32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "bf16": torch.bfloat16,
+            "float16": torch.float16,
+            "fp16": torch.float16,
+        }[dtype]
     except KeyError:
         raise UserError(f"unknown dtype {dtype!r}", fix="use float32, bfloat16, float16 or auto") from None
 
@@ -127,7 +133,16 @@ class TransformersModel:
     when the prompt has audio and text only (transformers `get_rope_index`).
     """
 
-    def __init__(self, adapter: ModelAdapter, model, tokenizer, feature_extractor, decoder, lm_head, audio_token_id: int):
+    def __init__(
+        self,
+        adapter: ModelAdapter,
+        model,
+        tokenizer,
+        feature_extractor,
+        decoder,
+        lm_head,
+        audio_token_id: int,
+    ):
         self.adapter = adapter
         self.model = model
         self.tokenizer = tokenizer

@@ -24,8 +24,12 @@ class GenericAdapter(ModelAdapter):
     default_system = None
     transformers_support = False
 
-    def __init__(self, path: str | Path | None = None, audio_placeholder: str | None = None,
-                 trust_remote_code: bool = False):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        audio_placeholder: str | None = None,
+        trust_remote_code: bool = False,
+    ):
         super().__init__(path)
         self.trust_remote_code = trust_remote_code
         if audio_placeholder is not None:
@@ -41,9 +45,18 @@ class GenericAdapter(ModelAdapter):
             raise UserError("the generic adapter needs the checkpoint path to read its chat template")
         transformers = require("transformers", "models", "the generic model adapter")
         try:
-            return transformers.AutoProcessor.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
-        except Exception:  # no processor: a tokenizer with a chat template is enough
-            return transformers.AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.trust_remote_code)
+            return transformers.AutoProcessor.from_pretrained(
+                self.path, trust_remote_code=self.trust_remote_code
+            )
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ):  # no processor: a tokenizer with a template is enough
+            return transformers.AutoTokenizer.from_pretrained(
+                self.path, trust_remote_code=self.trust_remote_code
+            )
 
     @cached_property
     def _special_tokens(self) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UserError
 
@@ -83,7 +83,7 @@ def load_panel(path: str | Path) -> Panel:
         panel = Panel.model_validate(yaml.safe_load(p.read_text()))
     except FileNotFoundError:
         raise UserError(f"no such panel file: {p}") from None
-    except Exception as e:
+    except (yaml.YAMLError, ValidationError, TypeError) as e:
         raise UserError(f"invalid panel: {e}", where=str(p)) from None
     for m in panel.members:
         local = (p.parent / m.model).resolve()

@@ -15,7 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import require
-from .base import ModelAdapter, PromptParts, TransformersModel, torch_dtype, whisper_features, whisper_token_count
+from .base import (
+    ModelAdapter,
+    PromptParts,
+    TransformersModel,
+    torch_dtype,
+    whisper_features,
+    whisper_token_count,
+)
 
 OMNI_SYSTEM = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
@@ -33,28 +40,43 @@ class Qwen25OmniAdapter(ModelAdapter):
         head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
         audio = f"<|audio_bos|>{self.audio_placeholder}<|audio_eos|>" if has_audio else ""
         return PromptParts(
-            prefix=f"{head}<|im_start|>user\n{audio}", suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n"
+            prefix=f"{head}<|im_start|>user\n{audio}",
+            suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n",
         )
 
-    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> TransformersModel:
+    def load_transformers(
+        self, path, device="cpu", dtype="float32", trust_remote_code=False
+    ) -> TransformersModel:
         transformers = require("transformers", "models", "the transformers backend")
         # a full Omni checkpoint (thinker + talker) loads its thinker weights under the "thinker." prefix
-        model = transformers.Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
-            str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
-        ).to(device).eval()
+        model = (
+            transformers.Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
+                str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
+            )
+            .to(device)
+            .eval()
+        )
         tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         try:
             fe = transformers.WhisperFeatureExtractor.from_pretrained(str(path))
         except OSError:  # a checkpoint without preprocessor_config.json: Omni's front end is Whisper-128
             fe = transformers.WhisperFeatureExtractor(feature_size=128, sampling_rate=16000)
         return Qwen25OmniRuntime(
-            self, model, tok, fe, decoder=model.model, lm_head=model.lm_head, audio_token_id=model.config.audio_token_id
+            self,
+            model,
+            tok,
+            fe,
+            decoder=model.model,
+            lm_head=model.lm_head,
+            audio_token_id=model.config.audio_token_id,
         )
 
 
 class Qwen25OmniRuntime(TransformersModel):
     def audio_token_count(self, num_samples: int) -> int:
-        return whisper_token_count(num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames)
+        return whisper_token_count(
+            num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames
+        )
 
     def encode_audio(self, clips: list[np.ndarray]):
         import torch

@@ -9,12 +9,17 @@ second of audio (750 for 30 s). The prompt is split right after `<|audio_eos|>`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..errors import require
-from .base import ModelAdapter, PromptParts, TransformersModel, torch_dtype, whisper_features, whisper_token_count
+from .base import (
+    ModelAdapter,
+    PromptParts,
+    TransformersModel,
+    torch_dtype,
+    whisper_features,
+    whisper_token_count,
+)
 
 
 class Qwen2AudioAdapter(ModelAdapter):
@@ -30,24 +35,39 @@ class Qwen2AudioAdapter(ModelAdapter):
                 prefix=f"{head}<|im_start|>user\nAudio 1: <|audio_bos|>{self.audio_placeholder}<|audio_eos|>",
                 suffix=f"\n{user_text}<|im_end|>\n<|im_start|>assistant\n",
             )
-        return PromptParts(prefix=f"{head}<|im_start|>user\n", suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n")
+        return PromptParts(
+            prefix=f"{head}<|im_start|>user\n", suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n"
+        )
 
-    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> TransformersModel:
+    def load_transformers(
+        self, path, device="cpu", dtype="float32", trust_remote_code=False
+    ) -> TransformersModel:
         transformers = require("transformers", "models", "the transformers backend")
-        model = transformers.Qwen2AudioForConditionalGeneration.from_pretrained(
-            str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
-        ).to(device).eval()
+        model = (
+            transformers.Qwen2AudioForConditionalGeneration.from_pretrained(
+                str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
+            )
+            .to(device)
+            .eval()
+        )
         tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
         return Qwen2AudioRuntime(
-            self, model, tok, fe, decoder=model.model.language_model, lm_head=model.lm_head,
+            self,
+            model,
+            tok,
+            fe,
+            decoder=model.model.language_model,
+            lm_head=model.lm_head,
             audio_token_id=model.config.audio_token_index,
         )
 
 
 class Qwen2AudioRuntime(TransformersModel):
     def audio_token_count(self, num_samples: int) -> int:
-        return whisper_token_count(num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames)
+        return whisper_token_count(
+            num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames
+        )
 
     def encode_audio(self, clips: list[np.ndarray]):
         """The audio path of `Qwen2AudioModel.forward`, on its own: encoder with the frame mask, projector,
@@ -63,7 +83,8 @@ class Qwen2AudioRuntime(TransformersModel):
         n_pos = (x.shape[-1] - 2) // 2 + 1
         mask_2d = (torch.arange(n_pos, device=self.device)[None, :] < conv_lens[:, None]).long()
         attn = create_bidirectional_mask(
-            config=tower.config, inputs_embeds=torch.zeros(x.shape[0], n_pos, 1, dtype=self.dtype, device=self.device),
+            config=tower.config,
+            inputs_embeds=torch.zeros(x.shape[0], n_pos, 1, dtype=self.dtype, device=self.device),
             attention_mask=mask_2d,
         )
         with torch.no_grad():
