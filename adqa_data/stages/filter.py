@@ -191,37 +191,15 @@ class FilterResult:
 
 
 # --------------------------------------------------------------------------------------------- backends
-def _default_device() -> str:
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover - no torch: the vLLM-only install picks its own device
-        return "cpu"
-
-
 def make_backend(member: PanelMember, device: str | None = None) -> Backend:
-    """The backend a panel member asks for (`backend: transformers | vllm`), loaded and ready.
+    """The backend a panel member asks for (`backend: transformers | vllm`), loaded and ready."""
+    from ..backends import load_backend
 
-    Uses the backends package's own factory when it has one, so that this stage never duplicates
-    how a backend is configured."""
-    from .. import backends
-
-    shared = getattr(backends, "make_backend", None)
-    if callable(shared):
-        return shared(member, device=device)
+    options: dict[str, Any] = {"trust_remote_code": member.trust_remote_code}
     if member.backend == "vllm":
-        try:
-            from ..backends.vllm_backend import VLLMBackend  # type: ignore[import-not-found]
-        except ImportError as e:
-            raise UserError(f"panel member {member.name!r} asks for the vllm backend, which cannot be loaded: {e}",
-                            fix="install 'adqa-data[vllm]', or set 'backend: transformers' for this member") from None
-        return VLLMBackend(member.model, family=member.family, dtype=member.dtype, revision=member.revision,
-                           trust_remote_code=member.trust_remote_code)
-    from ..backends.transformers_backend import TransformersBackend
-
-    return TransformersBackend(member.model, family=member.family, device=device or _default_device(),
-                               dtype=member.dtype, trust_remote_code=member.trust_remote_code)
+        options["revision"] = member.revision
+    return load_backend(member.backend, member.model, family=member.family, device=device, dtype=member.dtype,
+                        **options)
 
 
 def backend_sample_rate(backend: Backend, member: PanelMember) -> int:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..advantages import group_advantages
 from ..answers import parse_answer
 from ..audio import AudioError, load_audio
+from ..backends import default_device, default_dtype
 from ..backends.base import Backend, Generation, Query, Sampling
 from ..engine import Engine, map_unordered
 from ..errors import UserError
@@ -230,22 +231,6 @@ class Policy:
 _POLICIES: dict[str, Policy] = {}
 
 
-def _device(device: str) -> str:
-    if device != "auto":
-        return device
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover - a vLLM-only install picks its own device
-        return "cpu"
-
-
-def _dtype(dtype: str, device: str) -> str:
-    """'auto' -> float32 on the CPU (bf16 matmuls are slow there), the checkpoint's dtype elsewhere."""
-    return "float32" if dtype == "auto" and device == "cpu" else dtype
-
-
 def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
     return {"backend": cfg.backend, "model": cfg.model, "family": cfg.family, "device": cfg.device,
             "dtype": cfg.dtype, "options": dict(cfg.backend_options)}
@@ -253,23 +238,10 @@ def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
 
 def make_backend(spec: Mapping[str, Any]) -> Backend:
     """Load the sampler a policy spec names."""
-    options = dict(spec.get("options") or {})
-    if spec["backend"] == "scripted":
-        from ..backends.scripted import ScriptedBackend
+    from ..backends import load_backend
 
-        return ScriptedBackend(**options)
-    device = _device(spec["device"])
-    if spec["backend"] == "vllm":
-        try:
-            from ..backends.vllm_backend import VLLMBackend  # type: ignore[import-not-found]
-        except ImportError as e:
-            raise UserError(f"the vllm backend cannot be loaded: {e}",
-                            fix="install 'adqa-data[vllm]', or use --backend transformers") from None
-        return VLLMBackend(spec["model"], family=spec["family"], dtype=_dtype(spec["dtype"], device), **options)
-    from ..backends.transformers_backend import TransformersBackend
-
-    return TransformersBackend(spec["model"], family=spec["family"], device=device,
-                               dtype=_dtype(spec["dtype"], device), **options)
+    return load_backend(spec["backend"], spec["model"], family=spec["family"], device=spec["device"],
+                        dtype=spec["dtype"], **dict(spec.get("options") or {}))
 
 
 def _make_anchorer(policy: Policy, cfg: RolloutConfig) -> Any:
@@ -285,10 +257,10 @@ def _make_anchorer(policy: Policy, cfg: RolloutConfig) -> Any:
     runtime = getattr(policy.backend, "rt", None)
     if runtime is not None:
         return AnchoringPass(runtime, **kwargs)
-    device = _device(policy.spec["device"])
+    device = default_device(policy.spec["device"])
     try:
         return AnchoringPass.load(policy.spec["model"], policy.spec["family"], device=device,
-                                  dtype=_dtype(policy.spec["dtype"], device), **kwargs)
+                                  dtype=default_dtype(policy.spec["dtype"], device), **kwargs)
     except UserError as e:
         raise UserError(f"the anchoring reward needs the policy in transformers: {e.what}",
                         fix="use a family with a transformers implementation, or --reward anchoring=0") from None
@@ -566,7 +538,7 @@ def rollout(
         done = len(groups) - sum(len(t["groups"]) for t in todo)
         if on_progress:
             on_progress(done, len(groups))
-        ray_options = {"num_gpus": 1} if engine == "ray" and _device(config.device) == "cuda" else None
+        ray_options = {"num_gpus": 1} if engine == "ray" and default_device(config.device) == "cuda" else None
         try:
             for res in map_unordered(rollout_shard, todo, engine=engine,
                                      workers=workers if engine == "ray" else 1, ray_options=ray_options):
