@@ -391,6 +391,23 @@ def _generation_config(tokenizer):
     return GenerationConfig(eos_token_id=eos, pad_token_id=eos[1], do_sample=False)
 
 
+def hub_layout(path: Path) -> Path:
+    """Rewrite a from-scratch Qwen2-Audio checkpoint into the key layout real checkpoints have.
+
+    transformers 5.19 saves a model built from a config as `language_model.model.model.*` (it reverses
+    two renaming rules); real Qwen2-Audio checkpoints, and vLLM, use `language_model.model.*`.
+    transformers loads either, so the builder writes the real layout and every engine can load it.
+    """
+    from safetensors.torch import load_file, save_file
+
+    f = Path(path) / "model.safetensors"
+    state = load_file(str(f))
+    if any(k.startswith("language_model.model.model.") for k in state):
+        state = {k.replace("language_model.model.model.", "language_model.model.", 1): v for k, v in state.items()}
+        save_file(state, str(f), metadata={"format": "pt"})
+    return Path(path)
+
+
 def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
     """A random-weight `Qwen2AudioForConditionalGeneration` + `Qwen2AudioProcessor` saved to `out_dir`.
 
@@ -435,6 +452,7 @@ def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 
     model = Qwen2AudioForConditionalGeneration(config).eval()
     model.generation_config = _generation_config(tok)
     model.save_pretrained(str(out))
+    hub_layout(out)
     processor = Qwen2AudioProcessor(
         feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE
     )

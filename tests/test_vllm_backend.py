@@ -39,16 +39,11 @@ def test_missing_vllm_says_how_to_install():
 
 # ------------------------------------------------------------------------------------ fixtures
 def _vllm_loadable(path):
-    """transformers 5.19 saves a from-scratch Qwen2-Audio as `language_model.model.model.*` (it reverses
-    two renaming rules); vLLM, like real Qwen2-Audio checkpoints, wants `language_model.model.*`.
-    transformers loads either, so rename in place. A no-op once the checkpoint is in the real layout."""
-    from safetensors.torch import load_file, save_file
+    """The tiny builder writes the real checkpoint layout (`tiny_models.hub_layout`); check it."""
+    from safetensors import safe_open
 
-    f = path / "model.safetensors"
-    sd = load_file(str(f))
-    if any(k.startswith("language_model.model.model.") for k in sd):
-        sd = {k.replace("language_model.model.model.", "language_model.model.", 1): v for k, v in sd.items()}
-        save_file(sd, str(f), metadata={"format": "pt"})
+    with safe_open(str(path / "model.safetensors"), "pt") as f:
+        assert not any(k.startswith("language_model.model.model.") for k in f.keys()), "not in the hub layout"
     return path
 
 
