@@ -7,10 +7,24 @@ Two layers, so that deciding what to do never costs a model load:
   up to date, or which clips are already cached, in well under a second.
 * `Codec` — a loaded model with a batched `encode(waveforms) -> [n_q, frames] per clip`.
 
-The contract that makes the cache sound: **a clip's codes never depend on what it was batched with.**
-Each adapter either proves it (causal models under right zero-padding, checked in the tests) or keeps
-it by construction: `batch_key(num_samples)` names the clips that may share one model call, and
-`encode` splits a mixed batch into such groups itself, so a caller cannot break the rule by accident.
+The contract that makes the cache sound: **a clip's codes do not depend on what it was batched with,
+up to float near-ties.** Each adapter either proves it (causal models under right zero-padding, checked
+in the tests) or keeps it by construction: `batch_key(num_samples)` names the clips that may share one
+model call, and `encode` splits a mixed batch into such groups itself, so a caller cannot break the rule
+by accident.
+
+"Up to float near-ties", precisely: in a batch, a clip goes through the same function as alone, but not
+through the same floating-point operations. Kernels order their sums by batch shape and thread count
+(EnCodec's LSTM gives a clip other last bits at batch 6 than at batch 1, on one CPU thread already), so
+the vectors a clip feeds its RVQ agree with the ones it feeds it alone only to float rounding (up to
+1.6e-6 of their scale on the tiny test codecs in float32 on CPU; more in half precision or on a GPU).
+A code then differs only at a frame whose vector lies within that rounding of the boundary between two
+codewords, where either code is a nearest one to the precision the model computes in. This is rare (on
+the tiny test codecs a few frames in 10^4 for EnCodec and Mimi, none seen for DAC and X-Codec) and is the
+same kind of difference a clip shows between thread counts, devices or library versions when encoded
+alone, none of which the cache keys on. What is guaranteed, and what a batching bug would break: padding
+and batch neighbours never move a clip's RVQ input by more than rounding, and never change a code other
+than at such a tie (tests/test_codecs.py checks both, on 1 and 2 torch threads).
 """
 
 from __future__ import annotations
@@ -138,7 +152,8 @@ class Codec(ABC):
     def encode(self, waveforms: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Float32 mono clips at `sample_rate` -> int64 codes `[num_codebooks, frames]` per clip.
 
-        Mixed batches are split by `batch_key`, so the result equals encoding one clip at a time.
+        Mixed batches are split by `batch_key`, so the result equals encoding one clip at a time, up to
+        float near-ties (module docstring).
         """
         out: list[np.ndarray | None] = [None] * len(waveforms)
         groups: dict[Hashable, list[int]] = {}

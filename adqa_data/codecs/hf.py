@@ -1,13 +1,15 @@
 """transformers codecs (Mimi, EnCodec, DAC, X-Codec) behind the `Codec` interface.
 
-How batching is kept exact, per model:
+How batching is kept exact, per model (exact as mathematics; in floating point up to near-ties, see
+`base`: kernels round differently by batch shape and thread count, so a frame sitting on a codeword
+boundary to within rounding may get the other, equally near, code):
 
 * Every clip is first zero-padded to a whole number of code frames (its *canonical length*). Encoding
   that one clip alone is the reference; a batch must reproduce it.
 * **Causal** models (Mimi; EnCodec 24 kHz: causal convolutions, a unidirectional LSTM, causal attention)
   never look ahead, so right zero-padding after the canonical length changes nothing before it: clips of
   any lengths share a call and each keeps its first `canonical / hop` frames. `padding_mask` is passed
-  where the model takes one (transformers' Mimi ignores it today; causality is what makes this exact).
+  where the model takes one (transformers' Mimi ignores it today; causality is what makes this hold).
 * **Non-causal** models (DAC, X-Codec, EnCodec with `normalize` or non-causal convolutions) see the
   padding near a clip's end, and EnCodec's loudness scale averages over it, so only clips of equal
   canonical length share a call (`batch_key`). Datasets full of equal-length clips (10 s AudioCaps,
