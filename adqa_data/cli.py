@@ -66,7 +66,7 @@ def download(
     mapping: Annotated[list[str], typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = [],
     split: Annotated[Optional[str], typer.Option("--split", help="Generic layout: split name to record.")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Threads probing audio (default: CPU count, at most 8).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process).")] = None,
     engine: EngineOpt = "local",
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any row is quarantined.")] = False,
     force: ForceOpt = False,

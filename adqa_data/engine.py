@@ -9,7 +9,7 @@ Because each shard's content depends only on its spec, the outputs are identical
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from typing import Any, Literal, TypeVar
 
 from .errors import UserError, require
@@ -32,22 +32,35 @@ def map_unordered(
     engine: Engine = "local",
     workers: int | None = None,
     ray_options: dict[str, Any] | None = None,
+    processes: bool = False,
 ) -> Iterator[R]:
-    """Apply `fn` to every task, yielding results as they finish (at most `workers` in flight)."""
+    """Apply `fn` to every task, yielding results as they finish (at most `workers` in flight).
+
+    `processes=True` runs local tasks in worker processes instead of threads: for work whose Python
+    per-item overhead holds the GIL (probing thousands of small files), threads do not scale.
+    """
     tasks = list(tasks)
     if not tasks:
         return iter(())
     if engine == "ray":
         return _map_ray(fn, tasks, workers, ray_options or {})
-    return _map_local(fn, tasks, workers or 1)
+    return _map_local(fn, tasks, workers or 1, processes)
 
 
-def _map_local(fn: Callable[[T], R], tasks: list[T], workers: int) -> Iterator[R]:
+def _map_local(fn: Callable[[T], R], tasks: list[T], workers: int, processes: bool = False) -> Iterator[R]:
+    workers = min(workers, len(tasks))
     if workers <= 1:
         for t in tasks:
             yield fn(t)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    if processes:
+        import multiprocessing
+
+        # forkserver: never fork a process that may hold threads (rich, torch) mid-lock
+        pool_cm: Any = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    else:
+        pool_cm = ThreadPoolExecutor(max_workers=workers)
+    with pool_cm as pool:
         pending: set[Future[R]] = set()
         it = iter(tasks)
         for t in it:

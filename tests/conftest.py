@@ -3,6 +3,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import sys  # noqa: E402
+
 import pytest  # noqa: E402
 
 from adqa_data.demo import write_demo  # noqa: E402
@@ -17,3 +19,20 @@ def demo_roots(tmp_path_factory):
 @pytest.fixture(scope="session")
 def clean_demo_roots(tmp_path_factory):
     return write_demo(tmp_path_factory.mktemp("demo_clean"), defects=False)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread_per_worker():
+    """`pytest -n 2` on 2 cores: one torch thread per worker, pinned per test and restored after.
+
+    torch's thread count is process-wide, so a module-level set_num_threads would leak into every test
+    a worker runs after it; tests that need another count set it inside the test.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

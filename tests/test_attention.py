@@ -24,7 +24,6 @@ from adqa_data.backends.attention import (
     right_pad,
 )
 
-torch.set_num_threads(2)
 TOL = 2e-6  # same forward: float32 rounding only
 SDPA_TOL = 1e-5  # SDPA forward vs a separate eager forward
 

@@ -113,7 +113,7 @@ def test_shared_audio_is_probed_once_per_file(clean_demo_roots, tmp_path, monkey
 
     monkeypatch.setattr(dl, "probe_audio", counting)
     ws = Workspace(tmp_path / "w")
-    res = dl.download(ws, from_dir=clean_demo_roots["audiomcq"])
+    res = dl.download(ws, from_dir=clean_demo_roots["audiomcq"], workers=1)  # in-process: the patch counts
     paths = [it["audio_path"] for it in ws.items("audiomcq").to_pylist()]
     assert len(paths) > len(set(paths))  # the demo shares clips between rows
     assert len(calls) == len(set(calls)) == len(set(paths)) == res.probed_files
@@ -134,13 +134,13 @@ def test_crash_mid_run_then_rerun_finishes_without_duplicates(clean_demo_roots, 
 
     monkeypatch.setattr(dl, "probe_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
-        dl.download(ws, from_dir=clean_demo_roots["audiomcq"])
+        dl.download(ws, from_dir=clean_demo_roots["audiomcq"], workers=1)
     assert ws.provenance("download", "audiomcq") is None  # never looks complete
     assert len(list((tmp_path / "w" / "probes" / "audiomcq").glob("part-*.parquet"))) == 3
     # a half-written temporary file from the kill is ignored and cleaned
     (tmp_path / "w" / "probes" / "audiomcq" / ".part-00003.parquet.999.tmp").write_bytes(b"partial")
     monkeypatch.setattr(dl, "probe_chunk", real)
-    res = dl.download(ws, from_dir=clean_demo_roots["audiomcq"])
+    res = dl.download(ws, from_dir=clean_demo_roots["audiomcq"])  # worker processes finish the rest
     assert res.probed_files == reference.probed_files - 12  # only the unfinished chunks
     assert not list((tmp_path / "w" / "probes" / "audiomcq").glob(".*.tmp"))
     ours = ws.items("audiomcq").sort_by("row_index").to_pylist()

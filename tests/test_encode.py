@@ -26,7 +26,6 @@ from adqa_data.stages import encode as enc
 from adqa_data.stages.download import download
 from adqa_data.workspace import Workspace
 
-torch.set_num_threads(1)
 DS = "audiomcq"
 
 

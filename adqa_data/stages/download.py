@@ -37,7 +37,7 @@ from ..sources.base import (
 from ..workspace import DatasetRecord, StageRun, Workspace, file_sha256, read_table, tree_fingerprint
 
 STAGE = "download"
-PROBE_CHUNK = 256  # files per probes shard: the unit of resume
+PROBE_CHUNK = 256  # files per probes shard: the unit of resume and of a worker process's task
 ITEMS_SHARD_ROWS = 50_000
 
 
@@ -210,9 +210,11 @@ def download(
         probes_dir = run.output("probes")
         paths = sorted({r.audio_path for r in good})
         chunks = [paths[i : i + PROBE_CHUNK] for i in range(0, len(paths), PROBE_CHUNK)]
-        threads = workers or min(8, os.cpu_count() or 1)
+        # processes, one chunk each: per-file Python overhead holds the GIL, so threads do not scale;
+        # a few threads inside a chunk still overlap its file reads
+        procs = workers or (os.cpu_count() or 1)
         todo = [
-            {"root": str(root), "paths": c, "out_dir": str(probes_dir), "index": i, "threads": threads}
+            {"root": str(root), "paths": c, "out_dir": str(probes_dir), "index": i, "threads": 2}
             for i, c in enumerate(chunks)
             if not StageRun.shard_done(probes_dir, i)
         ]
@@ -220,7 +222,8 @@ def download(
         if on_progress:
             on_progress(done_files, len(paths))
         probed_now = 0
-        for count in map_unordered(probe_chunk, todo, engine=engine, workers=None if engine == "ray" else 1):
+        for count in map_unordered(probe_chunk, todo, engine=engine, workers=None if engine == "ray" else procs,
+                                   processes=True):
             probed_now += count
             done_files += count
             if on_progress:

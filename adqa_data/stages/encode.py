@@ -128,11 +128,22 @@ def _read_clip(path: str, sha256: str, sample_rate: int) -> np.ndarray:
 
 
 def encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Encode one shard of distinct audio into one cache shard. Self-contained (runs on Ray as is)."""
+    """Encode one shard of distinct audio into one cache shard. Self-contained (runs on Ray as is).
+
+    torch's thread count is process-wide: it is set for the shard and restored after, so a library
+    caller's setting survives."""
     import torch
 
+    before = torch.get_num_threads()
     if task.get("threads"):
         torch.set_num_threads(int(task["threads"]))
+    try:
+        return _encode_shard(task, on_clips)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) -> dict[str, Any]:
     spec = CodecSpec.from_json(task["spec"])
     codec = load_codec(spec, task["num_codebooks"], task["device"])
     clips: list[list[Any]] = task["clips"]  # [sha256, path, duration_s], longest first
