@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import require
-from .base import ModelAdapter, PromptParts, TransformersModel, torch_dtype
+from .base import ModelAdapter, PromptParts, TransformersModel
 
 
 class AudioFlamingo3Adapter(ModelAdapter):
@@ -36,14 +36,7 @@ class AudioFlamingo3Adapter(ModelAdapter):
         self, path, device="cpu", dtype="float32", trust_remote_code=False
     ) -> TransformersModel:
         transformers = require("transformers", "models", "the transformers backend")
-        model = (
-            transformers.AudioFlamingo3ForConditionalGeneration.from_pretrained(
-                str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
-            )
-            .to(device)
-            .eval()
-        )
-        tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        model, tok = self._from_pretrained("AudioFlamingo3ForConditionalGeneration", path, device, dtype, trust_remote_code)
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
         return AudioFlamingo3Runtime(
             self,

@@ -97,6 +97,19 @@ class ModelAdapter:
         return {}
 
     # ------------------------------------------------------------------------------- transformers
+    @staticmethod
+    def _from_pretrained(class_name: str, path: str | Path, device: str, dtype: str, trust_remote_code: bool):
+        """The model (eval mode, on `device`) and tokenizer every transformers adapter starts from."""
+        transformers = require("transformers", "models", "the transformers backend")
+        model = (
+            getattr(transformers, class_name)
+            .from_pretrained(str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code)
+            .to(device)
+            .eval()
+        )
+        tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        return model, tok
+
     def load_transformers(
         self, path: str | Path, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
     ) -> TransformersModel:

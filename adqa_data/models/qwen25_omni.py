@@ -19,7 +19,6 @@ from .base import (
     ModelAdapter,
     PromptParts,
     TransformersModel,
-    torch_dtype,
     whisper_features,
     whisper_token_count,
 )
@@ -49,14 +48,7 @@ class Qwen25OmniAdapter(ModelAdapter):
     ) -> TransformersModel:
         transformers = require("transformers", "models", "the transformers backend")
         # a full Omni checkpoint (thinker + talker) loads its thinker weights under the "thinker." prefix
-        model = (
-            transformers.Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(
-                str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
-            )
-            .to(device)
-            .eval()
-        )
-        tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        model, tok = self._from_pretrained("Qwen2_5OmniThinkerForConditionalGeneration", path, device, dtype, trust_remote_code)
         try:
             fe = transformers.WhisperFeatureExtractor.from_pretrained(str(path))
         except OSError:  # a checkpoint without preprocessor_config.json: Omni's front end is Whisper-128

@@ -16,7 +16,6 @@ from .base import (
     ModelAdapter,
     PromptParts,
     TransformersModel,
-    torch_dtype,
     whisper_features,
     whisper_token_count,
 )
@@ -43,14 +42,7 @@ class Qwen2AudioAdapter(ModelAdapter):
         self, path, device="cpu", dtype="float32", trust_remote_code=False
     ) -> TransformersModel:
         transformers = require("transformers", "models", "the transformers backend")
-        model = (
-            transformers.Qwen2AudioForConditionalGeneration.from_pretrained(
-                str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code
-            )
-            .to(device)
-            .eval()
-        )
-        tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        model, tok = self._from_pretrained("Qwen2AudioForConditionalGeneration", path, device, dtype, trust_remote_code)
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
         return Qwen2AudioRuntime(
             self,
