@@ -408,6 +408,23 @@ def hub_layout(path: Path) -> Path:
     return Path(path)
 
 
+def _text_config(tok, s: dict, **extra) -> dict:
+    """The Qwen2 language-model config every tiny LALM shares; `extra` adds or overrides keys."""
+    return {
+        "vocab_size": len(tok),
+        "hidden_size": s["hidden"],
+        "intermediate_size": s["ffn"],
+        "num_hidden_layers": s["layers"],
+        "num_attention_heads": s["heads"],
+        "num_key_value_heads": s["kv_heads"],
+        "max_position_embeddings": 8192,
+        "tie_word_embeddings": False,
+        "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
+        "pad_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+        **extra,
+    }
+
+
 def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
     """A random-weight `Qwen2AudioForConditionalGeneration` + `Qwen2AudioProcessor` saved to `out_dir`.
 
@@ -432,20 +449,7 @@ def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 
             "d_model": s["a_dim"],
             "max_source_positions": 1500,  # fixed: the encoder expects 3000 mel frames (30 s)
         },
-        text_config={
-            "model_type": "qwen2",
-            "vocab_size": len(tok),
-            "hidden_size": s["hidden"],
-            "intermediate_size": s["ffn"],
-            "num_hidden_layers": s["layers"],
-            "num_attention_heads": s["heads"],
-            "num_key_value_heads": s["kv_heads"],
-            "max_position_embeddings": 8192,
-            "tie_word_embeddings": False,
-            "bos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
-            "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
-            "pad_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
-        },
+        text_config=_text_config(tok, s, model_type="qwen2", bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")),
         audio_token_index=audio_id,
     )
     torch.manual_seed(seed)
@@ -503,20 +507,10 @@ def build_tiny_qwen25_omni_thinker(
             "out_hidden_size": s["hidden"],
             "fullatt_block_indexes": [0],
         },
-        text_config={
-            "vocab_size": len(tok),
-            "hidden_size": s["hidden"],
-            "intermediate_size": s["ffn"],
-            "num_hidden_layers": s["layers"],
-            "num_attention_heads": s["heads"],
-            "num_key_value_heads": s["kv_heads"],
-            "max_position_embeddings": 8192,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section},
-            "tie_word_embeddings": False,
-            "bos_token_id": ids["<|endoftext|>"],
-            "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"],
-        },
+        text_config=_text_config(
+            tok, s, bos_token_id=ids["<|endoftext|>"],
+            rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section},
+        ),
         audio_token_index=ids["<|AUDIO|>"],
         image_token_index=ids["<|IMAGE|>"],
         video_token_index=ids["<|VIDEO|>"],
@@ -560,19 +554,7 @@ def build_tiny_audio_flamingo3(
             "hidden_size": s["a_dim"],
             "max_source_positions": 1500,
         },
-        text_config={
-            "model_type": "qwen2",
-            "vocab_size": len(tok),
-            "hidden_size": s["hidden"],
-            "intermediate_size": s["ffn"],
-            "num_hidden_layers": s["layers"],
-            "num_attention_heads": s["heads"],
-            "num_key_value_heads": s["kv_heads"],
-            "max_position_embeddings": 8192,
-            "tie_word_embeddings": False,
-            "eos_token_id": tok.convert_tokens_to_ids("<|im_end|>"),
-            "pad_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
-        },
+        text_config=_text_config(tok, s, model_type="qwen2"),
         audio_token_id=tok.convert_tokens_to_ids("<sound>"),
     )
     torch.manual_seed(seed)
