@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from adqa_data.audio import load_audio
     from adqa_data.codecs import load_codec, resolve_codec
-    from adqa_data.codecs.tiny import build_tiny_codec
+    from adqa_data.demo.codecs import build_tiny_codec
     from adqa_data.stages import encode as enc
     from adqa_data.stages.download import download
     from adqa_data.workspace import Workspace

@@ -7,7 +7,7 @@ import sys  # noqa: E402
 
 import pytest  # noqa: E402
 
-from adqa_data.demo import write_demo  # noqa: E402
+from adqa_data.demo.data import write_demo  # noqa: E402
 
 
 @pytest.fixture(scope="session")

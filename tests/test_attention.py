@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from adqa_data.backends.attention import (
+from adqa_data.inference.attention import (
     DEEP_FRACTION,
     AttentionRecorder,
     audio_key_masks,
@@ -378,7 +378,7 @@ def test_unexpanded_audio_placeholder_is_refused():
 
 @pytest.fixture(scope="module")
 def tok(tmp_path_factory):
-    from adqa_data import tiny_models as tm
+    from adqa_data.demo import models as tm
 
     return tm.train_bpe_tokenizer(tmp_path_factory.mktemp("tok"), vocab_size=4096)
 
@@ -403,7 +403,7 @@ def _recorded_vs_eager(model, layers, inputs, response_start):
 def test_qwen2_audio_checkpoint_with_processor(tok, tmp_path):
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
-    from adqa_data import tiny_models as tm
+    from adqa_data.demo import models as tm
 
     out = tm.build_tiny_qwen2_audio(tmp_path / "q2a", size="tiny", tokenizer=tok)
     model = Qwen2AudioForConditionalGeneration.from_pretrained(out, attn_implementation="sdpa").eval()
@@ -439,7 +439,7 @@ def test_qwen2_audio_checkpoint_with_processor(tok, tmp_path):
 def test_qwen25_omni_thinker_mrope(tok, tmp_path):
     from transformers import AutoFeatureExtractor, Qwen2_5OmniThinkerForConditionalGeneration
 
-    from adqa_data import tiny_models as tm
+    from adqa_data.demo import models as tm
 
     out = tm.build_tiny_qwen25_omni_thinker(tmp_path / "omni", size="tiny", tokenizer=tok)
     model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(out, attn_implementation="sdpa").eval()

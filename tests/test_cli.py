@@ -50,7 +50,7 @@ def test_demo_data_command(tmp_path):
 
 
 def test_demo_models_writes_a_loadable_panel(tmp_path):
-    from adqa_data.models.panel import load_panel
+    from adqa_data.inference.panel import load_panel
 
     res = runner.invoke(app, ["demo-models", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output

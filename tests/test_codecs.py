@@ -21,7 +21,7 @@ from adqa_data.codecs.mimo import (
     pad_to_group,
     segment_lengths,
 )
-from adqa_data.codecs.tiny import MIMO_STANDIN_CONFIG, TINY_FAMILIES, build_tiny_codec, write_mimo_standin
+from adqa_data.demo.codecs import MIMO_STANDIN_CONFIG, TINY_FAMILIES, build_tiny_codec, write_mimo_standin
 from adqa_data.errors import UserError
 
 

@@ -5,7 +5,7 @@ import threading
 import pyarrow.parquet as pq
 import pytest
 
-from adqa_data.demo import EXPECTED_DEFECT_REASONS, write_demo
+from adqa_data.demo.data import EXPECTED_DEFECT_REASONS, write_demo
 from adqa_data.errors import UserError
 from adqa_data.schema import ITEMS, PROBES, QUARANTINE
 from adqa_data.stages import download as dl

@@ -18,8 +18,8 @@ pytest.importorskip("transformers")
 from adqa_data.audio import load_audio
 from adqa_data.codecs import clear_loaded, load_codec, resolve_codec
 from adqa_data.codecs.hf import TransformersCodec
-from adqa_data.codecs.tiny import build_tiny_codec, write_mimo_standin
-from adqa_data.codes import CodeCache, load_codes, open_codes
+from adqa_data.demo.codecs import build_tiny_codec, write_mimo_standin
+from adqa_data.codecs.cache import CodeCache, load_codes, open_codes
 from adqa_data.errors import UserError
 from adqa_data.schema import CODE_INDEX, QUARANTINE
 from adqa_data.stages import encode as enc
@@ -171,7 +171,7 @@ def test_resume_after_a_kill_encodes_only_unfinished_shards(clean_demo_roots, tm
 
 
 def test_bad_audio_is_quarantined_with_a_reason_and_the_run_goes_on(tmp_path, tiny_mimi, monkeypatch):
-    from adqa_data.demo import write_demo
+    from adqa_data.demo.data import write_demo
 
     root = write_demo(tmp_path / "demo", n_clips=12)[DS]
     w = Workspace(tmp_path / "w")

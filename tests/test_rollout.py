@@ -145,7 +145,7 @@ def test_advantages_and_zero_signal_per_group(ws):
 
 
 def test_anchoring_is_gated_on_correctness_and_skipped_at_weight_zero(ws, monkeypatch):
-    from adqa_data.backends.scripted import ScriptedAnchoring
+    from adqa_data.inference.scripted import ScriptedAnchoring
 
     seen: list[int] = []
     original = ScriptedAnchoring.scores
@@ -198,7 +198,7 @@ def test_rerun_is_up_to_date_and_a_changed_setting_starts_clean(ws):
 
 
 def test_failure_midway_then_resume_keeps_finished_shards(ws, monkeypatch):
-    from adqa_data.backends.scripted import ScriptedBackend
+    from adqa_data.inference.scripted import ScriptedBackend
 
     calls = {"n": 0}
     original = ScriptedBackend.generate
@@ -320,7 +320,7 @@ def test_cli_rollout_rewards_json_and_errors(ws, tmp_path):
 
 def test_pipeline_step_with_reward_mapping(ws, tmp_path):
     """`adqa-data run`: a rollout step's `reward:` mapping becomes repeated --reward NAME=WEIGHT."""
-    from adqa_data.pipeline import run
+    from adqa_data.cli.pipeline import run
 
     pipe = tmp_path / "p.yaml"
     pipe.write_text(f"workspace: {ws.root}\nsteps:\n  - rollout: {{backend: scripted, shard_size: 4, name: piped, "
@@ -334,7 +334,7 @@ def test_pipeline_step_with_reward_mapping(ws, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("transformers")
-    from adqa_data.tiny_models import build_tiny_qwen2_audio
+    from adqa_data.demo.models import build_tiny_qwen2_audio
 
     return build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny") / "qwen2-audio")
 
@@ -348,7 +348,7 @@ def _planted_correctness(completions, **_columns):
 @pytest.mark.slow
 def test_transformers_end_to_end_from_demo_data(tiny_model, clean_demo_roots, tmp_path, monkeypatch):
     """download -> sample --split all -> rollout through the CLI, on a tiny random Qwen2-Audio."""
-    from adqa_data.backends.anchoring import AnchoringPass
+    from adqa_data.inference.anchoring_pass import AnchoringPass
     from adqa_data.rewards import REWARDS
 
     monkeypatch.setitem(REWARDS, "correctness", _planted_correctness)
@@ -406,7 +406,7 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
     from transformers import AutoFeatureExtractor, Qwen2AudioForConditionalGeneration
 
     from adqa_data.audio import load_audio
-    from adqa_data.models.base import whisper_features
+    from adqa_data.inference.adapters.base import whisper_features
     from adqa_data.rewards.anchoring import anchoring_score
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(model_dir, attn_implementation="eager").eval()

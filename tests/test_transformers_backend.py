@@ -12,11 +12,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data import tiny_models as tm
-from adqa_data.backends.base import Backend, Query, Sampling
-from adqa_data.backends.transformers_backend import TransformersBackend
+from adqa_data.demo import models as tm
+from adqa_data.inference.types import Backend, Query, Sampling
+from adqa_data.inference.transformers_backend import TransformersBackend
 from adqa_data.errors import UserError
-from adqa_data.models.base import whisper_features
+from adqa_data.inference.adapters.base import whisper_features
 
 pytestmark = pytest.mark.slow
 SR = 16000
@@ -245,7 +245,7 @@ def test_prefix_attention_equals_copied_prefix(models, backends, family):
 
 def test_prefix_attention_kernel_matches_reference():
     """The CPU flash path (with log-sum-exp) equals the exact math path, GQA folding included."""
-    from adqa_data.backends import shared_prefix as sp
+    from adqa_data.inference import shared_prefix as sp
 
     g = torch.Generator().manual_seed(0)
     B, H, Hkv, S, P, D = 3, 4, 2, 5, 7, 8

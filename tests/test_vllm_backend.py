@@ -16,8 +16,8 @@ import pickle
 import numpy as np
 import pytest
 
-from adqa_data.backends.base import Backend, Query, Sampling
-from adqa_data.backends.vllm_backend import VLLMBackend, VLLMConfig
+from adqa_data.inference.types import Backend, Query, Sampling
+from adqa_data.inference.vllm_backend import VLLMBackend, VLLMConfig
 from adqa_data.errors import MissingExtra, UserError
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
@@ -50,7 +50,7 @@ def _vllm_loadable(path):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     pytest.importorskip("torch")
-    from adqa_data import tiny_models as tm
+    from adqa_data.demo import models as tm
 
     return _vllm_loadable(tm.build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny") / "q2a", seed=0))
 
@@ -69,7 +69,7 @@ def vb(model_dir):
 def tb(model_dir):
     import torch
 
-    from adqa_data.backends.transformers_backend import TransformersBackend
+    from adqa_data.inference.transformers_backend import TransformersBackend
 
     torch.set_num_threads(1)  # the vLLM worker holds the other core
     b = TransformersBackend(model_dir, dtype="float32")
@@ -78,7 +78,7 @@ def tb(model_dir):
 
 
 def _queries(n, audio, audio_ids, style="letters", seed=0):
-    from adqa_data import tiny_models as tm
+    from adqa_data.demo import models as tm
 
     qs = []
     for i, (q, ch, _) in enumerate(tm.synthetic_items(n, seed=seed)):
@@ -105,7 +105,7 @@ def _tempered_logprobs(tb, q: Query, completion: list[int], temperature: float) 
     """log softmax(logits / T) of each completion token under the model's own transformers forward."""
     import torch
 
-    from adqa_data.models.base import whisper_features
+    from adqa_data.inference.adapters.base import whisper_features
 
     rt = tb.rt
     prompt = rt.tokenize(tb.adapter.build_prompt(q), rt.audio_token_count(len(q.audio)))

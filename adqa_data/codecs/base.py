@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from ..workspace import stable_hash
 
 # Bump when an adapter changes how codes are computed (padding, segmenting, precision handling):
@@ -186,3 +187,20 @@ def stack_right_padded(clips: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
         batch[i, : len(c)] = c
         mask[i, : len(c)] = True
     return batch, mask
+
+
+def weights_dir(spec: CodecSpec) -> str:
+    """The local folder holding the weights: a hub codec's full snapshot is fetched (or found in the
+    HF cache) at the pinned commit here, on whichever machine loads it; resolution only read config.json."""
+    if not spec.weights_id.startswith("hub:"):
+        return spec.path
+    repo, _, commit = spec.weights_id[len("hub:"):].rpartition("@")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo, revision=commit)
+    except Exception as e:  # noqa: BLE001 - offline without the weights cached, no network
+        raise UserError(
+            f"cannot fetch the weights of {repo}@{commit}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            fix="go online once (unset HF_HUB_OFFLINE) or pass a local directory",
+        ) from None

@@ -26,8 +26,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from ..errors import require
-from .base import Codec, CodecSpec, pad_to_multiple, stack_right_padded
-from .registry import weights_dir
+from .base import Codec, CodecSpec, pad_to_multiple, stack_right_padded, weights_dir
 
 _CLASSES = {"mimi": "MimiModel", "encodec": "EncodecModel", "dac": "DacModel", "xcodec": "XcodecModel"}
 

@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError, require
-from .base import Codec, CodecSpec
-from .registry import weights_dir
+from .base import Codec, CodecSpec, weights_dir
 
 SEGMENT_FRAMES = 6000  # upstream preprocess_input: segment_size
 MAX_PACKED_FRAMES = 256_000  # upstream encode_batch: max_length

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .base import FAMILIES, Codec, CodecSpec
+from .base import FAMILIES, Codec, CodecSpec, weights_dir  # noqa: F401  (re-exported)
 
 ALIASES: dict[str, tuple[str, str]] = {
     "mimo-audio": ("mimo", "XiaomiMiMo/MiMo-Audio-Tokenizer"),
@@ -205,23 +205,6 @@ def resolve_codec(name: str, dtype: str = "auto", device: str = "cpu") -> CodecS
         dtype=resolve_dtype(dtype, device),
         settings=facts["settings"],
     )
-
-
-def weights_dir(spec: CodecSpec) -> str:
-    """The local folder holding the weights: a hub codec's full snapshot is fetched (or found in the
-    HF cache) at the pinned commit here, on whichever machine loads it; resolution only read config.json."""
-    if not spec.weights_id.startswith("hub:"):
-        return spec.path
-    repo, _, commit = spec.weights_id[len("hub:"):].rpartition("@")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(repo, revision=commit)
-    except Exception as e:  # noqa: BLE001 - offline without the weights cached, no network
-        raise UserError(
-            f"cannot fetch the weights of {repo}@{commit}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-            fix="go online once (unset HF_HUB_OFFLINE) or pass a local directory",
-        ) from None
 
 
 _loaded: dict[tuple, Codec] = {}

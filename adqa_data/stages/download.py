@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import AudioError, probe_audio
-from ..engine import Engine, map_unordered
+from ..executor import Engine, map_unordered
 from ..errors import UserError
 from ..schema import ITEMS, PROBES, QUARANTINE
 from ..schema import QuarantineReason as R

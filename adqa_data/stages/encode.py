@@ -36,8 +36,8 @@ import numpy as np
 
 from ..audio import AudioError, decode
 from ..codecs import CodecSpec, load_codec, resolve_codec
-from ..codes import CodeCache
-from ..engine import Engine, map_unordered
+from ..codecs.cache import CodeCache
+from ..executor import Engine, map_unordered
 from ..errors import UserError
 from ..schema import CODE_INDEX, CODES, QUARANTINE
 from ..schema import QuarantineReason as R

@@ -50,10 +50,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..audio import AudioError, load_audio, noise, silence
-from ..backends.base import Backend, Query, Sampling
-from ..engine import Engine, check_engine, map_unordered
+from ..inference.types import Backend, Query, Sampling
+from ..executor import Engine, check_engine, map_unordered
 from ..errors import UserError
-from ..models.panel import Panel, PanelMember, load_panel
+from ..inference.panel import Panel, PanelMember, load_panel
 from ..schema import ITEM_SCORES, QUARANTINE, VOTES
 from ..schema import QuarantineReason as R
 from ..workspace import StageRun, Workspace, file_sha256, shard_paths, stable_hash, tree_fingerprint
@@ -193,7 +193,7 @@ class FilterResult:
 # --------------------------------------------------------------------------------------------- backends
 def make_backend(member: PanelMember, device: str | None = None) -> Backend:
     """The backend a panel member asks for (`backend: transformers | vllm`), loaded and ready."""
-    from ..backends import load_backend
+    from ..inference.factory import load_backend
 
     options: dict[str, Any] = {"trust_remote_code": member.trust_remote_code}
     if member.backend == "vllm":
@@ -207,7 +207,7 @@ def backend_sample_rate(backend: Backend, member: PanelMember) -> int:
     adapter = getattr(backend, "adapter", None)
     rate = getattr(adapter, "sample_rate", None) or getattr(backend, "sample_rate", None)
     if rate is None and member.family:
-        from ..models import ADAPTERS
+        from ..inference.adapters import ADAPTERS
 
         rate = ADAPTERS[member.family].sample_rate
     return int(rate or 16000)
@@ -235,7 +235,7 @@ def resolve_panel(panel: Panel | str | Path) -> Panel:
 
 def effective_members(panel: Panel, mode: str | None) -> list[PanelMember]:
     """The members with the mode in force, checked before any model is loaded."""
-    from ..prompts import get_style
+    from ..prompt_styles import get_style
 
     out = []
     for m in panel.members:
@@ -466,7 +466,7 @@ def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | Non
 # ----------------------------------------------------------------------------------------------- engine
 def _ray_options() -> dict[str, Any]:
     """One model per GPU when the cluster has GPUs; one CPU slot otherwise."""
-    from ..engine import ray_init
+    from ..executor import ray_init
 
     ray = ray_init()
     return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}

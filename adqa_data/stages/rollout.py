@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..advantages import group_advantages
 from ..answers import parse_answer
 from ..audio import AudioError, load_audio
-from ..backends import default_device, default_dtype
-from ..backends.base import Backend, Generation, Query, Sampling
-from ..engine import Engine, map_unordered
+from ..inference.factory import default_device, default_dtype
+from ..inference.types import Backend, Generation, Query, Sampling
+from ..executor import Engine, map_unordered
 from ..errors import UserError
 from ..rewards import DEFAULT_WEIGHTS, REWARDS, AnchoringConfig, RewardFn
 from ..schema import PROMPTS, ROLLOUTS
@@ -238,7 +238,7 @@ def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
 
 def make_backend(spec: Mapping[str, Any]) -> Backend:
     """Load the sampler a policy spec names."""
-    from ..backends import load_backend
+    from ..inference.factory import load_backend
 
     return load_backend(spec["backend"], spec["model"], family=spec["family"], device=spec["device"],
                         dtype=spec["dtype"], **dict(spec.get("options") or {}))
@@ -248,10 +248,10 @@ def _make_anchorer(policy: Policy, cfg: RolloutConfig) -> Any:
     """Reuse the transformers sampler's loaded model; load one next to a vLLM sampler (on a GPU, leave
     it room: backend_options {gpu_memory_utilization: ...})."""
     if policy.spec["backend"] == "scripted":
-        from ..backends.scripted import ScriptedAnchoring
+        from ..inference.scripted import ScriptedAnchoring
 
         return ScriptedAnchoring()
-    from ..backends.anchoring import AnchoringPass
+    from ..inference.anchoring_pass import AnchoringPass
 
     kwargs = {"layers": cfg.anchoring_layers, "config": cfg.anchoring_config(), "batch_size": cfg.anchoring_batch_size}
     runtime = getattr(policy.backend, "rt", None)
@@ -295,7 +295,7 @@ def _prompt_text(backend: Backend, query: Query) -> str:
     adapter = getattr(backend, "adapter", None)
     if adapter is not None:
         return adapter.build_prompt(query)
-    from ..prompts import get_style
+    from ..prompt_styles import get_style
 
     return get_style(query.prompt_style).render(query.question, query.choices)
 
@@ -509,7 +509,7 @@ def rollout(
         raise UserError(f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID")
     _check_model(config)
     resolve_rewards(config.rewards)  # fail on a bad reward name before loading anything
-    from ..prompts import get_style
+    from ..prompt_styles import get_style
 
     get_style(config.prompt_style)
     groups = plan_groups(ws, ds, prompts)

@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError, require
-from ..models import ModelAdapter, adapter_for_checkpoint, get_adapter
-from ..prompts import LETTERS, PromptStyle, get_style
-from .base import Completion, Generation, Query, Sampling
+from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
+from ..prompt_styles import LETTERS, PromptStyle, get_style
+from .types import Completion, Generation, Query, Sampling
 
 # vLLM seeds the i-th of n samples with seed + i; keep a derived seed far enough below 2**63.
 _SEED_MASK = (1 << 62) - 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import UserError
+from ...errors import UserError
 from .audio_flamingo3 import AudioFlamingo3Adapter
 from .base import ModelAdapter, PromptParts, TransformersModel
 from .generic import GenericAdapter

@@ -1,4 +1,4 @@
-"""Inference backends with one result format (`base.py`): transformers, vLLM, and a model-free scripted
+"""The one backend factory: transformers, vLLM, or the model-free scripted backend (result types in `types.py`).
 one. `load_backend` is the one place a stage turns "which backend, which model" into a loaded backend."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UserError
-from .base import Backend
+from .types import Backend
 
 KINDS = ("transformers", "vllm", "scripted")
 

@@ -41,7 +41,7 @@ class PanelMember(BaseModel):
     @field_validator("family")
     @classmethod
     def _known_family(cls, v: str | None) -> str | None:
-        from . import ADAPTERS
+        from .adapters import ADAPTERS
 
         if v is not None and v not in ADAPTERS:
             raise ValueError(f"unknown family {v!r}; known: {sorted(ADAPTERS)}")
@@ -49,7 +49,7 @@ class PanelMember(BaseModel):
 
     @model_validator(mode="after")
     def _backend_supported(self) -> PanelMember:
-        from . import ADAPTERS
+        from .adapters import ADAPTERS
 
         if self.family and self.backend == "transformers" and not ADAPTERS[self.family].transformers_support:
             raise ValueError(f"family {self.family!r} runs on the vllm backend only (member {self.name!r})")

@@ -15,11 +15,13 @@ a pipeline after a crash and the finished steps report up to date.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .errors import UserError
+from ..errors import UserError
+from .app import app
 
 NOT_A_STEP = {"run"}
 
@@ -82,7 +84,6 @@ def plan(pipe: Pipeline, base: Path) -> list[list[str]]:
     """The argv of every step, checked against the commands before anything runs."""
     from typer.main import get_command
 
-    from .cli import app
 
     group = get_command(app)  # a click-style group (typer vendors its own click)
     argvs = []
@@ -110,8 +111,7 @@ def plan(pipe: Pipeline, base: Path) -> list[list[str]]:
 def run(path: Path, dry_run: bool = False) -> list[list[str]]:
     from typer.main import get_command
 
-    from .cli import app
-    from .progress import console
+    from ..progress import console
 
     pipe = load(path)
     argvs = plan(pipe, Path(path).parent)
@@ -137,3 +137,16 @@ def run(path: Path, dry_run: bool = False) -> list[list[str]]:
                 raise UserError(f"step {i + 1} ({argv[0]}): {e.format_message()}") from None
             raise
     return argvs
+
+
+@app.command("run")
+def run_pipeline(
+    pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML: workspace, engine, and a list of steps.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the commands without running them.")] = False,
+) -> None:
+    """Run a pipeline: each step is one command with its options as YAML keys (see pipelines/demo.yaml).
+
+    Relative paths in the file are taken from the current directory; the workspace from the file's folder
+    when relative. Rerunning after a crash skips the finished steps (each reports up to date).
+    """
+    run(pipeline, dry_run=dry_run)

@@ -29,7 +29,7 @@ class Query:
     choices: list[str]
     audio: np.ndarray | None
     audio_id: str
-    prompt_style: str = "letters"  # a name from adqa_data.prompts (letters | audiomcq | think | ...)
+    prompt_style: str = "letters"  # a name from adqa_data.prompt_styles (letters | audiomcq | think | ...)
 
 
 @dataclass

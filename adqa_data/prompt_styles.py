@@ -1,7 +1,7 @@
 """Prompt styles, in one place: how a question and its options become the user turn, which system prompt
 goes with it, and what an answer looks like in the reply.
 
-A style is model-agnostic text; a model adapter (`adqa_data.models`) wraps it in the family's chat format
+A style is model-agnostic text; a model adapter (`adqa_data.inference.adapters`) wraps it in the family's chat format
 and audio placeholder. Stages name a style in `Query.prompt_style`; users may add styles as YAML under
 `pipelines/prompts/` (`load_prompt_style`).
 

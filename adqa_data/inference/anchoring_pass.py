@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..rewards.anchoring import AnchoringConfig, anchoring_score
-from .base import Query
+from .types import Query
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..models.base import TransformersModel
+    from .adapters.base import TransformersModel
 
 
 class AnchoringPass:
@@ -55,7 +55,7 @@ class AnchoringPass:
         cls, model: str, family: str | None = None, device: str = "cpu", dtype: str = "float32", **kwargs: Any
     ) -> AnchoringPass:
         """Load the checkpoint's transformers view for this pass alone (e.g. next to a vLLM sampler)."""
-        from ..models import adapter_for_checkpoint, get_adapter
+        from .adapters import adapter_for_checkpoint, get_adapter
 
         adapter = get_adapter(family, model) if family else adapter_for_checkpoint(model)
         return cls(adapter.load_transformers(model, device=device, dtype=dtype), owns_runtime=True, **kwargs)

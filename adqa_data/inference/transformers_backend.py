@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError, require
-from ..models import ModelAdapter, adapter_for_checkpoint, get_adapter
-from ..models.base import TransformersModel
-from ..prompts import LETTERS, PromptStyle, get_style
+from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
+from .adapters.base import TransformersModel
+from ..prompt_styles import LETTERS, PromptStyle, get_style
 from . import shared_prefix
-from .base import Completion, Generation, Query, Sampling
+from .types import Completion, Generation, Query, Sampling
 
 
 @dataclass

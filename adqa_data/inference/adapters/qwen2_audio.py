@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import require
+from ...errors import require
 from .base import (
     ModelAdapter,
     PromptParts,

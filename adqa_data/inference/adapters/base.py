@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..backends.base import Query
-from ..errors import UserError, require
-from ..prompts import PromptStyle, get_style
+from ..types import Query
+from ...errors import UserError, require
+from ...prompt_styles import PromptStyle, get_style
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import LETTERS, Completion, Generation, Query, Sampling
+from .types import LETTERS, Completion, Generation, Query, Sampling
 
 _REASONS = [
     "The recording has a steady tone with little variation, which matches one of the options.",

@@ -17,7 +17,7 @@ of audio before zstd.
 
 Reading, for a trainer or a notebook:
 
-    from adqa_data.codes import open_codes
+    from adqa_data.codecs.cache import open_codes
     codes = open_codes("adqa-work", dataset="audiomcq")      # the latest encode of that dataset
     arrays = codes.load_codes(["amcq_0001", "amcq_0002"])   # [n_q, frames] uint16 each
     ds = codes.to_dataset()                                   # datasets.Dataset, codes as [n_q][frames]
@@ -37,9 +37,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import UserError
-from .schema import CODE_INDEX, CODES
-from .workspace import Workspace, shard_paths, stable_hash, write_json_atomic, write_table_atomic
+from ..errors import UserError
+from ..schema import CODE_INDEX, CODES
+from ..workspace import Workspace, shard_paths, stable_hash, write_json_atomic, write_table_atomic
 
 CODEC_FILE = "codec.json"
 

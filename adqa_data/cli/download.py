@@ -1,0 +1,70 @@
+"""`adqa-data download`: a dataset into the canonical item table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import (
+    DEFAULT_WS,
+    EngineOpt,
+    ForceOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    parse_mapping,
+    print_json,
+)
+
+
+@app.command()
+def download(
+    from_dir: Annotated[Optional[Path], typer.Option("--from-dir", help="Local dataset root (manifest + audio folders).")] = None,
+    hub: Annotated[Optional[str], typer.Option("--hub", help="A pinned hub dataset from manifests/, e.g. audiomcq-strongac-geminicot.")] = None,
+    revision: Annotated[Optional[str], typer.Option("--revision", help="Override the pinned hub revision.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
+    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root.")] = None,
+    mapping: Annotated[list[str], typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = [],
+    split: Annotated[Optional[str], typer.Option("--split", help="Generic layout: split name to record.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process).")] = None,
+    engine: EngineOpt = "local",
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any row is quarantined.")] = False,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Normalise a dataset into the canonical item table; probe every audio file once; quarantine bad rows.
+
+    Sources: --from-dir DIR (AudioMCQ `data.jsonl`, DCASE 2026 `dev.jsonl` / `eval-noanswer.jsonl`, detected
+    automatically; or --layout generic with --manifest and --map), or --hub NAME for a pinned hub snapshot.
+    """
+    from ..executor import check_engine
+    from ..progress import console, progress_bar
+    from ..stages.download import download as run_download
+    from ..workspace import Workspace
+
+    with progress_bar("probing audio", "files") as on_progress:
+        res = run_download(
+            Workspace(workspace), from_dir=from_dir, hub=hub, revision=revision, layout=layout, name=name,
+            manifest=manifest, mapping=parse_mapping(mapping) or None, split=split, engine=check_engine(engine),
+            workers=workers, force=force, on_progress=on_progress,
+        )
+    summary = {"dataset": res.dataset, "root": res.root, "up_to_date": res.up_to_date, "input_rows": res.input_rows,
+               "items": res.items, "quarantined": res.quarantined, "quarantine_reasons": res.reasons,
+               "probed_files": res.probed_files, "seconds": res.seconds}
+    if as_json:
+        print_json(summary)
+    elif res.up_to_date:
+        console.print(f"[green]up to date[/]: {res.dataset} ({res.items} items, {res.quarantined} quarantined); --force redoes it")
+    else:
+        console.print(f"[bold]{res.dataset}[/]: {res.input_rows} rows -> [green]{res.items} items[/], "
+                      f"[yellow]{res.quarantined} quarantined[/] ({res.probed_files} files probed, {res.seconds:.1f} s)")
+        for reason, count in res.reasons.items():
+            console.print(f"  quarantine  {reason:<24} {count}")
+        if res.quarantined:
+            console.print(f"  details: quarantine/{res.dataset}/download/ in the workspace")
+    if strict and res.quarantined:
+        raise typer.Exit(1)

@@ -1,0 +1,72 @@
+"""`adqa-data rollout`: K rewarded completions per prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import (
+    DEFAULT_WS,
+    DatasetOpt,
+    EngineOpt,
+    ForceOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    print_json,
+)
+
+
+@app.command()
+def rollout(
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The policy: a checkpoint directory or hub id.")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="transformers (default) | vllm | scripted (no model: dry runs, tests).")] = None,
+    prompts: Annotated[Optional[str], typer.Option("--prompts", help="Prompt set from 'sample' (default: the only one).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", "-k", help="Completions per prompt (default 4).")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (default 1.0: the policy itself).")] = None,
+    top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (default 1.0: off).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", help="Completion length limit (default 512).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0).")] = None,
+    prompt_style: Annotated[Optional[str], typer.Option("--prompt-style", help="Prompt style (default: think).")] = None,
+    reward: Annotated[list[str], typer.Option("--reward", help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.")] = [],
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out.")] = None,
+    shard_size: Annotated[Optional[int], typer.Option("--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64).")] = None,
+    family: Annotated[Optional[str], typer.Option("--family", help="Model adapter family (default: from config.json).")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Rollout set name (default: <prompts>-<model>-k<K>-seed<seed>).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    dataset: DatasetOpt = None,
+    engine: EngineOpt = "local",
+    workers: Annotated[Optional[int], typer.Option("--workers", help="--engine ray: shards in flight at once (default: as many as fit).")] = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sample K completions per prompt from the policy, parse and reward them, rank them within their group.
+
+    Writes rollouts/<dataset>/<name>/part-*.parquet: one row per completion, whole groups per shard, with
+    token ids, log-probs, one reward_<name> column per reward, the weighted total and the group advantage.
+    Resumable per shard; a rerun with the same settings is a no-op.
+    """
+    from ..executor import check_engine
+    from ..progress import console, progress_bar
+    from ..stages.rollout import load_config, parse_reward_weights, render
+    from ..stages.rollout import rollout as run_rollout
+    from ..workspace import Workspace
+
+    cfg = load_config(
+        config, model=model, backend=backend, k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+        seed=seed, prompt_style=prompt_style, rewards=parse_reward_weights(reward) or None, baseline=baseline,
+        shard_size=shard_size, family=family, device=device, dtype=dtype,
+    )
+    with progress_bar("rollout groups", "groups") as on_progress:
+        res = run_rollout(Workspace(workspace), cfg, dataset=dataset, prompts=prompts, name=name,
+                          engine=check_engine(engine), workers=workers, force=force, on_progress=on_progress)
+    if as_json:
+        print_json(res.__dict__)
+        return
+    render(res)
+    console.print(f"read it: polars.read_parquet('{res.out_dir}/part-*.parquet')", soft_wrap=True, highlight=False)
