@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+from .render import print_json  # noqa: F401  (re-exported for the command modules)
 
 app = typer.Typer(
     name="adqa-data",
@@ -26,7 +27,7 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace directory holding every stage's tables.")
 ]
 DatasetOpt = Annotated[
-    Optional[str], typer.Option("--dataset", "-d", help="Dataset name in the workspace (default: the only one).")
+    str | None, typer.Option("--dataset", "-d", help="Dataset name in the workspace (default: the only one).")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo the stage even when it is up to date.")]
 EngineOpt = Annotated[
@@ -34,10 +35,6 @@ EngineOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 DEFAULT_WS = Path("adqa-work")
-
-
-def print_json(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,16 +21,16 @@ from .app import (
 
 @app.command()
 def download(
-    from_dir: Annotated[Optional[Path], typer.Option("--from-dir", help="Local dataset root (manifest + audio folders).")] = None,
-    hub: Annotated[Optional[str], typer.Option("--hub", help="A pinned hub dataset from manifests/, e.g. audiomcq-strongac-geminicot.")] = None,
-    revision: Annotated[Optional[str], typer.Option("--revision", help="Override the pinned hub revision.")] = None,
-    layout: Annotated[Optional[str], typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root.")] = None,
+    from_dir: Annotated[Path | None, typer.Option("--from-dir", help="Local dataset root (manifest + audio folders).")] = None,
+    hub: Annotated[str | None, typer.Option("--hub", help="A pinned hub dataset from manifests/, e.g. audiomcq-strongac-geminicot.")] = None,
+    revision: Annotated[str | None, typer.Option("--revision", help="Override the pinned hub revision.")] = None,
+    layout: Annotated[str | None, typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
+    manifest: Annotated[str | None, typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root.")] = None,
     mapping: Annotated[list[str], typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = [],
-    split: Annotated[Optional[str], typer.Option("--split", help="Generic layout: split name to record.")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Generic layout: split name to record.")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process).")] = None,
     engine: EngineOpt = "local",
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any row is quarantined.")] = False,
     force: ForceOpt = False,

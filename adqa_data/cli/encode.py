@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,14 +22,14 @@ from .app import (
 @app.command()
 def encode(
     codec: Annotated[str, typer.Option("--codec", help="mimo-audio (default) | mimi | encodec | dac | xcodec, or FAMILY:HUB_ID_OR_DIR (optionally @REVISION), or a hub id / directory.")] = "mimo-audio",
-    num_codebooks: Annotated[Optional[int], typer.Option("--num-codebooks", "-n", help="Keep the first N RVQ codebooks (default: 8 for mimo-audio, else all).")] = None,
-    cache: Annotated[Optional[Path], typer.Option("--cache", help="Code cache directory, shareable between workspaces (default: <workspace>/cache/codes).")] = None,
+    num_codebooks: Annotated[int | None, typer.Option("--num-codebooks", "-n", help="Keep the first N RVQ codebooks (default: 8 for mimo-audio, else all).")] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help="Code cache directory, shareable between workspaces (default: <workspace>/cache/codes).")] = None,
     device: Annotated[str, typer.Option("--device", help="cpu | cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="auto (bf16 on cuda, fp32 on cpu) | float32 | float16 | bfloat16.")] = "auto",
-    batch_seconds: Annotated[Optional[float], typer.Option("--batch-seconds", help="Padded audio per model call (default: 30 on cpu, 600 on cuda).")] = None,
+    batch_seconds: Annotated[float | None, typer.Option("--batch-seconds", help="Padded audio per model call (default: 30 on cpu, 600 on cuda).")] = None,
     max_batch_size: Annotated[int, typer.Option("--max-batch-size", help="Clips per model call at most.")] = 64,
     decode_workers: Annotated[int, typer.Option("--decode-workers", help="Threads decoding and resampling ahead of the codec.")] = 2,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads for the codec (default on cpu: the cores left after --decode-workers, at least 1).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads for the codec (default on cpu: the cores left after --decode-workers, at least 1).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,16 +23,16 @@ from .app import (
 def filter_cmd(
     panel: Annotated[str, typer.Option("--panel", help="Panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny).")] = "audiomcq",
     condition: Annotated[list[str], typer.Option("--condition", help="Extra condition besides audio and silence, repeatable: noise | swap.")] = [],
-    mode: Annotated[Optional[str], typer.Option("--mode", help="letters | options | generate for every member (default: each member's own, letters).")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="letters | options | generate for every member (default: each member's own, letters).")] = None,
     permutations: Annotated[int, typer.Option("--permutations", "-k", help="Score each item under K cyclic rotations of its options and average; K = the number of options (4) fully cancels a letter-position bias.")] = 1,
-    min_correct: Annotated[Optional[int], typer.Option("--min-correct", help="Weak when at least this many members are correct on silence (default: the panel's, 2).")] = None,
+    min_correct: Annotated[int | None, typer.Option("--min-correct", help="Weak when at least this many members are correct on silence (default: the panel's, 2).")] = None,
     silence_seconds: Annotated[float, typer.Option("--silence-seconds", help="Length of the silent (and noise) clip.")] = 30.0,
     noise_color: Annotated[str, typer.Option("--noise-color", help="noise condition: white | pink.")] = "white",
     noise_level: Annotated[float, typer.Option("--noise-level", help="noise condition: RMS level in dBFS.")] = -30.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the noise clip and the swap draws.")] = 0,
     chunk_items: Annotated[int, typer.Option("--chunk-items", help="Items per votes shard (the unit of resume).")] = 256,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="generate mode: reply length limit.")] = 256,
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",

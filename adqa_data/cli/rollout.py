@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,27 +21,27 @@ from .app import (
 
 @app.command()
 def rollout(
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The policy: a checkpoint directory or hub id.")] = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="transformers (default) | vllm | scripted (no model: dry runs, tests).")] = None,
-    prompts: Annotated[Optional[str], typer.Option("--prompts", help="Prompt set from 'sample' (default: the only one).")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", "-k", help="Completions per prompt (default 4).")] = None,
-    temperature: Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (default 1.0: the policy itself).")] = None,
-    top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling (default 1.0: off).")] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", help="Completion length limit (default 512).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0).")] = None,
-    prompt_style: Annotated[Optional[str], typer.Option("--prompt-style", help="Prompt style (default: think).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="The policy: a checkpoint directory or hub id.")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="transformers (default) | vllm | scripted (no model: dry runs, tests).")] = None,
+    prompts: Annotated[str | None, typer.Option("--prompts", help="Prompt set from 'sample' (default: the only one).")] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", help="Completions per prompt (default 4).")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (default 1.0: the policy itself).")] = None,
+    top_p: Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling (default 1.0: off).")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Completion length limit (default 512).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0).")] = None,
+    prompt_style: Annotated[str | None, typer.Option("--prompt-style", help="Prompt style (default: think).")] = None,
     reward: Annotated[list[str], typer.Option("--reward", help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.")] = [],
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out.")] = None,
-    shard_size: Annotated[Optional[int], typer.Option("--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64).")] = None,
-    family: Annotated[Optional[str], typer.Option("--family", help="Model adapter family (default: from config.json).")] = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Rollout set name (default: <prompts>-<model>-k<K>-seed<seed>).")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out.")] = None,
+    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64).")] = None,
+    family: Annotated[str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
+    dtype: Annotated[str | None, typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Rollout set name (default: <prompts>-<model>-k<K>-seed<seed>).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
-    workers: Annotated[Optional[int], typer.Option("--workers", help="--engine ray: shards in flight at once (default: as many as fit).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="--engine ray: shards in flight at once (default: as many as fit).")] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

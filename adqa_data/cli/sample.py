@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ def sample(
     split: Annotated[str, typer.Option("--split", help="Pool: strong | weak (from 'filter') | all (every answered item).")] = "strong",
     weights: Annotated[str, typer.Option("--weights", help="Per question type: uniform | proportional | TYPE=W,TYPE=W,...")] = "uniform",
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    name: Annotated[Optional[str], typer.Option("--name", help="Prompt set name (default: <split>-<n>-seed<seed>).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Prompt set name (default: <split>-<n>-seed<seed>).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     force: ForceOpt = False,

@@ -1,0 +1,61 @@
+"""The one renderer: tables and results to stdout, progress and log lines to stderr (`progress.console`).
+
+Stages return plain data (dataclasses / dicts); only the CLI renders it. `--json` prints the same data as
+one JSON object, so scripts read stdout and never parse tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console(soft_wrap=True, highlight=False)  # stdout: what the command produced
+
+
+def print_json(obj: object) -> None:
+    """One JSON object on stdout (dataclasses and paths as their plain values)."""
+    sys.stdout.write(json.dumps(obj, indent=2, default=_plain) + "\n")
+
+
+def _plain(obj: object) -> object:
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: getattr(obj, k) for k in obj.__dataclass_fields__}  # type: ignore[attr-defined]
+    return str(obj)
+
+
+def log(message: str) -> None:
+    """A status line on stderr (never mixed into stdout tables or JSON)."""
+    from ..progress import console
+
+    console.print(message, soft_wrap=True, highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()) -> None:
+    """A titled table on stdout; numbers right-aligned (also every column named in `right`)."""
+    rows = [list(r) for r in rows]
+    t = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        numeric = name in right or (rows and all(isinstance(r[i], (int, float)) for r in rows if r[i] is not None))
+        t.add_column(name, justify="right" if numeric else "left")
+    for r in rows:
+        t.add_row(*(_cell(v) for v in r))
+    out.print(t)
+
+
+def counts(title: str, key: str, mapping: Mapping[str, Any], *, total: int | None = None) -> None:
+    """A two- (or three-, with `total`: share) column table of counts by key."""
+    if total:
+        table(title, [key, "count", "share"], [(k, v, f"{v / total:.1%}") for k, v in mapping.items()])
+    else:
+        table(title, [key, "count"], list(mapping.items()))
