@@ -4,10 +4,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 from adqa_data.demo.data import write_demo  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +22,14 @@ def demo_roots(tmp_path_factory):
 @pytest.fixture(scope="session")
 def clean_demo_roots(tmp_path_factory):
     return write_demo(tmp_path_factory.mktemp("demo_clean"), defects=False)
+
+
+@pytest.fixture(scope="session")
+def mimo_standin() -> tuple[Path, Path]:
+    """(source root, weights dir) of the MiMo-Audio tokenizer stand-in (tests/fixtures/mimo_standin):
+    point ADQA_MIMO_AUDIO_SRC at the first and `--codec mimo:<dir>` at the second. Read-only."""
+    root = FIXTURES / "mimo_standin"
+    return root, root / "MiMo-Audio-Tokenizer"
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ and the MiMo-Audio adapter's preprocessing against a stand-in of the upstream pa
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import contextmanager
 
@@ -21,7 +22,7 @@ from adqa_data.codecs.mimo import (
     pad_to_group,
     segment_lengths,
 )
-from adqa_data.demo.codecs import MIMO_STANDIN_CONFIG, TINY_FAMILIES, build_tiny_codec, write_mimo_standin
+from adqa_data.demo.codecs import TINY_FAMILIES, build_tiny_codec
 from adqa_data.errors import UserError
 
 
@@ -47,11 +48,6 @@ def _one_torch_thread():
 def tiny_codecs(tmp_path_factory):
     root = tmp_path_factory.mktemp("codecs")
     return {fam: build_tiny_codec(fam, root / fam, seed=0) for fam in TINY_FAMILIES}
-
-
-@pytest.fixture(scope="session")
-def mimo_standin(tmp_path_factory):
-    return write_mimo_standin(tmp_path_factory.mktemp("mimo"))
 
 
 @pytest.fixture()
@@ -285,8 +281,8 @@ def test_empty_or_stereo_input_is_rejected(tiny_codecs):
 
 
 # ------------------------------------------------------------------------------------------ MiMo-Audio
-def test_mimo_facts_from_the_tokenizer_config():
-    f = mimo_facts(MIMO_STANDIN_CONFIG)
+def test_mimo_facts_from_the_tokenizer_config(mimo_standin):
+    f = mimo_facts(json.loads((mimo_standin[1] / "config.json").read_text()))
     assert f["sample_rate"] == 24000 and f["frame_rate"] == 25.0 and f["hop_length"] == 960
     assert f["codebook_sizes"][:8] == [1024, 1024] + [128] * 6
     mel = f["settings"]["mel"]

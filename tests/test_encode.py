@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 from adqa_data.audio import load_audio
 from adqa_data.codecs import clear_loaded, load_codec, resolve_codec
 from adqa_data.codecs.hf import TransformersCodec
-from adqa_data.demo.codecs import build_tiny_codec, write_mimo_standin
+from adqa_data.demo.codecs import build_tiny_codec
 from adqa_data.codecs.cache import CodeCache, load_codes, open_codes
 from adqa_data.errors import UserError
 from adqa_data.schema import CODE_INDEX, QUARANTINE
@@ -239,8 +239,8 @@ def test_reader_api_and_datasets_view(ws, tiny_mimi):
         open_codes(ws.root, DS)
 
 
-def test_mimo_stage_with_the_stand_in_encoder(ws, tmp_path, monkeypatch):
-    src, weights = write_mimo_standin(tmp_path / "mimo")
+def test_mimo_stage_with_the_stand_in_encoder(ws, mimo_standin, monkeypatch):
+    src, weights = mimo_standin
     monkeypatch.setenv("ADQA_MIMO_AUDIO_SRC", str(src))
     sys.modules.pop("mimo_audio_tokenizer", None)
     clear_loaded()
