@@ -1,0 +1,1 @@
+"""The bundled GRPO/SFT trainer: config, data, loss, loop."""
