@@ -65,6 +65,7 @@ def policy_loss(
     policy (gradients flow only into it), the policy that sampled them (None: logp detached, i.e. on
     policy), the reference model; mask is 1 for completion tokens that count, 0 for padding.
     advantages: [B], one per sequence. epsilon_high None means epsilon_low.
+    loss_type: see the module docstring; note TRL 1.16's GRPOConfig defaults to "dapo", not "grpo".
     beta: KL weight; with 0 the reference is neither needed nor read (TRL's default is 0).
     kl_bias_correction: multiply the k3 KL by the (differentiable) ratio r, which makes its gradient the
     unbiased reverse-KL gradient off policy (DeepSeek-V3.2 report). True is TRL 1.16's default
@@ -81,7 +82,8 @@ def policy_loss(
     Metrics (masked means over tokens, TRL's names): clip_ratio/low_mean (r < 1 - eps_low with A < 0),
     clip_ratio/high_mean (r > 1 + eps_high with A > 0), clip_ratio/region_mean (either),
     clip_ratio/low_min and clip_ratio/high_max (over sequences of the per-sequence fraction; NaN when no
-    sequence has a token), ratio_mean (r), and kl (the KL term before beta) when beta != 0.
+    sequence has a token), ratio_mean (r), and, when beta != 0, kl (the per-token KL term as it enters
+    the loss before beta, so times r under kl_bias_correction, as TRL logs it).
 
     Tokens with mask 0 never contribute, to the value or to any gradient, even if their log-probs are
     inf or NaN (they are replaced before use; where TRL would turn those into NaN this does not).
