@@ -20,7 +20,6 @@ record holds the same key.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import platform
@@ -37,6 +36,7 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .errors import UserError
+from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
 from .schema import META_TABLE, META_VERSION, TableSpec
 
 RUN_FILE = "_run.json"
@@ -45,53 +45,6 @@ PART_GLOB = "part-*.parquet"
 
 def part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
-
-
-# ------------------------------------------------------------------------------------------ hashing
-def stable_hash(obj: Any, n: int = 16) -> str:
-    """Hash of a JSON-able object, independent of dict order."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:n]
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def tree_fingerprint(root: Path, exclude: tuple[Path, ...] = ()) -> str:
-    """Fingerprint of a directory tree from names, sizes and mtimes (no content reads: fast).
-
-    `exclude` names folders to skip, e.g. a workspace that lives inside the dataset root.
-    """
-    h = hashlib.sha256()
-    skip = {os.path.abspath(p) for p in exclude}
-    stack = [root]
-    entries: list[tuple[str, int, int]] = []
-    while stack:
-        d = stack.pop()
-        try:
-            it = os.scandir(d)
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                if e.path in skip:
-                    continue
-                try:
-                    if e.is_dir(follow_symlinks=False):
-                        stack.append(Path(e.path))
-                        continue
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                entries.append((os.path.relpath(e.path, root), st.st_size, st.st_mtime_ns))
-    for rel, size, mtime in sorted(entries):
-        h.update(f"{rel}\0{size}\0{mtime}\n".encode())
-    return h.hexdigest()[:16]
 
 
 def package_versions(*names: str) -> dict[str, str]:
@@ -123,11 +76,16 @@ def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec) -> Path:
     return path
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file so that it appears whole or not at all (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
