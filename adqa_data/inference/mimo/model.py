@@ -1,0 +1,537 @@
+"""MiMo-Audio-7B's language model on transformers' Qwen2 classes, fed cached RVQ codes.
+
+Why our own: upstream (XiaomiMiMo/MiMo-Audio, `src/mimo_audio/modeling_mimo_audio.py`) pins transformers
+4.49, its forward returns text logits for the last position only and its generate runs one sequence at a
+time; training needs full-sequence logits and batches. This module computes the same function
+(`tests/test_mimo_model.py` compares it with logits the upstream code computed) and reads the official
+checkpoint by its key names.
+
+The model. The LM steps once per *group* of `group_size` (4) codec frames (25 Hz frames, so 6.25 groups/s).
+Upstream's input is `[B, 1 + 8, T]`: row 0 text, rows 1-8 the first 8 RVQ layers (vocabularies 1025,
+1025, 129 x 6; the last id of each, 1024 or 128, is its "empty" id), T = 4 x groups. Per group:
+- the text token is read at the group's first position (upstream writes -100 at the other three);
+- the 4 x 8 speech ids are embedded per layer (an empty id gives zero), summed per frame, passed through
+  the *input local transformer* (a small Qwen2 over the group's 4 frames), flattened and projected to the
+  LM width (`speech_group_downcast`);
+- the group's embedding is the text embedding (zero when the text id is `<|empty|>`) plus that speech
+  embedding (zero unless the text id is `<|empty|>`): a group is either text or speech.
+A Qwen2 backbone runs over the groups and `lm_head` gives text logits. A generated text group carries its
+text token and empty speech ids, so its embedding is the plain token embedding: a text answer after an
+audio prompt is an ordinary causal LM over embeddings (`build_prefix` + token embeddings).
+
+Numerics kept from upstream on purpose, so float32 runs match it to ~1e-6 rather than ~1e-3:
+- the per-layer speech embeddings are summed into a bfloat16 buffer whatever the weight dtype, so the
+  input local transformer gets a bfloat16 input (transformers then also rounds its rotary tables and its
+  first RMSNorm output to bfloat16). In a bfloat16 model this changes nothing.
+- the input local transformer attends bidirectionally within a group when `input_full_attention` is true
+  (the official config). Upstream gets this from SDPA's `is_causal=False`, its default attention; under
+  transformers' eager attention upstream would silently be causal. We are bidirectional under any
+  attention implementation.
+- its attention dropout is `local_attn_dropout` (0.1 in the official config), active in train mode.
+Not kept: transformers 4.49 applies `sliding_window` (default 4096) to materialised masks even when
+`use_sliding_window` is false, so upstream limits attention to the last 4096 groups (~11 min of audio)
+on longer inputs; here the window applies only when `use_sliding_window` is true.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import Qwen2Config
+from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.models.qwen2.modeling_qwen2 import Qwen2Model, Qwen2RotaryEmbedding
+
+from ...errors import UserError
+
+# The official layout: 8 RVQ layers, codebooks 1024, 1024, 128 x 6, plus one "empty" id each.
+OFFICIAL_SPEECH_VOCAB = (1025, 1025, 129, 129, 129, 129, 129, 129)
+OFFICIAL_EMPTY_IDS = (1024, 1024, 128, 128, 128, 128, 128, 128)
+GROUP_SIZE = 4
+ARCHITECTURES = ("MiMoAudioModel", "MiMoAudioForCausalLM")
+SPEECH_SUM_DTYPE = torch.bfloat16  # upstream's speech-embedding accumulator, whatever the weight dtype
+
+# The speech-output part (the "local transformer" that writes 4 x 8 codes for a speech group, its
+# per-layer heads and input projections). Not used to answer in text; `text_only` skips these keys.
+SPEECH_OUTPUT_PREFIXES = (
+    "local_transformer.",
+    "local_transformer_lm_heads.",
+    "hidden_states_downcast.",
+    "speech_embeddings_to_local.",
+)
+
+# config.json keys passed to the Qwen2 configs (backbone; the local transformers derive from it as
+# upstream's `local_config()` / `input_local_config()` do). Other keys are MiMo's own or unused.
+_QWEN2_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "hidden_act",
+    "max_position_embeddings",
+    "rms_norm_eps",
+    "rope_theta",
+    "rope_scaling",
+    "rope_parameters",
+    "use_sliding_window",
+    "sliding_window",
+    "max_window_layers",
+    "layer_types",
+    "attention_dropout",
+    "initializer_range",
+    "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
+)
+# upstream MiMoAudioConfig defaults, used when config.json omits a key
+_MIMO_DEFAULTS: dict[str, Any] = {
+    "head_dim": 128,
+    "group_size": 4,
+    "audio_channels": 8,
+    "local_dim": 1024,
+    "local_layers": 16,
+    "local_attn_heads": 64,
+    "local_ffn_dim": 4096,
+    "local_attn_dropout": 0.1,
+    "input_local_layers": 6,
+    "input_local_dim": None,  # -> local_dim
+    "input_full_attention": None,  # -> causal
+}
+SPECIAL_TOKEN_NAMES = {"empty": "<|empty|>", "sosp": "<|sosp|>", "eosp": "<|eosp|>"}
+
+
+def _parse_ids(value: str | int, length: int, key: str, where: str) -> tuple[int, ...]:
+    """Upstream's `_parse_maybe_list`: "1025-1025-129" -> per-layer values; a single value -> repeated."""
+    try:
+        if isinstance(value, str) and "-" in value:
+            out = tuple(int(s) for s in value.split("-"))
+        else:
+            out = (int(value),) * length
+    except (TypeError, ValueError):
+        raise UserError(
+            f"config key {key!r} is not an int or a '-'-joined list of ints: {value!r}", where
+        ) from None
+    if len(out) != length:
+        raise UserError(f"config key {key!r} has {len(out)} values for {length} audio channels", where)
+    return out
+
+
+@dataclass(frozen=True)
+class MiMoSpecialTokens:
+    """Text ids the model input needs: `<|empty|>` (the text id of a speech group), `<|sosp|>`/`<|eosp|>`
+    (the text groups around an audio clip)."""
+
+    empty: int
+    sosp: int
+    eosp: int
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any, where: str | None = None) -> MiMoSpecialTokens:
+        ids = {}
+        for attr, token in SPECIAL_TOKEN_NAMES.items():
+            i = tokenizer.convert_tokens_to_ids(token)
+            if not isinstance(i, int) or tokenizer.convert_ids_to_tokens(i) != token:
+                raise UserError(
+                    f"the tokenizer has no {token} token (MiMo-Audio's tokenizer has it)",
+                    where,
+                    "use the tokenizer saved with the MiMo-Audio checkpoint",
+                )
+            ids[attr] = i
+        return cls(**ids)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> MiMoSpecialTokens:
+        from transformers import AutoTokenizer
+
+        try:
+            tok = AutoTokenizer.from_pretrained(str(path))
+        except (OSError, ValueError) as e:
+            raise UserError(
+                f"cannot load a tokenizer from {path}: {e}",
+                str(path),
+                "save the tokenizer next to the checkpoint, or pass special_tokens=MiMoSpecialTokens(...)",
+            ) from e
+        return cls.from_tokenizer(tok, str(path))
+
+
+@dataclass(frozen=True)
+class MiMoAudioConfig:
+    """The checkpoint's config.json, parsed: one Qwen2 config per transformer plus MiMo's speech facts."""
+
+    backbone: Qwen2Config
+    input_local: Qwen2Config
+    local: Qwen2Config  # the speech-output transformer (built only when not text_only)
+    speech_vocab_sizes: tuple[int, ...]
+    speech_empty_ids: tuple[int, ...]
+    group_size: int
+    audio_channels: int
+    input_full_attention: bool
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(
+        cls, raw: dict[str, Any], where: str = "config.json", attn_implementation: str = "sdpa"
+    ) -> MiMoAudioConfig:
+        """Check that `raw` is a MiMo-Audio config (model_type "qwen2", architectures naming
+        MiMoAudioModel/MiMoAudioForCausalLM when given, the speech keys present) and parse it."""
+        model_type = raw.get("model_type")
+        archs = raw.get("architectures") or []
+        if model_type != "qwen2" or (archs and not set(archs) & set(ARCHITECTURES)):
+            raise UserError(
+                f"not a MiMo-Audio checkpoint: model_type {model_type!r}, architectures {archs} "
+                f"(MiMo-Audio has model_type 'qwen2' and architectures {list(ARCHITECTURES[:1])})",
+                where,
+                "point at a XiaomiMiMo/MiMo-Audio-7B-Instruct (or -Base) download",
+            )
+        missing = [
+            k
+            for k in ("speech_vocab_size", "speech_zeroemb_idx", "hidden_size", "num_hidden_layers")
+            if k not in raw
+        ]
+        if missing:
+            raise UserError(f"not a MiMo-Audio config: keys {missing} are missing", where)
+        m = {k: raw.get(k, v) for k, v in _MIMO_DEFAULTS.items()}
+        channels, group = int(m["audio_channels"]), int(m["group_size"])
+        vocab = _parse_ids(raw["speech_vocab_size"], channels, "speech_vocab_size", where)
+        empty = _parse_ids(raw["speech_zeroemb_idx"], channels, "speech_zeroemb_idx", where)
+        if group < 1 or any(not 0 <= e < v for e, v in zip(empty, vocab)):
+            raise UserError(f"bad speech layout: group_size {group}, vocab {vocab}, empty ids {empty}", where)
+
+        base = {k: raw[k] for k in _QWEN2_KEYS if k in raw}
+        base["head_dim"] = m["head_dim"]
+
+        def qwen2(**override: Any) -> Qwen2Config:
+            kw = {**base, **override}
+            if override:  # a derived transformer: its own layer count, no text vocabulary
+                kw.pop("layer_types", None)
+                kw.update(vocab_size=1, pad_token_id=None, bos_token_id=None, eos_token_id=None)
+            cfg = Qwen2Config(**kw)
+            cfg._attn_implementation = attn_implementation
+            return cfg
+
+        local_dim, heads = int(m["local_dim"]), int(m["local_attn_heads"])
+        in_dim = int(m["input_local_dim"] or local_dim)
+        input_local = qwen2(
+            hidden_size=in_dim,
+            num_hidden_layers=int(m["input_local_layers"]),
+            num_attention_heads=heads,
+            num_key_value_heads=heads,
+            head_dim=in_dim // heads,
+            intermediate_size=in_dim * 4,
+            attention_dropout=m["local_attn_dropout"],
+        )
+        full = bool(m["input_full_attention"])
+        if full:  # transformers' mask builders read this; the attention modules are set in MiMoAudioLM
+            input_local.is_causal = False
+        local = qwen2(
+            hidden_size=local_dim,
+            num_hidden_layers=int(m["local_layers"]),
+            num_attention_heads=heads,
+            num_key_value_heads=heads,
+            head_dim=local_dim // heads,
+            intermediate_size=int(m["local_ffn_dim"]),
+            attention_dropout=m["local_attn_dropout"],
+        )
+        return cls(qwen2(), input_local, local, vocab, empty, group, channels, full, dict(raw))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, attn_implementation: str = "sdpa") -> MiMoAudioConfig:
+        f = Path(path) / "config.json"
+        if not f.is_file():
+            raise UserError(f"no config.json in {path}", str(path), "point at a MiMo-Audio checkpoint folder")
+        try:
+            raw = json.loads(f.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"config.json is not valid JSON: {e}", str(f)) from e
+        return cls.from_dict(raw, str(f), attn_implementation)
+
+
+def pad_codes(
+    codes: np.ndarray,
+    *,
+    group_size: int = GROUP_SIZE,
+    empty_ids: Sequence[int] = OFFICIAL_EMPTY_IDS,
+    fill: Literal["repeat", "empty"] = "repeat",
+) -> np.ndarray:
+    """Cached codes `[n_q >= 8, frames]` -> the LM's `[8, group_size * ceil(frames / group_size)]` int64.
+
+    Keeps the first `len(empty_ids)` RVQ layers. `fill="repeat"` repeats the last frame, as upstream's
+    `MimoAudio.preprocess_input` does (and the MiMo codec adapter already did when it wrote the cache, so
+    cached codes come back unchanged); `fill="empty"` pads with each layer's empty id (embedded as zero).
+    Ids must lie in [0, empty id] per layer.
+    """
+    c = np.asarray(codes)
+    n = len(empty_ids)
+    if c.ndim != 2 or c.shape[0] < n or not np.issubdtype(c.dtype, np.integer):
+        raise ValueError(f"codes must be an integer array [n_q >= {n}, frames], got {c.dtype} {c.shape}")
+    c = c[:n].astype(np.int64)
+    top = np.asarray(empty_ids, dtype=np.int64)[:, None]
+    if c.size and (c.min() < 0 or (c > top).any()):
+        raise ValueError(f"codes out of range: layer ids must lie in [0, {list(empty_ids)}]")
+    need = (-c.shape[1]) % group_size
+    if need == 0:
+        return c
+    if fill == "repeat":
+        if c.shape[1] == 0:
+            return c
+        pad = np.repeat(c[:, -1:], need, axis=1)
+    elif fill == "empty":
+        pad = np.repeat(top, need, axis=1)
+    else:
+        raise ValueError(f"fill must be 'repeat' or 'empty', not {fill!r}")
+    return np.concatenate([c, pad], axis=1)
+
+
+def _headless_qwen2(config: Qwen2Config, bidirectional: bool = False) -> Qwen2Model:
+    """A Qwen2 stack fed with embeddings (no token table), as upstream's local transformers."""
+    m = Qwen2Model(config)
+    m.embed_tokens = None
+    if bidirectional:
+        for layer in m.layers:
+            layer.self_attn.is_causal = False
+    return m
+
+
+class MiMoAudioLM(nn.Module):
+    """MiMo-Audio's text side. Parameter names are the official checkpoint's keys.
+
+    Inputs are embeddings (`embed_inputs`, `build_prefix`, `text_embeddings`); `forward` returns text
+    logits for every position (or the last `logits_to_keep`). With `text_only=False` the speech-output
+    modules are built too (their weights load; nothing here runs them).
+    """
+
+    def __init__(self, config: MiMoAudioConfig, special: MiMoSpecialTokens, *, text_only: bool = True):
+        super().__init__()
+        self.config = config
+        self.special = special
+        self.text_only = text_only
+        self.group_size = config.group_size
+        self.audio_channels = config.audio_channels
+        self.speech_empty_ids = config.speech_empty_ids
+        hidden, in_dim = config.backbone.hidden_size, config.input_local.hidden_size
+
+        self.model = Qwen2Model(config.backbone)
+        self.lm_head = nn.Linear(hidden, config.backbone.vocab_size, bias=False)
+        self.speech_embeddings = nn.ModuleList(
+            nn.Embedding(v, in_dim, padding_idx=e)
+            for v, e in zip(config.speech_vocab_sizes, config.speech_empty_ids)
+        )
+        self.input_local_transformer = _headless_qwen2(config.input_local, config.input_full_attention)
+        self.speech_group_downcast = nn.Linear(in_dim * config.group_size, hidden, bias=False)
+        if not text_only:
+            local_dim = config.local.hidden_size
+            self.local_transformer = _headless_qwen2(config.local)
+            self.local_transformer_lm_heads = nn.ModuleList(
+                nn.Linear(local_dim, v, bias=False) for v in config.speech_vocab_sizes
+            )
+            if in_dim != local_dim:
+                self.speech_embeddings_to_local = nn.Linear(in_dim, local_dim, bias=False)
+            self.hidden_states_downcast = nn.Linear(hidden, local_dim, bias=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.lm_head.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.lm_head.weight.dtype
+
+    # ------------------------------------------------------------------------------------ embeddings
+    def text_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token ids `[...]` -> `[..., hidden]`: the embedding of a text group (what generation appends)."""
+        return self.model.embed_tokens(ids)
+
+    def _speech_groups(self, ids: torch.Tensor) -> torch.Tensor:
+        """Speech ids `[N, channels, group_size]` of N speech groups -> `[N, hidden]`."""
+        n, s = ids.shape[0], ids.shape[2]
+        acc = torch.zeros(
+            n, s, self.input_local_transformer.config.hidden_size, dtype=SPEECH_SUM_DTYPE, device=ids.device
+        )
+        for c, table in enumerate(self.speech_embeddings):
+            cur = ids[:, c, :]
+            e = table(cur).masked_fill((cur == self.speech_empty_ids[c]).unsqueeze(-1), 0.0)
+            acc = (acc + e).to(SPEECH_SUM_DTYPE)  # = upstream's in-place `+=` into its bfloat16 buffer
+        x = self.input_local_transformer(inputs_embeds=acc, use_cache=False).last_hidden_state
+        return self.speech_group_downcast(x.reshape(n, -1))
+
+    def speech_group_embeddings(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes `[B, 8, frames]` (frames a multiple of group_size; see `pad_codes`) -> `[B, groups, hidden]`."""
+        b, c, f = codes.shape
+        s = self.group_size
+        if c != self.audio_channels or f % s:
+            raise ValueError(
+                f"codes must be [B, {self.audio_channels}, multiple of {s}], got {tuple(codes.shape)}"
+            )
+        g = f // s
+        ids = codes.reshape(b, c, g, s).transpose(1, 2).reshape(b * g, c, s)
+        return self._speech_groups(ids).reshape(b, g, -1)
+
+    def embed_inputs(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Upstream's input layout `[B, 1 + 8, T]` -> group embeddings `[B, T / group_size, hidden]`."""
+        b, rows, t = input_ids.shape
+        s, c = self.group_size, self.audio_channels
+        if rows != 1 + c or t % s:
+            raise ValueError(f"input_ids must be [B, {1 + c}, multiple of {s}], got {tuple(input_ids.shape)}")
+        g = t // s
+        text = input_ids[:, 0, ::s]  # [B, G]
+        is_speech = text == self.special.empty
+        out = self.model.embed_tokens(text).masked_fill(is_speech.unsqueeze(-1), 0.0)
+        if bool(is_speech.any()):
+            speech = input_ids[:, 1:, :].reshape(b, c, g, s).transpose(1, 2)  # [B, G, C, S]
+            full = torch.zeros_like(out)
+            full[is_speech] = self._speech_groups(speech[is_speech]).to(out.dtype)
+            out = out + full
+        return out
+
+    def build_prefix(
+        self, prompt_before_ids: Sequence[int], codes: np.ndarray, prompt_after_ids: Sequence[int]
+    ) -> torch.Tensor:
+        """The embeddings `[L, hidden]` of a prompt with one clip between two text parts:
+        `prompt_before_ids`, `<|sosp|>`, one group per 4 frames of `codes` (`[n_q >= 8, frames]`, padded by
+        `pad_codes`), `<|eosp|>`, `prompt_after_ids`. L = len(before) + 2 + groups + len(after)."""
+        padded = pad_codes(codes, group_size=self.group_size, empty_ids=self.speech_empty_ids)
+        dev = self.device
+        before = torch.tensor([*prompt_before_ids, self.special.sosp], dtype=torch.long, device=dev)
+        after = torch.tensor([self.special.eosp, *prompt_after_ids], dtype=torch.long, device=dev)
+        parts = [self.text_embeddings(before)]
+        if padded.shape[1]:
+            parts.append(self.speech_group_embeddings(torch.from_numpy(padded).to(dev)[None])[0])
+        parts.append(self.text_embeddings(after))
+        return torch.cat(parts)
+
+    # ------------------------------------------------------------------------------------ forward
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values: Any = None,
+        use_cache: bool = False,
+        logits_to_keep: int | torch.Tensor = 0,
+    ) -> CausalLMOutputWithPast:
+        """Text logits for `inputs_embeds` `[B, L, hidden]`.
+
+        `attention_mask` `[B, past + L]` (1 = real; left padding) as in transformers; without
+        `position_ids` positions count real groups only (upstream's generation does the same).
+        `logits_to_keep`: 0 = every position, n = the last n, or a tensor of positions.
+        Returns `.logits` `[B, kept, vocab]` and `.past_key_values` when `use_cache`.
+        """
+        if position_ids is None and attention_mask is not None:
+            pos = attention_mask.long().cumsum(-1) - 1
+            position_ids = pos.masked_fill(attention_mask == 0, 1)[:, -inputs_embeds.shape[1] :]
+        out = self.model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+        )
+        h = out.last_hidden_state
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        return CausalLMOutputWithPast(logits=self.lm_head(h[:, keep, :]), past_key_values=out.past_key_values)
+
+
+# ---------------------------------------------------------------------------------------- loading
+def _checkpoint_index(path: Path) -> dict[str, Path]:
+    """Tensor name -> safetensors file, from model.safetensors.index.json or a single model.safetensors."""
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = json.loads(index.read_text()).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise UserError("model.safetensors.index.json has no weight_map", str(index))
+        files = {f: path / f for f in set(weight_map.values())}
+        absent = sorted(f for f, p in files.items() if not p.is_file())
+        if absent:
+            raise UserError(f"shards named by the index are missing: {absent}", str(path))
+        return {k: files[f] for k, f in weight_map.items()}
+    single = path / "model.safetensors"
+    if single.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(single), framework="pt") as f:
+            return dict.fromkeys(f.keys(), single)
+    raise UserError(
+        f"no model.safetensors or model.safetensors.index.json in {path}",
+        str(path),
+        "download the checkpoint's safetensors files",
+    )
+
+
+def _name_keys(keys: set[str], limit: int = 20) -> str:
+    ks = sorted(keys)
+    return ", ".join(ks[:limit]) + (f", ... ({len(ks)} in all)" if len(ks) > limit else "")
+
+
+def _rebuild_rotary(model: nn.Module, device: torch.device | str) -> None:
+    """Rotary tables are non-persistent buffers: recompute them in float32 on `device` (after building
+    on the meta device; and so that a bfloat16 model keeps float32 inverse frequencies, as upstream's)."""
+    for name, mod in list(model.named_modules()):
+        if isinstance(mod, Qwen2RotaryEmbedding):
+            parent = model.get_submodule(name.rpartition(".")[0])
+            setattr(parent, name.rpartition(".")[2], Qwen2RotaryEmbedding(config=mod.config).to(device))
+
+
+def load_mimo_audio(
+    path: str | Path,
+    *,
+    device: str | torch.device,
+    dtype: torch.dtype,
+    text_only: bool = True,
+    attn_implementation: str = "sdpa",
+    special_tokens: MiMoSpecialTokens | None = None,
+) -> MiMoAudioLM:
+    """Load an official MiMo-Audio checkpoint folder (config.json, model.safetensors or sharded with
+    model.safetensors.index.json, tokenizer) by its key names, strictly.
+
+    With `text_only` the keys under `SPEECH_OUTPUT_PREFIXES` are skipped (not read); every other key must
+    match the model exactly: missing or unexpected keys, or a wrong shape, raise `UserError` naming the
+    path and the keys. `special_tokens` defaults to the ids in the folder's tokenizer. Returns the model in
+    eval mode on `device`, parameters in `dtype`.
+    """
+    path = Path(path)
+    config = MiMoAudioConfig.from_pretrained(path, attn_implementation)
+    special = special_tokens if special_tokens is not None else MiMoSpecialTokens.from_pretrained(path)
+    index = _checkpoint_index(path)
+    with torch.device("meta"):
+        model = MiMoAudioLM(config, special, text_only=text_only)
+    expected = model.state_dict()
+    present = {k for k in index if not (text_only and k.startswith(SPEECH_OUTPUT_PREFIXES))}
+    missing, unexpected = set(expected) - present, present - set(expected)
+    if missing or unexpected:
+        parts = [f"missing keys: {_name_keys(missing)}"] if missing else []
+        parts += [f"unexpected keys: {_name_keys(unexpected)}"] if unexpected else []
+        raise UserError(
+            f"the checkpoint does not match MiMo-Audio's layout for this config.json ({'; '.join(parts)})",
+            str(path),
+            "use an unmodified XiaomiMiMo/MiMo-Audio-7B checkpoint folder",
+        )
+
+    from safetensors import safe_open
+
+    state: dict[str, torch.Tensor] = {}
+    by_file: dict[Path, list[str]] = {}
+    for k in sorted(present):
+        by_file.setdefault(index[k], []).append(k)
+    dev = str(torch.device(device))
+    for file, keys in by_file.items():
+        with safe_open(str(file), framework="pt", device=dev) as f:
+            for k in keys:
+                t = f.get_tensor(k)
+                if t.shape != expected[k].shape:
+                    raise UserError(
+                        f"tensor {k} has shape {tuple(t.shape)}, config.json implies {tuple(expected[k].shape)}",
+                        str(file),
+                    )
+                state[k] = t.to(dtype)
+    model.load_state_dict(state, strict=True, assign=True)
+    _rebuild_rotary(model, device)
+    return model.eval()
