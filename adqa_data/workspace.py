@@ -13,8 +13,10 @@ Layout (table first, so the directory listing reads like the pipeline):
 
 Guarantees: a shard file appears whole or not at all (temporary file, fsync, rename); a table
 directory carries the run key of the run that is filling it, so a rerun with the same inputs keeps
-finished shards and one with other inputs starts clean; a stage is up to date when its provenance
-record holds the same key.
+finished shards and one with other inputs starts clean, in a staging folder that replaces the old
+output only once the new one is complete; a stage is up to date when its provenance record holds the
+same key. Every name in a path is one checked component (`names.safe_name`) and nothing outside a
+table's own folder is ever deleted (`Workspace.remove_tree`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pyarrow.parquet as pq
 from . import __version__
 from .errors import UserError
 from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
+from .names import is_safe_name, safe_name
 from .schema import META_TABLE, META_VERSION, TableSpec
 
 RUN_FILE = "_run.json"
@@ -117,7 +120,10 @@ def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = Non
         return spec.empty() if columns is None else spec.empty().select(columns)
     tables = []
     for p in parts:
-        meta = pq.read_schema(p).metadata or {}
+        try:
+            meta = pq.read_schema(p).metadata or {}
+        except (pa.ArrowException, OSError) as e:
+            raise _corrupt_shard(p, spec, e) from None
         name, version = meta.get(META_TABLE, b"").decode(), meta.get(META_VERSION, b"0").decode()
         if name != spec.name or version != str(spec.version):
             raise UserError(
@@ -125,8 +131,17 @@ def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = Non
                 f"{spec.name} v{spec.version}",
                 fix="rerun the stage that wrote it with --force",
             )
-        tables.append(pq.read_table(p, columns=columns))
+        try:
+            tables.append(pq.read_table(p, columns=columns))
+        except (pa.ArrowException, OSError) as e:
+            raise _corrupt_shard(p, spec, e) from None
     return pa.concat_tables(tables, promote_options="default")
+
+
+def _corrupt_shard(path: Path, spec: TableSpec, e: Exception) -> UserError:
+    detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return UserError(f"{path} is not a readable {spec.name} shard ({detail})",
+                     fix=f"rerun the stage that writes '{spec.name}' with --force, or delete {path.parent}")
 
 
 # ------------------------------------------------------------------------------------------ workspace
@@ -144,15 +159,45 @@ class DatasetRecord:
 
 
 class Workspace:
+    """A workspace folder. Every path under it is built here from validated names (`names.safe_name`),
+    and every folder a stage deletes or replaces must resolve inside its own table directory."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().absolute()
+        self.read_only = False  # set when a lock could not be taken because the workspace is not writable
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"workspace {self.root} is a file, not a folder",
+                            fix="point --workspace at a folder (it is created when missing)")
+
+    def require_exists(self) -> None:
+        """For commands that only read: a workspace that is not there is an error, not an empty report."""
+        if not self.root.is_dir():
+            raise UserError(f"workspace {self.root} does not exist", fix="check --workspace")
 
     # paths
     def table_dir(self, table: str, dataset: str, *sub: str) -> Path:
-        return self.root.joinpath(table, dataset, *sub)
+        parts = [safe_name(dataset, "dataset name"), *(safe_name(s, "name") for s in sub)]
+        return self.root.joinpath(table, *parts)
 
     def provenance_path(self, stage: str, dataset: str, unit: str | None = None) -> Path:
+        dataset = safe_name(dataset, "dataset name")
+        if unit is not None:
+            unit = safe_name(unit, "name")
         return self.root / "provenance" / stage / (f"{dataset}.{unit}.json" if unit else f"{dataset}.json")
+
+    def remove_tree(self, path: Path, table: str) -> None:
+        """Delete a folder a stage owns. Refuses anything that does not resolve strictly inside
+        `<workspace>/<table>/` (a link, `..`, an absolute path that slipped through): a second line
+        of defence behind `safe_name`, so no input can make a stage delete outside its own tables."""
+        base = os.path.realpath(self.root / table)
+        if path.is_symlink():
+            raise UserError(f"refusing to delete {path}: it is a link", fix="remove the link by hand")
+        real = os.path.realpath(path)
+        if not real.startswith(base.rstrip(os.sep) + os.sep):
+            raise UserError(f"refusing to delete {path}: it is not inside {base}",
+                            fix="this is a bug or a tampered workspace; check the path and remove it by hand")
+        if os.path.lexists(path):
+            shutil.rmtree(path)
 
     # dataset registry
     @property
@@ -160,12 +205,24 @@ class Workspace:
         return self.root / "datasets.json"
 
     def datasets(self) -> dict[str, DatasetRecord]:
-        if not self._registry_path.exists():
+        p = self._registry_path
+        if not p.is_file():
             return {}
-        raw = json.loads(self._registry_path.read_text())
-        return {k: DatasetRecord(**v) for k, v in raw.items()}
+        fix = "restore it from a backup, or delete it and rerun 'adqa-data download' for each dataset"
+        try:
+            raw = json.loads(p.read_text())
+            if not isinstance(raw, dict):
+                raise TypeError("not a JSON object")
+            records = {k: DatasetRecord(**v) for k, v in raw.items()}
+        except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise UserError(f"{p} is corrupt ({str(e).splitlines()[0]})", fix=fix) from None
+        for k in records:
+            if not is_safe_name(k):
+                raise UserError(f"{p} names a dataset {k!r} that is not a plain folder name", fix=fix)
+        return records
 
     def register_dataset(self, rec: DatasetRecord) -> None:
+        safe_name(rec.name, "dataset name")
         with self._registry_lock():
             reg = {k: v.__dict__ for k, v in self.datasets().items()}
             reg[rec.name] = rec.__dict__
@@ -173,6 +230,8 @@ class Workspace:
 
     def dataset(self, name: str | None) -> DatasetRecord:
         """The named dataset, or the only one; a clear error otherwise."""
+        if name is not None:
+            safe_name(name, "--dataset")
         known = self.datasets()
         if not known:
             raise UserError(
@@ -212,17 +271,33 @@ class Workspace:
 
     def provenance(self, stage: str, dataset: str, unit: str | None = None) -> dict | None:
         p = self.provenance_path(stage, dataset, unit)
-        return json.loads(p.read_text()) if p.exists() else None
+        if not p.is_file():
+            return None
+        try:
+            record = json.loads(p.read_text())
+            if not isinstance(record, dict):
+                raise TypeError("not a JSON object")
+        except (ValueError, TypeError) as e:
+            raise UserError(f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
+                            fix=f"rerun the '{stage}' stage with --force, or delete that file") from None
+        return record
 
     @contextlib.contextmanager
     def lock(self, stage: str, dataset: str, unit: str | None = None) -> Iterator[None]:
-        """One run of a stage per (workspace, dataset[, unit]) at a time."""
+        """One run of a stage per (workspace, dataset[, unit]) at a time.
+
+        A workspace that cannot be written (a read-only mount, no write permission) gets no lock and
+        `read_only` is set: reading needs none, and a run with work to do stops at its first write with
+        a clear error (`StageRun.output`)."""
+        import errno
+
         from filelock import FileLock, Timeout
 
-        (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        path = self.root / "locks" / (f"{stage}.{dataset}.{unit}.lock" if unit else f"{stage}.{dataset}.lock")
+        name = safe_name(dataset, "dataset name") + (f".{safe_name(unit, 'name')}" if unit else "")
+        path = self.root / "locks" / f"{stage}.{name}.lock"
         lock = FileLock(str(path), timeout=0)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout:
             raise UserError(
@@ -230,6 +305,12 @@ class Workspace:
                 where=str(path),
                 fix="wait for it to finish (a lock left by a killed run is released by the OS)",
             ) from None
+        except OSError as e:
+            if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            self.read_only = True
+            yield
+            return
         try:
             yield
         finally:
@@ -239,15 +320,20 @@ class Workspace:
 # ------------------------------------------------------------------------------------------ stage runs
 @dataclass
 class StageRun:
-    """One run of a stage over one dataset: decides up-to-date, keeps or clears shards, records provenance.
+    """One run of a stage over one dataset: decides up-to-date, keeps or stages shards, records provenance.
 
     Use:
         run = StageRun(ws, "download", dataset, config, inputs)
         with run:                      # takes the lock
             if run.up_to_date: ...     # nothing to do
-            out = run.output("items")  # a table directory, cleared if it holds another run's shards
+            out = run.output("items")  # a table directory for this run's shards
             ... write shards with run.write_shard(...), skipping run.shard_done(...)
-            run.finish(summary)
+            run.finish(summary)        # swaps staged outputs in, then records provenance
+
+    A complete output is never replaced before its replacement is complete: when a table directory
+    holds another run's shards, this run writes into a staging folder (`<workspace>/<table>/.staging/`)
+    and `finish` swaps it in; the provenance record of the old output stays until then. A named unit
+    (a prompt or rollout set) whose complete record has other settings is refused without `force`.
     """
 
     ws: Workspace
@@ -261,8 +347,13 @@ class StageRun:
     key: str = field(init=False)
     started: float = field(init=False, default_factory=time.time)
     _lock: Any = field(init=False, default=None)
+    _staged: dict[Path, tuple[Path, str]] = field(init=False, default_factory=dict)  # final -> (staging, table)
+    _outputs: dict[Path, Path] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        safe_name(self.dataset, "dataset name")
+        if self.unit is not None:
+            safe_name(self.unit, "name")
         self.key = stable_hash(
             {"stage": self.stage, "config": dict(self.config), "inputs": dict(self.inputs)}, n=24
         )
@@ -270,10 +361,31 @@ class StageRun:
     def __enter__(self) -> StageRun:
         self._lock = self.ws.lock(self.stage, self.dataset, self.unit)
         self._lock.__enter__()
+        try:
+            if self.unit is not None:
+                self._refuse_other_settings()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._lock.__exit__(*exc)
+
+    def _refuse_other_settings(self) -> None:
+        """A named set made with other settings is not replaced silently (inputs may change: a rerun
+        after new data is the normal way to refresh a set)."""
+        if self.force:
+            return
+        prov = self.ws.provenance(self.stage, self.dataset, self.unit)
+        if prov and prov.get("status") == "complete" and prov.get("config_hash") != stable_hash(dict(self.config)):
+            raise UserError(
+                f"{self.stage} set {self.unit!r} of dataset {self.dataset!r} is complete and was made with other "
+                "settings",
+                where=str(self.ws.provenance_path(self.stage, self.dataset, self.unit)),
+                fix="choose another --name (the default name differs per settings), or pass --force to replace it "
+                "(the old set stays until the new one is complete)",
+            )
 
     @property
     def up_to_date(self) -> bool:
@@ -282,24 +394,68 @@ class StageRun:
         prov = self.ws.provenance(self.stage, self.dataset, self.unit)
         return bool(prov and prov.get("key") == self.key and prov.get("status") == "complete")
 
-    def output(self, table: str, *sub: str) -> Path:
-        """A table directory for this run: kept if it holds this run's shards, emptied otherwise."""
-        d = self.ws.table_dir(table, self.dataset, *sub)
-        marker = d / RUN_FILE
-        current = json.loads(marker.read_text()).get("key") if marker.exists() else None
-        if current != self.key or self.force:
-            if d.exists():
-                shutil.rmtree(d)
-            d.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(marker, {"stage": self.stage, "key": self.key})
+    def output(self, table: str, *sub: str, key: str | None = None) -> Path:
+        """The directory this run writes `table` (under this dataset, `sub` folders) into.
+
+        It is the table directory itself when that is empty or holds this run's shards (a resumed run
+        keeps them); otherwise a staging folder that `finish` swaps in, so the complete output there
+        survives until this run is complete. `key` marks the directory with another key than the
+        run's (one unit among several, e.g. the votes of one model and condition)."""
+        if self.ws.read_only:
+            raise UserError(f"workspace {self.ws.root} is read-only and this '{self.stage}' run has work to do",
+                            fix="make the workspace writable, or use another --workspace")
+        key = key or self.key
+        final = self.ws.table_dir(table, self.dataset, *sub)
+        if final in self._outputs:
+            return self._outputs[final]
+        staging = self.ws.root / table / ".staging" / self.dataset / "-".join([*sub, key[:16]] if sub else [key[:16]])
+        if not self.force and _marker_key(final) == key:
+            target = final
+        elif not self.force and _marker_key(staging) == key:
+            target = staging
+        elif not final.exists() or not any(final.iterdir()):
+            target = final
+        else:
+            target = staging
+            self.ws.remove_tree(staging, table)
+        if target == staging:
+            self._staged[final] = (staging, table)
+        else:
+            self._drop_record()  # this run writes into a directory the record describes
+        if _marker_key(target) != key:
+            target.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(target / RUN_FILE, {"stage": self.stage, "key": key})
         # a killed run can leave temporary files behind; they are never read, remove them
-        for tmp in d.glob(".*.tmp"):
+        for tmp in target.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
-        return d
+        self._outputs[final] = target
+        return target
 
     def invalidate(self) -> None:
-        """Forget the provenance record before (re)writing outputs, so a crash never looks complete."""
-        self.ws.provenance_path(self.stage, self.dataset, self.unit).unlink(missing_ok=True)
+        """Nothing to do up front: the provenance record is dropped exactly when a directory it describes
+        is written (`output`, in place) or replaced (`commit`), so a crash never looks complete and a
+        failing run leaves the previous complete output and its record alone."""
+
+    def _drop_record(self) -> None:
+        if not self.ws.read_only:
+            self.ws.provenance_path(self.stage, self.dataset, self.unit).unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        """Swap every staged output in for the directory it replaces (after the record is dropped)."""
+        if not self._staged:
+            return
+        self._drop_record()
+        for final, (staging, table) in list(self._staged.items()):
+            trash = self.ws.root / table / ".trash" / f"{self.dataset}-{self.key[:16]}-{os.getpid()}-{final.name}"
+            if final.exists():
+                trash.parent.mkdir(parents=True, exist_ok=True)
+                self.ws.remove_tree(trash, table)
+                os.replace(final, trash)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, final)
+            self._outputs[final] = final
+            del self._staged[final]
+            self.ws.remove_tree(trash, table)
 
     @staticmethod
     def shard_done(directory: Path, index: int) -> bool:
@@ -325,5 +481,14 @@ class StageRun:
             "seconds": round(time.time() - self.started, 3),
             "summary": dict(summary),
         }
+        self.commit()
         write_json_atomic(self.ws.provenance_path(self.stage, self.dataset, self.unit), record)
         return record
+
+
+def _marker_key(directory: Path) -> str | None:
+    """The run key a table directory is marked with (None: no marker, or an unreadable one)."""
+    try:
+        return json.loads((directory / RUN_FILE).read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
