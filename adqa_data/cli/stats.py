@@ -1,0 +1,150 @@
+"""`adqa-data stats`: the state of a dataset across every stage, as tables and one folder of plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .app import DEFAULT_WS, DatasetOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .render import log, table
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def render(report: dict[str, Any]) -> None:
+    """Each section of a stats report as tables on stdout; skipped sections as notes on stderr."""
+    ds = report["dataset"]
+    sec = report["sections"]
+    if s := sec.get("items"):
+        table(
+            f"{ds}: {s['items']} items ({s['with_answer']} with answers), {s['quarantined']} quarantined",
+            ["breakdown", "value", "count"],
+            [
+                (label if i == 0 else "", r[key], r["count"])
+                for label, key, rows in (
+                    ("split", "split", s["by_split"]),
+                    ("source", "source_dataset", s["by_source"]),
+                    ("question type", "question_type", s["by_question_type"]),
+                )
+                for i, r in enumerate(rows)
+            ],
+        )
+        if s["quarantine"]:
+            table(
+                "quarantine by stage and reason",
+                ["stage", "reason", "count"],
+                [(r["stage"], r["reason"], r["count"]) for r in s["quarantine"]],
+            )
+    if s := sec.get("splits"):
+        for key, label in (("by_source", "source_dataset"), ("by_question_type", "question_type")):
+            table(
+                f"weak / strong {key.replace('_', ' ')} ({s['weak']} weak, {s['strong']} strong)",
+                [label.replace("_", " "), "items", "weak", "strong", "strong share"],
+                [(r[label], r["items"], r["weak"], r["strong"], _pct(r["strong_share"])) for r in s[key]],
+            )
+    if s := sec.get("contribution"):
+        table(
+            "audio contribution per panel member (items)",
+            ["model", "AC = -1", "AC = 0", "AC = 1"],
+            [(m, v["-1"], v["0"], v["1"]) for m, v in s["audio_contribution"].items()],
+        )
+        table("continuous contribution score", ["statistic", "value"], list(s["score"].items()))
+    if s := sec.get("panel"):
+        fleiss = "-" if s["fleiss_kappa"] is None else f"{s['fleiss_kappa']:.3f}"
+        conditions = sorted({c for v in s["accuracy"].values() for c in v})
+        table(
+            f"panel accuracy by condition (Fleiss' kappa on silence: {fleiss})",
+            ["model", *conditions],
+            [(m, *(_pct(v.get(c)) for c in conditions)) for m, v in s["accuracy"].items()],
+        )
+        if s["pairs"]:
+            table(
+                "pairwise agreement on silence",
+                ["model a", "model b", "items", "agreement", "Cohen's kappa"],
+                [(p["a"], p["b"], p["items"], _pct(p["agreement"]), p["cohen_kappa"]) for p in s["pairs"]],
+            )
+        if note := s.get("note"):
+            log(note)
+    for name, s in (sec.get("prompts") or {}).items():
+        table(
+            f"prompt set {name}: {s['n']} drawn from the {s['split'] or '?'} pool of {s['pool']}",
+            ["question type", "pool", "pool share", "chosen", "chosen share"],
+            [
+                (r["question_type"], r["pool"], _pct(r["pool_share"]), r["chosen"], _pct(r["chosen_share"]))
+                for r in s["by_question_type"]
+            ],
+        )
+    for name, s in (sec.get("rollouts") or {}).items():
+        rows: list[tuple[str, Any]] = [
+            ("groups x k", f"{s['groups']} x {s['k']}"),
+            ("accuracy", s["accuracy"]),
+            ("zero-signal groups", f"{s['zero_signal_groups']} ({_pct(s['zero_signal_share'])})"),
+            ("truncated", _pct(s["truncated_share"])),
+            (
+                "completion length mean / p90",
+                f"{s['completion_length'].get('mean')} / {s['completion_length'].get('p90')}",
+            ),
+        ]
+        rows += [
+            (f"reward {k}: mean", "-" if v["mean"] is None else v["mean"]) for k, v in s["rewards"].items()
+        ]
+        rows += [(f"parse: {k}", v) for k, v in s["parse"].items()]
+        table(f"rollout set {name} ({s['policy']})", ["measure", "value"], rows, right=["value"])
+    for name, s in (sec.get("training") or {}).items():
+        table(
+            f"training run {name}: {s['records']} records ({s['skipped_lines']} lines skipped)",
+            ["metric", "points", "last"],
+            [(k, len(c["step"]), s["last"][k]) for k, c in s["curves"].items()],
+        )
+    for name, why in report["skipped"].items():
+        log(f"[dim]{name}: skipped ({why})[/]")
+    if plots := report.get("plots"):
+        log(f"{len(plots)} plots in {Path(plots[0]).parent}")
+
+
+@app.command()
+def stats(
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--section",
+            help="Only these sections, repeatable: items | splits | contribution | panel | prompts | rollouts | training (default: all).",
+        ),
+    ] = None,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Write PNG plots (needs matplotlib).")
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the plots (default: <workspace>/stats/<dataset>)."),
+    ] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Statistics across stages: items and quarantine, weak/strong splits, audio contribution, panel agreement
+    (Fleiss'/Cohen's kappa), prompt-set balance, rollout rewards and zero-signal groups, training curves.
+
+    Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
+    """
+    from ..errors import UserError
+    from ..stages.stats import SECTIONS
+    from ..stages.stats import stats as run_stats
+    from ..workspace import Workspace
+
+    section = section or []
+    unknown = sorted(set(section) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"unknown --section {', '.join(unknown)}", fix=f"use one of: {', '.join(SECTIONS)}")
+    ws = Workspace(workspace)
+    report = run_stats(ws, dataset, sections=[s for s in SECTIONS if not section or s in section])
+    if plots:
+        from ..plots import write_plots
+
+        folder = out or ws.root / "stats" / report["dataset"]
+        report["plots"] = [str(p) for p in write_plots(report, folder)]
+    print_json(report) if as_json else render(report)

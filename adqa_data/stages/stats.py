@@ -1,0 +1,494 @@
+"""`adqa-data stats`: the state of one dataset across every stage, as plain JSON-able data.
+
+One call reads whatever the workspace holds for a dataset and returns one section per stage:
+
+    items        items by upstream split, source and type; quarantine by stage and reason (download, ...)
+    splits       weak / strong by source and by question type (filter)
+    contribution audio contribution per model (-1 / 0 / 1 counts) and the continuous score's histogram
+    panel        agreement of the panel on silence: Fleiss' kappa over all members, Cohen's kappa per pair,
+                 and per-model accuracy under every condition (filter votes)
+    prompts      each prompt set's balance against the pool it was drawn from (sample)
+    rollouts     each rollout set: reward components, parse reasons, zero-signal groups, completion lengths
+    training     each training run's metrics log (runs/<dataset>/<name>/*.jsonl): curves and last values
+
+A section whose tables are absent is listed under `skipped` with the reason, never an error, so the
+command works on a workspace at any point of the chain. Aggregations run in polars over the Parquet
+shards; the plots (`adqa_data.plots`) draw from this report alone.
+
+Panel agreement is over the permutation-averaged silent answers, the rule the filter stage votes with: a
+member's answer to an item is the unique argmax of its option probabilities averaged over the option
+rotations (a missing vector counts as zero mass; a tie at the top is no answer), correct when it is the
+gold option. Fleiss' kappa needs only, per item, how many members were correct, which the `item_scores`
+table stores (`silence_correct`); Cohen's kappa per pair and per-model accuracies read the votes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..schema import ITEM_SCORES, PROMPTS, QUARANTINE, ROLLOUTS, VOTES, TableSpec
+from ..workspace import Workspace, read_table, shard_paths
+
+SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "training")
+TIE_TOLERANCE = 1e-6  # the filter stage's tie rule for the permutation-averaged answer
+SCORE_BINS = 20  # continuous contribution score histogram over [-1, 1]
+LENGTH_BINS = 20
+TRAINING_KEYS = ("reward", "kl", "loss", "clip_ratio", "entropy", "grad_norm", "learning_rate")
+
+
+# ------------------------------------------------------------------------------------------- agreement
+def fleiss_kappa(counts: Sequence[Sequence[int]] | np.ndarray) -> float | None:
+    """Fleiss' kappa from an [items, categories] matrix of how many raters chose each category.
+
+    Every item must have the same number of raters n >= 2. None when it is undefined: no items, fewer
+    than two raters, or every rating in one category (chance agreement is 1)."""
+    m = np.asarray(counts, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] == 0:
+        return None
+    n = m.sum(axis=1)
+    if not np.all(n == n[0]):
+        raise ValueError("Fleiss' kappa needs the same number of raters for every item")
+    raters = float(n[0])
+    if raters < 2:
+        return None
+    p_j = m.sum(axis=0) / (m.shape[0] * raters)
+    p_i = ((m * m).sum(axis=1) - raters) / (raters * (raters - 1))
+    p_bar, p_e = float(p_i.mean()), float((p_j * p_j).sum())
+    return None if p_e >= 1.0 - 1e-12 else (p_bar - p_e) / (1.0 - p_e)
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
+    """Cohen's kappa of two raters over the same items (any hashable labels); None when undefined."""
+    if len(a) != len(b):
+        raise ValueError("Cohen's kappa needs both raters on the same items")
+    if not len(a):
+        return None
+    x, y = np.asarray(a), np.asarray(b)
+    labels = np.union1d(x, y)
+    p_o = float(np.mean(x == y))
+    p_e = float(sum(np.mean(x == c) * np.mean(y == c) for c in labels))
+    return None if p_e >= 1.0 - 1e-12 else (p_o - p_e) / (1.0 - p_e)
+
+
+def _round(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd) + 0.0
+
+
+# --------------------------------------------------------------------------------------------- reading
+def _frame(directory: Path, spec: TableSpec, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """A table directory as a polars frame, None when it holds no shard."""
+    if not shard_paths(directory):
+        return None
+    return pl.from_arrow(read_table(directory, spec, columns))  # type: ignore[return-value]
+
+
+def _subdirs(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
+
+
+def _counts(df: pl.DataFrame, *keys: str) -> list[dict[str, Any]]:
+    """Row counts by `keys`, nulls shown as '(none)', sorted by the keys."""
+    return (
+        df.select([pl.col(k).cast(pl.String).fill_null("(none)") for k in keys])
+        .group_by(list(keys))
+        .len("count")
+        .sort(list(keys))
+        .to_dicts()
+    )
+
+
+def _histogram(values: np.ndarray, bins: int, lo: float, hi: float) -> dict[str, list[float]]:
+    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    return {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _quantiles(values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {}
+    return {
+        "mean": _round(values.mean()),
+        "p10": _round(np.percentile(values, 10)),
+        "median": _round(np.median(values)),
+        "p90": _round(np.percentile(values, 90)),
+        "max": _round(values.max()),
+    }
+
+
+# -------------------------------------------------------------------------------------------- sections
+def items_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    items = pl.from_arrow(
+        ws.items(dataset, columns=["split", "source_dataset", "question_type", "answer_index"])
+    )
+    q_frames = [
+        f
+        for d in _subdirs(ws.table_dir(QUARANTINE.name, dataset))
+        if (f := _frame(d, QUARANTINE, ["stage", "reason"])) is not None
+    ]
+    if items.height == 0 and not q_frames:  # type: ignore[union-attr]
+        return None
+    quarantine = (
+        pl.concat(q_frames)
+        if q_frames
+        else pl.DataFrame({"stage": [], "reason": []}, schema={"stage": pl.String, "reason": pl.String})
+    )
+    prov = ws.provenance("download", dataset) or {}
+    return {
+        "items": items.height,  # type: ignore[union-attr]
+        "input_rows": prov.get("summary", {}).get("input_rows"),
+        "with_answer": int(items["answer_index"].is_not_null().sum()),  # type: ignore[index]
+        "by_split": _counts(items, "split"),  # type: ignore[arg-type]
+        "by_source": _counts(items, "source_dataset"),  # type: ignore[arg-type]
+        "by_question_type": _counts(items, "question_type"),  # type: ignore[arg-type]
+        "quarantined": quarantine.height,
+        "quarantine": _counts(quarantine, "stage", "reason"),
+    }
+
+
+def _split_by(scores: pl.DataFrame, key: str) -> list[dict[str, Any]]:
+    return (
+        scores.with_columns(pl.col(key).cast(pl.String).fill_null("(none)"))
+        .group_by(key)
+        .agg(
+            items=pl.len(), weak=(pl.col("split") == "weak").sum(), strong=(pl.col("split") == "strong").sum()
+        )
+        .with_columns(strong_share=(pl.col("strong") / pl.col("items")).round(4))
+        .sort(key)
+        .to_dicts()
+    )
+
+
+def splits_section(scores: pl.DataFrame) -> dict[str, Any]:
+    weak = int((scores["split"] == "weak").sum())
+    return {
+        "items": scores.height,
+        "weak": weak,
+        "strong": scores.height - weak,
+        "strong_share": _round((scores.height - weak) / scores.height) if scores.height else None,
+        "by_source": _split_by(scores, "source_dataset"),
+        "by_question_type": _split_by(scores, "question_type"),
+    }
+
+
+def _models_of(scores: pl.DataFrame) -> list[str]:
+    models = scores["models"].drop_nulls()
+    return list(models[0]) if len(models) else []
+
+
+def contribution_section(scores: pl.DataFrame) -> dict[str, Any]:
+    models = _models_of(scores)
+    ac = np.asarray(scores["audio_contribution"].to_list(), dtype=np.int64).reshape(scores.height, -1)
+    per_model = {m: {str(v): int((ac[:, i] == v).sum()) for v in (-1, 0, 1)} for i, m in enumerate(models)}
+    score = scores["contribution_score"].drop_nulls().to_numpy().astype(np.float64)
+    return {
+        "models": models,
+        "audio_contribution": per_model,
+        "score": _quantiles(score),
+        "score_histogram": _histogram(score, SCORE_BINS, -1.0, 1.0),
+    }
+
+
+def _answers_from_votes(ws: Workspace, dataset: str, gold: pl.DataFrame) -> pl.DataFrame | None:
+    """(model, condition, item_id, correct): each member's permutation-averaged answer, scored."""
+    frames = []
+    for mdir in _subdirs(ws.table_dir(VOTES.name, dataset)):
+        for cdir in _subdirs(mdir):
+            f = _frame(cdir, VOTES, ["model", "item_id", "condition", "permutation", "option_probs"])
+            if f is not None:
+                frames.append(f)
+    if not frames:
+        return None
+    votes = pl.concat(frames).with_columns(n_perm=pl.len().over("model", "condition", "item_id"))
+    probs = (
+        votes.filter(pl.col("option_probs").is_not_null())
+        .with_columns(pos=pl.int_ranges(pl.col("option_probs").list.len()))
+        .explode("option_probs", "pos")
+        .group_by("model", "condition", "item_id", "pos")
+        .agg(p=pl.col("option_probs").cast(pl.Float64).sum() / pl.col("n_perm").first())
+    )
+    top = probs.group_by("model", "condition", "item_id").agg(
+        top=pl.col("p").max(),
+        winners=(pl.col("p") >= pl.col("p").max() - TIE_TOLERANCE).sum(),
+        pred=pl.col("pos").sort_by("p", descending=True).first(),
+    )
+    keys = votes.select("model", "condition", "item_id").unique()
+    return (
+        keys.join(top, on=["model", "condition", "item_id"], how="left")
+        .join(gold, on="item_id", how="inner")
+        .with_columns(
+            correct=(
+                (pl.col("winners") == 1) & (pl.col("top") > 0) & (pl.col("pred") == pl.col("answer_index"))
+            ).fill_null(False)
+        )
+        .select("model", "condition", "item_id", "correct")
+    )
+
+
+def panel_section(ws: Workspace, dataset: str, scores: pl.DataFrame) -> dict[str, Any]:
+    models = _models_of(scores)
+    silent = scores["silence_correct"].to_numpy().astype(np.int64)
+    fleiss = fleiss_kappa(np.stack([silent, len(models) - silent], axis=1)) if models else None
+    out: dict[str, Any] = {
+        "models": models,
+        "fleiss_kappa": _round(fleiss),
+        "pairs": [],
+        "accuracy": {},
+        "silence_correct_histogram": {str(k): int((silent == k).sum()) for k in range(len(models) + 1)},
+    }
+    gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index"])).with_columns(
+        pl.col("answer_index").cast(pl.Int64)
+    )
+    answers = _answers_from_votes(
+        ws, dataset, gold.filter(pl.col("item_id").is_in(scores["item_id"].implode()))
+    )  # type: ignore[arg-type]
+    if answers is None:
+        out["note"] = "no votes tables: per-model accuracy and pairwise kappa skipped"
+        return out
+    acc = (
+        answers.group_by("model", "condition")
+        .agg(pl.col("correct").mean().round(4))
+        .sort("model", "condition")
+    )
+    for r in acc.to_dicts():
+        out["accuracy"].setdefault(r["model"], {})[r["condition"]] = r["correct"]
+    wide = (
+        answers.filter(pl.col("condition") == "silence")
+        .pivot(on="model", index="item_id", values="correct")
+        .drop_nulls()
+    )
+    present = [m for m in models if m in wide.columns] or sorted(c for c in wide.columns if c != "item_id")
+    for i, a in enumerate(present):
+        for b in present[i + 1 :]:
+            x, y = wide[a].to_numpy(), wide[b].to_numpy()
+            out["pairs"].append(
+                {
+                    "a": a,
+                    "b": b,
+                    "items": len(x),
+                    "agreement": _round(float(np.mean(x == y))),
+                    "cohen_kappa": _round(cohen_kappa(x, y)),
+                }
+            )
+    return out
+
+
+def _pool_frame(ws: Workspace, dataset: str, split: str | None) -> pl.DataFrame:
+    items = pl.from_arrow(
+        ws.items(dataset, columns=["item_id", "question_type", "source_dataset", "answer_index"])
+    )
+    items = items.filter(pl.col("answer_index").is_not_null())  # type: ignore[union-attr]
+    if split in ("weak", "strong"):
+        scores = _frame(ws.table_dir(ITEM_SCORES.name, dataset), ITEM_SCORES, ["item_id", "split"])
+        if scores is not None:
+            items = items.filter(
+                pl.col("item_id").is_in(scores.filter(pl.col("split") == split)["item_id"].implode())
+            )
+    return items
+
+
+def _balance(pool: pl.DataFrame, chosen: pl.DataFrame, key: str) -> list[dict[str, Any]]:
+    p = pool.select(pl.col(key).cast(pl.String).fill_null("(none)")).group_by(key).len("pool")
+    c = chosen.select(pl.col(key).cast(pl.String).fill_null("(none)")).group_by(key).len("chosen")
+    return (
+        p.join(c, on=key, how="full", coalesce=True)
+        .fill_null(0)
+        .with_columns(
+            pool_share=(pl.col("pool") / max(pool.height, 1)).round(4),
+            chosen_share=(pl.col("chosen") / max(chosen.height, 1)).round(4),
+        )
+        .sort(key)
+        .to_dicts()
+    )
+
+
+def prompts_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    sets: dict[str, Any] = {}
+    for d in _subdirs(ws.table_dir(PROMPTS.name, dataset)):
+        chosen = _frame(d, PROMPTS)
+        if chosen is None:
+            continue
+        config = (ws.provenance("sample", dataset, d.name) or {}).get("config", {})
+        pool = _pool_frame(ws, dataset, config.get("split"))
+        sets[d.name] = {
+            "n": chosen.height,
+            "split": config.get("split"),
+            "weights": config.get("weights"),
+            "pool": pool.height,
+            "by_question_type": _balance(pool, chosen, "question_type"),
+            "by_source": _balance(pool, chosen, "source_dataset"),
+        }
+    return sets or None
+
+
+def zero_signal_share(group_ids: Sequence[str], rewards: Sequence[float], tol: float = 1e-6) -> float | None:
+    """Share of groups whose rewards are all equal (within `tol`): they carry no GRPO signal."""
+    df = pl.DataFrame({"g": list(group_ids), "r": list(rewards)}, schema={"g": pl.String, "r": pl.Float64})
+    if df.height == 0:
+        return None
+    per = df.group_by("g").agg(span=pl.col("r").max() - pl.col("r").min())
+    return float((per["span"] <= tol).mean())  # type: ignore[arg-type]
+
+
+def rollouts_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    sets: dict[str, Any] = {}
+    for d in _subdirs(ws.table_dir(ROLLOUTS.name, dataset)):
+        t = _frame(d, ROLLOUTS)
+        if t is None:
+            continue
+        reward_cols = sorted(c for c in t.columns if c.startswith("reward_"))
+        t = t.with_columns(pl.col([*reward_cols, "reward", "advantage"]).cast(pl.Float64))
+        components = {
+            ("total" if c == "reward" else c.removeprefix("reward_")): {
+                "mean": _round(t[c].mean()),
+                "std": _round(t[c].std()),
+                "rows": int(t[c].is_not_null().sum()),
+            }  # type: ignore[arg-type]
+            for c in [*reward_cols, "reward"]
+        }
+        lengths = t["completion_length"].to_numpy().astype(np.float64)
+        hi = float(max(lengths.max(), 1.0)) if lengths.size else 1.0
+        groups = t.select("group_id").n_unique()
+        zero = zero_signal_share(t["group_id"].to_list(), t["reward"].to_list())
+        by_type = (
+            t.with_columns(pl.col("question_type").fill_null("(none)"))
+            .group_by("question_type")
+            .agg(
+                rows=pl.len(),
+                accuracy=pl.col("reward_correctness").mean().round(4),
+                mean_reward=pl.col("reward").mean().round(4),
+            )
+            .sort("question_type")
+            .to_dicts()
+        )
+        sets[d.name] = {
+            "rows": t.height,
+            "groups": groups,
+            "k": int(t["k"].max()),  # type: ignore[arg-type]
+            "policy": t["policy"][0],
+            "rewards": components,
+            "accuracy": _round(t["reward_correctness"].mean()),  # type: ignore[arg-type]
+            "parse": {
+                r["parse"]: r["count"]
+                for r in (
+                    t.select(parse=pl.coalesce("parse_layer", "parse_reason").fill_null("?"))
+                    .group_by("parse")
+                    .len("count")
+                    .sort("parse")
+                    .to_dicts()
+                )
+            },
+            "zero_signal_share": _round(zero),
+            "zero_signal_groups": round((zero or 0.0) * groups),
+            "zero_signal_flag_share": _round(
+                t.group_by("group_id").agg(pl.col("zero_signal").all())["zero_signal"].mean()
+            ),  # type: ignore[arg-type]
+            "completion_length": {**_quantiles(lengths), **_histogram(lengths, LENGTH_BINS, 0.0, hi)},
+            "truncated_share": _round((t["finish_reason"] == "length").mean()),  # type: ignore[arg-type]
+            "advantage": _quantiles(t["advantage"].to_numpy().astype(np.float64)),
+            "by_question_type": by_type,
+        }
+    return sets or None
+
+
+def read_metrics_log(path: Path) -> tuple[list[dict[str, float]], int]:
+    """Numeric fields of every JSON object line of a metrics log, and the count of lines skipped."""
+    rows, skipped = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            skipped += 1
+            continue
+        if not isinstance(obj, dict):
+            skipped += 1
+            continue
+        num = {
+            k: float(v)
+            for k, v in obj.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        }
+        if num:
+            rows.append(num)
+        else:
+            skipped += 1
+    return rows, skipped
+
+
+def training_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    runs: dict[str, Any] = {}
+    for d in _subdirs(ws.root / "runs" / dataset):
+        logs = sorted(d.glob("*.jsonl"))
+        if not logs:
+            continue
+        rows: list[dict[str, float]] = []
+        skipped = 0
+        for log in logs:
+            r, s = read_metrics_log(log)
+            rows += r
+            skipped += s
+        if not rows:
+            runs[d.name] = {
+                "files": [p.name for p in logs],
+                "records": 0,
+                "skipped_lines": skipped,
+                "curves": {},
+            }
+            continue
+        df = pl.DataFrame(rows)  # keys missing from a line are null
+        if "step" not in df.columns:
+            df = df.with_row_index("step").with_columns(pl.col("step").cast(pl.Float64))
+        keys = [c for c in df.columns if c != "step"]
+        curves = {}
+        for k in keys:
+            s = df.select("step", k).drop_nulls().sort("step")
+            if s.height:
+                curves[k] = {
+                    "step": [int(x) if float(x).is_integer() else x for x in s["step"].to_list()],
+                    "value": [round(float(v), 6) for v in s[k].to_list()],
+                }
+        runs[d.name] = {
+            "files": [p.name for p in logs],
+            "records": df.height,
+            "skipped_lines": skipped,
+            "last": {k: c["value"][-1] for k, c in curves.items()},
+            "curves": curves,
+            "plotted": [k for k in curves if k in TRAINING_KEYS or k.startswith("reward")],
+        }
+    return runs or None
+
+
+# ------------------------------------------------------------------------------------------------ entry
+def stats(ws: Workspace, dataset: str | None = None, sections: Sequence[str] = SECTIONS) -> dict[str, Any]:
+    """Every section the workspace has data for (module docstring); absent ones under `skipped`."""
+    ds = ws.dataset(dataset).name
+    out: dict[str, Any] = {"workspace": str(ws.root), "dataset": ds, "sections": {}, "skipped": {}}
+    scores = _frame(ws.table_dir(ITEM_SCORES.name, ds), ITEM_SCORES)
+    no_filter = "no item_scores table: run 'adqa-data filter' first"
+    builders = {
+        "items": (lambda: items_section(ws, ds), "no items: run 'adqa-data download' first"),
+        "splits": (lambda: splits_section(scores) if scores is not None else None, no_filter),
+        "contribution": (lambda: contribution_section(scores) if scores is not None else None, no_filter),
+        "panel": (lambda: panel_section(ws, ds, scores) if scores is not None else None, no_filter),
+        "prompts": (lambda: prompts_section(ws, ds), "no prompt set: run 'adqa-data sample' first"),
+        "rollouts": (lambda: rollouts_section(ws, ds), "no rollout set: run 'adqa-data rollout' first"),
+        "training": (
+            lambda: training_section(ws, ds),
+            f"no metrics log under runs/{ds}/: run 'adqa-data train' first",
+        ),
+    }
+    for name in sections:
+        build, why = builders[name]
+        section = build()
+        if section is None:
+            out["skipped"][name] = why
+        else:
+            out["sections"][name] = section
+    return out
