@@ -1,20 +1,28 @@
 """The one audio loader of the toolkit: probe, decode, downmix, resample; and the test conditions.
 
-Every stage that touches samples goes through `load_audio` (soundfile decode of wav/flac/ogg/mp3,
-mono downmix, soxr resampling, float32). `probe_audio` reads a file's bytes once and learns everything
-download records about it: content hash, true decoded length, rate, channels. It decodes the whole
-stream because headers lie: libsndfile clamps a truncated WAV to what is there and an MP3's header
-keeps its full frame count when the tail is cut.
+Every stage that touches samples goes through `decode` (soundfile decode of wav/flac/ogg/mp3, mono
+downmix, soxr resampling, float32). `probe_audio` streams a file once, block by block, and learns
+everything download records about it: content hash, true decoded length, rate, channels. It decodes the
+whole stream because headers lie: libsndfile clamps a truncated WAV to what is there and an MP3's header
+keeps its full frame count when the tail is cut. Only regular files are opened (a FIFO would block a
+reader forever), and audio longer than a limit is refused from its header before it is read.
+
+Stages after download read an item's clip with `read_item_audio`: the same path confinement as download,
+and the bytes must still hash to what download recorded, else the item is quarantined with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import stat
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -40,6 +48,8 @@ class AudioProbe:
 
 
 _BLOCK_FRAMES = 1 << 14
+_HASH_BLOCK = 1 << 20
+_UNKNOWN_FRAMES = 1 << 62  # libsndfile reports about SF_COUNT_MAX frames when a stream's length is unknown
 _BYTESIO_NAME = re.compile(r"<_io\.BytesIO object at 0x[0-9a-f]+>:?\s*")
 
 
@@ -48,44 +58,105 @@ def _clean(e: Exception) -> str:
     return _BYTESIO_NAME.sub("", str(e)).strip()
 
 
-def _riff_truncation(data: bytes) -> str | None:
-    """For RIFF/WAVE bytes: a message when the data chunk claims more bytes than the file holds."""
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+def _riff_truncation(read_at: Callable[[int, int], bytes], size: int) -> str | None:
+    """For RIFF/WAVE data: a message when the data chunk claims more bytes than the file holds.
+    Reads only the chunk headers (`read_at(offset, n)`), never the audio."""
+    head = read_at(0, 12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
         return None
-    fmt = "<I" if data[:4] == b"RIFF" else ">I"
+    fmt = "<I" if head[:4] == b"RIFF" else ">I"
     pos = 12
-    while pos + 8 <= len(data):
-        chunk_id = data[pos : pos + 4]
-        (size,) = struct.unpack(fmt, data[pos + 4 : pos + 8])
-        if chunk_id == b"data":
-            available = len(data) - pos - 8
-            # 0xFFFFFFFF / 0 are "unknown length" markers written by streaming encoders
-            if size not in (0, 0xFFFFFFFF) and size > available:
-                return f"data chunk declares {size} bytes, file holds {available}"
+    while pos + 8 <= size:
+        chunk = read_at(pos, 8)
+        if len(chunk) < 8:
             return None
-        pos += 8 + size + (size & 1)
+        chunk_id = chunk[:4]
+        (chunk_size,) = struct.unpack(fmt, chunk[4:8])
+        if chunk_id == b"data":
+            available = size - pos - 8
+            # 0xFFFFFFFF / 0 are "unknown length" markers written by streaming encoders
+            if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > available:
+                return f"data chunk declares {chunk_size} bytes, file holds {available}"
+            return None
+        pos += 8 + chunk_size + (chunk_size & 1)
     return None
 
 
-def probe_bytes(data: bytes) -> AudioProbe:
-    """Probe audio held in memory. Raises AudioError with a quarantine reason."""
+class _HashingReader(io.RawIOBase):
+    """A seekable read-only view of a file that hashes its bytes as the decoder reads them.
+
+    Decoders read mostly front to back; bytes they skip or never reach are hashed by `hexdigest`, so the
+    hash is always the whole file's while the file is read about once and held one block at a time."""
+
+    def __init__(self, f: BinaryIO, size: int):
+        super().__init__()
+        self._f, self._size, self._pos, self._hashed = f, size, 0, 0
+        self._h = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        self._f.seek(self._pos)
+        n = self._f.readinto(buf) or 0
+        end = self._pos + n
+        if self._pos <= self._hashed < end:
+            self._h.update(memoryview(buf)[self._hashed - self._pos : n])
+            self._hashed = end
+        self._pos = end
+        return n
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Bytes at `offset` without hashing them (header peeks)."""
+        self._f.seek(offset)
+        return self._f.read(n)
+
+    def hexdigest(self) -> str:
+        self._f.seek(self._hashed)
+        while block := self._f.read(_HASH_BLOCK):
+            self._h.update(block)
+            self._hashed += len(block)
+        return self._h.hexdigest()
+
+
+def _probe_stream(f: BinaryIO, size: int, max_seconds: float | None) -> AudioProbe:
     import soundfile as sf
 
-    if not data:
+    if size == 0:
         raise AudioError(R.AUDIO_EMPTY, "file has zero bytes")
-    sha = hashlib.sha256(data).hexdigest()
-    truncated = _riff_truncation(data)
+    reader = _HashingReader(f, size)
+    truncated = _riff_truncation(reader.read_at, size)
     if truncated:
         raise AudioError(R.AUDIO_TRUNCATED, truncated)
     decoded = 0
     try:
-        with sf.SoundFile(io.BytesIO(data)) as f:
-            declared, rate, channels, fmt = f.frames, f.samplerate, f.channels, f.format
+        with sf.SoundFile(reader) as snd:
+            declared, rate, channels, fmt = snd.frames, snd.samplerate, snd.channels, snd.format
+            limit = None if max_seconds is None else int(max_seconds * rate)
+            if limit is not None and 0 < declared < _UNKNOWN_FRAMES and declared > limit:
+                raise AudioError(R.AUDIO_TOO_LONG, f"header declares {declared / rate:.1f} s, the limit is "
+                                 f"{max_seconds:g} s (--max-audio-seconds)")
             while True:
-                block = f.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                block = snd.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
                 decoded += len(block)
+                if limit is not None and decoded > limit:
+                    raise AudioError(R.AUDIO_TOO_LONG, f"longer than the limit of {max_seconds:g} s "
+                                     "(--max-audio-seconds)")
+    except AudioError:
+        raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         # the header opened and some audio decoded before the stream broke: the file was cut short
         reason = R.AUDIO_TRUNCATED if decoded > 0 else R.AUDIO_UNREADABLE
@@ -93,22 +164,70 @@ def probe_bytes(data: bytes) -> AudioProbe:
     if decoded == 0:
         raise AudioError(R.AUDIO_EMPTY, "no audio frames")
     # compressed formats may legitimately be off by a codec frame; a real cut loses far more
-    if declared > 0 and decoded < declared * 0.98 and declared - decoded > 2048:
+    if 0 < declared < _UNKNOWN_FRAMES and decoded < declared * 0.98 and declared - decoded > 2048:
         raise AudioError(R.AUDIO_TRUNCATED, f"header declares {declared} frames, decoded {decoded}")
-    return AudioProbe(sha, decoded / rate, int(rate), int(channels), int(decoded), str(fmt))
+    return AudioProbe(reader.hexdigest(), decoded / rate, int(rate), int(channels), int(decoded), str(fmt))
 
 
-def probe_audio(path: str | Path) -> AudioProbe:
-    """Read a file once and probe it (hash, decoded length, rate, channels)."""
+def probe_bytes(data: bytes, max_seconds: float | None = None) -> AudioProbe:
+    """Probe audio held in memory. Raises AudioError with a quarantine reason."""
+    return _probe_stream(io.BytesIO(data), len(data), max_seconds)
+
+
+def open_regular_file(path: str | Path) -> BinaryIO:
+    """Open a file for reading only if it is a regular file (after links): a FIFO, a device or a folder is
+    refused without blocking (opened non-blocking, checked with fstat on the open descriptor)."""
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise AudioError(R.AUDIO_MISSING, f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise AudioError(R.AUDIO_UNREADABLE, f"is a directory: {path}") from None
+    except ValueError as e:  # an embedded NUL byte
+        raise AudioError(R.BAD_FIELD, f"{path!r}: {e}") from None
     except OSError as e:
         raise AudioError(R.AUDIO_UNREADABLE, f"{path}: {e.strerror or e}") from None
-    return probe_bytes(data)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
+                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file")
+        raise AudioError(R.AUDIO_NOT_A_FILE, f"{path} is {kind}, not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def probe_audio(path: str | Path, max_seconds: float | None = None) -> AudioProbe:
+    """Probe a regular file (hash, decoded length, rate, channels), streaming it block by block: memory
+    stays one block whatever the file's size; `max_seconds` refuses longer audio (declared or decoded)."""
+    with open_regular_file(path) as f:
+        try:
+            return _probe_stream(f, os.fstat(f.fileno()).st_size, max_seconds)
+        except OSError as e:
+            raise AudioError(R.AUDIO_UNREADABLE, f"{path}: {e.strerror or e}") from None
+
+
+def read_item_audio(root: str | Path, audio_path: str, sha256: str, sample_rate: int, mono: bool = True) -> np.ndarray:
+    """The clip of an item, exactly as download recorded it, for any later stage (encode, filter, rollout).
+
+    The same checks as download, at the moment of reading: the path stays inside the dataset root
+    (lexically and through links), it is a regular file, and its bytes still hash to `sha256` (hashed
+    while streaming, before anything is decoded). Raises AudioError with the quarantine reason."""
+    from .sources.base import RowError, escapes_root, safe_relative_path
+
+    try:
+        rel = safe_relative_path(audio_path)
+    except RowError as e:
+        raise AudioError(e.reason, e.detail) from None
+    path = Path(root) / rel
+    if escapes_root(path, os.path.realpath(root)):
+        raise AudioError(R.LINK_ESCAPES_ROOT, f"audio path {audio_path!r} is a link that resolves outside the root")
+    with open_regular_file(path) as f:
+        reader = _HashingReader(f, os.fstat(f.fileno()).st_size)
+        actual = reader.hexdigest()
+        if actual != sha256:
+            raise AudioError(R.AUDIO_CHANGED, f"{path}: sha256 is {actual[:16]}..., the item table has "
+                             f"{sha256[:16]}... (changed since download)")
+        f.seek(0)
+        return decode(f, sample_rate=sample_rate, mono=mono)[0]
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:
@@ -124,11 +243,18 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return soxr.resample(x, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
 
 
-def decode(data: bytes | str | Path, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
-    """Decode bytes or a path to float32 samples at `sample_rate` (native when None)."""
+def decode(
+    data: bytes | str | Path | BinaryIO, sample_rate: int | None = None, mono: bool = True
+) -> tuple[np.ndarray, int]:
+    """Decode bytes, a path or an open binary file to float32 samples at `sample_rate` (native when None)."""
     import soundfile as sf
 
-    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray, memoryview)) else str(data)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        src: Any = io.BytesIO(data)
+    elif isinstance(data, (str, Path)):
+        src = str(data)
+    else:
+        src = data
     if isinstance(src, str) and not Path(src).is_file():
         raise AudioError(R.AUDIO_MISSING, f"no such file: {src}")
     try:
