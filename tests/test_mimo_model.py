@@ -158,6 +158,23 @@ def test_kv_cache_decoding_equals_full_forward(lm):
     torch.testing.assert_close(torch.stack(got), want, rtol=0, atol=1e-5)
 
 
+def test_gradients_reach_every_text_side_parameter():
+    lm = _load().train()
+    ids = torch.from_numpy(_case("two_clips_empty_pad", "input_ids"))
+    logits = lm(lm.embed_inputs(ids)).logits
+    torch.nn.functional.cross_entropy(logits[0, :-1], ids[0, 0, 4::4]).backward()
+    no_grad = [n for n, p in lm.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert no_grad == []
+
+
+@torch.no_grad()
+def test_speech_ids_of_text_groups_are_ignored(lm):
+    ids = torch.from_numpy(_case("text", "input_ids")).clone()
+    want = lm.embed_inputs(ids)
+    ids[:, 1:3, :] = 7  # real codes under text groups: upstream zeroes their speech embedding
+    torch.testing.assert_close(lm.embed_inputs(ids), want, rtol=0, atol=0)
+
+
 def test_logits_to_keep_selects_positions(lm):
     with torch.no_grad():
         x = _prefixes(lm)[1][None]
