@@ -9,7 +9,7 @@ silence as the audio of every item. The same model and the same prompt text on e
     (system + 750 silent audio tokens + question) recomputed for every item, as R1-AQA / AudioMCQ
     style evaluation scripts do;
 (b) ours: `TransformersBackend.score_letters` on the same items with its default batching (packed to
-    ~5,000 tokens per pass, design.md §5): [system + silence] once, the question suffixes against its
+    ~5,000 tokens per pass): [system + silence] once, the question suffixes against its
     cache, LM head only at the read positions; everything timed (tokenization, the prefix pass, cache
     copies). `--ours-batch-tokens` changes the packing;
 the limit: only the decoder forward of the suffix tokens against an already-computed prefix cache, in
@@ -54,11 +54,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from adqa_data.demo import models as tm
     from adqa_data.audio import silence
-    from adqa_data.inference.types import Query
-    from adqa_data.inference.transformers_backend import TransformersBackend
+    from adqa_data.demo import models as tm
     from adqa_data.inference.adapters.base import whisper_features
+    from adqa_data.inference.transformers_backend import TransformersBackend
+    from adqa_data.inference.types import Query
 
     work = args.work or Path(tempfile.mkdtemp(prefix="adqa-bench-"))
     model_dir = work / "qwen2-audio-bench"
@@ -72,21 +72,21 @@ def main() -> None:
     queries = [Query(f"item{i:03d}", q, ch, clip, "silence", "letters") for i, (q, ch, _) in enumerate(items)]
 
     ours = TransformersBackend(model_dir, max_batch_tokens=args.ours_batch_tokens)
-    rt, adapter = ours.rt, ours.adapter
-    n_audio = rt.audio_token_count(len(clip))
+    model, adapter = ours.model, ours.adapter
+    n_audio = model.audio_token_count(len(clip))
     parts = [adapter.prompt_parts(q) for q in queries]
-    prefix_len = len(rt.tokenize(parts[0].prefix, n_audio))
-    suffix_lens = [len(rt.tokenize(p.suffix)) for p in parts]
+    prefix_len = len(model.tokenize(parts[0].prefix, n_audio))
+    suffix_lens = [len(model.tokenize(p.suffix)) for p in parts]
     q_words = [len(q.question.split()) for q in queries]
     o_words = [len(c.split()) for q in queries for c in q.choices]
-    letter_ids = [rt.tokenizer.convert_tokens_to_ids(L) for L in "ABCD"]
+    letter_ids = [model.tokenizer.convert_tokens_to_ids(L) for L in "ABCD"]
     batches = [list(range(i, min(i + args.batch, len(queries)))) for i in range(0, len(queries), args.batch)]
     load_before = os.getloadavg()
 
     # ---------------------------------------------------------------------------------- (a) peers
-    proc_tok = rt.tokenizer
+    proc_tok = model.tokenizer
     proc_tok.padding_side = "left"
-    model = rt.model
+    module = model.module
 
     def peers(idx: list[int]):
         texts = [
@@ -94,9 +94,9 @@ def main() -> None:
             for p in (parts[i] for i in idx)
         ]
         enc = proc_tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        feats = whisper_features(rt.feature_extractor, [clip] * len(idx), 16000)
+        feats = whisper_features(model.feature_extractor, [clip] * len(idx), 16000)
         with torch.no_grad():
-            out = model.generate(
+            out = module.generate(
                 input_ids=enc.input_ids,
                 attention_mask=enc.attention_mask,
                 input_features=feats.input_features,
@@ -111,13 +111,13 @@ def main() -> None:
 
     # ------------------------------------------------------------------------------- (b) ours
     def run_ours():
-        ours._prefix_states.clear()  # every timed call pays for its [system + silence] prefix
+        ours.clear_prefix_states()  # every timed call pays for its [system + silence] prefix
         return np.stack(ours.score_letters(queries))
 
     # -------------------------------------------------------------------------------- the limit
-    rows = ours._prepare(queries)
-    state = ours._prefix_state(rows[0])
-    our_batches = list(ours._batches(rows))  # the same passes as (b)
+    rows = ours.prepare(queries)
+    state = ours.prefix_state(rows[0])
+    our_batches = list(ours.batches(rows))  # the same passes as (b)
     prepared = []
     for b in our_batches:
         segs = [r.suffix_ids for r in b]
@@ -126,10 +126,10 @@ def main() -> None:
             ids[j, : len(s)] = torch.tensor(s)
         pos = state.length + torch.arange(ids.shape[1])[None].expand(len(b), -1)
         with torch.no_grad():
-            prepared.append((rt.embed(ids), pos))
+            prepared.append((model.embed(ids), pos))
 
     def fresh_cache(B: int):
-        return ours._new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in state.kv])
+        return ours.new_cache([(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in state.kv])
 
     def run_limit():
         """The issue's limit: the suffixes through the model (its own attention) against the cached prefix."""
@@ -138,7 +138,7 @@ def main() -> None:
             t0, c0 = time.perf_counter(), time.process_time()
             for (emb, pos), cache in zip(prepared, caches):
                 # right padding after a fully real prefix: the causal mask alone is exact
-                rt.decoder(
+                model.decoder(
                     inputs_embeds=emb,
                     attention_mask=None,
                     position_ids=pos,
@@ -153,7 +153,7 @@ def main() -> None:
         with torch.no_grad():
             t0, c0 = time.perf_counter(), time.process_time()
             for emb, pos in prepared:
-                ours._decode(emb, None, pos, ours._new_cache(), state.kv)
+                ours.decode(emb, None, pos, ours.new_cache(), state.kv)
             return time.perf_counter() - t0, time.process_time() - c0
 
     def timed(f, *a):
@@ -217,7 +217,7 @@ def main() -> None:
         "ours_batches": [len(b) for b in our_batches],
         "new_tokens": args.new_tokens,
         "params": n_params,
-        "vocab": len(rt.tokenizer),
+        "vocab": len(model.tokenizer),
         "prefix_tokens": prefix_len,
         "audio_tokens": n_audio,
         "suffix_tokens_mean": round(mean_suffix, 1),

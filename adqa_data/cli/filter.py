@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from . import render
 from .app import (
     DEFAULT_WS,
     DatasetOpt,
@@ -22,7 +23,7 @@ from .app import (
 @app.command("filter")
 def filter_cmd(
     panel: Annotated[str, typer.Option("--panel", help="Panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny).")] = "audiomcq",
-    condition: Annotated[list[str], typer.Option("--condition", help="Extra condition besides audio and silence, repeatable: noise | swap.")] = [],
+    condition: Annotated[list[str] | None, typer.Option("--condition", help="Extra condition besides audio and silence, repeatable: noise | swap.")] = None,
     mode: Annotated[str | None, typer.Option("--mode", help="letters | options | generate for every member (default: each member's own, letters).")] = None,
     permutations: Annotated[int, typer.Option("--permutations", "-k", help="Score each item under K cyclic rotations of its options and average; K = the number of options (4) fully cancels a letter-position bias.")] = 1,
     min_correct: Annotated[int | None, typer.Option("--min-correct", help="Weak when at least this many members are correct on silence (default: the panel's, 2).")] = None,
@@ -46,15 +47,14 @@ def filter_cmd(
     Resumable per (model, condition) shard; each model is loaded once; a rerun with the same config is a no-op.
     """
     from ..executor import check_engine
-    from ..progress import console, progress_bar
+    from ..progress import progress_bar
     from ..stages.filter import FilterOptions, filter_dataset
-    from ..stages.filter_stats import render
     from ..workspace import Workspace
 
     options = FilterOptions(
-        conditions=("audio", "silence", *condition), mode=mode, permutations=permutations, min_correct=min_correct,
-        silence_seconds=silence_seconds, noise_color=noise_color, noise_level_dbfs=noise_level, seed=seed,
-        chunk_items=chunk_items, max_new_tokens=max_new_tokens, device=device,
+        conditions=("audio", "silence", *(condition or [])), mode=mode, permutations=permutations,
+        min_correct=min_correct, silence_seconds=silence_seconds, noise_color=noise_color,
+        noise_level_dbfs=noise_level, seed=seed, chunk_items=chunk_items, max_new_tokens=max_new_tokens, device=device,
     )
     with progress_bar("panel votes", "shards") as on_progress:
         res = filter_dataset(Workspace(workspace), panel, dataset, options, engine=check_engine(engine), force=force,
@@ -63,8 +63,44 @@ def filter_cmd(
         print_json(res.to_json())
         return
     if res.up_to_date:
-        console.print(f"[green]up to date[/]: {res.dataset} with panel {res.panel}; --force redoes it")
+        render.log(f"up to date: {res.dataset} with panel {res.panel}; --force redoes it")
     else:
-        console.print(f"{res.chunks_run} votes shards written, {res.chunks_reused} reused, {res.seconds:.1f} s")
-    render(res.to_json())
-    console.print(f"splits: {Path(workspace) / 'splits' / res.dataset}/{{weak,strong}}.txt")
+        render.log(f"{res.chunks_run} votes shards written, {res.chunks_reused} reused, {res.seconds:.1f} s")
+    show(res.to_json())
+    render.result(f"splits: {Path(workspace) / 'splits' / res.dataset}/{{weak,strong}}.txt")
+
+
+def show(report: dict[str, Any]) -> None:
+    """The statistics of a filter run: the split, per-model accuracy, strong share by group, agreement."""
+    s, pct = report["stats"], render.pct
+    head = (f"{report['dataset']}: {s['items']} items scored -> {s['weak']} weak, {s['strong']} strong "
+            f"({pct(s['strong_share'])} strong; weak = at least {s['min_correct']} of {len(s['panel'])} "
+            "correct on silence)")
+    if report.get("skipped_no_answer"):
+        head += f"; {report['skipped_no_answer']} items without a gold answer skipped"
+    render.result(head)
+
+    def signed(x: float | None) -> str:
+        return "-" if x is None else f"{x:+.3f}"
+
+    acc_cols = [f"acc {c}" for c in s["conditions"]]
+    render.table(
+        "per model (accuracy from permutation-averaged answers)",
+        ["model", *acc_cols, "mean AC", "mean score", "silent letters"],
+        [(m, *(pct(d["accuracy"][c]) for c in s["conditions"]), signed(d["mean_audio_contribution"]),
+          signed(d["mean_contribution_score"]),
+          " ".join(f"{k}:{pct(v)}" for k, v in d.get("silence_letter_share", {}).items()))
+         for m, d in s["models"].items()],
+        right=[*acc_cols, "mean AC", "mean score"],
+    )
+    for key, label in (("by_source", "source"), ("by_question_type", "question type")):
+        render.table(f"strong share by {label}", [label, "items", "strong", "share"],
+                     [(k, d["items"], d["strong"], pct(d["strong_share"])) for k, d in s[key].items()],
+                     right=["share"])
+    if s["silence_agreement"]:
+        render.table("agreement on silence correctness", ["model a", "model b", "agreement", "Cohen's kappa"],
+                     [(d["a"], d["b"], pct(d["agreement"]), "-" if d["kappa"] is None else f"{d['kappa']:.3f}")
+                      for d in s["silence_agreement"]],
+                     right=["agreement", "Cohen's kappa"])
+    hist = ", ".join(f"{k}: {v}" for k, v in s["silence_correct_histogram"].items())
+    render.result(f"items by number of members correct on silence: {hist}")

@@ -28,6 +28,16 @@ def _plain(obj: object) -> object:
     return str(obj)
 
 
+def result(message: str) -> None:
+    """A line of what the command produced, on stdout (a headline above its tables, a path written)."""
+    out.print(message)
+
+
+def pct(x: float | None) -> str:
+    """A share as a percentage with one decimal; "-" when there is none."""
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
 def log(message: str) -> None:
     """A status line on stderr (never mixed into stdout tables or JSON)."""
     from ..progress import console

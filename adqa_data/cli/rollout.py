@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from . import render
 from .app import (
     DEFAULT_WS,
     DatasetOpt,
@@ -17,6 +18,9 @@ from .app import (
     app,
     print_json,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..stages.rollout import RolloutResult
 
 
 @app.command()
@@ -30,7 +34,7 @@ def rollout(
     max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Completion length limit (default 512).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0).")] = None,
     prompt_style: Annotated[str | None, typer.Option("--prompt-style", help="Prompt style (default: think).")] = None,
-    reward: Annotated[list[str], typer.Option("--reward", help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.")] = [],
+    reward: Annotated[list[str] | None, typer.Option("--reward", help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.")] = None,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out.")] = None,
     shard_size: Annotated[int | None, typer.Option("--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64).")] = None,
     family: Annotated[str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")] = None,
@@ -52,21 +56,37 @@ def rollout(
     Resumable per shard; a rerun with the same settings is a no-op.
     """
     from ..executor import check_engine
-    from ..progress import console, progress_bar
-    from ..stages.rollout import load_config, parse_reward_weights, render
+    from ..progress import progress_bar
+    from ..stages.rollout import load_config, parse_reward_weights
     from ..stages.rollout import rollout as run_rollout
     from ..workspace import Workspace
 
     cfg = load_config(
         config, model=model, backend=backend, k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-        seed=seed, prompt_style=prompt_style, rewards=parse_reward_weights(reward) or None, baseline=baseline,
+        seed=seed, prompt_style=prompt_style, rewards=parse_reward_weights(reward or []) or None, baseline=baseline,
         shard_size=shard_size, family=family, device=device, dtype=dtype,
     )
     with progress_bar("rollout groups", "groups") as on_progress:
         res = run_rollout(Workspace(workspace), cfg, dataset=dataset, prompts=prompts, name=name,
                           engine=check_engine(engine), workers=workers, force=force, on_progress=on_progress)
     if as_json:
-        print_json(res.__dict__)
+        print_json(res)
         return
-    render(res)
-    console.print(f"read it: polars.read_parquet('{res.out_dir}/part-*.parquet')", soft_wrap=True, highlight=False)
+    show(res)
+
+
+def show(res: RolloutResult) -> None:
+    """What a researcher checks first about a rollout set, as one table."""
+    s = res.summary
+    state = "up to date (--force redoes it)" if res.up_to_date else \
+        f"{res.shards_written} of {res.shards} shards written, {res.seconds:.1f} s"
+    render.log(f"{res.dataset} / {res.name}: {res.groups} groups x {s.get('k')} = {res.rows} rows; {state}")
+    rows: list[tuple[str, object]] = [
+        (key, s.get(key)) for key in ("accuracy", "mean_reward", "anchoring_mean_when_correct", "zero_signal_share",
+                                      "mean_completion_length", "truncated_share")
+    ]
+    rows += [(f"mean {col}", v) for col, v in (s.get("reward_means") or {}).items()]
+    rows += [(f"parse: {layer}", count) for layer, count in (s.get("parse") or {}).items()]
+    rows += [(f"accuracy: {qt}", acc) for qt, acc in (s.get("accuracy_by_type") or {}).items()]
+    render.table("rollouts", ["measure", "value"], rows, right=["value"])
+    render.log(f"output: {res.out_dir}\nread it: polars.read_parquet('{res.out_dir}/part-*.parquet')")

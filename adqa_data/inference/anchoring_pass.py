@@ -1,12 +1,13 @@
 """The anchoring pass: prompt + completion through transformers, response→audio attention, one score each.
 
-The attention-anchoring reward (reference/000 §2.4) needs the policy's deep-layer attention from the
-completion tokens onto the audio tokens. Sampling may have run on vLLM, which returns no attention, so
-this is a second, teacher-forced forward over `prompt_token_ids + completion_token_ids` exactly as the
-sampler saw them (audio placeholders already expanded). It is built on the model adapter's
-`TransformersModel` view — token embeddings with the clip's audio embeddings written at the placeholder
+The attention-anchoring reward (CON / AR / ENT, as in the DCASE 2026 Task 5 MiMo-Audio report) needs
+the policy's deep-layer attention from the completion tokens onto the audio tokens. Sampling may have
+run on vLLM, which returns no attention, so this is a second, teacher-forced forward over
+`prompt_token_ids + completion_token_ids` exactly as the sampler saw them (audio placeholders already
+expanded). It is built on the model adapter's
+`LoadedModel` view — token embeddings with the clip's audio embeddings written at the placeholder
 positions, then the text decoder — so it serves every family with a transformers implementation, and on
-`backends.attention.capture_response_attention`, which hooks only the chosen deep layers and keeps one
+`attention.capture_response_attention`, which hooks only the chosen deep layers and keeps one
 `[response, keys]` map per sequence (never `output_attentions=True`).
 
 Cost control is the caller's: the reward is gated on correctness, so the rollout stage passes only the
@@ -25,30 +26,30 @@ from ..rewards.anchoring import AnchoringConfig, anchoring_score
 from .types import Query
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .adapters.base import TransformersModel
+    from .adapters.base import LoadedModel
 
 
 class AnchoringPass:
     """Scores completions of one query by how much their reasoning attends to the audio.
 
-    `runtime`: a loaded `TransformersModel` (the transformers backend's own, or one loaded for this
-    pass with `load`). `layers`: which decoder layers' attention is averaged (see
-    `backends.attention.resolve_layers`; "deep" = the last quarter).
+    `model`: a `LoadedModel` (the transformers backend's own, or one loaded for this pass with
+    `load`). `layers`: which decoder layers' attention is averaged (see `attention.resolve_layers`;
+    "deep" = the last quarter). Implements `types.AnchoringScorer`.
     """
 
     def __init__(
         self,
-        runtime: TransformersModel,
+        model: LoadedModel,
         layers: Any = "deep",
         config: AnchoringConfig | None = None,
         batch_size: int = 4,
-        owns_runtime: bool = False,
+        owns_model: bool = False,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self.runtime, self.layers, self.batch_size = runtime, layers, batch_size
+        self.model, self.layers, self.batch_size = model, layers, batch_size
         self.config = config or AnchoringConfig()
-        self._owns = owns_runtime
+        self._owns = owns_model
 
     @classmethod
     def load(
@@ -58,7 +59,7 @@ class AnchoringPass:
         from .adapters import adapter_for_checkpoint, get_adapter
 
         adapter = get_adapter(family, model) if family else adapter_for_checkpoint(model)
-        return cls(adapter.load_transformers(model, device=device, dtype=dtype), owns_runtime=True, **kwargs)
+        return cls(adapter.load_transformers(model, device=device, dtype=dtype), owns_model=True, **kwargs)
 
     def scores(self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]) -> list[float]:
         """The anchoring score in [0, 1] of each completion (token ids) of `query`."""
@@ -78,30 +79,30 @@ class AnchoringPass:
 
         from .attention import capture_response_attention, right_pad
 
-        rt = self.runtime
+        model = self.model
         prompt = list(prompt_token_ids)
-        audio_pos = [i for i, t in enumerate(prompt) if t == rt.audio_token_id]
+        audio_pos = [i for i, t in enumerate(prompt) if t == model.audio_token_id]
         if not audio_pos:
-            raise ValueError(f"query {query.key}: the prompt holds no audio token (id {rt.audio_token_id})")
-        audio = rt.encode_audio([np.asarray(query.audio, dtype=np.float32)])[0]
+            raise ValueError(f"query {query.key}: the prompt holds no audio token (id {model.audio_token_id})")
+        audio = model.encode_audio([np.asarray(query.audio, dtype=np.float32)])[0]
         if audio.shape[0] != len(audio_pos):
             raise ValueError(
                 f"query {query.key}: the prompt has {len(audio_pos)} audio tokens but the clip encodes to "
                 f"{audio.shape[0]}: prompt_token_ids were not made from this clip by this model's processor"
             )
-        positions = torch.tensor(audio_pos, device=rt.device)
-        pad = rt.tokenizer.pad_token_id
-        pad = int(pad if pad is not None else (rt.eos_token_ids or [0])[0])
+        positions = torch.tensor(audio_pos, device=model.device)
+        pad = model.tokenizer.pad_token_id
+        pad = int(pad if pad is not None else (model.eos_token_ids or [0])[0])
         out: list[dict[str, float]] = []
         for start in range(0, len(completions), self.batch_size):
             chunk = [list(c) for c in completions[start : start + self.batch_size]]
             layout = right_pad([prompt] * len(chunk), chunk, pad)
-            ids, mask = layout.input_ids.to(rt.device), layout.attention_mask.to(rt.device)
+            ids, mask = layout.input_ids.to(model.device), layout.attention_mask.to(model.device)
             with torch.inference_mode():
-                embeds = rt.embed(ids).clone()
+                embeds = model.embed(ids).clone()
                 embeds[:, positions] = audio.to(embeds.dtype)
             maps = capture_response_attention(
-                rt.decoder, None, mask, layout.response_start, layers=self.layers, inputs_embeds=embeds
+                model.decoder, None, mask, layout.response_start, layers=self.layers, inputs_embeds=embeds
             )
             for attn, completion in zip(maps, chunk):
                 # audio keys: the prompt's placeholder positions only (a generated <|AUDIO|> id is no audio)
@@ -112,4 +113,4 @@ class AnchoringPass:
 
     def close(self) -> None:
         if self._owns:
-            self.runtime.close()
+            self.model.close()

@@ -9,18 +9,22 @@ milliseconds: `adqa-data rollout --backend scripted`. It never sees a gold answe
 none): each reply names a seeded random option, so about one in four is right, like a random policy.
 
 Determinism: each query's replies depend only on (`sampling.seed`, `query.key`), never on the batch it
-is in, which is the property the rollout stage requires of every backend. `ScriptedAnchoring` stands in
-for the transformers anchoring pass with numbers in [0, 1] seeded by the completion itself.
+is in, which is the property the rollout stage requires of every backend. Its `anchoring_scorer` is
+`ScriptedAnchoring`, which stands in for the transformers anchoring pass with numbers in [0, 1] seeded
+by the completion itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ..prompt_styles import get_style
 from .types import LETTERS, Completion, Generation, Query, Sampling
 
 _REASONS = [
@@ -85,15 +89,24 @@ class ScriptedBackend:
     def score_options(self, queries: list[Query]) -> list[np.ndarray]:
         return self.score_letters(queries)
 
+    def prompt_text(self, query: Query) -> str:
+        """The prompt style's user text (there is no chat format without a model)."""
+        return get_style(query.prompt_style).render(query.question, query.choices)
+
+    def anchoring_scorer(self, layers: Any = "deep", config: Any = None, batch_size: int = 4) -> ScriptedAnchoring:
+        return ScriptedAnchoring()
+
     def close(self) -> None:
         pass
 
 
 class ScriptedAnchoring:
-    """Stand-in for `backends.anchoring.AnchoringPass`: a score in [0.2, 0.9] per completion, a pure
+    """Stand-in for `anchoring_pass.AnchoringPass`: a score in [0.2, 0.9] per completion, a pure
     function of the query key and the completion's token ids."""
 
-    def scores(self, query: Query, prompt_token_ids: list[int], completions: list[list[int]]) -> list[float]:
+    def scores(
+        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
+    ) -> list[float]:
         return [float(_rng(0, f"{query.key}\0{list(c)}").uniform(0.2, 0.9)) for c in completions]
 
     def close(self) -> None:

@@ -16,8 +16,8 @@ padded prompt (option replies, decoding) carry a 2-D mask over [cached part | ne
 the padding. Each row starts with a real token, so no query row is ever fully masked. Rows with the same shared prefix go through the shared path; queries whose audio is unique
 (or that share it with no other query in the call) go through the plain path, the whole prompt at once.
 
-Batches are packed by tokens (`max_batch_tokens`, ~5,000 is the CPU sweet spot measured in design.md
-§5) and rows (`max_batch_rows`), longest first, and results come back in input order.
+Batches are packed by tokens (`max_batch_tokens`, ~5,000 per pass is already at the compute
+limit on 2 CPU cores) and rows (`max_batch_rows`), longest first, and results come back in input order.
 """
 
 from __future__ import annotations
@@ -26,19 +26,24 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import UserError, require
-from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
-from .adapters.base import TransformersModel
 from ..prompt_styles import LETTERS, PromptStyle, get_style
 from . import shared_prefix
+from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
+from .adapters.base import LoadedModel
 from .types import Completion, Generation, Query, Sampling
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..rewards.anchoring import AnchoringConfig
+    from .anchoring_pass import AnchoringPass
 
 
 @dataclass
-class _Row:
+class PreparedRow:
     """One query, tokenized: `prefix_ids` holds the expanded audio placeholder."""
 
     index: int
@@ -54,7 +59,7 @@ class _Row:
 
 
 @dataclass
-class _PrefixState:
+class PrefixState:
     """[system + clip] run once: its per-layer keys and values (batch 1) and length."""
 
     kv: list[tuple]  # (keys, values) per layer, each [1, kv_heads, P, head_dim]
@@ -105,17 +110,17 @@ class TransformersBackend:
                 adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
             )
         self.adapter = adapter
-        self.rt: TransformersModel = adapter.load_transformers(model, device, dtype, trust_remote_code)
+        self.model: LoadedModel = adapter.load_transformers(model, device, dtype, trust_remote_code)
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_rows = int(max_batch_rows)
         self.max_prefix_states = int(max_prefix_states)
         if shared_attention not in ("prefix", "copy"):
             raise UserError(f"shared_attention must be 'prefix' or 'copy', not {shared_attention!r}")
         self.shared_attention = shared_attention
-        self._prefix_states: OrderedDict[tuple, _PrefixState] = OrderedDict()
+        self._prefix_states: OrderedDict[tuple, PrefixState] = OrderedDict()
         self._letter_ids: dict[tuple, list[int]] = {}
-        tok = self.rt.tokenizer
-        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.rt.eos_token_ids[0]
+        tok = self.model.tokenizer
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.model.eos_token_ids[0]
         self.stats = {"prefix_passes": 0, "shared_rows": 0, "plain_rows": 0, "passes": 0}
 
     # =============================================================================== public API
@@ -125,7 +130,7 @@ class TransformersBackend:
 
         if not queries:
             return []
-        rows = self._prepare(queries)
+        rows = self.prepare(queries)
         for r in rows:
             if not r.style.letter_first:
                 raise UserError(
@@ -134,13 +139,13 @@ class TransformersBackend:
                     fix="use a letter-first style (e.g. 'letters') for letters mode, or the options/generate mode",
                 )
         out: list[np.ndarray | None] = [None] * len(rows)
-        for batch in self._batches(rows):
+        for batch in self.batches(rows):
             p = self._prompt_pass(batch)
             ids = [self._letters_for(r) for r in batch]
             width = max(len(i) for i in ids)
-            idx = torch.tensor([i + [i[0]] * (width - len(i)) for i in ids], device=self.rt.device)
+            idx = torch.tensor([i + [i[0]] * (width - len(i)) for i in ids], device=self.model.device)
             with torch.no_grad():
-                logits = self.rt.lm_head(p.last_hidden).float()  # [B, V], only the read positions
+                logits = self.model.lm_head(p.last_hidden).float()  # [B, V], only the read positions
                 picked = logits.gather(1, idx)
             for j, r in enumerate(batch):
                 k = len(ids[j])
@@ -155,40 +160,40 @@ class TransformersBackend:
 
         if not queries:
             return []
-        rows = self._prepare(queries)
+        rows = self.prepare(queries)
         conts = [self._continuations(r) for r in rows]
         out: list[np.ndarray | None] = [None] * len(rows)
         # stage 2 holds every option of every row: keep rows x options within the row limit
         k_max = max(len(c) for c in conts)
-        for batch in self._batches(rows, max_rows=max(1, self.max_batch_rows // k_max)):
+        for batch in self.batches(rows, max_rows=max(1, self.max_batch_rows // k_max)):
             p = self._prompt_pass(batch)
             cont = [conts[r.index] for r in batch]
             k = [len(c) for c in cont]
-            rep = torch.tensor(k, device=self.rt.device)
+            rep = torch.tensor(k, device=self.model.device)
             flat = [c for cs in cont for c in cs]
             width = max(len(c) for c in flat)
-            ids = torch.full((len(flat), width), self.pad_id, dtype=torch.long, device=self.rt.device)
-            real = torch.zeros((len(flat), width), dtype=torch.long, device=self.rt.device)
+            ids = torch.full((len(flat), width), self.pad_id, dtype=torch.long, device=self.model.device)
+            real = torch.zeros((len(flat), width), dtype=torch.long, device=self.model.device)
             for i, c in enumerate(flat):
                 ids[i, : len(c)] = torch.tensor(c)
                 real[i, : len(c)] = 1
             cache = self._repeat_cache(p.cache, rep)
             mask = torch.cat([p.mask.repeat_interleave(rep, 0), real], dim=1)
             pos = (
-                p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.rt.device)[None]
+                p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.model.device)[None]
             )
             with torch.no_grad():
-                h = self._decode(self.rt.embed(ids), mask, pos, cache, p.prefix).last_hidden_state
+                h = self.decode(self.model.embed(ids), mask, pos, cache, p.prefix).last_hidden_state
                 # position t of a reply is predicted by the hidden state before it: the prompt's last
                 # state for t = 0, the reply's own state t-1 after that. Head only on those states.
-                first = self.rt.lm_head(p.last_hidden).float().log_softmax(-1).repeat_interleave(rep, 0)
+                first = self.model.lm_head(p.last_hidden).float().log_softmax(-1).repeat_interleave(rep, 0)
                 lp0 = first.gather(1, ids[:, :1]).squeeze(1)
                 sel = real[:, 1:].bool()
-                rest = torch.zeros((len(flat), width - 1), device=self.rt.device)
+                rest = torch.zeros((len(flat), width - 1), device=self.model.device)
                 if sel.any():
                     hs = h[:, :-1][sel]
                     lp = (
-                        self.rt.lm_head(hs)
+                        self.model.lm_head(hs)
                         .float()
                         .log_softmax(-1)
                         .gather(1, ids[:, 1:][sel][:, None])
@@ -217,24 +222,24 @@ class TransformersBackend:
 
         if not queries:
             return []
-        rows = self._prepare(queries)
+        rows = self.prepare(queries)
         n = max(1, int(sampling.n))
-        eos = torch.tensor(self.rt.eos_token_ids, device=self.rt.device)
+        eos = torch.tensor(self.model.eos_token_ids, device=self.model.device)
         out: list[Generation | None] = [None] * len(rows)
         rows_per_pass = max(1, self.max_batch_rows // n)
-        for batch in self._batches(rows, max_rows=rows_per_pass):
+        for batch in self.batches(rows, max_rows=rows_per_pass):
             p = self._prompt_pass(batch)
             B = len(batch) * n
-            rep = torch.full((len(batch),), n, device=self.rt.device)
+            rep = torch.full((len(batch),), n, device=self.model.device)
             cache = self._repeat_cache(p.cache, rep)
             mask = p.mask.repeat_interleave(n, 0)
             pos = p.n_real.repeat_interleave(n, 0)
             gens = [self._generator(sampling.seed, r.query.key, s) for r in batch for s in range(n)]
             tokens: list[list[int]] = [[] for _ in range(B)]
             lps: list[list[float]] = [[] for _ in range(B)]
-            done = torch.zeros(B, dtype=torch.bool, device=self.rt.device)
+            done = torch.zeros(B, dtype=torch.bool, device=self.model.device)
             with torch.no_grad():
-                logits = self.rt.lm_head(p.last_hidden).float().repeat_interleave(n, 0)
+                logits = self.model.lm_head(p.last_hidden).float().repeat_interleave(n, 0)
                 for step in range(int(sampling.max_new_tokens)):
                     nxt, lp = self._sample(logits, sampling, gens)
                     for b in range(B):
@@ -246,12 +251,12 @@ class TransformersBackend:
                         break
                     nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
                     mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=mask.device)], 1)
-                    h = self._decode(
-                        self.rt.embed(nxt[:, None]), mask, pos[:, None], cache, p.prefix
+                    h = self.decode(
+                        self.model.embed(nxt[:, None]), mask, pos[:, None], cache, p.prefix
                     ).last_hidden_state
                     pos = pos + 1
-                    logits = self.rt.lm_head(h[:, -1]).float()
-            eos_set = set(self.rt.eos_token_ids)
+                    logits = self.model.lm_head(h[:, -1]).float()
+            eos_set = set(self.model.eos_token_ids)
             for j, r in enumerate(batch):
                 comps = []
                 for s in range(n):
@@ -260,7 +265,7 @@ class TransformersBackend:
                     comps.append(
                         Completion(
                             token_ids=ids,
-                            text=self.rt.tokenizer.decode(ids, skip_special_tokens=True),
+                            text=self.model.tokenizer.decode(ids, skip_special_tokens=True),
                             logprobs=lps[b] if sampling.logprobs else None,
                             finish_reason="stop" if ids and ids[-1] in eos_set else "length",
                         )
@@ -268,24 +273,45 @@ class TransformersBackend:
                 out[r.index] = Generation(key=r.query.key, prompt_token_ids=r.prompt_ids, completions=comps)
         return out  # type: ignore[return-value]
 
+    @property
+    def sample_rate(self) -> int:
+        return self.adapter.sample_rate
+
+    def prompt_text(self, query: Query) -> str:
+        return self.adapter.build_prompt(query)
+
+    def anchoring_scorer(
+        self, layers: Any = "deep", config: AnchoringConfig | None = None, batch_size: int = 4
+    ) -> AnchoringPass:
+        """The anchoring pass on this backend's own loaded model (no second copy of the weights)."""
+        from .anchoring_pass import AnchoringPass
+
+        return AnchoringPass(self.model, layers=layers, config=config, batch_size=batch_size)
+
+    def clear_prefix_states(self) -> None:
+        """Forget the cached [system + clip] prefixes (a benchmark times a cold call with this)."""
+        self._prefix_states.clear()
+
     def close(self) -> None:
         self._prefix_states.clear()
-        if self.rt is not None:
-            self.rt.close()
-        self.rt = None  # type: ignore[assignment]
+        if self.model is not None:
+            self.model.close()
+        self.model = None  # type: ignore[assignment]
 
-    # ============================================================================ preparation
-    def _prepare(self, queries: list[Query]) -> list[_Row]:
+    # ======================================================== preparation and passes (public parts)
+    # `prepare`, `batches`, `prefix_state`, `new_cache` and `decode` are the building blocks of every
+    # call above; they are public so a benchmark can time each piece on exactly the backend's passes.
+    def prepare(self, queries: list[Query]) -> list[PreparedRow]:
         """Tokenize each query's two parts; group queries with equal audio_id and prefix text."""
-        rows: list[_Row] = []
-        groups: dict[tuple, list[_Row]] = {}
+        rows: list[PreparedRow] = []
+        groups: dict[tuple, list[PreparedRow]] = {}
         for i, q in enumerate(queries):
             style = get_style(q.prompt_style)
             parts = self.adapter.prompt_parts(q, style)
-            n_audio = self.rt.audio_token_count(len(q.audio)) if q.audio is not None else None
-            pre = self.rt.tokenize(parts.prefix, n_audio)
-            suf = self.rt.tokenize(parts.suffix)
-            row = _Row(i, q, style, pre, suf)
+            n_audio = self.model.audio_token_count(len(q.audio)) if q.audio is not None else None
+            pre = self.model.tokenize(parts.prefix, n_audio)
+            suf = self.model.tokenize(parts.suffix)
+            row = PreparedRow(i, q, style, pre, suf)
             rows.append(row)
             if q.audio is not None and self._split_is_exact(parts.prefix, parts.suffix):
                 key = (q.audio_id, parts.prefix, n_audio)
@@ -299,18 +325,19 @@ class TransformersBackend:
     def _split_is_exact(self, prefix: str, suffix: str) -> bool:
         """The prefix/suffix split must not change tokenization (it is made after a special token; this
         checks it, with the placeholder unexpanded, which is cheap)."""
-        tok = self.rt.tokenizer
+        tok = self.model.tokenizer
         a = tok(prefix, add_special_tokens=False).input_ids
         b = tok(suffix, add_special_tokens=False).input_ids
         return a + b == tok(prefix + suffix, add_special_tokens=False).input_ids
 
-    def _letters_for(self, row: _Row) -> list[int]:
+    def _letters_for(self, row: PreparedRow) -> list[int]:
         """Token ids of the shown letters as the reply's first token, checked against the tokenizer:
-        each letter must be one token and must not merge with the end of the prompt (design.md §7)."""
+        each letter must be one token and must not merge with the end of the prompt, or
+        its probability is not the model's."""
         k = len(row.query.choices)
         key = (row.style.name, k, row.suffix_ids[-4:].__repr__())
         if key not in self._letter_ids:
-            tok = self.rt.tokenizer
+            tok = self.model.tokenizer
             ids = []
             for L in LETTERS[:k]:
                 one = tok(L, add_special_tokens=False).input_ids
@@ -325,9 +352,9 @@ class TransformersBackend:
             self._letter_ids[key] = ids
         return self._letter_ids[key]
 
-    def _continuations(self, row: _Row) -> list[list[int]]:
+    def _continuations(self, row: PreparedRow) -> list[list[int]]:
         """Token ids of each option's reply, as they tokenize after this prompt."""
-        tok = self.rt.tokenizer
+        tok = self.model.tokenizer
         base = tok.decode(row.suffix_ids)
         conts = []
         for i in range(len(row.query.choices)):
@@ -341,12 +368,12 @@ class TransformersBackend:
             conts.append(joined[len(row.suffix_ids) :])
         return conts
 
-    def _batches(self, rows: list[_Row], max_rows: int | None = None):
+    def batches(self, rows: list[PreparedRow], max_rows: int | None = None):
         """Shared-path rows (grouped by prefix) and plain rows, longest first, packed by tokens: as few
         passes as the budget allows, then the rows spread evenly over them (64 rows at a 57-row budget
         make two passes of 32, not 57 + 7)."""
         max_rows = max_rows or self.max_batch_rows
-        by_kind: dict[tuple | None, list[_Row]] = {}
+        by_kind: dict[tuple | None, list[PreparedRow]] = {}
         for r in rows:
             by_kind.setdefault(r.shared, []).append(r)
         for key, members in by_kind.items():
@@ -370,11 +397,11 @@ class TransformersBackend:
                 start = end
 
     # ============================================================================ model passes
-    def _decode(self, embeds, mask, positions, cache, prefix: list | None = None):
+    def decode(self, embeds, mask, positions, cache, prefix: list | None = None):
         """The headless decoder: embeddings in, hidden states out; `cache` grows in place. With `prefix`,
         attention also covers that shared prefix (not in `cache`, not in `mask`)."""
         self.stats["passes"] += 1
-        dec = self.rt.decoder
+        dec = self.model.decoder
         if prefix is None:
             return dec(
                 inputs_embeds=embeds,
@@ -394,22 +421,22 @@ class TransformersBackend:
                 adqa_mask=mask,
             )
 
-    def _new_cache(self, kv: list[tuple] | None = None):
+    def new_cache(self, kv: list[tuple] | None = None):
         from transformers import DynamicCache
 
-        cfg = self.rt.decoder.config
+        cfg = self.model.decoder.config
         return DynamicCache(ddp_cache_data=kv, config=cfg) if kv else DynamicCache(config=cfg)
 
     def _repeat_cache(self, cache, repeats):
         """A new cache whose row b holds `repeats[b]` copies of row b of `cache`."""
-        return self._new_cache(
+        return self.new_cache(
             [
                 (layer.keys.repeat_interleave(repeats, 0), layer.values.repeat_interleave(repeats, 0))
                 for layer in cache.layers
             ]
         )
 
-    def _prefix_state(self, row: _Row) -> _PrefixState:
+    def prefix_state(self, row: PreparedRow) -> PrefixState:
         """[system + clip] of a shared group, computed once and kept (LRU) across calls."""
         import torch
 
@@ -417,12 +444,12 @@ class TransformersBackend:
         if key in self._prefix_states:
             self._prefix_states.move_to_end(key)
             return self._prefix_states[key]
-        ids = torch.tensor([row.prefix_ids], device=self.rt.device)
+        ids = torch.tensor([row.prefix_ids], device=self.model.device)
         with torch.no_grad():
             emb = self._embed_with_audio(ids, [row.query.audio])
-            cache = self._new_cache()
-            self._decode(emb, None, torch.arange(ids.shape[1], device=self.rt.device)[None], cache)
-        state = _PrefixState([(layer.keys, layer.values) for layer in cache.layers], ids.shape[1])
+            cache = self.new_cache()
+            self.decode(emb, None, torch.arange(ids.shape[1], device=self.model.device)[None], cache)
+        state = PrefixState([(layer.keys, layer.values) for layer in cache.layers], ids.shape[1])
         self.stats["prefix_passes"] += 1
         self._prefix_states[key] = state
         while len(self._prefix_states) > self.max_prefix_states:
@@ -433,11 +460,11 @@ class TransformersBackend:
         """Token embeddings with each row's audio embeddings written at its placeholder positions."""
         import torch
 
-        emb = self.rt.embed(ids)
+        emb = self.model.embed(ids)
         clips = [c for c in clips if c is not None]
         if clips:
-            audio = torch.cat(self.rt.encode_audio(clips)).to(emb.dtype)
-            where = ids == self.rt.audio_token_id
+            audio = torch.cat(self.model.encode_audio(clips)).to(emb.dtype)
+            where = ids == self.model.audio_token_id
             if int(where.sum()) != audio.shape[0]:
                 raise RuntimeError(
                     f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings"
@@ -445,11 +472,11 @@ class TransformersBackend:
             emb[where] = audio
         return emb
 
-    def _prompt_pass(self, batch: list[_Row]) -> _Pass:
+    def _prompt_pass(self, batch: list[PreparedRow]) -> _Pass:
         """Run the prompts of one batch (all shared with one prefix, or all plain)."""
         import torch
 
-        dev = self.rt.device
+        dev = self.model.device
         shared = batch[0].shared
         segs = [r.suffix_ids for r in batch] if shared is not None else [r.prompt_ids for r in batch]
         B, S = len(batch), max(len(s) for s in segs)
@@ -462,19 +489,19 @@ class TransformersBackend:
         with torch.no_grad():
             prefix = None
             if shared is not None:
-                st = self._prefix_state(batch[0])
+                st = self.prefix_state(batch[0])
                 if self.shared_attention == "prefix":
-                    cache, mask, prefix = self._new_cache(), real, st.kv
+                    cache, mask, prefix = self.new_cache(), real, st.kv
                 else:
-                    cache = self._new_cache(
+                    cache = self.new_cache(
                         [(k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)) for k, v in st.kv]
                     )
                     mask = torch.cat([torch.ones((B, st.length), dtype=torch.long, device=dev), real], 1)
                 start = torch.full((B,), st.length, device=dev)
-                emb = self.rt.embed(ids)
+                emb = self.model.embed(ids)
                 self.stats["shared_rows"] += B
             else:
-                cache = self._new_cache()
+                cache = self.new_cache()
                 mask = real
                 start = torch.zeros(B, dtype=torch.long, device=dev)
                 emb = self._embed_with_audio(ids, [r.query.audio for r in batch])
@@ -482,7 +509,7 @@ class TransformersBackend:
             pos = start[:, None] + torch.arange(S, device=dev)[None]
             # no padding before any real token (past fully real, segment right-padded), so the causal
             # mask alone is exact here and the kernels skip a padding mask; `mask` is kept for what follows
-            h = self._decode(emb, None, pos, cache, prefix).last_hidden_state
+            h = self.decode(emb, None, pos, cache, prefix).last_hidden_state
             last = h[torch.arange(B, device=dev), n_seg - 1]
         return _Pass(last_hidden=last, cache=cache, mask=mask, n_real=start + n_seg, prefix=prefix)
 
@@ -491,7 +518,7 @@ class TransformersBackend:
         import torch
 
         digest = hashlib.sha256(f"{seed}\x00{key}\x00{sample}".encode()).digest()
-        g = torch.Generator(device=self.rt.device)
+        g = torch.Generator(device=self.model.device)
         g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
         return g
 

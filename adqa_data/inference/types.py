@@ -1,17 +1,23 @@
-"""The one result format every inference backend (transformers, vLLM) returns.
+"""What a stage may ask a model, and the one result format every backend (transformers, vLLM,
+scripted) returns.
 
-Stages (filter, rollout, eval) build `Query` objects and never see a backend's internals, so the same
-stage code runs on either backend and the outputs are comparable row for row.
+Stages (filter, rollout, eval) build `Query` objects and talk to a backend only through the `Backend`
+protocol below — never its adapter, tokenizer or loaded model — so the same stage code runs on every
+backend and the outputs are comparable row for row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..answers import LETTERS  # noqa: F401  (re-exported: backends name options by letter)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..rewards.anchoring import AnchoringConfig
 
 
 @dataclass
@@ -57,11 +63,40 @@ class Generation:
     completions: list[Completion] = field(default_factory=list)
 
 
+class AnchoringScorer(Protocol):
+    """Scores completions by how much their reasoning attends to the audio (the anchoring reward)."""
+
+    def scores(
+        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
+    ) -> list[float]:
+        """The anchoring score in [0, 1] of each completion (token ids, as sampled after
+        `prompt_token_ids`) of `query`."""
+        ...
+
+    def close(self) -> None:
+        """Release what the scorer loaded for itself (nothing when it shares the backend's model)."""
+        ...
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """What filter, rollout and eval need from a model server."""
+    """What filter, rollout and eval may ask of a model server, and nothing else."""
 
     name: str
+    sample_rate: int  # the rate `Query.audio` must be given at (the model's audio front end)
+
+    def prompt_text(self, query: Query) -> str:
+        """The chat-formatted prompt as the model sees it (one audio placeholder per clip, unexpanded),
+        ending where the reply begins."""
+        ...
+
+    def anchoring_scorer(
+        self, layers: Any = "deep", config: AnchoringConfig | None = None, batch_size: int = 4
+    ) -> AnchoringScorer | None:
+        """A scorer running the anchoring pass on this backend's own loaded model, or None when the
+        backend has no attention to read (vLLM): the caller then loads a transformers pass beside it.
+        `layers`: the decoder layers whose attention is averaged ("deep" = the last quarter)."""
+        ...
 
     def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
         """Per query, the probability of each shown option's letter at the answer position,

@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError, require
-from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
 from ..prompt_styles import LETTERS, PromptStyle, get_style
+from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
 from .types import Completion, Generation, Query, Sampling
 
 # vLLM seeds the i-th of n samples with seed + i; keep a derived seed far enough below 2**63.
@@ -209,6 +209,17 @@ class VLLMBackend:
             gens.append(Generation(key=q.key, prompt_token_ids=list(o.prompt_token_ids), completions=comps))
         return gens
 
+    @property
+    def sample_rate(self) -> int:
+        return self.adapter.sample_rate
+
+    def prompt_text(self, query: Query) -> str:
+        return self.adapter.build_prompt(query)
+
+    def anchoring_scorer(self, layers: Any = "deep", config: Any = None, batch_size: int = 4) -> None:
+        """None: vLLM returns no attention; the anchoring pass runs on a transformers copy of the model."""
+        return None
+
     def close(self) -> None:
         """Shut the engine down now (its worker process holds the weights and the KV cache): a panel
         loads its models one after another, so this cannot wait for garbage collection."""
@@ -259,7 +270,7 @@ class VLLMBackend:
 
     def _letter_ids(self, prompt: str, k: int, style: PromptStyle) -> list[int]:
         """Token ids of the first k letters as the reply's first token. Each must be one token that does
-        not merge with the end of the prompt (design.md §7), or its probability is not the model's."""
+        not merge with the end of the prompt, or its probability is not the model's."""
         tail = self._tail(prompt)
         base = self._encode(tail)
         ids = []

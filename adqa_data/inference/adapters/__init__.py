@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...errors import UserError
 from .audio_flamingo3 import AudioFlamingo3Adapter
-from .base import ModelAdapter, PromptParts, TransformersModel
+from .base import LoadedModel, ModelAdapter, PromptParts
 from .generic import GenericAdapter
 from .kimi_audio import KimiAudioAdapter
 from .qwen2_audio import Qwen2AudioAdapter
@@ -80,7 +80,7 @@ __all__ = [
     "ADAPTERS",
     "ModelAdapter",
     "PromptParts",
-    "TransformersModel",
+    "LoadedModel",
     "adapter_for_checkpoint",
     "detect_family",
     "get_adapter",

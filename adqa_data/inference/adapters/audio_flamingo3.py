@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import require
-from .base import ModelAdapter, PromptParts, TransformersModel
+from .base import LoadedModel, ModelAdapter, PromptParts
 
 
 class AudioFlamingo3Adapter(ModelAdapter):
@@ -34,11 +34,11 @@ class AudioFlamingo3Adapter(ModelAdapter):
 
     def load_transformers(
         self, path, device="cpu", dtype="float32", trust_remote_code=False
-    ) -> TransformersModel:
+    ) -> LoadedModel:
         transformers = require("transformers", "models", "the transformers backend")
         model, tok = self._from_pretrained("AudioFlamingo3ForConditionalGeneration", path, device, dtype, trust_remote_code)
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
-        return AudioFlamingo3Runtime(
+        return AudioFlamingo3LoadedModel(
             self,
             model,
             tok,
@@ -52,7 +52,7 @@ class AudioFlamingo3Adapter(ModelAdapter):
 MAX_AUDIO_SECONDS = 600  # AudioFlamingo3Processor's max_audio_len: longer clips are cut
 
 
-class AudioFlamingo3Runtime(TransformersModel):
+class AudioFlamingo3LoadedModel(LoadedModel):
     def _window(self) -> int:
         return int(self.adapter.sample_rate * self.feature_extractor.chunk_length)
 
@@ -86,7 +86,7 @@ class AudioFlamingo3Runtime(TransformersModel):
             return_tensors="pt",
         )
         with torch.no_grad():
-            out = self.model.model.get_audio_features(
+            out = self.module.model.get_audio_features(
                 feats.input_features.to(self.device, self.dtype), feats.attention_mask.to(self.device)
             ).pooler_output
         counts = [self.audio_token_count(len(c)) for c in clips]

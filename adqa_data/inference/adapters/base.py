@@ -8,7 +8,7 @@ Both backends use it:
 - vLLM: `vllm_request(query)` gives `{"prompt": str, "multi_modal_data": {"audio": (array, sr)}}`, the
   prompt holding ONE placeholder per clip (vLLM expands it); `vllm_engine_kwargs()` and
   `vllm_sampling_kwargs()` give what `LLM(...)` / `SamplingParams(...)` need beyond the model path.
-- transformers: `load_transformers(path, device, dtype)` returns a `TransformersModel`: the text decoder,
+- transformers: `load_transformers(path, device, dtype)` returns a `LoadedModel`: the text decoder,
   the LM head, token embeddings, and `encode_audio` (clip -> one embedding per audio token), so the
   backend can build inputs itself, run [system + clip] once, and apply the LM head only where it reads.
 
@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..types import Query
 from ...errors import UserError, require
 from ...prompt_styles import PromptStyle, get_style
+from ..types import Query
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -112,7 +112,7 @@ class ModelAdapter:
 
     def load_transformers(
         self, path: str | Path, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
-    ) -> TransformersModel:
+    ) -> LoadedModel:
         raise UserError(
             f"the {self.family!r} family has no transformers implementation here",
             fix="run this model with the vllm backend",
@@ -136,8 +136,9 @@ def torch_dtype(dtype: str):
         raise UserError(f"unknown dtype {dtype!r}", fix="use float32, bfloat16, float16 or auto") from None
 
 
-class TransformersModel:
-    """A loaded checkpoint, seen the way the transformers backend uses it.
+class LoadedModel:
+    """A checkpoint loaded in transformers, seen the way the transformers backend and the anchoring
+    pass use it (one per family: `<Family>LoadedModel`; a variable holding one is called `model`).
 
     The backend never calls the model's own `forward`: it embeds tokens, writes audio embeddings at the
     placeholder positions, runs `decoder` (the text model: `inputs_embeds`, `attention_mask`,
@@ -149,7 +150,7 @@ class TransformersModel:
     def __init__(
         self,
         adapter: ModelAdapter,
-        model,
+        module,
         tokenizer,
         feature_extractor,
         decoder,
@@ -157,7 +158,7 @@ class TransformersModel:
         audio_token_id: int,
     ):
         self.adapter = adapter
-        self.model = model
+        self.module = module  # the checkpoint's own top-level torch module
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor
         self.decoder = decoder
@@ -175,13 +176,13 @@ class TransformersModel:
     @property
     def eos_token_ids(self) -> list[int]:
         """Token ids that end a reply (generation config's eos, else the tokenizer's)."""
-        eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        eos = getattr(getattr(self.module, "generation_config", None), "eos_token_id", None)
         if eos is None:
             eos = self.tokenizer.eos_token_id
         return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos]) if e is not None]
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.model.get_input_embeddings()(input_ids)
+        return self.module.get_input_embeddings()(input_ids)
 
     def tokenize(self, text: str, num_audio_tokens: int | None = None) -> list[int]:
         """Token ids of prompt text, with its one audio placeholder expanded to `num_audio_tokens`."""
@@ -204,7 +205,7 @@ class TransformersModel:
         """Drop the model's tensors so the memory can be reused by the next panel member."""
         import gc
 
-        self.model = self.decoder = self.lm_head = None  # type: ignore[assignment]
+        self.module = self.decoder = self.lm_head = None  # type: ignore[assignment]
         gc.collect()
         try:
             import torch

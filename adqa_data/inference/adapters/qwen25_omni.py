@@ -16,9 +16,9 @@ import numpy as np
 
 from ...errors import require
 from .base import (
+    LoadedModel,
     ModelAdapter,
     PromptParts,
-    TransformersModel,
     whisper_features,
     whisper_token_count,
 )
@@ -45,7 +45,7 @@ class Qwen25OmniAdapter(ModelAdapter):
 
     def load_transformers(
         self, path, device="cpu", dtype="float32", trust_remote_code=False
-    ) -> TransformersModel:
+    ) -> LoadedModel:
         transformers = require("transformers", "models", "the transformers backend")
         # a full Omni checkpoint (thinker + talker) loads its thinker weights under the "thinker." prefix
         model, tok = self._from_pretrained("Qwen2_5OmniThinkerForConditionalGeneration", path, device, dtype, trust_remote_code)
@@ -53,7 +53,7 @@ class Qwen25OmniAdapter(ModelAdapter):
             fe = transformers.WhisperFeatureExtractor.from_pretrained(str(path))
         except OSError:  # a checkpoint without preprocessor_config.json: Omni's front end is Whisper-128
             fe = transformers.WhisperFeatureExtractor(feature_size=128, sampling_rate=16000)
-        return Qwen25OmniRuntime(
+        return Qwen25OmniLoadedModel(
             self,
             model,
             tok,
@@ -64,7 +64,7 @@ class Qwen25OmniAdapter(ModelAdapter):
         )
 
 
-class Qwen25OmniRuntime(TransformersModel):
+class Qwen25OmniLoadedModel(LoadedModel):
     def audio_token_count(self, num_samples: int) -> int:
         return whisper_token_count(
             num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames
@@ -76,7 +76,7 @@ class Qwen25OmniRuntime(TransformersModel):
         feats = whisper_features(self.feature_extractor, clips, self.adapter.sample_rate)
         frame_mask = feats.attention_mask.to(self.device)
         with torch.no_grad():
-            emb = self.model.get_audio_features(
+            emb = self.module.get_audio_features(
                 feats.input_features.to(self.device, self.dtype), feature_attention_mask=frame_mask
             ).last_hidden_state
         counts = [self.audio_token_count(len(c)) for c in clips]

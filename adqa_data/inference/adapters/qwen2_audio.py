@@ -13,9 +13,9 @@ import numpy as np
 
 from ...errors import require
 from .base import (
+    LoadedModel,
     ModelAdapter,
     PromptParts,
-    TransformersModel,
     whisper_features,
     whisper_token_count,
 )
@@ -40,11 +40,11 @@ class Qwen2AudioAdapter(ModelAdapter):
 
     def load_transformers(
         self, path, device="cpu", dtype="float32", trust_remote_code=False
-    ) -> TransformersModel:
+    ) -> LoadedModel:
         transformers = require("transformers", "models", "the transformers backend")
         model, tok = self._from_pretrained("Qwen2AudioForConditionalGeneration", path, device, dtype, trust_remote_code)
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
-        return Qwen2AudioRuntime(
+        return Qwen2AudioLoadedModel(
             self,
             model,
             tok,
@@ -55,7 +55,7 @@ class Qwen2AudioAdapter(ModelAdapter):
         )
 
 
-class Qwen2AudioRuntime(TransformersModel):
+class Qwen2AudioLoadedModel(LoadedModel):
     def audio_token_count(self, num_samples: int) -> int:
         return whisper_token_count(
             num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames
@@ -68,7 +68,7 @@ class Qwen2AudioRuntime(TransformersModel):
         from transformers.masking_utils import create_bidirectional_mask
 
         feats = whisper_features(self.feature_extractor, clips, self.adapter.sample_rate)
-        tower = self.model.model.audio_tower
+        tower = self.module.model.audio_tower
         x = feats.input_features.to(self.device, self.dtype)
         frame_mask = feats.attention_mask.to(self.device)
         conv_lens, out_lens = tower._get_feat_extract_output_lengths(frame_mask.sum(-1))
@@ -81,5 +81,5 @@ class Qwen2AudioRuntime(TransformersModel):
         )
         with torch.no_grad():
             hidden = tower(x, attention_mask=attn).last_hidden_state
-            emb = self.model.model.multi_modal_projector(hidden)
+            emb = self.module.model.multi_modal_projector(hidden)
         return [emb[i, : int(n)] for i, n in enumerate(out_lens.tolist())]

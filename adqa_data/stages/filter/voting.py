@@ -1,4 +1,4 @@
-"""Audio contribution from panel votes: the rules of the filter stage, kept apart from running models.
+"""The voting rules of the filter stage: audio contribution from panel votes, kept apart from running models.
 
 Everything here is a pure function over votes rows, so the rules are tested on planted votes without a
 model (tests/test_filter.py) and read in one place:
@@ -10,9 +10,9 @@ model (tests/test_filter.py) and read in one place:
    preference: a model that always says "A" spreads its mass evenly over the options once rotated,
    and an even spread is not knowledge. With K = 1 the average is the single answer itself.
 2. **Audio contribution** per model and item: AC = 1[correct | audio] - 1[correct | silence], each
-   read from the permutation-averaged answer (reference 003, eq. 1).
+   read from the permutation-averaged answer (the AudioMCQ paper, ICLR 2026, eq. 1).
 3. **The vote**: weak when at least `min_correct` panel members answer correctly on silence, else
-   strong (reference 003: 2 of 3). A tie at the threshold is weak ("at least"). A panel smaller than
+   strong (the AudioMCQ paper: 2 of 3). A tie at the threshold is weak ("at least"). A panel smaller than
    `min_correct` is refused, not clamped: clamping would silently change the rule's meaning (a 1-model
    panel would call weak every item that one model guesses).
 4. **The continuous score** (not in the paper): mean over models of P(correct | audio) -
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ..answers import LETTERS
-from ..errors import UserError
+from ...answers import LETTERS
+from ...errors import UserError
 
 WEAK, STRONG = "weak", "strong"
 TIE_TOLERANCE = 1e-6
@@ -242,58 +242,3 @@ def statistics(
         "models": per_model,
         "silence_agreement": agreement,
     }
-
-
-# -------------------------------------------------------------------------------------------- render
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def render(report: Mapping[str, Any]) -> None:
-    """The statistics of a filter run as rich tables on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    s = report["stats"]
-    head = (f"{report['dataset']}: {s['items']} items scored -> [bold]{s['weak']} weak[/], "
-            f"[bold]{s['strong']} strong[/] ({_pct(s['strong_share'])} strong; weak = at least "
-            f"{s['min_correct']} of {len(s['panel'])} correct on silence)")
-    if report.get("skipped_no_answer"):
-        head += f"; {report['skipped_no_answer']} items without a gold answer skipped"
-    console.print(head)
-
-    t = Table(title="per model (accuracy from permutation-averaged answers)", title_justify="left")
-    t.add_column("model")
-    for c in s["conditions"]:
-        t.add_column(f"acc {c}", justify="right")
-    t.add_column("mean AC", justify="right")
-    t.add_column("mean score", justify="right")
-    t.add_column("silent letters")
-    for m, d in s["models"].items():
-        letters = " ".join(f"{k}:{_pct(v)}" for k, v in d.get("silence_letter_share", {}).items())
-        t.add_row(m, *(_pct(d["accuracy"][c]) for c in s["conditions"]),
-                  f"{d['mean_audio_contribution']:+.3f}" if d["mean_audio_contribution"] is not None else "-",
-                  f"{d['mean_contribution_score']:+.3f}" if d["mean_contribution_score"] is not None else "-",
-                  letters)
-    console.print(t)
-
-    for key, label in (("by_source", "source"), ("by_question_type", "question type")):
-        t = Table(title=f"strong share by {label}", title_justify="left")
-        t.add_column(label)
-        t.add_column("items", justify="right")
-        t.add_column("strong", justify="right")
-        t.add_column("share", justify="right")
-        for k, d in s[key].items():
-            t.add_row(k, str(d["items"]), str(d["strong"]), _pct(d["strong_share"]))
-        console.print(t)
-
-    if s["silence_agreement"]:
-        t = Table(title="agreement on silence correctness", title_justify="left")
-        for col in ("model a", "model b", "agreement", "Cohen's kappa"):
-            t.add_column(col, justify="right" if col[0].isupper() or col == "agreement" else "left")
-        for d in s["silence_agreement"]:
-            t.add_row(d["a"], d["b"], _pct(d["agreement"]), "-" if d["kappa"] is None else f"{d['kappa']:.3f}")
-        console.print(t)
-    hist = ", ".join(f"{k}: {v}" for k, v in s["silence_correct_histogram"].items())
-    console.print(f"items by number of members correct on silence: {hist}")

@@ -1,0 +1,73 @@
+"""Configured rewards: a name and a weight per reward, resolved to plain callables and their columns.
+
+A reward is named either by a key of the registry `REWARDS` (correctness, format, anchoring) or as a
+plugin `package.module:function` with the same calling convention, TRL style:
+`fn(completions: list[str], **columns) -> list[float]`, one finite number per completion. Each reward
+writes its own column: `reward_<name>` for the built-ins (fixed columns of the rollouts schema,
+`schema.BUILTIN_REWARD_COLUMNS`), `reward_<function>` for a plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UserError
+from ..schema import BUILTIN_REWARD_COLUMNS
+from . import REWARDS, RewardFn
+
+BUILTIN_REWARDS = tuple(c.removeprefix("reward_") for c in BUILTIN_REWARD_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    name: str  # as configured: a registry name or module:function
+    column: str  # reward_<short name>
+    fn: RewardFn
+    weight: float
+
+
+def load_reward(name: str) -> tuple[RewardFn, str]:
+    """The callable a reward name stands for, and the short name of its column."""
+    if name in REWARDS:
+        return REWARDS[name], name
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise UserError(f"reward plugin {name!r} cannot be loaded: {e}",
+                            fix="name an importable module:function") from None
+        return fn, re.sub(r"\W+", "_", attr).strip("_").lower()
+    raise UserError(f"unknown reward {name!r}", fix=f"use one of {sorted(REWARDS)} or a plugin as package.module:function")
+
+
+def resolve_rewards(weights: Mapping[str, float]) -> list[RewardSpec]:
+    """The configured rewards in a fixed order: built-ins first (schema order), then plugins by name."""
+    ordered = [n for n in BUILTIN_REWARDS if n in weights] + sorted(n for n in weights if n not in BUILTIN_REWARDS)
+    specs = []
+    for name in ordered:
+        fn, short = load_reward(name)
+        specs.append(RewardSpec(name, f"reward_{short}", fn, float(weights[name])))
+    columns = [s.column for s in specs]
+    if len(set(columns)) != len(columns):
+        raise UserError(f"two rewards write the same column: {columns}", fix="rename a plugin function")
+    return specs
+
+
+def score_rewards(
+    specs: Sequence[RewardSpec], completions: list[str], columns: Mapping[str, list[Any]]
+) -> dict[str, list[float]]:
+    """Every given reward over a batch, by column name; each must return one finite number per completion."""
+    out: dict[str, list[float]] = {}
+    for spec in specs:
+        values = spec.fn(completions, **columns)
+        if len(values) != len(completions) or any(v is None or not math.isfinite(float(v)) for v in values):
+            raise UserError(f"reward {spec.name!r} did not return one finite number per completion",
+                            fix="a reward function returns list[float], one per completion")
+        out[spec.column] = [float(v) for v in values]
+    return out

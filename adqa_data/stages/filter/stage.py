@@ -1,0 +1,196 @@
+"""The filter stage over `StageRun`: plan the (model, condition) units, run the vote jobs, vote, write.
+
+Outputs in the workspace:
+    votes/<dataset>/<model>/<condition>/part-*.parquet   one row per (model, item, condition, rotation)
+    item_scores/<dataset>/part-00000.parquet             one row per scored item
+    splits/<dataset>/weak.txt, strong.txt                item ids, one per line, in item-table order
+    quarantine/<dataset>/filter/                         items skipped because their answer is withheld
+    provenance/filter/<dataset>.json                     config, inputs, versions, statistics
+
+Units, resume and reuse: each (model, condition) is one unit, its own votes directory, written in
+chunks of `chunk_items` items (the resume grain). A unit's directory carries a key over exactly what
+its votes depend on (the member's checkpoint, family, prompt style, mode and dtype; the condition's
+parameters; the rotations; the items), so a killed run resumes at the first missing chunk, adding a
+panel member runs only that member, and changing `--min-correct` re-votes without running any model.
+A model is loaded once per run, only when it has a missing chunk, and closed before the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import UserError
+from ...executor import Engine, check_engine
+from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
+from ...inference.panel import Panel, PanelMember
+from ...schema import ITEM_SCORES, QUARANTINE, VOTES
+from ...workspace import StageRun, Workspace, read_table, write_text_atomic
+from .conditions import ItemRef, assign_swaps, prepare_items, rotations
+from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend
+from .options import FilterOptions, effective_members, resolve_panel
+from .voting import aggregate, check_min_correct, item_score_rows, letter_preference
+from .voting import statistics as vote_statistics
+
+STAGE = "filter"
+
+
+@dataclass
+class FilterResult:
+    dataset: str
+    panel: str
+    up_to_date: bool
+    items: int
+    weak: int
+    strong: int
+    skipped_no_answer: int
+    chunks_run: int
+    chunks_reused: int
+    seconds: float
+    stats: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("provenance")
+        return d
+
+
+def _unit_config(member: PanelMember, condition: str, options: FilterOptions, items_fp: str) -> dict[str, Any]:
+    """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
+    device, engine or vote threshold), so reuse is as wide as it is safe."""
+    cfg = {
+        "member": member.model_dump(exclude={"name", "note"}),
+        "model_fingerprint": model_fingerprint(member.model, member.revision),
+        "condition": condition,
+        "condition_params": options.condition_params(condition),
+        "permutations": options.permutations,
+        "chunk_items": options.chunk_items,
+        "votes_schema": VOTES.version,
+    }
+    if member.mode == "generate":
+        cfg["generate"] = {"max_new_tokens": options.max_new_tokens, "seed": options.seed}
+    return cfg
+
+
+def plan_jobs(
+    ws: Workspace, dataset: str, members: list[PanelMember], items: list[ItemRef], options: FilterOptions,
+    items_fp: str, force: bool, factory: BackendFactory,
+) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
+    """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done)."""
+    n = options.chunk_items
+    chunks = [items[i : i + n] for i in range(0, len(items), n)]
+    jobs, dirs, reused = [], {}, 0
+    for m in members:
+        todo = []
+        for cond in options.conditions:
+            unit = StageRun(ws, STAGE, dataset, _unit_config(m, cond, options, items_fp), {"items": items_fp},
+                            force=force)
+            d = unit.output("votes", m.name, cond)
+            dirs[(m.name, cond)] = d
+            for i, chunk in enumerate(chunks):
+                if StageRun.shard_done(d, i):
+                    reused += 1
+                else:
+                    todo.append(ChunkJob(cond, i, str(d), chunk))
+        if todo:
+            jobs.append(ModelJob(dataset, m, options, todo, factory))
+    return jobs, dirs, reused
+
+
+def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options: FilterOptions) -> list[dict]:
+    """Every vote of this run's units, checked complete (a missing row is a bug, not a user error)."""
+    expected = sum(len(rotations(len(it.choices), options.permutations)) for it in items)
+    cols = ["model", "item_id", "condition", "permutation", "predicted_index", "option_probs"]
+    votes: list[dict] = []
+    for (model, cond), d in dirs.items():
+        t = read_table(d, VOTES, columns=cols)
+        if t.num_rows != expected:
+            raise RuntimeError(f"votes of {model}/{cond} hold {t.num_rows} rows, expected {expected}: {d}")
+        votes += t.to_pylist()
+    return votes
+
+
+def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list[dict]) -> None:
+    run.write_shard(run.output("item_scores"), 0, ITEM_SCORES.from_pylist(rows), ITEM_SCORES)
+    split_dir = run.output("splits")
+    for name in ("weak", "strong"):
+        write_text_atomic(split_dir / f"{name}.txt", "".join(f"{r['item_id']}\n" for r in rows if r["split"] == name))
+    qrows = [{"dataset": dataset, "stage": STAGE, **q} for q in withheld]
+    run.write_shard(run.output("quarantine", STAGE), 0, QUARANTINE.from_pylist(qrows), QUARANTINE)
+
+
+def _result_from(prov: dict[str, Any], up_to_date: bool) -> FilterResult:
+    s = prov.get("summary", {})
+    stats = s.get("stats", {})
+    return FilterResult(prov.get("dataset", ""), s.get("panel", ""), up_to_date, stats.get("items", 0),
+                        stats.get("weak", 0), stats.get("strong", 0), s.get("skipped_no_answer", 0),
+                        0 if up_to_date else s.get("chunks_run", 0), s.get("chunks_reused", 0),
+                        0.0 if up_to_date else prov.get("seconds", 0.0), stats, prov)
+
+
+def filter_dataset(
+    workspace: Workspace,
+    panel: Panel | str | Path,
+    dataset: str | None = None,
+    options: FilterOptions | None = None,
+    engine: Engine = "local",
+    force: bool = False,
+    backend_factory: BackendFactory = member_backend,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FilterResult:
+    """Run the panel over one dataset and write votes, item scores, splits and statistics (module docstring)."""
+    engine = check_engine(engine)
+    opts = (options or FilterOptions()).validated()
+    pnl = resolve_panel(panel)
+    min_correct = opts.min_correct if opts.min_correct is not None else pnl.min_correct
+    check_min_correct(min_correct, len(pnl.members), where=f"panel {pnl.name}")
+    members = effective_members(pnl, opts.mode)
+    rec = workspace.dataset(dataset)
+    items, withheld = prepare_items(workspace.items(rec.name), rec.root)
+    if not items:
+        raise UserError(
+            f"none of the {len(withheld)} items of dataset {rec.name!r} has a gold answer, so audio contribution "
+            "cannot be measured (an evaluation set?)",
+            where=str(workspace.root), fix="filter a dataset with answers (the training or dev set)")
+    borrowed = 0
+    if "swap" in opts.conditions:
+        items, borrowed = assign_swaps(items, opts.seed)
+    items_fp = table_fingerprint(workspace.table_dir("items", rec.name))
+    units = {f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp)) for m in members for c in opts.conditions}
+    config = {"panel": pnl.name, "models": [m.name for m in members], "units": units, "min_correct": min_correct,
+              "conditions": list(opts.conditions), "permutations": opts.permutations,
+              "schemas": {t.name: t.version for t in (VOTES, ITEM_SCORES, QUARANTINE)}}
+    run = StageRun(workspace, STAGE, rec.name, config, {"items": items_fp}, force=force,
+                   extra_versions=("torch", "transformers", "vllm"))
+    with run:
+        if run.up_to_date:
+            return _result_from(workspace.provenance(STAGE, rec.name) or {}, True)
+        run.invalidate()
+        jobs, dirs, reused = plan_jobs(workspace, rec.name, members, items, opts, items_fp, force, backend_factory)
+        total = reused + sum(len(j.chunks) for j in jobs)
+        done = {"n": reused}
+        if on_progress:
+            on_progress(done["n"], total)
+
+        def on_chunk(model: str, chunk: ChunkJob | None) -> None:
+            done["n"] += 1
+            if on_progress:
+                on_progress(done["n"], total)
+
+        model_runs = list(execute(jobs, engine, on_chunk))
+        votes = read_votes(dirs, items, opts)
+        gold = {it.item_id: it.gold() for it in items}
+        answers = aggregate(votes, gold)
+        models = [m.name for m in members]
+        rows = item_score_rows(rec.name, [gold[it.item_id] for it in items], answers, models, opts.conditions,
+                               min_correct)
+        stats = vote_statistics(rows, answers, models, opts.conditions, min_correct, letter_preference(votes))
+        _write_outputs(run, rec.name, rows, withheld)
+        summary = {"panel": pnl.name, "stats": stats, "skipped_no_answer": len(withheld),
+                   "chunks_run": total - reused, "chunks_reused": reused, "model_runs": model_runs,
+                   "swap_borrowed_across_sources": borrowed if "swap" in opts.conditions else None}
+        prov = run.finish(summary)
+    return _result_from(prov, False)

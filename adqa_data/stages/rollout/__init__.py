@@ -1,0 +1,43 @@
+"""`adqa-data rollout`: K sampled completions per prompt, parsed, rewarded and ranked within their group.
+
+For every prompt of a prompt set (`sample`), the policy samples K completions (temperature sampling,
+the think-style prompt by default) through a backend (transformers, vLLM, or the model-free `scripted`
+one). Each completion is parsed with the shared layered parser (`answers.parse_answer`) and scored by
+the configured rewards (`rewards.REWARDS`, or plugins named `module:function`, see `rewards.plugins`),
+each kept as its own `reward_<name>` column, plus the weighted total. Advantages are group-relative
+(`advantages.py`); a group whose rewards are all equal is flagged `zero_signal`. Completions are
+reproducible and independent of batching: every backend derives its per-row generators from
+`Sampling.seed` and `Query.key`, and the stage sets `Query.key = item_id`.
+
+    config.py   RolloutConfig, its YAML file and command-line overrides
+    policy.py   the policy's backend, loaded once per process, and its anchoring pass
+    shards.py   one shard: sample, parse, reward, rank, write
+    stage.py    the stage over StageRun: prompt set, shard plan, resume, summary
+"""
+
+from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
+from .config import RolloutConfig, load_config, parse_reward_weights
+from .policy import Policy, close_policies, get_policy, policy_spec
+from .shards import rollout_shard
+from .stage import STAGE, RolloutResult, default_name, plan_groups, prompt_sets, rollout, summarize
+
+__all__ = [
+    "STAGE",
+    "Policy",
+    "RewardSpec",
+    "RolloutConfig",
+    "RolloutResult",
+    "close_policies",
+    "default_name",
+    "get_policy",
+    "load_config",
+    "parse_reward_weights",
+    "plan_groups",
+    "policy_spec",
+    "prompt_sets",
+    "resolve_rewards",
+    "rollout",
+    "rollout_shard",
+    "score_rewards",
+    "summarize",
+]

@@ -1,0 +1,103 @@
+"""Rollout settings: every knob of `adqa-data rollout` with its default and why, and how a YAML file
+(`--config`, e.g. pipelines/rollout.yaml) and command-line options combine into one `RolloutConfig`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ...config_files import load_yaml_model, validate_model
+from ...errors import UserError
+from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
+
+FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
+
+
+class RolloutConfig(BaseModel):
+    """Every rollout setting with its default and the reason for it. YAML files (`--config`) hold these
+    keys; command-line options override them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["transformers", "vllm", "scripted"] = Field(
+        "transformers", description="transformers runs anywhere (CPU too); vllm is the fast path on GPUs; "
+        "scripted needs no model (tests, dry runs)")
+    model: str | None = Field(None, description="the policy: a local checkpoint directory or a hub id")
+    family: str | None = Field(None, description="model adapter family; detected from config.json when omitted")
+    device: str = Field("auto", description="auto = cuda when available, else cpu")
+    dtype: str = Field("auto", description="auto = the checkpoint's dtype (float32 for the tiny models)")
+    k: int = Field(4, ge=1, description="completions per prompt; the DCASE 2026 MiMo-Audio report uses K=4")
+    temperature: float = Field(1.0, gt=0, description="1.0 samples the policy itself, so the stored "
+                               "log-probs are the policy's and GRPO's importance ratio needs no correction")
+    top_p: float = Field(1.0, gt=0, le=1, description="1.0 = no nucleus truncation, for the same reason")
+    max_new_tokens: int = Field(512, ge=1, description="room for concise reasoning plus the answer block")
+    seed: int = Field(0, description="completion s of item i uses a generator seeded by (seed, item_id, s)")
+    prompt_style: str = Field("think", description="reason in <think>, then one letter in <answer>")
+    rewards: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS),
+        description="reward name (or plugin module:function) -> weight of its column in the total")
+    baseline: Literal["mean", "leave_one_out"] = Field("mean", description="GRPO mean; RLOO leave-one-out")
+    scale: Literal["group", "none"] = Field("group", description="divide by the group's std (GRPO) or not")
+    std: Literal["sample", "population"] = Field("sample", description="sample std = TRL's GRPOTrainer")
+    eps: float = Field(1e-4, ge=0, description="added to the std: bounds advantages of near-equal groups")
+    anchoring_layers: str | int | list[int] = Field(
+        "deep", description="decoder layers whose attention is averaged: 'deep' = the last quarter, k = last k")
+    anchoring_ar_threshold: float = Field(1.0, gt=0, description="AR: multiple of uniform attention")
+    anchoring_entropy_floor: float = Field(0.5, ge=0, lt=1, description="ENT earns nothing below this")
+    anchoring_batch_size: int = Field(4, ge=1, description="completions per anchoring forward")
+    shard_size: int = Field(64, ge=1, description="groups per shard: the unit of resume and of a Ray task")
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict, description="passed to the backend's constructor (batch sizes, vLLM memory); "
+        "performance settings only: they are not part of the run key")
+
+    @field_validator("rewards")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v:
+            raise ValueError("at least one reward is needed")
+        for name, w in v.items():
+            if not math.isfinite(float(w)):
+                raise ValueError(f"reward {name!r} has a weight that is not finite: {w}")
+        if not any(float(w) != 0 for w in v.values()):
+            raise ValueError("every reward weight is 0: the total would carry no signal")
+        return {str(k): float(w) for k, w in v.items()}
+
+    @field_validator("baseline", mode="before")
+    @classmethod
+    def _baseline_alias(cls, v: Any) -> Any:
+        return v.replace("-", "_") if isinstance(v, str) else v
+
+    def anchoring_config(self) -> AnchoringConfig:
+        return AnchoringConfig(ar_threshold=self.anchoring_ar_threshold, entropy_floor=self.anchoring_entropy_floor)
+
+    def run_config(self) -> dict[str, Any]:
+        """What decides the output: everything but `backend_options`."""
+        return self.model_dump(exclude={"backend_options"})
+
+
+
+def parse_reward_weights(pairs: Sequence[str]) -> dict[str, float]:
+    """`["correctness=1", "format=0.5"]` -> {"correctness": 1.0, "format": 0.5}."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, weight = pair.rpartition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--reward {pair!r} is not NAME=WEIGHT",
+                            fix="e.g. --reward correctness=1.0 --reward format=0.5 --reward anchoring=0.5")
+        try:
+            out[name.strip()] = float(weight)
+        except ValueError:
+            raise UserError(f"--reward {pair!r}: {weight!r} is not a number") from None
+    return out
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> RolloutConfig:
+    """A `RolloutConfig` from a YAML file (optional) with `overrides` (None values ignored) on top."""
+    if path is not None:
+        return load_yaml_model(path, RolloutConfig, "rollout config", fix=FIX, overrides=overrides)
+    data = {k: v for k, v in overrides.items() if v is not None}
+    return validate_model(RolloutConfig, data, "invalid rollout settings", fix=FIX)

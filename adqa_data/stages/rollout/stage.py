@@ -1,0 +1,213 @@
+"""The rollout stage over `StageRun`: resolve the prompt set, plan whole-group shards, run them, summarize.
+
+Output: `rollouts/<dataset>/<name>/part-*.parquet`, one row per completion (schema `ROLLOUTS`). Shard i
+holds groups [i*shard_size, (i+1)*shard_size) of the prompt set in draw order, always whole groups of K
+rows, so a shard is the unit of work, of resume (a killed run redoes only unfinished shards) and of a
+Ray task (`--engine ray`). The run key covers the settings (not `backend_options`), the prompt set, the
+items' question/choices/answer/audio and the policy's fingerprint.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ...errors import UserError
+from ...executor import Engine, map_unordered
+from ...fingerprints import model_fingerprint, rows_fingerprint
+from ...inference.factory import default_device
+from ...rewards.plugins import resolve_rewards
+from ...schema import PROMPTS, ROLLOUTS
+from ...workspace import StageRun, Workspace, read_table
+from .config import RolloutConfig
+from .policy import close_policies, policy_spec
+from .shards import rollout_shard
+
+STAGE = "rollout"
+
+
+# ---------------------------------------------------------------------------------------------- stage
+@dataclass
+class RolloutResult:
+    dataset: str
+    prompts: str
+    name: str
+    up_to_date: bool
+    groups: int
+    rows: int
+    shards: int
+    shards_written: int
+    summary: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    out_dir: str = ""
+
+
+def prompt_sets(ws: Workspace, dataset: str) -> list[str]:
+    """Names of the finished prompt sets of a dataset."""
+    root = ws.table_dir(PROMPTS.name, dataset)
+    if not root.is_dir():
+        return []
+    return sorted(d.name for d in root.iterdir()
+                  if d.is_dir() and (ws.provenance("sample", dataset, d.name) or {}).get("status") == "complete")
+
+
+def _resolve_prompts(ws: Workspace, dataset: str, prompts: str | None) -> str:
+    known = prompt_sets(ws, dataset)
+    if prompts is None:
+        if len(known) == 1:
+            return known[0]
+        if not known:
+            raise UserError(f"dataset {dataset!r} has no prompt set yet",
+                            fix="run 'adqa-data sample' first (e.g. --split all for unfiltered data)")
+        raise UserError(f"dataset {dataset!r} has several prompt sets: {', '.join(known)}",
+                        fix="name one with --prompts")
+    if prompts not in known:
+        raise UserError(f"no finished prompt set {prompts!r} in dataset {dataset!r}",
+                        fix=f"use one of: {', '.join(known)}" if known else "run 'adqa-data sample' first")
+    return prompts
+
+
+def plan_groups(ws: Workspace, dataset: str, prompts: str) -> list[dict[str, Any]]:
+    """The prompt set in draw order, joined with the items: one JSON-able record per group."""
+    order = sorted(ws.read(PROMPTS, dataset, prompts).to_pylist(), key=lambda r: r["draw"])
+    cols = ["item_id", "question", "choices", "answer_index", "answer_text", "audio_path", "audio_sha256",
+            "question_type", "source_dataset"]
+    items = {r["item_id"]: r for r in ws.items(dataset, columns=cols).to_pylist()}
+    root = ws.dataset(dataset)
+    missing = [p["item_id"] for p in order if p["item_id"] not in items]
+    if missing:
+        raise UserError(f"prompt set {prompts!r} names {len(missing)} items not in the item table "
+                        f"(e.g. {missing[0]})", fix="rerun 'adqa-data sample --force' after 'download'")
+    groups = []
+    for p in order:
+        it = items[p["item_id"]]
+        if it["answer_index"] is None:
+            raise UserError(f"item {it['item_id']} has no gold answer: its rollouts cannot be rewarded",
+                            fix="sample prompts from a dataset with answers")
+        groups.append({**it, "audio_file": str(root.resolve(it["audio_path"]))})
+    return groups
+
+
+def _check_model(cfg: RolloutConfig) -> None:
+    """A path that does not exist is a typo, not a hub id (hub ids are `org/name`)."""
+    if cfg.backend == "scripted" or cfg.model is None:
+        return
+    m = cfg.model
+    if not Path(m).expanduser().exists() and (m.startswith(("/", ".", "~")) or m.count("/") > 1):
+        raise UserError(f"model directory {m} does not exist", fix="check --model (a local directory or a hub id)")
+
+
+def default_name(prompts: str, cfg: RolloutConfig) -> str:
+    tag = Path(cfg.model.rstrip("/")).name if cfg.model else cfg.backend
+    return f"{prompts}-{tag}-k{cfg.k}-seed{cfg.seed}"
+
+
+def rollout(
+    ws: Workspace,
+    config: RolloutConfig,
+    dataset: str | None = None,
+    prompts: str | None = None,
+    name: str | None = None,
+    engine: Engine = "local",
+    workers: int | None = None,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    release: bool = True,
+) -> RolloutResult:
+    """Roll out a prompt set into `rollouts/<dataset>/<name>/` (see the module docstring).
+
+    `release=False` keeps the policy loaded in this process after a local run, for another rollout
+    with the same policy settings (a sweep over prompt sets or shard layouts); `close_policies()`
+    frees it."""
+    ds = ws.dataset(dataset).name
+    prompts = _resolve_prompts(ws, ds, prompts)
+    if config.backend != "scripted" and not config.model:
+        raise UserError(f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID")
+    _check_model(config)
+    resolve_rewards(config.rewards)  # fail on a bad reward name before loading anything
+    from ...prompt_styles import get_style
+
+    get_style(config.prompt_style)
+    groups = plan_groups(ws, ds, prompts)
+    name = name or default_name(prompts, config)
+    run_config = {**config.run_config(), "prompts": prompts, "name": name, "schema": ROLLOUTS.version}
+    inputs = {
+        "prompts": rows_fingerprint(g["item_id"] for g in groups),
+        "items": rows_fingerprint([g[c] for c in ("question", "choices", "answer_index", "audio_sha256")] for g in groups),
+        "model": model_fingerprint(config.model),
+    }
+    run = StageRun(ws, STAGE, ds, run_config, inputs, force=force, unit=name, extra_versions=("torch", "transformers", "vllm"))
+    with run:
+        out = ws.table_dir(ROLLOUTS.name, ds, name)
+        if run.up_to_date:
+            prov = ws.provenance(STAGE, ds, name) or {}
+            s = prov.get("summary", {})
+            return RolloutResult(ds, prompts, name, True, s.get("groups", 0), s.get("rows", 0), s.get("shards", 0), 0,
+                                 s, 0.0, str(out))
+        run.invalidate()
+        out = run.output(ROLLOUTS.name, name)
+        size = config.shard_size
+        chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
+        todo = [{"index": i, "out_dir": str(out), "dataset": ds, "name": name, "groups": chunk,
+                 "config": config.model_dump(), "policy": policy_spec(config)}
+                for i, chunk in enumerate(chunks) if not StageRun.shard_done(out, i)]
+        done = len(groups) - sum(len(t["groups"]) for t in todo)
+        if on_progress:
+            on_progress(done, len(groups))
+        ray_options = {"num_gpus": 1} if engine == "ray" and default_device(config.device) == "cuda" else None
+        try:
+            for res in map_unordered(rollout_shard, todo, engine=engine,
+                                     workers=workers if engine == "ray" else 1, ray_options=ray_options):
+                done += res["groups"]
+                if on_progress:
+                    on_progress(done, len(groups))
+        finally:
+            if engine == "local" and release:
+                close_policies()
+        missing = [i for i in range(len(chunks)) if not StageRun.shard_done(out, i)]
+        if missing:  # never record a run as complete with groups left out
+            raise RuntimeError(f"rollout shards {missing[:5]} were not written; rerun to resume")
+        summary = summarize(read_table(out, ROLLOUTS), config)
+        if summary["rows"] != config.k * len(groups):
+            raise RuntimeError(f"{summary['rows']} rows for {len(groups)} groups of {config.k}: a group is not whole")
+        summary.update(shards=len(chunks), shards_written=len(todo), prompts=prompts)
+        prov = run.finish(summary)
+    return RolloutResult(ds, prompts, name, False, summary["groups"], summary["rows"], len(chunks), len(todo),
+                         summary, prov["seconds"], str(out))
+
+
+def summarize(table: pa.Table, config: RolloutConfig) -> dict[str, Any]:
+    """What a researcher checks first: accuracy, format, signal, lengths, parse layers, by type."""
+    t = table.select([c for c in table.column_names if c.startswith("reward") or c in (
+        "group_id", "question_type", "completion_length", "finish_reason", "parse_layer", "parse_reason",
+        "zero_signal")]).to_pylist()
+    n = len(t)
+    groups = {r["group_id"] for r in t}
+    zero = {r["group_id"] for r in t if r["zero_signal"]}
+    by_type: dict[str, list[float]] = {}
+    for r in t:
+        by_type.setdefault(r["question_type"] or "(none)", []).append(r["reward_correctness"])
+    anchored = [r["reward_anchoring"] for r in t if r["reward_anchoring"] is not None and r["reward_correctness"] == 1]
+
+    def mean(xs: Sequence[float]) -> float | None:
+        return round(float(np.mean(xs)), 4) if len(xs) else None
+
+    reward_cols = sorted(c for c in table.column_names if c.startswith("reward_"))
+    return {
+        "groups": len(groups), "rows": n, "k": config.k, "rewards": dict(config.rewards),
+        "accuracy": mean([r["reward_correctness"] for r in t]),
+        "mean_reward": mean([r["reward"] for r in t]),
+        "reward_means": {c: mean([r[c] for r in t if r[c] is not None]) for c in reward_cols},
+        "anchoring_mean_when_correct": mean(anchored),
+        "zero_signal_groups": len(zero), "zero_signal_share": round(len(zero) / max(len(groups), 1), 4),
+        "mean_completion_length": mean([r["completion_length"] for r in t]),
+        "truncated_share": round(sum(r["finish_reason"] == "length" for r in t) / max(n, 1), 4),
+        "parse": dict(sorted(Counter(r["parse_layer"] or r["parse_reason"] or "?" for r in t).items())),
+        "accuracy_by_type": {k: mean(v) for k, v in sorted(by_type.items())},
+    }
