@@ -19,7 +19,7 @@ A Qwen2 backbone runs over the groups and `lm_head` gives text logits. A generat
 text token and empty speech ids, so its embedding is the plain token embedding: a text answer after an
 audio prompt is an ordinary causal LM over embeddings (`build_prefix` + token embeddings).
 
-Numerics kept from upstream on purpose, so float32 runs match it to ~1e-6 rather than ~1e-3:
+Numerics kept from upstream on purpose, so float32 runs match it to ~1e-6 rather than ~1e-2:
 - the per-layer speech embeddings are summed into a bfloat16 buffer whatever the weight dtype, so the
   input local transformer gets a bfloat16 input (transformers then also rounds its rotary tables and its
   first RMSNorm output to bfloat16). In a bfloat16 model this changes nothing.
@@ -28,9 +28,10 @@ Numerics kept from upstream on purpose, so float32 runs match it to ~1e-6 rather
   transformers' eager attention upstream would silently be causal. We are bidirectional under any
   attention implementation.
 - its attention dropout is `local_attn_dropout` (0.1 in the official config), active in train mode.
-Not kept: transformers 4.49 applies `sliding_window` (default 4096) to materialised masks even when
-`use_sliding_window` is false, so upstream limits attention to the last 4096 groups (~11 min of audio)
-on longer inputs; here the window applies only when `use_sliding_window` is true.
+Not kept: transformers 4.49 applies the config's `sliding_window` (its default: 4096) to the attention
+mask even when `use_sliding_window` is false, once a sequence reaches that many groups, so upstream sees
+only the last 4096 groups (~11 min of audio) of longer inputs; here the window applies only when
+`use_sliding_window` is true.
 """
 
 from __future__ import annotations
