@@ -94,13 +94,24 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
     """Cast a table to the spec's schema (same columns, spec order), with the version metadata.
 
-    Extra columns are kept after the spec's own (stages may add, e.g., one column per reward).
+    Extra columns are kept after the spec's own (stages may add, e.g., one column per reward). A missing
+    column, a value that cannot be cast without loss, or a null in a non-nullable column is a ValueError
+    naming the table and the column.
     """
     target = spec.with_metadata()
     missing = [f.name for f in target if f.name not in table.column_names]
     if missing:
         raise ValueError(f"table {spec.name!r} is missing columns {missing}")
-    cols = [table.column(f.name).cast(f.type) for f in target]
+    cols = []
+    for f in target:
+        col, where = table.column(f.name), f"table {spec.name!r}, column {f.name!r}"
+        try:
+            col = col.cast(f.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise ValueError(f"{where}: cannot store {col.type} as {f.type}: {e}") from e
+        if not f.nullable and col.null_count:
+            raise ValueError(f"{where} holds {col.null_count} null(s) but is not nullable")
+        cols.append(col)
     fields = list(target)
     for name in table.column_names:
         if name not in target.names:
