@@ -106,10 +106,10 @@ def test_shared_audio_is_probed_once_per_file(clean_demo_roots, tmp_path, monkey
     lock = threading.Lock()
     real = dl.probe_audio
 
-    def counting(path):
+    def counting(path, *args, **kwargs):
         with lock:
             calls.append(str(path))
-        return real(path)
+        return real(path, *args, **kwargs)
 
     monkeypatch.setattr(dl, "probe_audio", counting)
     ws = Workspace(tmp_path / "w")

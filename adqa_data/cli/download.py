@@ -26,9 +26,12 @@ def download(
     revision: Annotated[str | None, typer.Option("--revision", help="Override the pinned hub revision.")] = None,
     layout: Annotated[str | None, typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
-    manifest: Annotated[str | None, typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root.")] = None,
+    manifest: Annotated[str | None, typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root (may not climb out of it), or an absolute path.")] = None,
     mapping: Annotated[list[str], typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = [],
     split: Annotated[str | None, typer.Option("--split", help="Generic layout: split name to record.")] = None,
+    max_options: Annotated[int, typer.Option("--max-options", help="Quarantine questions with more options than this (too_many_choices); 2-10, the letters A-J.")] = 10,
+    max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Quarantine questions whose question plus options exceed this many characters (text_too_long).")] = 10_000,
+    max_audio_seconds: Annotated[float, typer.Option("--max-audio-seconds", help="Quarantine audio longer than this, declared or decoded (audio_too_long); read from the header, never loaded whole.")] = 600.0,
     workspace: WorkspaceOpt = DEFAULT_WS,
     workers: Annotated[int | None, typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process).")] = None,
     engine: EngineOpt = "local",
@@ -43,6 +46,7 @@ def download(
     """
     from ..executor import check_engine
     from ..progress import console, progress_bar
+    from ..sources.base import RowLimits
     from ..stages.download import download as run_download
     from ..workspace import Workspace
 
@@ -51,6 +55,7 @@ def download(
             Workspace(workspace), from_dir=from_dir, hub=hub, revision=revision, layout=layout, name=name,
             manifest=manifest, mapping=parse_mapping(mapping) or None, split=split, engine=check_engine(engine),
             workers=workers, force=force, on_progress=on_progress,
+            limits=RowLimits(max_options=max_options, max_text_chars=max_text_chars), max_audio_seconds=max_audio_seconds,
         )
     summary = {"dataset": res.dataset, "root": res.root, "up_to_date": res.up_to_date, "input_rows": res.input_rows,
                "items": res.items, "quarantined": res.quarantined, "quarantine_reasons": res.reasons,

@@ -29,6 +29,25 @@ class RowError(Exception):
 class RawRow:
     row_index: int
     raw: str  # the original line (JSONL) or the row as JSON (Parquet)
+    error: str | None = None  # why the line cannot be parsed at all (e.g. it is not UTF-8)
+
+
+@dataclass(frozen=True)
+class RowLimits:
+    """Bounds on one row, so that a single huge or odd row is quarantined at download instead of stalling
+    or aborting a model stage later. Defaults fit every known AudioMCQ / DCASE row with a wide margin."""
+
+    max_options: int = 10  # the prompt styles letter options A-J: more cannot be asked
+    max_text_chars: int = 10_000  # question plus options; a longer prompt is not a listening question
+
+    def check(self) -> RowLimits:
+        from ..errors import UserError
+
+        if not 2 <= self.max_options <= 10:
+            raise UserError(f"--max-options must be between 2 and 10 (options are lettered A-J), got {self.max_options}")
+        if self.max_text_chars < 1:
+            raise UserError(f"--max-text-chars must be positive, got {self.max_text_chars}")
+        return self
 
 
 @dataclass
@@ -64,14 +83,20 @@ class Layout(Protocol):
 
 # ------------------------------------------------------------------------------------------ reading
 def read_jsonl(path: Path) -> Iterator[RawRow]:
-    """Yield every non-blank line with its 0-based index among non-blank lines."""
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+    """Yield every non-blank line with its 0-based index among non-blank lines. A line that is not UTF-8
+    is yielded with `error` set (and its bytes shown escaped), so it is quarantined, not fatal."""
+    with open(path, "rb") as f:
         n = 0
-        for line in f:
-            line = line.rstrip("\r\n")
-            if not line.strip():
+        for raw in f:
+            raw = raw.rstrip(b"\r\n")
+            if n == 0 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+                raw = raw[3:]
+            if not raw.strip():
                 continue
-            yield RawRow(n, line)
+            try:
+                yield RawRow(n, raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                yield RawRow(n, raw.decode("utf-8", "backslashreplace"), f"byte {e.start} is not UTF-8")
             n += 1
 
 
@@ -120,11 +145,13 @@ def _norm(s: str) -> str:
     return " ".join(s.split()).casefold()
 
 
-def check_choices(choices: list[Any]) -> list[str]:
+def check_choices(choices: list[Any], max_options: int = RowLimits.max_options) -> list[str]:
     if not all(isinstance(c, str) for c in choices):
         raise RowError(R.BAD_FIELD, "every choice must be a string")
     if len(choices) < 2:
         raise RowError(R.TOO_FEW_CHOICES, f"{len(choices)} choice(s); a question needs at least 2")
+    if len(choices) > max_options:
+        raise RowError(R.TOO_MANY_CHOICES, f"{len(choices)} choices; at most {max_options} (--max-options)")
     seen: dict[str, int] = {}
     for i, c in enumerate(choices):
         if not c.strip():
@@ -156,6 +183,8 @@ def safe_relative_path(audio_path: str) -> str:
     """
     if not audio_path or not audio_path.strip():
         raise RowError(R.MISSING_FIELD, "field 'audio_path' is empty")
+    if "\0" in audio_path:
+        raise RowError(R.BAD_FIELD, f"audio path {audio_path!r} contains a NUL byte")
     p = audio_path.replace("\\", "/")
     if p.startswith("/") or (len(p) > 1 and p[1] == ":") or os.path.isabs(audio_path):
         raise RowError(R.ABSOLUTE_PATH, f"audio path {audio_path!r} is absolute")
@@ -171,8 +200,10 @@ def escapes_root(path: Path, real_root: str) -> bool:
     return real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-def map_and_validate(layout: Layout, row: RawRow) -> MappedRow:
+def map_and_validate(layout: Layout, row: RawRow, limits: RowLimits = RowLimits()) -> MappedRow:
     """One upstream row -> a MappedRow, or RowError with the reason it is quarantined."""
+    if row.error:
+        raise RowError(R.INVALID_JSON, f"line is not valid UTF-8: {row.error}")
     try:
         obj = json.loads(row.raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -180,7 +211,11 @@ def map_and_validate(layout: Layout, row: RawRow) -> MappedRow:
     if not isinstance(obj, dict):
         raise RowError(R.INVALID_JSON, f"line is JSON {type(obj).__name__}, not an object")
     try:
-        return _validate(layout, row, layout.map_row(obj))
+        try:  # JSON escapes can spell unpaired surrogates, which no UTF-8 table can store
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise RowError(R.BAD_FIELD, f"a field holds an unpaired surrogate ({e.reason})") from None
+        return _validate(layout, row, layout.map_row(obj), limits)
     except RowError as e:
         # keep the id when the row has one, so a quarantined row can be traced
         raw_id = obj.get("id", obj.get("item_id"))
@@ -188,8 +223,12 @@ def map_and_validate(layout: Layout, row: RawRow) -> MappedRow:
         raise
 
 
-def _validate(layout: Layout, row: RawRow, f: dict[str, Any]) -> MappedRow:
-    choices = check_choices(f["choices"])
+def _validate(layout: Layout, row: RawRow, f: dict[str, Any], limits: RowLimits) -> MappedRow:
+    choices = check_choices(f["choices"], limits.max_options)
+    text_chars = len(f["question"]) + sum(len(c) for c in choices)
+    if text_chars > limits.max_text_chars:
+        raise RowError(R.TEXT_TOO_LONG, f"question and options hold {text_chars} characters; at most "
+                       f"{limits.max_text_chars} (--max-text-chars)")
     answer = f.get("answer")
     if layout.has_answers and answer is None:
         raise RowError(R.MISSING_FIELD, "field 'answer' is missing")

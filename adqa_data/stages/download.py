@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import AudioError, probe_audio
-from ..executor import Engine, map_unordered
 from ..errors import UserError
+from ..executor import Engine, map_unordered
+from ..names import safe_name
 from ..schema import ITEMS, PROBES, QUARANTINE
 from ..schema import QuarantineReason as R
 from ..sources import get_layout
@@ -29,15 +30,18 @@ from ..sources.base import (
     Layout,
     MappedRow,
     RowError,
+    RowLimits,
     escapes_root,
     map_and_validate,
     read_jsonl,
     read_parquet_rows,
+    safe_relative_path,
 )
 from ..workspace import DatasetRecord, StageRun, Workspace, file_sha256, read_table, tree_fingerprint
 
 STAGE = "download"
 PROBE_CHUNK = 256  # files per probes shard: the unit of resume and of a worker process's task
+MAX_AUDIO_SECONDS = 600.0  # longest clip accepted (--max-audio-seconds): every known AudioMCQ/DCASE clip is <= 30 s
 ITEMS_SHARD_ROWS = 50_000
 
 
@@ -84,7 +88,7 @@ def fetch_from_hub(repo_id: str, revision: str | None, dest: Path) -> tuple[Path
 
 
 # -------------------------------------------------------------------------------------------- probing
-def _probe_one(root: Path, real_root: str, rel: str) -> dict[str, Any]:
+def _probe_one(root: Path, real_root: str, rel: str, max_seconds: float | None = None) -> dict[str, Any]:
     path = root / rel
     row: dict[str, Any] = {"audio_path": rel}
     if escapes_root(path, real_root):
@@ -94,7 +98,7 @@ def _probe_one(root: Path, real_root: str, rel: str) -> dict[str, Any]:
     try:
         st = path.stat()
         row.update(size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)
-        p = probe_audio(path)
+        p = probe_audio(path, max_seconds)
         row.update(
             sha256=p.sha256, duration_s=p.duration_s, sample_rate=p.sample_rate,
             num_channels=p.num_channels, num_frames=p.num_frames, format=p.format,
@@ -113,21 +117,45 @@ def probe_chunk(task: dict[str, Any]) -> int:
     root, paths = Path(task["root"]), task["paths"]
     real_root = os.path.realpath(root)
     with ThreadPoolExecutor(max_workers=task["threads"]) as pool:
-        rows = list(pool.map(lambda rel: _probe_one(root, real_root, rel), paths))
+        rows = list(pool.map(lambda rel: _probe_one(root, real_root, rel, task.get("max_seconds")), paths))
     StageRun.write_shard(Path(task["out_dir"]), task["index"], PROBES.from_pylist(rows), PROBES)
     return len(paths)
 
 
 # --------------------------------------------------------------------------------------------- stage
+def manifest_path(root: Path, manifest: str) -> Path:
+    """Where a layout's manifest is. A relative name resolves inside the dataset root and may not climb
+    out of it, lexically or through a link; an absolute path is taken as typed (the user named that file
+    on purpose). Either way it must be a regular file (a FIFO would block the reader)."""
+    if "\0" in manifest:
+        raise UserError(f"--manifest {manifest!r} contains a NUL byte")
+    given = Path(manifest).expanduser()
+    if given.is_absolute():
+        path = given
+    else:
+        try:
+            rel = safe_relative_path(manifest)
+        except RowError:
+            raise UserError(f"--manifest {manifest} climbs out of the dataset root {root}",
+                            fix="give a path inside the root, or an absolute path") from None
+        path = root / rel
+        if escapes_root(path, os.path.realpath(root)):
+            raise UserError(f"--manifest {manifest} is a link that resolves outside the dataset root {root}",
+                            fix="give the real file's absolute path if you mean it")
+    if not path.is_file():
+        what = "is not a regular file" if path.exists() else "not found"
+        raise UserError(f"manifest {manifest} {what}", where=str(root),
+                        fix="point --from-dir at the dataset root that holds it, or fix --manifest")
+    return path
+
+
 def read_rows(layout: Layout, root: Path):
-    manifest = root / layout.manifest
-    if not manifest.is_file():
-        raise UserError(f"manifest {layout.manifest} not found", where=str(root),
-                        fix="point --from-dir at the dataset root that holds it")
+    manifest = manifest_path(root, layout.manifest)
     return read_parquet_rows(manifest) if manifest.suffix == ".parquet" else read_jsonl(manifest)
 
 
-def validate_rows(layout: Layout, root: Path) -> tuple[list[MappedRow], list[dict[str, Any]], int]:
+def validate_rows(layout: Layout, root: Path, limits: RowLimits = RowLimits()
+                  ) -> tuple[list[MappedRow], list[dict[str, Any]], int]:
     """Map and validate every row; returns (good rows, quarantine records, input row count)."""
     good: list[MappedRow] = []
     bad: list[dict[str, Any]] = []
@@ -136,7 +164,7 @@ def validate_rows(layout: Layout, root: Path) -> tuple[list[MappedRow], list[dic
     for raw in read_rows(layout, root):
         n += 1
         try:
-            row = map_and_validate(layout, raw)
+            row = map_and_validate(layout, raw, limits)
         except RowError as e:
             bad.append(_quarantine(raw.row_index, e.item_id, e.reason, e.detail, raw.raw))
             continue
@@ -167,15 +195,22 @@ def download(
     workers: int | None = None,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    limits: RowLimits = RowLimits(),
+    max_audio_seconds: float | None = MAX_AUDIO_SECONDS,
 ) -> DownloadResult:
     """Normalise one dataset into `items/<name>/` (see the module docstring)."""
     if (from_dir is None) == (hub is None):
         raise UserError("give exactly one source: --from-dir DIR or --hub NAME")
+    if name is not None:
+        safe_name(name, "--name")
+    limits.check()
+    if max_audio_seconds is not None and not max_audio_seconds > 0:
+        raise UserError(f"--max-audio-seconds must be positive, got {max_audio_seconds}")
     source: str
     if hub is not None:
         pinned = load_manifest(hub)
         repo, rev = pinned["repo_id"], revision or pinned.get("revision")
-        dest = workspace.root / "raw" / (name or pinned.get("name", hub))
+        dest = workspace.root / "raw" / safe_name(name or pinned.get("name", hub), "dataset name")
         root, rev = fetch_from_hub(repo, rev, dest)
         layout = layout or pinned.get("layout")
         name = name or pinned.get("name")
@@ -187,15 +222,15 @@ def download(
         source, resolved_rev = f"dir:{root}", None
 
     lay = get_layout(layout, root, manifest, mapping, split)
-    name = name or lay.name
-    manifest_path = root / lay.manifest
-    if not manifest_path.is_file():
-        raise UserError(f"manifest {lay.manifest} not found", where=str(root))
+    name = safe_name(name or lay.name, "dataset name")
+    manifest_file = manifest_path(root, lay.manifest)
     config = {
         "layout": lay.name, "manifest": lay.manifest, "split": lay.split, "root": str(root),
         "mapping": getattr(lay, "mapping", None), "schemas": {t.name: t.version for t in (ITEMS, PROBES, QUARANTINE)},
+        "limits": {"max_options": limits.max_options, "max_text_chars": limits.max_text_chars,
+                   "max_audio_seconds": max_audio_seconds},
     }
-    inputs = {"manifest_sha256": file_sha256(manifest_path), "tree": tree_fingerprint(root, exclude=(workspace.root,))}
+    inputs = {"manifest_sha256": file_sha256(manifest_file), "tree": tree_fingerprint(root, exclude=(workspace.root,))}
     run = StageRun(workspace, STAGE, name, config, inputs, force=force)
     with run:
         if run.up_to_date:
@@ -204,7 +239,7 @@ def download(
             return DownloadResult(name, str(root), True, s.get("input_rows", 0), s.get("items", 0),
                                   s.get("quarantined", 0), s.get("reasons", {}), 0, 0.0, prov)
         run.invalidate()
-        good, bad, n_rows = validate_rows(lay, root)
+        good, bad, n_rows = validate_rows(lay, root, limits)
 
         # phase 2: probe each distinct file once
         probes_dir = run.output("probes")
@@ -214,7 +249,8 @@ def download(
         # a few threads inside a chunk still overlap its file reads
         procs = workers or (os.cpu_count() or 1)
         todo = [
-            {"root": str(root), "paths": c, "out_dir": str(probes_dir), "index": i, "threads": 2}
+            {"root": str(root), "paths": c, "out_dir": str(probes_dir), "index": i, "threads": 2,
+             "max_seconds": max_audio_seconds}
             for i, c in enumerate(chunks)
             if not StageRun.shard_done(probes_dir, i)
         ]
