@@ -158,6 +158,32 @@ def test_kv_cache_decoding_equals_full_forward(lm):
     torch.testing.assert_close(torch.stack(got), want, rtol=0, atol=1e-5)
 
 
+@torch.no_grad()
+def test_left_padded_batch_decoding_with_cache_equals_rows(lm):
+    rows = _prefixes(lm)
+    new = torch.tensor([[11, 12], [21, 22], [31, 32]])  # two generated tokens per row
+    n = max(len(r) for r in rows)
+    batch = torch.zeros(len(rows), n, rows[0].shape[1])
+    mask = torch.zeros(len(rows), n, dtype=torch.long)
+    for i, r in enumerate(rows):
+        batch[i, n - len(r) :], mask[i, n - len(r) :] = r, 1
+    out = lm(batch, attention_mask=mask, use_cache=True, logits_to_keep=1)
+    got = [out.logits[:, -1]]
+    for j in range(new.shape[1]):
+        mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=torch.long)], dim=1)
+        out = lm(
+            lm.text_embeddings(new[:, j : j + 1]),
+            attention_mask=mask,
+            past_key_values=out.past_key_values,
+            use_cache=True,
+        )
+        got.append(out.logits[:, -1])
+    got = torch.stack(got, dim=1)  # [rows, 3, vocab]
+    for i, r in enumerate(rows):
+        want = lm(torch.cat([r, lm.text_embeddings(new[i])])[None]).logits[0, -3:]
+        torch.testing.assert_close(got[i], want, rtol=0, atol=1e-5)
+
+
 def test_gradients_reach_every_text_side_parameter():
     lm = _load().train()
     ids = torch.from_numpy(_case("two_clips_empty_pad", "input_ids"))
