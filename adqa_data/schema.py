@@ -14,6 +14,9 @@ Tables, in the order data flows:
     item_scores audio contribution per item, the vote and the split (filter)
     prompts     the sampled prompt set (sample)
     rollouts    one row per completion, written whole group by whole group (rollout)
+    predictions one row per (item, condition, sample) a model answered (eval)
+    audio_fingerprints  a spectral fingerprint per distinct audio file (check-leakage)
+    leakage     training items whose audio or question also appears in a dev/eval set (check-leakage)
 """
 
 from __future__ import annotations
@@ -320,6 +323,91 @@ ROLLOUTS = _register(
             ]
         ),
         "One row per completion; a shard always holds whole groups of K. Plugin rewards: extra reward_<name> columns.",
+    )
+)
+
+
+# ------------------------------------------------------------------------------------------------- eval
+PREDICTIONS = _register(
+    TableSpec(
+        "predictions",
+        1,
+        pa.schema(
+            [
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("condition", pa.string(), nullable=False),  # audio | silence
+                pa.field("sample_index", pa.int16(), nullable=False),  # 0..samples-1
+                pa.field("samples", pa.int16(), nullable=False),  # completions per (item, condition)
+                pa.field("model", pa.string(), nullable=False),  # as named: a path, a hub id, or the backend
+                pa.field("model_fingerprint", pa.string(), nullable=False),  # fingerprints.model_fingerprint
+                pa.field("prompt_style", pa.string(), nullable=False),
+                pa.field("prompt_fingerprint", pa.string(), nullable=False),  # hash of the style's definition
+                pa.field("seed", pa.int64(), nullable=False),
+                pa.field("temperature", pa.float32(), nullable=False),
+                pa.field("raw_output", pa.string(), nullable=False),  # the completion text, verbatim
+                pa.field("finish_reason", pa.string()),  # stop | length
+                pa.field("predicted_index", pa.int8()),  # the option the parser credited; null = none
+                pa.field("predicted_letter", pa.string()),
+                pa.field("predicted_text", pa.string()),  # the option's exact text
+                pa.field("parse_layer", pa.string()),  # answers.Layer when credited
+                pa.field("parse_reason", pa.string()),  # answers.NoCredit when not
+                # majority vote over the (item, condition)'s samples; equal on each of its rows
+                pa.field("voted_index", pa.int8()),
+                pa.field("voted_text", pa.string()),
+                pa.field("vote_count", pa.int16(), nullable=False),  # samples naming the voted option
+                pa.field("num_choices", pa.int8(), nullable=False),
+                pa.field("answer_index", pa.int8()),  # gold; null when withheld (evaluation sets)
+                pa.field("correct", pa.bool_()),  # predicted_index == answer_index; null without gold
+                pa.field("voted_correct", pa.bool_()),  # voted_index == answer_index; null without gold
+                pa.field("question_type", pa.string()),
+                pa.field("source_dataset", pa.string()),
+                pa.field("part", pa.string()),  # DCASE dev part when known (see stages/eval), else null
+                # --letter-scores, audio condition: option-letter probabilities (shown order) and argmax
+                pa.field("letter_probs", pa.list_(pa.float32())),
+                pa.field("letter_argmax", pa.int8()),
+            ]
+        ),
+        "One row per (item, condition, sample) a model answered in generate mode, parsed and voted.",
+    )
+)
+
+# -------------------------------------------------------------------------------------- check-leakage
+AUDIO_FINGERPRINTS = _register(
+    TableSpec(
+        "audio_fingerprints",
+        1,
+        pa.schema(
+            [
+                pa.field("audio_sha256", pa.string(), nullable=False),
+                pa.field("version", pa.int16(), nullable=False),  # audio_fingerprint.VERSION
+                pa.field("bits", pa.list_(pa.uint32())),  # 32 bits per 16 ms frame; null when undecodable
+                pa.field("valid", pa.list_(pa.bool_())),  # frames loud enough to carry bits
+                pa.field("error", pa.string()),  # why the file could not be fingerprinted
+            ]
+        ),
+        "A spectral fingerprint per distinct audio file, robust to resampling and lossy re-encoding.",
+    )
+)
+
+LEAKAGE = _register(
+    TableSpec(
+        "leakage",
+        1,
+        pa.schema(
+            [
+                pa.field("dataset", pa.string(), nullable=False),  # the training dataset checked
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("method", pa.string(), nullable=False),  # audio_sha256 | audio_fingerprint | text
+                pa.field("reference_dataset", pa.string(), nullable=False),  # the dev / eval dataset
+                pa.field("reference_split", pa.string()),
+                pa.field("reference_item_id", pa.string(), nullable=False),
+                pa.field("similarity", pa.float32(), nullable=False),  # 1 for hash/text; 1 - bit error rate
+                pa.field("offset_s", pa.float32()),  # fingerprint: reference time = item time + offset
+                pa.field("detail", pa.string()),
+            ]
+        ),
+        "One row per (training item, method, dev/eval item) that share audio or question text.",
     )
 )
 

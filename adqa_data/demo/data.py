@@ -55,6 +55,43 @@ def _noise(seconds: float, rate: int, rng: np.random.Generator, amp: float = 0.2
     return (amp * rng.standard_normal(int(seconds * rate))).astype(np.float32)
 
 
+def soundscape(seed: int, seconds: float = 10.0, rate: int = 16000) -> np.ndarray:
+    """A distinct, natural-looking clip per seed: harmonic events with vibrato, band-shaped noise bursts,
+    chirps and click trains at random times over a quiet noise floor (float32, mono, peak ~0.5).
+
+    Unlike the tones above, every seed gives different time structure, which is what an audio
+    fingerprint identifies a recording by (check-leakage tests and its recall benchmark use these)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    x = 0.01 * rng.standard_normal(n)
+    for _ in range(int(rng.integers(6, 14))):
+        start = rng.uniform(0, seconds * 0.9)
+        dur = rng.uniform(0.15, min(2.0, seconds - start))
+        seg = (t >= start) & (t < start + dur)
+        tt = t[seg] - start
+        env = np.sin(np.pi * tt / dur) ** rng.uniform(0.5, 2.0)
+        kind = rng.integers(4)
+        if kind == 0:  # harmonic event with vibrato
+            f0 = rng.uniform(120, 900)
+            phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.02 * np.sin(2 * np.pi * rng.uniform(3, 7) * tt))) / rate
+            ev = sum(rng.uniform(0.2, 1) / h * np.sin(h * phase) for h in range(1, 6))
+        elif kind == 1:  # noise burst shaped by a random band
+            spec = np.fft.rfft(rng.standard_normal(seg.sum()))
+            f = np.fft.rfftfreq(seg.sum(), 1 / rate)
+            centre, width = rng.uniform(200, 3500), rng.uniform(100, 1500)
+            ev = np.fft.irfft(spec * np.exp(-(((f - centre) / width) ** 2)), seg.sum())
+            ev /= np.abs(ev).max() + 1e-9
+        elif kind == 2:  # chirp
+            f_a, f_b = rng.uniform(200, 3000, size=2)
+            ev = np.sin(2 * np.pi * (f_a * tt + (f_b - f_a) * tt**2 / (2 * dur)))
+        else:  # click train
+            ev = np.zeros(seg.sum())
+            ev[:: max(1, int(rate / rng.uniform(3, 15)))] = 1.0
+        x[seg] += rng.uniform(0.1, 0.4) * env * ev
+    return (0.5 * x / (np.abs(x).max() + 1e-9)).astype(np.float32)
+
+
 def _make_clip(i: int, rng: np.random.Generator, rate: int | None = None, seconds: float | None = None) -> Clip:
     rate = rate or RATES[i % len(RATES)]
     seconds = seconds or 1.0 + 0.25 * (i % 3)

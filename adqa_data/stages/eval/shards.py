@@ -1,0 +1,174 @@
+"""One eval shard: ask a chunk of items under each condition, parse every sample, vote, write the rows.
+
+A shard is a plain dict (`eval_shard(task)`), so it runs in-process or as a Ray task, and its rows
+depend only on the task: sample s of item i under condition c comes from a generator seeded by
+(seed, "i|c", s), whatever shard or batch it is in (`Query.key = "<item_id>|<condition>"`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...answers import LETTERS, parse_answer
+from ...audio import AudioError, load_audio, silence
+from ...errors import UserError
+from ...inference.types import Backend, Generation, Query, Sampling
+from ...prompt_styles import get_style
+from ...schema import PREDICTIONS
+from ...workspace import StageRun
+from .config import EvalConfig
+from .metrics import majority_vote
+
+LETTER_STYLE = "letters"  # P(letter) is read at the first reply token: a letter-first style
+
+
+def _queries(
+    items: list[Mapping[str, Any]], conditions: list[str], cfg: EvalConfig, rate: int
+) -> list[Query]:
+    quiet = silence(cfg.silence_seconds, rate)
+    quiet_id = f"silence:{cfg.silence_seconds}@{rate}"
+    queries = []
+    for it in items:
+        for cond in conditions:
+            if cond == "audio":
+                try:
+                    audio = load_audio(it["audio_file"], rate)
+                except AudioError as e:
+                    raise UserError(
+                        f"item {it['item_id']}: audio cannot be read ({e.reason}: {e.detail})",
+                        where=it["audio_file"],
+                        fix="rerun 'adqa-data download' to re-validate the dataset",
+                    ) from None
+                audio_id = f"{it['audio_sha256']}@{rate}"
+            else:
+                audio, audio_id = quiet, quiet_id
+            queries.append(
+                Query(
+                    key=f"{it['item_id']}|{cond}",
+                    question=it["question"],
+                    choices=list(it["choices"]),
+                    audio=audio,
+                    audio_id=audio_id,
+                    prompt_style=cfg.prompt_style,
+                )
+            )
+    return queries
+
+
+def _check(queries: list[Query], gens: list[Generation], n: int) -> None:
+    if len(gens) != len(queries):
+        raise RuntimeError(f"backend returned {len(gens)} generations for {len(queries)} queries")
+    for q, g in zip(queries, gens):
+        if g.key != q.key or len(g.completions) != n:
+            raise RuntimeError(
+                f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), expected {n}"
+            )
+
+
+def letter_scores(backend: Backend, queries: list[Query]) -> list[np.ndarray]:
+    """P(letter) per shown option, read with a letter-first prompt style whatever style generated."""
+    style = (
+        queries[0].prompt_style
+        if queries and get_style(queries[0].prompt_style).letter_first
+        else LETTER_STYLE
+    )
+    probs = backend.score_letters([replace(q, prompt_style=style) for q in queries])
+    out = [np.asarray(p, dtype=np.float64) for p in probs]
+    for q, p in zip(queries, out):
+        if p.shape != (len(q.choices),) or not np.all(np.isfinite(p)):
+            raise RuntimeError(f"backend {backend.name} returned letter scores {p!r} for {q.key}")
+    return out
+
+
+def eval_shard(task: dict[str, Any], backend: Backend | None = None) -> dict[str, Any]:
+    """Answer, parse and vote one chunk of items under every condition, and write its shard.
+
+    `backend`: an already loaded backend (in-process runs); None loads (once per process) the one
+    `task["policy"]` names."""
+    cfg = EvalConfig(**task["config"])
+    if backend is None:
+        from ..rollout.policy import get_policy
+
+        backend = get_policy(task["policy"]).backend
+    items, conditions = task["items"], task["conditions"]
+    queries = _queries(items, conditions, cfg, int(getattr(backend, "sample_rate", 16000)))
+    sampling = Sampling(
+        n=cfg.samples,
+        temperature=cfg.effective_temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        seed=cfg.seed,
+        logprobs=False,
+    )
+    gens = backend.generate(queries, sampling)
+    _check(queries, gens, cfg.samples)
+    scores: dict[str, np.ndarray] = {}
+    if cfg.letter_scores:
+        audio_q = [q for q in queries if q.key.endswith("|audio")]
+        scores = dict(zip((q.key for q in audio_q), letter_scores(backend, audio_q)))
+    by_id = {it["item_id"]: it for it in items}
+    rows = []
+    for q, g in zip(queries, gens):
+        item_id, _, cond = q.key.rpartition("|")
+        it = by_id[item_id]
+        rows += _rows(task, cfg, it, cond, q, g, scores.get(q.key))
+    StageRun.write_shard(Path(task["out_dir"]), task["index"], PREDICTIONS.from_pylist(rows), PREDICTIONS)
+    return {"index": task["index"], "items": len(items), "rows": len(rows)}
+
+
+def _rows(
+    task: Mapping[str, Any],
+    cfg: EvalConfig,
+    it: Mapping[str, Any],
+    cond: str,
+    q: Query,
+    g: Generation,
+    probs: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    parsed = [parse_answer(c.text, q.choices) for c in g.completions]
+    vote = majority_vote([p.index for p in parsed], [p.reason for p in parsed])
+    gold = it["answer_index"]
+    graded = gold is not None
+    common = {
+        "dataset": task["dataset"],
+        "item_id": it["item_id"],
+        "condition": cond,
+        "samples": cfg.samples,
+        "model": cfg.model or cfg.backend,
+        "model_fingerprint": task["model_fingerprint"],
+        "prompt_style": cfg.prompt_style,
+        "prompt_fingerprint": task["prompt_fingerprint"],
+        "seed": cfg.seed,
+        "temperature": cfg.effective_temperature,
+        "voted_index": vote.index,
+        "voted_text": None if vote.index is None else q.choices[vote.index],
+        "vote_count": vote.count,
+        "num_choices": len(q.choices),
+        "answer_index": gold,
+        "voted_correct": (vote.index == gold) if graded else None,
+        "question_type": it["question_type"],
+        "source_dataset": it["source_dataset"],
+        "part": it["part"],
+        "letter_probs": None if probs is None else probs.astype(np.float32).tolist(),
+        "letter_argmax": None if probs is None else int(np.argmax(probs)),
+    }
+    return [
+        {
+            **common,
+            "sample_index": s,
+            "raw_output": c.text,
+            "finish_reason": c.finish_reason,
+            "predicted_index": p.index,
+            "predicted_letter": None if p.index is None else LETTERS[p.index],
+            "predicted_text": p.text,
+            "parse_layer": p.layer,
+            "parse_reason": p.reason,
+            "correct": (p.index == gold) if graded else None,
+        }
+        for s, (c, p) in enumerate(zip(g.completions, parsed))
+    ]

@@ -1,0 +1,419 @@
+"""`adqa-data submit` and `validate-submission`: the DCASE 2026 Task 5 submission CSV, right by construction
+and checked before it is written.
+
+The file: UTF-8 without a byte-order mark, header `question,answer`, one row per item of the evaluation
+set, `question` = the item id, `answer` = the exact text of one of that item's options (the predicted
+letter mapped back to its option, as the task asks), quoted by the csv module where the text needs it
+(a comma, a quote, a line break). The answer text is taken from the item table, never from the model's
+output, so it is verbatim by construction.
+
+Which answer: the `audio`-condition majority vote of an eval run (`predictions` table; with one sample,
+that sample's parsed answer). An item with no credited answer (the parser refused every sample, or the
+run has no row for it) gets a fallback, counted per kind in the report and never silent:
+1. `letter_scores` — the argmax of the option-letter probabilities the run recorded (`eval
+   --letter-scores`), ties to the first option;
+2. `first_option` — else the item's first option: fixed and model-free, so the same predictions
+   always give the same file.
+
+The validator (`validate_submission`, also `adqa-data validate-submission FILE -d DATASET`) reads a file
+made anywhere and reports every problem with its line number: not UTF-8, a byte-order mark, a wrong
+header, a row without exactly two fields (an unquoted comma), a blank line, an empty id or answer, an
+id that is duplicated (both lines), unknown (extra) or missing, and an answer that is not verbatim one
+of the item's options — saying when it differs only in whitespace or case, or is a bare letter.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..answers import LETTERS
+from ..errors import UserError
+from ..fingerprints import file_sha256, rows_fingerprint, table_fingerprint
+from ..schema import ITEMS, PREDICTIONS
+from ..workspace import StageRun, Workspace
+
+STAGE = "submit"
+HEADER = ("question", "answer")
+BOM = b"\xef\xbb\xbf"
+
+
+class Problem:
+    """Problem kinds. Stable strings: scripts count by them."""
+
+    ENCODING = "not_utf8"
+    BOM = "byte_order_mark"
+    HEADER = "bad_header"
+    FIELDS = "wrong_field_count"
+    BLANK = "blank_line"
+    EMPTY_ID = "empty_id"
+    DUPLICATE_ID = "duplicate_id"
+    EXTRA_ID = "extra_id"
+    MISSING_ID = "missing_id"
+    EMPTY_ANSWER = "empty_answer"
+    NOT_VERBATIM = "answer_not_verbatim"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # a Problem value
+    line: int | None  # 1-based line of the file; None for a missing id
+    item_id: str | None
+    detail: str
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    dataset: str
+    expected_items: int
+    rows: int  # data rows read (after the header)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.kind for f in self.findings).items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "dataset": self.dataset,
+            "ok": self.ok,
+            "expected_items": self.expected_items,
+            "rows": self.rows,
+            "counts": self.counts(),
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+# ----------------------------------------------------------------------------------------- validating
+def _ws(s: str) -> str:
+    return " ".join(s.split())
+
+
+def answer_problem(answer: str, choices: Sequence[str]) -> str | None:
+    """Why `answer` is not verbatim one of `choices` (None when it is)."""
+    if answer in choices:
+        return None
+    for i, c in enumerate(choices):
+        if _ws(answer) == _ws(c):
+            return f"differs from option {LETTERS[i]} {c!r} only in whitespace"
+        if answer.casefold() == c.casefold():
+            return f"differs from option {LETTERS[i]} {c!r} only in case"
+        if _ws(answer).casefold() == _ws(c).casefold():
+            return f"differs from option {LETTERS[i]} {c!r} only in case and whitespace"
+    letter = answer.strip().strip("().").upper()
+    if len(letter) == 1 and letter in LETTERS[: len(choices)]:
+        return f"is a letter, not the option's text (option {letter} is {choices[LETTERS.index(letter)]!r})"
+    return f"is not one of the item's {len(choices)} options"
+
+
+def _decode(data: bytes, findings: list[Finding]) -> str:
+    if data.startswith(BOM):
+        findings.append(
+            Finding(
+                Problem.BOM,
+                1,
+                None,
+                "the file starts with a UTF-8 byte-order mark; "
+                "a reader that does not expect one sees the header as '\\ufeffquestion'",
+            )
+        )
+        data = data[len(BOM) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        findings.append(
+            Finding(
+                Problem.ENCODING,
+                line,
+                None,
+                f"byte {data[e.start]:#04x} is not UTF-8 (save the file as UTF-8)",
+            )
+        )
+        return data.decode("utf-8", errors="replace")
+
+
+def validate_rows(
+    records: Sequence[tuple[int, list[str]]], items: Mapping[str, Sequence[str]]
+) -> list[Finding]:
+    """Check data rows (line, fields) against the items (id -> options, in submission order)."""
+    findings: list[Finding] = []
+    seen: dict[str, int] = {}
+    stripped = {_ws(i): i for i in items}
+    for line, fields in records:
+        if not fields or all(not f.strip() for f in fields) and len(fields) <= 1:
+            findings.append(Finding(Problem.BLANK, line, None, "blank line"))
+            continue
+        item_id = fields[0]
+        if len(fields) != 2:
+            findings.append(
+                Finding(
+                    Problem.FIELDS,
+                    line,
+                    item_id or None,
+                    f"{len(fields)} fields, expected 2 (an answer with a comma must be quoted)",
+                )
+            )
+        if not item_id.strip():
+            findings.append(Finding(Problem.EMPTY_ID, line, None, "empty question id"))
+            continue
+        if item_id in seen:
+            findings.append(Finding(Problem.DUPLICATE_ID, line, item_id, f"also on line {seen[item_id]}"))
+            continue
+        seen[item_id] = line
+        if item_id not in items:
+            near = stripped.get(_ws(item_id))
+            hint = f" (item {near!r} differs only in whitespace)" if near else ""
+            findings.append(Finding(Problem.EXTRA_ID, line, item_id, f"not an item of the dataset{hint}"))
+            continue
+        if len(fields) < 2:
+            continue
+        answer = fields[1]
+        if not answer.strip():
+            findings.append(Finding(Problem.EMPTY_ANSWER, line, item_id, "empty answer"))
+            continue
+        why = answer_problem(answer, items[item_id])
+        if why:
+            findings.append(Finding(Problem.NOT_VERBATIM, line, item_id, f"answer {answer!r} {why}"))
+    seen_stripped = {_ws(i) for i in seen}
+    for item_id in items:
+        if item_id not in seen:
+            near = " (a row has it with other whitespace)" if _ws(item_id) in seen_stripped else ""
+            findings.append(Finding(Problem.MISSING_ID, None, item_id, f"no row for this item{near}"))
+    return findings
+
+
+def read_records(text: str) -> list[tuple[int, list[str]]]:
+    """CSV records with the 1-based line each starts on (a quoted field may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    out, prev = [], 0
+    for fields in reader:
+        out.append((prev + 1, fields))
+        prev = reader.line_num
+    return out
+
+
+def validate_bytes(
+    data: bytes, items: Mapping[str, Sequence[str]], path: str = "", dataset: str = ""
+) -> ValidationReport:
+    """Validate a submission's bytes against the items (id -> options)."""
+    findings: list[Finding] = []
+    text = _decode(data, findings)
+    try:
+        records = read_records(text)
+    except csv.Error as e:
+        findings.append(Finding(Problem.FIELDS, None, None, f"not readable as CSV: {e}"))
+        return ValidationReport(path, dataset, len(items), 0, findings)
+    if not records:
+        findings.append(
+            Finding(Problem.HEADER, 1, None, "the file is empty; expected the header 'question,answer'")
+        )
+        findings += validate_rows([], items)
+        return ValidationReport(path, dataset, len(items), 0, findings)
+    line, first = records[0]
+    if tuple(first) != HEADER:
+        findings.append(
+            Finding(Problem.HEADER, line, None, f"header is {','.join(first)!r}, expected 'question,answer'")
+        )
+        if first and first[0] in items:  # no header at all: the first line is data
+            records = [(0, []), *records]
+    rows = records[1:]
+    findings += validate_rows(rows, items)
+    findings.sort(key=lambda f: (f.line is None, f.line or 0))
+    return ValidationReport(path, dataset, len(items), len(rows), findings)
+
+
+def dataset_options(ws: Workspace, dataset: str | None) -> tuple[str, dict[str, list[str]]]:
+    """(dataset name, item id -> options in item-table order)."""
+    ds = ws.dataset(dataset).name
+    t = ws.read(ITEMS, ds, columns=["item_id", "choices"]).to_pylist()
+    if not t:
+        raise UserError(f"dataset {ds!r} has no items", fix="run 'adqa-data download' first")
+    return ds, {r["item_id"]: list(r["choices"]) for r in t}
+
+
+def validate_submission(ws: Workspace, path: str | Path, dataset: str | None = None) -> ValidationReport:
+    """Validate a CSV made anywhere against a dataset of the workspace (every problem, with lines)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"no such file: {p}") from None
+    ds, items = dataset_options(ws, dataset)
+    return validate_bytes(data, items, str(p), ds)
+
+
+# ------------------------------------------------------------------------------------------- writing
+@dataclass
+class SubmitResult:
+    dataset: str
+    predictions: str
+    path: str
+    up_to_date: bool
+    items: int
+    predicted: int  # items answered by the run's vote
+    fallbacks: dict[str, int]  # kind -> items
+    fallback_items: dict[str, list[str]]  # kind -> the first item ids (20 at most)
+    no_prediction_row: int  # items the run has no row for (counted within the fallbacks)
+    accuracy: float | None  # when the dataset has gold answers (a dev-set dry run)
+    sha256: str = ""
+
+
+def prediction_sets(ws: Workspace, dataset: str) -> list[str]:
+    root = ws.table_dir(PREDICTIONS.name, dataset)
+    if not root.is_dir():
+        return []
+    return sorted(
+        d.name
+        for d in root.iterdir()
+        if d.is_dir()
+        and not d.name.startswith(".")
+        and (ws.provenance("eval", dataset, d.name) or {}).get("status") == "complete"
+    )
+
+
+def _resolve_predictions(ws: Workspace, dataset: str, name: str | None) -> str:
+    known = prediction_sets(ws, dataset)
+    if name is None:
+        if len(known) == 1:
+            return known[0]
+        if not known:
+            raise UserError(
+                f"dataset {dataset!r} has no finished predictions", fix="run 'adqa-data eval' first"
+            )
+        raise UserError(
+            f"dataset {dataset!r} has several prediction sets: {', '.join(known)}",
+            fix="name one with --predictions",
+        )
+    if name not in known:
+        raise UserError(
+            f"no finished prediction set {name!r} for dataset {dataset!r}",
+            fix=f"use one of: {', '.join(known)}" if known else "run 'adqa-data eval' first",
+        )
+    return name
+
+
+def choose_answers(
+    items: Mapping[str, Sequence[str]], voted: Mapping[str, dict[str, Any]]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Per item, the option to submit and how it was chosen ("vote" or a fallback kind, module docstring)."""
+    chosen, how = {}, {}
+    for item_id, choices in items.items():
+        row = voted.get(item_id)
+        if row is not None and row["voted_index"] is not None:
+            if row["voted_text"] != choices[row["voted_index"]] or row["num_choices"] != len(choices):
+                raise UserError(
+                    f"item {item_id}: the predictions were made on other options than the item table's",
+                    fix="rerun 'adqa-data eval' on the current items",
+                )
+            chosen[item_id], how[item_id] = row["voted_index"], "vote"
+        elif row is not None and row["letter_argmax"] is not None:
+            chosen[item_id], how[item_id] = row["letter_argmax"], "letter_scores"
+        else:
+            chosen[item_id], how[item_id] = 0, "first_option"
+    return chosen, how
+
+
+def render_csv(items: Mapping[str, Sequence[str]], chosen: Mapping[str, int]) -> bytes:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(HEADER)
+    for item_id, choices in items.items():
+        w.writerow([item_id, choices[chosen[item_id]]])
+    return buf.getvalue().encode("utf-8")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def submit(
+    ws: Workspace,
+    dataset: str | None = None,
+    predictions: str | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+) -> SubmitResult:
+    """Write the submission CSV of one prediction set (module docstring); validated before and after writing."""
+    ds, items = dataset_options(ws, dataset)
+    name = _resolve_predictions(ws, ds, predictions)
+    path = Path(out).expanduser().absolute() if out else ws.root / "submissions" / ds / f"{name}.csv"
+    pred_dir = ws.table_dir(PREDICTIONS.name, ds, name)
+    config = {"predictions": name, "rule": "vote > letter_scores > first_option"}
+    inputs = {
+        "predictions": table_fingerprint(pred_dir),
+        "items": rows_fingerprint([k, v] for k, v in items.items()),
+    }
+    run = StageRun(ws, STAGE, ds, config, inputs, force=force, unit=name)
+    with run:
+        done = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+        if (
+            run.up_to_date
+            and done.get("path") == str(path)
+            and path.is_file()
+            and file_sha256(path) == done.get("sha256")
+        ):
+            return SubmitResult(**{**done, "up_to_date": True})
+        cols = [
+            "item_id",
+            "condition",
+            "sample_index",
+            "voted_index",
+            "voted_text",
+            "num_choices",
+            "letter_argmax",
+            "answer_index",
+        ]
+        rows = ws.read(PREDICTIONS, ds, name, columns=cols).to_pylist()
+        voted = {r["item_id"]: r for r in rows if r["condition"] == "audio" and r["sample_index"] == 0}
+        chosen, how = choose_answers(items, voted)
+        data = render_csv(items, chosen)
+        report = validate_bytes(data, items, str(path), ds)
+        if not report.ok:  # cannot happen unless the item table itself is broken; never write such a file
+            raise RuntimeError(f"the submission would be invalid: {report.findings[:3]}")
+        _write_atomic(path, data)
+        if not validate_submission(ws, path, ds).ok:
+            raise RuntimeError(f"{path} changed while it was written")
+        kinds = Counter(h for h in how.values() if h != "vote")
+        gold = {
+            r["item_id"]: r["answer_index"]
+            for r in ws.items(ds, columns=["item_id", "answer_index"]).to_pylist()
+            if r["answer_index"] is not None
+        }
+        result = SubmitResult(
+            ds,
+            name,
+            str(path),
+            False,
+            len(items),
+            sum(h == "vote" for h in how.values()),
+            dict(sorted(kinds.items())),
+            {k: [i for i, h in how.items() if h == k][:20] for k in sorted(kinds)},
+            sum(i not in voted for i in items),
+            sum(chosen[i] == g for i, g in gold.items()) / len(gold) if gold else None,
+            file_sha256(path),
+        )
+        summary = asdict(result)
+        summary.pop("up_to_date")
+        run.finish(summary)
+    return result
