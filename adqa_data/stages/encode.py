@@ -21,7 +21,6 @@ Plan -> shards -> finish, like every stage:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import time
@@ -34,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import AudioError, decode
+from ..audio import AudioError, read_item_audio
 from ..codecs import CodecSpec, load_codec, resolve_codec
 from ..codecs.cache import CodeCache
-from ..executor import Engine, map_unordered
 from ..errors import UserError
+from ..executor import Engine, map_unordered
 from ..schema import CODE_INDEX, CODES, QUARANTINE
 from ..schema import QuarantineReason as R
 from ..workspace import StageRun, Workspace, tree_fingerprint
@@ -113,18 +112,9 @@ def padded_samples(codec, lengths: Sequence[int]) -> int:
 
 
 # ------------------------------------------------------------------------------------------ one shard
-def _read_clip(path: str, sha256: str, sample_rate: int) -> np.ndarray:
-    """Read a file once: check it is still the audio the item table hashed, decode, downmix, resample."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise AudioError(R.AUDIO_MISSING, f"no such file: {path}") from None
-    except OSError as e:
-        raise AudioError(R.AUDIO_UNREADABLE, f"{path}: {e.strerror or e}") from None
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise AudioError(R.AUDIO_CHANGED, f"{path}: sha256 is {actual[:16]}..., the item table has {sha256[:16]}...")
-    return decode(data, sample_rate=sample_rate)[0]
+def _read_clip(root: str, path: str, sha256: str, sample_rate: int) -> np.ndarray:
+    """The clip as download recorded it (same root confinement, same bytes), decoded and resampled."""
+    return read_item_audio(root, path, sha256, sample_rate)
 
 
 def encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -146,7 +136,7 @@ def encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None = 
 def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) -> dict[str, Any]:
     spec = CodecSpec.from_json(task["spec"])
     codec = load_codec(spec, task["num_codebooks"], task["device"])
-    clips: list[list[Any]] = task["clips"]  # [sha256, path, duration_s], longest first
+    clips: list[list[Any]] = task["clips"]  # [sha256, path relative to task["root"], duration_s], longest first
     sr = codec.sample_rate
     est = [max(1, round(d * sr)) for _, _, d in clips]
     batches = plan_batches(est, [codec.batch_key(n) for n in est], int(task["batch_seconds"] * sr),
@@ -161,7 +151,7 @@ def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) 
         pending: deque[list[Future]] = deque()
 
         def submit(b: list[int]) -> list[Future]:
-            return [pool.submit(_read_clip, clips[i][1], clips[i][0], sr) for i in b]
+            return [pool.submit(_read_clip, task["root"], clips[i][1], clips[i][0], sr) for i in b]
 
         it = iter(batches)
         for b in it:
@@ -256,9 +246,12 @@ def encode(
         batch_seconds = GPU_BATCH_SECONDS if device.startswith("cuda") else CPU_BATCH_SECONDS
     if batch_seconds <= 0 or max_batch_size < 1:
         raise UserError("--batch-seconds must be > 0 and --max-batch-size >= 1")
+    if num_codebooks is not None and num_codebooks < 1:
+        raise UserError(f"--num-codebooks must be at least 1, got {num_codebooks}",
+                        fix="leave it out for the codec's default")
     ds = workspace.dataset(dataset)
     spec = resolve_codec(codec, dtype=dtype, device=device)
-    n = spec.check_num_codebooks(num_codebooks or DEFAULT_NUM_CODEBOOKS.get(spec.family))
+    n = spec.check_num_codebooks(num_codebooks if num_codebooks is not None else DEFAULT_NUM_CODEBOOKS.get(spec.family))
     codec_key = spec.codec_key(n)
     cache = CodeCache(cache_dir or workspace.root / "cache" / "codes")
 
@@ -283,7 +276,7 @@ def encode(
         rows = items.to_pylist()
         audio: dict[str, tuple[str, float]] = {}
         for r in rows:  # shared audio: the first item's path stands for all (same bytes)
-            audio.setdefault(r["audio_sha256"], (str(ds.resolve(r["audio_path"])), float(r["duration_s"])))
+            audio.setdefault(r["audio_sha256"], (r["audio_path"], float(r["duration_s"])))
 
         cache.register(codec_key, {"codec": spec.to_json(), "num_codebooks": n,
                                    "codebook_sizes": list(spec.codebook_sizes[:n]), "codec_key": codec_key})
@@ -292,7 +285,7 @@ def encode(
         todo = sorted(((sha, p, d) for sha, (p, d) in audio.items() if sha not in present),
                       key=lambda t: (-t[2], t[0]))
         base = {
-            "spec": spec.to_json(), "num_codebooks": n, "device": device, "cache_dir": str(cache.root),
+            "spec": spec.to_json(), "num_codebooks": n, "device": device, "cache_dir": str(cache.root), "root": ds.root,
             "codec_key": codec_key, "batch_seconds": batch_seconds, "max_batch_size": max_batch_size,
             "decode_workers": decode_workers, "threads": threads or default_threads(device, engine, decode_workers),
         }
