@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .answers import LETTERS
 from .errors import UserError
@@ -125,14 +125,7 @@ def get_style(name: str | PromptStyle) -> PromptStyle:
 
 def load_prompt_style(path: str | Path, register: bool = True) -> PromptStyle:
     """Read a style from YAML (the fields of `PromptStyle`)."""
-    import yaml
+    from .config_files import load_yaml_model
 
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-        style = PromptStyle.model_validate(data)
-    except FileNotFoundError:
-        raise UserError(f"no such prompt file: {p}") from None
-    except (yaml.YAMLError, ValidationError, TypeError) as e:  # say which file
-        raise UserError(f"invalid prompt style: {e}", where=str(p)) from None
+    style = load_yaml_model(path, PromptStyle, "prompt style", fix="see pipelines/prompts/*.yaml for the keys")
     return register_style(style) if register else style

@@ -43,19 +43,9 @@ class Pipeline(BaseModel):
 
 
 def load(path: Path) -> Pipeline:
-    import yaml
-    from pydantic import ValidationError
+    from ..config_files import load_yaml_model
 
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"pipeline file {path} not found") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"pipeline file {path} is not valid YAML: {e}") from None
-    try:
-        return Pipeline.model_validate(raw)
-    except ValidationError as e:
-        raise UserError(f"pipeline file {path} is malformed:\n{e}", fix="see adqa-data run --help") from None
+    return load_yaml_model(path, Pipeline, "pipeline file", fix="see adqa-data run --help and pipelines/demo.yaml")
 
 
 def to_argv(command: str, options: dict[str, Any] | None, params: set[str]) -> list[str]:

@@ -19,9 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from ..errors import UserError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class PanelMember(BaseModel):
@@ -76,15 +74,10 @@ class Panel(BaseModel):
 
 def load_panel(path: str | Path) -> Panel:
     """Read and validate a panel YAML; local model paths become absolute."""
-    import yaml
+    from ..config_files import load_yaml_model
 
     p = Path(path)
-    try:
-        panel = Panel.model_validate(yaml.safe_load(p.read_text()))
-    except FileNotFoundError:
-        raise UserError(f"no such panel file: {p}") from None
-    except (yaml.YAMLError, ValidationError, TypeError) as e:
-        raise UserError(f"invalid panel: {e}", where=str(p)) from None
+    panel = load_yaml_model(p, Panel, "panel", fix="see pipelines/panels/*.yaml for the keys")
     for m in panel.members:
         local = (p.parent / m.model).resolve()
         if m.model.startswith((".", "/")) or local.exists():
