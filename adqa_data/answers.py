@@ -3,7 +3,7 @@
 `parse_answer(text, choices)` returns the option a model's output names, the layer that found it, or
 the reason it credits nothing. Peers are either too strict (R1-AQA: regex then exact string; NeMo-RL:
 alphanumerics only, exact compare) or hackable (substring matching credits `<answer></answer>`,
-and outputs listing several options). This parser recovers malformed outputs (reference/000 §2.2)
+and outputs listing several options). This parser recovers malformed outputs (the layered fallback of the DCASE 2026 MiMo-Audio report)
 but never credits an output that does not name exactly one option.
 
 Layers, tried in order; the first that applies decides (a refusal stops the search, too):
@@ -95,13 +95,16 @@ def letter_for(index: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------- patterns
-_OPEN = r"<\s*answer\s*>"
-_CLOSE = r"<\s*/\s*answer\s*>"
+# the think/answer tags, defined once (rewards.format reads the same tags): case and inner spaces free
+THINK_OPEN = re.compile(r"<\s*think\s*>", re.IGNORECASE)
+THINK_CLOSE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
+ANSWER_OPEN = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
+ANSWER_CLOSE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)
+ANY_TAG = re.compile(r"<\s*/?\s*(?:think|answer)\s*>", re.IGNORECASE)
+_OPEN, _CLOSE = ANSWER_OPEN.pattern, ANSWER_CLOSE.pattern
 # the innermost block: a stray earlier "<answer>" does not swallow the real one
 _BLOCK = re.compile(rf"{_OPEN}((?:(?!{_OPEN}).)*?){_CLOSE}", re.IGNORECASE | re.DOTALL)
 _UNCLOSED = re.compile(rf"{_OPEN}((?:(?!{_OPEN}|{_CLOSE}).)*)\Z", re.IGNORECASE | re.DOTALL)
-_THINK_CLOSE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
-_TAG = re.compile(r"<\s*/?\s*(?:think|answer)\s*>", re.IGNORECASE)
 _WORDCHAR = re.compile(r"[^\W_]")
 _STRICT = re.compile(r"[\s*`'\"]*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*[.):]?[\s*`'\"]*")
 # "C. rest", "(C) rest", "C) rest", "C: rest", "C - rest"
@@ -293,9 +296,9 @@ def parse_answer(text: str, choices: list[str]) -> ParsedAnswer:
     if blocks:
         reading = _read_blocks(blocks, keys, pats)
     else:
-        closes = list(_THINK_CLOSE.finditer(text))
-        after = _read_after_think(_TAG.sub("\n", text[closes[-1].end() :]), pats) if closes else None
-        reading = after or _read_last_letter(_TAG.sub("\n", text), pats)
+        closes = list(THINK_CLOSE.finditer(text))
+        after = _read_after_think(ANY_TAG.sub("\n", text[closes[-1].end() :]), pats) if closes else None
+        reading = after or _read_last_letter(ANY_TAG.sub("\n", text), pats)
     if reading.index is None:
         return ParsedAnswer(None, None, None, None, reading.reason)
     return ParsedAnswer(reading.index, LETTERS[reading.index], choices[reading.index], reading.layer)

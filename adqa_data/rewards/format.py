@@ -1,6 +1,6 @@
 """Format reward: the think-then-answer template, minus a penalty for repetition and loops.
 
-Structure (reference/000 §2.2: reason in `<think>…</think>`, then exactly one letter in
+Structure (the think-then-answer template: reason in `<think>…</think>`, then exactly one letter in
 `<answer>…</answer>`), in tiers:
 
     1.0   the exact template: one non-empty think block at the start, then one answer block holding a
@@ -34,11 +34,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_THINK_OPEN = re.compile(r"<\s*think\s*>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
-_ANSWER_OPEN = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
-_ANSWER_CLOSE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<\s*/?\s*(?:think|answer)\s*>", re.IGNORECASE)
+from ..answers import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN
+
 _WORD = re.compile(r"[^\W_]+")
 _LETTER = re.compile(r"\s*[A-J]\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|\n+")
@@ -62,14 +59,14 @@ class FormatConfig:
 
 def structure(text: str) -> float:
     """The template tier of one output: 1.0, 0.5, 0.25 or 0.0 (see the module docstring)."""
-    t_open, t_close = list(_THINK_OPEN.finditer(text)), list(_THINK_CLOSE.finditer(text))
-    a_open, a_close = list(_ANSWER_OPEN.finditer(text)), list(_ANSWER_CLOSE.finditer(text))
+    t_open, t_close = list(THINK_OPEN.finditer(text)), list(THINK_CLOSE.finditer(text))
+    a_open, a_close = list(ANSWER_OPEN.finditer(text)), list(ANSWER_CLOSE.finditer(text))
     has_think_tags = bool(t_open or t_close)
     think = len(t_open) == 1 and len(t_close) == 1 and t_open[0].end() <= t_close[0].start()
     if think:
         inner = text[t_open[0].end() : t_close[0].start()]
         before = text[: t_open[0].start()]
-        think = bool(_WORD.search(inner)) and not before.strip() and not _ANY_TAG.search(inner)
+        think = bool(_WORD.search(inner)) and not before.strip() and not ANY_TAG.search(inner)
     answer = len(a_open) == 1 and len(a_close) == 1 and a_open[0].end() <= a_close[0].start()
     if answer:
         content = text[a_open[0].end() : a_close[0].start()]
@@ -106,7 +103,7 @@ def _tail_loop_share(text: str, config: FormatConfig) -> float:
 
 def repetition(text: str, config: FormatConfig = FormatConfig()) -> float:
     """Repetition severity in [0, 1]: 0 for ordinary text, 1 for an output that is all loop."""
-    body = _ANY_TAG.sub("\n", text).strip()
+    body = ANY_TAG.sub("\n", text).strip()
     words = _WORD.findall(body.casefold())
     n = config.ngram
     ngrams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
