@@ -3,8 +3,8 @@
 `parse_answer(text, choices)` returns the option a model's output names, the layer that found it, or
 the reason it credits nothing. Peers are either too strict (R1-AQA: regex then exact string; NeMo-RL:
 alphanumerics only, exact compare) or hackable (substring matching credits `<answer></answer>`,
-and outputs listing several options). This parser recovers malformed outputs (the layered fallback of the DCASE 2026 MiMo-Audio report)
-but never credits an output that does not name exactly one option.
+and outputs listing several options). This parser recovers malformed outputs (the layered fallback
+of the DCASE 2026 MiMo-Audio report) but never credits an output that does not name exactly one option.
 
 Layers, tried in order; the first that applies decides (a refusal stops the search, too):
 
