@@ -309,8 +309,7 @@ class TransformersBackend:
             style = get_style(q.prompt_style)
             parts = self.adapter.prompt_parts(q, style)
             n_audio = self.model.audio_token_count(len(q.audio)) if q.audio is not None else None
-            pre = self.model.tokenize(parts.prefix, n_audio)
-            suf = self.model.tokenize(parts.suffix)
+            pre, suf = self.model.prompt_token_ids(q, style)
             row = PreparedRow(i, q, style, pre, suf)
             rows.append(row)
             if q.audio is not None and self._split_is_exact(parts.prefix, parts.suffix):
@@ -458,19 +457,7 @@ class TransformersBackend:
 
     def _embed_with_audio(self, ids, clips: list):
         """Token embeddings with each row's audio embeddings written at its placeholder positions."""
-        import torch
-
-        emb = self.model.embed(ids)
-        clips = [c for c in clips if c is not None]
-        if clips:
-            audio = torch.cat(self.model.encode_audio(clips)).to(emb.dtype)
-            where = ids == self.model.audio_token_id
-            if int(where.sum()) != audio.shape[0]:
-                raise RuntimeError(
-                    f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings"
-                )
-            emb[where] = audio
-        return emb
+        return self.model.embed_with_audio(ids, clips)
 
     def _prompt_pass(self, batch: list[PreparedRow]) -> _Pass:
         """Run the prompts of one batch (all shared with one prefix, or all plain)."""

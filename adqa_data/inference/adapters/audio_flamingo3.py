@@ -70,7 +70,7 @@ class AudioFlamingo3LoadedModel(LoadedModel):
             total += ((frames - 1) // 2 + 1 - 2) // 2 + 1
         return total
 
-    def encode_audio(self, clips: list[np.ndarray]):
+    def encode_audio(self, clips: list[np.ndarray], grad: bool = False):
         import torch
 
         windows, per_clip = [], []
@@ -85,7 +85,7 @@ class AudioFlamingo3LoadedModel(LoadedModel):
             padding="max_length",
             return_tensors="pt",
         )
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             out = self.module.model.get_audio_features(
                 feats.input_features.to(self.device, self.dtype), feats.attention_mask.to(self.device)
             ).pooler_output

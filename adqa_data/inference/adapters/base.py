@@ -193,12 +193,39 @@ class LoadedModel:
             text = text.replace(ph, ph * num_audio_tokens)
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
+    def prompt_token_ids(self, query: Query, style: str | PromptStyle | None = None) -> tuple[list[int], list[int]]:
+        """The prompt of `query` as token ids, in two parts (`prompt_parts`): the prefix with the audio
+        placeholder expanded to the clip's token count, and the suffix. The transformers backend and
+        the trainer both build prompts here, so a trained completion follows the prompt it was sampled after."""
+        parts = self.adapter.prompt_parts(query, style)
+        n_audio = self.audio_token_count(len(query.audio)) if query.audio is not None else None
+        return self.tokenize(parts.prefix, n_audio), self.tokenize(parts.suffix)
+
+    def embed_with_audio(self, input_ids: torch.Tensor, clips: list | None = None,
+                         audio: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings of `input_ids` with audio embeddings written at the placeholder positions,
+        in row order: `audio` ([placeholders, hidden]) when given, else encoded from `clips` (one per
+        row that has audio; None entries are skipped)."""
+        import torch
+
+        emb = self.embed(input_ids)
+        if audio is None:
+            clips = [c for c in (clips or []) if c is not None]
+            if not clips:
+                return emb
+            audio = torch.cat(self.encode_audio(clips))
+        where = input_ids == self.audio_token_id
+        if int(where.sum()) != audio.shape[0]:
+            raise RuntimeError(f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings")
+        return emb.masked_scatter(where[..., None], audio.to(emb.dtype))
+
     def audio_token_count(self, num_samples: int) -> int:
         """How many placeholder tokens a clip of `num_samples` samples becomes."""
         raise NotImplementedError
 
-    def encode_audio(self, clips: list[np.ndarray]) -> list[torch.Tensor]:
-        """Per clip, its audio embeddings `[audio_token_count, hidden]` in the decoder's dtype."""
+    def encode_audio(self, clips: list[np.ndarray], grad: bool = False) -> list[torch.Tensor]:
+        """Per clip, its audio embeddings `[audio_token_count, hidden]` in the decoder's dtype. `grad`
+        keeps the autograd graph (a trainer that trains the audio encoder); off, nothing is recorded."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -70,12 +70,12 @@ class Qwen25OmniLoadedModel(LoadedModel):
             num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames
         )
 
-    def encode_audio(self, clips: list[np.ndarray]):
+    def encode_audio(self, clips: list[np.ndarray], grad: bool = False):
         import torch
 
         feats = whisper_features(self.feature_extractor, clips, self.adapter.sample_rate)
         frame_mask = feats.attention_mask.to(self.device)
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             emb = self.module.get_audio_features(
                 feats.input_features.to(self.device, self.dtype), feature_attention_mask=frame_mask
             ).last_hidden_state

@@ -61,7 +61,7 @@ class Qwen2AudioLoadedModel(LoadedModel):
             num_samples, self.feature_extractor.hop_length, self.feature_extractor.nb_max_frames
         )
 
-    def encode_audio(self, clips: list[np.ndarray]):
+    def encode_audio(self, clips: list[np.ndarray], grad: bool = False):
         """The audio path of `Qwen2AudioModel.forward`, on its own: encoder with the frame mask, projector,
         then each clip's valid frames."""
         import torch
@@ -79,7 +79,7 @@ class Qwen2AudioLoadedModel(LoadedModel):
             inputs_embeds=torch.zeros(x.shape[0], n_pos, 1, dtype=self.dtype, device=self.device),
             attention_mask=mask_2d,
         )
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             hidden = tower(x, attention_mask=attn).last_hidden_state
             emb = self.module.model.multi_modal_projector(hidden)
         return [emb[i, : int(n)] for i, n in enumerate(out_lens.tolist())]
