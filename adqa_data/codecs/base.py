@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..workspace import stable_hash
+from ..fingerprints import stable_hash
 
 # Bump when an adapter changes how codes are computed (padding, segmenting, precision handling):
 # the version is part of every fingerprint, so old cache entries stop matching instead of mixing in.
