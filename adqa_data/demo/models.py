@@ -9,11 +9,11 @@ scale with token counts (a 750-token silent clip against a question suffix), so 
 tokenized the way a real Qwen tokenizer would (~1.3 tokens per English word, not ~5 bytes). The
 tokenizer uses Qwen2's pre-tokenizer regex and byte-level alphabet, and Qwen's special tokens appended
 after the learned vocabulary (the order Qwen uses, ids shifted down), so boundary effects such as a
-`>` merging with a following letter (design.md §7) reproduce here.
+`>` merging with a following letter (docs/models.md#tokenizer-boundary) reproduce here.
 
 Sizes: "tiny" (~2M parameters, a forward in milliseconds) for tests; "bench" (≥20M parameters, so model
 compute rather than Python overhead dominates) for benchmarks. Every attention head is 64 wide because
-vLLM's CPU kernels support only some head sizes (design.md §4).
+vLLM's CPU kernels support only some head sizes (docs/models.md#vllm).
 """
 
 from __future__ import annotations

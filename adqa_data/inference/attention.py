@@ -1,6 +1,6 @@
 """Response→key attention maps for the attention-anchoring reward, at a cost a 7B model can afford.
 
-vLLM returns no attention weights, so the anchoring reward (reference/000 §2.4) needs a second pass
+vLLM returns no attention weights, so the anchoring reward (docs/method.md#rewards) needs a second pass
 with transformers over prompt + completion. The obvious way, `output_attentions=True`, forces the eager
 attention kernel in every layer and returns one `[B, heads, L, L]` tensor per layer: for Qwen2-Audio-7B
 (32 layers, 32 heads) with 30 s of audio (750 tokens), a question and a 200-token completion
@@ -56,7 +56,7 @@ Reduce = Literal["mean", "layers", "heads"]
 DEEP_FRACTION = 0.25
 """Default share of decoder layers hooked, counted from the top ("deep layers").
 
-Why the last quarter: the anchoring reward is defined on deep-layer attention (reference/000 §2.4, no
+Why the last quarter: the anchoring reward is defined on deep-layer attention (docs/method.md#rewards, no
 layer count given). Shallow layers of decoder LMs attend mostly by position and to attention sinks;
 the last layers are where the response tokens' attention carries the content they draw on. Averaging
 several deep layers rather than taking the single last one smooths the idiosyncrasies of any one layer

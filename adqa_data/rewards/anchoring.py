@@ -1,9 +1,10 @@
 """Attention-anchoring reward: how much a correct answer's reasoning attends to the audio.
 
-reference/000 §2.4. Input: the attention of the response tokens (query rows) onto every key of prompt
-and response, already averaged over heads and the chosen deep layers (capturing it is the anchoring
-pass's job), and a mask of which keys are audio tokens. With a[j] = the attention audio key j
-receives, averaged over response rows (each row renormalised to sum to 1):
+The DCASE 2026 MiMo-Audio report's reward (docs/method.md#rewards). Input: the attention of the
+response tokens (query rows) onto every key of prompt and response, already averaged over heads and
+the chosen deep layers (capturing it is the anchoring pass's job), and a mask of which keys are audio
+tokens. With a[j] = the attention audio key j receives, averaged over response rows (each row
+renormalised to sum to 1):
 
     CON  mean over rows of the share of the row's mass on audio keys: is the model listening at all?
     AR   share of audio keys with a[j] > ar_threshold / num_keys, i.e. above the share every key gets
@@ -29,9 +30,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AnchoringConfig:
-    con_weight: float = 0.6  # reference/000 §2.4: mass on audio is the primary, most robust term
-    ar_weight: float = 0.25  # reference/000 §2.4: breadth of coverage over the clip
-    ent_weight: float = 0.15  # reference/000 §2.4: guard against collapse onto a few frames
+    con_weight: float = 0.6  # the report's weight: mass on audio is the primary, most robust term
+    ar_weight: float = 0.25  # the report's weight: breadth of coverage over the clip
+    ent_weight: float = 0.15  # the report's weight: guard against collapse onto a few frames
     # a key is active above this multiple of 1/num_keys (chance level); lower it for models whose
     # attention sinks leave most keys below uniform
     ar_threshold: float = 1.0

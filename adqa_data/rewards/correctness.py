@@ -1,4 +1,4 @@
-"""Correctness reward: 1.0 when the parsed option is the gold one, else 0.0 (reference/000 §2.4).
+"""Correctness reward: 1.0 when the parsed option is the gold one, else 0.0 (docs/method.md#rewards).
 
 Parsing goes through `adqa_data.answers.parse_answer`, the parser filter and eval use, so the reward,
 the panel votes and the dev accuracy agree on what an output answered.

@@ -44,7 +44,7 @@ from ..workspace import StageRun, Workspace, tree_fingerprint
 
 STAGE = "encode"
 DEFAULT_CODEC = "mimo-audio"
-DEFAULT_NUM_CODEBOOKS = {"mimo": 8}  # the MiMo-Audio LM reads the first 8 RVQ layers (design.md §3)
+DEFAULT_NUM_CODEBOOKS = {"mimo": 8}  # the MiMo-Audio LM reads only the first 8 RVQ layers of its tokenizer
 # CPU defaults, measured on the tiny codecs (benchmarks/encode.py): a convolutional codec is no faster per
 # second of audio in bigger batches on a CPU, so batches stay small (about one long clip); GPUs want more.
 CPU_BATCH_SECONDS = 30.0

@@ -1,4 +1,4 @@
-"""`adqa-data sample`: a prompt set drawn from a split, balanced by question type (reference 000 §2.3).
+"""`adqa-data sample`: a prompt set drawn from a split, balanced by question type (docs/method.md#sampling).
 
 Draws `n` items without replacement from the pool (the `strong` split by default), stratified by
 question type: each type gets a quota from `weights` (`uniform`, `proportional` to the pool, or explicit
