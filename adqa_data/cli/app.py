@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -49,19 +50,79 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def main() -> None:
-    """Entry point: user mistakes become one clear message and exit code 2, not a traceback."""
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the Python traceback too (also: ADQA_DEBUG=1).")] = False,
+) -> None:
+    if debug:
+        os.environ["ADQA_DEBUG"] = "1"
+
+
+def _debug() -> bool:
+    return os.environ.get("ADQA_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def describe_error(e: BaseException) -> tuple[str, str | None, str | None, int]:
+    """(what, where, fix, exit code) of an error that is not a `UserError`: the operating system's
+    errors in words a user can act on, anything else as one line that says how to see the traceback."""
+    import errno
+
     from ..errors import UserError
 
+    if isinstance(e, UserError):
+        return e.what, e.where, e.fix, 2
+    if isinstance(e, OSError) and e.errno is not None:
+        where = str(e.filename) if e.filename is not None else None
+        code = e.errno
+        if code == errno.ENOSPC:
+            return ("no space left on the device", where,
+                    "free some space and rerun: finished shards are kept and the run resumes", 1)
+        if code == errno.EROFS:
+            return "the file system is read-only", where, "use a writable --workspace (or output path)", 1
+        if code in (errno.EACCES, errno.EPERM):
+            return "permission denied", where, "check the permissions of that path, or use another one", 1
+        if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+            return (f"{e.strerror}: a file is where a folder is needed, or the other way round", where,
+                    "choose another output path, or move the file away", 1)
+        return f"{e.strerror or e}", where, None, 1
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return (f"unexpected {type(e).__name__}{': ' + first if first else ''}", None,
+            "rerun with --debug (or ADQA_DEBUG=1) for the traceback, and report it if it is not your input", 1)
+
+
+def print_error(what: str, where: str | None, fix: str | None) -> None:
+    from ..progress import console
+
+    # soft_wrap: paths in messages stay on one line, so they can be copied
+    console.print(f"[bold red]error:[/] {what}", soft_wrap=True, highlight=False, markup=True)
+    if where:
+        console.print(f"  [dim]where:[/] {where}", soft_wrap=True, highlight=False)
+    if fix:
+        console.print(f"  [dim]fix:[/]   {fix}", soft_wrap=True, highlight=False)
+
+
+def main() -> None:
+    """Entry point: a user mistake is a clear message and exit code 2; any other error (disk full, a
+    read-only folder, a bug) is one line and exit code 1. Tracebacks only with --debug or ADQA_DEBUG=1."""
     try:
         app()
-    except UserError as e:
-        from ..progress import console
+    except KeyboardInterrupt:
+        print_error("interrupted", None, "rerun the same command: finished shards are kept and the run resumes")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the one place errors become messages
+        from ..errors import UserError
 
-        # soft_wrap: paths in messages stay on one line, so they can be copied
-        console.print(f"[bold red]error:[/] {e.what}", soft_wrap=True, highlight=False)
-        if e.where:
-            console.print(f"  [dim]where:[/] {e.where}", soft_wrap=True, highlight=False)
-        if e.fix:
-            console.print(f"  [dim]fix:[/]   {e.fix}", soft_wrap=True, highlight=False)
-        sys.exit(2)
+        if _debug() and not isinstance(e, UserError):
+            raise
+        what, where, fix, code = describe_error(e)
+        print_error(_escape(what), _escape(where), _escape(fix))
+        if _debug():
+            raise
+        sys.exit(code)
+
+
+def _escape(text: str | None) -> str | None:
+    """Messages quote user input: keep rich from reading `[...]` in it as markup."""
+    from rich.markup import escape
+
+    return None if text is None else escape(text)

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from ..schema import QUARANTINE
-from ..workspace import Workspace, read_table
+from ..workspace import PART_GLOB, Workspace, read_table
 
 
 def _counts(values: list[Any]) -> dict[str, int]:
@@ -25,16 +25,20 @@ def _durations(seconds: list[float]) -> dict[str, float]:
 
 
 def quarantine_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
-    """Quarantined rows of every stage for one dataset."""
-    base = ws.root / "quarantine" / dataset
+    """Quarantined rows of every stage for one dataset (`quarantine/<dataset>/<stage>/`, and one level
+    deeper for stages with named sets, e.g. `rollout/<name>/`)."""
+    base = ws.table_dir("quarantine", dataset)
     rows: list[dict[str, Any]] = []
     if base.is_dir():
-        for stage_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-            rows += read_table(stage_dir, QUARANTINE, columns=["stage", "reason"]).to_pylist()
+        dirs = sorted({p.parent for p in base.rglob(PART_GLOB)
+                       if not any(part.startswith(".") for part in p.relative_to(base).parts)})
+        for d in dirs:
+            rows += read_table(d, QUARANTINE, columns=["stage", "reason"]).to_pylist()
     return rows
 
 
 def info(ws: Workspace, dataset: str | None = None) -> dict[str, Any]:
+    ws.require_exists()
     names = [ws.dataset(dataset).name] if dataset else sorted(ws.datasets())
     per: dict[str, Any] = {}
     reasons: Counter[str] = Counter()
