@@ -4,9 +4,9 @@ Weak-to-Strong / Mixed-to-Strong checkpoints.
 Chat format (the Omni chat template; no newline after the audio block):
     <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n
     <|audio_bos|><|AUDIO|><|audio_eos|>{text}<|im_end|>\n<|im_start|>assistant\n
-`Qwen2_5OmniProcessor` needs torchvision (not installable next to a CPU torch, design.md §4), so the
-features come from `WhisperFeatureExtractor` (128 bins, padded to 30 s) and `<|AUDIO|>` is expanded
-here: 25 tokens per second. With audio and text only, the thinker's 3-D rotary positions are plain
+`Qwen2_5OmniProcessor` needs torchvision, which cannot be installed next to a CPU torch
+(docs/models.md#cpu-builds-of-torch), so the features come from `WhisperFeatureExtractor` (128 bins,
+padded to 30 s) and `<|AUDIO|>` is expanded here: 25 tokens per second. With audio and text only, the thinker's 3-D rotary positions are plain
 0..L-1 (transformers `get_rope_index`), so the backend's plain positions are exact.
 """
 
