@@ -6,8 +6,9 @@ Chat format (the Omni chat template; no newline after the audio block):
     <|audio_bos|><|AUDIO|><|audio_eos|>{text}<|im_end|>\n<|im_start|>assistant\n
 `Qwen2_5OmniProcessor` needs torchvision, which cannot be installed next to a CPU torch
 (docs/models.md#cpu-builds-of-torch), so the features come from `WhisperFeatureExtractor` (128 bins,
-padded to 30 s) and `<|AUDIO|>` is expanded here: 25 tokens per second. With audio and text only, the thinker's 3-D rotary positions are plain
-0..L-1 (transformers `get_rope_index`), so the backend's plain positions are exact.
+padded to 30 s) and `<|AUDIO|>` is expanded here: 25 tokens per second. With audio and text only, the
+thinker's 3-D rotary positions are plain 0..L-1 (transformers `get_rope_index`), so the backend's plain
+positions are exact.
 """
 
 from __future__ import annotations
