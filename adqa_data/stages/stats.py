@@ -90,7 +90,11 @@ def _frame(directory: Path, spec: TableSpec, columns: list[str] | None = None) -
 
 
 def _subdirs(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
+    return (
+        sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if directory.is_dir()
+        else []
+    )
 
 
 def _counts(df: pl.DataFrame, *keys: str) -> list[dict[str, Any]]:

@@ -1,0 +1,139 @@
+"""`adqa-data export`: a workspace table as a Hugging Face dataset (native, verl, trl, groups, sft)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import DEFAULT_WS, DatasetOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .render import log, table
+
+
+@app.command()
+def export(
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="native (a table as it is) | verl | trl | groups | sft.")
+    ] = "native",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder to write the dataset into (Hub layout: README.md + data/)."),
+    ] = None,
+    push_to_hub: Annotated[
+        str | None, typer.Option("--push-to-hub", help="Also upload it as this Hub dataset repo (user/name).")
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the Hub repo private.")] = False,
+    table_name: Annotated[
+        str | None,
+        typer.Option(
+            "--table",
+            help="native: items | probes | quarantine | code_index | votes | item_scores | prompts | rollouts.",
+        ),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit",
+            help="native: a sub-folder of the table (a prompt or rollout set, a quarantine stage, votes MODEL/CONDITION).",
+        ),
+    ] = None,
+    prompts: Annotated[
+        str | None,
+        typer.Option(
+            "--prompts", help="verl, trl, sft: export this prompt set (default for verl/trl: the only one)."
+        ),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="verl, trl, sft: export a split instead: weak | strong | all (default for sft: weak).",
+        ),
+    ] = None,
+    rollouts: Annotated[
+        str | None, typer.Option("--rollouts", help="groups, trl: the rollout set (default: the only one).")
+    ] = None,
+    split_name: Annotated[
+        str, typer.Option("--split-name", help="The Hugging Face split the rows are written as.")
+    ] = "train",
+    prompt_style: Annotated[
+        str,
+        typer.Option(
+            "--prompt-style", help="verl, trl, sft: prompt style of the rows (think | letters | audiomcq)."
+        ),
+    ] = "think",
+    audio: Annotated[
+        str | None,
+        typer.Option(
+            "--audio", help="embed (waveform) | path | none (default: embed for verl, path otherwise)."
+        ),
+    ] = None,
+    sample_rate: Annotated[
+        int,
+        typer.Option(
+            "--sample-rate",
+            help="--audio embed: rate of the waveforms, the processor's (16000 for Whisper-based encoders).",
+        ),
+    ] = 16000,
+    cot_only: Annotated[
+        bool, typer.Option("--cot-only", help="sft: keep only items with a chain of thought.")
+    ] = False,
+    title: Annotated[str | None, typer.Option("--title", help="Dataset card title.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    dataset: DatasetOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write (--out) or push (--push-to-hub) a table as a Hugging Face dataset with a generated dataset card
+    (what it is, schema, row counts, provenance chain, statistics, source licence).
+
+    Formats: native (any table as it is); verl (prompt rows with an <audio> placeholder, reward_model,
+    extra_info and an audios column for verl's RL dataset); trl (GRPOTrainer prompts whose extra columns reach
+    reward functions, plus the rollouts as TRL completion logs); groups (one row per rollout group: prompt,
+    responses, rewards); sft (a split, weak by default, as chat messages with the chain of thought).
+    Every export is loaded back and compared with what was written before it is reported or pushed.
+    """
+    from ..export import ExportOptions
+    from ..export import export as run_export
+    from ..workspace import Workspace
+
+    options = ExportOptions(
+        table=table_name,
+        unit=unit,
+        prompts=prompts,
+        rollouts=rollouts,
+        split=split,
+        split_name=split_name,
+        prompt_style=prompt_style,
+        audio=audio,
+        sample_rate=sample_rate,
+        cot_only=cot_only,
+    )
+    res = run_export(
+        Workspace(workspace),
+        fmt,
+        dataset,
+        options,
+        out=out,
+        push_to_hub=push_to_hub,
+        private=private,
+        title=title,
+    )
+    if as_json:
+        print_json(res)
+        return
+    check = res.check["configs"]
+    table(
+        f"{res.dataset} exported as {res.format}",
+        ["config", "rows", "loaded back", "rows compared", "check"],
+        [
+            (c, n, check[c]["loaded_rows"], check[c]["rows_compared"], "ok" if check[c]["ok"] else "MISMATCH")
+            for c, n in res.rows.items()
+        ],
+    )
+    for note in res.notes:
+        log(f"  {note}")
+    if res.out:
+        log(f"written: {res.out} (dataset card: {Path(res.out) / 'README.md'})")
+    if res.pushed_to:
+        log(f"pushed: {res.pushed_to}")

@@ -1,0 +1,40 @@
+"""The contract between the export formats and the writer: options in, named Arrow tables out.
+
+A format module has one function `build(ws, dataset, options) -> Built`. It only shapes rows; writing the
+Hugging Face dataset folder, the dataset card, the load-back check and the push are the same for every
+format (`adqa_data.export.writer`, `adqa_data.export.card`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+
+@dataclass
+class ExportOptions:
+    table: str | None = None  # native: which table
+    unit: str | None = None  # native: a sub-folder of the table, e.g. a prompt set, or "m0/silence" for votes
+    prompts: str | None = None  # a prompt set (verl, trl, sft)
+    rollouts: str | None = None  # a rollout set (trl completions, groups)
+    split: str | None = None  # weak | strong | all (verl, trl, sft)
+    split_name: str = "train"  # the Hugging Face split the rows are written as
+    prompt_style: str = "think"
+    audio: str | None = None  # embed | path | none; None = the format's default
+    sample_rate: int = 16000  # --audio embed: the processor's rate (16 kHz for Whisper-based audio encoders)
+    cot_only: bool = False  # sft: keep only items with a chain of thought
+
+
+@dataclass
+class Built:
+    """What a format produced: one Arrow table per dataset config, and what the card says about it."""
+
+    configs: dict[str, pa.Table]  # config name -> rows (written as one split, `ExportOptions.split_name`)
+    what: str  # a paragraph for the card: what the rows are and who reads them
+    sources: list[
+        tuple[str, str | None]
+    ]  # (stage, unit) the rows come from: the provenance chain starts there
+    item_ids: list[str] | None = None  # items the rows are about (licence fields); None = the whole dataset
+    notes: list[str] = field(default_factory=list)  # decisions and counts worth a line in the card and report
+    usage: str = ""  # a short code sample for the card

@@ -1,0 +1,69 @@
+"""`--format native`: any workspace table as it is, every column and type kept.
+
+Tables with sub-folders (quarantine by stage, votes by model and condition, prompt and rollout sets by
+name) are read whole unless `--unit` names one sub-folder; prompt and rollout sets have no column that
+tells the sets apart, so several of them need `--unit`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..errors import UserError
+from ..schema import TABLES, spec
+from ..workspace import Workspace, read_table, shard_paths
+from .base import Built, ExportOptions
+
+EXPORTABLE = ("probes", "items", "quarantine", "code_index", "votes", "item_scores", "prompts", "rollouts")
+STAGE_OF = {
+    "probes": "download",
+    "items": "download",
+    "quarantine": "download",
+    "code_index": "encode",
+    "votes": "filter",
+    "item_scores": "filter",
+    "prompts": "sample",
+    "rollouts": "rollout",
+}
+SETS = ("prompts", "rollouts")  # tables whose sub-folders are named sets without a distinguishing column
+
+
+def _leaves(base: Path) -> list[Path]:
+    """Folders under `base` (itself included) that hold shards, hidden (staging) folders skipped."""
+    if not base.is_dir():
+        return []
+    out = [base] if shard_paths(base) else []
+    for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        out += _leaves(d)
+    return out
+
+
+def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
+    name = options.table
+    if name not in EXPORTABLE:
+        raise UserError(f"--table {name!r} cannot be exported", fix=f"use one of: {', '.join(EXPORTABLE)}")
+    table_spec = spec(name)
+    sub = [s for s in (options.unit or "").split("/") if s]
+    base = ws.table_dir(name, dataset, *sub)
+    leaves = _leaves(base)
+    if not leaves:
+        raise UserError(
+            f"dataset {dataset!r} has no {name} table{f' under {options.unit}' if sub else ''}",
+            fix=f"run 'adqa-data {STAGE_OF[name]}' first, or check --unit",
+        )
+    if name in SETS and len(leaves) > 1:
+        names = ", ".join(str(p.relative_to(ws.table_dir(name, dataset))) for p in leaves)
+        raise UserError(f"dataset {dataset!r} has several {name} sets: {names}", fix="name one with --unit")
+    table = pa.concat_tables([read_table(d, table_spec) for d in leaves], promote_options="default")
+    unit = leaves[0].name if name in SETS else None
+    ids = table.column("item_id").to_pylist() if "item_id" in table.column_names else None
+    return Built(
+        configs={"default": table},
+        what=f"The `{name}` table of dataset `{dataset}`{f' ({options.unit})' if sub else ''}, exported as it is in "
+        f"the workspace: {TABLES[name].doc}",
+        sources=[(STAGE_OF[name], unit)],
+        item_ids=sorted(set(ids)) if ids else None,
+        usage=f'ds = load_dataset("<repo or folder>", split="{options.split_name}")',
+    )

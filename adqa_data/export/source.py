@@ -1,0 +1,166 @@
+"""What an export reads from the workspace: items chosen by a prompt set or a split, rollout sets, audio.
+
+Shared by every format so that "which items", "what the answer is" and "how the audio travels" are
+decided once:
+
+- **Which items.** `--prompts NAME` (a prompt set, in draw order), or `--split weak|strong|all` (the
+  filter stage's split, or every item with a gold answer, in item-id order). Items without a gold answer
+  (evaluation sets) cannot be rewarded or imitated and are left out, counted in the notes.
+- **The answer** a trainer checks (verl `ground_truth`, TRL `answer`, the SFT reply) is what the prompt
+  asks for: the option letter when the prompt style shows lettered options (`think`, `letters`), the
+  option text when it shows a bare list (`audiomcq`). `choices` always travels along, so a reward
+  function can map either one to the option.
+- **Audio** is `embed` (the decoded waveform, mono float32 at `--sample-rate`, which verl hands
+  unchanged to the processor and to vLLM), `path` (the absolute path of the file: small exports for
+  loaders that read files themselves) or `none`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from ..answers import LETTERS
+from ..errors import UserError
+from ..prompt_styles import PromptStyle, get_style
+from ..schema import ITEM_SCORES, PROMPTS, ROLLOUTS
+from ..workspace import DatasetRecord, Workspace, shard_paths
+
+AudioMode = Literal["embed", "path", "none"]
+AUDIO_MODES = ("embed", "path", "none")
+AUDIO_PLACEHOLDER = "<audio>"  # verl's RLHFDataset splits user text on it; ms-swift / LLaMA-Factory SFT too
+
+
+@dataclass
+class Selection:
+    """Items chosen for an export, and where they came from (the provenance chain starts there)."""
+
+    items: list[dict[str, Any]]
+    stage: str  # download | filter | sample
+    unit: str | None  # the prompt set name for `sample`
+    label: str  # e.g. "prompt set strong-3200-seed0", "weak split"
+    left_out_unanswered: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def named_sets(ws: Workspace, table: str, dataset: str) -> list[str]:
+    """Names of the sets (prompt sets, rollout sets) of a dataset that hold shards."""
+    base = ws.table_dir(table, dataset)
+    if not base.is_dir():
+        return []
+    return sorted(
+        d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(".") and shard_paths(d)
+    )
+
+
+def resolve_set(ws: Workspace, table: str, dataset: str, name: str | None, option: str) -> str:
+    """`name`, or the only set of that kind; a clear error when there is none or several."""
+    known = named_sets(ws, table, dataset)
+    if name is not None:
+        if name not in known:
+            raise UserError(
+                f"no {table} set {name!r} in dataset {dataset!r}",
+                fix=f"use one of: {', '.join(known)}" if known else f"create one first ({option})",
+            )
+        return name
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        stage = {"prompts": "sample", "rollouts": "rollout"}.get(table, table)
+        raise UserError(f"dataset {dataset!r} has no {table} set yet", fix=f"run 'adqa-data {stage}' first")
+    raise UserError(
+        f"dataset {dataset!r} has several {table} sets: {', '.join(known)}", fix=f"name one with {option}"
+    )
+
+
+def _items_by_id(ws: Workspace, dataset: str) -> dict[str, dict[str, Any]]:
+    return {r["item_id"]: r for r in ws.items(dataset).to_pylist()}
+
+
+def select_items(
+    ws: Workspace, dataset: str, prompts: str | None, split: str | None, default: str
+) -> Selection:
+    """Items by prompt set or split (module docstring); `default` ('prompts' or a split) when neither is named."""
+    if prompts is None and split is None:
+        if default == "prompts":
+            prompts = resolve_set(ws, PROMPTS.name, dataset, None, "--prompts (or choose --split)")
+        else:
+            split = default
+    by_id = _items_by_id(ws, dataset)
+    if prompts is not None:
+        name = resolve_set(ws, PROMPTS.name, dataset, prompts, "--prompts")
+        rows = sorted(
+            ws.read(PROMPTS, dataset, name, columns=["item_id", "draw"]).to_pylist(), key=lambda r: r["draw"]
+        )
+        chosen, stage, unit, label = [by_id[r["item_id"]] for r in rows], "sample", name, f"prompt set {name}"
+    elif split == "all":
+        chosen, stage, unit, label = [by_id[i] for i in sorted(by_id)], "download", None, "every item"
+    elif split in ("weak", "strong"):
+        scores = ws.read(ITEM_SCORES, dataset, columns=["item_id", "split"])
+        if scores.num_rows == 0:
+            raise UserError(
+                f"dataset {dataset!r} has no weak/strong split yet",
+                fix="run 'adqa-data filter' first, or export every item with --split all",
+            )
+        ids = sorted(r["item_id"] for r in scores.to_pylist() if r["split"] == split)
+        chosen, stage, unit, label = [by_id[i] for i in ids], "filter", None, f"{split} split"
+    else:
+        raise UserError(f"unknown split {split!r}", fix="use weak, strong or all")
+    answered = [it for it in chosen if it["answer_index"] is not None]
+    sel = Selection(answered, stage, unit, label, left_out_unanswered=len(chosen) - len(answered))
+    if sel.left_out_unanswered:
+        sel.notes.append(f"{sel.left_out_unanswered} items without a gold answer were left out.")
+    if not answered:
+        raise UserError(f"the {label} of dataset {dataset!r} has no item with a gold answer to export")
+    return sel
+
+
+def read_rollouts(ws: Workspace, dataset: str, name: str | None) -> tuple[str, pa.Table]:
+    name = resolve_set(ws, ROLLOUTS.name, dataset, name, "--rollouts")
+    return name, ws.read(ROLLOUTS, dataset, name)
+
+
+# ------------------------------------------------------------------------------------------- prompts
+def letters_shown(style: PromptStyle) -> bool:
+    """Whether the style shows options as lettered lines (then the answer is a letter)."""
+    return "{options}" in style.user or "{letters}" in style.user
+
+
+def answer_for(style: PromptStyle, answer_index: int, choices: list[str]) -> str:
+    """What the prompt asks the model to put in its answer (module docstring)."""
+    return LETTERS[answer_index] if letters_shown(style) else choices[answer_index]
+
+
+def chat_texts(style_name: str, item: dict[str, Any]) -> tuple[str | None, str]:
+    """(system prompt or None, user text) for an item under a prompt style."""
+    style = get_style(style_name)
+    return style.system, style.render(item["question"], list(item["choices"]))
+
+
+# --------------------------------------------------------------------------------------------- audio
+def check_audio_mode(mode: str) -> AudioMode:
+    if mode not in AUDIO_MODES:
+        raise UserError(f"unknown --audio {mode!r}", fix=f"use one of: {', '.join(AUDIO_MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+def audio_path(rec: DatasetRecord, item: dict[str, Any]) -> str:
+    return str(rec.resolve(item["audio_path"]))
+
+
+def audio_waveform(rec: DatasetRecord, item: dict[str, Any], sample_rate: int) -> list[float]:
+    """The item's clip decoded, mono, resampled to `sample_rate`, as float32 values."""
+    from ..audio import AudioError, load_audio
+
+    path = Path(audio_path(rec, item))
+    try:
+        return load_audio(path, sample_rate).astype("float32").tolist()
+    except (AudioError, OSError) as e:
+        raise UserError(
+            f"cannot read the audio of item {item['item_id']}: {e}",
+            where=str(path),
+            fix="rerun 'adqa-data download' (the file changed or moved), or use --audio path",
+        ) from None
