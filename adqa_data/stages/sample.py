@@ -6,6 +6,11 @@ per-type weights), allotted by largest remainder. A type with fewer items than i
 and the shortfall is re-allotted to the others by their weights, so the set has exactly `n` items
 whenever the pool has them. Within a type, items are drawn by a seeded permutation of the item ids
 sorted, so the set depends only on (pool, n, weights, seed), never on shard order.
+
+Leakage: once `check-leakage` has run on the dataset, the items it flagged (their audio or question is
+also in a dev/eval set) are left out of the pool by default and counted (`excluded_leaked`); a set
+drawn before the check is redrawn on its next run, since its pool changed. `exclude_leaked=False`
+keeps them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class SampleResult:
     n: int
     by_type: dict[str, dict[str, int]]  # type -> {"pool": .., "chosen": ..}
     by_source: dict[str, dict[str, int]]
+    excluded_leaked: int = 0  # pool items left out because check-leakage flagged them
 
 
 def parse_weights(spec: str | dict[str, float]) -> str | dict[str, float]:
@@ -92,6 +98,23 @@ def _pool(ws: Workspace, dataset: str, split: str) -> list[dict[str, Any]]:
     return [it for it in items if it["item_id"] in keep]
 
 
+def _without_leaked(ws: Workspace, dataset: str, pool: list[dict[str, Any]], exclude: bool | None
+                    ) -> tuple[list[dict[str, Any]], int | None]:
+    """The pool without check-leakage's flagged items, and how many were left out (None: not applied)."""
+    if exclude is False:
+        return pool, None
+    from .leakage import leaked_items
+
+    leaked = leaked_items(ws, dataset)
+    if leaked is None:
+        if exclude:
+            raise UserError(f"dataset {dataset!r} has no finished check-leakage run",
+                            fix=f"run 'adqa-data check-leakage -d {dataset}' first, or drop --exclude-leaked")
+        return pool, None
+    kept = [it for it in pool if it["item_id"] not in leaked]
+    return kept, len(pool) - len(kept)
+
+
 def draw(pool: list[dict[str, Any]], n: int, weights: str | dict[str, float], seed: int) -> list[dict[str, Any]]:
     """The sampling itself, pure: returns the chosen items in draw order."""
     by_type: dict[str, list[dict[str, Any]]] = {}
@@ -133,7 +156,11 @@ def sample(
     seed: int = 0,
     name: str | None = None,
     force: bool = False,
+    exclude_leaked: bool | None = None,
 ) -> SampleResult:
+    """Draw a prompt set (module docstring). `exclude_leaked`: leave out the items `check-leakage` flagged
+    (their audio or question is in a dev/eval set); None = exactly when the dataset has a finished
+    check-leakage run, False keeps them, True requires the run."""
     ds = ws.dataset(dataset).name
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}", fix=f"use one of: {', '.join(SPLITS)}")
@@ -142,13 +169,15 @@ def sample(
     weights = parse_weights(weights)
     name = name or f"{split}-{n}-seed{seed}"
     pool = _pool(ws, ds, split)
+    pool, excluded = _without_leaked(ws, ds, pool, exclude_leaked)  # a changed pool changes the run key
     config = {"n": n, "split": split, "weights": weights, "seed": seed, "name": name, "schema": PROMPTS.version}
     inputs = {"pool": stable_hash(sorted((it["item_id"], it["question_type"]) for it in pool))}
     run = StageRun(ws, STAGE, ds, config, inputs, force=force, unit=name)
     with run:
         if run.up_to_date:
             s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
-            return SampleResult(ds, name, True, s.get("n", 0), s.get("by_type", {}), s.get("by_source", {}))
+            return SampleResult(ds, name, True, s.get("n", 0), s.get("by_type", {}), s.get("by_source", {}),
+                                s.get("excluded_leaked", 0))
         run.invalidate()
         if len(pool) < n:
             raise UserError(f"the {split} pool of {ds!r} has {len(pool)} items, fewer than --n {n}",
@@ -159,8 +188,9 @@ def sample(
         out = run.output(PROMPTS.name, name)
         run.write_shard(out, 0, PROMPTS.from_pylist(rows), PROMPTS)
         by_type, by_source = _breakdown(pool, chosen, "question_type"), _breakdown(pool, chosen, "source_dataset")
-        run.finish({"n": len(rows), "by_type": by_type, "by_source": by_source, "pool": len(pool)})
-    return SampleResult(ds, name, False, len(rows), by_type, by_source)
+        run.finish({"n": len(rows), "by_type": by_type, "by_source": by_source, "pool": len(pool),
+                    "excluded_leaked": excluded or 0})
+    return SampleResult(ds, name, False, len(rows), by_type, by_source, excluded or 0)
 
 
 def render(res: SampleResult) -> None:
