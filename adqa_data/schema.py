@@ -1,8 +1,8 @@
 """The Arrow schema of every table the toolkit writes, with its version.
 
-Every stage reads and writes through here (`workspace.write_table` / `workspace.read_table` check it),
-so a table's layout is defined once. A schema version is stored in each Parquet file's metadata under
-`adqa.table` / `adqa.schema_version`; readers refuse files of another major version with a clear error.
+Every stage reads and writes through here (`workspace.write_table_atomic` / `workspace.read_table` check
+it), so a table's layout is defined once. A schema version is stored in each Parquet file's metadata under
+`adqa.table` / `adqa.schema_version`; readers refuse files of another table or version with a clear error.
 
 Tables, in the order data flows:
     probes      one row per distinct audio file: what decoding it found (download)
