@@ -15,7 +15,8 @@ def test_to_argv_maps_yaml_to_options():
     assert argv == ["download", "--from-dir", "d", "--strict", "--no-force", "--map", "a=b", "--map", "c=d"]
 
 
-def test_pipeline_runs_steps_and_rerun_is_up_to_date(tmp_path):
+def test_pipeline_runs_steps_and_rerun_is_up_to_date(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths in a pipeline, the workspace's too, are from the cwd
     demo = tmp_path / "demo"
     (tmp_path / "p.yaml").write_text(f"""
 workspace: work
@@ -49,6 +50,6 @@ def test_pipeline_is_checked_before_anything_runs(tmp_path):
 
 def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
     (tmp_path / "p.yaml").write_text("workspace: w\nengine: ray\nsteps:\n  - download: {from_dir: d}\n  - info: {}\n")
-    argvs = plan(load(tmp_path / "p.yaml"), tmp_path)
-    assert argvs[0] == ["download", "--from-dir", "d", "--workspace", str(tmp_path / "w"), "--engine", "ray"]
-    assert argvs[1] == ["info", "--workspace", str(tmp_path / "w")]
+    argvs = plan(load(tmp_path / "p.yaml"))
+    assert argvs[0] == ["download", "--from-dir", "d", "--workspace", "w", "--engine", "ray"]
+    assert argvs[1] == ["info", "--workspace", "w"]

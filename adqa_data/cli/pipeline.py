@@ -10,6 +10,12 @@ a pipeline after a crash and the finished steps report up to date.
     steps:
       - download: {from_dir: demo/audiomcq}
       - sample: {n: 8, split: all}
+
+Relative paths, the workspace's and the steps' alike, are relative to the directory the pipeline is run
+from, exactly as on the command line (a path-or-name option such as `--model org/name` cannot be told
+from a relative path, so no other rule could be applied to every option). Every step's options are
+checked against its command, types included, before the first step runs. A pipeline file, like a
+command line, can run code: reward plugins, `trust_remote_code: true`; read it before running it.
 """
 
 from __future__ import annotations
@@ -70,31 +76,69 @@ def to_argv(command: str, options: dict[str, Any] | None, params: set[str]) -> l
     return argv
 
 
-def plan(pipe: Pipeline, base: Path) -> list[list[str]]:
-    """The argv of every step, checked against the commands before anything runs."""
+def _check_value(where: str, command: str, key: str, value: Any, param: Any) -> None:
+    """A YAML value has the shape its option takes: a flag is true/false; a single-value option one
+    scalar; a repeatable option a scalar, a list of scalars or (NAME=VALUE options) a mapping."""
+    scalar = (str, int, float)
+    if value is None:
+        return
+    if getattr(param, "is_flag", False):
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: {key} is a yes/no flag, not {value!r}", fix=f"write {key}: true or {key}: false")
+        return
+    if isinstance(value, bool):
+        raise UserError(f"{where}: {key} takes a value, not {str(value).lower()}", fix=f"run 'adqa-data {command} --help'")
+    if getattr(param, "multiple", False):
+        items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        if not all(isinstance(v, scalar) and not isinstance(v, bool) for v in items):
+            raise UserError(f"{where}: {key} takes plain values, not {value!r}")
+        return
+    if not isinstance(value, scalar):
+        raise UserError(f"{where}: {key} takes one value, not a {type(value).__name__} ({value!r})")
+
+
+def plan(pipe: Pipeline) -> list[list[str]]:
+    """The argv of every step, checked against the commands (names, types, values) before anything runs."""
     from typer.main import get_command
 
+    from ..progress import console
 
     group = get_command(app)  # a click-style group (typer vendors its own click)
     argvs = []
+    no_engine: list[str] = []
     for i, step in enumerate(pipe.steps):
         (command, options), = step.items()
         cmd = group.commands.get(command)
         if cmd is None or command in NOT_A_STEP:
             known = ", ".join(sorted(set(group.commands) - NOT_A_STEP))
             raise UserError(f"step {i + 1}: unknown command {command!r}", fix=f"use one of: {known}")
-        params = {p.name for p in cmd.params}
+        where = f"step {i + 1} ({command})"
+        params = {p.name: p for p in cmd.params}
         options = dict(options or {})
-        for key in options:
-            if key.replace("-", "_") not in params and key not in params:
-                raise UserError(f"step {i + 1} ({command}): unknown option {key!r}",
-                                fix=f"run 'adqa-data {command} --help'")
+        for key, value in options.items():
+            param = params.get(key.replace("-", "_"))
+            if param is None:
+                raise UserError(f"{where}: unknown option {key!r}", fix=f"run 'adqa-data {command} --help'")
+            _check_value(where, command, key, value, param)
         if "workspace" in params:
-            options.setdefault("workspace", str((base / pipe.workspace) if not Path(pipe.workspace).is_absolute()
-                                                 else pipe.workspace))
-        if pipe.engine and "engine" in params:
-            options.setdefault("engine", pipe.engine)
-        argvs.append(to_argv(command, options, params))
+            options.setdefault("workspace", pipe.workspace)
+        if pipe.engine:
+            if "engine" in params:
+                options.setdefault("engine", pipe.engine)
+            else:
+                no_engine.append(command)
+        argv = to_argv(command, options, set(params))
+        try:  # parse and convert every value now, as the command would, without running it
+            cmd.make_context(command, argv[1:])
+        except Exception as e:  # typer vendors click: match its usage errors by shape
+            if hasattr(e, "format_message"):
+                raise UserError(f"{where}: {e.format_message()}", fix=f"run 'adqa-data {command} --help'") from None
+            raise
+        argvs.append(argv)
+    if no_engine and pipe.engine != "local":
+        names = ", ".join(sorted(set(no_engine)))
+        console.print(f"note: engine: {pipe.engine} does not apply to {names} (no --engine: they run in-process)",
+                      soft_wrap=True, highlight=False, markup=False)
     return argvs
 
 
@@ -104,7 +148,7 @@ def run(path: Path, dry_run: bool = False) -> list[list[str]]:
     from ..progress import console
 
     pipe = load(path)
-    argvs = plan(pipe, Path(path).parent)
+    argvs = plan(pipe)
     group = get_command(app)
     for i, argv in enumerate(argvs):
         console.rule(f"[bold]step {i + 1}/{len(argvs)}: adqa-data {' '.join(argv)}", align="left")
@@ -136,7 +180,8 @@ def run_pipeline(
 ) -> None:
     """Run a pipeline: each step is one command with its options as YAML keys (see pipelines/demo.yaml).
 
-    Relative paths in the file are taken from the current directory; the workspace from the file's folder
-    when relative. Rerunning after a crash skips the finished steps (each reports up to date).
+    Relative paths in the file, the workspace's included, are taken from the current directory, as on the
+    command line. Every step is checked before the first runs. Rerunning after a crash skips the finished
+    steps (each reports up to date).
     """
     run(pipeline, dry_run=dry_run)
