@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from . import render
 from .app import (
     DEFAULT_WS,
     EngineOpt,
@@ -27,7 +28,7 @@ def download(
     layout: Annotated[str | None, typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
     manifest: Annotated[str | None, typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root (may not climb out of it), or an absolute path.")] = None,
-    mapping: Annotated[list[str], typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = [],
+    mapping: Annotated[list[str] | None, typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = None,
     split: Annotated[str | None, typer.Option("--split", help="Generic layout: split name to record.")] = None,
     max_options: Annotated[int, typer.Option("--max-options", help="Quarantine questions with more options than this (too_many_choices); 2-10, the letters A-J.")] = 10,
     max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Quarantine questions whose question plus options exceed this many characters (text_too_long).")] = 10_000,
@@ -45,7 +46,7 @@ def download(
     automatically; or --layout generic with --manifest and --map), or --hub NAME for a pinned hub snapshot.
     """
     from ..executor import check_engine
-    from ..progress import console, progress_bar
+    from ..progress import progress_bar
     from ..sources.base import RowLimits
     from ..stages.download import download as run_download
     from ..workspace import Workspace
@@ -53,7 +54,7 @@ def download(
     with progress_bar("probing audio", "files") as on_progress:
         res = run_download(
             Workspace(workspace), from_dir=from_dir, hub=hub, revision=revision, layout=layout, name=name,
-            manifest=manifest, mapping=parse_mapping(mapping) or None, split=split, engine=check_engine(engine),
+            manifest=manifest, mapping=parse_mapping(mapping or []) or None, split=split, engine=check_engine(engine),
             workers=workers, force=force, on_progress=on_progress,
             limits=RowLimits(max_options=max_options, max_text_chars=max_text_chars), max_audio_seconds=max_audio_seconds,
         )
@@ -63,13 +64,12 @@ def download(
     if as_json:
         print_json(summary)
     elif res.up_to_date:
-        console.print(f"[green]up to date[/]: {res.dataset} ({res.items} items, {res.quarantined} quarantined); --force redoes it")
+        render.log(f"up to date: {res.dataset} ({res.items} items, {res.quarantined} quarantined); --force redoes it")
     else:
-        console.print(f"[bold]{res.dataset}[/]: {res.input_rows} rows -> [green]{res.items} items[/], "
-                      f"[yellow]{res.quarantined} quarantined[/] ({res.probed_files} files probed, {res.seconds:.1f} s)")
-        for reason, count in res.reasons.items():
-            console.print(f"  quarantine  {reason:<24} {count}")
-        if res.quarantined:
-            console.print(f"  details: quarantine/{res.dataset}/download/ in the workspace")
+        render.result(f"{res.dataset}: {res.input_rows} rows -> {res.items} items, {res.quarantined} quarantined "
+                      f"({res.probed_files} files probed, {res.seconds:.1f} s)")
+        if res.reasons:
+            render.counts("quarantined rows", "reason", res.reasons)
+            render.log(f"details: quarantine/{res.dataset}/download/ in the workspace")
     if strict and res.quarantined:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from . import render
 from .app import (
     DEFAULT_WS,
     DatasetOpt,
@@ -41,7 +42,7 @@ def encode(
     Reruns are cache hits, a killed run resumes from its finished shards, bad audio is quarantined.
     """
     from ..executor import check_engine
-    from ..progress import console, progress_bar
+    from ..progress import progress_bar
     from ..stages.encode import encode as run_encode
     from ..workspace import Workspace
 
@@ -56,14 +57,14 @@ def encode(
     if as_json:
         print_json(summary)
     elif res.up_to_date:
-        console.print(f"[green]up to date[/]: {res.dataset} under {res.codec_key} ({res.indexed} items indexed, "
-                      f"{res.quarantined} quarantined); --force redoes it")
+        render.log(f"up to date: {res.dataset} under {res.codec_key} ({res.indexed} items indexed, "
+                   f"{res.quarantined} quarantined); --force redoes it")
     else:
         speed = res.audio_seconds / res.seconds if res.seconds else 0.0
-        console.print(f"[bold]{res.dataset}[/] -> {res.codec_key}: [green]{res.indexed} items indexed[/], "
-                      f"[yellow]{res.quarantined} quarantined[/]; {res.distinct_audio} distinct clips: "
-                      f"{res.cache_hits} cached, {res.encoded} encoded ({res.audio_seconds:.0f} s of audio, "
-                      f"{speed:.1f} s/s, padding x{res.padding_waste:.3f}) in {res.seconds:.1f} s")
-        for reason, count in res.reasons.items():
-            console.print(f"  quarantine  {reason:<24} {count}")
-        console.print(f"  cache: {res.cache_dir}")
+        render.result(f"{res.dataset} -> {res.codec_key}: {res.indexed} items indexed, {res.quarantined} quarantined; "
+                      f"{res.distinct_audio} distinct clips: {res.cache_hits} cached, {res.encoded} encoded "
+                      f"({res.audio_seconds:.0f} s of audio, {speed:.1f} s/s, padding x{res.padding_waste:.3f}) "
+                      f"in {res.seconds:.1f} s")
+        if res.reasons:
+            render.counts("quarantined items", "reason", res.reasons)
+        render.result(f"cache: {res.cache_dir}")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from . import render
 from .app import (
     DEFAULT_WS,
     DatasetOpt,
@@ -15,6 +16,9 @@ from .app import (
     app,
     print_json,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..stages.sample import SampleResult
 
 
 @app.command()
@@ -30,16 +34,21 @@ def sample(
     as_json: JsonOpt = False,
 ) -> None:
     """Draw a prompt set from a split, balanced by question type, without replacement, seeded."""
-    from ..stages.sample import render
     from ..stages.sample import sample as run_sample
     from ..workspace import Workspace
 
     res = run_sample(Workspace(workspace), dataset, n=n, split=split, weights=weights, seed=seed, name=name, force=force)
     if as_json:
-        print_json(res.__dict__)
+        print_json(res)
         return
     if res.up_to_date:
-        from ..progress import console
+        render.log(f"up to date: prompt set {res.name} ({res.n} prompts); --force redoes it")
+    show(res)
 
-        console.print(f"[green]up to date[/]: prompt set {res.name} ({res.n} prompts); --force redoes it")
-    render(res)
+
+def show(res: SampleResult) -> None:
+    """The prompt set against its pool, by question type and by source."""
+    for title, rows in (("question type", res.by_type), ("source", res.by_source)):
+        render.table(f"{res.dataset} / {res.name}: chosen against the pool by {title}", [title, "pool", "chosen", "share"],
+                     [(k, v["pool"], v["chosen"], f"{v['chosen'] / max(res.n, 1):.1%}") for k, v in rows.items()],
+                     right=["share"])
