@@ -6,6 +6,9 @@ thing in both:
 - `options`: softmax over each option's length-normalised log-likelihood as the reply;
 - `generate`: greedy, one completion, parsed by `answers.parse_answer`; the probabilities are one-hot
   on the credited option, None when nothing is credited (counted as a wrong answer).
+
+`sample_answers` is the generate mode with any sampling (several completions per query, each parsed):
+eval's self-consistency draws through it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..answers import parse_answer
+from ..answers import ParsedAnswer, parse_answer
 from .types import Backend, Query, Sampling
 
 MODES = ("letters", "options", "generate")
@@ -27,6 +30,27 @@ class Answer:
     parse_layer: str | None = None  # generate mode: how it was parsed, or why not
 
 
+@dataclass
+class SampledAnswer:
+    text: str  # the completion, verbatim
+    finish_reason: str  # stop | length
+    parsed: ParsedAnswer  # in the shown option order
+
+
+def sample_answers(backend: Backend, queries: list[Query], sampling: Sampling) -> list[list[SampledAnswer]]:
+    """Per query, its `sampling.n` completions, each parsed by the layered parser; checked whole."""
+    gens = backend.generate(queries, sampling)
+    if len(gens) != len(queries):
+        raise RuntimeError(f"backend returned {len(gens)} generations for {len(queries)} queries")
+    out = []
+    for q, g in zip(queries, gens):
+        if g.key != q.key or len(g.completions) != sampling.n:
+            raise RuntimeError(f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), "
+                               f"expected {sampling.n}")
+        out.append([SampledAnswer(c.text, c.finish_reason, parse_answer(c.text, q.choices)) for c in g.completions])
+    return out
+
+
 def ask(backend: Backend, mode: str, queries: list[Query], max_new_tokens: int = 256, seed: int = 0) -> list[Answer]:
     """One `Answer` per query, checked: one finite probability per shown option (or None)."""
     if mode == "letters":
@@ -36,14 +60,13 @@ def ask(backend: Backend, mode: str, queries: list[Query], max_new_tokens: int =
     elif mode == "generate":
         sampling = Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed, logprobs=False)
         answers = []
-        for q, g in zip(queries, backend.generate(queries, sampling)):
-            text = g.completions[0].text if g.completions else ""
-            parsed = parse_answer(text, q.choices)
+        for q, (first,) in zip(queries, sample_answers(backend, queries, sampling)):
+            parsed = first.parsed
             probs = None
             if parsed.index is not None:
                 probs = np.zeros(len(q.choices))
                 probs[parsed.index] = 1.0
-            answers.append(Answer(probs, text, parsed.layer or parsed.reason))
+            answers.append(Answer(probs, first.text, parsed.layer or parsed.reason))
     else:
         raise ValueError(f"unknown answer mode {mode!r}; use one of {MODES}")
     if len(answers) != len(queries):

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ...answers import LETTERS, parse_answer
+from ...answers import LETTERS
 from ...audio import AudioError, load_audio, silence
 from ...errors import UserError
-from ...inference.types import Backend, Generation, Query, Sampling
+from ...inference.answering import SampledAnswer, ask, sample_answers
+from ...inference.types import Backend, Query, Sampling
 from ...prompt_styles import get_style
 from ...schema import PREDICTIONS
 from ...workspace import StageRun
@@ -60,16 +61,6 @@ def _queries(
     return queries
 
 
-def _check(queries: list[Query], gens: list[Generation], n: int) -> None:
-    if len(gens) != len(queries):
-        raise RuntimeError(f"backend returned {len(gens)} generations for {len(queries)} queries")
-    for q, g in zip(queries, gens):
-        if g.key != q.key or len(g.completions) != n:
-            raise RuntimeError(
-                f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), expected {n}"
-            )
-
-
 def letter_scores(backend: Backend, queries: list[Query]) -> list[np.ndarray]:
     """P(letter) per shown option, read with a letter-first prompt style whatever style generated."""
     style = (
@@ -77,12 +68,7 @@ def letter_scores(backend: Backend, queries: list[Query]) -> list[np.ndarray]:
         if queries and get_style(queries[0].prompt_style).letter_first
         else LETTER_STYLE
     )
-    probs = backend.score_letters([replace(q, prompt_style=style) for q in queries])
-    out = [np.asarray(p, dtype=np.float64) for p in probs]
-    for q, p in zip(queries, out):
-        if p.shape != (len(q.choices),) or not np.all(np.isfinite(p)):
-            raise RuntimeError(f"backend {backend.name} returned letter scores {p!r} for {q.key}")
-    return out
+    return [a.probs for a in ask(backend, "letters", [replace(q, prompt_style=style) for q in queries])]
 
 
 def eval_shard(task: dict[str, Any], backend: Backend | None = None) -> dict[str, Any]:
@@ -105,18 +91,16 @@ def eval_shard(task: dict[str, Any], backend: Backend | None = None) -> dict[str
         seed=cfg.seed,
         logprobs=False,
     )
-    gens = backend.generate(queries, sampling)
-    _check(queries, gens, cfg.samples)
+    answers = sample_answers(backend, queries, sampling)
     scores: dict[str, np.ndarray] = {}
     if cfg.letter_scores:
         audio_q = [q for q in queries if q.key.endswith("|audio")]
         scores = dict(zip((q.key for q in audio_q), letter_scores(backend, audio_q)))
     by_id = {it["item_id"]: it for it in items}
     rows = []
-    for q, g in zip(queries, gens):
+    for q, samples in zip(queries, answers):
         item_id, _, cond = q.key.rpartition("|")
-        it = by_id[item_id]
-        rows += _rows(task, cfg, it, cond, q, g, scores.get(q.key))
+        rows += _rows(task, cfg, by_id[item_id], cond, q, samples, scores.get(q.key))
     StageRun.write_shard(Path(task["out_dir"]), task["index"], PREDICTIONS.from_pylist(rows), PREDICTIONS)
     return {"index": task["index"], "items": len(items), "rows": len(rows)}
 
@@ -127,10 +111,10 @@ def _rows(
     it: Mapping[str, Any],
     cond: str,
     q: Query,
-    g: Generation,
+    samples: list[SampledAnswer],
     probs: np.ndarray | None,
 ) -> list[dict[str, Any]]:
-    parsed = [parse_answer(c.text, q.choices) for c in g.completions]
+    parsed = [a.parsed for a in samples]
     vote = majority_vote([p.index for p in parsed], [p.reason for p in parsed])
     gold = it["answer_index"]
     graded = gold is not None
@@ -161,8 +145,8 @@ def _rows(
         {
             **common,
             "sample_index": s,
-            "raw_output": c.text,
-            "finish_reason": c.finish_reason,
+            "raw_output": a.text,
+            "finish_reason": a.finish_reason,
             "predicted_index": p.index,
             "predicted_letter": None if p.index is None else LETTERS[p.index],
             "predicted_text": p.text,
@@ -170,5 +154,5 @@ def _rows(
             "parse_reason": p.reason,
             "correct": (p.index == gold) if graded else None,
         }
-        for s, (c, p) in enumerate(zip(g.completions, parsed))
+        for s, (a, p) in enumerate(zip(samples, parsed))
     ]
