@@ -7,24 +7,29 @@ from typing import Annotated
 
 import typer
 
+from . import render
 from .app import DEFAULT_WS, DatasetOpt, JsonOpt, WorkspaceOpt, app, print_json
-from .render import log, table
 
 
 @app.command()
 def export(
-    fmt: Annotated[
+    format: Annotated[
         str, typer.Option("--format", "-f", help="native (a table as it is) | verl | trl | groups | sft.")
     ] = "native",
-    out: Annotated[
+    out_dir: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Folder to write the dataset into (Hub layout: README.md + data/)."),
+        typer.Option(
+            "--out",
+            "--out-dir",
+            "-o",
+            help="Folder to write the dataset into (Hub layout: README.md + data/).",
+        ),
     ] = None,
     push_to_hub: Annotated[
         str | None, typer.Option("--push-to-hub", help="Also upload it as this Hub dataset repo (user/name).")
     ] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the Hub repo private.")] = False,
-    table_name: Annotated[
+    table: Annotated[
         str | None,
         typer.Option(
             "--table",
@@ -98,7 +103,7 @@ def export(
     from ..workspace import Workspace
 
     options = ExportOptions(
-        table=table_name,
+        table=table,
         unit=unit,
         prompts=prompts,
         rollouts=rollouts,
@@ -111,10 +116,10 @@ def export(
     )
     res = run_export(
         Workspace(workspace),
-        fmt,
+        format,
         dataset,
         options,
-        out=out,
+        out=out_dir,
         push_to_hub=push_to_hub,
         private=private,
         title=title,
@@ -123,7 +128,7 @@ def export(
         print_json(res)
         return
     check = res.check["configs"]
-    table(
+    render.table(
         f"{res.dataset} exported as {res.format}",
         ["config", "rows", "loaded back", "rows compared", "check"],
         [
@@ -132,8 +137,8 @@ def export(
         ],
     )
     for note in res.notes:
-        log(f"  {note}")
+        render.log(f"  {note}")
     if res.out:
-        log(f"written: {res.out} (dataset card: {Path(res.out) / 'README.md'})")
+        render.log(f"written: {res.out} (dataset card: {Path(res.out) / 'README.md'})")
     if res.pushed_to:
-        log(f"pushed: {res.pushed_to}")
+        render.log(f"pushed: {res.pushed_to}")

@@ -118,9 +118,11 @@ def stats(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Write PNG plots (needs matplotlib).")
     ] = True,
-    out: Annotated[
+    out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder for the plots (default: <workspace>/stats/<dataset>)."),
+        typer.Option(
+            "--out", "--out-dir", help="Folder for the plots (default: <workspace>/stats/<dataset>)."
+        ),
     ] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
@@ -145,6 +147,6 @@ def stats(
     if plots:
         from ..plots import write_plots
 
-        folder = out or ws.root / "stats" / report["dataset"]
+        folder = out_dir or ws.root / "stats" / report["dataset"]
         report["plots"] = [str(p) for p in write_plots(report, folder)]
     print_json(report) if as_json else render(report)
