@@ -139,6 +139,18 @@ def test_trl_prompts_and_completion_logs(planted, items, tmp_path):
     assert comp["completion"][0].startswith("<think>")
 
 
+def test_embedded_audio_in_trl_and_sft(planted, items, tmp_path):
+    _, out = run(planted, tmp_path / "trl", "trl", audio="embed", sample_rate=8000)
+    for row in load(out, "prompts").select(range(3)):
+        assert row["audio"]["sampling_rate"] == 8000 and len(row["audio"]["array"]) == 4000
+    _, out = run(planted, tmp_path / "sft", "sft", audio="embed")
+    ds = load(out)
+    it = items[ds[0]["item_id"]]
+    raw, _ = sf.read(planted.dataset(DS).resolve(it["audio_path"]), dtype="float32")
+    assert it["sample_rate"] == 16000
+    np.testing.assert_allclose(np.asarray(ds[0]["audios"][0]["array"], np.float32), raw, atol=1e-6)
+
+
 def test_groups_one_row_per_group(planted, tmp_path):
     res, out = run(planted, tmp_path, "groups")
     ds = load(out)

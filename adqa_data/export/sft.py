@@ -28,10 +28,11 @@ from .source import (
     AUDIO_PLACEHOLDER,
     answer_for,
     audio_path,
-    audio_waveform,
     chat_texts,
     check_audio_mode,
+    one_per_row,
     select_items,
+    waveform_structs,
 )
 
 
@@ -74,16 +75,11 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
         }
         if mode == "path":
             row["audios"] = [audio_path(rec, it)]
-        elif mode == "embed":
-            row["audios"] = [
-                {"array": audio_waveform(rec, it, options.sample_rate), "sampling_rate": options.sample_rate}
-            ]
         rows.append(row)
     table = pa.Table.from_pylist(rows)
     if mode == "embed":
-        audio = pa.list_(pa.struct([("array", pa.list_(pa.float32())), ("sampling_rate", pa.int32())]))
-        table = table.set_column(
-            table.schema.get_field_index("audios"), "audios", table.column("audios").cast(audio)
+        table = table.append_column(
+            "audios", one_per_row(waveform_structs(rec, items, options.sample_rate, "array"))
         )
     with_cot = sum(r["has_cot"] for r in rows)
     notes = [*sel.notes, f"{with_cot} of {len(rows)} rows carry a chain of thought"]

@@ -30,13 +30,13 @@ from .base import Built, ExportOptions
 from .source import (
     answer_for,
     audio_path,
-    audio_waveform,
     chat_texts,
     check_audio_mode,
     letters_shown,
     named_sets,
     read_rollouts,
     select_items,
+    waveform_structs,
 )
 
 
@@ -61,18 +61,10 @@ def prompt_rows(ws: Workspace, dataset: str, options: ExportOptions) -> tuple[pa
         }
         if mode == "path":
             row["audio"] = audio_path(rec, it)
-        elif mode == "embed":
-            row["audio"] = {
-                "array": audio_waveform(rec, it, options.sample_rate),
-                "sampling_rate": options.sample_rate,
-            }
         rows.append(row)
     table = pa.Table.from_pylist(rows)
     if mode == "embed":
-        audio = pa.struct([("array", pa.list_(pa.float32())), ("sampling_rate", pa.int32())])
-        table = table.set_column(
-            table.schema.get_field_index("audio"), "audio", table.column("audio").cast(audio)
-        )
+        table = table.append_column("audio", waveform_structs(rec, sel.items, options.sample_rate, "array"))
     return table, sel
 
 

@@ -22,8 +22,6 @@ verl's default (`audios`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pyarrow as pa
 
 from ..prompt_styles import get_style
@@ -34,22 +32,15 @@ from .source import (
     AUDIO_PLACEHOLDER,
     answer_for,
     audio_path,
-    audio_waveform,
     chat_texts,
     check_audio_mode,
     letters_shown,
+    one_per_row,
     select_items,
+    waveform_structs,
 )
 
 ABILITY = "audio_mcq"
-
-
-def _audios(rec: Any, item: dict[str, Any], mode: str, sample_rate: int) -> list[dict[str, Any]] | None:
-    if mode == "embed":
-        return [{"audio": audio_waveform(rec, item, sample_rate), "sampling_rate": sample_rate}]
-    if mode == "path":
-        return [{"audio": audio_path(rec, item)}]
-    return None
 
 
 def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
@@ -82,14 +73,13 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
                 "source_dataset": it["source_dataset"],
             },
         }
-        if mode != "none":
-            row["audios"] = _audios(rec, it, mode, options.sample_rate)
+        if mode == "path":
+            row["audios"] = [{"audio": audio_path(rec, it)}]
         rows.append(row)
     table = pa.Table.from_pylist(rows)
-    if mode == "embed":  # float32 as decoded (inference would make it float64: twice the size)
-        audios = pa.list_(pa.struct([("audio", pa.list_(pa.float32())), ("sampling_rate", pa.int32())]))
-        table = table.set_column(
-            table.schema.get_field_index("audios"), "audios", table.column("audios").cast(audios)
+    if mode == "embed":
+        table = table.append_column(
+            "audios", one_per_row(waveform_structs(rec, sel.items, options.sample_rate, "audio"))
         )
     truth = "the option letter" if letters_shown(style) else "the option text"
     return Built(
