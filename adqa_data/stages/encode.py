@@ -38,9 +38,10 @@ from ..codecs import CodecSpec, load_codec, resolve_codec
 from ..codecs.cache import CodeCache
 from ..errors import UserError
 from ..executor import Engine, map_unordered
+from ..fingerprints import table_fingerprint
 from ..schema import CODE_INDEX, CODES, QUARANTINE
 from ..schema import QuarantineReason as R
-from ..workspace import StageRun, Workspace, tree_fingerprint
+from ..workspace import StageRun, Workspace
 
 STAGE = "encode"
 DEFAULT_CODEC = "mimo-audio"
@@ -262,7 +263,7 @@ def encode(
         "cache_dir": str(cache.root),
         "schemas": {t.name: t.version for t in (CODES, CODE_INDEX, QUARANTINE)},
     }
-    inputs = {"items": tree_fingerprint(workspace.table_dir("items", ds.name))}
+    inputs = {"items": table_fingerprint(workspace.table_dir("items", ds.name))}
     run = StageRun(workspace, STAGE, ds.name, config, inputs, force=force, extra_versions=("torch", "transformers"))
     with run:
         if run.up_to_date and _index_intact(workspace, ds.name, codec_key):

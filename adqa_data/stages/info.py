@@ -65,30 +65,3 @@ def info(ws: Workspace, dataset: str | None = None) -> dict[str, Any]:
         }
     return {"workspace": str(ws.root), "items": n_items, "quarantined": n_quarantined,
             "quarantine_reasons": dict(sorted(reasons.items())), "datasets": per}
-
-
-def render(report: dict[str, Any]) -> None:
-    """The report as rich tables on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-
-    for name, d in report["datasets"].items():
-        t = Table(title=f"{name}: {d['items']} items, {d['quarantined']} quarantined", title_justify="left")
-        t.add_column("breakdown")
-        t.add_column("value")
-        t.add_column("count", justify="right")
-        for key, label in (("by_source", "source"), ("by_question_type", "question type"), ("by_split", "split"),
-                           ("quarantine_reasons", "quarantine reason")):
-            for value, count in d[key].items():
-                t.add_row(label, value, str(count))
-                label = ""
-        dur = d["duration"]
-        t.add_row("duration", "total hours", f"{dur['total_h']:.3f}")
-        for k in ("min_s", "median_s", "p95_s", "max_s"):
-            if k in dur:
-                t.add_row("", k.replace("_s", " (s)"), f"{dur[k]:.2f}")
-        console.print(t)
-    if not report["datasets"]:
-        console.print("workspace holds no dataset yet: run 'adqa-data download' first")

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
+from ..fingerprints import rows_fingerprint
 from ..schema import ITEM_SCORES, PROMPTS
-from ..workspace import StageRun, Workspace, stable_hash
+from ..workspace import StageRun, Workspace
 
 STAGE = "sample"
 SPLITS = ("strong", "weak", "all")
@@ -171,7 +172,7 @@ def sample(
     pool = _pool(ws, ds, split)
     pool, excluded = _without_leaked(ws, ds, pool, exclude_leaked)  # a changed pool changes the run key
     config = {"n": n, "split": split, "weights": weights, "seed": seed, "name": name, "schema": PROMPTS.version}
-    inputs = {"pool": stable_hash(sorted((it["item_id"], it["question_type"]) for it in pool))}
+    inputs = {"pool": rows_fingerprint(sorted((it["item_id"], it["question_type"]) for it in pool))}
     run = StageRun(ws, STAGE, ds, config, inputs, force=force, unit=name)
     with run:
         if run.up_to_date:
@@ -191,19 +192,3 @@ def sample(
         run.finish({"n": len(rows), "by_type": by_type, "by_source": by_source, "pool": len(pool),
                     "excluded_leaked": excluded or 0})
     return SampleResult(ds, name, False, len(rows), by_type, by_source, excluded or 0)
-
-
-def render(res: SampleResult) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    for title, rows in (("question type", res.by_type), ("source", res.by_source)):
-        t = Table(title=f"{res.dataset} / {res.name}: chosen against the pool by {title}", title_justify="left")
-        t.add_column(title)
-        t.add_column("pool", justify="right")
-        t.add_column("chosen", justify="right")
-        t.add_column("share", justify="right")
-        for k, v in rows.items():
-            t.add_row(k, str(v["pool"]), str(v["chosen"]), f"{v['chosen'] / max(res.n, 1):.1%}")
-        console.print(t)
