@@ -22,6 +22,7 @@ from typing import Any
 from ..audio import AudioError, probe_audio
 from ..errors import UserError
 from ..executor import Engine, map_unordered
+from ..fingerprints import file_sha256, tree_fingerprint
 from ..names import safe_name
 from ..schema import ITEMS, PROBES, QUARANTINE
 from ..schema import QuarantineReason as R
@@ -37,7 +38,7 @@ from ..sources.base import (
     read_parquet_rows,
     safe_relative_path,
 )
-from ..workspace import DatasetRecord, StageRun, Workspace, file_sha256, read_table, tree_fingerprint
+from ..workspace import DatasetRecord, StageRun, Workspace, read_table
 
 STAGE = "download"
 PROBE_CHUNK = 256  # files per probes shard: the unit of resume and of a worker process's task
