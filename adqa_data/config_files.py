@@ -72,3 +72,13 @@ def load_yaml_model(path: str | Path, model: type[M], what: str, fix: str | None
     data = read_yaml_mapping(path, what, fix)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return validate_model(model, data, what, where=str(path), fix=fix)
+
+
+def load_settings(path: str | Path | None, model: type[M], what: str, fix: str | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> M:
+    """Settings of a command: a YAML file when given (`load_yaml_model`), else the defaults, with the
+    command-line `overrides` (None values ignored) on top."""
+    if path is not None:
+        return load_yaml_model(path, model, what, fix, overrides)
+    data = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return validate_model(model, data, what, fix=fix)

@@ -49,3 +49,11 @@ def test_each_failure_is_one_user_error_with_file_key_and_fix(tmp_path, text, me
     assert e.value.fix == "see the docs"
     if text is not None:
         assert e.value.where == str(tmp_path / "s.yaml")
+
+
+def test_settings_without_a_file_are_the_defaults_with_overrides():
+    from adqa_data.config_files import load_settings
+
+    assert load_settings(None, Settings, "settings", overrides={"k": 2, "name": None}) == Settings(k=2)
+    with pytest.raises(UserError, match="settings: kk: unknown key"):
+        load_settings(None, Settings, "settings", overrides={"kk": 2})

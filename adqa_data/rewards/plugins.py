@@ -31,6 +31,19 @@ class RewardSpec:
     weight: float
 
 
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Reward weights as floats; ValueError (for a settings validator) when there are none, one is not
+    finite, or all are 0 (the total would carry no signal)."""
+    if not weights:
+        raise ValueError("at least one reward is needed")
+    for name, w in weights.items():
+        if not math.isfinite(float(w)):
+            raise ValueError(f"reward {name!r} has a weight that is not finite: {w}")
+    if not any(float(w) != 0 for w in weights.values()):
+        raise ValueError("every reward weight is 0: the total would carry no signal")
+    return {str(k): float(w) for k, w in weights.items()}
+
+
 def load_reward(name: str) -> tuple[RewardFn, str]:
     """The callable a reward name stands for, and the short name of its column."""
     if name in REWARDS:
