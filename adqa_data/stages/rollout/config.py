@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...config_files import load_yaml_model, validate_model
+from ...config_files import load_settings
 from ...errors import UserError
 from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
+from ...rewards.plugins import check_weights
 
 FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
 
@@ -57,14 +57,7 @@ class RolloutConfig(BaseModel):
     @field_validator("rewards")
     @classmethod
     def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        if not v:
-            raise ValueError("at least one reward is needed")
-        for name, w in v.items():
-            if not math.isfinite(float(w)):
-                raise ValueError(f"reward {name!r} has a weight that is not finite: {w}")
-        if not any(float(w) != 0 for w in v.values()):
-            raise ValueError("every reward weight is 0: the total would carry no signal")
-        return {str(k): float(w) for k, w in v.items()}
+        return check_weights(v)
 
     @field_validator("baseline", mode="before")
     @classmethod
@@ -97,7 +90,4 @@ def parse_reward_weights(pairs: Sequence[str]) -> dict[str, float]:
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> RolloutConfig:
     """A `RolloutConfig` from a YAML file (optional) with `overrides` (None values ignored) on top."""
-    if path is not None:
-        return load_yaml_model(path, RolloutConfig, "rollout config", fix=FIX, overrides=overrides)
-    data = {k: v for k, v in overrides.items() if v is not None}
-    return validate_model(RolloutConfig, data, "invalid rollout settings", fix=FIX)
+    return load_settings(path, RolloutConfig, "rollout config", fix=FIX, overrides=overrides)
