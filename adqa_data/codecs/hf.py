@@ -26,7 +26,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from ..errors import require
-from .base import Codec, CodecSpec, pad_to_multiple, stack_right_padded, weights_dir
+from .base import Codec, CodecSpec, check_loading_info, pad_to_multiple, stack_right_padded, weights_dir
 
 _CLASSES = {"mimi": "MimiModel", "encodec": "EncodecModel", "dac": "DacModel", "xcodec": "XcodecModel"}
 
@@ -39,7 +39,9 @@ class TransformersCodec(Codec):
         self._torch = torch
         self._dtype = getattr(torch, spec.dtype)
         cls = getattr(transformers, _CLASSES[spec.family])
-        model = cls.from_pretrained(weights_dir(spec), dtype=torch.float32)
+        path = weights_dir(spec)
+        model, info = cls.from_pretrained(path, dtype=torch.float32, output_loading_info=True)
+        check_loading_info(info, path, f"{spec.family} codec")
         model.eval().requires_grad_(False)
         _fix_mimi_codebook_cache(model)
         model.to(device)

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError, require
-from .base import Codec, CodecSpec, weights_dir
+from .base import Codec, CodecSpec, check_loading_info, weights_dir
 
 SEGMENT_FRAMES = 6000  # upstream preprocess_input: segment_size
 MAX_PACKED_FRAMES = 256_000  # upstream encode_batch: max_length
@@ -188,7 +188,13 @@ class MiMoAudioCodec(Codec):
         torch = require("torch", "models", "encoding audio with the MiMo-Audio tokenizer")
         self._torch = torch
         upstream = import_upstream()
-        model = upstream.MiMoAudioTokenizer.from_pretrained(weights_dir(spec))
+        path = weights_dir(spec)
+        load = upstream.MiMoAudioTokenizer.from_pretrained
+        if _takes_keyword(load, "output_loading_info"):  # upstream's is transformers' from_pretrained: strict
+            model, info = load(path, output_loading_info=True)
+            check_loading_info(info, path, "MiMo-Audio tokenizer")
+        else:
+            model = load(path)
         model = model.eval().to(getattr(torch, spec.dtype)).to(device)  # upstream: .eval().bfloat16().to(device)
         self.model = model
         s = spec.settings
@@ -266,3 +272,13 @@ class MiMoAudioCodec(Codec):
                 return_codes_only=True, n_q=self.num_codebooks,
             )
         return codes[: self.num_codebooks].to("cpu", torch.int64).numpy()
+
+
+def _takes_keyword(fn, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,18 @@ def _locate(source: str, revision: str | None) -> tuple[Path, str]:
         return local.absolute(), f"sha256:{weights_sha256(local.absolute())}"
     if local.exists() or source.startswith(("/", ".", "~")):
         raise UserError(f"codec path {source} is not a directory")
+    if _hub_offline():
+        # offline, only the local hub cache can answer: ask it directly (the download client would retry)
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(source, "config.json", revision=revision)
+        if not isinstance(cached, str):
+            raise UserError(
+                f"codec {source!r}{'@' + revision if revision else ''} is not in the local Hugging Face hub cache "
+                "and HF_HUB_OFFLINE is set",
+                fix="check the name, go online once to cache it (unset HF_HUB_OFFLINE), or pass a local directory",
+            )
+        return Path(cached).parent, f"hub:{source}@{Path(cached).parent.name}"
     try:
         from huggingface_hub import hf_hub_download
 
@@ -92,6 +105,10 @@ def _locate(source: str, revision: str | None) -> tuple[Path, str]:
         ) from None
     commit = cfg.parent.name  # .../snapshots/<commit>/config.json
     return cfg.parent, f"hub:{source}@{commit}"
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 _sha_lock = threading.Lock()
@@ -181,9 +198,18 @@ def resolve_codec(name: str, dtype: str = "auto", device: str = "cpu") -> CodecS
     path, weights_id = _locate(source, revision)
     try:
         cfg = json.loads((path / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:
         raise UserError(f"cannot read {path / 'config.json'}: {e}") from None
-    detected = MODEL_TYPES.get(str(cfg.get("model_type", "")))
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path / 'config.json'} is not a JSON object", fix="point --codec at a codec's folder")
+    model_type = cfg.get("model_type")
+    detected = MODEL_TYPES.get(str(model_type or ""))
+    if family is not None and model_type and detected != family:
+        # a config of another model (a LALM, another codec) would load with its weights randomly initialised
+        raise UserError(
+            f"{path} holds a {model_type!r} model, not {family}" + (f" (it is a {detected} codec)" if detected else ""),
+            fix=f"use {detected}:{source}" if detected else "point --codec at a folder saved from that codec",
+        )
     if family is None:
         if detected is None:
             raise UserError(
@@ -191,8 +217,6 @@ def resolve_codec(name: str, dtype: str = "auto", device: str = "cpu") -> CodecS
                 fix=f"name the family: <family>:{source}, family one of {', '.join(FAMILIES)}",
             )
         family = detected
-    elif detected is not None and detected != family:
-        raise UserError(f"{source} is a {detected} model, not {family}", fix=f"use {detected}:{source}")
     facts = _facts(family, cfg)
     return CodecSpec(
         family=family,
