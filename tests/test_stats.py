@@ -154,6 +154,25 @@ def test_training_log_without_step_uses_line_order(tmp_path, planted):
     assert run["curves"]["kl"] == {"step": [2], "value": [0.1]}
 
 
+def test_bundled_trainer_metric_names_are_plotted(tmp_path, planted):
+    shutil.copytree(planted.root, tmp_path / "w")
+    ws = Workspace(tmp_path / "w")
+    line = {
+        "step": 1,
+        "loss": 0.1,
+        "reward": 0.5,
+        "reward_std": 0.2,
+        "kl": 0.0,
+        "clip_ratio/region_mean": 0.1,
+        "clip_ratio/low_mean": 0.05,
+        "ratio_mean": 1.0,
+    }
+    (ws.root / "runs" / DS / "run1" / "metrics.jsonl").write_text(json.dumps(line) + "\n")
+    run = stats(ws, sections=["training"])["sections"]["training"]["run1"]
+    assert set(run["curves"]) == set(line) - {"step"}  # every metric is reported
+    assert run["plotted"] == ["loss", "reward", "reward_std", "kl", "clip_ratio/region_mean"]
+
+
 # -------------------------------------------------------------------------------------- plots, CLI
 def test_cli_writes_tables_json_and_plots(tmp_path, planted):
     shutil.copytree(planted.root, tmp_path / "w")

@@ -148,5 +148,12 @@ def stats(
         from ..plots import write_plots
 
         folder = out_dir or ws.root / "stats" / report["dataset"]
-        report["plots"] = [str(p) for p in write_plots(report, folder)]
+        try:
+            report["plots"] = [str(p) for p in write_plots(report, folder)]
+        except OSError as e:  # a read-only workspace: the statistics still print
+            raise UserError(
+                f"cannot write the plots: {e}",
+                where=str(folder),
+                fix="pass --out DIR to write them elsewhere, or --no-plots",
+            ) from None
     print_json(report) if as_json else render(report)

@@ -40,7 +40,19 @@ SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "
 TIE_TOLERANCE = 1e-6  # the filter stage's tie rule for the permutation-averaged answer
 SCORE_BINS = 20  # continuous contribution score histogram over [-1, 1]
 LENGTH_BINS = 20
-TRAINING_KEYS = ("reward", "kl", "loss", "clip_ratio", "entropy", "grad_norm", "learning_rate")
+# curves drawn from a run's metrics log (all keys are reported): TRL's names and the bundled trainer's
+TRAINING_KEYS = (
+    "reward",
+    "kl",
+    "loss",
+    "nll",
+    "clip_ratio",
+    "clip_ratio/region_mean",
+    "entropy",
+    "grad_norm",
+    "learning_rate",
+)
+MAX_CURVES = 9
 
 
 # ------------------------------------------------------------------------------------------- agreement
@@ -464,7 +476,7 @@ def training_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
             "skipped_lines": skipped,
             "last": {k: c["value"][-1] for k, c in curves.items()},
             "curves": curves,
-            "plotted": [k for k in curves if k in TRAINING_KEYS or k.startswith("reward")],
+            "plotted": [k for k in curves if k in TRAINING_KEYS or k.startswith("reward")][:MAX_CURVES],
         }
     return runs or None
 
