@@ -98,15 +98,23 @@ class ModelAdapter:
 
     # ------------------------------------------------------------------------------- transformers
     @staticmethod
-    def _from_pretrained(class_name: str, path: str | Path, device: str, dtype: str, trust_remote_code: bool):
-        """The model (eval mode, on `device`) and tokenizer every transformers adapter starts from."""
+    def _from_pretrained(class_name: str, path: str | Path, device: str, dtype: str, trust_remote_code: bool,
+                         ignore_unexpected: tuple[str, ...] = ()):
+        """The model (eval mode, on `device`) and tokenizer every transformers adapter starts from.
+
+        The load is strict: a weight the checkpoint lacks (it would be randomly initialised), one the
+        model does not have, or one of another shape is an error naming the path. `ignore_unexpected`
+        names key prefixes a family's checkpoints carry for parts it does not load (Omni's talker)."""
+        from ...codecs.base import check_loading_info
+
         transformers = require("transformers", "models", "the transformers backend")
-        model = (
-            getattr(transformers, class_name)
-            .from_pretrained(str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code)
-            .to(device)
-            .eval()
+        model, info = getattr(transformers, class_name).from_pretrained(
+            str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code, output_loading_info=True
         )
+        info = dict(info)
+        info["unexpected_keys"] = {k for k in info.get("unexpected_keys") or () if not k.startswith(ignore_unexpected)}
+        check_loading_info(info, str(path), f"{class_name} checkpoint")
+        model = model.to(device).eval()
         tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         return model, tok
 

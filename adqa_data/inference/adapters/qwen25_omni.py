@@ -49,7 +49,8 @@ class Qwen25OmniAdapter(ModelAdapter):
     ) -> LoadedModel:
         transformers = require("transformers", "models", "the transformers backend")
         # a full Omni checkpoint (thinker + talker) loads its thinker weights under the "thinker." prefix
-        model, tok = self._from_pretrained("Qwen2_5OmniThinkerForConditionalGeneration", path, device, dtype, trust_remote_code)
+        model, tok = self._from_pretrained("Qwen2_5OmniThinkerForConditionalGeneration", path, device, dtype,
+                                           trust_remote_code, ignore_unexpected=("talker.", "token2wav."))
         try:
             fe = transformers.WhisperFeatureExtractor.from_pretrained(str(path))
         except OSError:  # a checkpoint without preprocessor_config.json: Omni's front end is Whisper-128
