@@ -222,3 +222,9 @@ def test_cli_check_leakage_json(ws):
     }
     res = runner.invoke(app, ["check-leakage", "-w", str(ws.root), "-d", "audiomcq", "--method", "bogus"])
     assert res.exit_code != 0
+    base = ["sample", "-w", str(ws.root), "-d", "audiomcq", "--n", "3", "--split", "all", "--json"]
+    res = runner.invoke(app, base)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["excluded_leaked"] == out["flagged_items"]
+    res = runner.invoke(app, [*base, "--keep-leaked", "--name", "kept"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["excluded_leaked"] == 0

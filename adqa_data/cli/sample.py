@@ -28,6 +28,7 @@ def sample(
     weights: Annotated[str, typer.Option("--weights", help="Per question type: uniform | proportional | TYPE=W,TYPE=W,...")] = "uniform",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     name: Annotated[str | None, typer.Option("--name", help="Prompt set name (default: <split>-<n>-seed<seed>).")] = None,
+    exclude_leaked: Annotated[bool | None, typer.Option("--exclude-leaked/--keep-leaked", help="Leave out items 'check-leakage' flagged (their audio or question is in a dev/eval set). Default: exclude once check-leakage has run on the dataset.")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     force: ForceOpt = False,
@@ -37,12 +38,15 @@ def sample(
     from ..stages.sample import sample as run_sample
     from ..workspace import Workspace
 
-    res = run_sample(Workspace(workspace), dataset, n=n, split=split, weights=weights, seed=seed, name=name, force=force)
+    res = run_sample(Workspace(workspace), dataset, n=n, split=split, weights=weights, seed=seed, name=name, force=force,
+                     exclude_leaked=exclude_leaked)
     if as_json:
         print_json(res)
         return
     if res.up_to_date:
         render.log(f"up to date: prompt set {res.name} ({res.n} prompts); --force redoes it")
+    if res.excluded_leaked:
+        render.log(f"left out {res.excluded_leaked} items flagged by check-leakage (--keep-leaked keeps them)")
     show(res)
 
 
