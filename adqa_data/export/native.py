@@ -16,7 +16,8 @@ from ..schema import TABLES, spec
 from ..workspace import Workspace, read_table, shard_paths
 from .base import Built, ExportOptions
 
-EXPORTABLE = ("probes", "items", "quarantine", "code_index", "votes", "item_scores", "prompts", "rollouts")
+# every table under <workspace>/<table>/<dataset>/ (the codes cache is content-addressed, shared by datasets)
+NOT_PER_DATASET = ("codes",)
 STAGE_OF = {
     "probes": "download",
     "items": "download",
@@ -26,8 +27,11 @@ STAGE_OF = {
     "item_scores": "filter",
     "prompts": "sample",
     "rollouts": "rollout",
+    "predictions": "eval",
+    "leakage": "check-leakage",
+    "audio_fingerprints": "audio-fingerprint",
 }
-SETS = ("prompts", "rollouts")  # tables whose sub-folders are named sets without a distinguishing column
+SETS = ("prompts", "rollouts", "predictions")  # sub-folders are named sets without a distinguishing column
 
 
 def _leaves(base: Path) -> list[Path]:
@@ -42,8 +46,9 @@ def _leaves(base: Path) -> list[Path]:
 
 def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
     name = options.table
-    if name not in EXPORTABLE:
-        raise UserError(f"--table {name!r} cannot be exported", fix=f"use one of: {', '.join(EXPORTABLE)}")
+    exportable = [t for t in TABLES if t not in NOT_PER_DATASET]
+    if name not in exportable:
+        raise UserError(f"--table {name!r} cannot be exported", fix=f"use one of: {', '.join(exportable)}")
     table_spec = spec(name)
     sub = [s for s in (options.unit or "").split("/") if s]
     base = ws.table_dir(name, dataset, *sub)
@@ -63,7 +68,7 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
         configs={"default": table},
         what=f"The `{name}` table of dataset `{dataset}`{f' ({options.unit})' if sub else ''}, exported as it is in "
         f"the workspace: {TABLES[name].doc}",
-        sources=[(STAGE_OF[name], unit)],
+        sources=[(STAGE_OF.get(name, name), unit)],
         item_ids=sorted(set(ids)) if ids else None,
         usage=f'ds = load_dataset("<repo or folder>", split="{options.split_name}")',
     )
