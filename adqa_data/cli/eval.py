@@ -183,12 +183,16 @@ def show(res: EvalResult) -> None:
         for label, key in keys.items():
             cells = [_acc(c if key is None else c[f"by_{group}"].get(key, {})) for c in conds.values()]
             g = gap.get("overall") if key is None else (gap.get(f"by_{group}") or {}).get(key)
-            rows.append((label, *cells, "-" if not g or g["gap"] is None else f"{100 * g['gap']:+.1f} pts"))
-        cols = [group.replace("_", " "), *(f"accuracy ({c})" for c in conds), "gap (audio - silence)"]
+            if gap:
+                cells.append("-" if not g or g["gap"] is None else f"{100 * g['gap']:+.1f} pts")
+            rows.append((label, *cells))
+        cols = [group.replace("_", " "), *(f"accuracy ({c})" for c in conds)] + (
+            ["gap (audio - silence)"] if gap else []
+        )
         render.table(
             "top-1 accuracy" + ("" if group == "overall" else f" by {group.replace('_', ' ')}"), cols, rows
         )
-    if s.get("graded_items") and not s.get("parts_known"):
+    if str(s.get("layout", "")).startswith("dcase2026-dev") and not s.get("parts_known"):
         render.log("dev part: unknown for every item (the manifest records none); --parts FILE names them")
     if conds:
         first = next(iter(conds.values()))["letters"]

@@ -211,7 +211,10 @@ def evaluate(
             raise RuntimeError(f"{table.num_rows} prediction rows, expected {expected}")
         summary = summarize(table)
         summary.update(
-            shards=len(chunks), shards_written=len(todo), parts_file=str(parts_file) if parts_file else None
+            layout=ws.dataset(ds).layout,
+            shards=len(chunks),
+            shards_written=len(todo),
+            parts_file=str(parts_file) if parts_file else None,
         )
         prov = run.finish(summary)
     return EvalResult(
