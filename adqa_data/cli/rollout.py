@@ -38,6 +38,7 @@ def rollout(
     baseline: Annotated[str | None, typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out.")] = None,
     shard_size: Annotated[int | None, typer.Option("--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64).")] = None,
     family: Annotated[str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")] = None,
+    codec: Annotated[str | None, typer.Option("--codec", help="For a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, e.g. mimo-audio or a codec key from 'encode' (default: the policy's codec).")] = None,
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.")] = None,
@@ -64,7 +65,7 @@ def rollout(
     cfg = load_config(
         config, model=model, backend=backend, k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
         seed=seed, prompt_style=prompt_style, rewards=parse_reward_weights(reward or []) or None, baseline=baseline,
-        shard_size=shard_size, family=family, device=device, dtype=dtype,
+        shard_size=shard_size, family=family, device=device, dtype=dtype, codec=codec,
     )
     with progress_bar("rollout groups", "groups") as on_progress:
         res = run_rollout(Workspace(workspace), cfg, dataset=dataset, prompts=prompts, name=name,

@@ -71,7 +71,8 @@ class AnchoringPass:
         """Per completion: con, ar, ent, entropy and score (see `rewards.anchoring.anchoring_score`)."""
         if not completions:
             return []
-        if query.audio is None:
+        clip = self.model.clip(query)
+        if clip is None:
             raise ValueError(f"query {query.key}: the anchoring reward needs audio")
         if any(len(c) == 0 for c in completions):
             raise ValueError(f"query {query.key}: an empty completion has no response rows to score")
@@ -84,7 +85,7 @@ class AnchoringPass:
         audio_pos = [i for i, t in enumerate(prompt) if t == model.audio_token_id]
         if not audio_pos:
             raise ValueError(f"query {query.key}: the prompt holds no audio token (id {model.audio_token_id})")
-        audio = model.encode_audio([np.asarray(query.audio, dtype=np.float32)])[0]
+        audio = model.encode_audio([clip])[0]
         if audio.shape[0] != len(audio_pos):
             raise ValueError(
                 f"query {query.key}: the prompt has {len(audio_pos)} audio tokens but the clip encodes to "

@@ -40,6 +40,12 @@ def load_backend(kind: str, model: str | None, *, family: str | None = None, dev
         raise UserError(f"unknown backend {kind!r}", fix=f"use one of: {', '.join(KINDS)}")
     device = default_device(device)
     dtype = default_dtype(dtype, device)
+    from .mimo.backend import is_mimo_checkpoint
+
+    if is_mimo_checkpoint(model, family):  # reads cached codes, not audio (inference/mimo/backend.py)
+        from .mimo.backend import load_mimo_backend
+
+        return load_mimo_backend(kind, model, device=device, dtype=dtype, **options)
     if kind == "vllm":
         try:
             from .vllm_backend import VLLMBackend
@@ -50,3 +56,18 @@ def load_backend(kind: str, model: str | None, *, family: str | None = None, dev
     from .transformers_backend import TransformersBackend
 
     return TransformersBackend(model, family=family, device=device, dtype=dtype, **options)
+
+
+def backend_input(kind: str, model: str | None, family: str | None = None) -> tuple[str, str | None]:
+    """What the backend `load_backend(kind, model, family=family)` would load reads, without loading it:
+    ("audio", None), or ("codes", codec name) for a family that reads RVQ codes (MiMo-Audio). Stages use
+    this to read codes from the code cache (and never open audio) before any model is loaded."""
+    if kind == "scripted":
+        return "audio", None
+    from .mimo.backend import is_mimo_checkpoint
+
+    if is_mimo_checkpoint(model, family):
+        from .adapters.mimo_audio import MiMoAudioAdapter
+
+        return MiMoAudioAdapter.consumes, MiMoAudioAdapter.codec
+    return "audio", None

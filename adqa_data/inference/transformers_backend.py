@@ -277,6 +277,16 @@ class TransformersBackend:
     def sample_rate(self) -> int:
         return self.adapter.sample_rate
 
+    @property
+    def consumes(self) -> str:
+        """What a query's clip must be: "audio" (`Query.audio`) or "codes" (`Query.codes`, MiMo-Audio)."""
+        return getattr(self.adapter, "consumes", "audio")
+
+    @property
+    def codec(self) -> str | None:
+        """The codec whose codes the family reads (None for waveform families)."""
+        return getattr(self.adapter, "codec", None)
+
     def prompt_text(self, query: Query) -> str:
         return self.adapter.build_prompt(query)
 
@@ -308,11 +318,12 @@ class TransformersBackend:
         for i, q in enumerate(queries):
             style = get_style(q.prompt_style)
             parts = self.adapter.prompt_parts(q, style)
-            n_audio = self.model.audio_token_count(len(q.audio)) if q.audio is not None else None
+            clip = self.model.clip(q)
+            n_audio = self.model.clip_token_count(clip) if clip is not None else None
             pre, suf = self.model.prompt_token_ids(q, style)
             row = PreparedRow(i, q, style, pre, suf)
             rows.append(row)
-            if q.audio is not None and self._split_is_exact(parts.prefix, parts.suffix):
+            if clip is not None and self._split_is_exact(parts.prefix, parts.suffix):
                 key = (q.audio_id, parts.prefix, n_audio)
                 groups.setdefault(key, []).append(row)
         for key, members in groups.items():
@@ -445,7 +456,7 @@ class TransformersBackend:
             return self._prefix_states[key]
         ids = torch.tensor([row.prefix_ids], device=self.model.device)
         with torch.no_grad():
-            emb = self._embed_with_audio(ids, [row.query.audio])
+            emb = self._embed_with_audio(ids, [self.model.clip(row.query)])
             cache = self.new_cache()
             self.decode(emb, None, torch.arange(ids.shape[1], device=self.model.device)[None], cache)
         state = PrefixState([(layer.keys, layer.values) for layer in cache.layers], ids.shape[1])
@@ -491,7 +502,7 @@ class TransformersBackend:
                 cache = self.new_cache()
                 mask = real
                 start = torch.zeros(B, dtype=torch.long, device=dev)
-                emb = self._embed_with_audio(ids, [r.query.audio for r in batch])
+                emb = self._embed_with_audio(ids, [self.model.clip(r.query) for r in batch])
                 self.stats["plain_rows"] += B
             pos = start[:, None] + torch.arange(S, device=dev)[None]
             # no padding before any real token (past fully real, segment right-padded), so the causal

@@ -4,7 +4,8 @@
     adapter = adapter_for_checkpoint("/models/r1-aqa")  # from config.json's model_type / architectures
 
 Families: qwen2_audio (also R1-AQA), qwen25_omni (thinker), audio_flamingo3, kimi_audio (vLLM only),
-generic (vLLM only, driven by the checkpoint's chat template). Importing this package does not import
+generic (vLLM only, driven by the checkpoint's chat template), mimo_audio (reads cached RVQ codes, not
+audio: `inference/mimo/`). Importing this package does not import
 torch or transformers; loading a model does.
 """
 
@@ -18,12 +19,14 @@ from .audio_flamingo3 import AudioFlamingo3Adapter
 from .base import LoadedModel, ModelAdapter, PromptParts
 from .generic import GenericAdapter
 from .kimi_audio import KimiAudioAdapter
+from .mimo_audio import MiMoAudioAdapter
 from .qwen2_audio import Qwen2AudioAdapter
 from .qwen25_omni import Qwen25OmniAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {
     a.family: a
-    for a in (Qwen2AudioAdapter, Qwen25OmniAdapter, AudioFlamingo3Adapter, KimiAudioAdapter, GenericAdapter)
+    for a in (Qwen2AudioAdapter, Qwen25OmniAdapter, AudioFlamingo3Adapter, KimiAudioAdapter, GenericAdapter,
+              MiMoAudioAdapter)
 }
 
 # config.json model_type -> family; architectures are the fallback for remote-code checkpoints
@@ -42,6 +45,8 @@ _ARCHITECTURES = {
     "Qwen2_5OmniModel": "qwen25_omni",
     "AudioFlamingo3ForConditionalGeneration": "audio_flamingo3",
     "MoonshotKimiaForCausalLM": "kimi_audio",
+    "MiMoAudioModel": "mimo_audio",  # model_type "qwen2": only the architecture tells it apart
+    "MiMoAudioForCausalLM": "mimo_audio",
 }
 
 

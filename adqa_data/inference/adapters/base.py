@@ -206,8 +206,18 @@ class LoadedModel:
         placeholder expanded to the clip's token count, and the suffix. The transformers backend and
         the trainer both build prompts here, so a trained completion follows the prompt it was sampled after."""
         parts = self.adapter.prompt_parts(query, style)
-        n_audio = self.audio_token_count(len(query.audio)) if query.audio is not None else None
+        clip = self.clip(query)
+        n_audio = self.clip_token_count(clip) if clip is not None else None
         return self.tokenize(parts.prefix, n_audio), self.tokenize(parts.suffix)
+
+    def clip(self, query: Query) -> Any:
+        """The clip of `query` as `encode_audio` takes it, or None: here the waveform (`query.audio`) at
+        the adapter's rate. A family that reads codes (MiMo-Audio) returns `query.codes` instead."""
+        return None if query.audio is None else np.asarray(query.audio, dtype=np.float32)
+
+    def clip_token_count(self, clip: Any) -> int:
+        """How many placeholder tokens a clip (as `clip` returns it) becomes."""
+        return self.audio_token_count(len(clip))
 
     def embed_with_audio(self, input_ids: torch.Tensor, clips: list | None = None,
                          audio: torch.Tensor | None = None) -> torch.Tensor:

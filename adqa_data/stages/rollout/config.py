@@ -50,6 +50,9 @@ class RolloutConfig(BaseModel):
     anchoring_entropy_floor: float = Field(0.5, ge=0, lt=1, description="ENT earns nothing below this")
     anchoring_batch_size: int = Field(4, ge=1, description="completions per anchoring forward")
     shard_size: int = Field(64, ge=1, description="groups per shard: the unit of resume and of a Ray task")
+    codec: str | None = Field(
+        None, description="for a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, "
+        "a codec name (mimo-audio) or codec key from 'encode'; default: the policy's own codec")
     backend_options: dict[str, Any] = Field(
         default_factory=dict, description="passed to the backend's constructor (batch sizes, vLLM memory); "
         "performance settings only: they are not part of the run key")
@@ -69,7 +72,7 @@ class RolloutConfig(BaseModel):
 
     def run_config(self) -> dict[str, Any]:
         """What decides the output: everything but `backend_options`."""
-        return self.model_dump(exclude={"backend_options"})
+        return self.model_dump(exclude={"backend_options"} | ({"codec"} if self.codec is None else set()))
 
 
 

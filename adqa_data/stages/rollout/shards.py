@@ -20,12 +20,13 @@ import pyarrow as pa
 from ...advantages import group_advantages
 from ...answers import parse_answer
 from ...audio import AudioError, load_audio
+from ...codecs.consumers import ItemCodes
 from ...errors import UserError
 from ...inference.types import Generation, Query, Sampling
 from ...rewards import REWARDS
 from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
 from ...schema import ROLLOUTS
-from ...workspace import StageRun
+from ...workspace import StageRun, Workspace
 from .config import RolloutConfig
 from .policy import Policy, get_policy
 
@@ -38,6 +39,15 @@ def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Qu
                         where=group["audio_file"], fix="rerun 'adqa-data download' to re-validate the dataset") from None
     return Query(key=group["item_id"], question=group["question"], choices=list(group["choices"]), audio=audio,
                  audio_id=group["audio_sha256"], prompt_style=cfg.prompt_style)
+
+
+def _code_queries(task: Mapping[str, Any], cfg: RolloutConfig) -> list[Query]:
+    """The shard's queries with the clips' cached codes (a codes-reading policy): no audio is opened."""
+    c = task["codes"]
+    groups = task["groups"]
+    arrays = ItemCodes(Workspace(c["workspace"]), c["dataset"], c["codec_key"]).load([g["item_id"] for g in groups])
+    return [Query(key=g["item_id"], question=g["question"], choices=list(g["choices"]), audio=None,
+                  audio_id=g["audio_sha256"], prompt_style=cfg.prompt_style, codes=a) for g, a in zip(groups, arrays)]
 
 
 def _check_generations(queries: list[Query], gens: list[Generation], k: int) -> None:
@@ -54,7 +64,10 @@ def rollout_shard(task: dict[str, Any]) -> dict[str, Any]:
     cfg = RolloutConfig(**task["config"])
     policy = get_policy(task["policy"])
     groups = task["groups"]
-    queries = [_query(g, cfg, policy.backend.sample_rate) for g in groups]
+    if task.get("codes"):
+        queries = _code_queries(task, cfg)
+    else:
+        queries = [_query(g, cfg, policy.backend.sample_rate) for g in groups]
     sampling = Sampling(n=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
                         seed=cfg.seed, logprobs=True)
     gens = policy.backend.generate(queries, sampling)

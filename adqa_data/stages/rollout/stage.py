@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ...codecs.consumers import ItemCodes, select_codec_key
 from ...errors import UserError
 from ...executor import Engine, map_unordered
 from ...fingerprints import model_fingerprint, rows_fingerprint
-from ...inference.factory import default_device
+from ...inference.factory import backend_input, default_device
 from ...rewards.plugins import resolve_rewards
 from ...schema import PROMPTS, ROLLOUTS
 from ...workspace import StageRun, Workspace, read_table
@@ -103,6 +104,20 @@ def _check_model(cfg: RolloutConfig) -> None:
         raise UserError(f"model directory {m} does not exist", fix="check --model (a local directory or a hub id)")
 
 
+def policy_codes(ws: Workspace, dataset: str, cfg: RolloutConfig, groups: list[dict[str, Any]]) -> dict[str, str] | None:
+    """For a policy that reads RVQ codes (MiMo-Audio): the code index its shards read instead of audio
+    (`--codec`, default the policy's codec), checked to hold every item; None for an audio policy."""
+    consumes, codec = backend_input(cfg.backend, cfg.model, cfg.family)
+    if consumes != "codes":
+        if cfg.codec is not None:
+            raise UserError(f"--codec {cfg.codec} was given, but this policy reads audio, not codes",
+                            fix="leave --codec out (it selects the codes a MiMo-Audio policy reads)")
+        return None
+    key = select_codec_key(ws, dataset, cfg.codec or str(codec))
+    ItemCodes(ws, dataset, key).check([g["item_id"] for g in groups])
+    return {"workspace": str(ws.root), "dataset": dataset, "codec_key": key}
+
+
 def default_name(prompts: str, cfg: RolloutConfig) -> str:
     tag = Path(cfg.model.rstrip("/")).name if cfg.model else cfg.backend
     return f"{prompts}-{tag}-k{cfg.k}-seed{cfg.seed}"
@@ -135,8 +150,11 @@ def rollout(
 
     get_style(config.prompt_style)
     groups = plan_groups(ws, ds, prompts)
+    codes = policy_codes(ws, ds, config, groups)
     name = name or default_name(prompts, config)
     run_config = {**config.run_config(), "prompts": prompts, "name": name, "schema": ROLLOUTS.version}
+    if codes is not None:  # the clips are these codes (the trainer reads the same index)
+        run_config["codec_key"] = codes["codec_key"]
     inputs = {
         "prompts": rows_fingerprint(g["item_id"] for g in groups),
         "items": rows_fingerprint([g[c] for c in ("question", "choices", "answer_index", "audio_sha256")] for g in groups),
@@ -155,7 +173,7 @@ def rollout(
         size = config.shard_size
         chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
         todo = [{"index": i, "out_dir": str(out), "dataset": ds, "name": name, "groups": chunk,
-                 "config": config.model_dump(), "policy": policy_spec(config)}
+                 "config": config.model_dump(), "policy": policy_spec(config), "codes": codes}
                 for i, chunk in enumerate(chunks) if not StageRun.shard_done(out, i)]
         done = len(groups) - sum(len(t["groups"]) for t in todo)
         if on_progress:

@@ -1,0 +1,290 @@
+"""MiMo-Audio as a policy on cached codes: the backend against the model's own forward (whose logits
+match upstream's, tests/test_mimo_model.py), seeded batch-invariant sampling, the anchoring pass on the
+speech groups, and rollout / filter / train stages that read codes and never open an audio file.
+
+The codes come from `encode --codec mimo:<stand-in>` (tests/fixtures/mimo_standin: upstream's tokenizer
+interface, codes that are a plain function of the mel frames, ids within MiMo's vocabularies); the
+policy is the tiny random MiMo-Audio of `adqa_data.demo.mimo`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from adqa_data.codecs import clear_loaded  # noqa: E402
+from adqa_data.codecs.cache import open_codes  # noqa: E402
+from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.inference import Query, Sampling, load_backend  # noqa: E402
+from adqa_data.inference.factory import backend_input  # noqa: E402
+from adqa_data.inference.mimo import model as mm  # noqa: E402
+from adqa_data.inference.mimo.prompt import audio_understanding_prompt_ids  # noqa: E402
+from adqa_data.prompt_styles import get_style  # noqa: E402
+from adqa_data.schema import ROLLOUTS  # noqa: E402
+from adqa_data.stages.download import download  # noqa: E402
+from adqa_data.stages.encode import encode  # noqa: E402
+from adqa_data.stages.rollout import load_config, rollout  # noqa: E402
+from adqa_data.stages.sample import sample  # noqa: E402
+from adqa_data.workspace import Workspace  # noqa: E402
+
+pytestmark = pytest.mark.slow
+DS = "audiomcq"
+CHOICES = ["a dog barking", "a bell", "rain", "an engine"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    from adqa_data.demo.mimo import build_tiny_mimo_audio
+
+    return build_tiny_mimo_audio(tmp_path_factory.mktemp("mimo") / "tiny-mimo")
+
+
+@pytest.fixture(scope="module")
+def backend(tiny):
+    b = load_backend("transformers", str(tiny), device="cpu")
+    yield b
+    b.close()
+
+
+def _codes(frames: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    top = np.array(mm.OFFICIAL_EMPTY_IDS)[:, None]
+    return (rng.integers(0, 1 << 16, size=(8, frames)) % top).astype(np.uint16)
+
+
+def _query(key: str, codes: np.ndarray | None, style: str = "think", audio_id: str | None = None) -> Query:
+    return Query(
+        key=key,
+        question="What is heard?",
+        choices=list(CHOICES),
+        audio=None,
+        audio_id=audio_id or key,
+        prompt_style=style,
+        codes=codes,
+    )
+
+
+# ------------------------------------------------------------------------------------------ the backend
+def test_detected_from_config_and_reads_codes(tiny, backend):
+    assert type(backend).__name__ == "MiMoBackend"
+    assert (backend.consumes, backend.codec) == ("codes", "mimo-audio")
+    assert backend_input("transformers", str(tiny)) == ("codes", "mimo-audio")
+    assert backend_input("transformers", None, family="mimo_audio") == ("codes", "mimo-audio")
+    assert backend_input("scripted", None) == ("audio", None)
+    with pytest.raises(UserError, match="reads RVQ codes"):
+        backend.generate(
+            [Query("w", "q?", CHOICES, np.zeros(24000, np.float32), "w")], Sampling(max_new_tokens=2)
+        )
+    with pytest.raises(UserError, match="transformers"):
+        load_backend("vllm", str(tiny))
+
+
+def test_prompt_is_upstreams_and_sampled_logprobs_are_the_models(tiny, backend):
+    """Letters style (no system turn): the prompt is upstream's audio-understanding prompt, and the
+    stored log-probs equal log-softmax(logits / T) of `MiMoAudioLM` over `build_prefix` + the tokens."""
+    tok = backend.model.tokenizer
+    codes = _codes(37, 1)  # 37 frames: 10 groups, the last one padded by repeating frame 36
+    q = _query("p", codes, style="letters")
+    before, after = audio_understanding_prompt_ids(tok, get_style("letters").render(q.question, q.choices))
+    sp = backend.model.special
+    gen = backend.generate([q], Sampling(n=2, temperature=0.7, max_new_tokens=6, seed=3))[0]
+    assert gen.prompt_token_ids == before + [sp.sosp] + [sp.empty] * 10 + [sp.eosp] + after
+    lm = backend.model.lm
+    for c in gen.completions:
+        assert len(c.logprobs) == len(c.token_ids) and sp.empty not in c.token_ids
+        with torch.no_grad():
+            prefix = lm.build_prefix(before, codes, after)
+            emb = torch.cat([prefix, lm.text_embeddings(torch.tensor(c.token_ids[:-1], dtype=torch.long))])
+            logits = lm(emb[None]).logits[0, prefix.shape[0] - 1 :].double()
+        logits[:, sp.empty] = float("-inf")  # the text head never offers <|empty|>
+        want = (logits / 0.7).log_softmax(-1).gather(1, torch.tensor(c.token_ids)[:, None]).squeeze(1)
+        np.testing.assert_allclose(c.logprobs, want.numpy(), rtol=0, atol=2e-4)
+
+
+def test_sampling_is_seeded_per_row_and_batch_invariant(backend):
+    qs = [_query(f"k{i}", _codes(20 + 7 * i, i), audio_id=f"a{i % 2}") for i in range(4)]
+    qs[2].codes = qs[0].codes  # same audio_id, same codes: the shared-prefix path
+    s = Sampling(n=2, temperature=1.0, max_new_tokens=8, seed=5)
+    together = backend.generate(qs, s)
+    alone = [backend.generate([q], s)[0] for q in reversed(qs)][::-1]
+    for a, b in zip(together, alone):
+        assert [c.token_ids for c in a.completions] == [c.token_ids for c in b.completions]
+        np.testing.assert_allclose(
+            [x for c in a.completions for x in c.logprobs],
+            [x for c in b.completions for x in c.logprobs],
+            atol=1e-4,
+        )
+    other = backend.generate(qs[:1], Sampling(n=2, temperature=1.0, max_new_tokens=8, seed=6))[0]
+    assert [c.token_ids for c in other.completions] != [c.token_ids for c in together[0].completions]
+    assert all(c.finish_reason in ("stop", "length") for g in together for c in g.completions)
+
+
+def test_letter_and_option_scores(backend):
+    q = _query("s", _codes(16, 2), style="letters")
+    (p,) = backend.score_letters([q])
+    assert p.shape == (4,) and abs(p.sum() - 1) < 1e-9
+    (o,) = backend.score_options([q])
+    assert o.shape == (4,) and abs(o.sum() - 1) < 1e-9
+    (p2,) = backend.score_letters([_query("s2", _codes(16, 3), style="letters")])
+    assert not np.allclose(p, p2)  # the codes reach the answer
+
+
+def test_anchoring_reads_attention_on_the_speech_groups(backend):
+    from adqa_data.inference.attention import capture_response_attention
+    from adqa_data.rewards.anchoring import anchoring_score
+
+    codes = _codes(24, 4)
+    q = _query("a", codes)
+    gen = backend.generate([q], Sampling(n=2, temperature=1.0, max_new_tokens=5, seed=0))[0]
+    comps = [c.token_ids for c in gen.completions]
+    scorer = backend.anchoring_scorer(layers=[-1])
+    got = scorer.components(q, gen.prompt_token_ids, comps)
+    # by hand: the model's own prefix embeddings, the hooked last layer, audio keys = the 6 speech groups
+    lm, sp = backend.model.lm, backend.model.special
+    prompt = gen.prompt_token_ids
+    g0 = prompt.index(sp.sosp) + 1
+    for comp, d in zip(comps, got):
+        with torch.no_grad():
+            emb = lm.text_embeddings(torch.tensor(prompt + comp))
+            emb[g0 : g0 + 6] = lm.speech_group_embeddings(torch.from_numpy(codes.astype(np.int64))[None])[0]
+        (attn,) = capture_response_attention(
+            lm.model, None, None, len(prompt), layers=[-1], inputs_embeds=emb[None]
+        )
+        is_audio = np.zeros(len(prompt) + len(comp), bool)
+        is_audio[g0 : g0 + 6] = True
+        want = anchoring_score(attn, is_audio, scorer.config)
+        assert d["score"] == pytest.approx(want["score"], abs=1e-6) and 0 <= d["score"] <= 1
+
+
+# ------------------------------------------------------------------------------------------ stages
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, clean_demo_roots, mimo_standin) -> tuple[Path, Path]:
+    """(workspace, dataset root copy): download -> encode with the MiMo tokenizer stand-in -> sample."""
+    base = tmp_path_factory.mktemp("mimo_ws")
+    root = base / "data"
+    shutil.copytree(clean_demo_roots[DS], root)
+    ws = Workspace(base / "w")
+    download(ws, from_dir=root)
+    src, weights = mimo_standin
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ADQA_MIMO_AUDIO_SRC", str(src))
+    sys.modules.pop("mimo_audio_tokenizer", None)
+    clear_loaded()
+    try:
+        encode(ws, codec=f"mimo:{weights}")
+    finally:
+        mp.undo()
+    sample(ws, n=4, split="all", seed=0)
+    return ws.root, root
+
+
+def _mimo_cfg(tiny: Path, **kw):
+    kw = {
+        "model": str(tiny),
+        "k": 2,
+        "max_new_tokens": 6,
+        "shard_size": 2,
+        "rewards": {"correctness": 1.0, "format": 0.25, "anchoring": 0.5},
+        **kw,
+    }
+    return load_config(None, **kw)
+
+
+def _hide_audio(root: Path) -> Path:
+    """Move every audio file of the dataset away: what reads audio now fails."""
+    away = root.parent / f"{root.name}-audio-moved"
+    away.mkdir()
+    for f in list(root.rglob("*")):
+        if f.is_file() and f.suffix in (".wav", ".flac", ".mp3", ".ogg"):
+            dest = away / f.relative_to(root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(f, dest)
+    assert any(away.rglob("*.wav"))
+    return away
+
+
+def _restore_audio(root: Path, away: Path) -> None:
+    for f in list(away.rglob("*")):
+        if f.is_file():
+            shutil.move(f, root / f.relative_to(away))
+    shutil.rmtree(away)
+
+
+def test_rollout_reads_codes_and_never_the_audio(encoded, tiny, tmp_path):
+    ws_root, root = encoded
+    ws = Workspace(tmp_path / "w")
+    shutil.copytree(ws_root, ws.root)
+    cfg = _mimo_cfg(tiny, codec="mimo-audio")
+    first = rollout(ws, cfg, name="with-audio")
+    assert first.rows == 8 and first.shards == 2
+    away = _hide_audio(root)
+    try:
+        again = rollout(ws, cfg, name="without-audio")
+    finally:
+        _restore_audio(root, away)
+    a, b = (ws.read(ROLLOUTS, DS, n).to_pylist() for n in ("with-audio", "without-audio"))
+    keep = [c for c in a[0] if c not in ("group_id",)]
+    assert [{k: r[k] for k in keep} for r in a] == [{k: r[k] for k in keep} for r in b]
+    assert again.rows == 8
+    codes = open_codes(ws, DS)
+    sp_ids = load_backend("transformers", str(tiny)).model.special
+    for r in a:  # one <|empty|> per 4 frames of the item's cached codes
+        (c,) = codes.load_codes([r["item_id"]])
+        assert r["prompt_token_ids"].count(sp_ids.empty) == -(-c.shape[1] // 4)
+    prov = ws.provenance("rollout", DS, "with-audio")
+    assert prov["config"]["codec_key"] == codes.codec_key
+    assert any(r["reward_anchoring"] is not None for r in a) or all(r["reward_correctness"] == 0 for r in a)
+
+
+def test_rollout_codec_errors_say_how_to_fix(encoded, tiny, tmp_path, clean_demo_roots):
+    ws = Workspace(tmp_path / "plain")
+    download(ws, from_dir=clean_demo_roots[DS])
+    sample(ws, n=2, split="all", seed=0)
+    with pytest.raises(UserError, match="was not encoded with mimo-audio") as e:
+        rollout(ws, _mimo_cfg(tiny))
+    assert "adqa-data encode" in e.value.fix and "--codec mimo-audio" in e.value.fix
+    ws2 = Workspace(tmp_path / "enc")
+    shutil.copytree(encoded[0], ws2.root)
+    with pytest.raises(UserError, match="was not encoded with mimi"):
+        rollout(ws2, _mimo_cfg(tiny, codec="mimi"))
+    with pytest.raises(UserError, match="reads audio"):
+        rollout(ws2, load_config(None, backend="scripted", codec="mimo-audio"))
+
+
+def test_cli_rollout_on_mimo(encoded, tiny, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from adqa_data.cli import app
+
+    ws = tmp_path / "w"
+    shutil.copytree(encoded[0], ws)
+    out = CliRunner().invoke(
+        app,
+        [
+            "rollout",
+            "-w",
+            str(ws),
+            "--model",
+            str(tiny),
+            "--codec",
+            "mimo-audio",
+            "-k",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--reward",
+            "correctness=1",
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["rows"] == 8
