@@ -205,12 +205,9 @@ def probe_audio(path: str | Path, max_seconds: float | None = None) -> AudioProb
             raise AudioError(R.AUDIO_UNREADABLE, f"{path}: {e.strerror or e}") from None
 
 
-def read_item_audio(root: str | Path, audio_path: str, sha256: str, sample_rate: int, mono: bool = True) -> np.ndarray:
-    """The clip of an item, exactly as download recorded it, for any later stage (encode, filter, rollout).
-
-    The same checks as download, at the moment of reading: the path stays inside the dataset root
-    (lexically and through links), it is a regular file, and its bytes still hash to `sha256` (hashed
-    while streaming, before anything is decoded). Raises AudioError with the quarantine reason."""
+def _open_item_audio(root: str | Path, audio_path: str) -> BinaryIO:
+    """Open an item's file with download's confinement: inside the root lexically and through links, and
+    a regular file. Raises AudioError with the quarantine reason."""
     from .sources.base import RowError, escapes_root, safe_relative_path
 
     try:
@@ -220,12 +217,31 @@ def read_item_audio(root: str | Path, audio_path: str, sha256: str, sample_rate:
     path = Path(root) / rel
     if escapes_root(path, os.path.realpath(root)):
         raise AudioError(R.LINK_ESCAPES_ROOT, f"audio path {audio_path!r} is a link that resolves outside the root")
-    with open_regular_file(path) as f:
-        reader = _HashingReader(f, os.fstat(f.fileno()).st_size)
-        actual = reader.hexdigest()
-        if actual != sha256:
-            raise AudioError(R.AUDIO_CHANGED, f"{path}: sha256 is {actual[:16]}..., the item table has "
-                             f"{sha256[:16]}... (changed since download)")
+    return open_regular_file(path)
+
+
+def _check_hash(f: BinaryIO, sha256: str, audio_path: str) -> None:
+    actual = _HashingReader(f, os.fstat(f.fileno()).st_size).hexdigest()
+    if actual != sha256:
+        raise AudioError(R.AUDIO_CHANGED, f"{audio_path}: sha256 is {actual[:16]}..., the item table has "
+                         f"{sha256[:16]}... (changed since download)")
+
+
+def verify_item_audio(root: str | Path, audio_path: str, sha256: str) -> None:
+    """Check, without decoding, that an item's file is still the one download recorded: confined to the
+    root, a regular file, same sha256 (streamed). Raises AudioError with the quarantine reason."""
+    with _open_item_audio(root, audio_path) as f:
+        _check_hash(f, sha256, audio_path)
+
+
+def read_item_audio(root: str | Path, audio_path: str, sha256: str, sample_rate: int, mono: bool = True) -> np.ndarray:
+    """The clip of an item, exactly as download recorded it, for any later stage (encode, filter, rollout).
+
+    The same checks as download, at the moment of reading: the path stays inside the dataset root
+    (lexically and through links), it is a regular file, and its bytes still hash to `sha256` (hashed
+    while streaming, before anything is decoded). Raises AudioError with the quarantine reason."""
+    with _open_item_audio(root, audio_path) as f:
+        _check_hash(f, sha256, audio_path)
         f.seek(0)
         return decode(f, sample_rate=sample_rate, mono=mono)[0]
 

@@ -34,6 +34,8 @@ def filter_cmd(
     chunk_items: Annotated[int, typer.Option("--chunk-items", help="Items per votes shard (the unit of resume).")] = 256,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="generate mode: reply length limit.")] = 256,
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
+    max_prompt_tokens: Annotated[int, typer.Option("--max-prompt-tokens", help="Quarantine items whose prompt (question and options) exceeds this many tokens of a member's tokenizer (prompt_too_long).")] = 2048,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="Allow panel members that need code from their model repository (trust_remote_code: true, or a family like kimi_audio) to run it; each must be a local folder or pin revision: to a 40-character commit.")] = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
@@ -55,6 +57,7 @@ def filter_cmd(
         conditions=("audio", "silence", *(condition or [])), mode=mode, permutations=permutations,
         min_correct=min_correct, silence_seconds=silence_seconds, noise_color=noise_color,
         noise_level_dbfs=noise_level, seed=seed, chunk_items=chunk_items, max_new_tokens=max_new_tokens, device=device,
+        max_prompt_tokens=max_prompt_tokens, trust_remote_code=trust_remote_code,
     )
     with progress_bar("panel votes", "shards") as on_progress:
         res = filter_dataset(Workspace(workspace), panel, dataset, options, engine=check_engine(engine), force=force,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...audio import AudioError, load_audio, noise, silence
+from ...audio import AudioError, noise, read_item_audio, silence
 from ...errors import UserError
 from ...fingerprints import stable_hash
 from ...schema import QuarantineReason as R
@@ -39,11 +39,12 @@ class ItemRef:
     question: str
     choices: tuple[str, ...]
     answer_index: int
-    audio_path: str  # absolute
+    audio_path: str  # relative to `root`, as in the item table
     audio_sha256: str
     source_dataset: str | None = None
     question_type: str | None = None
     donor: ItemRef | None = None  # swap: the item whose clip is played instead
+    root: str = ""  # the dataset root
 
     def gold(self) -> GoldItem:
         return GoldItem(self.item_id, self.answer_index, len(self.choices), self.source_dataset, self.question_type)
@@ -61,8 +62,8 @@ def prepare_items(items: pa.Table, root: str) -> tuple[list[ItemRef], list[dict[
                              "raw": None})
             continue
         refs.append(ItemRef(r["item_id"], r["question"], tuple(r["choices"]), int(r["answer_index"]),
-                            str(Path(root) / r["audio_path"]), r["audio_sha256"], r["source_dataset"],
-                            r["question_type"]))
+                            r["audio_path"], r["audio_sha256"], r["source_dataset"], r["question_type"],
+                            root=str(root)))
     return refs, withheld
 
 
@@ -136,11 +137,13 @@ class ConditionAudio:
 
     def _load(self, item: ItemRef) -> np.ndarray:
         if item.audio_sha256 not in self._clips:
-            try:
-                self._clips[item.audio_sha256] = load_audio(item.audio_path, self.sr)
+            try:  # checked before the run (row_checks); a file changed since then stops it here
+                self._clips[item.audio_sha256] = read_item_audio(item.root, item.audio_path, item.audio_sha256,
+                                                                 self.sr)
             except AudioError as e:
-                raise UserError(f"cannot load the clip of item {item.item_id}: {e.detail}", where=item.audio_path,
-                                fix="the file changed or vanished since download: rerun 'adqa-data download'") from None
+                raise UserError(f"the clip of item {item.item_id} changed during the run ({e.reason}: {e.detail})",
+                                where=str(Path(item.root) / item.audio_path),
+                                fix="rerun: the item will be quarantined with that reason") from None
         return self._clips[item.audio_sha256]
 
     def clip(self, condition: str, item: ItemRef) -> tuple[np.ndarray, str, str | None]:

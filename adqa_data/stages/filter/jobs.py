@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import UserError
 from ...executor import Engine, map_unordered
 from ...inference.answering import ask
 from ...inference.factory import load_backend
@@ -90,7 +91,12 @@ def score_chunk(backend: Backend, job: ModelJob, chunk: ChunkJob, audio: Conditi
 def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | None = None) -> dict[str, Any]:
     """Load one panel member, write its missing votes shards, release it. A Ray task or a local call."""
     t0 = time.time()
-    backend = job.factory(job.member, device=job.options.device)
+    try:
+        backend = job.factory(job.member, device=job.options.device)
+    except OSError as e:  # transformers' "not a valid model identifier / no such file" and the like
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"panel member {job.member.name!r}: cannot load model {job.member.model}: {first}",
+                        fix="check the member's model (a local checkpoint folder or a hub id) and revision") from None
     queries = 0
     try:
         audio = ConditionAudio(job.options, backend.sample_rate)

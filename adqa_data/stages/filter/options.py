@@ -3,7 +3,6 @@ before any model is loaded."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,14 @@ from typing import Any
 from ...errors import UserError
 from ...inference.answering import MODES
 from ...inference.panel import Panel, PanelMember, load_panel
+from ...inference.trust import allow_remote_code, family_needs_remote_code
+from ...names import safe_name
+from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS
 
 BASE_CONDITIONS = ("audio", "silence")
 EXTRA_CONDITIONS = ("noise", "swap")
 CONDITIONS = BASE_CONDITIONS + EXTRA_CONDITIONS
 NOISE_COLORS = ("white", "pink")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class FilterOptions:
     chunk_items: int = 256  # items per votes shard: the unit of resume
     max_new_tokens: int = 256  # generate mode
     device: str | None = None  # None = cuda when available, else cpu
+    max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS  # items whose prompt is longer are quarantined
+    trust_remote_code: bool = False  # allow members that need their repository's code (pinned ones only)
 
     def validated(self) -> FilterOptions:
         """The options with conditions normalised (audio, silence first, then the extras, once each)."""
@@ -52,6 +55,8 @@ class FilterOptions:
             raise UserError(f"unknown noise color {self.noise_color!r}", fix="use white or pink")
         if self.chunk_items < 1:
             raise UserError(f"chunk size must be at least 1 item, got {self.chunk_items}")
+        if self.max_prompt_tokens < 1:
+            raise UserError(f"--max-prompt-tokens must be at least 1, got {self.max_prompt_tokens}")
         conds = BASE_CONDITIONS + tuple(c for c in EXTRA_CONDITIONS if c in self.conditions)
         return replace(self, conditions=conds)
 
@@ -86,16 +91,22 @@ def resolve_panel(panel: Panel | str | Path) -> Panel:
     raise UserError(f"no panel named {str(panel)!r}", fix=f"give a panel YAML file or one of: {', '.join(known)}")
 
 
-def effective_members(panel: Panel, mode: str | None) -> list[PanelMember]:
-    """The members with the mode in force, checked before any model is loaded."""
+def effective_members(panel: Panel, mode: str | None, trust_remote_code: bool = False) -> list[PanelMember]:
+    """The members with the mode in force, checked before any model is loaded. A member's
+    `trust_remote_code` is on only when it needs remote code, the user allowed it (`trust_remote_code`
+    here: the command line's --trust-remote-code) and its code is pinned (`inference.trust`)."""
     from ...prompt_styles import get_style
 
     out = []
     for m in panel.members:
-        if not _SAFE_NAME.match(m.name):
-            raise UserError(f"panel member name {m.name!r} cannot be a folder name",
-                            where=f"panel {panel.name}", fix="use letters, digits, '.', '_' and '-' only")
-        member = m.model_copy(update={"mode": mode or m.mode})
+        try:
+            safe_name(m.name, "panel member name")
+        except UserError as e:
+            raise UserError(e.what, where=f"panel {panel.name}", fix=e.fix) from None
+        needed = m.trust_remote_code or family_needs_remote_code(m.family, m.backend)
+        remote = allow_remote_code(m.model, m.revision, needed, trust_remote_code,
+                                   f"panel {panel.name} member {m.name!r}")
+        member = m.model_copy(update={"mode": mode or m.mode, "trust_remote_code": remote})
         style = get_style(member.prompt_style)
         if member.mode == "letters" and not style.letter_first:
             raise UserError(f"member {m.name!r}: prompt style {style.name!r} does not start the reply with the "

@@ -4,7 +4,8 @@ Outputs in the workspace:
     votes/<dataset>/<model>/<condition>/part-*.parquet   one row per (model, item, condition, rotation)
     item_scores/<dataset>/part-00000.parquet             one row per scored item
     splits/<dataset>/weak.txt, strong.txt                item ids, one per line, in item-table order
-    quarantine/<dataset>/filter/                         items skipped because their answer is withheld
+    quarantine/<dataset>/filter/                         items not scored: answer withheld, audio changed or
+                                                         escaping the root, too many options, prompt too long
     provenance/filter/<dataset>.json                     config, inputs, versions, statistics
 
 Units, resume and reuse: each (model, condition) is one unit, its own votes directory, written in
@@ -17,6 +18,7 @@ A model is loaded once per run, only when it has a missing chunk, and closed bef
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,8 +28,10 @@ from ...errors import UserError
 from ...executor import Engine, check_engine
 from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
 from ...inference.panel import Panel, PanelMember
+from ...inference.trust import check_model_ref
 from ...schema import ITEM_SCORES, QUARANTINE, VOTES
 from ...workspace import StageRun, Workspace, read_table, write_text_atomic
+from ..row_checks import PromptCheck, check_items, token_counter
 from .conditions import ItemRef, assign_swaps, prepare_items, rotations
 from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend
 from .options import FilterOptions, effective_members, resolve_panel
@@ -76,19 +80,21 @@ def _unit_config(member: PanelMember, condition: str, options: FilterOptions, it
 
 
 def plan_jobs(
-    ws: Workspace, dataset: str, members: list[PanelMember], items: list[ItemRef], options: FilterOptions,
-    items_fp: str, force: bool, factory: BackendFactory,
+    run: StageRun, members: list[PanelMember], items: list[ItemRef], options: FilterOptions, items_fp: str,
+    factory: BackendFactory,
 ) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
-    """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done)."""
+    """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
+    Each unit's directory is keyed by its own config (`_unit_config`), and a changed unit is written
+    aside and swapped in when the run finishes (`StageRun.output`)."""
+    dataset = run.dataset
     n = options.chunk_items
     chunks = [items[i : i + n] for i in range(0, len(items), n)]
     jobs, dirs, reused = [], {}, 0
     for m in members:
         todo = []
         for cond in options.conditions:
-            unit = StageRun(ws, STAGE, dataset, _unit_config(m, cond, options, items_fp), {"items": items_fp},
-                            force=force)
-            d = unit.output("votes", m.name, cond)
+            unit_key = stable_hash({"config": _unit_config(m, cond, options, items_fp), "items": items_fp}, n=24)
+            d = run.output("votes", m.name, cond, key=unit_key)
             dirs[(m.name, cond)] = d
             for i, chunk in enumerate(chunks):
                 if StageRun.shard_done(d, i):
@@ -111,6 +117,29 @@ def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options:
             raise RuntimeError(f"votes of {model}/{cond} hold {t.num_rows} rows, expected {expected}: {d}")
         votes += t.to_pylist()
     return votes
+
+
+def _refuse_items(ws: Workspace, dataset: str, root: str, items: list[ItemRef], members: list[PanelMember],
+                  opts: FilterOptions) -> tuple[list[ItemRef], list[dict[str, Any]]]:
+    """The items every member can be asked, and quarantine rows for the others (`row_checks`)."""
+    counters: dict[tuple[str, str | None, bool], tuple[Any, str]] = {}
+    checks = []
+    for m in members:
+        ref = (m.model, m.revision, m.trust_remote_code)
+        if ref not in counters:
+            counters[ref] = token_counter(m.model, m.revision, m.trust_remote_code)
+        count, unit = counters[ref]
+        checks.append(PromptCheck(m.prompt_style, count, unit, f"member {m.name}"))
+    rows = [{"item_id": it.item_id, "question": it.question, "choices": it.choices, "audio_path": it.audio_path,
+             "audio_sha256": it.audio_sha256} for it in items]
+    refused = check_items(root, rows, checks, opts.max_prompt_tokens)
+    if not refused:
+        return items, []
+    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
+    row_index = dict(zip(cols["item_id"], cols["row_index"]))
+    quarantined = [{"row_index": row_index.get(i), "item_id": i, "reason": reason, "detail": detail, "raw": None}
+                   for i, (reason, detail) in sorted(refused.items())]
+    return [it for it in items if it.item_id not in refused], quarantined
 
 
 def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list[dict]) -> None:
@@ -147,7 +176,10 @@ def filter_dataset(
     pnl = resolve_panel(panel)
     min_correct = opts.min_correct if opts.min_correct is not None else pnl.min_correct
     check_min_correct(min_correct, len(pnl.members), where=f"panel {pnl.name}")
-    members = effective_members(pnl, opts.mode)
+    members = effective_members(pnl, opts.mode, opts.trust_remote_code)
+    if backend_factory is member_backend:  # real models: each must be there before the first one loads
+        for m in members:
+            check_model_ref(m.model, m.revision, f"panel {pnl.name} member {m.name!r}")
     rec = workspace.dataset(dataset)
     items, withheld = prepare_items(workspace.items(rec.name), rec.root)
     if not items:
@@ -155,21 +187,30 @@ def filter_dataset(
             f"none of the {len(withheld)} items of dataset {rec.name!r} has a gold answer, so audio contribution "
             "cannot be measured (an evaluation set?)",
             where=str(workspace.root), fix="filter a dataset with answers (the training or dev set)")
-    borrowed = 0
-    if "swap" in opts.conditions:
-        items, borrowed = assign_swaps(items, opts.seed)
     items_fp = table_fingerprint(workspace.table_dir("items", rec.name))
     units = {f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp)) for m in members for c in opts.conditions}
     config = {"panel": pnl.name, "models": [m.name for m in members], "units": units, "min_correct": min_correct,
               "conditions": list(opts.conditions), "permutations": opts.permutations,
+              "max_prompt_tokens": opts.max_prompt_tokens,
               "schemas": {t.name: t.version for t in (VOTES, ITEM_SCORES, QUARANTINE)}}
     run = StageRun(workspace, STAGE, rec.name, config, {"items": items_fp}, force=force,
                    extra_versions=("torch", "transformers", "vllm"))
     with run:
         if run.up_to_date:
             return _result_from(workspace.provenance(STAGE, rec.name) or {}, True)
-        run.invalidate()
-        jobs, dirs, reused = plan_jobs(workspace, rec.name, members, items, opts, items_fp, force, backend_factory)
+        # one bad item is quarantined, not fatal: audio, option count and prompt length, before any model loads
+        items, refused = _refuse_items(workspace, rec.name, rec.root, items, members, opts)
+        withheld += refused
+        if not items:
+            raise UserError(f"no item of dataset {rec.name!r} can be scored: {len(refused)} quarantined "
+                            f"({', '.join(sorted({q['reason'] for q in refused}))})",
+                            where=f"quarantine/{rec.name}/filter", fix="see the reasons with 'adqa-data info'")
+        borrowed = 0
+        if "swap" in opts.conditions:
+            items, borrowed = assign_swaps(items, opts.seed)
+        if refused:  # votes units are keyed by exactly the items they answer
+            items_fp = stable_hash([items_fp, sorted(q["item_id"] for q in refused)], n=24)
+        jobs, dirs, reused = plan_jobs(run, members, items, opts, items_fp, backend_factory)
         total = reused + sum(len(j.chunks) for j in jobs)
         done = {"n": reused}
         if on_progress:
@@ -189,7 +230,8 @@ def filter_dataset(
                                min_correct)
         stats = vote_statistics(rows, answers, models, opts.conditions, min_correct, letter_preference(votes))
         _write_outputs(run, rec.name, rows, withheld)
-        summary = {"panel": pnl.name, "stats": stats, "skipped_no_answer": len(withheld),
+        summary = {"panel": pnl.name, "stats": stats, "skipped_no_answer": len(withheld) - len(refused),
+                   "quarantined": dict(sorted(Counter(q["reason"] for q in withheld).items())),
                    "chunks_run": total - reused, "chunks_reused": reused, "model_runs": model_runs,
                    "swap_borrowed_across_sources": borrowed if "swap" in opts.conditions else None}
         prov = run.finish(summary)
