@@ -1,5 +1,8 @@
 """Response→key attention maps for the attention-anchoring reward, at a cost a 7B model can afford.
 
+One job, kept in one module (hence its length): capturing the response rows' attention from chosen
+decoder layers without `output_attentions=True`, exactly as eager attention would compute them.
+
 vLLM returns no attention weights, so the anchoring reward (docs/method.md#rewards) needs a second pass
 with transformers over prompt + completion. The obvious way, `output_attentions=True`, forces the eager
 attention kernel in every layer and returns one `[B, heads, L, L]` tensor per layer: for Qwen2-Audio-7B

@@ -1,5 +1,8 @@
 """The transformers backend: batched letter scoring, option scoring and sampling on CPU or GPU.
 
+One job, kept in one module (hence its length): running a transformers checkpoint behind the `Backend`
+protocol, with the batching, shared prefix and headless decoding below.
+
 Why it does not call `model(...)` or `model.generate(...)`:
 - The silent condition puts the same [system + 30 s of silence] prefix (~800 tokens, 750 of them audio)
   before every question. Its audio encoding and KV cache are computed once per (model, audio_id, system
