@@ -288,3 +288,88 @@ def test_cli_rollout_on_mimo(encoded, tiny, tmp_path):
     )
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["rows"] == 8
+
+
+# ------------------------------------------------------------------------------------------ training
+def parity(completions, *, completion_ids, **_columns):
+    """A plugin reward that varies inside a group of a random model's completions (first token's parity)."""
+    return [float(ids[0] % 2) if len(ids) else 0.0 for ids in completion_ids]
+
+
+@pytest.fixture(scope="module")
+def rolled(encoded, tiny, tmp_path_factory) -> Path:
+    """The encoded workspace with MiMo rollouts (4 prompts x 4) whose reward varies within groups."""
+    ws = Workspace(tmp_path_factory.mktemp("mimo_train") / "w")
+    shutil.copytree(encoded[0], ws.root)
+    rollout(ws, _mimo_cfg(tiny, k=4, rewards={"correctness": 1.0, "test_mimo_policy:parity": 1.0}), name="m")
+    return ws.root
+
+
+def test_trainer_scores_stored_completions_from_the_same_codes(rolled, tiny, encoded, tmp_path):
+    """The trainer's group layout over the codes' prefix embeddings gives the sampler's log-probs, with
+    the dataset's audio gone."""
+    from adqa_data.train.data import Collator, load_rollout_groups
+    from adqa_data.train.policy import batch_inputs, load_policy
+
+    ws = Workspace(tmp_path / "w")
+    shutil.copytree(rolled, ws.root)
+    away = _hide_audio(encoded[1])
+    try:
+        groups, info = load_rollout_groups(ws, DS, ["m"])
+        assert info.codec_key == open_codes(ws, DS).codec_key and all(g.codes is not None for g in groups)
+        policy = load_policy(str(tiny))
+        assert policy.family == "mimo_audio"
+        policy.model.module.train()  # a training-mode forward: dropout is off, the function is the sampler's
+        batch = Collator(policy.model)(groups[:2])
+        assert len(batch.clips) == 2 and batch.clips[0].shape[0] == 8  # the clips are codes
+        with torch.no_grad():
+            logp, _ = policy.module(batch_inputs(batch), temperature=info.temperature)
+        m = batch.mask.bool()
+        np.testing.assert_allclose(logp[m].numpy(), batch.sampler_logp[m].numpy(), rtol=0, atol=2e-4)
+    finally:
+        _restore_audio(encoded[1], away)
+
+
+def test_cli_train_on_mimo_rollouts_end_to_end(rolled, tiny, encoded, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from adqa_data.cli import app
+    from adqa_data.inference.mimo.model import load_mimo_audio
+
+    ws = tmp_path / "w"
+    shutil.copytree(rolled, ws)
+    away = _hide_audio(encoded[1])
+    try:
+        args = [
+            "train",
+            "-w",
+            str(ws),
+            "--model",
+            str(tiny),
+            "--reward",
+            "test_mimo_policy:parity=1",
+            "--max-steps",
+            "2",
+            "--micro-batch-groups",
+            "2",
+            "--lr",
+            "1e-3",
+            "--beta",
+            "0",
+            "--json",
+        ]
+        res = CliRunner().invoke(app, args)
+    finally:
+        _restore_audio(encoded[1], away)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["steps"] == 2
+    policy_dir = Path(out["policy_dir"])
+    trained = load_mimo_audio(policy_dir, device="cpu", dtype=torch.float32)  # a checkpoint rollout loads
+    start = load_mimo_audio(tiny, device="cpu", dtype=torch.float32)
+    assert not torch.equal(trained.lm_head.weight, start.lm_head.weight)
+    b = load_backend("transformers", str(policy_dir))
+    assert b.consumes == "codes"
+    b.close()

@@ -441,6 +441,20 @@ class MiMoAudioLM(nn.Module):
         return CausalLMOutputWithPast(logits=self.lm_head(h[:, keep, :]), past_key_values=out.past_key_values)
 
 
+    def save_pretrained(self, out_dir: str | Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """Write `config.json` and `model.safetensors` under the official key names (what
+        `load_mimo_audio` reads; the trainer exports a policy this way). A `text_only` model writes no
+        speech-output tensors: load the result with `text_only=True` (the default)."""
+        from safetensors.torch import save_file
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        state = self.state_dict() if state_dict is None else state_dict
+        save_file({k: v.detach().contiguous() for k, v in state.items()}, str(out / "model.safetensors"),
+                  metadata={"format": "pt"})
+        (out / "config.json").write_text(json.dumps(self.config.raw, indent=2) + "\n")
+
+
 # ---------------------------------------------------------------------------------------- loading
 def _checkpoint_index(path: Path) -> dict[str, Path]:
     """Tensor name -> safetensors file, from model.safetensors.index.json or a single model.safetensors."""
