@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -193,7 +194,9 @@ def test_rerun_is_up_to_date_and_a_changed_setting_starts_clean(ws):
     first = rollout(ws, scripted(shard_size=2), name="u")
     again = rollout(ws, scripted(shard_size=2, backend_options={"latency_s": 0.0}), name="u")
     assert again.up_to_date and again.rows == first.rows
-    changed = rollout(ws, scripted(shard_size=2, k=2), name="u")
+    with pytest.raises(UserError, match="other settings"):  # a complete set is not replaced silently
+        rollout(ws, scripted(shard_size=2, k=2), name="u")
+    changed = rollout(ws, scripted(shard_size=2, k=2), name="u", force=True)
     assert not changed.up_to_date and changed.shards_written == changed.shards and changed.rows == 2 * N_PROMPTS
 
 
@@ -299,7 +302,7 @@ def test_cli_rollout_rewards_json_and_errors(ws, tmp_path):
     out = json.loads(res.stdout)
     assert out["rows"] == 4 * N_PROMPTS and out["shards"] == 2
     assert out["summary"]["rewards"] == {"correctness": 1.0, "format": 0.5}
-    assert out["name"] == f"all-{N_PROMPTS}-seed0-scripted-k4-seed0"
+    assert re.fullmatch(rf"all-{N_PROMPTS}-seed0-scripted-k4-seed0-[0-9a-f]{{6}}", out["name"])  # + settings hash
     assert all(r["reward_anchoring"] is None for r in rows(ws, out["name"]))
     res = runner.invoke(app, [*base, "--reward", "correctness=1", "--reward", "format=0.5", "--baseline", "leave-one-out"])
     assert json.loads(res.stdout)["up_to_date"] is True

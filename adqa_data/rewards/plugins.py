@@ -10,6 +10,7 @@ writes its own column: `reward_<name>` for the built-ins (fixed columns of the r
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -55,8 +56,29 @@ def load_reward(name: str) -> tuple[RewardFn, str]:
         except (ImportError, AttributeError) as e:
             raise UserError(f"reward plugin {name!r} cannot be loaded: {e}",
                             fix="name an importable module:function") from None
+        check_reward_signature(fn, name)
         return fn, re.sub(r"\W+", "_", attr).strip("_").lower()
     raise UserError(f"unknown reward {name!r}", fix=f"use one of {sorted(REWARDS)} or a plugin as package.module:function")
+
+
+def check_reward_signature(fn: Any, name: str) -> None:
+    """A plugin must be a function with the reward signature, `fn(completions, **columns)`: one
+    positional argument and any keyword. Anything else (a class, a module, `os:system`) is refused
+    before any rollout work, so naming the wrong object cannot run it with a batch of completions."""
+    fix = "a reward plugin is a function def fn(completions, **columns) -> list[float]"
+    if not callable(fn) or isinstance(fn, type):
+        raise UserError(f"reward plugin {name!r} is a {type(fn).__name__}, not a function", fix=fix)
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        raise UserError(f"reward plugin {name!r} has no inspectable signature (a builtin?)", fix=fix) from None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_positional = bool(positional) or any(p.kind is p.VAR_POSITIONAL for p in params)
+    takes_keywords = any(p.kind is p.VAR_KEYWORD for p in params)
+    required = [p for p in positional[1:] if p.default is p.empty]
+    if not (takes_positional and takes_keywords) or required:
+        raise UserError(f"reward plugin {name!r} has the signature {name.partition(':')[2]}{inspect.signature(fn)}, "
+                        "not (completions, **columns)", fix=fix)
 
 
 def resolve_rewards(weights: Mapping[str, float]) -> list[RewardSpec]:

@@ -53,9 +53,26 @@ class RolloutConfig(BaseModel):
     codec: str | None = Field(
         None, description="for a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, "
         "a codec name (mimo-audio) or codec key from 'encode'; default: the policy's own codec")
+    revision: str | None = Field(
+        None, description="vllm backend: the hub commit of the policy (a 40-character sha pins it); a local "
+        "folder needs none")
+    max_prompt_tokens: int = Field(
+        2048, ge=1, description="items whose prompt (question and options) is longer in the policy's tokens are "
+        "quarantined (prompt_too_long) instead of slowing the whole run")
+    trust_remote_code: bool = Field(
+        False, description="allow the policy's repository code to run (pinned: a local folder or a commit "
+        "revision); only from the command line (--trust-remote-code) or a pipeline step, never a config file")
     backend_options: dict[str, Any] = Field(
         default_factory=dict, description="passed to the backend's constructor (batch sizes, vLLM memory); "
         "performance settings only: they are not part of the run key")
+
+    @field_validator("backend_options")
+    @classmethod
+    def _no_remote_code_option(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "trust_remote_code" in v or "revision" in v:
+            raise ValueError("trust_remote_code and revision are settings of their own (--trust-remote-code, "
+                             "--revision), not backend options")
+        return v
 
     @field_validator("rewards")
     @classmethod
@@ -71,8 +88,22 @@ class RolloutConfig(BaseModel):
         return AnchoringConfig(ar_threshold=self.anchoring_ar_threshold, entropy_floor=self.anchoring_entropy_floor)
 
     def run_config(self) -> dict[str, Any]:
-        """What decides the output: everything but `backend_options`."""
-        return self.model_dump(exclude={"backend_options"} | ({"codec"} if self.codec is None else set()))
+        """What decides the output: everything but `backend_options` and the permission to run remote
+        code (it decides whether the run may load its model, not what the run writes)."""
+        exclude = {"backend_options", "trust_remote_code"} | ({"codec"} if self.codec is None else set())
+        exclude |= {"revision"} if self.revision is None else set()
+        return self.model_dump(exclude=exclude)
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but rarely what was meant."""
+        out = []
+        if self.k == 1:
+            out.append("--k 1: each group has one completion, so every group-relative advantage is 0 and GRPO "
+                       "gets no signal from these rollouts; use k >= 2 (4 is the default)")
+        for name, w in self.rewards.items():
+            if w < 0:
+                out.append(f"reward {name} has a negative weight ({w:g}): higher {name} lowers the total")
+        return out
 
 
 
@@ -92,5 +123,12 @@ def parse_reward_weights(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> RolloutConfig:
-    """A `RolloutConfig` from a YAML file (optional) with `overrides` (None values ignored) on top."""
-    return load_settings(path, RolloutConfig, "rollout config", fix=FIX, overrides=overrides)
+    """A `RolloutConfig` from a YAML file (optional) with `overrides` (None values ignored) on top.
+    `trust_remote_code` may come only from the overrides (the command line), never from the file."""
+    allow = overrides.pop("trust_remote_code", None)
+    cfg = load_settings(path, RolloutConfig, "rollout config", fix=FIX, overrides=overrides)
+    if cfg.trust_remote_code:
+        raise UserError("trust_remote_code cannot be set in a rollout config file", where=str(path),
+                        fix="remove it from the file and pass --trust-remote-code on the command line "
+                        "(or trust_remote_code: true in a pipeline step)")
+    return cfg.model_copy(update={"trust_remote_code": bool(allow)}) if allow else cfg

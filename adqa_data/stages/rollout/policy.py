@@ -43,8 +43,13 @@ _POLICIES: dict[str, Policy] = {}
 
 def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
     """What loading the policy takes (JSON-able: it travels to Ray workers)."""
+    options = dict(cfg.backend_options)
+    if cfg.backend != "scripted":  # the stage has checked both (inference.trust)
+        options["trust_remote_code"] = cfg.trust_remote_code
+        if cfg.backend == "vllm" and cfg.revision is not None:
+            options["revision"] = cfg.revision
     return {"backend": cfg.backend, "model": cfg.model, "family": cfg.family, "device": cfg.device,
-            "dtype": cfg.dtype, "options": dict(cfg.backend_options)}
+            "dtype": cfg.dtype, "options": options}
 
 
 def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ...advantages import group_advantages
 from ...answers import parse_answer
-from ...audio import AudioError, load_audio
+from ...audio import AudioError, read_item_audio
 from ...codecs.consumers import ItemCodes
 from ...errors import UserError
 from ...inference.types import Generation, Query, Sampling
@@ -32,11 +32,12 @@ from .policy import Policy, get_policy
 
 
 def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Query:
-    try:
-        audio = load_audio(group["audio_file"], sample_rate)
+    try:  # checked before the run (row_checks); a file changed since then stops it here
+        audio = read_item_audio(group["root"], group["audio_path"], group["audio_sha256"], sample_rate)
     except AudioError as e:
-        raise UserError(f"item {group['item_id']}: audio cannot be read ({e.reason}: {e.detail})",
-                        where=group["audio_file"], fix="rerun 'adqa-data download' to re-validate the dataset") from None
+        raise UserError(f"item {group['item_id']}: its clip changed during the run ({e.reason}: {e.detail})",
+                        where=str(Path(group["root"]) / group["audio_path"]),
+                        fix="rerun: the item will be quarantined with that reason") from None
     return Query(key=group["item_id"], question=group["question"], choices=list(group["choices"]), audio=audio,
                  audio_id=group["audio_sha256"], prompt_style=cfg.prompt_style)
 

@@ -21,11 +21,14 @@ import pyarrow as pa
 from ...codecs.consumers import ItemCodes, select_codec_key
 from ...errors import UserError
 from ...executor import Engine, map_unordered
-from ...fingerprints import model_fingerprint, rows_fingerprint
+from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...inference.factory import backend_input, default_device
+from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
+from ...names import bounded_name, is_safe_name, name_part, safe_name
 from ...rewards.plugins import resolve_rewards
-from ...schema import PROMPTS, ROLLOUTS
+from ...schema import PROMPTS, QUARANTINE, ROLLOUTS
 from ...workspace import StageRun, Workspace, read_table
+from ..row_checks import PromptCheck, byte_count, check_items, token_counter
 from .config import RolloutConfig
 from .policy import close_policies, policy_spec
 from .shards import rollout_shard
@@ -54,11 +57,13 @@ def prompt_sets(ws: Workspace, dataset: str) -> list[str]:
     root = ws.table_dir(PROMPTS.name, dataset)
     if not root.is_dir():
         return []
-    return sorted(d.name for d in root.iterdir()
-                  if d.is_dir() and (ws.provenance("sample", dataset, d.name) or {}).get("status") == "complete")
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and is_safe_name(d.name)
+                  and (ws.provenance("sample", dataset, d.name) or {}).get("status") == "complete")
 
 
 def _resolve_prompts(ws: Workspace, dataset: str, prompts: str | None) -> str:
+    if prompts is not None:
+        safe_name(prompts, "--prompts")
     known = prompt_sets(ws, dataset)
     if prompts is None:
         if len(known) == 1:
@@ -91,17 +96,22 @@ def plan_groups(ws: Workspace, dataset: str, prompts: str) -> list[dict[str, Any
         if it["answer_index"] is None:
             raise UserError(f"item {it['item_id']} has no gold answer: its rollouts cannot be rewarded",
                             fix="sample prompts from a dataset with answers")
-        groups.append({**it, "audio_file": str(root.resolve(it["audio_path"]))})
+        groups.append({**it, "root": root.root})
     return groups
 
 
-def _check_model(cfg: RolloutConfig) -> None:
-    """A path that does not exist is a typo, not a hub id (hub ids are `org/name`)."""
+def _check_model(cfg: RolloutConfig) -> RolloutConfig:
+    """The policy reference checked before anything loads (a folder that is not there, a hub id the
+    offline cache lacks), and `trust_remote_code` in force only where needed, allowed and pinned."""
     if cfg.backend == "scripted" or cfg.model is None:
-        return
-    m = cfg.model
-    if not Path(m).expanduser().exists() and (m.startswith(("/", ".", "~")) or m.count("/") > 1):
-        raise UserError(f"model directory {m} does not exist", fix="check --model (a local directory or a hub id)")
+        return cfg
+    check_model_ref(cfg.model, cfg.revision, "--model")
+    if cfg.revision is not None and cfg.backend != "vllm":
+        raise UserError("--revision is read by the vllm backend only",
+                        fix="for the transformers backend, download that commit and pass its folder as --model")
+    needed = cfg.trust_remote_code or family_needs_remote_code(cfg.family, cfg.backend)
+    remote = allow_remote_code(cfg.model, cfg.revision, needed, cfg.trust_remote_code, "the policy")
+    return cfg.model_copy(update={"trust_remote_code": remote})
 
 
 def policy_codes(ws: Workspace, dataset: str, cfg: RolloutConfig, groups: list[dict[str, Any]]) -> dict[str, str] | None:
@@ -119,8 +129,10 @@ def policy_codes(ws: Workspace, dataset: str, cfg: RolloutConfig, groups: list[d
 
 
 def default_name(prompts: str, cfg: RolloutConfig) -> str:
-    tag = Path(cfg.model.rstrip("/")).name if cfg.model else cfg.backend
-    return f"{prompts}-{tag}-k{cfg.k}-seed{cfg.seed}"
+    """`<prompts>-<model>-k<K>-seed<seed>-<settings hash>`: runs with other settings (temperature,
+    rewards, prompt style, ...) get other names, so one never replaces another by default."""
+    tag = name_part(Path(cfg.model.rstrip("/")).name if cfg.model else cfg.backend)
+    return bounded_name(f"{prompts}-{tag}", f"-k{cfg.k}-seed{cfg.seed}-{stable_hash(cfg.run_config(), n=6)}")
 
 
 def rollout(
@@ -140,12 +152,14 @@ def rollout(
     `release=False` keeps the policy loaded in this process after a local run, for another rollout
     with the same policy settings (a sweep over prompt sets or shard layouts); `close_policies()`
     frees it."""
+    if name is not None:
+        safe_name(name, "--name")
     ds = ws.dataset(dataset).name
     prompts = _resolve_prompts(ws, ds, prompts)
     if config.backend != "scripted" and not config.model:
         raise UserError(f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID")
-    _check_model(config)
-    resolve_rewards(config.rewards)  # fail on a bad reward name before loading anything
+    config = _check_model(config)
+    resolve_rewards(config.rewards)  # fail on a bad reward name or plugin before loading anything
     from ...prompt_styles import get_style
 
     get_style(config.prompt_style)
@@ -168,8 +182,17 @@ def rollout(
             s = prov.get("summary", {})
             return RolloutResult(ds, prompts, name, True, s.get("groups", 0), s.get("rows", 0), s.get("shards", 0), 0,
                                  s, 0.0, str(out))
-        run.invalidate()
-        out = run.output(ROLLOUTS.name, name)
+        # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
+        groups, refused = _refuse_groups(ws, ds, groups, config, audio=codes is None)
+        qdir = run.output(QUARANTINE.name, STAGE, name)
+        run.write_shard(qdir, 0, QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]),
+                        QUARANTINE)
+        if not groups:
+            raise UserError(f"no prompt of set {prompts!r} can be rolled out: {len(refused)} quarantined "
+                            f"({', '.join(sorted({q['reason'] for q in refused}))})",
+                            where=f"quarantine/{ds}/{STAGE}/{name}", fix="see the reasons with 'adqa-data info'")
+        # shards are keyed by exactly the groups they hold
+        out = run.output(ROLLOUTS.name, name, key=stable_hash([run.key, sorted(q["item_id"] for q in refused)], n=24))
         size = config.shard_size
         chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
         todo = [{"index": i, "out_dir": str(out), "dataset": ds, "name": name, "groups": chunk,
@@ -194,10 +217,28 @@ def rollout(
         summary = summarize(read_table(out, ROLLOUTS), config)
         if summary["rows"] != config.k * len(groups):
             raise RuntimeError(f"{summary['rows']} rows for {len(groups)} groups of {config.k}: a group is not whole")
-        summary.update(shards=len(chunks), shards_written=len(todo), prompts=prompts)
+        summary.update(shards=len(chunks), shards_written=len(todo), prompts=prompts,
+                       quarantined=dict(sorted(Counter(q["reason"] for q in refused).items())))
         prov = run.finish(summary)
     return RolloutResult(ds, prompts, name, False, summary["groups"], summary["rows"], len(chunks), len(todo),
                          summary, prov["seconds"], str(out))
+
+
+def _refuse_groups(ws: Workspace, dataset: str, groups: list[dict[str, Any]], cfg: RolloutConfig, audio: bool
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The groups the policy can be asked, and quarantine rows for the others (`row_checks`)."""
+    count, unit = (byte_count, "UTF-8 bytes") if cfg.backend == "scripted" else \
+        token_counter(cfg.model, cfg.revision if cfg.backend == "vllm" else None, cfg.trust_remote_code)
+    root = groups[0]["root"] if groups else ""
+    refused = check_items(root, groups, [PromptCheck(cfg.prompt_style, count, unit, "the policy")],
+                          cfg.max_prompt_tokens, audio=audio)
+    if not refused:
+        return groups, []
+    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
+    row_index = dict(zip(cols["item_id"], cols["row_index"]))
+    rows = [{"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
+            for i, (r, d) in sorted(refused.items())]
+    return [g for g in groups if g["item_id"] not in refused], rows
 
 
 def summarize(table: pa.Table, config: RolloutConfig) -> dict[str, Any]:
