@@ -114,13 +114,31 @@ def register_style(style: PromptStyle) -> PromptStyle:
 
 
 def get_style(name: str | PromptStyle) -> PromptStyle:
+    """A style by name (built in or registered), or read from a YAML file when `name` ends in .yaml/.yml."""
     if isinstance(name, PromptStyle):
         return name
+    if name.endswith((".yaml", ".yml")):
+        return _style_file(name)
     style = BUILTIN.get(name) or _REGISTERED.get(name)
     if style is None:
         known = sorted(BUILTIN) + sorted(_REGISTERED)
         raise UserError(f"unknown prompt style {name!r}", fix=f"use one of {known} or load a YAML style")
     return style
+
+
+_FILES: dict[tuple[str, int], PromptStyle] = {}
+
+
+def _style_file(path: str) -> PromptStyle:
+    """A YAML style, read once per file version (prompts are built per query)."""
+    p = Path(path).expanduser().absolute()
+    try:
+        key = (str(p), p.stat().st_mtime_ns)
+    except OSError:
+        raise UserError(f"no such prompt style file: {path}", fix="give a built-in style name or a YAML file") from None
+    if key not in _FILES:
+        _FILES[key] = load_prompt_style(p, register=False)
+    return _FILES[key]
 
 
 def load_prompt_style(path: str | Path, register: bool = True) -> PromptStyle:

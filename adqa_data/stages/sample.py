@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from ..fingerprints import rows_fingerprint
+from ..fingerprints import rows_fingerprint, stable_hash
+from ..names import safe_name
 from ..schema import ITEM_SCORES, PROMPTS
 from ..workspace import StageRun, Workspace
 
@@ -148,6 +149,13 @@ def _breakdown(pool: list[dict[str, Any]], chosen: list[dict[str, Any]], key: st
     return {k: {"pool": p[k], "chosen": c.get(k, 0)} for k in sorted(p)}
 
 
+def default_name(split: str, n: int, seed: int, weights: str | dict[str, float]) -> str:
+    """`<split>-<n>-seed<seed>`, plus `-w<hash>` of the weights unless uniform: sets drawn with other
+    settings get other names, so one never replaces another by default."""
+    base = f"{split}-{n}-seed{seed}"
+    return base if weights == "uniform" else f"{base}-w{stable_hash(weights, n=6)}"
+
+
 def sample(
     ws: Workspace,
     dataset: str | None = None,
@@ -168,7 +176,7 @@ def sample(
     if n <= 0:
         raise UserError("--n must be positive")
     weights = parse_weights(weights)
-    name = name or f"{split}-{n}-seed{seed}"
+    name = safe_name(name, "--name") if name is not None else default_name(split, n, seed, weights)
     pool = _pool(ws, ds, split)
     pool, excluded = _without_leaked(ws, ds, pool, exclude_leaked)  # a changed pool changes the run key
     config = {"n": n, "split": split, "weights": weights, "seed": seed, "name": name, "schema": PROMPTS.version}

@@ -169,6 +169,8 @@ def rollout(
     run_config = {**config.run_config(), "prompts": prompts, "name": name, "schema": ROLLOUTS.version}
     if codes is not None:  # the clips are these codes (the trainer reads the same index)
         run_config["codec_key"] = codes["codec_key"]
+    if config.prompt_style.endswith((".yaml", ".yml")):  # a style file: its content decides the prompts
+        run_config["prompt_style_definition"] = get_style(config.prompt_style).model_dump()
     inputs = {
         "prompts": rows_fingerprint(g["item_id"] for g in groups),
         "items": rows_fingerprint([g[c] for c in ("question", "choices", "answer_index", "audio_sha256")] for g in groups),
