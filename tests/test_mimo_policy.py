@@ -373,3 +373,82 @@ def test_cli_train_on_mimo_rollouts_end_to_end(rolled, tiny, encoded, tmp_path):
     b = load_backend("transformers", str(policy_dir))
     assert b.consumes == "codes"
     b.close()
+
+
+# ------------------------------------------------------------------------------------------ filter
+def test_filter_panel_member_reads_codes_and_encodes_silence_once(
+    encoded, tiny, tmp_path, mimo_standin, monkeypatch
+):
+    """A MiMo member scores every condition from codes: item and donor clips from the index, silence and
+    noise encoded once by the same codec and cached under `pcm:<sha256>` keys; no audio file is opened."""
+    from adqa_data.codecs.consumers import PCM_PREFIX
+    from adqa_data.inference.panel import Panel
+    from adqa_data.schema import VOTES
+    from adqa_data.stages.filter import FilterOptions, filter_dataset
+
+    ws = Workspace(tmp_path / "w")
+    shutil.copytree(encoded[0], ws.root)
+    monkeypatch.setenv("ADQA_MIMO_AUDIO_SRC", str(mimo_standin[0]))
+    sys.modules.pop("mimo_audio_tokenizer", None)
+    clear_loaded()
+    panel = Panel(
+        name="mimo", min_correct=1, members=[{"name": "mimo", "model": str(tiny), "dtype": "float32"}]
+    )
+    opts = FilterOptions(conditions=("audio", "silence", "noise", "swap"), silence_seconds=3.0, chunk_items=8)
+    away = _hide_audio(encoded[1])
+    try:
+        res = filter_dataset(ws, panel, options=opts)
+        upstream = sys.modules["mimo_audio_tokenizer"]
+        calls = len(upstream.CALLS)
+        assert calls == 2  # silence and noise, once each: the items' clips come from the code index
+        again = filter_dataset(ws, panel, options=opts, force=True)
+        assert len(upstream.CALLS) == calls  # the generated clips' codes are cached now
+    finally:
+        _restore_audio(encoded[1], away)
+        sys.modules.pop("mimo_audio_tokenizer", None)
+        clear_loaded()
+    assert res.items == again.items > 0
+    votes = {c: ws.read(VOTES, DS, "mimo", c).to_pylist() for c in ("audio", "silence", "noise", "swap")}
+    assert all(len(v) == res.items for v in votes.values())
+    assert {r["audio_item_id"] for r in votes["swap"]} - {None}  # donors' codes were played
+    probs = {c: np.array([r["option_probs"] for r in v]) for c, v in votes.items()}
+    assert not np.allclose(probs["audio"], probs["silence"])  # the condition reaches the model
+    codes = open_codes(ws, DS)
+    keys = [k for k in _cache_keys(codes) if k.startswith(PCM_PREFIX)]
+    assert len(keys) == 2
+
+
+def _cache_keys(codes) -> list[str]:
+    import pyarrow.parquet as pq
+
+    root = Path(codes.index.column("cache_file")[0].as_py()).parent
+    return [
+        k
+        for f in sorted(root.glob("part-*.parquet"))
+        for k in pq.read_table(f).column("audio_sha256").to_pylist()
+    ]
+
+
+# ------------------------------------------------------------------------------------------ eval
+def test_eval_reads_codes_and_silence_codes(encoded, tiny, tmp_path, mimo_standin, monkeypatch):
+    from adqa_data.schema import PREDICTIONS
+    from adqa_data.stages.eval import evaluate
+    from adqa_data.stages.eval import load_config as eval_config
+
+    ws = Workspace(tmp_path / "w")
+    shutil.copytree(encoded[0], ws.root)
+    monkeypatch.setenv("ADQA_MIMO_AUDIO_SRC", str(mimo_standin[0]))
+    sys.modules.pop("mimo_audio_tokenizer", None)
+    clear_loaded()
+    cfg = eval_config(None, model=str(tiny), max_new_tokens=4, silence_seconds=2.0, shard_size=8)
+    away = _hide_audio(encoded[1])
+    try:
+        res = evaluate(ws, cfg, name="ev")
+    finally:
+        _restore_audio(encoded[1], away)
+        sys.modules.pop("mimo_audio_tokenizer", None)
+        clear_loaded()
+    rows = ws.read(PREDICTIONS, DS, "ev").to_pylist()
+    assert res.items == len({r["item_id"] for r in rows}) > 0
+    assert {r["condition"] for r in rows} == {"audio", "silence"}
+    assert ws.provenance("eval", DS, "ev")["config"]["codec_key"] == open_codes(ws, DS).codec_key

@@ -121,6 +121,21 @@ class ItemCodes:
     def cache(self) -> CodeCache:
         return _cache_of(self.workspace, self.dataset, self.codec_key)
 
+    @property
+    def sample_rate(self) -> int:
+        """The rate the codec takes (a generated clip is made at it before encoding)."""
+        info = self.cache().info(self.codec_key).get("codec") or {}
+        if "sample_rate" not in info:
+            raise UserError(
+                f"the code cache does not record which codec made {self.codec_key}",
+                fix="rerun 'adqa-data encode' with that codec",
+            )
+        return int(info["sample_rate"])
+
+    def generated(self, samples: np.ndarray, device: str = "cpu") -> np.ndarray:
+        """The codes of a generated clip (silence, noise) at `sample_rate`, encoded once and cached."""
+        return generated_codes(self.cache(), self.codec_key, samples, device)
+
 
 def pcm_key(samples: np.ndarray) -> str:
     """The cache key of a generated clip: its float32 samples' sha256 (the rate is the codec's)."""
@@ -159,3 +174,31 @@ def generated_codes(cache: CodeCache, codec_key: str, samples: np.ndarray, devic
     codes = codec.encode([np.ascontiguousarray(samples, dtype=np.float32)])[0]
     cache.write(codec_key, [(key, codes)], codec.codebook_sizes)
     return _read_cached(cache, codec_key, key)  # as every later reader gets it (the cache's integer type)
+
+
+def policy_codes(
+    ws: Workspace,
+    dataset: str,
+    backend: str,
+    model: str | None,
+    family: str | None,
+    codec: str | None,
+    item_ids: Sequence[str],
+) -> dict[str, str] | None:
+    """For a model that reads RVQ codes (MiMo-Audio), the code index a stage's shards read instead of
+    audio: `codec` (a name or key; default the model's own codec), checked to hold every item, as
+    {"workspace", "dataset", "codec_key"} (JSON-able: it travels to Ray workers). None for a model that
+    reads audio (then `codec` must not be given). Reads config.json only; loads nothing."""
+    from ..inference.factory import backend_input
+
+    consumes, own = backend_input(backend, model, family)
+    if consumes != "codes":
+        if codec is not None:
+            raise UserError(
+                f"--codec {codec} was given, but this model reads audio, not codes",
+                fix="leave --codec out (it selects the codes a MiMo-Audio model reads)",
+            )
+        return None
+    key = select_codec_key(ws, dataset, codec or str(own))
+    ItemCodes(ws, dataset, key).check(item_ids)
+    return {"workspace": str(ws.root), "dataset": dataset, "codec_key": key}

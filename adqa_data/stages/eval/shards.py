@@ -28,6 +28,28 @@ from .metrics import majority_vote
 LETTER_STYLE = "letters"  # P(letter) is read at the first reply token: a letter-first style
 
 
+def _code_queries(
+    items: list[Mapping[str, Any]], conditions: list[str], cfg: EvalConfig, source: Mapping[str, str], device: str
+) -> list[Query]:
+    """The queries of a model that reads RVQ codes (MiMo-Audio): each clip's cached codes, and the
+    silence's codes encoded once by the same codec and cached. No audio file is opened."""
+    from ...codecs.consumers import ItemCodes
+    from ...workspace import Workspace
+
+    codes = ItemCodes(Workspace(source["workspace"]), source["dataset"], source["codec_key"])
+    clips = dict(zip((it["item_id"] for it in items), codes.load([it["item_id"] for it in items])))
+    quiet = None
+    if "silence" in conditions:
+        quiet = codes.generated(silence(cfg.silence_seconds, codes.sample_rate), device)
+    quiet_id = f"silence:{cfg.silence_seconds}@{codes.codec_key}"
+    return [
+        Query(key=f"{it['item_id']}|{cond}", question=it["question"], choices=list(it["choices"]), audio=None,
+              audio_id=f"{it['audio_sha256']}@{codes.codec_key}" if cond == "audio" else quiet_id,
+              prompt_style=cfg.prompt_style, codes=clips[it["item_id"]] if cond == "audio" else quiet)
+        for it in items for cond in conditions
+    ]
+
+
 def _queries(
     items: list[Mapping[str, Any]], conditions: list[str], cfg: EvalConfig, rate: int
 ) -> list[Query]:
@@ -82,7 +104,12 @@ def eval_shard(task: dict[str, Any], backend: Backend | None = None) -> dict[str
 
         backend = get_policy(task["policy"]).backend
     items, conditions = task["items"], task["conditions"]
-    queries = _queries(items, conditions, cfg, int(getattr(backend, "sample_rate", 16000)))
+    if task.get("codes"):
+        from ...inference.factory import default_device
+
+        queries = _code_queries(items, conditions, cfg, task["codes"], default_device(cfg.device))
+    else:
+        queries = _queries(items, conditions, cfg, int(getattr(backend, "sample_rate", 16000)))
     sampling = Sampling(
         n=cfg.samples,
         temperature=cfg.effective_temperature,

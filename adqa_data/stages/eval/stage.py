@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ...codecs.consumers import policy_codes
 from ...errors import UserError
 from ...executor import Engine, map_unordered
 from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
@@ -141,12 +142,15 @@ def evaluate(
     use_silence = config.silence if config.silence is not None else graded > 0
     conditions = ["audio", "silence"] if use_silence else ["audio"]
     name = name or default_name(config)
+    codes = policy_codes(ws, ds, config.backend, config.model, config.family, None, [it["item_id"] for it in items])
     run_config = {
         **config.run_config(),
         "name": name,
         "conditions": conditions,
         "schema": PREDICTIONS.version,
     }
+    if codes is not None:  # a model that reads codes (MiMo-Audio): its clips are this index's codes
+        run_config["codec_key"] = codes["codec_key"]
     inputs = {
         "items": rows_fingerprint(
             [it[c] for c in ("item_id", "question", "choices", "answer_index", "audio_sha256", "part")]
@@ -192,6 +196,7 @@ def evaluate(
             "policy": policy_spec(config),
             "model_fingerprint": inputs["model"],
             "prompt_fingerprint": prompt_fp,
+            "codes": codes,
         }
         todo = [
             {**common, "index": i, "items": chunk}

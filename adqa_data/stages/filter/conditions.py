@@ -159,3 +159,45 @@ class ConditionAudio:
     def release_clips(self) -> None:
         """Drop decoded clips between chunks (a chunk's clips are all a chunk needs)."""
         self._clips.clear()
+
+    def query_fields(self, clip: np.ndarray) -> dict[str, Any]:
+        """How a clip goes into a `Query`: as its waveform."""
+        return {"audio": clip}
+
+
+class ConditionCodes:
+    """The clip each condition plays as RVQ codes, for a member that reads codes (MiMo-Audio): item and
+    donor clips from the dataset's code index, silence and noise made at the codec's rate and encoded
+    once with the same codec, then cached (`codecs.consumers.generated_codes`). No audio file is opened.
+    `source`: {"workspace", "dataset", "codec_key"}."""
+
+    def __init__(self, options: FilterOptions, source: dict[str, str], device: str = "cpu"):
+        from ...codecs.consumers import ItemCodes
+        from ...workspace import Workspace
+
+        self.options, self.device = options, device
+        self.codes = ItemCodes(Workspace(source["workspace"]), source["dataset"], source["codec_key"])
+        self._fixed: dict[str, tuple[np.ndarray, str]] = {}
+
+    def clip(self, condition: str, item: ItemRef) -> tuple[np.ndarray, str, str | None]:
+        """(codes, audio_id, id of the item whose clip it is), as `ConditionAudio.clip`."""
+        key = self.codes.codec_key
+        if condition in ("silence", "noise"):
+            if condition not in self._fixed:
+                o, sr = self.options, self.codes.sample_rate
+                x = silence(o.silence_seconds, sr) if condition == "silence" else \
+                    noise(o.silence_seconds, sr, o.noise_color, o.noise_level_dbfs, o.seed)
+                audio_id = f"{condition}:{stable_hash(o.condition_params(condition))}@{key}"
+                self._fixed[condition] = (self.codes.generated(x, self.device), audio_id)
+            codes, audio_id = self._fixed[condition]
+            return codes, audio_id, None
+        src = item if condition == "audio" else item.donor
+        if src is None:
+            raise RuntimeError(f"item {item.item_id} has no swap donor")
+        return self.codes.load([src.item_id])[0], f"{src.audio_sha256}@{key}", src.item_id
+
+    def release_clips(self) -> None:
+        """Nothing to drop: the code reader keeps a bounded number of decoded cache shards."""
+
+    def query_fields(self, clip: np.ndarray) -> dict[str, Any]:
+        return {"audio": None, "codes": clip}

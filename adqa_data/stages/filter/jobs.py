@@ -20,12 +20,12 @@ import numpy as np
 from ...errors import UserError
 from ...executor import Engine, map_unordered
 from ...inference.answering import ask
-from ...inference.factory import load_backend
+from ...inference.factory import default_device, load_backend
 from ...inference.panel import PanelMember
 from ...inference.types import Backend, Query
 from ...schema import VOTES
 from ...workspace import StageRun
-from .conditions import ConditionAudio, ItemRef, rotate, rotations
+from .conditions import ConditionAudio, ConditionCodes, ItemRef, rotate, rotations
 from .options import FilterOptions
 from .voting import consensus
 
@@ -60,9 +60,11 @@ class ModelJob:
     options: FilterOptions
     chunks: list[ChunkJob]
     factory: BackendFactory
+    codes: dict[str, str] | None = None  # a member that reads RVQ codes: {workspace, dataset, codec_key}
 
 
-def score_chunk(backend: Backend, job: ModelJob, chunk: ChunkJob, audio: ConditionAudio) -> list[dict[str, Any]]:
+def score_chunk(backend: Backend, job: ModelJob, chunk: ChunkJob, audio: ConditionAudio | ConditionCodes
+                ) -> list[dict[str, Any]]:
     """The votes rows of one chunk: every item under every rotation, mapped back to the original order."""
     member, K = job.member, job.options.permutations
     queries: list[Query] = []
@@ -71,8 +73,8 @@ def score_chunk(backend: Backend, job: ModelJob, chunk: ChunkJob, audio: Conditi
         x, audio_id, heard = audio.clip(chunk.condition, it)
         for p in rotations(len(it.choices), K):
             queries.append(Query(key=f"{it.item_id}|{chunk.condition}|{p}", question=it.question,
-                                 choices=rotate(it.choices, p), audio=x, audio_id=audio_id,
-                                 prompt_style=member.prompt_style))
+                                 choices=rotate(it.choices, p), audio_id=audio_id,
+                                 prompt_style=member.prompt_style, **audio.query_fields(x)))
             meta.append((it, p, heard))
     answers = ask(backend, member.mode, queries, max_new_tokens=job.options.max_new_tokens, seed=job.options.seed)
     rows = []
@@ -99,7 +101,8 @@ def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | Non
                         fix="check the member's model (a local checkpoint folder or a hub id) and revision") from None
     queries = 0
     try:
-        audio = ConditionAudio(job.options, backend.sample_rate)
+        audio = (ConditionCodes(job.options, job.codes, default_device(job.options.device)) if job.codes
+                 else ConditionAudio(job.options, backend.sample_rate))
         for chunk in job.chunks:
             rows = score_chunk(backend, job, chunk, audio)
             audio.release_clips()

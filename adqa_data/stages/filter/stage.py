@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...codecs.consumers import ItemCodes, select_codec_key
 from ...errors import UserError
 from ...executor import Engine, check_engine
 from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
+from ...inference.factory import backend_input
 from ...inference.panel import Panel, PanelMember
 from ...inference.trust import check_model_ref
 from ...schema import ITEM_SCORES, QUARANTINE, VOTES
@@ -62,9 +64,11 @@ class FilterResult:
         return d
 
 
-def _unit_config(member: PanelMember, condition: str, options: FilterOptions, items_fp: str) -> dict[str, Any]:
+def _unit_config(member: PanelMember, condition: str, options: FilterOptions, items_fp: str,
+                 codes: dict[str, str] | None = None) -> dict[str, Any]:
     """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
-    device, engine or vote threshold), so reuse is as wide as it is safe."""
+    device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
+    member that reads codes (MiMo-Audio) answers from."""
     cfg = {
         "member": member.model_dump(exclude={"name", "note"}),
         "model_fingerprint": model_fingerprint(member.model, member.revision),
@@ -76,12 +80,14 @@ def _unit_config(member: PanelMember, condition: str, options: FilterOptions, it
     }
     if member.mode == "generate":
         cfg["generate"] = {"max_new_tokens": options.max_new_tokens, "seed": options.seed}
+    if codes is not None:
+        cfg["codec_key"] = codes["codec_key"]
     return cfg
 
 
 def plan_jobs(
     run: StageRun, members: list[PanelMember], items: list[ItemRef], options: FilterOptions, items_fp: str,
-    factory: BackendFactory,
+    factory: BackendFactory, codes: dict[str, dict[str, str] | None] | None = None,
 ) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
     """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
     Each unit's directory is keyed by its own config (`_unit_config`), and a changed unit is written
@@ -93,7 +99,8 @@ def plan_jobs(
     for m in members:
         todo = []
         for cond in options.conditions:
-            unit_key = stable_hash({"config": _unit_config(m, cond, options, items_fp), "items": items_fp}, n=24)
+            unit = _unit_config(m, cond, options, items_fp, (codes or {}).get(m.name))
+            unit_key = stable_hash({"config": unit, "items": items_fp}, n=24)
             d = run.output("votes", m.name, cond, key=unit_key)
             dirs[(m.name, cond)] = d
             for i, chunk in enumerate(chunks):
@@ -102,7 +109,7 @@ def plan_jobs(
                 else:
                     todo.append(ChunkJob(cond, i, str(d), chunk))
         if todo:
-            jobs.append(ModelJob(dataset, m, options, todo, factory))
+            jobs.append(ModelJob(dataset, m, options, todo, factory, codes=(codes or {}).get(m.name)))
     return jobs, dirs, reused
 
 
@@ -119,9 +126,26 @@ def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options:
     return votes
 
 
+def member_codes(ws: Workspace, dataset: str, members: list[PanelMember], items: list[ItemRef]
+                 ) -> dict[str, dict[str, str] | None]:
+    """Per member: for one that reads RVQ codes (MiMo-Audio), the code index its clips come from
+    (checked to hold every item before any model loads); None for a member that reads audio."""
+    out: dict[str, dict[str, str] | None] = {}
+    for m in members:
+        consumes, codec = backend_input(m.backend, m.model, m.family)
+        if consumes != "codes":
+            out[m.name] = None
+            continue
+        key = select_codec_key(ws, dataset, str(codec))
+        ItemCodes(ws, dataset, key).check([it.item_id for it in items])
+        out[m.name] = {"workspace": str(ws.root), "dataset": dataset, "codec_key": key}
+    return out
+
+
 def _refuse_items(ws: Workspace, dataset: str, root: str, items: list[ItemRef], members: list[PanelMember],
-                  opts: FilterOptions) -> tuple[list[ItemRef], list[dict[str, Any]]]:
-    """The items every member can be asked, and quarantine rows for the others (`row_checks`)."""
+                  opts: FilterOptions, audio: bool = True) -> tuple[list[ItemRef], list[dict[str, Any]]]:
+    """The items every member can be asked, and quarantine rows for the others (`row_checks`; no audio
+    checks when `audio` is False: every member reads cached codes)."""
     counters: dict[tuple[str, str | None, bool], tuple[Any, str]] = {}
     checks = []
     for m in members:
@@ -132,7 +156,7 @@ def _refuse_items(ws: Workspace, dataset: str, root: str, items: list[ItemRef], 
         checks.append(PromptCheck(m.prompt_style, count, unit, f"member {m.name}"))
     rows = [{"item_id": it.item_id, "question": it.question, "choices": it.choices, "audio_path": it.audio_path,
              "audio_sha256": it.audio_sha256} for it in items]
-    refused = check_items(root, rows, checks, opts.max_prompt_tokens)
+    refused = check_items(root, rows, checks, opts.max_prompt_tokens, audio=audio)
     if not refused:
         return items, []
     cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
@@ -188,7 +212,9 @@ def filter_dataset(
             "cannot be measured (an evaluation set?)",
             where=str(workspace.root), fix="filter a dataset with answers (the training or dev set)")
     items_fp = table_fingerprint(workspace.table_dir("items", rec.name))
-    units = {f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp)) for m in members for c in opts.conditions}
+    codes = member_codes(workspace, rec.name, members, items)
+    units = {f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp, codes[m.name]))
+             for m in members for c in opts.conditions}
     config = {"panel": pnl.name, "models": [m.name for m in members], "units": units, "min_correct": min_correct,
               "conditions": list(opts.conditions), "permutations": opts.permutations,
               "max_prompt_tokens": opts.max_prompt_tokens,
@@ -199,7 +225,8 @@ def filter_dataset(
         if run.up_to_date:
             return _result_from(workspace.provenance(STAGE, rec.name) or {}, True)
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before any model loads
-        items, refused = _refuse_items(workspace, rec.name, rec.root, items, members, opts)
+        items, refused = _refuse_items(workspace, rec.name, rec.root, items, members, opts,
+                                       audio=not all(codes.values()))
         withheld += refused
         if not items:
             raise UserError(f"no item of dataset {rec.name!r} can be scored: {len(refused)} quarantined "
@@ -210,7 +237,7 @@ def filter_dataset(
             items, borrowed = assign_swaps(items, opts.seed)
         if refused:  # votes units are keyed by exactly the items they answer
             items_fp = stable_hash([items_fp, sorted(q["item_id"] for q in refused)], n=24)
-        jobs, dirs, reused = plan_jobs(run, members, items, opts, items_fp, backend_factory)
+        jobs, dirs, reused = plan_jobs(run, members, items, opts, items_fp, backend_factory, codes)
         total = reused + sum(len(j.chunks) for j in jobs)
         done = {"n": reused}
         if on_progress:
