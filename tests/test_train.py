@@ -425,7 +425,9 @@ def test_cli_sft_then_grpo_from_its_policy_with_averaging(tws):
     import polars as pl
 
     table = pl.read_parquet(run / "completions" / "step-000002.parquet")
-    assert {"completion", "reward", "advantage", "reward_parity"} <= set(table.columns) and table.height > 0
+    assert {"prompt", "completion", "reward", "advantage", "reward_parity"} <= set(
+        table.columns
+    ) and table.height > 0
     prov = tws.provenance("train", DS, "grpo")
     assert prov["status"] == "complete" and prov["config"]["rewards"] == {"test_train:parity": 1.0}
 

@@ -77,6 +77,7 @@ class Group:
     codes: np.ndarray | None = None  # the clip's cached RVQ codes, for a model that reads codes (MiMo-Audio)
     prompt_token_ids: list[int] | None = None  # as the sampler stored them; None = nothing to check against
     zero_signal: bool = False
+    prompt: str = ""  # the templated prompt text rollout stored (for completions tables)
 
     def query(self, audio: np.ndarray | None) -> Query:
         """The `Query` rollout put to the sampler for this group."""
@@ -281,6 +282,7 @@ def load_rollout_groups(
                     if scripted or r["prompt_token_ids"] is None
                     else list(r["prompt_token_ids"]),
                     zero_signal=bool(r["zero_signal"]),
+                    prompt=r["prompt"],
                 )
             g.completions.append(
                 Completion(

@@ -27,7 +27,9 @@ import os
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,18 @@ class Trainer:
         )
         self.collate = Collator(self.policy.model)
         self.temperature = float(cfg.temperature or sampling.temperature or 1.0)
+        if cfg.method == "grpo" and cfg.temperature is not None and cfg.temperature != sampling.temperature:
+            warnings.warn(
+                f"log-probs at temperature {cfg.temperature}, but the completions were sampled at "
+                f"{sampling.temperature}: the ratio compares two different distributions",
+                stacklevel=2,
+            )
+        if cfg.method == "grpo" and cfg.old_logp == "sampler" and sampling.top_p < 1:
+            warnings.warn(
+                f"the sampler's log-probs are of its top-p {sampling.top_p} nucleus, the trainer's of the "
+                "full distribution: the ratio starts above 1 (old_logp: recompute avoids this)",
+                stacklevel=2,
+            )
         # the KL reference: the base with the adapter disabled (LoRA), else a frozen copy of the start
         self.reference: PolicyModule | None = None
         if cfg.method == "grpo" and cfg.beta != 0 and not cfg.lora:
@@ -441,10 +455,10 @@ class Trainer:
 
         p = Path(path)
         acc = self.accelerator
-        self.load_trainable(load_file(str(p / WEIGHTS)))
-        if self.deepspeed:
+        if self.deepspeed:  # weights, optimizer and RNG from DeepSpeed's own (sharded, fp32) checkpoint
             acc.load_state(str(p / "accelerate"))
         else:
+            self.load_trainable(load_file(str(p / WEIGHTS)))
             self.optimizer.load_state_dict(torch.load(p / "optimizer.pt", weights_only=False))
             _set_rng_state(torch.load(p / f"rng-{acc.process_index}.pt", weights_only=False))
         self.scheduler.load_state_dict(torch.load(p / "scheduler.pt", weights_only=False))
@@ -462,9 +476,15 @@ class Trainer:
                 "a run with other model settings",
                 fix="resume with the settings that wrote it",
             )
-        with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(weights[name].to(p.device, p.dtype))
+        gather = nullcontext()
+        if self.deepspeed:  # ZeRO-3 holds a shard of each parameter: gather, write on rank 0, re-shard
+            import deepspeed
+
+            gather = deepspeed.zero.GatheredParameters(list(params.values()), modifier_rank=0)
+        with torch.no_grad(), gather:
+            if self.accelerator.is_main_process or not self.deepspeed:
+                for name, p in params.items():
+                    p.copy_(weights[name].to(p.device, p.dtype))
 
     def resume(self) -> bool:
         """Continue from the newest checkpoint of the run folder, if there is one."""
@@ -476,28 +496,26 @@ class Trainer:
 
     # ======================================================================================= export
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
-        """The checkpoint module's weights with the training applied (LoRA merged), keyed as the
-        checkpoint's own module names them."""
-        model = self.policy.model
+        """The checkpoint module's weights with the training applied, keyed as the checkpoint's own module
+        names them. LoRA is merged from the weights alone (W + B @ A x alpha / r), so it works on the
+        gathered state of a DeepSpeed run too and leaves the training module untouched."""
         if self.deepspeed:
             full = self.accelerator.get_state_dict(self.module)
-            state = {k.removeprefix("net."): v for k, v in full.items()}
+            state = {k.removeprefix("net.").removeprefix("base_model.model."): v for k, v in full.items()}
         else:
-            state = {k: v.detach() for k, v in model.module.state_dict().items()}
+            state = {k: v.detach() for k, v in self.policy.model.module.state_dict().items()}
         if not self.cfg.lora:
             return state
-        deltas = {}
-        from peft.tuners.lora import LoraLayer
-
-        for name, layer in model.module.named_modules():
-            if isinstance(layer, LoraLayer):
-                deltas[f"{name}.weight"] = layer.get_delta_weight("default").detach()
+        scale = self.cfg.lora_alpha / self.cfg.lora_r
         merged = {}
         for k, v in state.items():
             if "lora_" in k:
                 continue
-            key = k.replace(".base_layer.", ".")
-            merged[key] = v + deltas[key].to(v.device, v.dtype) if key in deltas else v
+            if ".base_layer." in k and k.endswith(".weight"):
+                layer = k[: -len(".base_layer.weight")]
+                a, b = state[f"{layer}.lora_A.default.weight"], state[f"{layer}.lora_B.default.weight"]
+                v = v + (b.float() @ a.float() * scale).to(v.dtype)
+            merged[k.replace(".base_layer.", ".")] = v
         return merged
 
     def export_policy(self, out_dir: str | Path) -> Path:
@@ -518,14 +536,11 @@ class Trainer:
 def export_weights(model: Any, state: dict[str, torch.Tensor], base: str, out: Path) -> None:
     """Save `state` with the checkpoint's config via `save_pretrained`, then copy the starting checkpoint's
     tokenizer / processor files beside it."""
-    from ..demo.models import hub_layout
-
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    module = model.module
-    base_module = module.get_base_model() if hasattr(module, "get_base_model") else module
-    base_module.save_pretrained(str(tmp), state_dict={k: v.contiguous() for k, v in state.items()})
+    # transformers writes the key layout of the checkpoint it loaded (the hub layout vLLM loads)
+    model.module.save_pretrained(str(tmp), state_dict={k: v.contiguous() for k, v in state.items()})
     src = Path(base)
     if src.is_dir():
         for f in src.iterdir():
@@ -535,8 +550,6 @@ def export_weights(model: Any, state: dict[str, torch.Tensor], base: str, out: P
                 and not f.name.endswith((".safetensors", ".bin", ".index.json"))
             ):
                 shutil.copy2(f, tmp / f.name)
-    if getattr(model.adapter, "family", "") == "qwen2_audio":
-        hub_layout(tmp)  # the key layout real checkpoints and vLLM use
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
@@ -626,7 +639,7 @@ class MetricsLog:
                         "step": step,
                         "group_id": g.group_id,
                         "item_id": g.item_id,
-                        "question": g.question,
+                        "prompt": g.prompt or g.question,
                         "completion": c.text,
                         "reward": c.reward,
                         "advantage": c.advantage,

@@ -129,7 +129,12 @@ class PolicyModule(nn.Module):
             return None
         if cached is not None and not self.train_audio:
             return cached
-        return torch.cat(self.model.encode_audio(clips, grad=self.train_audio and torch.is_grad_enabled()))
+        # the feature extractors compute on the CPU and cannot return bf16: keep CPU autocast off here
+        # (a CUDA autocast still covers the encoder on a GPU)
+        with torch.autocast("cpu", enabled=False):
+            return torch.cat(
+                self.model.encode_audio(clips, grad=self.train_audio and torch.is_grad_enabled())
+            )
 
     def forward(
         self, inputs: dict[str, Any], temperature: float = 1.0
