@@ -293,6 +293,35 @@ class Workspace:
                             fix=f"rerun the '{stage}' stage with --force, or delete that file") from None
         return record
 
+    def finished_sets(self, stage: str, table: str, dataset: str) -> list[str]:
+        """Names of a dataset's complete named sets written by `stage` into `table` (prompt sets,
+        rollout sets, prediction sets): folders with a safe name whose provenance record is complete."""
+        root = self.table_dir(table, dataset)
+        if not root.is_dir():
+            return []
+        return sorted(d.name for d in root.iterdir() if d.is_dir() and is_safe_name(d.name)
+                      and (self.provenance(stage, dataset, d.name) or {}).get("status") == "complete")
+
+    def pick_set(self, stage: str, table: str, dataset: str, name: str | None, what: str, option: str,
+                 make: str) -> str:
+        """`name` when it is a complete set, else the only one; one clear error when there is none,
+        several or no such set. `what` names the kind ("prompt set"), `option` the command-line option
+        that names one, `make` the command that makes one."""
+        if name is not None:
+            safe_name(name, option)
+        known = self.finished_sets(stage, table, dataset)
+        if name is None:
+            if len(known) == 1:
+                return known[0]
+            if not known:
+                raise UserError(f"dataset {dataset!r} has no {what} yet", fix=f"run {make} first")
+            raise UserError(f"dataset {dataset!r} has several {what}s: {', '.join(known)}",
+                            fix=f"name one with {option}")
+        if name not in known:
+            raise UserError(f"no finished {what} {name!r} in dataset {dataset!r}",
+                            fix=f"use one of: {', '.join(known)}" if known else f"run {make} first")
+        return name
+
     @contextlib.contextmanager
     def lock(self, stage: str, dataset: str, unit: str | None = None) -> Iterator[None]:
         """One run of a stage per (workspace, dataset[, unit]) at a time.

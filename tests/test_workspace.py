@@ -398,3 +398,28 @@ def test_dataset_lookup_names_what_exists(tmp_path):
     assert Workspace(ws.root).datasets()["train"] == DatasetRecord(
         "train", str(tmp_path / "t"), "audiomcq", "train", "hub:x@abc", "abc"
     )
+
+
+def test_named_sets_are_listed_when_complete_and_picked_with_one_clear_error(tmp_path):
+    ws = Workspace(tmp_path / "w")
+    pick = lambda name: ws.pick_set("sample", "prompts", "d", name, "prompt set", "--prompts", "'sample'")  # noqa: E731
+    with pytest.raises(UserError, match="has no prompt set yet"):
+        pick(None)
+    for name, finish in (("a", True), ("b", False)):
+        run = _run(ws, unit=name)
+        with run:
+            run.write_shard(run.output("prompts", name), 0, _prompts(0), PROMPTS)
+            if finish:
+                run.finish({})
+    assert ws.finished_sets("sample", "prompts", "d") == ["a"]  # "b" never finished
+    assert pick(None) == "a" and pick("a") == "a"
+    with pytest.raises(UserError, match="no finished prompt set 'b'"):
+        pick("b")
+    with pytest.raises(UserError):
+        pick("../a")  # a set name is a path component
+    run = _run(ws, unit="c")
+    with run:
+        run.write_shard(run.output("prompts", "c"), 0, _prompts(0), PROMPTS)
+        run.finish({})
+    with pytest.raises(UserError, match="several prompt sets: a, c"):
+        pick(None)

@@ -24,7 +24,7 @@ from ...executor import Engine, map_unordered
 from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...inference.factory import backend_input, default_device
 from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
-from ...names import bounded_name, is_safe_name, name_part, safe_name
+from ...names import bounded_name, name_part, safe_name
 from ...rewards.plugins import resolve_rewards
 from ...schema import PROMPTS, QUARANTINE, ROLLOUTS
 from ...workspace import StageRun, Workspace, read_table
@@ -54,29 +54,12 @@ class RolloutResult:
 
 def prompt_sets(ws: Workspace, dataset: str) -> list[str]:
     """Names of the finished prompt sets of a dataset."""
-    root = ws.table_dir(PROMPTS.name, dataset)
-    if not root.is_dir():
-        return []
-    return sorted(d.name for d in root.iterdir() if d.is_dir() and is_safe_name(d.name)
-                  and (ws.provenance("sample", dataset, d.name) or {}).get("status") == "complete")
+    return ws.finished_sets("sample", PROMPTS.name, dataset)
 
 
 def _resolve_prompts(ws: Workspace, dataset: str, prompts: str | None) -> str:
-    if prompts is not None:
-        safe_name(prompts, "--prompts")
-    known = prompt_sets(ws, dataset)
-    if prompts is None:
-        if len(known) == 1:
-            return known[0]
-        if not known:
-            raise UserError(f"dataset {dataset!r} has no prompt set yet",
-                            fix="run 'adqa-data sample' first (e.g. --split all for unfiltered data)")
-        raise UserError(f"dataset {dataset!r} has several prompt sets: {', '.join(known)}",
-                        fix="name one with --prompts")
-    if prompts not in known:
-        raise UserError(f"no finished prompt set {prompts!r} in dataset {dataset!r}",
-                        fix=f"use one of: {', '.join(known)}" if known else "run 'adqa-data sample' first")
-    return prompts
+    return ws.pick_set("sample", PROMPTS.name, dataset, prompts, "prompt set", "--prompts",
+                       "'adqa-data sample' (e.g. --split all for unfiltered data)")
 
 
 def plan_groups(ws: Workspace, dataset: str, prompts: str) -> list[dict[str, Any]]:
