@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,19 @@ def test_fingerprints_are_cached_per_dataset(ws):
     assert res.against == ["dcase2026-eval"] and "copy_mp3" not in _flags(ws)
     with pytest.raises(UserError, match="against itself"):
         check_leakage(ws, "audiomcq", against=["audiomcq"])
+
+
+def test_a_clip_that_no_longer_decodes_is_counted_not_fatal(ws, tmp_path):
+    rec = ws.dataset("audiomcq")
+    root = Path(shutil.copytree(rec.root, tmp_path / "amcq", symlinks=True))  # the shared root stays intact
+    ws.register_dataset(replace(rec, root=str(root)))
+    (root / "Clotho" / "other.wav").write_bytes(b"not audio any more")
+    res = check_leakage(ws, "audiomcq")
+    assert res.fingerprint_errors == 1
+    flags = _flags(ws)
+    assert flags["copy_case"] == {("text", "dev_leak")} and flags["copy_mp3"] == {
+        ("audio_fingerprint", "dev_leak")
+    }
 
 
 def test_sample_leaves_flagged_items_out(ws):

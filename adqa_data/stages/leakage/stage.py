@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from ...audio import AudioError
 from ...errors import UserError
@@ -150,14 +151,26 @@ def dataset_fingerprints(
             table = read_table(out, AUDIO_FINGERPRINTS)
             errors = sum(e is not None for e in table.column("error").to_pylist())
             run.finish({"clips": len(order), "errors": errors})
+    return _read_fingerprints(table)
+
+
+def _read_fingerprints(table: pa.Table) -> tuple[dict[str, afp.Fingerprint], int]:
+    """The table's fingerprints as numpy arrays (through Arrow buffers: no Python int per frame)."""
+    import pyarrow.compute as pc
+
+    shas = table.column("audio_sha256").to_pylist()
+    bits, valid = table.column("bits").combine_chunks(), table.column("valid").combine_chunks()
+    lengths = pc.list_value_length(bits).fill_null(0).to_numpy()
+    flat_bits = pc.list_flatten(bits).to_numpy(zero_copy_only=False).astype(np.uint32, copy=False)
+    flat_valid = pc.list_flatten(valid).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    ends = np.cumsum(lengths)
     fps, errors = {}, 0
-    for r in table.to_pylist():
-        if r["bits"] is None:
+    for i, sha in enumerate(shas):
+        if not bits[i].is_valid:
             errors += 1
             continue
-        fps[r["audio_sha256"]] = afp.Fingerprint(
-            np.asarray(r["bits"], dtype=np.uint32), np.asarray(r["valid"], dtype=bool)
-        )
+        lo, hi = ends[i] - lengths[i], ends[i]
+        fps[sha] = afp.Fingerprint(flat_bits[lo:hi], flat_valid[lo:hi])
     return fps, errors
 
 
