@@ -48,8 +48,10 @@ def safe_name(value: object, what: str) -> str:
         why = "must start with a letter or a digit"
     else:
         why = "has characters outside the allowed set"
-    raise UserError(f"{what} {shown} {why}: it becomes a folder name in the workspace",
-                    fix=f"use 1-{MAX_NAME_LENGTH} characters: {NAME_CHARSET}, starting with a letter or digit")
+    raise UserError(
+        f"{what} {shown} {why}: it becomes a folder name in the workspace",
+        fix=f"use 1-{MAX_NAME_LENGTH} characters: {NAME_CHARSET}, starting with a letter or digit",
+    )
 
 
 def name_part(text: str, max_length: int = 40) -> str:

@@ -22,8 +22,10 @@ from pathlib import Path
 from ..errors import UserError
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
-ALLOW_FIX = ("if you trust that repository, pass --trust-remote-code (a pipeline step: trust_remote_code: true) "
-             "and pin the model: a local folder, or revision: <the 40-character commit sha>")
+ALLOW_FIX = (
+    "if you trust that repository, pass --trust-remote-code (a pipeline step: trust_remote_code: true) "
+    "and pin the model: a local folder, or revision: <the 40-character commit sha>"
+)
 
 
 def looks_local(model: str) -> bool:
@@ -42,16 +44,20 @@ def check_model_ref(model: str, revision: str | None = None, what: str = "model"
         raise UserError(f"{what} {model!r} contains a NUL byte")
     if looks_local(model):
         if not Path(model).expanduser().is_dir():
-            raise UserError(f"{what}: model folder {model} does not exist",
-                            fix="check the path (a local checkpoint folder or a hub id org/name)")
+            raise UserError(
+                f"{what}: model folder {model} does not exist",
+                fix="check the path (a local checkpoint folder or a hub id org/name)",
+            )
         return
     if hub_offline():
         from huggingface_hub import try_to_load_from_cache
 
         if not isinstance(try_to_load_from_cache(model, "config.json", revision=revision), str):
-            raise UserError(f"{what}: {model}{'@' + revision if revision else ''} is not in the local Hugging Face "
-                            "hub cache and HF_HUB_OFFLINE is set",
-                            fix="check the name, download it once online, or give a local folder")
+            raise UserError(
+                f"{what}: {model}{'@' + revision if revision else ''} is not in the local Hugging Face "
+                "hub cache and HF_HUB_OFFLINE is set",
+                fix="check the name, download it once online, or give a local folder",
+            )
 
 
 def allow_remote_code(model: str, revision: str | None, needed: bool, allowed: bool, what: str) -> bool:
@@ -60,10 +66,15 @@ def allow_remote_code(model: str, revision: str | None, needed: bool, allowed: b
     if not needed:
         return False
     if not allowed:
-        raise UserError(f"{what} ({model}) runs code from its model repository, which is off by default", fix=ALLOW_FIX)
+        raise UserError(
+            f"{what} ({model}) runs code from its model repository, which is off by default", fix=ALLOW_FIX
+        )
     if not looks_local(model) and not (revision and COMMIT.fullmatch(revision)):
-        raise UserError(f"{what} ({model}) runs remote code, but its revision {revision or '(none)'} is not a pinned "
-                        "commit", fix="set revision: <the 40-character commit sha> (a branch or tag can change)")
+        raise UserError(
+            f"{what} ({model}) runs remote code, but its revision {revision or '(none)'} is not a pinned "
+            "commit",
+            fix="set revision: <the 40-character commit sha> (a branch or tag can change)",
+        )
     return True
 
 

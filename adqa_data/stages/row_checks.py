@@ -41,8 +41,9 @@ def byte_count(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def token_counter(model: str | None, revision: str | None = None, trust_remote_code: bool = False
-                  ) -> tuple[Callable[[str], int], str]:
+def token_counter(
+    model: str | None, revision: str | None = None, trust_remote_code: bool = False
+) -> tuple[Callable[[str], int], str]:
     """`count(text)` with the model's tokenizer, and its unit; UTF-8 bytes when it cannot be loaded."""
     if model:
         try:
@@ -56,8 +57,9 @@ def token_counter(model: str | None, revision: str | None = None, trust_remote_c
     return byte_count, "UTF-8 bytes"
 
 
-def text_problem(question: str, choices: Sequence[str], checks: Sequence[PromptCheck], max_tokens: int
-                 ) -> tuple[str, str] | None:
+def text_problem(
+    question: str, choices: Sequence[str], checks: Sequence[PromptCheck], max_tokens: int
+) -> tuple[str, str] | None:
     """(reason, detail) when the item cannot be prompted within the limits, else None."""
     if len(choices) > len(LETTERS):
         return R.TOO_MANY_CHOICES, f"{len(choices)} choices; at most {len(LETTERS)} can be lettered (A-J)"
@@ -66,13 +68,15 @@ def text_problem(question: str, choices: Sequence[str], checks: Sequence[PromptC
     for c in checks:
         n = c.count(get_style(c.style).render(question, list(choices)))
         if n > max_tokens:
-            return R.PROMPT_TOO_LONG, (f"the prompt is {n} {c.unit} for {c.model}; at most {max_tokens} "
-                                       "(--max-prompt-tokens)")
+            return R.PROMPT_TOO_LONG, (
+                f"the prompt is {n} {c.unit} for {c.model}; at most {max_tokens} (--max-prompt-tokens)"
+            )
     return None
 
 
-def audio_problems(root: str | Path, clips: Iterable[tuple[str, str]], workers: int = 4
-                   ) -> dict[tuple[str, str], tuple[str, str]]:
+def audio_problems(
+    root: str | Path, clips: Iterable[tuple[str, str]], workers: int = 4
+) -> dict[tuple[str, str], tuple[str, str]]:
     """For each distinct (audio_path, sha256) that fails `verify_item_audio`: (reason, detail)."""
     distinct = sorted(set(clips))
 
@@ -89,8 +93,13 @@ def audio_problems(root: str | Path, clips: Iterable[tuple[str, str]], workers: 
         return {c: p for c, p in zip(distinct, pool.map(one, distinct)) if p is not None}
 
 
-def check_items(root: str | Path, items: Sequence[Mapping[str, Any]], checks: Sequence[PromptCheck],
-                max_tokens: int, audio: bool = True) -> dict[str, tuple[str, str]]:
+def check_items(
+    root: str | Path,
+    items: Sequence[Mapping[str, Any]],
+    checks: Sequence[PromptCheck],
+    max_tokens: int,
+    audio: bool = True,
+) -> dict[str, tuple[str, str]]:
     """item_id -> (reason, detail) for every item a model stage must not ask. `items` carry item_id,
     question, choices, audio_path and audio_sha256. `audio=False` skips the file checks (a policy that
     reads cached codes never opens audio)."""
