@@ -108,12 +108,24 @@ def fingerprint_file(path: str) -> Fingerprint:
 
 
 KEYS_PER_FRAME = 2
+N_KEYS = KEYS_PER_FRAME << 16  # distinct index keys
+_CLIP_BITS = 40  # a (key, clip) pair packs into one int64: key < 2^17, clip < 2^40
 
 
 def _keys(values: np.ndarray) -> np.ndarray:
     """[n, 2] int64 index keys of frame values: (half << 16) | 16-bit half."""
     v = values.astype(np.int64)
     return np.stack([v & 0xFFFF, (1 << 16) | (v >> 16)], axis=1)
+
+
+def _unique_counts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and their counts, by one sort (numpy's hash-based `unique` is several
+    times slower on millions of int64)."""
+    a = np.sort(a)
+    if not len(a):
+        return a, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+    return a[starts], np.diff(np.r_[starts, len(a)])
 
 
 def bit_error_rate(a: Fingerprint, b: Fingerprint, offset: int) -> tuple[float, int]:
@@ -150,7 +162,9 @@ class FingerprintIndex:
     whole value survives in under 1% of frames, a half in ~6%, which leaves a true (clip, offset) tens of
     votes where an unrelated one gets at most a few."""
 
-    def __init__(self, refs: list[Fingerprint], max_clips_per_key: int = 50, min_votes: int = 3):
+    def __init__(self, refs: list[Fingerprint], max_clips_per_key: int | None = None, min_votes: int = 3):
+        """`max_clips_per_key`: keys found in more reference clips are not indexed; None = 50, or ten times
+        the mean number of entries per key when that is larger (a large index fills every key)."""
         self.refs = refs
         self.min_votes = min_votes
         keys, clips, frames = [], [], []
@@ -163,9 +177,11 @@ class FingerprintIndex:
         k = np.concatenate(keys) if keys else np.zeros(0, np.int64)
         c = np.concatenate(clips) if clips else np.zeros(0, np.int64)
         f = np.concatenate(frames) if frames else np.zeros(0, np.int64)
+        if max_clips_per_key is None:
+            max_clips_per_key = max(50, int(10 * len(k) / N_KEYS))
         if len(k):  # stop-list: a key in many clips identifies none of them
-            pairs = np.unique(np.stack([k, c]), axis=1)
-            uk, n_clips = np.unique(pairs[0], return_counts=True)
+            key_clip, _ = _unique_counts((k << _CLIP_BITS) | c)  # one entry per (key, clip), as one int64
+            uk, n_clips = _unique_counts(key_clip >> _CLIP_BITS)
             keep = ~np.isin(k, uk[n_clips > max_clips_per_key])
             k, c, f = k[keep], c[keep], f[keep]
         order = np.argsort(k, kind="stable")
@@ -184,12 +200,12 @@ class FingerprintIndex:
             return []
         hit = np.repeat(lo, counts) + np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         qframe = np.repeat(np.repeat(qi, KEYS_PER_FRAME), counts)
-        pairs, votes = np.unique(
-            np.stack([self.clips[hit], self.frames[hit] - qframe]), axis=1, return_counts=True
-        )
+        # (clip, offset) as one int64: offsets lie within +-2^30 frames (~200 days of audio)
+        pair = (self.clips[hit] << 31) | (self.frames[hit] - qframe + (1 << 30))
+        pairs, votes = _unique_counts(pair)
         ok = np.flatnonzero(votes >= self.min_votes)
         ok = ok[np.argsort(-votes[ok], kind="stable")]
-        return [(int(pairs[0, i]), int(pairs[1, i])) for i in ok]
+        return [(int(pairs[i] >> 31), int((pairs[i] & ((1 << 31) - 1)) - (1 << 30))) for i in ok]
 
     def match(self, q: Fingerprint, query_pos: int = 0, max_candidates: int = 64) -> list[FingerprintMatch]:
         """Every reference clip `q` is a copy (or crop) of: the best offset per clip, verified."""
