@@ -82,8 +82,11 @@ def test_detected_from_config_and_reads_codes(tiny, backend):
         backend.generate(
             [Query("w", "q?", CHOICES, np.zeros(24000, np.float32), "w")], Sampling(max_new_tokens=2)
         )
-    with pytest.raises(UserError, match="transformers"):
-        load_backend("vllm", str(tiny))
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:  # the vllm kind is the prompt-embeddings path (needs vLLM)
+        with pytest.raises(UserError, match="vllm"):
+            load_backend("vllm", str(tiny))
 
 
 def test_prompt_is_upstreams_and_sampled_logprobs_are_the_models(tiny, backend):
@@ -452,3 +455,30 @@ def test_eval_reads_codes_and_silence_codes(encoded, tiny, tmp_path, mimo_standi
     assert res.items == len({r["item_id"] for r in rows}) > 0
     assert {r["condition"] for r in rows} == {"audio", "silence"}
     assert ws.provenance("eval", DS, "ev")["config"]["codec_key"] == open_codes(ws, DS).codec_key
+
+
+# ------------------------------------------------------------------------------------------ the vLLM path
+def test_backbone_export_is_a_qwen2_that_gives_the_models_logits(tiny, backend, tmp_path):
+    """The exported backbone, loaded as a plain Qwen2ForCausalLM and fed the prefix embedder's prompt
+    embeddings (only the input side of the checkpoint loaded), gives MiMo-Audio's own logits."""
+    from safetensors import safe_open
+    from transformers import Qwen2ForCausalLM
+
+    from adqa_data.inference.mimo.vllm import MiMoPrefixEmbedder, export_backbone_for_vllm
+
+    out = export_backbone_for_vllm(tiny, tmp_path / "backbone")
+    names = set()
+    for f in out.glob("*.safetensors"):
+        with safe_open(str(f), framework="pt") as sf:
+            names |= set(sf.keys())
+    assert names and all(n.startswith(("model.", "lm_head.")) for n in names)
+    qwen = Qwen2ForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    embedder = MiMoPrefixEmbedder(tiny)
+    assert embedder.model.lm.model.layers[0].self_attn.q_proj.weight.is_meta  # the backbone is never loaded
+    q = _query("v", _codes(29, 7))
+    ((ids, emb),) = embedder([q])
+    assert ids == sum(backend.model.prompt_token_ids(q), [])
+    with torch.no_grad():
+        got = qwen(inputs_embeds=emb[None]).logits[0]
+        want = backend.model.lm(backend.model.embed_with_audio(torch.tensor([ids]), [q.codes])).logits[0]
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)

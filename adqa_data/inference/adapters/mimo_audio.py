@@ -187,6 +187,15 @@ class MiMoLoadedModel(LoadedModel):
         return self.module
 
     @property
+    def device(self) -> torch.device:
+        """The input side's device (the prefix embedder of the vLLM path loads only that side)."""
+        return self.module.model.embed_tokens.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.module.model.embed_tokens.weight.dtype
+
+    @property
     def eos_token_ids(self) -> list[int]:
         """The tokenizer's eos and `<|im_end|>` (upstream's stopper)."""
         return list(self._eos)

@@ -27,12 +27,15 @@ codes are the MiMo-Audio tokenizer's (`codec = "mimo-audio"`), first 8 RVQ layer
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import UserError
 from ..adapters import adapter_for_checkpoint, get_adapter
 from ..adapters.mimo_audio import MiMoAudioAdapter
 from ..transformers_backend import TransformersBackend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .vllm import MiMoVLLMBackend
 
 FAMILY = MiMoAudioAdapter.family
 
@@ -85,17 +88,14 @@ class MiMoBackend(TransformersBackend):
 
 def load_mimo_backend(
     kind: str, model: str | Path | None, *, device: str, dtype: str, **options: Any
-) -> MiMoBackend:
-    """`load_backend`'s MiMo branch: the transformers path (vLLM serves MiMo-Audio through vllm-omni or
-    prompt embeddings, docs/mimo.md, not through the `vllm` backend's audio requests)."""
-    if kind == "vllm":
-        raise UserError(
-            "the vllm backend sends audio to vLLM; MiMo-Audio reads codes, which only this toolkit embeds",
-            fix="use --backend transformers for MiMo-Audio (GPU batching included); docs/mimo.md explains the "
-            "vLLM options",
-        )
+) -> MiMoBackend | MiMoVLLMBackend:
+    """`load_backend`'s MiMo branch: the transformers backend above, or with `kind="vllm"` sampling on
+    vLLM from prompt embeddings (`mimo/vllm.py`: the backbone exported as a plain Qwen2 checkpoint)."""
     if model is None:
         raise UserError("the MiMo-Audio backend needs a checkpoint folder", fix="pass --model DIR")
-    for key in ("revision",):
-        options.pop(key, None)
+    options.pop("revision", None)  # a local folder: nothing to pin
+    if kind == "vllm":
+        from .vllm import MiMoVLLMBackend
+
+        return MiMoVLLMBackend(model, device=device, dtype=dtype, **options)
     return MiMoBackend(model, device=device, dtype=dtype, **options)

@@ -441,6 +441,15 @@ class MiMoAudioLM(nn.Module):
         return CausalLMOutputWithPast(logits=self.lm_head(h[:, keep, :]), past_key_values=out.past_key_values)
 
 
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Activation checkpointing on the backbone's layers (the trainer turns it on on a GPU); the small
+        input local transformer runs once per group and keeps its activations."""
+        self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+
+    def set_attn_implementation(self, attn_implementation: str) -> None:
+        """The backbone's attention kernel (sdpa or eager; the trainer's 4-D group mask needs one of them)."""
+        self.model.set_attn_implementation(attn_implementation)
+
     def save_pretrained(self, out_dir: str | Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:
         """Write `config.json` and `model.safetensors` under the official key names (what
         `load_mimo_audio` reads; the trainer exports a policy this way). A `text_only` model writes no
