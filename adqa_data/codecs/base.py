@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoints import check_loading_info  # noqa: F401  (re-exported for the codec families)
 from ..errors import UserError
 from ..fingerprints import stable_hash
 
@@ -204,17 +205,3 @@ def weights_dir(spec: CodecSpec) -> str:
             f"cannot fetch the weights of {repo}@{commit}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
             fix="go online once (unset HF_HUB_OFFLINE) or pass a local directory",
         ) from None
-
-
-def check_loading_info(info: dict[str, Any], path: str, what: str) -> None:
-    """Refuse a load that left weights randomly initialised or dropped some: `info` is transformers'
-    `from_pretrained(..., output_loading_info=True)` report (missing, unexpected, mismatched keys)."""
-    problems = []
-    for label, key in (("missing", "missing_keys"), ("unexpected", "unexpected_keys"),
-                       ("of another shape", "mismatched_keys")):
-        keys = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get(key) or ())
-        if keys:
-            problems.append(f"{len(keys)} weight(s) {label} (e.g. {keys[0]})")
-    if problems:
-        raise UserError(f"{path} does not hold the weights of a {what}: {'; '.join(problems)}",
-                        fix="point at a folder saved from exactly that model (save_pretrained), or re-download it")
