@@ -145,6 +145,42 @@ def train(
             "--average-last", help="Average the last N checkpoints into policy-avg/ (also on a finished run)."
         ),
     ] = None,
+    online: Annotated[
+        int | None,
+        typer.Option(
+            "--online",
+            help="ROUNDS of online GRPO: each round rolls out the next slice of --prompts with the current weights (rollouts/<dataset>/<name>-round<k>/), then trains on it.",
+        ),
+    ] = None,
+    prompts: Annotated[
+        str | None,
+        typer.Option("--prompts", help="--online: the prompt set to slice (default: the only one)."),
+    ] = None,
+    round_prompts: Annotated[
+        int | None,
+        typer.Option(
+            "--round-prompts", help="--online: prompts per round (default: the set's size / ROUNDS)."
+        ),
+    ] = None,
+    rollout_config: Annotated[
+        str | None,
+        typer.Option(
+            "--rollout-config",
+            help="--online: YAML of rollout settings (pipelines/rollout.yaml); --k, --max-new-tokens, --rollout-backend and --reward override it.",
+        ),
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="--online: completions per prompt (default 4).")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option("--max-new-tokens", help="--online: completion length limit (default 512).")
+    ] = None,
+    rollout_backend: Annotated[
+        str | None,
+        typer.Option(
+            "--rollout-backend", help="--online: transformers (default; shares the trainer's model) | vllm."
+        ),
+    ] = None,
     family: Annotated[
         str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
     ] = None,
@@ -163,6 +199,7 @@ def train(
     process: accelerate launch --config_file pipelines/accelerate/ddp.yaml (or zero3.yaml)
     [--num_machines N --machine_rank R --main_process_ip HOST] -m adqa_data train ...
     """
+    from ..errors import UserError
     from ..stages.rollout import parse_reward_weights
     from ..stages.train import train as run_train
     from ..train.config import load_config
@@ -201,8 +238,41 @@ def train(
         family=family,
         device=device,
     )
+    online_only = {
+        "--prompts": prompts,
+        "--round-prompts": round_prompts,
+        "--rollout-config": rollout_config,
+        "--k": k,
+        "--max-new-tokens": max_new_tokens,
+        "--rollout-backend": rollout_backend,
+    }
+    given = [opt for opt, v in online_only.items() if v is not None]
+    if online is None and given:
+        raise UserError(f"{', '.join(given)} only apply to online training", fix="add --online ROUNDS")
     with step_progress(cfg.logging_steps) as on_step:
-        res = run_train(Workspace(workspace), cfg, dataset=dataset, name=name, force=force, on_step=on_step)
+        if online is not None:
+            from ..stages.rollout import load_config as load_rollout_config
+            from ..stages.train_online import train_online
+
+            rcfg = load_rollout_config(
+                rollout_config, k=k, max_new_tokens=max_new_tokens, backend=rollout_backend, device=device
+            )
+            res = train_online(
+                Workspace(workspace),
+                cfg,
+                rcfg,
+                rounds=online,
+                dataset=dataset,
+                prompts=prompts,
+                round_prompts=round_prompts,
+                name=name,
+                force=force,
+                on_step=on_step,
+            )
+        else:
+            res = run_train(
+                Workspace(workspace), cfg, dataset=dataset, name=name, force=force, on_step=on_step
+            )
     if as_json:
         print_json(res)
         return

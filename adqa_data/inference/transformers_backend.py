@@ -88,7 +88,8 @@ class TransformersBackend:
     clip] caches to keep between calls (the silent clip is typically the only one).
     `shared_attention`: "prefix" keeps the shared prefix's KV once and attends to it from all rows at
     once (`shared_prefix.py`); "copy" copies it into every row's cache (plain transformers attention,
-    kept as the reference the tests compare against).
+    kept as the reference the tests compare against). `loaded`: sample with a model the caller already
+    holds (`model` then only names it); `close()` leaves that model alone.
     """
 
     name = "transformers"
@@ -105,15 +106,21 @@ class TransformersBackend:
         max_prefix_states: int = 4,
         adapter: ModelAdapter | None = None,
         shared_attention: str = "prefix",
+        loaded: LoadedModel | None = None,
     ):
         require("torch", "models", "the transformers backend")
-        if adapter is None:
+        if loaded is not None:  # a model the caller holds (online training samples with the trainer's weights)
+            adapter = loaded.adapter
+        elif adapter is None:
             p = Path(model)
             adapter = (
                 adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
             )
         self.adapter = adapter
-        self.model: LoadedModel = adapter.load_transformers(model, device, dtype, trust_remote_code)
+        self._owns_model = loaded is None  # close() frees only a model this backend loaded
+        self.model: LoadedModel = (
+            loaded if loaded is not None else adapter.load_transformers(model, device, dtype, trust_remote_code)
+        )
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_rows = int(max_batch_rows)
         self.max_prefix_states = int(max_prefix_states)
@@ -307,7 +314,7 @@ class TransformersBackend:
 
     def close(self) -> None:
         self._prefix_states.clear()
-        if self.model is not None:
+        if self.model is not None and self._owns_model:
             self.model.close()
         self.model = None  # type: ignore[assignment]
 

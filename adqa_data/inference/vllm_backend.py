@@ -220,6 +220,27 @@ class VLLMBackend:
         """None: vLLM returns no attention; the anchoring pass runs on a transformers copy of the model."""
         return None
 
+    def reload_weights(self, folder: str | Path) -> None:
+        """Load the `*.safetensors` weights of `folder` (a checkpoint of this engine's architecture in the
+        hub key layout: the trainer's `export_policy`) into the running engine, then drop its prefix
+        cache, whose blocks were computed with the old weights. Online training calls this between
+        rounds instead of starting a new engine. The engine must have been built with
+        `engine_kwargs={"worker_extension_cls": WEIGHT_RELOAD_EXTENSION}`: each worker then reads the
+        files itself and feeds them to the model's own `load_weights` (the loader vLLM uses at start-up),
+        so nothing large crosses a process boundary."""
+        if self._llm is None:
+            raise RuntimeError("this VLLMBackend is closed")
+        files = sorted(str(f) for f in Path(folder).glob("*.safetensors"))
+        if not files:
+            raise UserError(f"no *.safetensors weights in {folder}", fix="export the policy there first")
+        if self.config.engine_kwargs.get("worker_extension_cls") != WEIGHT_RELOAD_EXTENSION:
+            raise UserError(
+                "this vLLM engine cannot reload weights",
+                fix=f"build it with engine_kwargs={{'worker_extension_cls': '{WEIGHT_RELOAD_EXTENSION}'}}",
+            )
+        self._llm.collective_rpc("adqa_load_safetensors", args=(files,))
+        self._llm.reset_prefix_cache()
+
     def close(self) -> None:
         """Shut the engine down now (its worker process holds the weights and the KV cache): a panel
         loads its models one after another, so this cannot wait for garbage collection."""
@@ -296,6 +317,29 @@ class VLLMBackend:
                 where=f"prompt style {style.name!r}",
             )
         return joined[len(base) :]
+
+
+WEIGHT_RELOAD_EXTENSION = "adqa_data.inference.vllm_backend.WeightReloadExtension"
+
+
+class WeightReloadExtension:
+    """Mixed into vLLM's worker class (`worker_extension_cls`): a method `collective_rpc` can call by
+    name on every worker, so that each loads new weights from disk into its own model copy (or shard,
+    under tensor parallelism: the model's `load_weights` keeps its part)."""
+
+    def adqa_load_safetensors(self, files: list[str]) -> int:
+        from safetensors import safe_open
+
+        def weights():
+            for f in files:
+                with safe_open(f, framework="pt") as st:
+                    for name in st.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                        yield name, st.get_tensor(name)
+
+        runner = self.model_runner  # type: ignore[attr-defined]
+        model = runner.get_model() if hasattr(runner, "get_model") else runner.model
+        loaded = model.load_weights(weights())
+        return len(loaded) if loaded is not None else -1
 
 
 def query_seed(seed: int, key: str) -> int:

@@ -7,7 +7,8 @@ shard a cheap unit of work, so loaded policies are cached here by their spec and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,13 +73,37 @@ def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
 
 
 def get_policy(spec: Mapping[str, Any]) -> Policy:
-    """The policy a spec names, loaded on first use in this process."""
+    """The policy a spec names: one a caller provides (`provided_policy`), else loaded on first use in
+    this process."""
+    provided = _PROVIDED.get((spec["backend"], spec["model"]))
+    if provided is not None:
+        return provided
     key = stable_hash(dict(spec))
     if key not in _POLICIES:
         backend = load_backend(spec["backend"], spec["model"], family=spec["family"], device=spec["device"],
                                dtype=spec["dtype"], **dict(spec.get("options") or {}))
         _POLICIES[key] = Policy(backend, dict(spec))
     return _POLICIES[key]
+
+
+_PROVIDED: dict[tuple[str, str | None], Policy] = {}
+
+
+@contextmanager
+def provided_policy(spec: Mapping[str, Any], backend: Backend) -> Iterator[Policy]:
+    """Serve rollouts of `spec`'s model on `spec`'s backend from `backend`, already loaded by the caller
+    (online training: the trainer's own weights in memory, or a vLLM engine whose weights it reloads each
+    round), instead of loading the model. The backend stays the caller's: neither `close_policies` nor
+    leaving this block closes it (an anchoring pass built meanwhile is closed)."""
+    key = (spec["backend"], spec["model"])
+    policy = Policy(backend, dict(spec))
+    _PROVIDED[key] = policy
+    try:
+        yield policy
+    finally:
+        _PROVIDED.pop(key, None)
+        if policy.anchorer is not None:
+            policy.anchorer.close()
 
 
 def close_policies() -> None:
