@@ -4,7 +4,8 @@ distinct clips.
 Clips: synthetic soundscapes (harmonic events with vibrato, shaped noise bursts, chirps, click trains
 over a noise floor; `adqa_data.demo.data.soundscape`), 10 s at 44.1 kHz by default. Each clip is
 transformed — resampled (8, 16, 22.05, 48 kHz), re-encoded (MP3 at soundfile's highest and middle
-compression, Ogg Vorbis, FLAC at 16 kHz), turned down by 6 dB, made stereo — and every copy is looked
+compression, Ogg Vorbis, FLAC at 16 kHz), turned down by 6 dB, made stereo, mixed with white noise 20 dB
+below it, cropped to its middle half — and every copy is looked
 up in the index of the originals. Recall: the share of copies whose original is among their matches.
 False matches: matches of a copy to any other clip, and of every original to any other original.
 
@@ -34,7 +35,7 @@ def encoded(x: np.ndarray, rate: int, fmt: str, subtype: str, **kw) -> np.ndarra
     return decode(buf.getvalue(), RATE)[0]
 
 
-def transforms(x: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+def transforms(x: np.ndarray, rate: int, seed: int = 0) -> dict[str, np.ndarray]:
     from adqa_data.audio import resample
 
     out = {
@@ -50,6 +51,11 @@ def transforms(x: np.ndarray, rate: int) -> dict[str, np.ndarray]:
     out["flac_16k"] = encoded(resample(x, rate, 16000), 16000, "FLAC", "PCM_16")
     out["gain_minus_6db"] = encoded(0.5 * x, rate, "WAV", "PCM_16")
     out["stereo"] = encoded(np.stack([x, 0.7 * x], axis=1), rate, "WAV", "PCM_16")
+    # a generator no soundscape uses (they seed with a plain int), so the noise is new to every clip
+    noise = np.random.default_rng([seed, 7919]).standard_normal(len(x)).astype(np.float32)
+    noise *= np.sqrt(np.mean(x**2) / np.mean(noise**2)) / 10  # 20 dB below the clip's power
+    out["noise_20db_snr"] = encoded(x + noise, rate, "WAV", "PCM_16")
+    out["crop_middle_half"] = encoded(x[len(x) // 4 : 3 * len(x) // 4], rate, "WAV", "PCM_16")
     return out
 
 
@@ -67,14 +73,18 @@ def main() -> None:
     found: dict[str, int] = {}
     total: dict[str, int] = {}
     wrong = 0
+    wrong_ber: list[float] = []
     bers: list[float] = []
+    worst: dict[str, float] = {}
     for i, x in enumerate(originals):
-        for name, y in transforms(x, args.rate).items():
+        for name, y in transforms(x, args.rate, i).items():
             hits = index.match(fingerprint_samples(y), i)
             total[name] = total.get(name, 0) + 1
             found[name] = found.get(name, 0) + any(h.reference == i for h in hits)
             wrong += sum(h.reference != i for h in hits)
             bers += [h.ber for h in hits if h.reference == i]
+            worst[name] = max([worst.get(name, 0.0)] + [h.ber for h in hits if h.reference == i])
+            wrong_ber += [h.ber for h in hits if h.reference != i]
     self_false = sum(len([h for h in index.match(fp, i) if h.reference != i]) for i, fp in enumerate(fps))
     copies = sum(total.values())
     print(
@@ -89,6 +99,8 @@ def main() -> None:
                 "false_matches_of_copies": wrong,
                 "false_matches_between_originals": self_false,
                 "median_ber_of_true_matches": round(float(np.median(bers)), 4) if bers else None,
+                "worst_ber_of_true_matches": {k: round(v, 4) for k, v in sorted(worst.items())},
+                "lowest_ber_of_false_matches": round(min(wrong_ber), 4) if wrong_ber else None,
                 "fingerprint_seconds_per_clip": round(t_fp / args.clips, 4),
             }
         )
