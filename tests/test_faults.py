@@ -195,7 +195,7 @@ def _swap_clips(ws: Workspace, root: Path, tmp_path: Path) -> dict[str, str]:
     return {i: reason[r["audio_path"]] for i, r in items.items() if r["audio_path"] in reason}
 
 
-def test_rollout_and_filter_quarantine_a_clip_swapped_or_changed_after_download(env, tmp_path):
+def test_model_stages_quarantine_a_clip_swapped_or_changed_after_download(env, tmp_path):
     ws, root = env
     expected = _swap_clips(ws, root, tmp_path)
     res = rollout(ws, scripted(), name="r")
@@ -207,6 +207,11 @@ def test_rollout_and_filter_quarantine_a_clip_swapped_or_changed_after_download(
         ws, panel(), options=FilterOptions(silence_seconds=1.0), backend_factory=scripted_factory
     )
     assert quarantine_reasons(ws, "filter") == expected
+    assert res.items + len(expected) == ws.items("audiomcq").num_rows
+    from adqa_data.stages.eval import EvalConfig, evaluate
+
+    res = evaluate(ws, EvalConfig(backend="scripted"), name="e")
+    assert quarantine_reasons(ws, "eval", "e") == expected
     assert res.items + len(expected) == ws.items("audiomcq").num_rows
 
 

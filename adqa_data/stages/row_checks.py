@@ -44,8 +44,10 @@ def byte_count(text: str) -> int:
 def token_counter(
     model: str | None, revision: str | None = None, trust_remote_code: bool = False
 ) -> tuple[Callable[[str], int], str]:
-    """`count(text)` with the model's tokenizer, and its unit; UTF-8 bytes when it cannot be loaded."""
-    if model:
+    """`count(text)` with the model's tokenizer, and its unit; UTF-8 bytes when it cannot be loaded.
+    Where no tokenizer can be there (no such folder; a hub id the offline cache lacks), transformers is
+    not even imported."""
+    if model and _tokenizer_may_exist(model, revision):
         try:
             from transformers import AutoTokenizer
 
@@ -55,6 +57,19 @@ def token_counter(
         if tok is not None:
             return (lambda text: len(tok(text, add_special_tokens=False).input_ids)), "tokens"
     return byte_count, "UTF-8 bytes"
+
+
+def _tokenizer_may_exist(model: str, revision: str | None) -> bool:
+    from ..inference.trust import hub_offline, looks_local
+
+    if looks_local(model):
+        folder = Path(model).expanduser()
+        return any((folder / f).is_file() for f in ("tokenizer_config.json", "tokenizer.json", "vocab.json"))
+    if hub_offline():
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model, "tokenizer_config.json", revision=revision), str)
+    return True
 
 
 def text_problem(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...answers import LETTERS
-from ...audio import AudioError, load_audio, silence
+from ...audio import AudioError, read_item_audio, silence
 from ...errors import UserError
 from ...inference.answering import SampledAnswer, ask, sample_answers
 from ...inference.types import Backend, Query, Sampling
@@ -59,13 +59,13 @@ def _queries(
     for it in items:
         for cond in conditions:
             if cond == "audio":
-                try:
-                    audio = load_audio(it["audio_file"], rate)
+                try:  # checked before the run (row_checks); a file changed since then stops it here
+                    audio = read_item_audio(it["root"], it["audio_path"], it["audio_sha256"], rate)
                 except AudioError as e:
                     raise UserError(
-                        f"item {it['item_id']}: audio cannot be read ({e.reason}: {e.detail})",
+                        f"item {it['item_id']}: its clip changed during the run ({e.reason}: {e.detail})",
                         where=it["audio_file"],
-                        fix="rerun 'adqa-data download' to re-validate the dataset",
+                        fix="rerun: the item will be quarantined with that reason",
                     ) from None
                 audio_id = f"{it['audio_sha256']}@{rate}"
             else:

@@ -10,6 +10,7 @@ with the same inputs is a no-op and any change starts clean.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,9 @@ from ...inference.factory import default_device
 from ...inference.types import Backend
 from ...names import name_part
 from ...prompt_styles import get_style
-from ...schema import ITEMS, PREDICTIONS
+from ...schema import ITEMS, PREDICTIONS, QUARANTINE
 from ...workspace import StageRun, Workspace, read_table
+from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
 from . import metrics
 from .config import EvalConfig
 from .parts import item_part, load_parts_file
@@ -94,6 +96,7 @@ def plan_items(ws: Workspace, dataset: str, parts: dict[str, str] | None = None)
                 **{k: v for k, v in it.items() if k != "upstream_json"},
                 "part": part,
                 "audio_file": str(rec.resolve(it["audio_path"])),
+                "root": rec.root,
             }
         )
     return out
@@ -185,7 +188,14 @@ def evaluate(
                 0.0,
                 str(ws.table_dir(PREDICTIONS.name, ds, name)),
             )
-        out = run.output(PREDICTIONS.name, name)
+        # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
+        items, refused = _refuse_items(ws, ds, items, config, audio=codes is None)
+        run.write_shard(run.output(QUARANTINE.name, STAGE, name), 0,
+                        QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]), QUARANTINE)
+        if not items:
+            raise UserError(f"no item of dataset {ds!r} can be evaluated: {len(refused)} quarantined",
+                            where=f"quarantine/{ds}/{STAGE}/{name}", fix="see the reasons with 'adqa-data info'")
+        out = run.output(PREDICTIONS.name, name, key=stable_hash([run.key, [q["item_id"] for q in refused]], n=24))
         size = config.shard_size
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         common = {
@@ -220,6 +230,7 @@ def evaluate(
             shards=len(chunks),
             shards_written=len(todo),
             parts_file=str(parts_file) if parts_file else None,
+            quarantined=dict(sorted(Counter(q["reason"] for q in refused).items())),
         )
         prov = run.finish(summary)
     return EvalResult(
@@ -234,6 +245,22 @@ def evaluate(
         prov["seconds"],
         str(ws.table_dir(PREDICTIONS.name, ds, name)),
     )
+
+
+def _refuse_items(ws: Workspace, dataset: str, items: list[dict[str, Any]], cfg: EvalConfig, audio: bool
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The items the model can be asked, and quarantine rows for the others (`row_checks`)."""
+    count, unit = (byte_count, "UTF-8 bytes") if cfg.backend == "scripted" else token_counter(cfg.model)
+    root = items[0]["root"] if items else ""
+    refused = check_items(root, items, [PromptCheck(cfg.prompt_style, count, unit, "the model")],
+                          DEFAULT_MAX_PROMPT_TOKENS, audio=audio)
+    if not refused:
+        return items, []
+    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
+    row_index = dict(zip(cols["item_id"], cols["row_index"]))
+    rows = [{"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
+            for i, (r, d) in sorted(refused.items())]
+    return [it for it in items if it["item_id"] not in refused], rows
 
 
 def _run_shards(
