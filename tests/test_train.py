@@ -438,3 +438,42 @@ def test_cli_sft_then_grpo_from_its_policy_with_averaging(tws):
     assert json.loads(averaged.stdout)["averaged_dir"] and (run / "policy-avg" / "model.safetensors").exists()
     other = runner.invoke(app, [*args[:-1], "--beta", "0.5"])  # other settings under the same name
     assert isinstance(other.exception, UserError) and "other settings" in str(other.exception)
+
+
+@pytest.mark.slow
+def test_two_processes_take_the_same_steps_as_one_with_accumulation(tws, tmp_path):
+    """DDP over two CPU processes (torchrun, gloo), one group each, against one process accumulating
+    the same two groups: the same metrics and the same weights."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    from adqa_data.train.loop import train
+
+    kw = {"max_steps": 2, "beta": 0.05, "save_steps": 1, "rewards": {"test_train:parity": 1.0}}
+    single, groups = _trainer(
+        tws, tmp_path / "single", micro_batch_groups=1, gradient_accumulation_steps=2, **kw
+    )
+    history = train(single, groups)
+    single.close()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    options = "--rollouts tf --name ddp --reward test_train:parity=1 --max-steps 2 --lr 1e-3 --warmup-ratio 0"
+    options += " --beta 0.05 --save-steps 1 --grad-accum 1"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "adqa_data", "train"]
+    cmd += ["-w", str(tws.root), *options.split()]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tws.root / "runs" / DS / "ddp"
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    for mine, theirs in zip(history, lines):
+        for key in ("loss", "reward", "reward_std", "kl", "grad_norm"):
+            assert theirs[key] == pytest.approx(mine[key], rel=1e-5, abs=1e-9), key
+    a = load_file(str(single.checkpoints()[-1] / "trainable.safetensors"))
+    b = load_file(str(run / "checkpoints" / "step-000002" / "trainable.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-7, rtol=0) for k in a)

@@ -61,6 +61,13 @@ def train(
         float | None,
         typer.Option("--lr", help="Peak learning rate (default 1e-6), cosine schedule with 5% warm-up."),
     ] = None,
+    warmup_ratio: Annotated[
+        float | None,
+        typer.Option(
+            "--warmup-ratio",
+            help="Share of the steps spent warming the learning rate up from 0 (default 0.05).",
+        ),
+    ] = None,
     beta: Annotated[
         float | None, typer.Option("--beta", help="KL coefficient (default 0.01; 0 needs no reference).")
     ] = None,
@@ -214,6 +221,7 @@ def train(
         rewards=parse_reward_weights(reward or []) or None,
         loss_type=loss_type,
         learning_rate=learning_rate,
+        warmup_ratio=warmup_ratio,
         beta=beta,
         epsilon=epsilon,
         epsilon_high=epsilon_high,
@@ -273,10 +281,19 @@ def train(
             res = run_train(
                 Workspace(workspace), cfg, dataset=dataset, name=name, force=force, on_step=on_step
             )
+    if not is_main_process():  # under accelerate launch, one process reports
+        return
     if as_json:
         print_json(res)
         return
     show(res)
+
+
+def is_main_process() -> bool:
+    """True unless this is a non-main process of an `accelerate launch` (the stage has set up its state)."""
+    from accelerate.state import PartialState
+
+    return PartialState().is_main_process
 
 
 SHOWN = (
@@ -325,6 +342,8 @@ def step_progress(every: int):
             task = bar.add_task("", total=None)
 
             def on_step(step: int, total: int, metrics: dict[str, float]) -> None:
+                if not is_main_process():
+                    return
                 line = step_line(step, total, metrics)
                 bar.update(task, completed=step, total=total, description=line.split("  ", 1)[-1])
                 if not tty and step % every == 0:

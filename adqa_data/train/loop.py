@@ -343,16 +343,32 @@ class Trainer:
         return logp
 
     def _batch_metrics(self, micro: list[Batch]) -> dict[str, float]:
-        rewards = torch.cat([b.rewards for b in micro]).float()
-        adv = torch.cat([b.advantages for b in micro]).float()
-        lengths = torch.cat([b.mask.sum(-1) for b in micro]).float()
+        """Reward, advantage, length and zero-signal statistics of the whole step, over every process."""
+        rewards = torch.cat([b.rewards for b in micro]).double()
+        adv = torch.cat([b.advantages for b in micro]).double()
+        lengths = torch.cat([b.mask.sum(-1) for b in micro]).double()
         groups = {g.group_id: g.zero_signal for b in micro for g, _ in b.refs}
+        sums = torch.tensor(
+            [
+                rewards.numel(),
+                rewards.sum(),
+                (rewards**2).sum(),
+                adv.abs().sum(),
+                lengths.sum(),
+                len(groups),
+                sum(groups.values()),
+            ],
+            dtype=torch.float64,
+            device=self.accelerator.device,
+        )
+        n, r, r2, a, length, g, zero = self.accelerator.reduce(sums, "sum").tolist()
+        var = (r2 - r * r / n) / (n - 1) if n > 1 else 0.0  # the sample variance, as advantages use
         return {
-            "reward": float(rewards.mean()),
-            "reward_std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
-            "advantage_abs": float(adv.abs().mean()),
-            "completion_length": float(lengths.mean()),
-            "zero_signal_share": sum(groups.values()) / max(len(groups), 1),
+            "reward": r / n,
+            "reward_std": math.sqrt(max(var, 0.0)),
+            "advantage_abs": a / n,
+            "completion_length": length / n,
+            "zero_signal_share": zero / max(g, 1),
         }
 
     def _mean_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
