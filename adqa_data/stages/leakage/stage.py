@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...audio import AudioError
+from ...audio import AudioError, read_item_audio
 from ...errors import UserError
 from ...executor import map_unordered
 from ...fingerprints import rows_fingerprint
@@ -84,8 +84,8 @@ def fingerprint_shard(task: dict[str, Any]) -> int:
     """Fingerprint one shard of distinct clips and write it (a worker process or in-process)."""
     rows = []
     for sha, path in task["clips"]:
-        try:
-            fp = afp.fingerprint_file(path)
+        try:  # download's confinement and the recorded sha256, as every stage that opens audio
+            fp = afp.fingerprint_samples(read_item_audio(task["root"], path, sha, afp.RATE))
             rows.append(
                 {
                     "audio_sha256": sha,
@@ -119,7 +119,7 @@ def dataset_fingerprints(
     rec = ws.dataset(dataset)
     clips: dict[str, str] = {}
     for r in ws.read(ITEMS, rec.name, columns=["audio_sha256", "audio_path"]).to_pylist():
-        clips.setdefault(r["audio_sha256"], str(rec.resolve(r["audio_path"])))
+        clips.setdefault(r["audio_sha256"], r["audio_path"])
     order = sorted(clips)
     run = StageRun(
         ws,
@@ -137,7 +137,7 @@ def dataset_fingerprints(
             out = run.output(AUDIO_FINGERPRINTS.name)
             chunks = [order[i : i + FP_SHARD] for i in range(0, len(order), FP_SHARD)]
             todo = [
-                {"index": i, "out_dir": str(out), "clips": [(s, clips[s]) for s in chunk]}
+                {"index": i, "out_dir": str(out), "root": rec.root, "clips": [(s, clips[s]) for s in chunk]}
                 for i, chunk in enumerate(chunks)
                 if not StageRun.shard_done(out, i)
             ]
