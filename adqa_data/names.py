@@ -49,7 +49,7 @@ def safe_name(value: object, what: str) -> str:
     else:
         why = "has characters outside the allowed set"
     raise UserError(
-        f"{what} {shown} {why}: it becomes a folder name in the workspace",
+        f"{what} {shown} {why}: it names a file or folder, so it must be one plain name",
         fix=f"use 1-{MAX_NAME_LENGTH} characters: {NAME_CHARSET}, starting with a letter or digit",
     )
 

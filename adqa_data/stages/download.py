@@ -65,6 +65,7 @@ def load_manifest(name: str) -> dict[str, Any]:
     """A pinned dataset manifest from `manifests/` (repo checkout) or the installed package copy."""
     import yaml
 
+    safe_name(name, "--hub")  # a file name under manifests/, never a path
     here = Path(__file__).resolve().parent.parent
     for d in (here.parent / "manifests", here / "manifests"):
         p = d / f"{name}.yaml"
