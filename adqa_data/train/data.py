@@ -10,7 +10,7 @@ with those weights (`advantages.group_advantages`, the function rollout used), s
 can be trained under several reward mixes. `load_sft_groups` makes one-completion groups from a
 split's gold answers, with the dataset's chain-of-thought where it has one.
 
-Batching. `collate` lays a micro-batch out one row per group: the prompt once, then the group's K
+Batching. `Collator` lays a micro-batch out one row per group: the prompt once, then the group's K
 completions one after another, each attending to the prompt and to itself only (a 4-D mask), with
 position ids restarting after the prompt for every completion. Each completion's log-probs are then
 exactly those of a separate [prompt + completion] forward, but the prompt — the audio tokens above

@@ -158,7 +158,11 @@ class Trainer:
         self.reference: PolicyModule | None = None
         if cfg.method == "grpo" and cfg.beta != 0 and not cfg.lora:
             self.reference = load_reference(
-                model, family=family, device=str(acc.device), attn_implementation=cfg.attn_implementation
+                model,
+                family=family,
+                device=str(acc.device),
+                attn_implementation=cfg.attn_implementation,
+                dtype="bfloat16" if acc.mixed_precision == "bf16" else "float32",
             )
         params = [p for p in self.policy.module.parameters() if p.requires_grad]
         decay = [p for p in params if p.dim() >= 2]
@@ -207,67 +211,32 @@ class Trainer:
         per_process = len(groups) // acc.num_processes
         mine = list(groups[acc.process_index * per_process : (acc.process_index + 1) * per_process])
         m = cfg.micro_batch_groups
+        started = time.perf_counter()  # a step's time includes collation and the old and reference passes
         micro = [self.collate(mine[i : i + m]).to(acc.device) for i in range(0, len(mine), m)]
-        grpo = cfg.method == "grpo"
         # fixed for the whole batch: the old and reference log-probs, and dapo's (and SFT's) token count
-        step_tokens = (
-            acc.reduce(
-                torch.tensor(float(sum(b.completion_tokens for b in micro)), device=acc.device), "sum"
-            ).item()
-            / acc.num_processes
+        step_tokens = acc.reduce(
+            torch.tensor(float(sum(b.completion_tokens for b in micro)), device=acc.device), "sum"
         )
+        step_tokens = step_tokens.item() / acc.num_processes
         old: list[torch.Tensor | None] = [None] * len(micro)
         ref: list[torch.Tensor | None] = [None] * len(micro)
-        if grpo:
+        if cfg.method == "grpo":
             old = self._old_logps(micro)
             if cfg.beta != 0:
                 ref = [self._reference_logps(b) for b in micro]
         history = []
         while self.state.iteration < cfg.num_iterations and not self.done:
-            started = time.perf_counter()
             totals: dict[str, float] = {}
             for i, b in enumerate(micro):
-                with acc.accumulate(self.module):
+                with acc.accumulate(self.module):  # DDP syncs (DeepSpeed steps) on the last micro-batch only
                     logp, audio = self.module(batch_inputs(b), self.temperature)
                     if audio is not None and not cfg.train_audio:
-                        b.audio_embeds = audio
-                    if grpo:
-                        weights = None
-                        if cfg.importance_sampling != "none":
-                            trainer_old = old[i] if old[i] is not None else logp.detach()
-                            weights = truncated_importance_weights(
-                                trainer_old,
-                                self._sampler_logps(b),
-                                b.mask,
-                                cap=cfg.importance_cap,
-                                mode=cfg.importance_sampling,
-                            )
-                        loss, metrics = policy_loss(
-                            logp,
-                            old[i],
-                            b.advantages,
-                            b.mask,
-                            loss_type=cfg.loss_type,
-                            epsilon_low=cfg.epsilon,
-                            epsilon_high=cfg.epsilon_high,
-                            beta=cfg.beta,
-                            ref_logp=ref[i],
-                            max_completion_length=cfg.max_completion_length or self.sampling.max_new_tokens,
-                            num_items_in_batch=step_tokens if cfg.loss_type == "dapo" else None,
-                            importance_weights=weights,
-                            kl_bias_correction=cfg.kl_bias_correction,
-                        )
-                        # accelerate divides by the accumulation steps; TRL does too, except for dapo,
-                        # whose denominator already counts the whole step's tokens
-                        scaled = loss * cfg.gradient_accumulation_steps if cfg.loss_type == "dapo" else loss
-                    else:  # SFT: negative log-likelihood, every token of the step weighing the same
-                        loss = -(logp * b.mask).sum() / max(step_tokens, 1.0)
-                        scaled = loss * cfg.gradient_accumulation_steps
-                        metrics = {"nll": float(-(logp.detach() * b.mask).sum() / b.mask.sum().clamp(min=1))}
-                    acc.backward(scaled)
+                        b.audio_embeds = audio  # frozen audio side: encode each clip once per batch
+                    loss, metrics = self.loss(b, logp, old[i], ref[i], step_tokens)
+                    acc.backward(loss)
                 _accumulate(
                     totals,
-                    {"loss": float(scaled.detach()) / cfg.gradient_accumulation_steps, **metrics},
+                    {"loss": float(loss.detach()) / cfg.gradient_accumulation_steps, **metrics},
                     len(micro),
                 )
             grad_norm = acc.clip_grad_norm_(self.module.parameters(), cfg.max_grad_norm)
@@ -299,10 +268,57 @@ class Trainer:
                 mid = self.state.iteration < cfg.num_iterations and cfg.old_logp == "recompute"
                 self._batch_cache = {"old": [None if o is None else o.cpu() for o in old]} if mid else None
                 self.save_checkpoint()
+            started = time.perf_counter()
         self.state.batch += 1
         self.state.iteration = 0
         self._batch_cache = None
         return history
+
+    def loss(
+        self,
+        b: Batch,
+        logp: torch.Tensor,
+        old: torch.Tensor | None,
+        ref: torch.Tensor | None,
+        step_tokens: float,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """One micro-batch's loss as handed to `accelerator.backward` (which divides by the accumulation
+        steps), and its metrics. GRPO: `policy_loss`, with dapo's denominator the whole step's tokens (so
+        the division is undone for it, as TRL does). SFT: the negative log-likelihood, every token of the
+        step weighing the same."""
+        cfg = self.cfg
+        if cfg.method == "sft":
+            nll = -(logp * b.mask).sum()
+            tokens = b.mask.sum().clamp(min=1)
+            return nll / max(step_tokens, 1.0) * cfg.gradient_accumulation_steps, {
+                "nll": float(nll.detach() / tokens)
+            }
+        weights = None
+        if cfg.importance_sampling != "none":  # trainer / sampler, bounded: the sampler-mismatch correction
+            trainer_old = old if old is not None else logp.detach()
+            weights = truncated_importance_weights(
+                trainer_old,
+                self._sampler_logps(b),
+                b.mask,
+                cap=cfg.importance_cap,
+                mode=cfg.importance_sampling,
+            )
+        loss, metrics = policy_loss(
+            logp,
+            old,
+            b.advantages,
+            b.mask,
+            loss_type=cfg.loss_type,
+            epsilon_low=cfg.epsilon,
+            epsilon_high=cfg.epsilon_high,
+            beta=cfg.beta,
+            ref_logp=ref,
+            max_completion_length=cfg.max_completion_length or self.sampling.max_new_tokens,
+            num_items_in_batch=step_tokens if cfg.loss_type == "dapo" else None,
+            importance_weights=weights,
+            kl_bias_correction=cfg.kl_bias_correction,
+        )
+        return (loss * cfg.gradient_accumulation_steps if cfg.loss_type == "dapo" else loss), metrics
 
     def _sampler_logps(self, b: Batch) -> torch.Tensor:
         if b.sampler_logp is None:

@@ -9,7 +9,7 @@ same module with the adapter disabled, so no second copy is held.
 `PolicyModule.forward` returns the log-probability of every stored completion token under the current
 weights, at the sampler's temperature (logits / T before the softmax, as TRL scores them), with the
 clip's audio embeddings at the placeholder positions — the inputs the sampler had. It runs the decoder
-headless on the group layout of `data.collate` and applies the LM head only at the positions that
+headless on the group layout of `data.Collator` and applies the LM head only at the positions that
 predict a completion token. It is an `nn.Module` so that accelerate can wrap it (DDP, DeepSpeed) and
 gradients are synchronised through its forward.
 """
@@ -43,12 +43,17 @@ class LoadedPolicy:
 
 
 def load_model(
-    path: str | Path, family: str | None = None, device: str = "cpu", attn_implementation: str = "sdpa"
+    path: str | Path,
+    family: str | None = None,
+    device: str = "cpu",
+    attn_implementation: str = "sdpa",
+    dtype: str = "float32",
 ) -> LoadedModel:
-    """The checkpoint in float32 (training keeps fp32 weights; bf16 is applied by autocast), in train mode."""
+    """The checkpoint, float32 by default (training keeps fp32 weights; bf16 comes from autocast), with
+    the decoder in train mode and the audio side in eval mode."""
     p = Path(path)
     adapter = adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
-    model = adapter.load_transformers(str(path), device, "float32")
+    model = adapter.load_transformers(str(path), device, dtype)
     if model.decoder.config._attn_implementation != attn_implementation:
         model.module.set_attn_implementation(attn_implementation)
     impl = model.decoder.config._attn_implementation
@@ -206,9 +211,15 @@ def load_policy(
 
 
 def load_reference(
-    path: str | Path, *, family: str | None = None, device: str = "cpu", attn_implementation: str = "sdpa"
+    path: str | Path,
+    *,
+    family: str | None = None,
+    device: str = "cpu",
+    attn_implementation: str = "sdpa",
+    dtype: str = "float32",
 ) -> PolicyModule:
-    """A frozen copy of the starting checkpoint: the KL reference of a full fine-tune."""
-    model = load_model(path, family, device, attn_implementation)
+    """A frozen copy of the starting checkpoint: the KL reference of a full fine-tune (bf16 on a GPU: it
+    never trains, so it needs no fp32 copy)."""
+    model = load_model(path, family, device, attn_implementation, dtype)
     model.module.requires_grad_(False).eval()
     return PolicyModule(model, model.module).eval()
