@@ -465,8 +465,15 @@ class Collator:
                     where=group.audio_file,
                     fix="rerun 'adqa-data download' and roll out again",
                 )
-        prefix, suffix = self.model.prompt_token_ids(group.query(None if codes else audio))
+        query = group.query(None if codes else audio)
+        prefix, suffix = self.model.prompt_token_ids(query)
         ids = prefix + suffix
+        if group.prompt_token_ids is not None and group.prompt_token_ids != ids and not codes:
+            # vLLM tokenizes the prompt whole, the transformers backend in two parts: both are the model's
+            # own tokenization, and the stored one is what the sampler saw
+            n_audio = self.model.audio_token_count(len(audio)) if audio is not None else None
+            if group.prompt_token_ids == self.model.tokenize(self.model.adapter.build_prompt(query), n_audio):
+                ids = list(group.prompt_token_ids)
         if self.check_prompts and group.prompt_token_ids is not None and group.prompt_token_ids != ids:
             raise UserError(
                 f"group {group.group_id}: the prompt this model builds ({len(ids)} tokens) is not the one the "
