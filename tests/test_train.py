@@ -78,6 +78,56 @@ def test_sft_targets_follow_the_prompt_style():
     assert sft_target("audiomcq", choices, 1, None) == "<answer>a cat</answer>"
 
 
+def test_batches_are_full_seeded_and_cover_every_epoch():
+    from adqa_data.train.data import Group, batch_groups
+
+    groups = [Group(f"g{i}", f"i{i}", "q", ["a", "b"], "think", []) for i in range(5)]
+    stream = [g.group_id for b in range(5) for g in batch_groups(groups, b, 3, seed=7)]  # 15 = 3 epochs of 5
+    assert all(len(batch_groups(groups, b, 3, seed=7)) == 3 for b in range(5))
+    for epoch in range(3):
+        assert sorted(stream[epoch * 5 : (epoch + 1) * 5]) == [f"g{i}" for i in range(5)]
+    assert stream == [g.group_id for b in range(5) for g in batch_groups(groups, b, 3, seed=7)]
+    assert stream != [g.group_id for b in range(5) for g in batch_groups(groups, b, 3, seed=8)]
+
+
+def test_checkpoint_average_and_tracker(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    import torch
+    from safetensors.torch import save_file
+
+    from adqa_data.train.loop import WEIGHTS, MetricsLog, average_checkpoints
+
+    for i, value in enumerate((1.0, 2.0, 6.0)):
+        (tmp_path / f"c{i}").mkdir()
+        save_file(
+            {"w": torch.full((2, 2), value), "b": torch.tensor([value])}, str(tmp_path / f"c{i}" / WEIGHTS)
+        )
+    mean = average_checkpoints([tmp_path / f"c{i}" for i in range(3)])
+    assert torch.equal(mean["w"], torch.full((2, 2), 3.0)) and torch.equal(mean["b"], torch.tensor([3.0]))
+    with pytest.raises(UserError, match="no checkpoints"):
+        average_checkpoints([])
+
+    calls = []
+    fake = types.SimpleNamespace(
+        init=lambda **kw: calls.append(("init", kw["project"], kw["name"])),
+        log=lambda metrics, step: calls.append(("log", step, metrics["loss"])),
+        finish=lambda: calls.append(("finish",)),
+    )
+    monkeypatch.setitem(sys.modules, "trackio", fake)
+    log = MetricsLog(tmp_path / "run", TrainConfig(report_to="trackio", logging_steps=2), True, "ds/run")
+    for step in (1, 2, 3, 4):
+        log.step(step, {"loss": float(step)})
+    log.close()
+    assert calls == [("init", "adqa-data", "ds/run"), ("log", 2, 2.0), ("log", 4, 4.0), ("finish",)]
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert lines == [{"step": 2, "loss": 2.0}, {"step": 4, "loss": 4.0}]
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed
+    with pytest.raises(UserError, match="pip install wandb"):
+        MetricsLog(tmp_path / "run", TrainConfig(report_to="wandb"), True, "x")
+
+
 @pytest.fixture(scope="module")
 def scripted_ws(tmp_path_factory, clean_demo_roots) -> Workspace:
     """download -> sample -> scripted rollout (no model): varied reward columns in milliseconds."""
