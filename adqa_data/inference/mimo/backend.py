@@ -45,6 +45,8 @@ def is_mimo_checkpoint(model: str | Path | None, family: str | None = None) -> b
     MiMoAudioModel / MiMoAudioForCausalLM. Reads config.json only."""
     if family is not None:
         return family == FAMILY
+    if model is not None and str(model) in MiMoAudioAdapter.hub_ids:  # a hub id: MiMoBackend says to download
+        return True
     if model is None or not (Path(model) / "config.json").is_file():
         return False
     import json
