@@ -29,7 +29,11 @@ LETTER_STYLE = "letters"  # P(letter) is read at the first reply token: a letter
 
 
 def _code_queries(
-    items: list[Mapping[str, Any]], conditions: list[str], cfg: EvalConfig, source: Mapping[str, str], device: str
+    items: list[Mapping[str, Any]],
+    conditions: list[str],
+    cfg: EvalConfig,
+    source: Mapping[str, str],
+    device: str,
 ) -> list[Query]:
     """The queries of a model that reads RVQ codes (MiMo-Audio): each clip's cached codes, and the
     silence's codes encoded once by the same codec and cached. No audio file is opened."""

@@ -145,7 +145,8 @@ def evaluate(
     use_silence = config.silence if config.silence is not None else graded > 0
     conditions = ["audio", "silence"] if use_silence else ["audio"]
     name = name or default_name(config)
-    codes = policy_codes(ws, ds, config.backend, config.model, config.family, None, [it["item_id"] for it in items])
+    ids = [it["item_id"] for it in items]
+    codes = policy_codes(ws, ds, config.backend, config.model, config.family, None, ids)
     run_config = {
         **config.run_config(),
         "name": name,
