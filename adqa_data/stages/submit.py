@@ -270,40 +270,6 @@ class SubmitResult:
     sha256: str = ""
 
 
-def prediction_sets(ws: Workspace, dataset: str) -> list[str]:
-    root = ws.table_dir(PREDICTIONS.name, dataset)
-    if not root.is_dir():
-        return []
-    return sorted(
-        d.name
-        for d in root.iterdir()
-        if d.is_dir()
-        and not d.name.startswith(".")
-        and (ws.provenance("eval", dataset, d.name) or {}).get("status") == "complete"
-    )
-
-
-def _resolve_predictions(ws: Workspace, dataset: str, name: str | None) -> str:
-    known = prediction_sets(ws, dataset)
-    if name is None:
-        if len(known) == 1:
-            return known[0]
-        if not known:
-            raise UserError(
-                f"dataset {dataset!r} has no finished predictions", fix="run 'adqa-data eval' first"
-            )
-        raise UserError(
-            f"dataset {dataset!r} has several prediction sets: {', '.join(known)}",
-            fix="name one with --predictions",
-        )
-    if name not in known:
-        raise UserError(
-            f"no finished prediction set {name!r} for dataset {dataset!r}",
-            fix=f"use one of: {', '.join(known)}" if known else "run 'adqa-data eval' first",
-        )
-    return name
-
-
 def choose_answers(
     items: Mapping[str, Sequence[str]], voted: Mapping[str, dict[str, Any]]
 ) -> tuple[dict[str, int], dict[str, str]]:
@@ -356,7 +322,9 @@ def submit(
 ) -> SubmitResult:
     """Write the submission CSV of one prediction set (module docstring); validated before and after writing."""
     ds, items = dataset_options(ws, dataset)
-    name = _resolve_predictions(ws, ds, predictions)
+    name = ws.pick_set(
+        "eval", PREDICTIONS.name, ds, predictions, "prediction set", "--predictions", "'adqa-data eval'"
+    )
     path = Path(out).expanduser().absolute() if out else ws.root / "submissions" / ds / f"{name}.csv"
     pred_dir = ws.table_dir(PREDICTIONS.name, ds, name)
     config = {"predictions": name, "rule": "vote > letter_scores > first_option"}
