@@ -289,7 +289,7 @@ def test_user_mistakes(planted, tmp_path):
         (dict(fmt="native", options=ExportOptions(table="codes")), "cannot be exported"),
         (dict(fmt="verl", options=ExportOptions(split="medium")), "unknown split"),
         (dict(fmt="verl", options=ExportOptions(audio="mp3")), "unknown --audio"),
-        (dict(fmt="groups", options=ExportOptions(rollouts="nope")), "no rollouts set 'nope'"),
+        (dict(fmt="groups", options=ExportOptions(rollouts="nope")), "no finished rollout set 'nope'"),
     ]
     for kw, message in cases:
         with pytest.raises(UserError, match=message):
@@ -307,7 +307,15 @@ def test_several_prompt_sets_need_a_name(planted, tmp_path):
     shutil.copytree(planted.root, tmp_path / "w")
     ws = Workspace(tmp_path / "w")
     shutil.copytree(ws.table_dir(PROMPTS.name, DS, "p1"), ws.table_dir(PROMPTS.name, DS, "p2"))
-    with pytest.raises(UserError, match="several prompts sets"):
+    # a set without a complete provenance record (a killed run) is not a choice
+    assert export(ws, "verl", options=ExportOptions(audio="none"), out=tmp_path / "p1").rows == {
+        "default": N_PROMPTS
+    }
+    with pytest.raises(UserError, match="no finished prompt set 'p2'"):
+        export(ws, "verl", options=ExportOptions(prompts="p2", audio="none"), out=tmp_path / "o")
+    prov = json.loads(ws.provenance_path("sample", DS, "p1").read_text())
+    ws.provenance_path("sample", DS, "p2").write_text(json.dumps({**prov, "unit": "p2"}))
+    with pytest.raises(UserError, match="several prompt sets: p1, p2"):
         export(ws, "verl", out=tmp_path / "o")
     res = export(ws, "verl", options=ExportOptions(prompts="p2", audio="none"), out=tmp_path / "o")
     assert res.rows == {"default": N_PROMPTS}

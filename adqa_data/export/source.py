@@ -28,7 +28,7 @@ from ..answers import LETTERS
 from ..errors import UserError
 from ..prompt_styles import PromptStyle, get_style
 from ..schema import ITEM_SCORES, PROMPTS, ROLLOUTS
-from ..workspace import DatasetRecord, Workspace, shard_paths
+from ..workspace import DatasetRecord, Workspace
 
 AudioMode = Literal["embed", "path", "none"]
 AUDIO_MODES = ("embed", "path", "none")
@@ -47,34 +47,9 @@ class Selection:
     notes: list[str] = field(default_factory=list)
 
 
-def named_sets(ws: Workspace, table: str, dataset: str) -> list[str]:
-    """Names of the sets (prompt sets, rollout sets) of a dataset that hold shards."""
-    base = ws.table_dir(table, dataset)
-    if not base.is_dir():
-        return []
-    return sorted(
-        d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(".") and shard_paths(d)
-    )
-
-
-def resolve_set(ws: Workspace, table: str, dataset: str, name: str | None, option: str) -> str:
-    """`name`, or the only set of that kind; a clear error when there is none or several."""
-    known = named_sets(ws, table, dataset)
-    if name is not None:
-        if name not in known:
-            raise UserError(
-                f"no {table} set {name!r} in dataset {dataset!r}",
-                fix=f"use one of: {', '.join(known)}" if known else f"create one first ({option})",
-            )
-        return name
-    if len(known) == 1:
-        return known[0]
-    if not known:
-        stage = {"prompts": "sample", "rollouts": "rollout"}.get(table, table)
-        raise UserError(f"dataset {dataset!r} has no {table} set yet", fix=f"run 'adqa-data {stage}' first")
-    raise UserError(
-        f"dataset {dataset!r} has several {table} sets: {', '.join(known)}", fix=f"name one with {option}"
-    )
+def pick_prompts(ws: Workspace, dataset: str, name: str | None, option: str = "--prompts") -> str:
+    """`name`, or the only complete prompt set of the dataset (`Workspace.pick_set`)."""
+    return ws.pick_set("sample", PROMPTS.name, dataset, name, "prompt set", option, "'adqa-data sample'")
 
 
 def _items_by_id(ws: Workspace, dataset: str) -> dict[str, dict[str, Any]]:
@@ -87,12 +62,12 @@ def select_items(
     """Items by prompt set or split (module docstring); `default` ('prompts' or a split) when neither is named."""
     if prompts is None and split is None:
         if default == "prompts":
-            prompts = resolve_set(ws, PROMPTS.name, dataset, None, "--prompts (or choose --split)")
+            prompts = pick_prompts(ws, dataset, None, "--prompts (or choose --split)")
         else:
             split = default
     by_id = _items_by_id(ws, dataset)
     if prompts is not None:
-        name = resolve_set(ws, PROMPTS.name, dataset, prompts, "--prompts")
+        name = pick_prompts(ws, dataset, prompts)
         rows = sorted(
             ws.read(PROMPTS, dataset, name, columns=["item_id", "draw"]).to_pylist(), key=lambda r: r["draw"]
         )
@@ -120,7 +95,9 @@ def select_items(
 
 
 def read_rollouts(ws: Workspace, dataset: str, name: str | None) -> tuple[str, pa.Table]:
-    name = resolve_set(ws, ROLLOUTS.name, dataset, name, "--rollouts")
+    name = ws.pick_set(
+        "rollout", ROLLOUTS.name, dataset, name, "rollout set", "--rollouts", "'adqa-data rollout'"
+    )
     return name, ws.read(ROLLOUTS, dataset, name)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..prompt_styles import get_style
+from ..schema import ROLLOUTS
 from ..workspace import Workspace
 from .base import Built, ExportOptions
 from .source import (
@@ -33,7 +34,6 @@ from .source import (
     chat_texts,
     check_audio_mode,
     letters_shown,
-    named_sets,
     read_rollouts,
     select_items,
     waveform_structs,
@@ -89,7 +89,7 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
     configs = {"prompts": prompts}
     sources: list[tuple[str, str | None]] = [(sel.stage, sel.unit)]
     notes = list(sel.notes)
-    if options.rollouts is not None or named_sets(ws, "rollouts", dataset):
+    if options.rollouts is not None or ws.finished_sets("rollout", ROLLOUTS.name, dataset):
         name, rollouts = read_rollouts(ws, dataset, options.rollouts)
         configs["completions"] = completion_rows(rollouts)
         sources.append(("rollout", name))
