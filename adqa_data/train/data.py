@@ -124,16 +124,7 @@ class SamplingInfo:
 # ------------------------------------------------------------------------------------------ rollouts
 def rollout_sets(ws: Workspace, dataset: str) -> list[str]:
     """Names of the complete rollout sets of a dataset."""
-    root = ws.root / ROLLOUTS.name / dataset
-    if not root.is_dir():
-        return []
-    return sorted(
-        d.name
-        for d in root.iterdir()
-        if d.is_dir()
-        and not d.name.startswith(".")
-        and (ws.provenance("rollout", dataset, d.name) or {}).get("status") == "complete"
-    )
+    return ws.finished_sets("rollout", ROLLOUTS.name, dataset)
 
 
 def sampling_info(ws: Workspace, dataset: str, names: Sequence[str]) -> SamplingInfo:
