@@ -10,7 +10,6 @@ command-line options over it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..config_files import load_yaml_model, validate_model
 from ..errors import UserError
+from ..rewards.plugins import check_weights
 from .loss import IMPORTANCE_MODES, LOSS_TYPES
 
 FIX = "see 'adqa-data train --help' and pipelines/train/reference-000.yaml"
@@ -224,16 +224,7 @@ class TrainConfig(BaseModel):
     @field_validator("rewards")
     @classmethod
     def _weights(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        if v is None:
-            return None
-        if not v:
-            raise ValueError("at least one reward is needed to re-weight")
-        for name, w in v.items():
-            if not math.isfinite(float(w)):
-                raise ValueError(f"reward {name!r} has a weight that is not finite: {w}")
-        if not any(float(w) != 0 for w in v.values()):
-            raise ValueError("every reward weight is 0: the total would carry no signal")
-        return {str(k): float(w) for k, w in v.items()}
+        return None if v is None else check_weights(v)
 
     @field_validator("baseline", mode="before")
     @classmethod
