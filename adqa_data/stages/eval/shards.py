@@ -113,7 +113,7 @@ def eval_shard(task: dict[str, Any], backend: Backend | None = None) -> dict[str
 
         queries = _code_queries(items, conditions, cfg, task["codes"], default_device(cfg.device))
     else:
-        queries = _queries(items, conditions, cfg, int(getattr(backend, "sample_rate", 16000)))
+        queries = _queries(items, conditions, cfg, backend.sample_rate)
     sampling = Sampling(
         n=cfg.samples,
         temperature=cfg.effective_temperature,
