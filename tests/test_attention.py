@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from adqa_data.inference.attention import (
+from adqa_data.inference.attention import (  # noqa: E402
     DEEP_FRACTION,
     AttentionRecorder,
     audio_key_masks,

@@ -13,8 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.codecs import clear_loaded, load_codec, parse_codec_name, resolve_codec
-from adqa_data.codecs.mimo import (
+from adqa_data.codecs import clear_loaded, load_codec, parse_codec_name, resolve_codec  # noqa: E402
+from adqa_data.codecs.mimo import (  # noqa: E402
     LogMel,
     encoder_frames,
     mel_frames,
@@ -22,8 +22,8 @@ from adqa_data.codecs.mimo import (
     pad_to_group,
     segment_lengths,
 )
-from adqa_data.demo.codecs import TINY_FAMILIES, build_tiny_codec
-from adqa_data.errors import UserError
+from adqa_data.demo.codecs import TINY_FAMILIES, build_tiny_codec  # noqa: E402
+from adqa_data.errors import UserError  # noqa: E402
 
 
 @contextmanager

@@ -15,16 +15,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.audio import load_audio
-from adqa_data.codecs import clear_loaded, load_codec, resolve_codec
-from adqa_data.codecs.hf import TransformersCodec
-from adqa_data.demo.codecs import build_tiny_codec
-from adqa_data.codecs.cache import CodeCache, load_codes, open_codes
-from adqa_data.errors import UserError
-from adqa_data.schema import CODE_INDEX, QUARANTINE
-from adqa_data.stages import encode as enc
-from adqa_data.stages.download import download
-from adqa_data.workspace import Workspace
+from adqa_data.audio import load_audio  # noqa: E402
+from adqa_data.codecs import clear_loaded, load_codec, resolve_codec  # noqa: E402
+from adqa_data.codecs.cache import CodeCache, load_codes, open_codes  # noqa: E402
+from adqa_data.codecs.hf import TransformersCodec  # noqa: E402
+from adqa_data.demo.codecs import build_tiny_codec  # noqa: E402
+from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.schema import CODE_INDEX, QUARANTINE  # noqa: E402
+from adqa_data.stages import encode as enc  # noqa: E402
+from adqa_data.stages.download import download  # noqa: E402
+from adqa_data.workspace import Workspace  # noqa: E402
 
 DS = "audiomcq"
 
@@ -247,7 +247,7 @@ def test_mimo_stage_with_the_stand_in_encoder(ws, mimo_standin, monkeypatch):
     try:
         res = enc.encode(ws, codec=f"mimo:{weights}")
         assert res.codec_key.startswith("mimo-n8-24000-") and res.indexed == res.items
-        for item, c in _all_codes(ws).items():
+        for c in _all_codes(ws).values():
             assert c.shape[0] == 8 and c.shape[1] % 4 == 0 and c.dtype == np.uint16
             assert c[:2].max() < 1024 and c[2:].max() < 128
         durations = {it["item_id"]: it["duration_s"] for it in ws.items(DS).to_pylist()}

@@ -2,8 +2,8 @@ import pytest
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
-from adqa_data.errors import UserError
 from adqa_data.cli.pipeline import load, plan, run, to_argv
+from adqa_data.errors import UserError
 from adqa_data.schema import PROMPTS
 from adqa_data.workspace import Workspace
 
