@@ -13,6 +13,8 @@ Files, in `<workspace>/stats/<dataset>/`:
     prompts-<set>.png         chosen share against pool share, by question type
     rollouts-<set>.png        reward components, parse reasons, completion lengths, zero-signal share
     training-<run>.png        reward / KL / loss / clip-ratio curves of a run's metrics log
+    predictions-<set>.png     accuracy by question type per condition (the gap in the title), predicted
+                              against gold letters, uncredited outputs by reason
 """
 
 from __future__ import annotations
@@ -240,6 +242,74 @@ def _training(plt: Any, name: str, s: dict[str, Any], out: Path) -> Path | None:
     return _save(plt, fig, out / f"training-{_safe(name)}.png")
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _grouped(ax: Any, labels: list[str], series: dict[str, list[float]]) -> None:
+    import numpy as np
+
+    x = np.arange(len(labels))
+    width = 0.8 / max(len(series), 1)
+    for j, (name, values) in enumerate(series.items()):
+        ax.bar(x + (j - (len(series) - 1) / 2) * width, values, width=width, label=name)
+    ax.set_xticks(x, labels)
+    if series:
+        ax.legend()
+
+
+def _predictions(plt: Any, name: str, s: dict[str, Any], out: Path) -> Path:
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    conds = s["conditions"]
+    types = sorted({t for c in conds.values() for t in c["by_question_type"]})
+    _grouped(
+        axes[0],
+        ["overall", *types],
+        {
+            c: [
+                r["accuracy"] or 0,
+                *((r["by_question_type"].get(t) or {}).get("accuracy") or 0 for t in types),
+            ]
+            for c, r in conds.items()
+        },
+    )
+    axes[0].set_ylim(0, 1)
+    axes[0].set_ylabel("top-1 accuracy")
+    axes[0].set_title("accuracy by question type")
+    letters = {f"predicted ({c})": r["letters"]["predicted"] for c, r in conds.items()}
+    gold = next(iter(conds.values()))["letters"]["gold"] if conds else {}
+    keys = list(dict.fromkeys(k for d in [gold, *letters.values()] for k in d))
+    _grouped(
+        axes[1],
+        keys,
+        {
+            **{k: [v.get(x, 0) for x in keys] for k, v in letters.items()},
+            "gold": [gold.get(x, 0) for x in keys],
+        },
+    )
+    axes[1].set_ylabel("items")
+    axes[1].set_title("predicted letters against gold (position bias)")
+    reasons = [
+        (f"{c}: {reason}", v["share"])
+        for c, r in conds.items()
+        for reason, v in r["no_credit"]["by_reason"].items()
+    ]
+    _barh(
+        axes[2],
+        [r for r, _ in reasons],
+        [v for _, v in reasons],
+        "uncredited outputs by reason",
+        "share of outputs",
+    )
+    gap = (s.get("gap") or {}).get("overall", {}).get("gap")
+    acc = ", ".join(f"{c} {_pct(r['accuracy'])}" for c, r in conds.items())
+    fig.suptitle(
+        f"predictions {name} ({s.get('model')}): accuracy {acc}"
+        + ("" if gap is None else f", gap {100 * gap:+.1f} points")
+    )
+    return _save(plt, fig, out / f"predictions-{_safe(name)}.png")
+
+
 def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Draw every section of a `stats` report into `out_dir`; returns the files written."""
     plt = _pyplot()
@@ -261,4 +331,6 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
         written.append(_rollouts(plt, name, s, out))
     for name, s in (sec.get("training") or {}).items():
         written.append(_training(plt, name, s, out))
+    for name, s in (sec.get("predictions") or {}).items():
+        written.append(_predictions(plt, name, s, out))
     return [p for p in written if p is not None]

@@ -14,6 +14,10 @@ Planted:
 - A prompt set `p1` of 10 items, and a rollout set `r1` of 5 groups of K=4 whose total rewards are
   [1,1,1,1], [0,0,0,0], [1,0,0,0.25], [0.25]*4 and [0,1,1,0]: three zero-signal groups of five.
 - A training log runs/demo/run1/metrics.jsonl with a missing key, a non-JSON line and a blank line.
+- A prediction set `e1` (one sample per item and condition). With audio every item is answered right except
+  it01 (the next option), it06 (no answer) and it11 (two options): 9/12, sound 5/6, music 4/6; predicted
+  letters A 3, B 2, C 3, D 2, none 2 against gold 3 each. Under silence every item answers A: right on
+  it00, it04, it08 only, 3/12 (sound 3/6, music 0/6). Gap 0.5 (sound 1/3, music 2/3).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from adqa_data.schema import ITEM_SCORES, ITEMS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES
+from adqa_data.answers import LETTERS, NoCredit
+from adqa_data.schema import ITEM_SCORES, ITEMS, PREDICTIONS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES
 from adqa_data.workspace import DatasetRecord, Workspace, write_json_atomic, write_table_atomic
 
 DS = "demo"
@@ -34,6 +39,8 @@ SOURCES = ("AudioCaps", "Clotho", "MusicCaps")
 TYPES = ("sound", "music")
 GROUP_REWARDS = [[1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 0.25], [0.25] * 4, [0, 1, 1, 0]]
 N_ITEMS = 12
+# audio-condition misses of the prediction set: item index -> (predicted index or None, no-credit reason)
+PREDICTION_MISSES = {1: ("next", None), 6: (None, NoCredit.NO_ANSWER), 11: (None, NoCredit.MULTIPLE_OPTIONS)}
 N_PROMPTS = 10
 K = 4
 
@@ -182,6 +189,52 @@ def _rollouts(items: list[dict]) -> list[dict]:
     return rows
 
 
+def _predictions(items: list[dict]) -> list[dict]:
+    rows = []
+    for cond in ("audio", "silence"):
+        for i, it in enumerate(items):
+            gold = it["answer_index"]
+            pred, reason = PREDICTION_MISSES.get(i, (gold, None)) if cond == "audio" else (0, None)
+            pred = (gold + 1) % 4 if pred == "next" else pred
+            rows.append(
+                {
+                    "dataset": DS,
+                    "item_id": it["item_id"],
+                    "condition": cond,
+                    "sample_index": 0,
+                    "samples": 1,
+                    "model": "m-planted",
+                    "model_fingerprint": "fp-m-planted",
+                    "prompt_style": "think",
+                    "prompt_fingerprint": "fp-think",
+                    "seed": 0,
+                    "temperature": 0.0,
+                    "raw_output": "<answer>A</answer><answer>B</answer>"
+                    if pred is None
+                    else f"<answer>{LETTERS[pred]}</answer>",
+                    "finish_reason": "stop",
+                    "predicted_index": pred,
+                    "predicted_letter": None if pred is None else LETTERS[pred],
+                    "predicted_text": None if pred is None else it["choices"][pred],
+                    "parse_layer": None if pred is None else "answer_block",
+                    "parse_reason": reason,
+                    "voted_index": pred,
+                    "voted_text": None if pred is None else it["choices"][pred],
+                    "vote_count": 0 if pred is None else 1,
+                    "num_choices": 4,
+                    "answer_index": gold,
+                    "correct": pred == gold,
+                    "voted_correct": pred == gold,
+                    "question_type": it["question_type"],
+                    "source_dataset": it["source_dataset"],
+                    "part": None,
+                    "letter_probs": None,
+                    "letter_argmax": None,
+                }
+            )
+    return rows
+
+
 def build_workspace(base: Path) -> Workspace:
     """Write the planted workspace under `base` (see the module docstring)."""
     root = base / "data"
@@ -283,6 +336,23 @@ def build_workspace(base: Path) -> Workspace:
             "key": "k-rollout",
             "config": {"prompts": "p1", "k": K, "backend": "scripted", "rewards": {"correctness": 1.0}},
             "inputs": {"prompts": "fp-prompts", "model": "fp-model"},
+        },
+    )
+    write_table_atomic(
+        ws.table_dir("predictions", DS, "e1") / "part-00000.parquet",
+        PREDICTIONS.from_pylist(_predictions(items)),
+        PREDICTIONS,
+    )
+    write_json_atomic(
+        ws.provenance_path("eval", DS, "e1"),
+        {
+            "stage": "eval",
+            "dataset": DS,
+            "unit": "e1",
+            "status": "complete",
+            "key": "k-eval",
+            "config": {"model": "m-planted", "prompt_style": "think", "samples": 1, "silence": True},
+            "inputs": {"items": "fp-items", "model": "fp-m-planted"},
         },
     )
     run = ws.root / "runs" / DS / "run1"

@@ -1,5 +1,6 @@
 """`adqa-data stats`: kappa against hand-computed examples, every section on a planted workspace, sections
-absent from a workspace skipped with a note, the metrics log read leniently, plots written, the CLI."""
+absent from a workspace skipped with a note, the metrics log read leniently, eval's prediction sets with the
+planted accuracies, gap, letters and uncredited outputs, plots written, the CLI."""
 
 from __future__ import annotations
 
@@ -115,6 +116,34 @@ def test_every_section_on_the_planted_workspace(planted):
     assert run["curves"]["reward"]["step"] == [1, 2, 4, 5]  # step 3 has no reward: missing, not zero
     assert run["last"]["kl"] == pytest.approx(0.05)
     assert set(run["plotted"]) == {"loss", "reward", "kl", "clip_ratio"}
+    pred = s["predictions"]["e1"]
+    assert (pred["model"], pred["prompt_style"], pred["items"], pred["graded_items"]) == (
+        "m-planted",
+        "think",
+        12,
+        12,
+    )
+    audio, silence = pred["conditions"]["audio"], pred["conditions"]["silence"]
+    assert (audio["accuracy"], silence["accuracy"]) == (0.75, 0.25)
+    assert {t: a["accuracy"] for t, a in audio["by_question_type"].items()} == pytest.approx(
+        {"sound": 5 / 6, "music": 4 / 6}
+    )
+    assert {t: a["accuracy"] for t, a in silence["by_question_type"].items()} == {"sound": 0.5, "music": 0.0}
+    assert pred["gap"]["overall"]["gap"] == pytest.approx(0.5)
+    assert {t: g["gap"] for t, g in pred["gap"]["by_question_type"].items()} == pytest.approx(
+        {"sound": 1 / 3, "music": 2 / 3}
+    )
+    assert audio["letters"] == {
+        "predicted": {"A": 3, "B": 2, "C": 3, "D": 2, "none": 2},
+        "gold": dict.fromkeys("ABCD", 3),
+    }
+    assert silence["letters"]["predicted"] == {"A": 12, "B": 0, "C": 0, "D": 0, "none": 0}
+    assert audio["no_credit"]["not_credited"] == 2 and audio["no_credit"]["share"] == pytest.approx(2 / 12)
+    assert {k: v["count"] for k, v in audio["no_credit"]["by_reason"].items()} == {
+        "multiple_options": 1,
+        "no_answer": 1,
+    }
+    assert silence["no_credit"]["by_reason"] == {}
     json.dumps(r)  # plain data
 
 
@@ -124,8 +153,26 @@ def test_a_fresh_workspace_skips_sections_with_a_note(tmp_path, planted):
     ws.register_dataset(DatasetRecord(**{**planted.dataset(DS).__dict__}))
     r = stats(ws)
     assert set(r["sections"]) == {"items"}
-    assert set(r["skipped"]) == {"splits", "contribution", "panel", "prompts", "rollouts", "training"}
+    assert set(r["skipped"]) == {
+        "splits",
+        "contribution",
+        "panel",
+        "prompts",
+        "rollouts",
+        "training",
+        "predictions",
+    }
     assert "filter" in r["skipped"]["panel"] and "train" in r["skipped"]["training"]
+    assert "run 'adqa-data eval'" in r["skipped"]["predictions"]
+
+
+def test_an_unfinished_prediction_set_is_not_reported(tmp_path, planted):
+    shutil.copytree(planted.root, tmp_path / "w")
+    ws = Workspace(tmp_path / "w")
+    prov = ws.provenance_path("eval", DS, "e1")
+    prov.write_text(json.dumps({**json.loads(prov.read_text()), "status": "running"}))
+    r = stats(ws, sections=["predictions"])
+    assert r["sections"] == {} and "e1 did not finish" in r["skipped"]["predictions"]
 
 
 def test_panel_without_votes_keeps_fleiss(tmp_path, planted):
@@ -179,11 +226,15 @@ def test_cli_writes_tables_json_and_plots(tmp_path, planted):
     res = runner.invoke(app, ["stats", "-w", str(tmp_path / "w")])
     assert res.exit_code == 0, res.output
     assert "Fleiss' kappa on silence: 0.333" in res.stdout and "zero-signal groups" in res.stdout
+    assert (
+        "prediction set e1" in res.stdout and "+50.0 pts" in res.stdout and "multiple_options" in res.stdout
+    )
     pngs = sorted(p.name for p in (tmp_path / "w" / "stats" / DS).glob("*.png"))
     assert pngs == [
         "contribution.png",
         "items.png",
         "panel.png",
+        "predictions-e1.png",
         "prompts-p1.png",
         "rollouts-r1.png",
         "splits.png",

@@ -100,10 +100,70 @@ def render(report: dict[str, Any]) -> None:
             ["metric", "points", "last"],
             [(k, len(c["step"]), s["last"][k]) for k, c in s["curves"].items()],
         )
+    for name, s in (sec.get("predictions") or {}).items():
+        _render_predictions(name, s)
     for name, why in report["skipped"].items():
         log(f"[dim]{name}: skipped ({why})[/]")
     if plots := report.get("plots"):
         log(f"{len(plots)} plots in {Path(plots[0]).parent}")
+
+
+def _points(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:+.1f} pts"
+
+
+def _render_predictions(name: str, s: dict[str, Any]) -> None:
+    """One prediction set: accuracy by condition and question type with the gap, letters, uncredited outputs."""
+    conds = s["conditions"]
+    gap = s.get("gap")
+    types = sorted({t for c in conds.values() for t in c["by_question_type"]})
+
+    def acc(c: str, t: str | None) -> str:
+        r = conds[c] if t is None else conds[c]["by_question_type"].get(t) or {}
+        return _pct(r.get("accuracy"))
+
+    def gap_of(t: str | None) -> list[str]:
+        if not gap:
+            return []
+        return [_points((gap["overall"] if t is None else gap["by_question_type"].get(t) or {}).get("gap"))]
+
+    table(
+        f"prediction set {name} ({s['model']}, {s['prompt_style']}, {s['samples']} sample(s) per item): "
+        f"{s['graded_items']} of {s['items']} items graded",
+        ["question type", *(f"accuracy ({c})" for c in conds), *(["gap (audio - silence)"] if gap else [])],
+        [(t or "overall", *(acc(c, t) for c in conds), *gap_of(t)) for t in [None, *types]],
+        right=[*(f"accuracy ({c})" for c in conds), "gap (audio - silence)"],
+    )
+    first = next(iter(conds.values()), None)
+    if first:
+        letters = list(first["letters"]["predicted"])
+        table(
+            f"prediction set {name}: predicted letters against gold",
+            ["letter", "gold", *(f"predicted ({c})" for c in conds)],
+            [
+                (
+                    L,
+                    first["letters"]["gold"].get(L, "-"),
+                    *(r["letters"]["predicted"].get(L, 0) for r in conds.values()),
+                )
+                for L in letters
+            ],
+            right=["gold"],
+        )
+    rows = [
+        (c, reason, v["count"], _pct(v["share"]))
+        for c, r in conds.items()
+        for reason, v in [
+            ("all", {"count": r["no_credit"]["not_credited"], "share": r["no_credit"]["share"]}),
+            *r["no_credit"]["by_reason"].items(),
+        ]
+    ]
+    table(
+        f"prediction set {name}: outputs the parser did not credit",
+        ["condition", "reason", "outputs", "share"],
+        rows,
+        right=["share"],
+    )
 
 
 @app.command()
@@ -112,7 +172,7 @@ def stats(
         list[str] | None,
         typer.Option(
             "--section",
-            help="Only these sections, repeatable: items | splits | contribution | panel | prompts | rollouts | training (default: all).",
+            help="Only these sections, repeatable: items | splits | contribution | panel | prompts | rollouts | training | predictions (default: all).",
         ),
     ] = None,
     plots: Annotated[
@@ -129,7 +189,8 @@ def stats(
     as_json: JsonOpt = False,
 ) -> None:
     """Statistics across stages: items and quarantine, weak/strong splits, audio contribution, panel agreement
-    (Fleiss'/Cohen's kappa), prompt-set balance, rollout rewards and zero-signal groups, training curves.
+    (Fleiss'/Cohen's kappa), prompt-set balance, rollout rewards and zero-signal groups, training curves, and
+    eval's prediction sets (accuracy by condition and question type, the silence gap, letters, uncredited outputs).
 
     Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
     """

@@ -10,6 +10,9 @@ One call reads whatever the workspace holds for a dataset and returns one sectio
     prompts      each prompt set's balance against the pool it was drawn from (sample)
     rollouts     each rollout set: reward components, parse reasons, zero-signal groups, completion lengths
     training     each training run's metrics log (runs/<dataset>/<name>/*.jsonl): curves and last values
+    predictions  each finished eval prediction set: accuracy per condition overall and per question type,
+                 source and part, the audio-dependency gap, predicted against gold letters, uncredited
+                 outputs by reason. Computed by eval's own `summarize`, so these are the numbers eval printed
 
 A section whose tables are absent is listed under `skipped` with the reason, never an error, so the
 command works on a workspace at any point of the chain. Aggregations run in polars over the Parquet
@@ -33,10 +36,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..schema import ITEM_SCORES, PROMPTS, QUARANTINE, ROLLOUTS, VOTES, TableSpec
+from ..schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES, TableSpec
 from ..workspace import Workspace, read_table, shard_paths
+from .eval.stage import summarize
 
-SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "training")
+SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "training", "predictions")
 TIE_TOLERANCE = 1e-6  # the filter stage's tie rule for the permutation-averaged answer
 SCORE_BINS = 20  # continuous contribution score histogram over [-1, 1]
 LENGTH_BINS = 20
@@ -481,6 +485,27 @@ def training_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
     return runs or None
 
 
+def predictions_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    """Each finished prediction set: the model and prompt style, and eval's `summarize` of its table."""
+    sets: dict[str, Any] = {}
+    for name in ws.finished_sets("eval", PREDICTIONS.name, dataset):
+        table = ws.read(PREDICTIONS, dataset, name)
+        if table.num_rows:
+            first = table.slice(0, 1).select(["model", "prompt_style"]).to_pylist()[0]
+            sets[name] = {**first, **summarize(table)}
+    return sets or None
+
+
+def _no_predictions(ws: Workspace, dataset: str) -> str:
+    finished = set(ws.finished_sets("eval", PREDICTIONS.name, dataset))
+    left = [d.name for d in _subdirs(ws.table_dir(PREDICTIONS.name, dataset)) if d.name not in finished]
+    if left:
+        return (
+            f"no finished prediction set ({', '.join(left)} did not finish: rerun 'adqa-data eval' to resume)"
+        )
+    return "no prediction set: run 'adqa-data eval' first"
+
+
 # ------------------------------------------------------------------------------------------------ entry
 def stats(ws: Workspace, dataset: str | None = None, sections: Sequence[str] = SECTIONS) -> dict[str, Any]:
     """Every section the workspace has data for (module docstring); absent ones under `skipped`."""
@@ -499,12 +524,13 @@ def stats(ws: Workspace, dataset: str | None = None, sections: Sequence[str] = S
             lambda: training_section(ws, ds),
             f"no metrics log under runs/{ds}/: run 'adqa-data train' first",
         ),
+        "predictions": (lambda: predictions_section(ws, ds), lambda: _no_predictions(ws, ds)),
     }
     for name in sections:
         build, why = builders[name]
         section = build()
         if section is None:
-            out["skipped"][name] = why
+            out["skipped"][name] = why() if callable(why) else why
         else:
             out["sections"][name] = section
     return out
