@@ -1,6 +1,7 @@
 """The workspace notebook runs headless (nbclient) so it cannot rot: once on a demo workspace made by the
 commands themselves (download, sample, rollout on the model-free scripted backend, stats), once on the
-planted workspace that also has filter outputs, votes and a training log, so every cell runs on data."""
+planted workspace that also has filter outputs, votes, a training log and a prediction set, so every cell
+runs on data."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from planted_workspace import DS, build_workspace
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
+from adqa_data.workspace import Workspace
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "explore_workspace.ipynb"
 runner = CliRunner()
@@ -76,9 +78,11 @@ def test_notebook_on_the_demo_workspace(demo_workspace, monkeypatch):
     text = text_of(nb)
     assert "32 completions in 8 groups" in text
     assert "skipped panel" in text  # no filter on this workspace: said, not failed
+    assert "skipped predictions" in text  # no eval on this workspace
     assert images_in(nb) >= 3  # items, prompts, rollouts plots
-    # the default rollout set name ends in a hash of its settings
-    assert list((demo_workspace / "stats" / "audiomcq").glob("rollouts-all-8-seed0-scripted-k4-seed0-*.png"))
+    # the rollout set is found by listing (its default name carries a hash of its settings)
+    (rollout_set,) = Workspace(demo_workspace).finished_sets("rollout", "rollouts", "audiomcq")
+    assert (demo_workspace / "stats" / "audiomcq" / f"rollouts-{rollout_set}.png").exists()
 
 
 def test_notebook_on_a_workspace_with_every_table(tmp_path, monkeypatch):
@@ -87,6 +91,7 @@ def test_notebook_on_a_workspace_with_every_table(tmp_path, monkeypatch):
     text = text_of(nb)
     assert "Fleiss' kappa on silence: 0.3333" in text
     assert "20 completions in 5 groups; zero-signal share 0.60" in text
+    assert "prediction set e1 (m-planted): accuracy 0.75, silence gap 0.5" in text
     assert "skipped" not in text
-    assert images_in(nb) == 7
+    assert images_in(nb) == 8
     assert os.path.exists(ws.root / "stats" / DS / "training-run1.png")
