@@ -394,6 +394,8 @@ class Batch:
     rewards: torch.Tensor  # [N]
     refs: list[tuple[Group, Completion]]  # which completion each of the N rows is
     prompt_lengths: list[int]  # per row
+    audio_positions: torch.Tensor | None = None  # [R, L] bool: the prompts' placeholder tokens (not a
+    # completion's: a sampled completion may contain the placeholder token, embedded as a plain token)
     audio_embeds: torch.Tensor | None = None  # filled once per step when the audio side is frozen
 
     @property
@@ -415,6 +417,7 @@ class Batch:
             "sampler_logp",
             "advantages",
             "rewards",
+            "audio_positions",
             "audio_embeds",
         ):
             t = getattr(self, name)
@@ -502,6 +505,7 @@ class Collator:
         input_ids = torch.full((R, L), pad, dtype=torch.long)
         position_ids = torch.zeros((R, L), dtype=torch.long)
         segment = torch.full((R, L), -1, dtype=torch.long)  # -1 prompt, s >= 0 completion s, -2 padding
+        audio_positions = torch.zeros((R, L), dtype=torch.bool)
         pred_index = torch.zeros((N, T), dtype=torch.long)
         targets = torch.zeros((N, T), dtype=torch.long)
         mask = torch.zeros((N, T))
@@ -512,6 +516,7 @@ class Collator:
             P = len(p)
             input_ids[r, :P] = torch.tensor(p)
             position_ids[r, :P] = torch.arange(P)
+            audio_positions[r, :P] = input_ids[r, :P] == self.model.audio_token_id
             start = P
             for s, (c, ids) in enumerate(zip(g.completions, comps)):
                 m = len(ids)
@@ -555,6 +560,7 @@ class Collator:
             rewards=torch.tensor([c.reward for _, c in refs], dtype=torch.float32),
             refs=refs,
             prompt_lengths=prompt_lengths,
+            audio_positions=audio_positions,
         )
 
 

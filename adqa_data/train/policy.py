@@ -148,7 +148,7 @@ class PolicyModule(nn.Module):
         embeddings used (to cache for the next pass over the same batch)."""
         ids = inputs["input_ids"]
         audio = self.audio_embeddings(inputs["clips"], inputs.get("audio_embeds"))
-        embeds = self.model.embed_with_audio(ids, audio=audio)
+        embeds = self.model.embed_with_audio(ids, audio=audio, where=inputs.get("audio_positions"))
         allowed = inputs["allowed"][:, None]
         if self.model.decoder.config._attn_implementation == "eager":  # eager adds the mask to the scores
             allowed = torch.zeros(allowed.shape, dtype=embeds.dtype, device=ids.device).masked_fill(
@@ -175,6 +175,7 @@ def batch_inputs(batch: Batch) -> dict[str, Any]:
         "targets": batch.targets,
         "mask": batch.mask,
         "clips": batch.clips,
+        "audio_positions": batch.audio_positions,
         "audio_embeds": batch.audio_embeds,
     }
 

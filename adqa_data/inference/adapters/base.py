@@ -220,10 +220,12 @@ class LoadedModel:
         return self.audio_token_count(len(clip))
 
     def embed_with_audio(self, input_ids: torch.Tensor, clips: list | None = None,
-                         audio: torch.Tensor | None = None) -> torch.Tensor:
+                         audio: torch.Tensor | None = None, where: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings of `input_ids` with audio embeddings written at the placeholder positions,
         in row order: `audio` ([placeholders, hidden]) when given, else encoded from `clips` (one per
-        row that has audio; None entries are skipped)."""
+        row that has audio; None entries are skipped). `where` (bool, shaped like `input_ids`) names
+        the placeholder positions when not every placeholder token is one: a sampled completion may
+        contain the placeholder token, and the sampler embedded it as a plain token."""
         import torch
 
         emb = self.embed(input_ids)
@@ -232,7 +234,8 @@ class LoadedModel:
             if not clips:
                 return emb
             audio = torch.cat(self.encode_audio(clips))
-        where = input_ids == self.audio_token_id
+        if where is None:
+            where = input_ids == self.audio_token_id
         if int(where.sum()) != audio.shape[0]:
             raise RuntimeError(f"{int(where.sum())} audio placeholders but {audio.shape[0]} audio embeddings")
         return emb.masked_scatter(where[..., None], audio.to(emb.dtype))
