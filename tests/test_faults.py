@@ -215,6 +215,46 @@ def test_model_stages_quarantine_a_clip_swapped_or_changed_after_download(env, t
     assert res.items + len(expected) == ws.items("audiomcq").num_rows
 
 
+@pytest.mark.slow
+def test_train_quarantines_a_clip_swapped_or_changed_after_download(env, tmp_path):
+    """GRPO drops the whole group of an item whose clip changed since rollout, SFT the item's row; both
+    quarantine it with the reason and train on the rest, and the trainer's own reads are checked too."""
+    from collections import Counter
+
+    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.stages.train import train
+    from adqa_data.train.config import load_config as train_config
+    from adqa_data.train.data import check_groups, load_sft_groups
+
+    ws, root = env
+    model = str(build_tiny_qwen2_audio(tmp_path / "policy"))
+    rollout(ws, scripted(), name="r")
+    prompted = {r["item_id"] for r in ws.read(ROLLOUTS, "audiomcq", "r").to_pylist()}
+    expected = _swap_clips(ws, root, tmp_path)
+    settings = {"model": model, "max_steps": 1, "micro_batch_groups": 2, "warmup_ratio": 0.0}
+    # scripted rollouts store no sampler log-probs: the ratio's denominator is recomputed
+    res = train(ws, train_config(None, old_logp="recompute", beta=0.0, **settings), name="g")
+    q = quarantine_reasons(ws, "train", "g")
+    assert q == {i: r for i, r in expected.items() if i in prompted} and len(set(q.values())) == 2
+    assert res.groups + len(q) == N_PROMPTS and res.steps == 1
+    assert res.summary["quarantined"] == dict(Counter(q.values()))
+    res = train(ws, train_config(None, method="sft", split="all", **settings), name="s")
+    assert quarantine_reasons(ws, "train", "s") == expected
+    assert res.groups + len(expected) == ws.items("audiomcq").num_rows and res.steps == 1
+    # a clip that changes after the checks stops the run at its read, with the reason
+    groups = load_sft_groups(ws, "audiomcq", "all")
+    kept, _ = check_groups(ws, "audiomcq", groups)
+    for g in groups:
+        if g.item_id in expected:
+            with pytest.raises(UserError, match=expected[g.item_id]):
+                g.load_audio(16000)
+    assert kept[0].load_audio(16000).size > 0
+    with open(root / kept[0].audio_path, "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(UserError, match="audio_changed"):
+        kept[0].load_audio(16000)
+
+
 # ------------------------------------------------- 4. a new run replaces a complete set too early
 def test_distinct_settings_get_distinct_default_names(env):
     ws, _ = env

@@ -191,6 +191,13 @@ def train(
     family: Annotated[
         str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
     ] = None,
+    codec: Annotated[
+        str | None,
+        typer.Option(
+            "--codec",
+            help="For a policy that reads RVQ codes (MiMo-Audio): the code index its clips come from, as encode names it (default: the policy's own codec; GRPO: the rollouts').",
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
     ] = None,
@@ -244,6 +251,7 @@ def train(
         report_to=report_to,
         average_last=average_last,
         family=family,
+        codec=codec,
         device=device,
     )
     online_only = {
@@ -365,6 +373,10 @@ def show(res: TrainResult) -> None:
         )
     )
     render.log(f"{res.dataset} / {res.name} ({res.method}, {res.groups} groups): {state}")
+    quarantined = (res.summary or {}).get("quarantined") or {}
+    if quarantined:
+        reasons = ", ".join(f"{n} {r}" for r, n in quarantined.items())
+        render.log(f"quarantined: {reasons} (quarantine/{res.dataset}/train/{res.name})")
     last = (res.summary or {}).get("last") or {}
     if last:
         render.table("last step", ["measure", "value"], list(last.items()), right=["value"])

@@ -15,19 +15,26 @@ The run folder:
 
 Under `accelerate launch` every process runs this; only the main one takes the lock and writes the
 record, and it tells the others where the run folder is.
+
+Before the model loads, every group's item gets the model stages' checks (`train.data.check_groups`): an
+item whose clip was swapped for a link out of the dataset root or changed since download is quarantined
+with the reason in `quarantine/<dataset>/train/<name>/` (as rollout, filter and eval do), its groups are
+left out whole, and the run goes on; the summary counts them by reason. A policy that reads RVQ codes
+(MiMo-Audio) gets its clips from the code cache, for GRPO and SFT alike, and never opens audio.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..fingerprints import model_fingerprint, table_fingerprint
+from ..fingerprints import model_fingerprint, stable_hash, table_fingerprint
 from ..names import bounded_name, name_part, safe_name
-from ..schema import ITEM_SCORES, ITEMS
+from ..schema import ITEM_SCORES, ITEMS, QUARANTINE
 from ..train.config import TrainConfig
 from ..workspace import StageRun, Workspace
 
@@ -99,13 +106,15 @@ def train(
     after every optimizer step (the CLI's progress line)."""
     from accelerate.utils import broadcast_object_list
 
-    from ..train.data import load_groups_for
+    from ..train.data import check_groups, load_groups_for
     from ..train.loop import Trainer, make_accelerator, total_steps_for
     from ..train.loop import train as run_loop
 
     ds = ws.dataset(dataset).name
     sources = _sources(ws, ds, cfg)
     groups, sampling = load_groups_for(ws, ds, cfg, sources)
+    # one bad item is quarantined, not fatal: its clip must still be the file download recorded
+    groups, refused = check_groups(ws, ds, groups, audio=sampling.codec_key is None)
     model = cfg.model or (sampling.policy if cfg.method == "grpo" else None)
     if model is None:
         raise UserError(
@@ -113,14 +122,19 @@ def train(
         )
     name = safe_name(name, "--name") if name else default_name(cfg, sources)
     acc = make_accelerator(cfg)
-    total = total_steps_for(cfg, len(groups), acc.num_processes)
+    total = total_steps_for(cfg, len(groups), acc.num_processes) if groups else 0
     run_config = {**cfg.run_config(), "sources": sources, "model": model, "total_steps": total}
+    if sampling.codec_key is not None:  # the clips are these codes
+        run_config["codec_key"] = sampling.codec_key
+    inputs = _inputs(ws, ds, cfg, sources, model)
+    if refused:  # trained on the other groups: a run without them is another run
+        inputs["quarantined"] = stable_hash(sorted(q["item_id"] for q in refused))
     run = StageRun(
         ws,
         STAGE,
         ds,
         run_config,
-        _inputs(ws, ds, cfg, sources, model),
+        inputs,
         force=force,
         unit=name,
         extra_versions=("torch", "transformers", "accelerate", "peft"),
@@ -131,6 +145,10 @@ def train(
     try:
         plan = [None]
         if acc.is_main_process:
+            if not run.up_to_date:
+                qdir = run.output(QUARANTINE.name, STAGE, name)
+                rows = [{"dataset": ds, "stage": STAGE, **q} for q in refused]
+                run.write_shard(qdir, 0, QUARANTINE.from_pylist(rows), QUARANTINE)
             plan = [
                 {
                     "up_to_date": run.up_to_date,
@@ -138,6 +156,13 @@ def train(
                 }
             ]
         broadcast_object_list(plan)
+        if not groups:
+            raise UserError(
+                f"no group of {', '.join(sources)} can be trained on: {len(refused)} item(s) quarantined "
+                f"({', '.join(sorted({q['reason'] for q in refused}))})",
+                where=f"quarantine/{ds}/{STAGE}/{name}",
+                fix="see the reasons with 'adqa-data info'",
+            )
         if plan[0]["up_to_date"]:
             prov = ws.provenance(STAGE, ds, name) or {}
             s = prov.get("summary", {})
@@ -186,6 +211,7 @@ def train(
             "steps": state.step,
             "total_steps": total,
             "groups": len(groups),
+            "quarantined": dict(sorted(Counter(q["reason"] for q in refused).items())),
             "sources": sources,
             "model": model,
             "temperature": trainer.temperature,

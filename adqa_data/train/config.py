@@ -35,6 +35,7 @@ NOT_IN_KEY = frozenset(
         "average_last",
         "gradient_checkpointing",
         "device",
+        "codec",  # the code index it names is in the run key instead (codec_key)
     }
 )
 
@@ -100,6 +101,13 @@ class TrainConfig(BaseModel):
         True,
         description="sft: put the dataset's chain-of-thought (items.cot) in the "
         "think block where an item has one",
+    )
+    codec: str | None = Field(
+        None,
+        description="for a policy that reads RVQ codes (MiMo-Audio): the code index its clips come from "
+        "(a codec key, or a name as encode takes it: mimo-audio, mimo:<source>); default: the policy's "
+        "own codec. GRPO reads the index its rollouts were sampled from; a --codec naming another is an "
+        "error",
     )
     rewards: dict[str, float] | None = Field(
         None,

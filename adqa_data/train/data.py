@@ -16,9 +16,15 @@ position ids restarting after the prompt for every completion. Each completion's
 exactly those of a separate [prompt + completion] forward, but the prompt — the audio tokens above
 all, 750 for 30 s — runs once per group instead of K times, and nothing is padded inside a row. The
 prompt is rebuilt with the model's adapter (`LoadedModel.prompt_token_ids`, the call the transformers
-backend makes) and the clip is loaded with the loader rollout used, at the adapter's rate; a rebuilt
-prompt that differs from the stored `prompt_token_ids` (another model family, another tokenizer) is an
-error, not a silent mismatch.
+backend makes) and the clip is read as rollout read it (`audio.read_item_audio`: confined to the dataset
+root and hashed against what download recorded, at the adapter's rate), or taken from the code cache for
+a policy that reads RVQ codes; a rebuilt prompt that differs from the stored `prompt_token_ids` (another
+model family, another tokenizer) is an error, not a silent mismatch.
+
+Checks. Before a model loads, `check_groups` runs the model stages' item checks (`row_checks`) on every
+group's item: a clip swapped for a link out of the root or changed since download, too many options.
+Such a group is dropped whole and returned as a quarantine row with the reason, as rollout and filter
+quarantine it; the run goes on with the rest.
 """
 
 from __future__ import annotations
@@ -33,9 +39,8 @@ import numpy as np
 
 from ..advantages import group_advantages
 from ..answers import LETTERS
-from ..audio import AudioError, load_audio
+from ..audio import AudioError, read_item_audio
 from ..errors import UserError
-from ..fingerprints import file_sha256
 from ..inference.types import Query
 from ..schema import ITEM_SCORES, ROLLOUTS
 from ..workspace import Workspace, read_table
@@ -62,8 +67,9 @@ class Completion:
 
 @dataclass
 class Group:
-    """One prompt and its completions. The audio is a file (as rollout read it) or an array already at
-    the model's sample rate (synthetic data); None for a text-only prompt."""
+    """One prompt and its completions. The audio is an item's file (`audio_path` under the dataset root
+    `audio_root`, as download recorded it), an array already at the model's sample rate (synthetic data),
+    or the item's cached codes (a policy that reads codes); None for a text-only prompt."""
 
     group_id: str
     item_id: str
@@ -71,7 +77,8 @@ class Group:
     choices: list[str]
     prompt_style: str
     completions: list[Completion]
-    audio_file: str | None = None
+    audio_root: str | None = None  # the dataset root the item's audio_path is confined to
+    audio_path: str | None = None  # relative to audio_root, as the item table has it
     audio_sha256: str | None = None
     audio: np.ndarray | None = None
     codes: np.ndarray | None = None  # the clip's cached RVQ codes, for a model that reads codes (MiMo-Audio)
@@ -91,18 +98,29 @@ class Group:
             codes=self.codes,
         )
 
+    @property
+    def audio_file(self) -> str | None:
+        """The item's audio file (for messages); None without one."""
+        if self.audio_path is None:
+            return None
+        return str(Path(self.audio_root or ".") / self.audio_path)
+
     def load_audio(self, sample_rate: int) -> np.ndarray | None:
+        """The clip at `sample_rate`: the in-memory array, or the item's file through `read_item_audio`
+        (inside the dataset root, the bytes download hashed)."""
         if self.audio is not None:
             return np.asarray(self.audio, dtype=np.float32)
-        if self.audio_file is None:
+        if self.audio_path is None:
             return None
-        try:
-            return load_audio(self.audio_file, sample_rate)
+        try:  # checked before the run (check_groups); a file changed since then stops it here
+            return read_item_audio(
+                self.audio_root or ".", self.audio_path, self.audio_sha256 or "", sample_rate
+            )
         except AudioError as e:
             raise UserError(
-                f"group {self.group_id}: audio cannot be read ({e.reason}: {e.detail})",
+                f"group {self.group_id}: its clip changed during the run ({e.reason}: {e.detail})",
                 where=self.audio_file,
-                fix="rerun 'adqa-data download' to re-validate the dataset",
+                fix="rerun: the item will be quarantined with that reason",
             ) from None
 
 
@@ -267,7 +285,8 @@ def load_rollout_groups(
                     choices=list(r["choices"]),
                     prompt_style=r["prompt_style"],
                     completions=[],
-                    audio_file=str(record.resolve(r["audio_path"])) if r["audio_path"] else None,
+                    audio_root=str(record.root) if r["audio_path"] else None,
+                    audio_path=r["audio_path"] or None,
                     audio_sha256=r["audio_sha256"],
                     prompt_token_ids=None
                     if scripted or r["prompt_token_ids"] is None
@@ -360,7 +379,8 @@ def load_sft_groups(
             question=r["question"],
             choices=list(r["choices"]),
             prompt_style=prompt_style,
-            audio_file=str(root.resolve(r["audio_path"])),
+            audio_root=str(root.root),
+            audio_path=r["audio_path"],
             audio_sha256=r["audio_sha256"],
             completions=[
                 Completion(
@@ -374,6 +394,42 @@ def load_sft_groups(
         )
         for r in items
     ]
+
+
+# ------------------------------------------------------------------------------------------- checks
+def check_groups(
+    ws: Workspace, dataset: str, groups: Sequence[Group], *, audio: bool = True
+) -> tuple[list[Group], list[dict[str, Any]]]:
+    """The groups the trainer can read, and quarantine rows (schema `QUARANTINE`, less dataset and
+    stage) for the items of the others: the model stages' item checks (`row_checks.check_items`) on
+    every group whose clip is an item's file. A refused item drops every group it is in, whole.
+    `audio=False` skips the file checks: a policy that reads cached codes never opens audio."""
+    from ..stages.row_checks import DEFAULT_MAX_PROMPT_TOKENS, check_items
+
+    items = {
+        g.item_id: {
+            "item_id": g.item_id,
+            "question": g.question,
+            "choices": g.choices,
+            "audio_path": g.audio_path,
+            "audio_sha256": g.audio_sha256,
+        }
+        for g in groups
+        if g.audio is None and g.audio_path is not None
+    }
+    # the option count and the clip; prompt length is not checked here (rollout capped what it sampled)
+    refused = check_items(
+        ws.dataset(dataset).root, list(items.values()), [], DEFAULT_MAX_PROMPT_TOKENS, audio=audio
+    )
+    if not refused:
+        return list(groups), []
+    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
+    row_index = dict(zip(cols["item_id"], cols["row_index"]))
+    rows = [
+        {"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
+        for i, (r, d) in sorted(refused.items())
+    ]
+    return [g for g in groups if g.item_id not in refused], rows
 
 
 # ------------------------------------------------------------------------------------------ batching
@@ -439,26 +495,13 @@ class Collator:
     def prompt(self, group: Group) -> tuple[list[int], np.ndarray | None]:
         codes = getattr(self.model.adapter, "consumes", "audio") == "codes"
         audio = group.codes if codes else group.load_audio(self.model.adapter.sample_rate)
-        if codes and audio is None and (group.audio_file or group.audio is not None):
+        if codes and audio is None and (group.audio_path or group.audio is not None):
             raise UserError(
                 f"group {group.group_id}: this model reads RVQ codes, and these rollouts carry audio",
                 fix="train on rollouts sampled by this model (rollout --codec mimo-audio)",
             )
         if group.group_id in self._prompts:
             return self._prompts[group.group_id], audio
-        if (
-            self.check_prompts
-            and not codes
-            and group.audio is None
-            and group.audio_file
-            and group.audio_sha256
-        ):
-            if file_sha256(Path(group.audio_file)) != group.audio_sha256:
-                raise UserError(
-                    f"group {group.group_id}: the audio file changed since it was rolled out",
-                    where=group.audio_file,
-                    fix="rerun 'adqa-data download' and roll out again",
-                )
         query = group.query(None if codes else audio)
         prefix, suffix = self.model.prompt_token_ids(query)
         ids = prefix + suffix
@@ -587,13 +630,26 @@ def batch_groups(
 def load_groups_for(
     ws: Workspace, dataset: str, cfg: Any, names: Sequence[str]
 ) -> tuple[list[Group], SamplingInfo]:
-    """The groups a `TrainConfig` asks for: rollout groups (grpo) or gold-answer groups (sft)."""
+    """The groups a `TrainConfig` asks for: rollout groups (grpo) or gold-answer groups (sft).
+
+    For a policy that reads RVQ codes (MiMo-Audio) every group carries its item's cached codes, read
+    through the code index (`codecs.consumers`): SFT from the index `cfg.codec` names (default: the
+    policy's own codec; a dataset not encoded with it is an error naming the encode command), GRPO from
+    the index its rollouts were sampled from (a `cfg.codec` naming another is an error)."""
+    from ..codecs.consumers import ItemCodes, policy_codes, select_codec_key
+
     if cfg.method == "sft":
         groups = load_sft_groups(
             ws, dataset, cfg.split, prompt_style=cfg.sft_prompt_style, use_cot=cfg.sft_use_cot
         )
-        return groups, SamplingInfo(temperature=1.0, backend="sft")
-    return load_rollout_groups(
+        ids = [g.item_id for g in groups]
+        codes = policy_codes(ws, dataset, "transformers", cfg.model, cfg.family, cfg.codec, ids)
+        key = None if codes is None else codes["codec_key"]
+        if key is not None:
+            for g, c in zip(groups, ItemCodes(ws, dataset, key).load(ids)):
+                g.codes = c
+        return groups, SamplingInfo(temperature=1.0, backend="sft", codec_key=key)
+    groups, info = load_rollout_groups(
         ws,
         dataset,
         names,
@@ -602,3 +658,17 @@ def load_groups_for(
         scale=cfg.scale,
         skip_zero_signal=cfg.skip_zero_signal,
     )
+    if cfg.codec is not None:
+        if info.codec_key is None:
+            raise UserError(
+                f"--codec {cfg.codec} was given, but these rollouts were sampled from audio, not codes",
+                fix="leave --codec out (the trainer reads what the sampler read)",
+            )
+        key = select_codec_key(ws, dataset, cfg.codec)
+        if key != info.codec_key:
+            raise UserError(
+                f"--codec {cfg.codec} names the code index {key}, but the rollouts were sampled from "
+                f"{info.codec_key}: the trainer scores the completions on the codes the sampler read",
+                fix=f"leave --codec out, or pass --codec {info.codec_key}",
+            )
+    return groups, info
