@@ -378,6 +378,54 @@ def test_cli_train_on_mimo_rollouts_end_to_end(rolled, tiny, encoded, tmp_path):
     b.close()
 
 
+def test_cli_sft_on_mimo_reads_codes_end_to_end(encoded, tiny, tmp_path, clean_demo_roots):
+    """SFT rows carry the items' cached codes (the index GRPO reads), and `train --method sft` runs with
+    the dataset's audio gone: no clip is checked or opened. A dataset without that index is an error
+    naming the encode command."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from adqa_data.cli import app
+    from adqa_data.inference.mimo.model import load_mimo_audio
+    from adqa_data.stages.train import train
+    from adqa_data.train.config import load_config as train_config
+    from adqa_data.train.data import load_groups_for
+
+    ws = Workspace(tmp_path / "w")
+    shutil.copytree(encoded[0], ws.root)
+    codes = open_codes(ws, DS)
+    away = _hide_audio(encoded[1])
+    try:
+        groups, info = load_groups_for(
+            ws, DS, train_config(None, method="sft", split="all", model=str(tiny)), []
+        )
+        assert info.codec_key == codes.codec_key and groups
+        for g in groups:
+            np.testing.assert_array_equal(g.codes, codes.load_codes([g.item_id])[0])
+        args = ["train", "-w", str(ws.root), "--method", "sft", "--split", "all", "--model", str(tiny)]
+        args += ["--codec", "mimo-audio", "--max-steps", "2", "--micro-batch-groups", "2", "--lr", "1e-2"]
+        res = CliRunner().invoke(app, [*args, "--json"])
+    finally:
+        _restore_audio(encoded[1], away)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["method"], out["steps"], out["groups"]) == ("sft", 2, len(groups))
+    assert out["summary"]["quarantined"] == {}
+    assert ws.provenance("train", DS, out["name"])["config"]["codec_key"] == codes.codec_key
+    trained = load_mimo_audio(Path(out["policy_dir"]), device="cpu", dtype=torch.float32)
+    start = load_mimo_audio(tiny, device="cpu", dtype=torch.float32)
+    assert not torch.equal(trained.lm_head.weight, start.lm_head.weight)
+
+    plain = Workspace(tmp_path / "plain")
+    download(plain, from_dir=clean_demo_roots[DS])
+    with pytest.raises(UserError, match="was not encoded with mimo-audio") as e:
+        train(plain, train_config(None, method="sft", split="all", model=str(tiny)))
+    assert f"adqa-data encode -w {plain.root} -d {DS} --codec mimo-audio" in e.value.fix
+    with pytest.raises(UserError, match="was not encoded with mimi"):
+        train(ws, train_config(None, method="sft", split="all", model=str(tiny), codec="mimi"))
+
+
 # ------------------------------------------------------------------------------------------ filter
 def test_filter_panel_member_reads_codes_and_encodes_silence_once(
     encoded, tiny, tmp_path, mimo_standin, monkeypatch

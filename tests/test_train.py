@@ -166,6 +166,19 @@ def test_reward_reweighting_recomputes_advantages(scripted_ws):
     )
 
 
+def test_codec_is_for_policies_that_read_codes(scripted_ws):
+    from adqa_data.train.data import load_groups_for
+
+    grpo = load_config(None, codec="mimo-audio")
+    with pytest.raises(UserError, match="sampled from audio"):  # the rollouts read audio, not codes
+        load_groups_for(scripted_ws, DS, grpo, ["s"])
+    sft = load_config(None, method="sft", split="all", codec="mimo-audio")
+    with pytest.raises(UserError, match="reads audio"):  # no MiMo model: nothing reads codes
+        load_groups_for(scripted_ws, DS, sft, [])
+    groups, info = load_groups_for(scripted_ws, DS, load_config(None, method="sft", split="all"), [])
+    assert info.codec_key is None and groups and all(g.codes is None for g in groups)
+
+
 # --------------------------------------------------------------------------------- tiny model fixtures
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, clean_demo_roots) -> tuple[Path, Path]:
