@@ -145,16 +145,20 @@ def _probe_stream(f: BinaryIO, size: int, max_seconds: float | None) -> AudioPro
             declared, rate, channels, fmt = snd.frames, snd.samplerate, snd.channels, snd.format
             limit = None if max_seconds is None else int(max_seconds * rate)
             if limit is not None and 0 < declared < _UNKNOWN_FRAMES and declared > limit:
-                raise AudioError(R.AUDIO_TOO_LONG, f"header declares {declared / rate:.1f} s, the limit is "
-                                 f"{max_seconds:g} s (--max-audio-seconds)")
+                raise AudioError(
+                    R.AUDIO_TOO_LONG,
+                    f"header declares {declared / rate:.1f} s, the limit is "
+                    f"{max_seconds:g} s (--max-audio-seconds)",
+                )
             while True:
                 block = snd.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
                 decoded += len(block)
                 if limit is not None and decoded > limit:
-                    raise AudioError(R.AUDIO_TOO_LONG, f"longer than the limit of {max_seconds:g} s "
-                                     "(--max-audio-seconds)")
+                    raise AudioError(
+                        R.AUDIO_TOO_LONG, f"longer than the limit of {max_seconds:g} s (--max-audio-seconds)"
+                    )
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
@@ -188,9 +192,17 @@ def open_regular_file(path: str | Path) -> BinaryIO:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
-                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-                else "not a regular file")
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
         raise AudioError(R.AUDIO_NOT_A_FILE, f"{path} is {kind}, not a regular file")
     return os.fdopen(fd, "rb")
 
@@ -216,15 +228,20 @@ def _open_item_audio(root: str | Path, audio_path: str) -> BinaryIO:
         raise AudioError(e.reason, e.detail) from None
     path = Path(root) / rel
     if escapes_root(path, os.path.realpath(root)):
-        raise AudioError(R.LINK_ESCAPES_ROOT, f"audio path {audio_path!r} is a link that resolves outside the root")
+        raise AudioError(
+            R.LINK_ESCAPES_ROOT, f"audio path {audio_path!r} is a link that resolves outside the root"
+        )
     return open_regular_file(path)
 
 
 def _check_hash(f: BinaryIO, sha256: str, audio_path: str) -> None:
     actual = _HashingReader(f, os.fstat(f.fileno()).st_size).hexdigest()
     if actual != sha256:
-        raise AudioError(R.AUDIO_CHANGED, f"{audio_path}: sha256 is {actual[:16]}..., the item table has "
-                         f"{sha256[:16]}... (changed since download)")
+        raise AudioError(
+            R.AUDIO_CHANGED,
+            f"{audio_path}: sha256 is {actual[:16]}..., the item table has "
+            f"{sha256[:16]}... (changed since download)",
+        )
 
 
 def verify_item_audio(root: str | Path, audio_path: str, sha256: str) -> None:
@@ -234,7 +251,9 @@ def verify_item_audio(root: str | Path, audio_path: str, sha256: str) -> None:
         _check_hash(f, sha256, audio_path)
 
 
-def read_item_audio(root: str | Path, audio_path: str, sha256: str, sample_rate: int, mono: bool = True) -> np.ndarray:
+def read_item_audio(
+    root: str | Path, audio_path: str, sha256: str, sample_rate: int, mono: bool = True
+) -> np.ndarray:
     """The clip of an item, exactly as download recorded it, for any later stage (encode, filter, rollout).
 
     The same checks as download, at the moment of reading: the path stays inside the dataset root

@@ -38,11 +38,15 @@ def read_yaml_mapping(path: str | Path, what: str, fix: str | None = None) -> di
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError(f"{what} must be a mapping of settings, not a {type(data).__name__}", where=str(p), fix=fix)
+        raise UserError(
+            f"{what} must be a mapping of settings, not a {type(data).__name__}", where=str(p), fix=fix
+        )
     return data
 
 
-def validation_error(e: ValidationError, what: str, where: str | None = None, fix: str | None = None) -> UserError:
+def validation_error(
+    e: ValidationError, what: str, where: str | None = None, fix: str | None = None
+) -> UserError:
     """The first problem of a pydantic `ValidationError` as one line: the key, then what is wrong with it."""
     errors = e.errors()
     first = errors[0] if errors else {"loc": (), "msg": str(e), "type": ""}
@@ -54,8 +58,9 @@ def validation_error(e: ValidationError, what: str, where: str | None = None, fi
     return UserError(f"{what}: {key + ': ' if key else ''}{msg}{more}", where=where, fix=fix)
 
 
-def validate_model(model: type[M], data: Mapping[str, Any], what: str, where: str | None = None,
-                   fix: str | None = None) -> M:
+def validate_model(
+    model: type[M], data: Mapping[str, Any], what: str, where: str | None = None, fix: str | None = None
+) -> M:
     """`model` validated from `data`, or a one-line `UserError` naming the key at fault."""
     try:
         return model.model_validate(dict(data))
@@ -63,8 +68,13 @@ def validate_model(model: type[M], data: Mapping[str, Any], what: str, where: st
         raise validation_error(e, what, where, fix) from None
 
 
-def load_yaml_model(path: str | Path, model: type[M], what: str, fix: str | None = None,
-                    overrides: Mapping[str, Any] | None = None) -> M:
+def load_yaml_model(
+    path: str | Path,
+    model: type[M],
+    what: str,
+    fix: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> M:
     """A YAML file validated as `model`; `overrides` (None values ignored) are applied on top first.
 
     `what` names the kind of file in messages ("rollout config", "panel"); `fix` says where its keys
@@ -74,8 +84,13 @@ def load_yaml_model(path: str | Path, model: type[M], what: str, fix: str | None
     return validate_model(model, data, what, where=str(path), fix=fix)
 
 
-def load_settings(path: str | Path | None, model: type[M], what: str, fix: str | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> M:
+def load_settings(
+    path: str | Path | None,
+    model: type[M],
+    what: str,
+    fix: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> M:
     """Settings of a command: a YAML file when given (`load_yaml_model`), else the defaults, with the
     command-line `overrides` (None values ignored) on top."""
     if path is not None:

@@ -57,7 +57,9 @@ def _map_local(fn: Callable[[T], R], tasks: list[T], workers: int, processes: bo
         import multiprocessing
 
         # forkserver: never fork a process that may hold threads (rich, torch) mid-lock
-        pool_cm: Any = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+        pool_cm: Any = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
+        )
     else:
         pool_cm = ThreadPoolExecutor(max_workers=workers)
     with pool_cm as pool:
@@ -84,7 +86,9 @@ def ray_init() -> Any:
     return ray
 
 
-def _map_ray(fn: Callable[[T], R], tasks: list[T], workers: int | None, options: dict[str, Any]) -> Iterator[R]:
+def _map_ray(
+    fn: Callable[[T], R], tasks: list[T], workers: int | None, options: dict[str, Any]
+) -> Iterator[R]:
     ray = ray_init()
     remote = ray.remote(fn).options(**options) if options else ray.remote(fn)
     limit = workers or len(tasks)

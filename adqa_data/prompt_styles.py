@@ -135,7 +135,9 @@ def _style_file(path: str) -> PromptStyle:
     try:
         key = (str(p), p.stat().st_mtime_ns)
     except OSError:
-        raise UserError(f"no such prompt style file: {path}", fix="give a built-in style name or a YAML file") from None
+        raise UserError(
+            f"no such prompt style file: {path}", fix="give a built-in style name or a YAML file"
+        ) from None
     if key not in _FILES:
         _FILES[key] = load_prompt_style(p, register=False)
     return _FILES[key]
@@ -145,5 +147,7 @@ def load_prompt_style(path: str | Path, register: bool = True) -> PromptStyle:
     """Read a style from YAML (the fields of `PromptStyle`)."""
     from .config_files import load_yaml_model
 
-    style = load_yaml_model(path, PromptStyle, "prompt style", fix="see pipelines/prompts/*.yaml for the keys")
+    style = load_yaml_model(
+        path, PromptStyle, "prompt style", fix="see pipelines/prompts/*.yaml for the keys"
+    )
     return register_style(style) if register else style

@@ -217,7 +217,9 @@ VOTES = _register(
                 pa.field("option_probs", pa.list_(pa.float32())),
                 pa.field("audio_item_id", pa.string()),  # whose clip was played (audio: itself, swap: donor)
                 pa.field("raw_text", pa.string()),  # generate mode only
-                pa.field("parse_layer", pa.string()),  # generate mode only: answers.Layer, or the NoCredit reason
+                pa.field(
+                    "parse_layer", pa.string()
+                ),  # generate mode only: answers.Layer, or the NoCredit reason
             ]
         ),
         "One panel answer per (model, item, condition, permutation).",

@@ -151,8 +151,10 @@ def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = Non
 
 def _corrupt_shard(path: Path, spec: TableSpec, e: Exception) -> UserError:
     detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return UserError(f"{path} is not a readable {spec.name} shard ({detail})",
-                     fix=f"rerun the stage that writes '{spec.name}' with --force, or delete {path.parent}")
+    return UserError(
+        f"{path} is not a readable {spec.name} shard ({detail})",
+        fix=f"rerun the stage that writes '{spec.name}' with --force, or delete {path.parent}",
+    )
 
 
 # ------------------------------------------------------------------------------------------ workspace
@@ -177,8 +179,10 @@ class Workspace:
         self.root = Path(root).expanduser().absolute()
         self.read_only = False  # set when a lock could not be taken because the workspace is not writable
         if self.root.exists() and not self.root.is_dir():
-            raise UserError(f"workspace {self.root} is a file, not a folder",
-                            fix="point --workspace at a folder (it is created when missing)")
+            raise UserError(
+                f"workspace {self.root} is a file, not a folder",
+                fix="point --workspace at a folder (it is created when missing)",
+            )
 
     def require_exists(self) -> None:
         """For commands that only read: a workspace that is not there is an error, not an empty report."""
@@ -205,8 +209,10 @@ class Workspace:
             raise UserError(f"refusing to delete {path}: it is a link", fix="remove the link by hand")
         real = os.path.realpath(path)
         if not real.startswith(base.rstrip(os.sep) + os.sep):
-            raise UserError(f"refusing to delete {path}: it is not inside {base}",
-                            fix="this is a bug or a tampered workspace; check the path and remove it by hand")
+            raise UserError(
+                f"refusing to delete {path}: it is not inside {base}",
+                fix="this is a bug or a tampered workspace; check the path and remove it by hand",
+            )
         if os.path.lexists(path):
             shutil.rmtree(path)
 
@@ -289,8 +295,10 @@ class Workspace:
             if not isinstance(record, dict):
                 raise TypeError("not a JSON object")
         except (ValueError, TypeError) as e:
-            raise UserError(f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
-                            fix=f"rerun the '{stage}' stage with --force, or delete that file") from None
+            raise UserError(
+                f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
+                fix=f"rerun the '{stage}' stage with --force, or delete that file",
+            ) from None
         return record
 
     def finished_sets(self, stage: str, table: str, dataset: str) -> list[str]:
@@ -299,11 +307,17 @@ class Workspace:
         root = self.table_dir(table, dataset)
         if not root.is_dir():
             return []
-        return sorted(d.name for d in root.iterdir() if d.is_dir() and is_safe_name(d.name)
-                      and (self.provenance(stage, dataset, d.name) or {}).get("status") == "complete")
+        return sorted(
+            d.name
+            for d in root.iterdir()
+            if d.is_dir()
+            and is_safe_name(d.name)
+            and (self.provenance(stage, dataset, d.name) or {}).get("status") == "complete"
+        )
 
-    def pick_set(self, stage: str, table: str, dataset: str, name: str | None, what: str, option: str,
-                 make: str) -> str:
+    def pick_set(
+        self, stage: str, table: str, dataset: str, name: str | None, what: str, option: str, make: str
+    ) -> str:
         """`name` when it is a complete set, else the only one; one clear error when there is none,
         several or no such set. `what` names the kind ("prompt set"), `option` the command-line option
         that names one, `make` the command that makes one."""
@@ -315,11 +329,14 @@ class Workspace:
                 return known[0]
             if not known:
                 raise UserError(f"dataset {dataset!r} has no {what} yet", fix=f"run {make} first")
-            raise UserError(f"dataset {dataset!r} has several {what}s: {', '.join(known)}",
-                            fix=f"name one with {option}")
+            raise UserError(
+                f"dataset {dataset!r} has several {what}s: {', '.join(known)}", fix=f"name one with {option}"
+            )
         if name not in known:
-            raise UserError(f"no finished {what} {name!r} in dataset {dataset!r}",
-                            fix=f"use one of: {', '.join(known)}" if known else f"run {make} first")
+            raise UserError(
+                f"no finished {what} {name!r} in dataset {dataset!r}",
+                fix=f"use one of: {', '.join(known)}" if known else f"run {make} first",
+            )
         return name
 
     @contextlib.contextmanager
@@ -387,7 +404,9 @@ class StageRun:
     key: str = field(init=False)
     started: float = field(init=False, default_factory=time.time)
     _lock: Any = field(init=False, default=None)
-    _staged: dict[Path, tuple[Path, str]] = field(init=False, default_factory=dict)  # final -> (staging, table)
+    _staged: dict[Path, tuple[Path, str]] = field(
+        init=False, default_factory=dict
+    )  # final -> (staging, table)
     _outputs: dict[Path, Path] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -418,7 +437,11 @@ class StageRun:
         if self.force:
             return
         prov = self.ws.provenance(self.stage, self.dataset, self.unit)
-        if prov and prov.get("status") == "complete" and prov.get("config_hash") != stable_hash(dict(self.config)):
+        if (
+            prov
+            and prov.get("status") == "complete"
+            and prov.get("config_hash") != stable_hash(dict(self.config))
+        ):
             raise UserError(
                 f"{self.stage} set {self.unit!r} of dataset {self.dataset!r} is complete and was made with other "
                 "settings",
@@ -442,13 +465,21 @@ class StageRun:
         survives until this run is complete. `key` marks the directory with another key than the
         run's (one unit among several, e.g. the votes of one model and condition)."""
         if self.ws.read_only:
-            raise UserError(f"workspace {self.ws.root} is read-only and this '{self.stage}' run has work to do",
-                            fix="make the workspace writable, or use another --workspace")
+            raise UserError(
+                f"workspace {self.ws.root} is read-only and this '{self.stage}' run has work to do",
+                fix="make the workspace writable, or use another --workspace",
+            )
         key = key or self.key
         final = self.ws.table_dir(table, self.dataset, *sub)
         if final in self._outputs:
             return self._outputs[final]
-        staging = self.ws.root / table / ".staging" / self.dataset / "-".join([*sub, key[:16]] if sub else [key[:16]])
+        staging = (
+            self.ws.root
+            / table
+            / ".staging"
+            / self.dataset
+            / "-".join([*sub, key[:16]] if sub else [key[:16]])
+        )
         if not self.force and _marker_key(final) == key:
             target = final
         elif not self.force and _marker_key(staging) == key:
@@ -486,7 +517,9 @@ class StageRun:
             return
         self._drop_record()
         for final, (staging, table) in list(self._staged.items()):
-            trash = self.ws.root / table / ".trash" / f"{self.dataset}-{self.key[:16]}-{os.getpid()}-{final.name}"
+            trash = (
+                self.ws.root / table / ".trash" / f"{self.dataset}-{self.key[:16]}-{os.getpid()}-{final.name}"
+            )
             if final.exists():
                 trash.parent.mkdir(parents=True, exist_ok=True)
                 self.ws.remove_tree(trash, table)

@@ -54,9 +54,14 @@ def build_inputs(model_dir: Path, completion_tokens: int, seconds: float, seed: 
     proc = AutoProcessor.from_pretrained(model_dir)
     question, choices, _ = synthetic_items(1, seed=seed)[0]
     text = proc.apply_chat_template(
-        [{"role": "user", "content": [{"type": "audio"},
-                                      {"type": "text", "text": f"{question} Options: {choices}"}]}],
-        tokenize=False, add_generation_prompt=True,
+        [
+            {
+                "role": "user",
+                "content": [{"type": "audio"}, {"type": "text", "text": f"{question} Options: {choices}"}],
+            }
+        ],
+        tokenize=False,
+        add_generation_prompt=True,
     )
     rng = np.random.default_rng(seed)
     clip = (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32)
@@ -78,7 +83,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layers", default="deep", help="'deep' (last 25%%), an int k (last k) or a comma list")
-    ap.add_argument("--sharpen", type=float, default=16.0, help="multiply every attention logit by about this")
+    ap.add_argument(
+        "--sharpen", type=float, default=16.0, help="multiply every attention logit by about this"
+    )
     ap.add_argument("--completion", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--model-dir", type=Path, default=None, help="reuse a saved bench model")
@@ -110,17 +117,22 @@ def main() -> None:
         for layer in decoder_layers(model):
             layer.self_attn.q_proj.weight.mul_(args.sharpen**0.5)
             layer.self_attn.k_proj.weight.mul_(args.sharpen**0.5)
-    layers_spec = args.layers if args.layers == "deep" else (
-        [int(x) for x in args.layers.split(",")] if "," in args.layers else int(args.layers))
+    layers_spec = (
+        args.layers
+        if args.layers == "deep"
+        else ([int(x) for x in args.layers.split(",")] if "," in args.layers else int(args.layers))
+    )
     layers = resolve_layers(n_layers, layers_spec)
 
     bl, audio, n_audio = build_inputs(model_dir, args.completion, args.seconds, seed=0)
     L = bl.input_ids.shape[1]
     R = L - bl.response_start[0]
     inputs = dict(input_ids=bl.input_ids, attention_mask=bl.attention_mask, **audio)
-    print(f"model: Qwen2-Audio random weights, {n_params / 1e6:.1f}M parameters, {n_layers} text layers, "
-          f"hooked {layers}; sequence {L} tokens ({int(n_audio)} audio, {R} completion); "
-          f"{args.threads} threads, torch {torch.__version__}")
+    print(
+        f"model: Qwen2-Audio random weights, {n_params / 1e6:.1f}M parameters, {n_layers} text layers, "
+        f"hooked {layers}; sequence {L} tokens ({int(n_audio)} audio, {R} completion); "
+        f"{args.threads} threads, torch {torch.__version__}"
+    )
 
     def plain() -> None:
         with torch.inference_mode():
@@ -131,8 +143,9 @@ def main() -> None:
             model.model(**inputs, use_cache=False)
 
     def anchoring() -> list[np.ndarray]:
-        return capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start,
-                                          layers=layers, **audio)
+        return capture_response_attention(
+            model, bl.input_ids, bl.attention_mask, bl.response_start, layers=layers, **audio
+        )
 
     def hooked_backbone() -> None:  # the hooks without stopping early: what they cost by themselves
         with torch.inference_mode(), AttentionRecorder(model, layers=layers) as rec:
@@ -147,7 +160,7 @@ def main() -> None:
     cpu: dict[str, list[float]] = {k: [] for k in fns}  # process CPU time: less sensitive to other jobs
     order = list(fns)
     for i in range(args.repeats):
-        for name in order[i % len(order):] + order[: i % len(order)]:  # rotate the order every repeat
+        for name in order[i % len(order) :] + order[: i % len(order)]:  # rotate the order every repeat
             t, c = time.perf_counter(), time.process_time()
             fns[name]()
             times[name].append(time.perf_counter() - t)
@@ -155,24 +168,29 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in times.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     for k, v in times.items():
-        print(f"{k:>15}: median {med[k] * 1000:.0f} ms  (min {min(v) * 1000:.0f}, max {max(v) * 1000:.0f}, "
-              f"n={len(v)}); CPU time median {med_cpu[k] * 1000:.0f} ms")
+        print(
+            f"{k:>15}: median {med[k] * 1000:.0f} ms  (min {min(v) * 1000:.0f}, max {max(v) * 1000:.0f}, "
+            f"n={len(v)}); CPU time median {med_cpu[k] * 1000:.0f} ms"
+        )
     # the CPU is shared: ratios of runs taken back to back, and of the fastest runs, as cross-checks
     paired = statistics.median(a / p for a, p in zip(times["anchoring"], times["plain"]))
     fastest = min(times["anchoring"]) / min(times["plain"])
     overhead = statistics.median(h / b for h, b in zip(times["hooked_backbone"], times["backbone"]))
     cpu_ratio = med_cpu["anchoring"] / med_cpu["plain"]
     cpu_overhead = med_cpu["hooked_backbone"] / med_cpu["backbone"]
-    print(f"anchoring / plain: ratio of medians {med['anchoring'] / med['plain']:.3f}, median of paired ratios "
-          f"{paired:.3f}, ratio of minima {fastest:.3f}, CPU-time ratio {cpu_ratio:.3f}; hooks alone (backbone "
-          f"with / without): paired wall {overhead:.3f}, CPU time {cpu_overhead:.3f}")
+    print(
+        f"anchoring / plain: ratio of medians {med['anchoring'] / med['plain']:.3f}, median of paired ratios "
+        f"{paired:.3f}, ratio of minima {fastest:.3f}, CPU-time ratio {cpu_ratio:.3f}; hooks alone (backbone "
+        f"with / without): paired wall {overhead:.3f}, CPU time {cpu_overhead:.3f}"
+    )
 
     kept_maps = anchoring()
     kept = sum(a.nbytes for a in kept_maps)
 
     # eager reference: the text model only (the audio encoder keeps SDPA), every layer's [B, H, L, L]
-    per_head = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start,
-                                          layers=layers, reduce="heads", **audio)[0]
+    per_head = capture_response_attention(
+        model, bl.input_ids, bl.attention_mask, bl.response_start, layers=layers, reduce="heads", **audio
+    )[0]
     model.set_attn_implementation({"": "eager", "text_config": "eager"})
     with torch.inference_mode(), AttentionRecorder(model, layers=layers, reduce="heads") as rec:
         rec.arm(bl.attention_mask, bl.response_start)
@@ -188,45 +206,55 @@ def main() -> None:
     mean_err = float(np.abs(kept_maps[0] - ref.mean(axis=(0, 1))).max())
     p = np.clip(ref, 1e-30, 1)
     row_entropy = float((-(p * np.log(p)).sum(-1) / np.log(np.arange(start + 1, n + 1))).mean())
-    print(f"kept {kept / 1e6:.2f} MB ([{R}, {n}] float32) vs output_attentions {full / 1e6:.1f} MB "
-          f"({len(eager)} layers × {list(eager[0].shape)} {eager[0].dtype}); eager forward {eager_s * 1000:.0f} ms")
-    print(f"eager attention on hooked layers: max weight {ref.max():.3f}, mean normalised row entropy "
-          f"{row_entropy:.3f} (1 = uniform); SDPA pass vs separate eager forward: per-head max |diff| "
-          f"{max_abs_err:.2e}, averaged-map max |diff| {mean_err:.2e}; hooks during the eager forward: "
-          f"per-head max |diff| {same_err:.2e}")
+    print(
+        f"kept {kept / 1e6:.2f} MB ([{R}, {n}] float32) vs output_attentions {full / 1e6:.1f} MB "
+        f"({len(eager)} layers × {list(eager[0].shape)} {eager[0].dtype}); eager forward {eager_s * 1000:.0f} ms"
+    )
+    print(
+        f"eager attention on hooked layers: max weight {ref.max():.3f}, mean normalised row entropy "
+        f"{row_entropy:.3f} (1 = uniform); SDPA pass vs separate eager forward: per-head max |diff| "
+        f"{max_abs_err:.2e}, averaged-map max |diff| {mean_err:.2e}; hooks during the eager forward: "
+        f"per-head max |diff| {same_err:.2e}"
+    )
     # what the same shapes mean for Qwen2-Audio-7B (32 layers, 32 heads, bf16 eager weights)
     big_full = 32 * 32 * n * n * 2
-    print(f"at 7B scale (32 layers × 32 heads, bf16): output_attentions would return {big_full / 1e9:.2f} GB "
-          f"per sequence; the anchoring pass keeps {kept / 1e6:.2f} MB and holds at most one "
-          f"[32, {R}, {n}] fp32 block ({32 * R * n * 4 / 1e6:.0f} MB) at a time")
-    print(json.dumps({
-        "time_ratio": round(med["anchoring"] / med["plain"], 4),
-        "memory_ratio": round(kept / full, 6),
-        "max_abs_err": max_abs_err,
-        "max_abs_err_same_forward": same_err,
-        "max_abs_err_mean_map": mean_err,
-        "time_ratio_vs_backbone": round(med["anchoring"] / med["backbone"], 4),
-        "time_ratio_paired": round(paired, 4),
-        "time_ratio_min": round(fastest, 4),
-        "time_ratio_cpu": round(cpu_ratio, 4),
-        "hook_overhead_paired": round(overhead, 4),
-        "hook_overhead_cpu": round(cpu_overhead, 4),
-        "hooked_backbone_ms": round(med["hooked_backbone"] * 1000, 1),
-        "anchoring_ms": round(med["anchoring"] * 1000, 1),
-        "plain_ms": round(med["plain"] * 1000, 1),
-        "backbone_ms": round(med["backbone"] * 1000, 1),
-        "kept_bytes": kept,
-        "output_attentions_bytes": full,
-        "params": n_params,
-        "seq_len": n,
-        "completion_len": R,
-        "audio_tokens": int(n_audio),
-        "hooked_layers": layers,
-        "repeats": args.repeats,
-        "sharpen": args.sharpen,
-        "max_attention_weight": float(ref.max()),
-        "mean_row_entropy": round(row_entropy, 4),
-    }))
+    print(
+        f"at 7B scale (32 layers × 32 heads, bf16): output_attentions would return {big_full / 1e9:.2f} GB "
+        f"per sequence; the anchoring pass keeps {kept / 1e6:.2f} MB and holds at most one "
+        f"[32, {R}, {n}] fp32 block ({32 * R * n * 4 / 1e6:.0f} MB) at a time"
+    )
+    print(
+        json.dumps(
+            {
+                "time_ratio": round(med["anchoring"] / med["plain"], 4),
+                "memory_ratio": round(kept / full, 6),
+                "max_abs_err": max_abs_err,
+                "max_abs_err_same_forward": same_err,
+                "max_abs_err_mean_map": mean_err,
+                "time_ratio_vs_backbone": round(med["anchoring"] / med["backbone"], 4),
+                "time_ratio_paired": round(paired, 4),
+                "time_ratio_min": round(fastest, 4),
+                "time_ratio_cpu": round(cpu_ratio, 4),
+                "hook_overhead_paired": round(overhead, 4),
+                "hook_overhead_cpu": round(cpu_overhead, 4),
+                "hooked_backbone_ms": round(med["hooked_backbone"] * 1000, 1),
+                "anchoring_ms": round(med["anchoring"] * 1000, 1),
+                "plain_ms": round(med["plain"] * 1000, 1),
+                "backbone_ms": round(med["backbone"] * 1000, 1),
+                "kept_bytes": kept,
+                "output_attentions_bytes": full,
+                "params": n_params,
+                "seq_len": n,
+                "completion_len": R,
+                "audio_tokens": int(n_audio),
+                "hooked_layers": layers,
+                "repeats": args.repeats,
+                "sharpen": args.sharpen,
+                "max_attention_weight": float(ref.max()),
+                "mean_row_entropy": round(row_entropy, 4),
+            }
+        )
+    )
     if tmp is not None:
         tmp.cleanup()
 

@@ -34,12 +34,21 @@ def make_dataset(root: Path, rows: int, files: int, seconds: float) -> None:
         for r in range(rows):
             i = r % files
             q = " ".join(rng.choice(words, 30))
-            f.write(json.dumps({
-                "source_dataset": f"Src{i % 7}", "id": f"row_{r:06d}", "question_type": ["sound", "music", "speech"][r % 3],
-                "audio_path": f"Src{i % 7}/clip_{i:06d}.wav", "question": q,
-                "choices": ["a dog barking", "a door closing", "rain on a roof", "a car horn"],
-                "answer": "a door closing", "gemini_cot": q,
-            }) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "source_dataset": f"Src{i % 7}",
+                        "id": f"row_{r:06d}",
+                        "question_type": ["sound", "music", "speech"][r % 3],
+                        "audio_path": f"Src{i % 7}/clip_{i:06d}.wav",
+                        "question": q,
+                        "choices": ["a dog barking", "a door closing", "rain on a roof", "a car horn"],
+                        "answer": "a door closing",
+                        "gemini_cot": q,
+                    }
+                )
+                + "\n"
+            )
 
 
 def naive_probe(root: Path) -> float:
@@ -70,9 +79,18 @@ def main() -> None:
         first = cli("download", "--from-dir", str(root), "-w", str(ws))
         rerun = cli("download", "--from-dir", str(root), "-w", str(ws))
         naive = naive_probe(root)  # per row, as peers' loaders do (no dedup, no parallelism)
-    print(json.dumps({"rows": a.rows, "files": a.files, "first_run_s": round(first, 2),
-                      "naive_probe_s": round(naive, 2), "speedup_vs_naive": round(naive / first, 2),
-                      "up_to_date_rerun_s": round(rerun, 2)}))
+    print(
+        json.dumps(
+            {
+                "rows": a.rows,
+                "files": a.files,
+                "first_run_s": round(first, 2),
+                "naive_probe_s": round(naive, 2),
+                "speedup_vs_naive": round(naive / first, 2),
+                "up_to_date_rerun_s": round(rerun, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

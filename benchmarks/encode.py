@@ -31,8 +31,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-FORMATS = [("WAV", "PCM_16", "wav"), ("FLAC", "PCM_16", "flac"), ("OGG", "VORBIS", "ogg"),
-           ("MP3", "MPEG_LAYER_III", "mp3")]
+FORMATS = [
+    ("WAV", "PCM_16", "wav"),
+    ("FLAC", "PCM_16", "flac"),
+    ("OGG", "VORBIS", "ogg"),
+    ("MP3", "MPEG_LAYER_III", "mp3"),
+]
 RATES = [16000, 44100, 22050, 48000, 8000, 24000]
 MP3_RATES = {8000, 16000, 22050, 24000, 32000, 44100, 48000}
 
@@ -58,21 +62,33 @@ def write_dataset(root: Path, n: int, seed: int, min_s: float, max_s: float) -> 
         (root / "Bench").mkdir(parents=True, exist_ok=True)
         sf.write(str(root / rel), x, rate, format=fmt, subtype=subtype)
         total += len(t) / rate
-        rows.append({"source_dataset": "Bench", "id": f"bench_{i:04d}", "question_type": "sound",
-                     "audio_path": rel, "question": "What is heard?", "choices": ["a", "b", "c", "d"],
-                     "answer": "a", "gemini_cot": ""})
+        rows.append(
+            {
+                "source_dataset": "Bench",
+                "id": f"bench_{i:04d}",
+                "question_type": "sound",
+                "audio_path": rel,
+                "question": "What is heard?",
+                "choices": ["a", "b", "c", "d"],
+                "answer": "a",
+                "gemini_cot": "",
+            }
+        )
     (root / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return total
 
 
-def codec_only(codec, waves: list[np.ndarray], batch_seconds: float, max_batch_size: int) -> tuple[float, float]:
+def codec_only(
+    codec, waves: list[np.ndarray], batch_seconds: float, max_batch_size: int
+) -> tuple[float, float]:
     """Seconds for the codec alone over the stage's batch plan, and that plan's padding waste."""
     from adqa_data.stages.encode import padded_samples, plan_batches
 
     order = sorted(range(len(waves)), key=lambda i: -len(waves[i]))
     lengths = [len(waves[i]) for i in order]
-    batches = plan_batches(lengths, [codec.batch_key(n) for n in lengths], int(batch_seconds * codec.sample_rate),
-                           max_batch_size)
+    batches = plan_batches(
+        lengths, [codec.batch_key(n) for n in lengths], int(batch_seconds * codec.sample_rate), max_batch_size
+    )
     t0 = time.perf_counter()
     padded = 0
     for b in batches:
@@ -91,7 +107,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-seconds", type=float, default=None, help="default: the stage's CPU default")
     p.add_argument("--max-batch-size", type=int, default=64)
     p.add_argument("--decode-workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the stage's CPU default)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: the stage's CPU default)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sweep", default=None, help="comma-separated --batch-seconds values: codec-only sweep")
     p.add_argument("--work", default=None, help="working directory (default: a temporary one)")
@@ -125,22 +143,40 @@ def main(argv: list[str] | None = None) -> dict:
     root = ws.dataset(None)
     items = ws.items(root.name).to_pylist()
     waves = [load_audio(root.resolve(it["audio_path"]), codec.sample_rate) for it in items]
-    print(f"{len(waves)} clips, {audio_total:.0f} s of audio, codec {args.codec} (tiny), torch threads "
-          f"{torch.get_num_threads()}, load {load_s:.2f} s", file=sys.stderr)
+    print(
+        f"{len(waves)} clips, {audio_total:.0f} s of audio, codec {args.codec} (tiny), torch threads "
+        f"{torch.get_num_threads()}, load {load_s:.2f} s",
+        file=sys.stderr,
+    )
 
     if args.sweep:
         for bs in [float(v) for v in args.sweep.split(",")]:
             s, waste = codec_only(codec, waves, bs, args.max_batch_size)
-            print(json.dumps({"batch_seconds": bs, "codec_only_s": round(s, 3), "audio_s_per_s":
-                              round(audio_total / s, 2), "padding_waste": round(waste, 4)}))
+            print(
+                json.dumps(
+                    {
+                        "batch_seconds": bs,
+                        "codec_only_s": round(s, 3),
+                        "audio_s_per_s": round(audio_total / s, 2),
+                        "padding_waste": round(waste, 4),
+                    }
+                )
+            )
         return {}
 
     limit_s, limit_waste = codec_only(codec, waves, batch_seconds, args.max_batch_size)
     del waves
     t0 = time.perf_counter()
-    res = enc.encode(ws, codec=str(codec_dir), cache_dir=tempfile.mkdtemp(dir=work, prefix="cache-"), batch_seconds=batch_seconds,
-                     max_batch_size=args.max_batch_size, decode_workers=args.decode_workers,
-                     threads=threads, force=True)
+    res = enc.encode(
+        ws,
+        codec=str(codec_dir),
+        cache_dir=tempfile.mkdtemp(dir=work, prefix="cache-"),
+        batch_seconds=batch_seconds,
+        max_batch_size=args.max_batch_size,
+        decode_workers=args.decode_workers,
+        threads=threads,
+        force=True,
+    )
     stage_s = time.perf_counter() - t0
     assert res.encoded == res.distinct_audio == args.clips, (res.encoded, res.distinct_audio)
     out = {

@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--min-seconds", type=float, default=5.0)
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--codec", default=None, help="default: the MiMo tokenizer stand-in (see the docstring)")
-    p.add_argument("--model", default=None, help="a MiMo-Audio checkpoint folder (default: the tiny random one)")
+    p.add_argument(
+        "--model", default=None, help="a MiMo-Audio checkpoint folder (default: the tiny random one)"
+    )
     p.add_argument("--k", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--device", default="cpu")
@@ -96,8 +98,18 @@ def main(argv: list[str] | None = None) -> dict:
     sampling = Sampling(n=args.k, temperature=1.0, max_new_tokens=args.max_new_tokens, seed=args.seed)
 
     def queries(codes: list[np.ndarray]) -> list[Query]:
-        return [Query(key=it["item_id"], question=it["question"], choices=list(it["choices"]), audio=None,
-                      audio_id=it["audio_sha256"], prompt_style="think", codes=c) for it, c in zip(items, codes)]
+        return [
+            Query(
+                key=it["item_id"],
+                question=it["question"],
+                choices=list(it["choices"]),
+                audio=None,
+                audio_id=it["audio_sha256"],
+                prompt_style="think",
+                codes=c,
+            )
+            for it, c in zip(items, codes)
+        ]
 
     def cached() -> list[np.ndarray]:
         return ItemCodes(ws, ds.name, enc.codec_key).load(ids)  # a fresh reader: nothing memoised across runs
@@ -116,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     n_codes = naive()
     prep_naive = time.perf_counter() - t0
-    same_codes = all(np.array_equal(a.astype(np.int64), b[:8].astype(np.int64)) for a, b in zip(c_codes, n_codes))
+    same_codes = all(
+        np.array_equal(a.astype(np.int64), b[:8].astype(np.int64)) for a, b in zip(c_codes, n_codes)
+    )
 
     t0 = time.perf_counter()
     gen_c = backend.generate(queries(cached()), sampling)
@@ -124,31 +138,47 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     gen_n = backend.generate(queries([c[:8] for c in naive()]), sampling)
     roll_naive = time.perf_counter() - t0
-    identical = all([c.token_ids for c in a.completions] == [c.token_ids for c in b.completions]
-                    for a, b in zip(gen_c, gen_n))
+    identical = all(
+        [c.token_ids for c in a.completions] == [c.token_ids for c in b.completions]
+        for a, b in zip(gen_c, gen_n)
+    )
     backend.close()
 
     n = len(items)
     saved_per_prompt = (prep_naive - prep_cached) / n
     out = {
-        "clips": n, "audio_seconds": round(audio_total, 1), "codec": codec_name, "model": model,
-        "device": args.device, "k": args.k, "max_new_tokens": args.max_new_tokens,
-        "prep_cached_s": round(prep_cached, 4), "prep_naive_s": round(prep_naive, 3),
+        "clips": n,
+        "audio_seconds": round(audio_total, 1),
+        "codec": codec_name,
+        "model": model,
+        "device": args.device,
+        "k": args.k,
+        "max_new_tokens": args.max_new_tokens,
+        "prep_cached_s": round(prep_cached, 4),
+        "prep_naive_s": round(prep_naive, 3),
         "prep_speedup": round(prep_naive / prep_cached, 1),
-        "rollout_cached_s": round(roll_cached, 3), "rollout_naive_s": round(roll_naive, 3),
+        "rollout_cached_s": round(roll_cached, 3),
+        "rollout_naive_s": round(roll_naive, 3),
         "rollout_ratio": round(roll_naive / roll_cached, 3),
         "saved_s_per_1000_prompts": round(1000 * saved_per_prompt, 2),
         "saved_s_per_1000_prompts_if_per_completion": round(1000 * args.k * saved_per_prompt, 2),
-        "same_codes": same_codes, "identical_completions": identical,
+        "same_codes": same_codes,
+        "identical_completions": identical,
     }
     print(f"{n} clips, {audio_total:.0f} s of audio; codec {codec_name}; policy {model}", file=sys.stderr)
-    print(f"clip preparation: cached {prep_cached * 1000:.1f} ms, naive {prep_naive:.2f} s "
-          f"({out['prep_speedup']}x); rollout (K={args.k}, {args.max_new_tokens} new tokens): "
-          f"cached {roll_cached:.2f} s, naive {roll_naive:.2f} s ({out['rollout_ratio']}x)", file=sys.stderr)
-    print(f"per epoch: the cache saves {out['saved_s_per_1000_prompts']:.1f} s per 1,000 prompts of rollout "
-          f"(any K: a prompt's prefix is shared by its K completions), {out['saved_s_per_1000_prompts_if_per_completion']:.1f} s "
-          f"if every completion re-tokenized its clip, and as much again in the trainer's data path, which needs "
-          f"each group's codes every epoch", file=sys.stderr)
+    print(
+        f"clip preparation: cached {prep_cached * 1000:.1f} ms, naive {prep_naive:.2f} s "
+        f"({out['prep_speedup']}x); rollout (K={args.k}, {args.max_new_tokens} new tokens): "
+        f"cached {roll_cached:.2f} s, naive {roll_naive:.2f} s ({out['rollout_ratio']}x)",
+        file=sys.stderr,
+    )
+    print(
+        f"per epoch: the cache saves {out['saved_s_per_1000_prompts']:.1f} s per 1,000 prompts of rollout "
+        f"(any K: a prompt's prefix is shared by its K completions), {out['saved_s_per_1000_prompts_if_per_completion']:.1f} s "
+        f"if every completion re-tokenized its clip, and as much again in the trainer's data path, which needs "
+        f"each group's codes every epoch",
+        file=sys.stderr,
+    )
     print(json.dumps(out))
     return out
 

@@ -44,8 +44,13 @@ def _sharpen(model: torch.nn.Module, factor: float) -> None:
 def _text_model(kind: str = "qwen2", **overrides):
     torch.manual_seed(0)
     common = {
-        "vocab_size": 300, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "max_position_embeddings": 512,
+        "vocab_size": 300,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
     }
     common.update(overrides)
     if kind == "qwen3":
@@ -73,12 +78,16 @@ def _batch(seed: int = 1, prompts=(30, 22, 40), completions=(10, 17, 5)):
 def _eager_attentions(model, **inputs):
     """Reference: eager attention of every layer (what the module must avoid doing at scale)."""
     before = model.config._attn_implementation
-    model.set_attn_implementation({"": "eager", "text_config": "eager"} if hasattr(model.config, "text_config") else "eager")
+    model.set_attn_implementation(
+        {"": "eager", "text_config": "eager"} if hasattr(model.config, "text_config") else "eager"
+    )
     try:
         with torch.no_grad():
             return model(**inputs, output_attentions=True).attentions
     finally:
-        model.set_attn_implementation({"": before, "text_config": before} if hasattr(model.config, "text_config") else before)
+        model.set_attn_implementation(
+            {"": before, "text_config": before} if hasattr(model.config, "text_config") else before
+        )
 
 
 def _eager_rows(attentions, layers, b, start, mask_row):
@@ -111,7 +120,9 @@ def test_recomputation_equals_eager_attention_per_head(kind):
     model.set_attn_implementation("eager")
     with torch.no_grad(), AttentionRecorder(model, layers=layers, reduce="heads") as rec:
         rec.arm(bl.attention_mask, bl.response_start)
-        ref = model(input_ids=bl.input_ids, attention_mask=bl.attention_mask, output_attentions=True).attentions
+        ref = model(
+            input_ids=bl.input_ids, attention_mask=bl.attention_mask, output_attentions=True
+        ).attentions
         got = rec.maps()
     for b in range(3):
         want = _eager_rows(ref, layers, b, bl.response_start[b], bl.attention_mask[b])
@@ -128,8 +139,9 @@ def test_sdpa_pass_matches_a_separate_eager_forward(kind):
     model = _text_model(kind)
     bl = _batch()
     layers = [1, 3]
-    got = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start, layers=layers,
-                                     reduce="heads")
+    got = capture_response_attention(
+        model, bl.input_ids, bl.attention_mask, bl.response_start, layers=layers, reduce="heads"
+    )
     ref = _eager_attentions(model, input_ids=bl.input_ids, attention_mask=bl.attention_mask)
     for b in range(3):
         want = _eager_rows(ref, layers, b, bl.response_start[b], bl.attention_mask[b])
@@ -140,9 +152,12 @@ def test_mean_map_is_head_and_layer_average_and_rows_are_distributions():
     model = _text_model()
     bl = _batch()
     layers = resolve_layers(4, "deep")  # the default: [3]
-    got = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[0, 2, 3])
-    per_layer = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start,
-                                           layers=[0, 2, 3], reduce="layers")
+    got = capture_response_attention(
+        model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[0, 2, 3]
+    )
+    per_layer = capture_response_attention(
+        model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[0, 2, 3], reduce="layers"
+    )
     default = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start)
     ref = _eager_attentions(model, input_ids=bl.input_ids, attention_mask=bl.attention_mask)
     for b in range(3):
@@ -153,7 +168,9 @@ def test_mean_map_is_head_and_layer_average_and_rows_are_distributions():
         want = _eager_rows(ref, [0, 2, 3], b, bl.response_start[b], bl.attention_mask[b]).mean(axis=(0, 1))
         np.testing.assert_allclose(got[b], want, atol=TOL, rtol=0)
         np.testing.assert_allclose(per_layer[b].mean(0), got[b], atol=1e-6)
-        want_default = _eager_rows(ref, layers, b, bl.response_start[b], bl.attention_mask[b]).mean(axis=(0, 1))
+        want_default = _eager_rows(ref, layers, b, bl.response_start[b], bl.attention_mask[b]).mean(
+            axis=(0, 1)
+        )
         np.testing.assert_allclose(default[b], want_default, atol=TOL, rtol=0)
         # causal: a response row never sees later tokens
         start = bl.response_start[b]
@@ -178,8 +195,9 @@ def test_sliding_window_layers():
     model = _text_model(use_sliding_window=True, sliding_window=8, max_window_layers=2)
     assert model.config.layer_types[3] == "sliding_attention"
     bl = _batch()
-    got = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[1, 3],
-                                     reduce="heads")
+    got = capture_response_attention(
+        model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[1, 3], reduce="heads"
+    )
     ref = _eager_attentions(model, input_ids=bl.input_ids, attention_mask=bl.attention_mask)
     for b in range(3):
         want = _eager_rows(ref, [1, 3], b, bl.response_start[b], bl.attention_mask[b])
@@ -251,10 +269,14 @@ def test_stops_after_last_chosen_layer_and_keeps_little():
     model = _text_model()
     bl = _batch(prompts=(120, 100, 90), completions=(30, 40, 20))
     ran = []
-    handles = [layer.register_forward_hook(lambda m, a, o, i=i: ran.append(i))
-               for i, layer in enumerate(decoder_layers(model))]
+    handles = [
+        layer.register_forward_hook(lambda m, a, o, i=i: ran.append(i))
+        for i, layer in enumerate(decoder_layers(model))
+    ]
     try:
-        got = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[1, 2])
+        got = capture_response_attention(
+            model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[1, 2]
+        )
     finally:
         for h in handles:
             h.remove()
@@ -300,11 +322,24 @@ def _audio_model():
 
     torch.manual_seed(0)
     cfg = Qwen2AudioConfig(
-        audio_config={"d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64,
-                          "num_mel_bins": 16, "max_source_positions": FRAMES // 2},
-        text_config={"model_type": "qwen2", "vocab_size": 300, "hidden_size": 64, "intermediate_size": 128,
-                         "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
-                         "max_position_embeddings": 512},
+        audio_config={
+            "d_model": 32,
+            "encoder_layers": 1,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "num_mel_bins": 16,
+            "max_source_positions": FRAMES // 2,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": 300,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 512,
+        },
         audio_token_index=AUDIO_TOKEN,
     )
     model = Qwen2AudioForConditionalGeneration(cfg)
@@ -318,8 +353,11 @@ def _audio_batch():
     g = torch.Generator().manual_seed(5)
     prompts, completions = [], []
     for pre, post, comp in ((3, 6, 9), (4, 2, 14)):
-        prompts.append(torch.randint(1, 280, (pre,), generator=g).tolist() + [AUDIO_TOKEN] * n_audio
-                       + torch.randint(1, 280, (post,), generator=g).tolist())
+        prompts.append(
+            torch.randint(1, 280, (pre,), generator=g).tolist()
+            + [AUDIO_TOKEN] * n_audio
+            + torch.randint(1, 280, (post,), generator=g).tolist()
+        )
         completions.append(torch.randint(1, 280, (comp,), generator=g).tolist())
     bl = right_pad(prompts, completions, pad_id=0)
     feats = torch.randn(2, 16, FRAMES, generator=g)
@@ -332,8 +370,9 @@ def test_audio_model_matches_eager_with_audio_mask():
     assert audio_token_id_of(model) == AUDIO_TOKEN
     assert decoder_layers(model) is model.model.language_model.layers
     bl, audio = _audio_batch()
-    got = capture_response_attention(model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[2, 3],
-                                     reduce="heads", **audio)
+    got = capture_response_attention(
+        model, bl.input_ids, bl.attention_mask, bl.response_start, layers=[2, 3], reduce="heads", **audio
+    )
     masks = audio_key_masks(bl.input_ids, bl.attention_mask, audio_token_id_of(model))
     ref = _eager_attentions(model, input_ids=bl.input_ids, attention_mask=bl.attention_mask, **audio)
     assert len(ref) == 4  # the text model's layers only, the audio encoder was not asked
@@ -347,10 +386,18 @@ def test_audio_model_matches_eager_with_audio_mask():
         assert np.all((on_audio > 0) & (on_audio < 1))
     # a bare text decoder fed with the merged embeddings (how backends/anchoring.py calls it) agrees
     with torch.inference_mode():
-        embeds = model.model(input_ids=bl.input_ids, attention_mask=bl.attention_mask, output_hidden_states=True,
-                             **audio).hidden_states[0]
-    via_decoder = capture_response_attention(model.model.language_model, None, bl.attention_mask,
-                                             bl.response_start, layers=[2, 3], reduce="heads", inputs_embeds=embeds)
+        embeds = model.model(
+            input_ids=bl.input_ids, attention_mask=bl.attention_mask, output_hidden_states=True, **audio
+        ).hidden_states[0]
+    via_decoder = capture_response_attention(
+        model.model.language_model,
+        None,
+        bl.attention_mask,
+        bl.response_start,
+        layers=[2, 3],
+        reduce="heads",
+        inputs_embeds=embeds,
+    )
     for b in range(2):
         np.testing.assert_array_equal(via_decoder[b], got[b])
     # and the hooks do not disturb the multimodal SDPA forward
@@ -365,10 +412,18 @@ def test_audio_model_matches_eager_with_audio_mask():
 def test_unexpanded_audio_placeholder_is_refused():
     model = _audio_model()
     g = torch.Generator().manual_seed(7)
-    ids = torch.cat([torch.randint(1, 280, (1, 4), generator=g), torch.tensor([[AUDIO_TOKEN]]),
-                     torch.randint(1, 280, (1, 10), generator=g)], dim=1)
-    feats = {"input_features": torch.randn(1, 16, FRAMES, generator=g),
-                 "feature_attention_mask": torch.ones(1, FRAMES, dtype=torch.long)}
+    ids = torch.cat(
+        [
+            torch.randint(1, 280, (1, 4), generator=g),
+            torch.tensor([[AUDIO_TOKEN]]),
+            torch.randint(1, 280, (1, 10), generator=g),
+        ],
+        dim=1,
+    )
+    feats = {
+        "input_features": torch.randn(1, 16, FRAMES, generator=g),
+        "feature_attention_mask": torch.ones(1, FRAMES, dtype=torch.long),
+    }
     with pytest.raises(RuntimeError, match="expanded"):
         capture_response_attention(model, ids, torch.ones_like(ids), 10, layers=[3], **feats)
 
@@ -394,8 +449,9 @@ def _recorded_vs_eager(model, layers, inputs, response_start):
             got = rec.maps()
     finally:
         model.set_attn_implementation({"": "sdpa", "text_config": "sdpa"})
-    want = [_eager_rows(ref, layers, b, response_start[b], inputs["attention_mask"][b])
-            for b in range(len(got))]
+    want = [
+        _eager_rows(ref, layers, b, response_start[b], inputs["attention_mask"][b]) for b in range(len(got))
+    ]
     return got, want
 
 
@@ -411,13 +467,19 @@ def test_qwen2_audio_checkpoint_with_processor(tok, tmp_path):
     proc = AutoProcessor.from_pretrained(out)
     text = proc.apply_chat_template(
         [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "What is it?"}]}],
-        tokenize=False, add_generation_prompt=True,
+        tokenize=False,
+        add_generation_prompt=True,
     )
     rng = np.random.default_rng(0)
     clips = [rng.standard_normal(16000 * 2).astype(np.float32) * 0.1 for _ in range(2)]
     completions = ["<think>a dog barks twice</think><answer>B</answer>", "<answer>A</answer>"]
-    enc = proc(text=[text + c for c in completions], audio=clips, sampling_rate=16000, return_tensors="pt",
-               padding=True)
+    enc = proc(
+        text=[text + c for c in completions],
+        audio=clips,
+        sampling_rate=16000,
+        return_tensors="pt",
+        padding=True,
+    )
     assert (enc.attention_mask[:, 0] == 1).all(), "the processor should pad on the right"
     prompt_len = len(proc(text=text, audio=clips[0], sampling_rate=16000).input_ids[0])
     starts = [prompt_len, prompt_len]
@@ -447,15 +509,26 @@ def test_qwen25_omni_thinker_mrope(tok, tmp_path):
     fe = AutoFeatureExtractor.from_pretrained(out)
     rng = np.random.default_rng(1)
     clips = [rng.standard_normal(16000 * 2).astype(np.float32) * 0.1 for _ in range(2)]
-    feats = fe(clips, sampling_rate=16000, return_attention_mask=True, padding="max_length", return_tensors="pt")
+    feats = fe(
+        clips, sampling_rate=16000, return_attention_mask=True, padding="max_length", return_tensors="pt"
+    )
     audio_id = audio_token_id_of(model)
     prompt = f"<|im_start|>user\n<|audio_bos|>{'<|AUDIO|>' * 50}<|audio_eos|>Which one?<|im_end|>\n<|im_start|>assistant\n"
     p_ids = tok(prompt).input_ids
-    c_ids = [tok("<think>it is a bird</think><answer>C</answer>").input_ids, tok("<answer>D</answer>").input_ids]
+    c_ids = [
+        tok("<think>it is a bird</think><answer>C</answer>").input_ids,
+        tok("<answer>D</answer>").input_ids,
+    ]
     bl = right_pad([p_ids, p_ids], c_ids, pad_id=tok.pad_token_id)
-    inputs = {"input_ids": bl.input_ids, "attention_mask": bl.attention_mask, "input_features": feats.input_features,
-                  "feature_attention_mask": feats.attention_mask}
-    got = capture_response_attention(model, layers=[1], reduce="layers", response_start=bl.response_start, **inputs)
+    inputs = {
+        "input_ids": bl.input_ids,
+        "attention_mask": bl.attention_mask,
+        "input_features": feats.input_features,
+        "feature_attention_mask": feats.attention_mask,
+    }
+    got = capture_response_attention(
+        model, layers=[1], reduce="layers", response_start=bl.response_start, **inputs
+    )
     masks = audio_key_masks(bl.input_ids, bl.attention_mask, audio_id)
     rec, want = _recorded_vs_eager(model, [1], inputs, bl.response_start)
     for b in range(2):

@@ -37,7 +37,9 @@ def test_probe_reports_true_length_and_hash():
     assert p.sha256 == hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("cut,reason", [(0, "audio_empty"), (30, "audio_unreadable"), (None, "audio_truncated")])
+@pytest.mark.parametrize(
+    "cut,reason", [(0, "audio_empty"), (30, "audio_unreadable"), (None, "audio_truncated")]
+)
 def test_probe_refuses_bad_bytes(cut, reason):
     data = _wav(np.ones(16000, dtype=np.float32) * 0.1, 16000)
     bad = data[: len(data) // 2] if cut is None else (b"" if cut == 0 else b"not audio at all" * 2)

@@ -10,11 +10,15 @@ runner = CliRunner()
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from adqa_data.cli import app; from typer.main import get_command; get_command(app); " \
-           "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = (
+        "import sys; from adqa_data.cli import app; from typer.main import get_command; get_command(app); "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
-    out = subprocess.run([sys.executable, "-m", "adqa_data", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "adqa_data", "--help"], capture_output=True, text=True, check=True
+    )
     assert "download" in out.stdout
 
 
@@ -35,8 +39,20 @@ def test_download_info_json_strict(demo_roots, tmp_path):
 
 
 def test_user_error_is_a_clean_message_not_a_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "adqa_data", "download", "--from-dir", str(tmp_path / "missing"),
-                           "-w", str(tmp_path / "w")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adqa_data",
+            "download",
+            "--from-dir",
+            str(tmp_path / "missing"),
+            "-w",
+            str(tmp_path / "w"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 

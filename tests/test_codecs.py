@@ -67,8 +67,11 @@ def _clips(sr: int, seconds: list[float], seed: int = 0) -> list[np.ndarray]:
     for s in seconds:
         n = round(s * sr)
         t = np.arange(n) / sr
-        out.append((0.2 * np.sin(2 * np.pi * (200 + 300 * rng.random()) * t) + 0.05 * rng.standard_normal(n))
-                   .astype(np.float32))
+        out.append(
+            (0.2 * np.sin(2 * np.pi * (200 + 300 * rng.random()) * t) + 0.05 * rng.standard_normal(n)).astype(
+                np.float32
+            )
+        )
     return out
 
 
@@ -76,7 +79,11 @@ def _clips(sr: int, seconds: list[float], seed: int = 0) -> list[np.ndarray]:
 def test_parse_codec_names():
     assert parse_codec_name("mimo-audio") == ("mimo", "XiaomiMiMo/MiMo-Audio-Tokenizer", None)
     assert parse_codec_name("mimi") == ("mimi", "kyutai/mimi", None)
-    assert parse_codec_name("encodec:facebook/encodec_24khz@abc123") == ("encodec", "facebook/encodec_24khz", "abc123")
+    assert parse_codec_name("encodec:facebook/encodec_24khz@abc123") == (
+        "encodec",
+        "facebook/encodec_24khz",
+        "abc123",
+    )
     assert parse_codec_name("some/repo") == (None, "some/repo", None)
     assert parse_codec_name("dac:") == ("dac", "descript/dac_16khz", None)
 
@@ -161,7 +168,9 @@ class SearchRecorder:
 
     def _add(self, rows, codebook):
         batch = len(self.calls[-1]["clips"])
-        self.calls[-1]["searches"].append((rows.double().reshape(batch, -1, rows.shape[-1]), codebook.double()))
+        self.calls[-1]["searches"].append(
+            (rows.double().reshape(batch, -1, rows.shape[-1]), codebook.double())
+        )
 
     def _euclidean(self, mod, quantize):
         def wrapped(hidden_states):
@@ -174,7 +183,9 @@ class SearchRecorder:
         def wrapped(hidden_states):
             b, d, t = hidden_states.shape
             normalize = torch.nn.functional.normalize
-            self._add(normalize(hidden_states.permute(0, 2, 1).reshape(b * t, d)), normalize(mod.codebook.weight))
+            self._add(
+                normalize(hidden_states.permute(0, 2, 1).reshape(b * t, d)), normalize(mod.codebook.weight)
+            )
             return decode_latents(hidden_states)
 
         return wrapped
@@ -199,11 +210,18 @@ def assert_same_codes_up_to_ties(alone, other, codes_alone, codes_other, clip, w
     """One clip's codes from two calls (`alone`, `other`: their recorded calls). Its RVQ input must agree
     to float rounding, and its codes exactly, except at frames where it sits on a boundary between two
     codewords to within float rounding (either code is then a nearest one). Returns those frames' count."""
-    assert codes_alone.shape == codes_other.shape, f"{what}: shapes {codes_alone.shape} != {codes_other.shape}"
+    assert codes_alone.shape == codes_other.shape, (
+        f"{what}: shapes {codes_alone.shape} != {codes_other.shape}"
+    )
     a_searches = _searches(alone, clip, codes_alone.shape[1])
     x_a, x_o = a_searches[0][0], _searches(other, clip, codes_other.shape[1])[0][0]
-    np.testing.assert_allclose(x_o.numpy(), x_a.numpy(), rtol=0, atol=TIE_TOL * x_a.abs().max().item(),
-                               err_msg=f"{what}: the RVQ input differs by more than float rounding")
+    np.testing.assert_allclose(
+        x_o.numpy(),
+        x_a.numpy(),
+        rtol=0,
+        atol=TIE_TOL * x_a.abs().max().item(),
+        err_msg=f"{what}: the RVQ input differs by more than float rounding",
+    )
     differing = np.nonzero((codes_alone != codes_other).any(0))[0]
     for t in differing:
         k = int(np.nonzero(codes_alone[:, t] != codes_other[:, t])[0][0])  # first differing codebook
@@ -212,7 +230,8 @@ def assert_same_codes_up_to_ties(alone, other, codes_alone, codes_other, clip, w
         from_boundary = abs((((x - b) ** 2).sum() - ((x - a) ** 2).sum()) / (2 * (a - b).norm())).item()
         assert from_boundary <= TIE_TOL * a_searches[k][0].abs().max().item(), (
             f"{what}: frame {t}, codebook {k}: code {codes_other[k, t]} instead of {codes_alone[k, t]}, "
-            f"{from_boundary:.3g} from their boundary: not a float near-tie")
+            f"{from_boundary:.3g} from their boundary: not a float near-tie"
+        )
     return len(differing)
 
 
@@ -235,8 +254,12 @@ def test_codes_are_deterministic_informative_and_batch_invariant(tiny_codecs, fa
             ties = 0
             for i, (s, b, r) in enumerate(zip(solo, batched, shuffled)):
                 assert s.dtype == np.int64 and s.shape[0] == len(spec.codebook_sizes)
-                ties += assert_same_codes_up_to_ties(alone, batch, s, b, clips[i], f"clip {i}: batched != alone")
-                ties += assert_same_codes_up_to_ties(alone, reverse, s, r, clips[i], f"clip {i}: order changed its codes")
+                ties += assert_same_codes_up_to_ties(
+                    alone, batch, s, b, clips[i], f"clip {i}: batched != alone"
+                )
+                ties += assert_same_codes_up_to_ties(
+                    alone, reverse, s, r, clips[i], f"clip {i}: order changed its codes"
+                )
                 assert len(np.unique(s)) > 5, "codes carry no information (zero codebooks?)"
                 assert s.max() < max(spec.codebook_sizes)
                 expected = int(np.ceil(len(clips[i]) / spec.hop_length))
@@ -295,11 +318,25 @@ def test_log_mel_matches_an_independent_reference():
     wav = _clips(24000, [1.37], seed=3)[0]
     ours = LogMel()(wav).numpy()
     ref = spectrogram(
-        wav.astype(np.float64), window_function(1024, "hann"), frame_length=1024, hop_length=240, fft_length=1024,
-        power=1.0, center=True, pad_mode="reflect",
-        mel_filters=mel_filter_bank(num_frequency_bins=513, num_mel_filters=80, min_frequency=0.0,
-                                    max_frequency=12000.0, sampling_rate=24000, norm=None, mel_scale="htk"),
-        mel_floor=1e-7, dtype=np.float64,
+        wav.astype(np.float64),
+        window_function(1024, "hann"),
+        frame_length=1024,
+        hop_length=240,
+        fft_length=1024,
+        power=1.0,
+        center=True,
+        pad_mode="reflect",
+        mel_filters=mel_filter_bank(
+            num_frequency_bins=513,
+            num_mel_filters=80,
+            min_frequency=0.0,
+            max_frequency=12000.0,
+            sampling_rate=24000,
+            norm=None,
+            mel_scale="htk",
+        ),
+        mel_floor=1e-7,
+        dtype=np.float64,
     )
     ref = np.log(ref).T
     assert ours.shape == ref.shape == (mel_frames(len(wav)), 80)
@@ -354,8 +391,12 @@ def test_mimo_preprocessing_against_the_stand_in_encoder(mimo_env):
             # the features are upstream's log-mel of the 24 kHz clip, segments packed in order
             np.testing.assert_array_equal(feats.numpy(), LogMel()(clips[cid]).numpy())
             expected = np.concatenate(
-                [standin_codes(feats[o : o + n], 8, list(spec.codebook_sizes), 4).numpy()
-                 for o, n in zip(np.cumsum([0] + lens[:-1]), lens)], axis=1)
+                [
+                    standin_codes(feats[o : o + n], 8, list(spec.codebook_sizes), 4).numpy()
+                    for o, n in zip(np.cumsum([0] + lens[:-1]), lens)
+                ],
+                axis=1,
+            )
             expected = pad_to_group(expected)
             np.testing.assert_array_equal(codes[cid], expected)
             assert codes[cid].shape[1] % 4 == 0

@@ -156,8 +156,10 @@ def test_dcase_layouts_detected(clean_demo_roots, tmp_path):
     assert (dev.dataset, ev.dataset) == ("dcase2026-dev", "dcase2026-eval")
     dev_items = ws.items("dcase2026-dev").to_pylist()
     assert dev_items[0]["item_id"] == "dev_0001" and dev_items[0]["split"] == "dev"
-    assert all(it["answer_index"] is not None and it["choices"][it["answer_index"]] == it["answer_text"]
-               for it in dev_items)
+    assert all(
+        it["answer_index"] is not None and it["choices"][it["answer_index"]] == it["answer_text"]
+        for it in dev_items
+    )
     eval_items = ws.items("dcase2026-eval").to_pylist()
     assert eval_items and all(it["answer_index"] is None and it["answer_text"] is None for it in eval_items)
     assert eval_items[0]["audio_path"].startswith("eval_audios/")
@@ -182,16 +184,37 @@ def test_generic_layout_with_mapping(clean_demo_roots, tmp_path, fmt):
     root = tmp_path / "generic"
     shutil.copytree(clean_demo_roots["dcase2026-dev"], root)
     rows = [json.loads(line) for line in _lines(root / "dev.jsonl")]
-    renamed = [{"qid": r["id"], "q": r["question_text"], "opts": r["multi_choice"], "label": r["answer"],
-                "wav": r["audio_path"], "note": "kept"} for r in rows]
+    renamed = [
+        {
+            "qid": r["id"],
+            "q": r["question_text"],
+            "opts": r["multi_choice"],
+            "label": r["answer"],
+            "wav": r["audio_path"],
+            "note": "kept",
+        }
+        for r in rows
+    ]
     if fmt == "jsonl":
         (root / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in renamed) + "\n")
     else:
         pq.write_table(pa.Table.from_pylist(renamed), root / "rows.parquet")
     ws = Workspace(tmp_path / "w")
-    res = dl.download(ws, from_dir=root, layout="generic", name="mine", manifest=f"rows.{fmt}", split="dev",
-                      mapping={"item_id": "qid", "question": "q", "choices": "opts", "answer": "label",
-                               "audio_path": "wav"})
+    res = dl.download(
+        ws,
+        from_dir=root,
+        layout="generic",
+        name="mine",
+        manifest=f"rows.{fmt}",
+        split="dev",
+        mapping={
+            "item_id": "qid",
+            "question": "q",
+            "choices": "opts",
+            "answer": "label",
+            "audio_path": "wav",
+        },
+    )
     assert res.items == len(rows) and res.quarantined == 0
     items = ws.items("mine").to_pylist()
     assert items[0]["question"] == rows[0]["question_text"]

@@ -135,7 +135,9 @@ def test_cache_is_shared_between_workspaces(clean_demo_roots, tmp_path, tiny_mim
     assert all(np.array_equal(c, ca[k][:2]) for k, c in _all_codes(b).items())
 
 
-def test_resume_after_a_kill_encodes_only_unfinished_shards(clean_demo_roots, tmp_path, tiny_mimi, monkeypatch):
+def test_resume_after_a_kill_encodes_only_unfinished_shards(
+    clean_demo_roots, tmp_path, tiny_mimi, monkeypatch
+):
     reference = Workspace(tmp_path / "ref")
     download(reference, from_dir=clean_demo_roots[DS])
     enc.encode(reference, codec=tiny_mimi, cache_dir=tmp_path / "ref-cache")
@@ -197,7 +199,9 @@ def test_bad_audio_is_quarantined_with_a_reason_and_the_run_goes_on(tmp_path, ti
     by_path = {json.loads(r["raw"])["audio_path"]: r for r in q}
     assert by_path[shared]["reason"] == "audio_missing"
     assert by_path[changed]["reason"] == "audio_changed"
-    assert by_path[failing_path]["reason"] == "encode_failed" and "exploded" in by_path[failing_path]["detail"]
+    assert (
+        by_path[failing_path]["reason"] == "encode_failed" and "exploded" in by_path[failing_path]["detail"]
+    )
     assert sum(1 for r in q if json.loads(r["raw"])["audio_path"] == shared) == 2  # every item sharing it
     assert all(r["stage"] == "encode" and r["item_id"] for r in q)
     assert res.reasons == {"audio_changed": 1, "audio_missing": 2, "encode_failed": 1}
@@ -210,7 +214,9 @@ def test_codes_do_not_depend_on_batch_settings(clean_demo_roots, tmp_path, tiny_
     for name, seconds, size in (("one", 0.01, 1), ("big", 1000.0, 64), ("mid", 4.0, 3)):
         w = Workspace(tmp_path / name)
         download(w, from_dir=clean_demo_roots[DS])
-        enc.encode(w, codec=tiny_mimi, batch_seconds=seconds, max_batch_size=size, decode_workers=1 + len(runs))
+        enc.encode(
+            w, codec=tiny_mimi, batch_seconds=seconds, max_batch_size=size, decode_workers=1 + len(runs)
+        )
         runs[name] = _all_codes(w)
     for k, v in runs["one"].items():
         assert np.array_equal(v, runs["big"][k]) and np.array_equal(v, runs["mid"][k])

@@ -38,7 +38,9 @@ class PlantedBackend:
     name = "planted"
     sample_rate = 16000
 
-    def __init__(self, knows, bias: int | None = None, fail_on_call: int | None = None, log: list | None = None):
+    def __init__(
+        self, knows, bias: int | None = None, fail_on_call: int | None = None, log: list | None = None
+    ):
         self.knows, self.bias, self.fail_on_call = knows, bias, fail_on_call
         self.calls = 0
         self.log = log if log is not None else []
@@ -71,7 +73,11 @@ class PlantedBackend:
         out = []
         for q in queries:
             letter = "ABCD"[int(np.argmax(self._probs(q)))]
-            out.append(Generation(q.key, [], [Completion([], f"<think>hm</think><answer>{letter}</answer>", None, "stop")]))
+            out.append(
+                Generation(
+                    q.key, [], [Completion([], f"<think>hm</think><answer>{letter}</answer>", None, "stop")]
+                )
+            )
         return out
 
     def close(self):
@@ -79,8 +85,11 @@ class PlantedBackend:
 
 
 def panel_of(n: int, min_correct: int = 1, mode: str = "letters") -> Panel:
-    return Panel(name=f"fake{n}", min_correct=min_correct,
-                 members=[{"name": f"m{i}", "model": f"fake/m{i}", "mode": mode} for i in range(n)])
+    return Panel(
+        name=f"fake{n}",
+        min_correct=min_correct,
+        members=[{"name": f"m{i}", "model": f"fake/m{i}", "mode": mode} for i in range(n)],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -116,20 +125,29 @@ def _answers(correct_silence: list[bool], correct_audio: list[bool], item="x"):
 @pytest.mark.parametrize(
     "silence, min_correct, split",
     [
-        ([True], 1, WEAK), ([False], 1, STRONG),  # panel of 1
+        ([True], 1, WEAK),
+        ([False], 1, STRONG),  # panel of 1
         ([True, True, False], 2, WEAK),  # the paper: 2 of 3 -> weak (tie at the threshold)
         ([True, False, False], 2, STRONG),
-        ([True, True, True], 3, WEAK), ([True, True, False], 3, STRONG),
+        ([True, True, True], 3, WEAK),
+        ([True, True, False], 3, STRONG),
         ([True, True, True, False, False], 3, WEAK),  # panel of 5, exactly at the threshold
         ([True, True, False, False, False], 3, STRONG),  # one below
-        ([False] * 5, 1, STRONG), ([True] * 5, 5, WEAK),
+        ([False] * 5, 1, STRONG),
+        ([True] * 5, 5, WEAK),
     ],
 )
 def test_vote_rule_for_panels_of_any_size(silence, min_correct, split):
     n = len(silence)
     audio = [True] * n
-    rows = item_score_rows("d", [GoldItem("x", 0, 4, "S", "sound")], _answers(silence, audio),
-                           [f"m{i}" for i in range(n)], ("audio", "silence"), min_correct)
+    rows = item_score_rows(
+        "d",
+        [GoldItem("x", 0, 4, "S", "sound")],
+        _answers(silence, audio),
+        [f"m{i}" for i in range(n)],
+        ("audio", "silence"),
+        min_correct,
+    )
     (r,) = rows
     assert r["split"] == split == split_of(sum(silence), min_correct)
     assert r["silence_correct"] == sum(silence) and r["audio_correct"] == n
@@ -140,9 +158,14 @@ def test_vote_rule_for_panels_of_any_size(silence, min_correct, split):
 
 
 def test_audio_contribution_takes_every_value():
-    rows = item_score_rows("d", [GoldItem("x", 0, 4)],
-                           _answers([False, True, True, False], [True, True, False, False]),
-                           ["m0", "m1", "m2", "m3"], ("audio", "silence"), 2)
+    rows = item_score_rows(
+        "d",
+        [GoldItem("x", 0, 4)],
+        _answers([False, True, True, False], [True, True, False, False]),
+        ["m0", "m1", "m2", "m3"],
+        ("audio", "silence"),
+        2,
+    )
     assert rows[0]["audio_contribution"] == [1, 0, -1, 0]
 
 
@@ -161,8 +184,10 @@ def test_permutation_average_and_ties():
     (a,) = aggregate(votes, gold).values()
     assert a.predicted is None and not a.correct and a.p_correct == pytest.approx(0.25)
     # generate mode: nothing credited in one rotation counts as zero mass
-    votes = [{"model": "m", "item_id": "x", "condition": "audio", "option_probs": v}
-             for v in ([0, 0, 1, 0], None, [0, 0, 1, 0], [1, 0, 0, 0])]
+    votes = [
+        {"model": "m", "item_id": "x", "condition": "audio", "option_probs": v}
+        for v in ([0, 0, 1, 0], None, [0, 0, 1, 0], [1, 0, 0, 0])
+    ]
     (a,) = aggregate(votes, gold).values()
     assert a.predicted == 2 and a.correct and a.p_correct == pytest.approx(0.5)
 
@@ -199,7 +224,9 @@ def test_planted_panel_of_three(ws):
         return lambda i, c: answer[i] if c == "audio" or i in silent[m] else None
 
     factory = planted_factory({m: knows(m) for m in silent})
-    res = flt.filter_dataset(ws, panel_of(3, 2), options=flt.FilterOptions(chunk_items=10), backend_factory=factory)
+    res = flt.filter_dataset(
+        ws, panel_of(3, 2), options=flt.FilterOptions(chunk_items=10), backend_factory=factory
+    )
     assert (res.items, res.weak, res.strong) == (27, 5, 22)
     assert [b.closed for _, b in factory.built] == [True, True, True]
     scores = {r["item_id"]: r for r in ws.read(ITEM_SCORES, "audiomcq").to_pylist()}
@@ -215,7 +242,11 @@ def test_planted_panel_of_three(ws):
     for m in ("m0", "m1", "m2"):
         for c in ("audio", "silence"):
             parts = sorted((ws.root / "votes" / "audiomcq" / m / c).glob("part-*.parquet"))
-            assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+            assert [p.name for p in parts] == [
+                "part-00000.parquet",
+                "part-00001.parquet",
+                "part-00002.parquet",
+            ]
     votes = ws.read(VOTES, "audiomcq", "m0", "silence").to_pylist()
     assert len(votes) == 27 and all(v["audio_item_id"] is None for v in votes)
     assert all(abs(sum(v["option_probs"]) - 1) < 1e-5 for v in votes)
@@ -245,8 +276,9 @@ def test_permutations_undo_a_letter_position_bias(ws):
 
     def run(k):
         factory = planted_factory({"m0": knows}, m0={"bias": 0})
-        return flt.filter_dataset(ws, panel_of(1, 1), options=flt.FilterOptions(permutations=k),
-                                  backend_factory=factory, force=True)
+        return flt.filter_dataset(
+            ws, panel_of(1, 1), options=flt.FilterOptions(permutations=k), backend_factory=factory, force=True
+        )
 
     plain = run(1)  # the letter preference passes for knowledge on every item whose answer is A
     weak1 = set((ws.root / "splits" / "audiomcq" / "weak.txt").read_text().split())
@@ -313,7 +345,9 @@ def test_resume_after_a_kill_redoes_only_missing_shards(ws, tmp_path):
     assert len(m0.log) == 27 * 2 - 10  # everything but the finished shard
     # identical to a run that was never killed
     clean = Workspace(tmp_path / "clean")
-    shutil.copytree(ws.root, clean.root, ignore=shutil.ignore_patterns("votes", "item_scores", "splits", "provenance"))
+    shutil.copytree(
+        ws.root, clean.root, ignore=shutil.ignore_patterns("votes", "item_scores", "splits", "provenance")
+    )
     flt.filter_dataset(clean, panel_of(2, 1), options=opts, backend_factory=planted_factory(plan))
     assert ws.read(ITEM_SCORES, "audiomcq").equals(clean.read(ITEM_SCORES, "audiomcq"))
     assert ws.read(VOTES, "audiomcq", "m0", "audio").equals(clean.read(VOTES, "audiomcq", "m0", "audio"))
@@ -328,7 +362,9 @@ def test_rerun_is_up_to_date_and_threshold_change_loads_no_model(ws):
     again = flt.filter_dataset(ws, panel_of(3, 2), backend_factory=f2)
     assert again.up_to_date and f2.built == [] and again.stats == first.stats
     f3 = planted_factory(plan)
-    revote = flt.filter_dataset(ws, panel_of(3, 2), options=flt.FilterOptions(min_correct=1), backend_factory=f3)
+    revote = flt.filter_dataset(
+        ws, panel_of(3, 2), options=flt.FilterOptions(min_correct=1), backend_factory=f3
+    )
     assert not revote.up_to_date and f3.built == [] and revote.chunks_run == 0
     # a fourth member: only it is loaded
     plan["m3"] = lambda i, c: None
@@ -343,8 +379,12 @@ def test_generate_mode_keeps_text_and_parse_layer(ws):
     gold = gold_of(ws)
     answer = {i: g["choices"][g["answer_index"]] for i, g in gold.items()}
     factory = planted_factory({"m0": lambda i, c: answer[i] if c == "audio" else None}, m0={"bias": 1})
-    res = flt.filter_dataset(ws, panel_of(1, 1, mode="generate"), options=flt.FilterOptions(permutations=2),
-                             backend_factory=factory)
+    res = flt.filter_dataset(
+        ws,
+        panel_of(1, 1, mode="generate"),
+        options=flt.FilterOptions(permutations=2),
+        backend_factory=factory,
+    )
     votes = ws.read(VOTES, "audiomcq", "m0", "audio").to_pylist()
     assert all(v["mode"] == "generate" and v["parse_layer"] == "strict" for v in votes)
     assert all(v["raw_text"].endswith("</answer>") and v["correct"] for v in votes)
@@ -363,8 +403,11 @@ def test_items_without_a_gold_answer(demo_ws, tmp_path):
     import pyarrow as pa
 
     t = ws.items("dcase2026-eval")
-    t = t.set_column(t.schema.get_field_index("answer_index"), "answer_index",
-                     pa.array([0] + [None] * (t.num_rows - 1), pa.int8()))
+    t = t.set_column(
+        t.schema.get_field_index("answer_index"),
+        "answer_index",
+        pa.array([0] + [None] * (t.num_rows - 1), pa.int8()),
+    )
     refs, withheld = flt.prepare_items(t, "/root")
     assert len(refs) == 1 and len(withheld) == t.num_rows - 1
     assert {w["reason"] for w in withheld} == {"answer_withheld"}
@@ -442,13 +485,35 @@ def test_end_to_end_tiny_qwen2_audio_through_the_cli(tmp_path):
     ws = Workspace(tmp_path / "w")  # a smaller demo (9 items): every clip costs a 30 s Whisper window
     dl.download(ws, from_dir=write_demo(tmp_path / "demo", n_clips=6)["audiomcq"])
     build_tiny_qwen2_audio(tmp_path / "panel" / "qwen2-audio", seed=0)
-    (tmp_path / "panel" / "panel.yaml").write_text(yaml.safe_dump({
-        "name": "tiny1", "min_correct": 1,
-        "members": [{"name": "tiny-qwen2-audio", "model": "./qwen2-audio", "family": "qwen2_audio",
-                     "backend": "transformers", "dtype": "float32"}],
-    }))
-    args = ["filter", "--panel", str(tmp_path / "panel" / "panel.yaml"), "-w", str(ws.root), "--json",
-            "--silence-seconds", "5", "--device", "cpu"]
+    (tmp_path / "panel" / "panel.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny1",
+                "min_correct": 1,
+                "members": [
+                    {
+                        "name": "tiny-qwen2-audio",
+                        "model": "./qwen2-audio",
+                        "family": "qwen2_audio",
+                        "backend": "transformers",
+                        "dtype": "float32",
+                    }
+                ],
+            }
+        )
+    )
+    args = [
+        "filter",
+        "--panel",
+        str(tmp_path / "panel" / "panel.yaml"),
+        "-w",
+        str(ws.root),
+        "--json",
+        "--silence-seconds",
+        "5",
+        "--device",
+        "cpu",
+    ]
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)

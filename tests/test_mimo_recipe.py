@@ -19,8 +19,14 @@ def test_recipe_steps_parse_and_chain_through_the_codes():
     argvs = plan(load(RECIPE))
     commands = [a[0] for a in argvs]
     assert commands[:3] == ["download", "download", "encode"]
-    assert commands.index("encode") < commands.index("filter") < commands.index("sample") < commands.index(
-        "rollout") < commands.index("train") < commands.index("eval")
+    assert (
+        commands.index("encode")
+        < commands.index("filter")
+        < commands.index("sample")
+        < commands.index("rollout")
+        < commands.index("train")
+        < commands.index("eval")
+    )
     encoded = {_opt(a, "--dataset") for a in argvs if a[0] == "encode"}
     families = {parse_codec_name(_opt(a, "--codec"))[0] for a in argvs if a[0] == "encode"}
     assert families == {"mimo"} and {"audiomcq", "dcase2026-dev"} <= encoded
@@ -28,10 +34,18 @@ def test_recipe_steps_parse_and_chain_through_the_codes():
     (train,) = [a for a in argvs if a[0] == "train"]
     (ev,) = [a for a in argvs if a[0] == "eval"]
     assert parse_codec_name(_opt(roll, "--codec"))[0] == "mimo"
-    assert _opt(train, "--rollouts") == _opt(roll, "--name") and _opt(train, "--model") == _opt(roll, "--model")
+    assert _opt(train, "--rollouts") == _opt(roll, "--name") and _opt(train, "--model") == _opt(
+        roll, "--model"
+    )
     assert _opt(ev, "--model").endswith(f"runs/audiomcq/{_opt(train, '--name')}/policy")
     assert _opt(ev, "--dataset") in encoded
     header = RECIPE.read_text().split("workspace:")[0]
-    for must in ("GPU", "XiaomiMiMo/MiMo-Audio-7B-Instruct", "XiaomiMiMo/MiMo-Audio-Tokenizer", "ADQA_MIMO_AUDIO_SRC",
-                 "flash-attn", "HF_HUB_OFFLINE"):
+    for must in (
+        "GPU",
+        "XiaomiMiMo/MiMo-Audio-7B-Instruct",
+        "XiaomiMiMo/MiMo-Audio-Tokenizer",
+        "ADQA_MIMO_AUDIO_SRC",
+        "flash-attn",
+        "HF_HUB_OFFLINE",
+    ):
         assert must in header

@@ -11,7 +11,9 @@ runner = CliRunner()
 
 
 def test_to_argv_maps_yaml_to_options():
-    argv = to_argv("download", {"from_dir": "d", "strict": True, "force": False, "map": ["a=b", "c=d"]}, set())
+    argv = to_argv(
+        "download", {"from_dir": "d", "strict": True, "force": False, "map": ["a=b", "c=d"]}, set()
+    )
     assert argv == ["download", "--from-dir", "d", "--strict", "--no-force", "--map", "a=b", "--map", "c=d"]
 
 
@@ -49,7 +51,9 @@ def test_pipeline_is_checked_before_anything_runs(tmp_path):
 
 
 def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
-    (tmp_path / "p.yaml").write_text("workspace: w\nengine: ray\nsteps:\n  - download: {from_dir: d}\n  - info: {}\n")
+    (tmp_path / "p.yaml").write_text(
+        "workspace: w\nengine: ray\nsteps:\n  - download: {from_dir: d}\n  - info: {}\n"
+    )
     argvs = plan(load(tmp_path / "p.yaml"))
     assert argvs[0] == ["download", "--from-dir", "d", "--workspace", "w", "--engine", "ray"]
     assert argvs[1] == ["info", "--workspace", "w"]

@@ -72,11 +72,23 @@ def rows(ws: Workspace, name: str) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- config
 def test_config_yaml_overrides_and_errors(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("backend: scripted\nk: 3\nrewards: {correctness: 1.0, format: 0.5}\nbaseline: leave-one-out\n")
+    path.write_text(
+        "backend: scripted\nk: 3\nrewards: {correctness: 1.0, format: 0.5}\nbaseline: leave-one-out\n"
+    )
     cfg = load_config(path, k=5, seed=None)
-    assert (cfg.k, cfg.seed, cfg.baseline, cfg.rewards) == (5, 0, "leave_one_out", {"correctness": 1.0, "format": 0.5})
-    assert load_config(Path(__file__).parents[1] / "pipelines" / "rollout.yaml") == load_config(None)  # the example = defaults
-    assert parse_reward_weights(["correctness=1", "pkg.mod:fn=0.25"]) == {"correctness": 1.0, "pkg.mod:fn": 0.25}
+    assert (cfg.k, cfg.seed, cfg.baseline, cfg.rewards) == (
+        5,
+        0,
+        "leave_one_out",
+        {"correctness": 1.0, "format": 0.5},
+    )
+    assert load_config(Path(__file__).parents[1] / "pipelines" / "rollout.yaml") == load_config(
+        None
+    )  # the example = defaults
+    assert parse_reward_weights(["correctness=1", "pkg.mod:fn=0.25"]) == {
+        "correctness": 1.0,
+        "pkg.mod:fn": 0.25,
+    }
     for bad in (["correctness"], ["format=high"]):
         with pytest.raises(UserError):
             parse_reward_weights(bad)
@@ -90,7 +102,10 @@ def test_config_yaml_overrides_and_errors(tmp_path):
 def test_resolve_rewards_builtins_first_plugins_by_function_name():
     specs = resolve_rewards({"test_rollout:brevity": 0.1, "format": 0.5, "correctness": 1.0})
     assert [(s.name, s.column) for s in specs] == [
-        ("correctness", "reward_correctness"), ("format", "reward_format"), ("test_rollout:brevity", "reward_brevity")]
+        ("correctness", "reward_correctness"),
+        ("format", "reward_format"),
+        ("test_rollout:brevity", "reward_brevity"),
+    ]
     with pytest.raises(UserError, match="unknown reward"):
         resolve_rewards({"accuracy": 1.0})
     with pytest.raises(UserError, match="cannot be loaded"):
@@ -99,8 +114,14 @@ def test_resolve_rewards_builtins_first_plugins_by_function_name():
 
 # ------------------------------------------------------------------------------------- shards, groups
 def test_shards_hold_whole_groups_with_every_column(ws):
-    res = rollout(ws, scripted(shard_size=4, rewards={"correctness": 1.0, "format": 0.5, "anchoring": 0.5,
-                                                      "test_rollout:brevity": 0.1}), name="r")
+    res = rollout(
+        ws,
+        scripted(
+            shard_size=4,
+            rewards={"correctness": 1.0, "format": 0.5, "anchoring": 0.5, "test_rollout:brevity": 0.1},
+        ),
+        name="r",
+    )
     assert (res.groups, res.rows, res.shards, res.shards_written) == (N_PROMPTS, 4 * N_PROMPTS, 2, 2)
     parts = sorted(Path(res.out_dir).glob("part-*.parquet"))
     seen: set[str] = set()
@@ -115,9 +136,14 @@ def test_shards_hold_whole_groups_with_every_column(ws):
     assert [len(pq.read_table(p)) for p in parts] == [16, 8]
     t = table(ws, "r")
     assert t.column_names[: len(ROLLOUTS.schema)] == ROLLOUTS.schema.names
-    assert t.column_names[len(ROLLOUTS.schema):] == ["reward_brevity"]
+    assert t.column_names[len(ROLLOUTS.schema) :] == ["reward_brevity"]
     for r in t.to_pylist():
-        total = r["reward_correctness"] + 0.5 * r["reward_format"] + 0.5 * r["reward_anchoring"] + 0.1 * r["reward_brevity"]
+        total = (
+            r["reward_correctness"]
+            + 0.5 * r["reward_format"]
+            + 0.5 * r["reward_anchoring"]
+            + 0.1 * r["reward_brevity"]
+        )
         assert r["reward"] == pytest.approx(total, abs=1e-5)
         assert r["completion_length"] == len(r["completion_token_ids"]) == len(r["completion_logprobs"])
         assert r["k"] == 4 and r["group_id"] == f"r:{r['item_id']}" and r["policy"] == "scripted"
@@ -186,8 +212,9 @@ def test_seeded_runs_repeat_whatever_the_shard_size(ws, base_ws):
     assert _comparable(table(ws, "s")) == _comparable(table(b_ws, "s"))
     assert a.shards == N_PROMPTS
     rollout(ws, scripted(seed=1), name="s1")
-    assert [r["completion_text"] for r in _comparable(table(ws, "s1"))] != \
-        [r["completion_text"] for r in _comparable(table(ws, "s"))]
+    assert [r["completion_text"] for r in _comparable(table(ws, "s1"))] != [
+        r["completion_text"] for r in _comparable(table(ws, "s"))
+    ]
 
 
 def test_rerun_is_up_to_date_and_a_changed_setting_starts_clean(ws):
@@ -197,7 +224,9 @@ def test_rerun_is_up_to_date_and_a_changed_setting_starts_clean(ws):
     with pytest.raises(UserError, match="other settings"):  # a complete set is not replaced silently
         rollout(ws, scripted(shard_size=2, k=2), name="u")
     changed = rollout(ws, scripted(shard_size=2, k=2), name="u", force=True)
-    assert not changed.up_to_date and changed.shards_written == changed.shards and changed.rows == 2 * N_PROMPTS
+    assert (
+        not changed.up_to_date and changed.shards_written == changed.shards and changed.rows == 2 * N_PROMPTS
+    )
 
 
 def test_failure_midway_then_resume_keeps_finished_shards(ws, monkeypatch):
@@ -240,8 +269,23 @@ def test_killed_run_resumes_from_the_first_unfinished_shard(ws, tmp_path):
     cfg.write_text("backend: scripted\nshard_size: 1\nbackend_options: {latency_s: 0.4}\n")
     out = ws.root / "rollouts" / "audiomcq" / "k"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "adqa_data", "rollout", "-w", str(ws.root), "--config", str(cfg),
-                             "--name", "k"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adqa_data",
+            "rollout",
+            "-w",
+            str(ws.root),
+            "--config",
+            str(cfg),
+            "--name",
+            "k",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.time() + 90
         while not (out / "part-00001.parquet").exists():
@@ -284,7 +328,9 @@ def test_readable_by_datasets_and_polars(ws):
 
     res = rollout(ws, scripted(shard_size=4), name="read")
     files = sorted(str(p) for p in Path(res.out_dir).glob("part-*.parquet"))
-    hf = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(ws.root / "hf-cache"))
+    hf = datasets.load_dataset(
+        "parquet", data_files=files, split="train", cache_dir=str(ws.root / "hf-cache")
+    )
     assert hf.num_rows == 4 * N_PROMPTS
     assert isinstance(hf[0]["completion_token_ids"], list) and isinstance(hf[0]["choices"], list)
     df = pl.read_parquet(f"{res.out_dir}/part-*.parquet")
@@ -297,14 +343,20 @@ def test_readable_by_datasets_and_polars(ws):
 # ---------------------------------------------------------------------------------------------- CLI
 def test_cli_rollout_rewards_json_and_errors(ws, tmp_path):
     base = ["rollout", "-w", str(ws.root), "--backend", "scripted", "--shard-size", "4", "--json"]
-    res = runner.invoke(app, [*base, "--reward", "correctness=1", "--reward", "format=0.5", "--baseline", "leave-one-out"])
+    res = runner.invoke(
+        app, [*base, "--reward", "correctness=1", "--reward", "format=0.5", "--baseline", "leave-one-out"]
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["rows"] == 4 * N_PROMPTS and out["shards"] == 2
     assert out["summary"]["rewards"] == {"correctness": 1.0, "format": 0.5}
-    assert re.fullmatch(rf"all-{N_PROMPTS}-seed0-scripted-k4-seed0-[0-9a-f]{{6}}", out["name"])  # + settings hash
+    assert re.fullmatch(
+        rf"all-{N_PROMPTS}-seed0-scripted-k4-seed0-[0-9a-f]{{6}}", out["name"]
+    )  # + settings hash
     assert all(r["reward_anchoring"] is None for r in rows(ws, out["name"]))
-    res = runner.invoke(app, [*base, "--reward", "correctness=1", "--reward", "format=0.5", "--baseline", "leave-one-out"])
+    res = runner.invoke(
+        app, [*base, "--reward", "correctness=1", "--reward", "format=0.5", "--baseline", "leave-one-out"]
+    )
     assert json.loads(res.stdout)["up_to_date"] is True
 
     for argv, message in (
@@ -316,9 +368,15 @@ def test_cli_rollout_rewards_json_and_errors(ws, tmp_path):
         res = runner.invoke(app, argv)
         assert isinstance(res.exception, UserError) and message in str(res.exception), res.output
     # through the entry point, a user error is one clean message and exit code 2
-    proc = subprocess.run([sys.executable, "-m", "adqa_data", "rollout", "-w", str(ws.root), "--model", "./no/such/dir"],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "adqa_data", "rollout", "-w", str(ws.root), "--model", "./no/such/dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr, (
+        proc.stderr
+    )
 
 
 def test_pipeline_step_with_reward_mapping(ws, tmp_path):
@@ -326,11 +384,16 @@ def test_pipeline_step_with_reward_mapping(ws, tmp_path):
     from adqa_data.cli.pipeline import run
 
     pipe = tmp_path / "p.yaml"
-    pipe.write_text(f"workspace: {ws.root}\nsteps:\n  - rollout: {{backend: scripted, shard_size: 4, name: piped, "
-                    "reward: {correctness: 1.0, format: 0.5}}\n")
+    pipe.write_text(
+        f"workspace: {ws.root}\nsteps:\n  - rollout: {{backend: scripted, shard_size: 4, name: piped, "
+        "reward: {correctness: 1.0, format: 0.5}}\n"
+    )
     (argv,) = run(pipe)
     assert argv[argv.index("--reward") + 1] == "correctness=1.0"
-    assert ws.provenance("rollout", "audiomcq", "piped")["config"]["rewards"] == {"correctness": 1.0, "format": 0.5}
+    assert ws.provenance("rollout", "audiomcq", "piped")["config"]["rewards"] == {
+        "correctness": 1.0,
+        "format": 0.5,
+    }
 
 
 # ------------------------------------------------------------------------------ transformers, tiny model
@@ -357,13 +420,32 @@ def test_transformers_end_to_end_from_demo_data(tiny_model, clean_demo_roots, tm
     monkeypatch.setitem(REWARDS, "correctness", _planted_correctness)
     anchored: list[int] = []
     original = AnchoringPass.components
-    monkeypatch.setattr(AnchoringPass, "components",
-                        lambda self, q, p, c: anchored.append(len(c)) or original(self, q, p, c))
+    monkeypatch.setattr(
+        AnchoringPass, "components", lambda self, q, p, c: anchored.append(len(c)) or original(self, q, p, c)
+    )
     w = str(tmp_path / "w")
-    assert runner.invoke(app, ["download", "--from-dir", str(clean_demo_roots["audiomcq"]), "-w", w]).exit_code == 0
+    assert (
+        runner.invoke(app, ["download", "--from-dir", str(clean_demo_roots["audiomcq"]), "-w", w]).exit_code
+        == 0
+    )
     assert runner.invoke(app, ["sample", "--n", "3", "--split", "all", "-w", w]).exit_code == 0
-    res = runner.invoke(app, ["rollout", "-w", w, "--model", str(tiny_model), "--max-new-tokens", "6",
-                              "--shard-size", "1", "--name", "tf", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "rollout",
+            "-w",
+            w,
+            "--model",
+            str(tiny_model),
+            "--max-new-tokens",
+            "6",
+            "--shard-size",
+            "1",
+            "--name",
+            "tf",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert (out["groups"], out["rows"], out["shards"]) == (3, 12, 3)
@@ -388,8 +470,9 @@ def test_transformers_end_to_end_from_demo_data(tiny_model, clean_demo_roots, tm
     # a lost shard is redone bit for bit: seeded runs repeat exactly
     (Path(out["out_dir"]) / "part-00002.parquet").unlink()
     ws.provenance_path("rollout", "audiomcq", "tf").unlink()
-    redo = rollout(ws, load_config(None, model=str(tiny_model), max_new_tokens=6, shard_size=1), name="tf",
-                   release=False)  # the next run reuses the loaded model
+    redo = rollout(
+        ws, load_config(None, model=str(tiny_model), max_new_tokens=6, shard_size=1), name="tf", release=False
+    )  # the next run reuses the loaded model
     assert redo.shards_written == 1 and _comparable(table(ws, "tf")) == t
 
     # other shards (other batches): the same tokens; log-probs equal up to batched-matmul rounding
@@ -413,13 +496,20 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
     from adqa_data.rewards.anchoring import anchoring_score
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(model_dir, attn_implementation="eager").eval()
-    feats = whisper_features(AutoFeatureExtractor.from_pretrained(model_dir),
-                             [load_audio(dataset_root / row["audio_path"], 16000)], 16000)
+    feats = whisper_features(
+        AutoFeatureExtractor.from_pretrained(model_dir),
+        [load_audio(dataset_root / row["audio_path"], 16000)],
+        16000,
+    )
     ids = row["prompt_token_ids"] + row["completion_token_ids"]
     with torch.no_grad():
-        out = model(input_ids=torch.tensor([ids]), input_features=feats.input_features,
-                    feature_attention_mask=feats.attention_mask, output_attentions=True)
-    attn = out.attentions[-1][0].mean(0)[len(row["prompt_token_ids"]):].numpy()
+        out = model(
+            input_ids=torch.tensor([ids]),
+            input_features=feats.input_features,
+            feature_attention_mask=feats.attention_mask,
+            output_attentions=True,
+        )
+    attn = out.attentions[-1][0].mean(0)[len(row["prompt_token_ids"]) :].numpy()
     audio = np.array(ids) == model.config.audio_token_index
     assert row["reward_anchoring"] == pytest.approx(anchoring_score(attn, audio)["score"], abs=1e-5)
 
@@ -432,9 +522,19 @@ def test_vllm_rollout_whole_groups_seeded_across_shard_sizes(tiny_model, ws, tmp
     from test_vllm_backend import _vllm_loadable  # the checkpoint-layout fix vLLM needs for tiny models
 
     model = _vllm_loadable(Path(shutil.copytree(tiny_model, tmp_path / "vllm-model")))
-    options = {"max_model_len": 2048, "engine_kwargs": {"enforce_eager": True, "kv_cache_memory_bytes": 256 << 20}}
-    cfg = load_config(None, backend="vllm", model=str(model), max_new_tokens=6, shard_size=4,
-                      rewards={"correctness": 1.0, "format": 0.25}, backend_options=options)
+    options = {
+        "max_model_len": 2048,
+        "engine_kwargs": {"enforce_eager": True, "kv_cache_memory_bytes": 256 << 20},
+    }
+    cfg = load_config(
+        None,
+        backend="vllm",
+        model=str(model),
+        max_new_tokens=6,
+        shard_size=4,
+        rewards={"correctness": 1.0, "format": 0.25},
+        backend_options=options,
+    )
     try:
         res = rollout(ws, cfg, name="vllm", release=False)  # one engine start for both runs
         again = rollout(ws, cfg.model_copy(update={"shard_size": N_PROMPTS}), name="vllm-one-shard")
@@ -444,7 +544,11 @@ def test_vllm_rollout_whole_groups_seeded_across_shard_sizes(tiny_model, ws, tmp
     t = _comparable(table(ws, "vllm"))
     _assert_whole(t, k=4, groups=N_PROMPTS)
     for r in t:
-        assert len(r["completion_logprobs"]) == r["completion_length"] >= 1 and r["finish_reason"] in ("stop", "length")
+        assert len(r["completion_logprobs"]) == r["completion_length"] >= 1 and r["finish_reason"] in (
+            "stop",
+            "length",
+        )
     keep = ("item_id", "rollout_index", "completion_token_ids", "prompt_token_ids")
-    assert [{c: r[c] for c in keep} for r in _comparable(table(ws, "vllm-one-shard"))] == \
-        [{c: r[c] for c in keep} for r in t]
+    assert [{c: r[c] for c in keep} for r in _comparable(table(ws, "vllm-one-shard"))] == [
+        {c: r[c] for c in keep} for r in t
+    ]

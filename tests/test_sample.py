@@ -9,21 +9,42 @@ from adqa_data.workspace import DatasetRecord, StageRun, Workspace
 
 
 def _pool(counts: dict[str, int]) -> list[dict]:
-    return [{"item_id": f"{t}_{i:03d}", "question_type": t, "source_dataset": f"src{i % 3}", "answer_index": 0}
-            for t, c in counts.items() for i in range(c)]
+    return [
+        {"item_id": f"{t}_{i:03d}", "question_type": t, "source_dataset": f"src{i % 3}", "answer_index": 0}
+        for t, c in counts.items()
+        for i in range(c)
+    ]
 
 
 def _workspace(tmp_path, counts: dict[str, int], strong_every: int = 1) -> Workspace:
     """A workspace with planted items and a planted filter split (every `strong_every`-th item strong)."""
     ws = Workspace(tmp_path / "w")
     pool = _pool(counts)
-    items = [{"item_id": p["item_id"], "dataset": "d", "split": "train", "source_dataset": p["source_dataset"],
-              "question_type": p["question_type"], "question": "q?", "choices": ["a", "b"], "answer_index": 0,
-              "answer_text": "a", "audio_path": "x.wav", "audio_sha256": "0" * 64, "duration_s": 1.0,
-              "sample_rate": 16000, "num_channels": 1, "row_index": i} for i, p in enumerate(pool)]
+    items = [
+        {
+            "item_id": p["item_id"],
+            "dataset": "d",
+            "split": "train",
+            "source_dataset": p["source_dataset"],
+            "question_type": p["question_type"],
+            "question": "q?",
+            "choices": ["a", "b"],
+            "answer_index": 0,
+            "answer_text": "a",
+            "audio_path": "x.wav",
+            "audio_sha256": "0" * 64,
+            "duration_s": 1.0,
+            "sample_rate": 16000,
+            "num_channels": 1,
+            "row_index": i,
+        }
+        for i, p in enumerate(pool)
+    ]
     StageRun.write_shard(ws.table_dir("items", "d"), 0, ITEMS.from_pylist(items), ITEMS)
-    scores = [{"dataset": "d", "item_id": p["item_id"], "split": "strong" if i % strong_every == 0 else "weak"}
-              for i, p in enumerate(pool)]
+    scores = [
+        {"dataset": "d", "item_id": p["item_id"], "split": "strong" if i % strong_every == 0 else "weak"}
+        for i, p in enumerate(pool)
+    ]
     StageRun.write_shard(ws.table_dir("item_scores", "d"), 0, ITEM_SCORES.from_pylist(scores), ITEM_SCORES)
     ws.register_dataset(DatasetRecord("d", str(tmp_path), "audiomcq", "train", "dir:test"))
     return ws
@@ -41,12 +62,19 @@ def test_draw_is_balanced_unique_and_seeded():
     pool = _pool({"sound": 300, "music": 60, "speech": 40, "temporal": 100})
     chosen = draw(pool, 120, "uniform", seed=3)
     assert len(chosen) == 120 and len({c["item_id"] for c in chosen}) == 120
-    assert Counter(c["question_type"] for c in chosen) == {"sound": 30, "music": 30, "speech": 30, "temporal": 30}
+    assert Counter(c["question_type"] for c in chosen) == {
+        "sound": 30,
+        "music": 30,
+        "speech": 30,
+        "temporal": 30,
+    }
     assert draw(list(reversed(pool)), 120, "uniform", seed=3) == chosen  # independent of pool order
     assert draw(pool, 120, "uniform", seed=4) != chosen
     prop = Counter(c["question_type"] for c in draw(pool, 100, "proportional", seed=0))
     assert prop == {"sound": 60, "music": 12, "speech": 8, "temporal": 20}
-    weighted = Counter(c["question_type"] for c in draw(pool, 100, parse_weights("sound=2,music=1,speech=1,temporal=0"), 0))
+    weighted = Counter(
+        c["question_type"] for c in draw(pool, 100, parse_weights("sound=2,music=1,speech=1,temporal=0"), 0)
+    )
     assert weighted == {"sound": 50, "music": 25, "speech": 25}
     # any prefix of the draw order is roughly balanced too (types interleaved, not blocked)
     assert len({c["question_type"] for c in chosen[:12]}) >= 3

@@ -212,7 +212,11 @@ def test_what_a_stage_may_ask(backends, family):
     q = _queries(1, shared=False, seed=4, style="think")[0]
     assert b.sample_rate == 16000
     prompt = b.prompt_text(q)
-    assert prompt.endswith("assistant\n") and q.question in prompt and prompt.count(b.adapter.audio_placeholder) == 1
+    assert (
+        prompt.endswith("assistant\n")
+        and q.question in prompt
+        and prompt.count(b.adapter.audio_placeholder) == 1
+    )
     g = b.generate([q], Sampling(temperature=0.0, max_new_tokens=2))[0]
     n_audio = b.model.audio_token_count(len(q.audio))
     assert g.prompt_token_ids == b.model.tokenize(prompt, n_audio)

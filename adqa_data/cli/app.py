@@ -44,7 +44,9 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise UserError(f"--map {pair!r} is not FIELD=COLUMN", fix="e.g. --map question=q --map choices=options")
+            raise UserError(
+                f"--map {pair!r} is not FIELD=COLUMN", fix="e.g. --map question=q --map choices=options"
+            )
         k, v = pair.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -52,7 +54,9 @@ def parse_mapping(pairs: list[str]) -> dict[str, str]:
 
 @app.callback()
 def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the Python traceback too (also: ADQA_DEBUG=1).")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show the Python traceback too (also: ADQA_DEBUG=1).")
+    ] = False,
 ) -> None:
     if debug:
         os.environ["ADQA_DEBUG"] = "1"
@@ -75,19 +79,31 @@ def describe_error(e: BaseException) -> tuple[str, str | None, str | None, int]:
         where = str(e.filename) if e.filename is not None else None
         code = e.errno
         if code == errno.ENOSPC:
-            return ("no space left on the device", where,
-                    "free some space and rerun: finished shards are kept and the run resumes", 1)
+            return (
+                "no space left on the device",
+                where,
+                "free some space and rerun: finished shards are kept and the run resumes",
+                1,
+            )
         if code == errno.EROFS:
             return "the file system is read-only", where, "use a writable --workspace (or output path)", 1
         if code in (errno.EACCES, errno.EPERM):
             return "permission denied", where, "check the permissions of that path, or use another one", 1
         if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-            return (f"{e.strerror}: a file is where a folder is needed, or the other way round", where,
-                    "choose another output path, or move the file away", 1)
+            return (
+                f"{e.strerror}: a file is where a folder is needed, or the other way round",
+                where,
+                "choose another output path, or move the file away",
+                1,
+            )
         return f"{e.strerror or e}", where, None, 1
     first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return (f"unexpected {type(e).__name__}{': ' + first if first else ''}", None,
-            "rerun with --debug (or ADQA_DEBUG=1) for the traceback, and report it if it is not your input", 1)
+    return (
+        f"unexpected {type(e).__name__}{': ' + first if first else ''}",
+        None,
+        "rerun with --debug (or ADQA_DEBUG=1) for the traceback, and report it if it is not your input",
+        1,
+    )
 
 
 def print_error(what: str, where: str | None, fix: str | None) -> None:
@@ -107,7 +123,9 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        print_error("interrupted", None, "rerun the same command: finished shards are kept and the run resumes")
+        print_error(
+            "interrupted", None, "rerun the same command: finished shards are kept and the run resumes"
+        )
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the one place errors become messages
         from ..errors import UserError

@@ -16,7 +16,9 @@ def demo_data(
     out: Annotated[Path, typer.Argument(help="Folder to write the demo datasets into.")],
     clips: Annotated[int, typer.Option("--clips", help="Number of AudioMCQ-layout clips.")] = 24,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    defects: Annotated[bool, typer.Option("--defects", help="Also plant one row of every kind download quarantines.")] = False,
+    defects: Annotated[
+        bool, typer.Option("--defects", help="Also plant one row of every kind download quarantines.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write small synthetic datasets (tones, noise, clicks) in the AudioMCQ and DCASE 2026 layouts."""
@@ -33,7 +35,9 @@ def demo_data(
 @app.command("demo-models")
 def demo_models(
     out: Annotated[Path, typer.Argument(help="Folder for the tiny models and their panel.yaml.")],
-    size: Annotated[str, typer.Option("--size", help="tiny (tests, seconds) or bench (>=20M parameters).")] = "tiny",
+    size: Annotated[
+        str, typer.Option("--size", help="tiny (tests, seconds) or bench (>=20M parameters).")
+    ] = "tiny",
     as_json: JsonOpt = False,
 ) -> None:
     """Build random-weight tiny LALMs offline (two Qwen2-Audio, one Qwen2.5-Omni thinker), a panel.yaml
@@ -52,12 +56,25 @@ def demo_models(
     else:
         paths = build_demo_models(out, size=size)
         codec = build_tiny_codec("mimi", codec)
-        families = {"qwen2-audio-s0": "qwen2_audio", "qwen2-audio-s1": "qwen2_audio",
-                    "qwen25-omni-thinker-s0": "qwen25_omni"}
+        families = {
+            "qwen2-audio-s0": "qwen2_audio",
+            "qwen2-audio-s1": "qwen2_audio",
+            "qwen25-omni-thinker-s0": "qwen25_omni",
+        }
         panel = {
-            "name": "tiny", "description": "random tiny models from 'adqa-data demo-models'", "min_correct": 2,
-            "members": [{"name": f"tiny-{name}", "model": f"./{name}", "family": families[name],
-                         "backend": "transformers", "dtype": "float32"} for name in paths],
+            "name": "tiny",
+            "description": "random tiny models from 'adqa-data demo-models'",
+            "min_correct": 2,
+            "members": [
+                {
+                    "name": f"tiny-{name}",
+                    "model": f"./{name}",
+                    "family": families[name],
+                    "backend": "transformers",
+                    "dtype": "float32",
+                }
+                for name in paths
+            ],
         }
         panel_file.write_text(yaml.safe_dump(panel, sort_keys=False))
     if as_json:

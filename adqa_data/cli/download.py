@@ -22,21 +22,72 @@ from .app import (
 
 @app.command()
 def download(
-    from_dir: Annotated[Path | None, typer.Option("--from-dir", help="Local dataset root (manifest + audio folders).")] = None,
-    hub: Annotated[str | None, typer.Option("--hub", help="A pinned hub dataset from manifests/, e.g. audiomcq-strongac-geminicot.")] = None,
-    revision: Annotated[str | None, typer.Option("--revision", help="Override the pinned hub revision.")] = None,
-    layout: Annotated[str | None, typer.Option("--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected).")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")] = None,
-    manifest: Annotated[str | None, typer.Option("--manifest", help="Generic layout: the JSONL/Parquet file, relative to the root (may not climb out of it), or an absolute path.")] = None,
-    mapping: Annotated[list[str] | None, typer.Option("--map", help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).")] = None,
-    split: Annotated[str | None, typer.Option("--split", help="Generic layout: split name to record.")] = None,
-    max_options: Annotated[int, typer.Option("--max-options", help="Quarantine questions with more options than this (too_many_choices); 2-10, the letters A-J.")] = 10,
-    max_text_chars: Annotated[int, typer.Option("--max-text-chars", help="Quarantine questions whose question plus options exceed this many characters (text_too_long).")] = 10_000,
-    max_audio_seconds: Annotated[float, typer.Option("--max-audio-seconds", help="Quarantine audio longer than this, declared or decoded (audio_too_long); read from the header, never loaded whole.")] = 600.0,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from-dir", help="Local dataset root (manifest + audio folders).")
+    ] = None,
+    hub: Annotated[
+        str | None,
+        typer.Option("--hub", help="A pinned hub dataset from manifests/, e.g. audiomcq-strongac-geminicot."),
+    ] = None,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Override the pinned hub revision.")
+    ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            "--layout", help="audiomcq | dcase2026-dev | dcase2026-eval | generic (default: detected)."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Dataset name in the workspace (default: the layout name).")
+    ] = None,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest",
+            help="Generic layout: the JSONL/Parquet file, relative to the root (may not climb out of it), or an absolute path.",
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Generic layout: FIELD=COLUMN, repeatable (fields: item_id, question, choices, answer, audio_path, source_dataset, question_type, cot).",
+        ),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Generic layout: split name to record.")
+    ] = None,
+    max_options: Annotated[
+        int,
+        typer.Option(
+            "--max-options",
+            help="Quarantine questions with more options than this (too_many_choices); 2-10, the letters A-J.",
+        ),
+    ] = 10,
+    max_text_chars: Annotated[
+        int,
+        typer.Option(
+            "--max-text-chars",
+            help="Quarantine questions whose question plus options exceed this many characters (text_too_long).",
+        ),
+    ] = 10_000,
+    max_audio_seconds: Annotated[
+        float,
+        typer.Option(
+            "--max-audio-seconds",
+            help="Quarantine audio longer than this, declared or decoded (audio_too_long); read from the header, never loaded whole.",
+        ),
+    ] = 600.0,
     workspace: WorkspaceOpt = DEFAULT_WS,
-    workers: Annotated[int | None, typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Processes probing audio (default: CPU count; 1 = in-process)."),
+    ] = None,
     engine: EngineOpt = "local",
-    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any row is quarantined.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero when any row is quarantined.")
+    ] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -53,21 +104,44 @@ def download(
 
     with progress_bar("probing audio", "files") as on_progress:
         res = run_download(
-            Workspace(workspace), from_dir=from_dir, hub=hub, revision=revision, layout=layout, name=name,
-            manifest=manifest, mapping=parse_mapping(mapping or []) or None, split=split, engine=check_engine(engine),
-            workers=workers, force=force, on_progress=on_progress,
-            limits=RowLimits(max_options=max_options, max_text_chars=max_text_chars), max_audio_seconds=max_audio_seconds,
+            Workspace(workspace),
+            from_dir=from_dir,
+            hub=hub,
+            revision=revision,
+            layout=layout,
+            name=name,
+            manifest=manifest,
+            mapping=parse_mapping(mapping or []) or None,
+            split=split,
+            engine=check_engine(engine),
+            workers=workers,
+            force=force,
+            on_progress=on_progress,
+            limits=RowLimits(max_options=max_options, max_text_chars=max_text_chars),
+            max_audio_seconds=max_audio_seconds,
         )
-    summary = {"dataset": res.dataset, "root": res.root, "up_to_date": res.up_to_date, "input_rows": res.input_rows,
-               "items": res.items, "quarantined": res.quarantined, "quarantine_reasons": res.reasons,
-               "probed_files": res.probed_files, "seconds": res.seconds}
+    summary = {
+        "dataset": res.dataset,
+        "root": res.root,
+        "up_to_date": res.up_to_date,
+        "input_rows": res.input_rows,
+        "items": res.items,
+        "quarantined": res.quarantined,
+        "quarantine_reasons": res.reasons,
+        "probed_files": res.probed_files,
+        "seconds": res.seconds,
+    }
     if as_json:
         print_json(summary)
     elif res.up_to_date:
-        render.log(f"up to date: {res.dataset} ({res.items} items, {res.quarantined} quarantined); --force redoes it")
+        render.log(
+            f"up to date: {res.dataset} ({res.items} items, {res.quarantined} quarantined); --force redoes it"
+        )
     else:
-        render.result(f"{res.dataset}: {res.input_rows} rows -> {res.items} items, {res.quarantined} quarantined "
-                      f"({res.probed_files} files probed, {res.seconds:.1f} s)")
+        render.result(
+            f"{res.dataset}: {res.input_rows} rows -> {res.items} items, {res.quarantined} quarantined "
+            f"({res.probed_files} files probed, {res.seconds:.1f} s)"
+        )
         if res.reasons:
             render.counts("quarantined rows", "reason", res.reasons)
             render.log(f"details: quarantine/{res.dataset}/download/ in the workspace")

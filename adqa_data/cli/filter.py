@@ -22,20 +22,73 @@ from .app import (
 
 @app.command("filter")
 def filter_cmd(
-    panel: Annotated[str, typer.Option("--panel", help="Panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny).")] = "audiomcq",
-    condition: Annotated[list[str] | None, typer.Option("--condition", help="Extra condition besides audio and silence, repeatable: noise | swap.")] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="letters | options | generate for every member (default: each member's own, letters).")] = None,
-    permutations: Annotated[int, typer.Option("--permutations", "-k", help="Score each item under K cyclic rotations of its options and average; K = the number of options (4) fully cancels a letter-position bias.")] = 1,
-    min_correct: Annotated[int | None, typer.Option("--min-correct", help="Weak when at least this many members are correct on silence (default: the panel's, 2).")] = None,
-    silence_seconds: Annotated[float, typer.Option("--silence-seconds", help="Length of the silent (and noise) clip.")] = 30.0,
-    noise_color: Annotated[str, typer.Option("--noise-color", help="noise condition: white | pink.")] = "white",
-    noise_level: Annotated[float, typer.Option("--noise-level", help="noise condition: RMS level in dBFS.")] = -30.0,
+    panel: Annotated[
+        str,
+        typer.Option(
+            "--panel", help="Panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny)."
+        ),
+    ] = "audiomcq",
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition", help="Extra condition besides audio and silence, repeatable: noise | swap."
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="letters | options | generate for every member (default: each member's own, letters).",
+        ),
+    ] = None,
+    permutations: Annotated[
+        int,
+        typer.Option(
+            "--permutations",
+            "-k",
+            help="Score each item under K cyclic rotations of its options and average; K = the number of options (4) fully cancels a letter-position bias.",
+        ),
+    ] = 1,
+    min_correct: Annotated[
+        int | None,
+        typer.Option(
+            "--min-correct",
+            help="Weak when at least this many members are correct on silence (default: the panel's, 2).",
+        ),
+    ] = None,
+    silence_seconds: Annotated[
+        float, typer.Option("--silence-seconds", help="Length of the silent (and noise) clip.")
+    ] = 30.0,
+    noise_color: Annotated[
+        str, typer.Option("--noise-color", help="noise condition: white | pink.")
+    ] = "white",
+    noise_level: Annotated[
+        float, typer.Option("--noise-level", help="noise condition: RMS level in dBFS.")
+    ] = -30.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the noise clip and the swap draws.")] = 0,
-    chunk_items: Annotated[int, typer.Option("--chunk-items", help="Items per votes shard (the unit of resume).")] = 256,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="generate mode: reply length limit.")] = 256,
-    device: Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
-    max_prompt_tokens: Annotated[int, typer.Option("--max-prompt-tokens", help="Quarantine items whose prompt (question and options) exceeds this many tokens of a member's tokenizer (prompt_too_long).")] = 2048,
-    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="Allow panel members that need code from their model repository (trust_remote_code: true, or a family like kimi_audio) to run it; each must be a local folder or pin revision: to a 40-character commit.")] = False,
+    chunk_items: Annotated[
+        int, typer.Option("--chunk-items", help="Items per votes shard (the unit of resume).")
+    ] = 256,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="generate mode: reply length limit.")
+    ] = 256,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
+    ] = None,
+    max_prompt_tokens: Annotated[
+        int,
+        typer.Option(
+            "--max-prompt-tokens",
+            help="Quarantine items whose prompt (question and options) exceeds this many tokens of a member's tokenizer (prompt_too_long).",
+        ),
+    ] = 2048,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code",
+            help="Allow panel members that need code from their model repository (trust_remote_code: true, or a family like kimi_audio) to run it; each must be a local folder or pin revision: to a 40-character commit.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
@@ -54,14 +107,30 @@ def filter_cmd(
     from ..workspace import Workspace
 
     options = FilterOptions(
-        conditions=("audio", "silence", *(condition or [])), mode=mode, permutations=permutations,
-        min_correct=min_correct, silence_seconds=silence_seconds, noise_color=noise_color,
-        noise_level_dbfs=noise_level, seed=seed, chunk_items=chunk_items, max_new_tokens=max_new_tokens, device=device,
-        max_prompt_tokens=max_prompt_tokens, trust_remote_code=trust_remote_code,
+        conditions=("audio", "silence", *(condition or [])),
+        mode=mode,
+        permutations=permutations,
+        min_correct=min_correct,
+        silence_seconds=silence_seconds,
+        noise_color=noise_color,
+        noise_level_dbfs=noise_level,
+        seed=seed,
+        chunk_items=chunk_items,
+        max_new_tokens=max_new_tokens,
+        device=device,
+        max_prompt_tokens=max_prompt_tokens,
+        trust_remote_code=trust_remote_code,
     )
     with progress_bar("panel votes", "shards") as on_progress:
-        res = filter_dataset(Workspace(workspace), panel, dataset, options, engine=check_engine(engine), force=force,
-                             on_progress=on_progress)
+        res = filter_dataset(
+            Workspace(workspace),
+            panel,
+            dataset,
+            options,
+            engine=check_engine(engine),
+            force=force,
+            on_progress=on_progress,
+        )
     if as_json:
         print_json(res.to_json())
         return
@@ -76,9 +145,11 @@ def filter_cmd(
 def show(report: dict[str, Any]) -> None:
     """The statistics of a filter run: the split, per-model accuracy, strong share by group, agreement."""
     s, pct = report["stats"], render.pct
-    head = (f"{report['dataset']}: {s['items']} items scored -> {s['weak']} weak, {s['strong']} strong "
-            f"({pct(s['strong_share'])} strong; weak = at least {s['min_correct']} of {len(s['panel'])} "
-            "correct on silence)")
+    head = (
+        f"{report['dataset']}: {s['items']} items scored -> {s['weak']} weak, {s['strong']} strong "
+        f"({pct(s['strong_share'])} strong; weak = at least {s['min_correct']} of {len(s['panel'])} "
+        "correct on silence)"
+    )
     if report.get("skipped_no_answer"):
         head += f"; {report['skipped_no_answer']} items without a gold answer skipped"
     render.result(head)
@@ -90,20 +161,34 @@ def show(report: dict[str, Any]) -> None:
     render.table(
         "per model (accuracy from permutation-averaged answers)",
         ["model", *acc_cols, "mean AC", "mean score", "silent letters"],
-        [(m, *(pct(d["accuracy"][c]) for c in s["conditions"]), signed(d["mean_audio_contribution"]),
-          signed(d["mean_contribution_score"]),
-          " ".join(f"{k}:{pct(v)}" for k, v in d.get("silence_letter_share", {}).items()))
-         for m, d in s["models"].items()],
+        [
+            (
+                m,
+                *(pct(d["accuracy"][c]) for c in s["conditions"]),
+                signed(d["mean_audio_contribution"]),
+                signed(d["mean_contribution_score"]),
+                " ".join(f"{k}:{pct(v)}" for k, v in d.get("silence_letter_share", {}).items()),
+            )
+            for m, d in s["models"].items()
+        ],
         right=[*acc_cols, "mean AC", "mean score"],
     )
     for key, label in (("by_source", "source"), ("by_question_type", "question type")):
-        render.table(f"strong share by {label}", [label, "items", "strong", "share"],
-                     [(k, d["items"], d["strong"], pct(d["strong_share"])) for k, d in s[key].items()],
-                     right=["share"])
+        render.table(
+            f"strong share by {label}",
+            [label, "items", "strong", "share"],
+            [(k, d["items"], d["strong"], pct(d["strong_share"])) for k, d in s[key].items()],
+            right=["share"],
+        )
     if s["silence_agreement"]:
-        render.table("agreement on silence correctness", ["model a", "model b", "agreement", "Cohen's kappa"],
-                     [(d["a"], d["b"], pct(d["agreement"]), "-" if d["kappa"] is None else f"{d['kappa']:.3f}")
-                      for d in s["silence_agreement"]],
-                     right=["agreement", "Cohen's kappa"])
+        render.table(
+            "agreement on silence correctness",
+            ["model a", "model b", "agreement", "Cohen's kappa"],
+            [
+                (d["a"], d["b"], pct(d["agreement"]), "-" if d["kappa"] is None else f"{d['kappa']:.3f}")
+                for d in s["silence_agreement"]
+            ],
+            right=["agreement", "Cohen's kappa"],
+        )
     hist = ", ".join(f"{k}: {v}" for k, v in s["silence_correct_histogram"].items())
     render.result(f"items by number of members correct on silence: {hist}")

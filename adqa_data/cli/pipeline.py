@@ -51,7 +51,9 @@ class Pipeline(BaseModel):
 def load(path: Path) -> Pipeline:
     from ..config_files import load_yaml_model
 
-    return load_yaml_model(path, Pipeline, "pipeline file", fix="see adqa-data run --help and pipelines/demo.yaml")
+    return load_yaml_model(
+        path, Pipeline, "pipeline file", fix="see adqa-data run --help and pipelines/demo.yaml"
+    )
 
 
 def to_argv(command: str, options: dict[str, Any] | None, params: set[str]) -> list[str]:
@@ -84,12 +86,18 @@ def _check_value(where: str, command: str, key: str, value: Any, param: Any) -> 
         return
     if getattr(param, "is_flag", False):
         if not isinstance(value, bool):
-            raise UserError(f"{where}: {key} is a yes/no flag, not {value!r}", fix=f"write {key}: true or {key}: false")
+            raise UserError(
+                f"{where}: {key} is a yes/no flag, not {value!r}", fix=f"write {key}: true or {key}: false"
+            )
         return
     if isinstance(value, bool):
-        raise UserError(f"{where}: {key} takes a value, not {str(value).lower()}", fix=f"run 'adqa-data {command} --help'")
+        raise UserError(
+            f"{where}: {key} takes a value, not {str(value).lower()}", fix=f"run 'adqa-data {command} --help'"
+        )
     if getattr(param, "multiple", False):
-        items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        items = (
+            list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        )
         if not all(isinstance(v, scalar) and not isinstance(v, bool) for v in items):
             raise UserError(f"{where}: {key} takes plain values, not {value!r}")
         return
@@ -107,7 +115,7 @@ def plan(pipe: Pipeline) -> list[list[str]]:
     argvs = []
     no_engine: list[str] = []
     for i, step in enumerate(pipe.steps):
-        (command, options), = step.items()
+        ((command, options),) = step.items()
         cmd = group.commands.get(command)
         if cmd is None or command in NOT_A_STEP:
             known = ", ".join(sorted(set(group.commands) - NOT_A_STEP))
@@ -132,13 +140,19 @@ def plan(pipe: Pipeline) -> list[list[str]]:
             cmd.make_context(command, argv[1:])
         except Exception as e:  # typer vendors click: match its usage errors by shape
             if hasattr(e, "format_message"):
-                raise UserError(f"{where}: {e.format_message()}", fix=f"run 'adqa-data {command} --help'") from None
+                raise UserError(
+                    f"{where}: {e.format_message()}", fix=f"run 'adqa-data {command} --help'"
+                ) from None
             raise
         argvs.append(argv)
     if no_engine and pipe.engine != "local":
         names = ", ".join(sorted(set(no_engine)))
-        console.print(f"note: engine: {pipe.engine} does not apply to {names} (no --engine: they run in-process)",
-                      soft_wrap=True, highlight=False, markup=False)
+        console.print(
+            f"note: engine: {pipe.engine} does not apply to {names} (no --engine: they run in-process)",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     return argvs
 
 
@@ -176,7 +190,9 @@ def run(path: Path, dry_run: bool = False) -> list[list[str]]:
 @app.command("run")
 def run_pipeline(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline YAML: workspace, engine, and a list of steps.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the commands without running them.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the commands without running them.")
+    ] = False,
 ) -> None:
     """Run a pipeline: each step is one command with its options as YAML keys (see pipelines/demo.yaml).
 

@@ -51,12 +51,16 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()) -> None:
+def table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()
+) -> None:
     """A titled table on stdout; numbers right-aligned (also every column named in `right`)."""
     rows = [list(r) for r in rows]
     t = Table(title=title, title_justify="left")
     for i, name in enumerate(columns):
-        numeric = name in right or (rows and all(isinstance(r[i], (int, float)) for r in rows if r[i] is not None))
+        numeric = name in right or (
+            rows and all(isinstance(r[i], (int, float)) for r in rows if r[i] is not None)
+        )
         t.add_column(name, justify="right" if numeric else "left")
     for r in rows:
         t.add_row(*(_cell(v) for v in r))

@@ -25,31 +25,110 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @app.command()
 def rollout(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="The policy: a checkpoint directory or hub id.")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="transformers (default) | vllm | scripted (no model: dry runs, tests).")] = None,
-    prompts: Annotated[str | None, typer.Option("--prompts", help="Prompt set from 'sample' (default: the only one).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="The policy: a checkpoint directory or hub id.")
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", help="transformers (default) | vllm | scripted (no model: dry runs, tests)."
+        ),
+    ] = None,
+    prompts: Annotated[
+        str | None, typer.Option("--prompts", help="Prompt set from 'sample' (default: the only one).")
+    ] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="Completions per prompt (default 4).")] = None,
-    temperature: Annotated[float | None, typer.Option("--temperature", help="Sampling temperature (default 1.0: the policy itself).")] = None,
-    top_p: Annotated[float | None, typer.Option("--top-p", help="Nucleus sampling (default 1.0: off).")] = None,
-    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Completion length limit (default 512).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0).")] = None,
-    prompt_style: Annotated[str | None, typer.Option("--prompt-style", help="Prompt style: a built-in name (think, letters, audiomcq; default think) or a style YAML file.")] = None,
-    reward: Annotated[list[str] | None, typer.Option("--reward", help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.")] = None,
-    baseline: Annotated[str | None, typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out.")] = None,
-    shard_size: Annotated[int | None, typer.Option("--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64).")] = None,
-    family: Annotated[str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")] = None,
-    codec: Annotated[str | None, typer.Option("--codec", help="For a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, e.g. mimo-audio or a codec key from 'encode' (default: the policy's codec).")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option("--temperature", help="Sampling temperature (default 1.0: the policy itself)."),
+    ] = None,
+    top_p: Annotated[
+        float | None, typer.Option("--top-p", help="Nucleus sampling (default 1.0: off).")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option("--max-new-tokens", help="Completion length limit (default 512).")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0)."),
+    ] = None,
+    prompt_style: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt-style",
+            help="Prompt style: a built-in name (think, letters, audiomcq; default think) or a style YAML file.",
+        ),
+    ] = None,
+    reward: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reward",
+            help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.",
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out."),
+    ] = None,
+    shard_size: Annotated[
+        int | None,
+        typer.Option(
+            "--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64)."
+        ),
+    ] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
+    ] = None,
+    codec: Annotated[
+        str | None,
+        typer.Option(
+            "--codec",
+            help="For a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, e.g. mimo-audio or a codec key from 'encode' (default: the policy's codec).",
+        ),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
+    ] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Rollout set name (default: <prompts>-<model>-k<K>-seed<seed>-<settings hash>; a complete set of that name made with other settings is replaced only with --force).")] = None,
-    revision: Annotated[str | None, typer.Option("--revision", help="vllm backend: the policy's hub commit (40 characters pin it).")] = None,
-    max_prompt_tokens: Annotated[int | None, typer.Option("--max-prompt-tokens", help="Quarantine prompts longer than this in the policy's tokens (prompt_too_long; default 2048).")] = None,
-    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="Allow the policy's repository code to run; it must be a local folder or pinned with --revision to a commit.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Rollout set name (default: <prompts>-<model>-k<K>-seed<seed>-<settings hash>; a complete set of that name made with other settings is replaced only with --force).",
+        ),
+    ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option("--revision", help="vllm backend: the policy's hub commit (40 characters pin it)."),
+    ] = None,
+    max_prompt_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--max-prompt-tokens",
+            help="Quarantine prompts longer than this in the policy's tokens (prompt_too_long; default 2048).",
+        ),
+    ] = None,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code",
+            help="Allow the policy's repository code to run; it must be a local folder or pinned with --revision to a commit.",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
-    workers: Annotated[int | None, typer.Option("--workers", help="--engine ray: shards in flight at once (default: as many as fit).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="--engine ray: shards in flight at once (default: as many as fit)."),
+    ] = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -66,18 +145,42 @@ def rollout(
     from ..workspace import Workspace
 
     cfg = load_config(
-        config, model=model, backend=backend, k=k, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-        seed=seed, prompt_style=prompt_style, rewards=parse_reward_weights(reward or []) or None, baseline=baseline,
-        shard_size=shard_size, family=family, device=device, dtype=dtype, codec=codec, revision=revision,
-        max_prompt_tokens=max_prompt_tokens, trust_remote_code=trust_remote_code or None,
+        config,
+        model=model,
+        backend=backend,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        prompt_style=prompt_style,
+        rewards=parse_reward_weights(reward or []) or None,
+        baseline=baseline,
+        shard_size=shard_size,
+        family=family,
+        device=device,
+        dtype=dtype,
+        codec=codec,
+        revision=revision,
+        max_prompt_tokens=max_prompt_tokens,
+        trust_remote_code=trust_remote_code or None,
     )
     from rich.markup import escape
 
     for message in cfg.warnings():
         render.log(f"[yellow]warning:[/] {escape(message)}")
     with progress_bar("rollout groups", "groups") as on_progress:
-        res = run_rollout(Workspace(workspace), cfg, dataset=dataset, prompts=prompts, name=name,
-                          engine=check_engine(engine), workers=workers, force=force, on_progress=on_progress)
+        res = run_rollout(
+            Workspace(workspace),
+            cfg,
+            dataset=dataset,
+            prompts=prompts,
+            name=name,
+            engine=check_engine(engine),
+            workers=workers,
+            force=force,
+            on_progress=on_progress,
+        )
     if as_json:
         print_json(res)
         return
@@ -87,12 +190,22 @@ def rollout(
 def show(res: RolloutResult) -> None:
     """What a researcher checks first about a rollout set, as one table."""
     s = res.summary
-    state = "up to date (--force redoes it)" if res.up_to_date else \
-        f"{res.shards_written} of {res.shards} shards written, {res.seconds:.1f} s"
+    state = (
+        "up to date (--force redoes it)"
+        if res.up_to_date
+        else f"{res.shards_written} of {res.shards} shards written, {res.seconds:.1f} s"
+    )
     render.log(f"{res.dataset} / {res.name}: {res.groups} groups x {s.get('k')} = {res.rows} rows; {state}")
     rows: list[tuple[str, object]] = [
-        (key, s.get(key)) for key in ("accuracy", "mean_reward", "anchoring_mean_when_correct", "zero_signal_share",
-                                      "mean_completion_length", "truncated_share")
+        (key, s.get(key))
+        for key in (
+            "accuracy",
+            "mean_reward",
+            "anchoring_mean_when_correct",
+            "zero_signal_share",
+            "mean_completion_length",
+            "truncated_share",
+        )
     ]
     rows += [(f"mean {col}", v) for col, v in (s.get("reward_means") or {}).items()]
     rows += [(f"parse: {layer}", count) for layer, count in (s.get("parse") or {}).items()]

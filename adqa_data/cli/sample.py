@@ -24,11 +24,23 @@ if TYPE_CHECKING:  # pragma: no cover
 @app.command()
 def sample(
     n: Annotated[int, typer.Option("--n", help="Number of prompts to draw.")] = 1000,
-    split: Annotated[str, typer.Option("--split", help="Pool: strong | weak (from 'filter') | all (every answered item).")] = "strong",
-    weights: Annotated[str, typer.Option("--weights", help="Per question type: uniform | proportional | TYPE=W,TYPE=W,...")] = "uniform",
+    split: Annotated[
+        str, typer.Option("--split", help="Pool: strong | weak (from 'filter') | all (every answered item).")
+    ] = "strong",
+    weights: Annotated[
+        str, typer.Option("--weights", help="Per question type: uniform | proportional | TYPE=W,TYPE=W,...")
+    ] = "uniform",
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    name: Annotated[str | None, typer.Option("--name", help="Prompt set name (default: <split>-<n>-seed<seed>).")] = None,
-    exclude_leaked: Annotated[bool | None, typer.Option("--exclude-leaked/--keep-leaked", help="Leave out items 'check-leakage' flagged (their audio or question is in a dev/eval set). Default: exclude once check-leakage has run on the dataset.")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Prompt set name (default: <split>-<n>-seed<seed>).")
+    ] = None,
+    exclude_leaked: Annotated[
+        bool | None,
+        typer.Option(
+            "--exclude-leaked/--keep-leaked",
+            help="Leave out items 'check-leakage' flagged (their audio or question is in a dev/eval set). Default: exclude once check-leakage has run on the dataset.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     force: ForceOpt = False,
@@ -38,21 +50,35 @@ def sample(
     from ..stages.sample import sample as run_sample
     from ..workspace import Workspace
 
-    res = run_sample(Workspace(workspace), dataset, n=n, split=split, weights=weights, seed=seed, name=name, force=force,
-                     exclude_leaked=exclude_leaked)
+    res = run_sample(
+        Workspace(workspace),
+        dataset,
+        n=n,
+        split=split,
+        weights=weights,
+        seed=seed,
+        name=name,
+        force=force,
+        exclude_leaked=exclude_leaked,
+    )
     if as_json:
         print_json(res)
         return
     if res.up_to_date:
         render.log(f"up to date: prompt set {res.name} ({res.n} prompts); --force redoes it")
     if res.excluded_leaked:
-        render.log(f"left out {res.excluded_leaked} items flagged by check-leakage (--keep-leaked keeps them)")
+        render.log(
+            f"left out {res.excluded_leaked} items flagged by check-leakage (--keep-leaked keeps them)"
+        )
     show(res)
 
 
 def show(res: SampleResult) -> None:
     """The prompt set against its pool, by question type and by source."""
     for title, rows in (("question type", res.by_type), ("source", res.by_source)):
-        render.table(f"{res.dataset} / {res.name}: chosen against the pool by {title}", [title, "pool", "chosen", "share"],
-                     [(k, v["pool"], v["chosen"], f"{v['chosen'] / max(res.n, 1):.1%}") for k, v in rows.items()],
-                     right=["share"])
+        render.table(
+            f"{res.dataset} / {res.name}: chosen against the pool by {title}",
+            [title, "pool", "chosen", "share"],
+            [(k, v["pool"], v["chosen"], f"{v['chosen'] / max(res.n, 1):.1%}") for k, v in rows.items()],
+            right=["share"],
+        )

@@ -195,7 +195,7 @@ def weights_dir(spec: CodecSpec) -> str:
     HF cache) at the pinned commit here, on whichever machine loads it; resolution only read config.json."""
     if not spec.weights_id.startswith("hub:"):
         return spec.path
-    repo, _, commit = spec.weights_id[len("hub:"):].rpartition("@")
+    repo, _, commit = spec.weights_id[len("hub:") :].rpartition("@")
     try:
         from huggingface_hub import snapshot_download
 

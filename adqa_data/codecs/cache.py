@@ -48,7 +48,9 @@ def narrow_dtype(codebook_sizes: Sequence[int]) -> type:
     return np.uint16 if max(codebook_sizes) <= 65536 else np.int32
 
 
-def codes_table(codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]) -> pa.Table:
+def codes_table(
+    codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]
+) -> pa.Table:
     """`codes` rows from (audio sha256, [n_q, frames] codes), built without a Python loop over values."""
     dtype = narrow_dtype(codebook_sizes)
     flat = [np.ascontiguousarray(c, dtype=dtype).ravel() for _, c in entries]
@@ -124,7 +126,9 @@ class CodeCache:
                 out.setdefault(sha, (str(part), nq, nf))
         return out
 
-    def write(self, codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]) -> Path:
+    def write(
+        self, codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]
+    ) -> Path:
         """Write one immutable shard of codes; its name is a hash of the audio it holds."""
         name = "part-" + stable_hash(sorted(s for s, _ in entries), n=20) + ".parquet"
         path = self.codec_dir(codec_key) / name
@@ -153,7 +157,9 @@ class Codes:
 
     @functools.cached_property
     def _by_id(self) -> dict[str, dict[str, Any]]:
-        return {r["item_id"]: r for r in self.index.select(["item_id", "audio_sha256", "cache_file"]).to_pylist()}
+        return {
+            r["item_id"]: r for r in self.index.select(["item_id", "audio_sha256", "cache_file"]).to_pylist()
+        }
 
     def _rows(self, item_ids: Sequence[str]) -> list[dict[str, Any]]:
         by_id = self._by_id
@@ -190,11 +196,15 @@ class Codes:
         return datasets.Dataset(nested_codes_table(ids, [r["audio_sha256"] for r in rows], arrays))
 
 
-def nested_codes_table(item_ids: Sequence[str], shas: Sequence[str], arrays: Sequence[np.ndarray]) -> pa.Table:
+def nested_codes_table(
+    item_ids: Sequence[str], shas: Sequence[str], arrays: Sequence[np.ndarray]
+) -> pa.Table:
     """Arrow table with `codes` as list<list<uint16|int32>> ([n_q][frames]) built from flat buffers."""
     dtype = arrays[0].dtype if arrays else np.dtype(np.uint16)
     flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0, dtype)
-    inner_sizes = np.concatenate([np.full(a.shape[0], a.shape[1], np.int64) for a in arrays]) if arrays else []
+    inner_sizes = (
+        np.concatenate([np.full(a.shape[0], a.shape[1], np.int64) for a in arrays]) if arrays else []
+    )
     inner = np.zeros(len(inner_sizes) + 1, np.int32)
     np.cumsum(inner_sizes, out=inner[1:])
     outer = np.zeros(len(arrays) + 1, np.int32)
@@ -218,13 +228,17 @@ def codec_keys(workspace: Workspace, dataset: str) -> list[str]:
     return sorted(p.name for p in d.iterdir() if p.is_dir() and shard_paths(p)) if d.is_dir() else []
 
 
-def open_codes(workspace: str | Path | Workspace, dataset: str | None = None, codec_key: str | None = None) -> Codes:
+def open_codes(
+    workspace: str | Path | Workspace, dataset: str | None = None, codec_key: str | None = None
+) -> Codes:
     """The codes of a dataset; `codec_key` picks one codec when several were encoded (default: the latest)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     name = ws.dataset(dataset).name
     keys = codec_keys(ws, name)
     if not keys:
-        raise UserError(f"dataset {name!r} has no codes yet", fix=f"run 'adqa-data encode -w {ws.root} -d {name}'")
+        raise UserError(
+            f"dataset {name!r} has no codes yet", fix=f"run 'adqa-data encode -w {ws.root} -d {name}'"
+        )
     if codec_key is None:
         prov = ws.provenance("encode", name) or {}
         latest = prov.get("summary", {}).get("codec_key")
@@ -233,7 +247,9 @@ def open_codes(workspace: str | Path | Workspace, dataset: str | None = None, co
         elif len(keys) == 1:
             codec_key = keys[0]
         else:
-            raise UserError(f"dataset {name!r} has codes from several codecs", fix=f"pass codec_key= one of {keys}")
+            raise UserError(
+                f"dataset {name!r} has codes from several codecs", fix=f"pass codec_key= one of {keys}"
+            )
     elif codec_key not in keys:
         raise UserError(f"no codes under {codec_key} for dataset {name!r}", fix=f"use one of {keys}")
     index = ws.read(CODE_INDEX, name, codec_key)
@@ -241,7 +257,10 @@ def open_codes(workspace: str | Path | Workspace, dataset: str | None = None, co
 
 
 def load_codes(
-    workspace: str | Path | Workspace, item_ids: Sequence[str], dataset: str | None = None, codec_key: str | None = None
+    workspace: str | Path | Workspace,
+    item_ids: Sequence[str],
+    dataset: str | None = None,
+    codec_key: str | None = None,
 ) -> list[np.ndarray]:
     """Shortcut: `open_codes(...).load_codes(item_ids)`."""
     return open_codes(workspace, dataset, codec_key).load_codes(item_ids)

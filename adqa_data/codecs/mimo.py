@@ -84,8 +84,13 @@ def mimo_facts(cfg: dict[str, Any]) -> dict[str, Any]:
         "avg_pooler": pool,
     }
     frame_hop = hop * stride * pool
-    return {"sample_rate": sr, "frame_rate": sr / frame_hop, "hop_length": frame_hop, "codebook_sizes": sizes[:n_q],
-                "settings": settings}
+    return {
+        "sample_rate": sr,
+        "frame_rate": sr / frame_hop,
+        "hop_length": frame_hop,
+        "codebook_sizes": sizes[:n_q],
+        "settings": settings,
+    }
 
 
 # ------------------------------------------------------------------------------------------ front end
@@ -139,8 +144,17 @@ def mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
 class LogMel:
     """Upstream's `wav2mel`: torchaudio MelSpectrogram(power=1, center=True) then log(clip(., 1e-7))."""
 
-    def __init__(self, sample_rate: int = 24000, n_fft: int = 1024, hop_length: int = 240, win_length: int = 1024,
-                 n_mels: int = 80, f_min: float = 0.0, f_max: float | None = None, device: str = "cpu"):
+    def __init__(
+        self,
+        sample_rate: int = 24000,
+        n_fft: int = 1024,
+        hop_length: int = 240,
+        win_length: int = 1024,
+        n_mels: int = 80,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        device: str = "cpu",
+    ):
         import torch
 
         self.torch = torch
@@ -154,8 +168,18 @@ class LogMel:
         """[samples] float32 -> [frames, n_mels] float32 tensor on the device."""
         torch = self.torch
         x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)).to(self.device)
-        spec = torch.stft(x, self.n_fft, self.hop_length, self.win_length, self.window, center=True,
-                          pad_mode="reflect", normalized=False, onesided=True, return_complex=True).abs()
+        spec = torch.stft(
+            x,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            center=True,
+            pad_mode="reflect",
+            normalized=False,
+            onesided=True,
+            return_complex=True,
+        ).abs()
         mel = torch.matmul(spec.transpose(-1, -2), self.fb)  # [frames, n_mels]
         return torch.log(torch.clip(mel, min=LOG_FLOOR))
 
@@ -195,7 +219,9 @@ class MiMoAudioCodec(Codec):
             check_loading_info(info, path, "MiMo-Audio tokenizer")
         else:
             model = load(path)
-        model = model.eval().to(getattr(torch, spec.dtype)).to(device)  # upstream: .eval().bfloat16().to(device)
+        model = (
+            model.eval().to(getattr(torch, spec.dtype)).to(device)
+        )  # upstream: .eval().bfloat16().to(device)
         self.model = model
         s = spec.settings
         self.mel = LogMel(**s["mel"], device=device)
@@ -242,7 +268,9 @@ class MiMoAudioCodec(Codec):
             per_clip[owner].append(codes[:, start : start + n])
             start += n
         if start != codes.shape[1]:
-            raise RuntimeError(f"MiMo encoder returned {codes.shape[1]} frames, segment lengths sum to {start}")
+            raise RuntimeError(
+                f"MiMo encoder returned {codes.shape[1]} frames, segment lengths sum to {start}"
+            )
         return [pad_to_group(np.concatenate(parts, axis=1), self.group) for parts in per_clip]
 
     def _encode_long(self, mel) -> np.ndarray:
@@ -268,8 +296,10 @@ class MiMoAudioCodec(Codec):
         torch = self._torch
         with torch.no_grad():
             codes, _ = self.model.encoder.encode(
-                input_features=packed.to(self.device), input_lens=torch.tensor(lens).to(self.device),
-                return_codes_only=True, n_q=self.num_codebooks,
+                input_features=packed.to(self.device),
+                input_lens=torch.tensor(lens).to(self.device),
+                return_codes_only=True,
+                n_q=self.num_codebooks,
             )
         return codes[: self.num_codebooks].to("cpu", torch.int64).numpy()
 

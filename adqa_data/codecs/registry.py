@@ -77,7 +77,9 @@ def _locate(source: str, revision: str | None) -> tuple[Path, str]:
     local = Path(source).expanduser()
     if local.is_dir():
         if not (local / "config.json").is_file():
-            raise UserError(f"codec directory {local} has no config.json", fix="point at a save_pretrained folder")
+            raise UserError(
+                f"codec directory {local} has no config.json", fix="point at a save_pretrained folder"
+            )
         return local.absolute(), f"sha256:{weights_sha256(local.absolute())}"
     if local.exists() or source.startswith(("/", ".", "~")):
         raise UserError(f"codec path {source} is not a directory")
@@ -118,7 +120,9 @@ _sha_memo: dict[tuple[str, int, int], str] = {}
 def weights_sha256(directory: Path) -> str:
     """Content hash of config.json and every weight file (memoised per file by size and mtime)."""
     files = sorted(
-        p for p in directory.iterdir() if p.is_file() and (p.name == "config.json" or p.suffix in WEIGHT_SUFFIXES)
+        p
+        for p in directory.iterdir()
+        if p.is_file() and (p.name == "config.json" or p.suffix in WEIGHT_SUFFIXES)
     )
     h = hashlib.sha256()
     for p in files:
@@ -145,11 +149,19 @@ def _facts(family: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """sample_rate, frame_rate, hop_length, codebook_sizes, settings — transformers' formulas, no torch."""
     if family == "mimi":
         sr = int(cfg.get("sampling_rate", 24000))
-        hop = _prod(cfg.get("upsampling_ratios") or [8, 6, 5, 4]) * 2  # encoder strides, then the 2x downsample
+        hop = (
+            _prod(cfg.get("upsampling_ratios") or [8, 6, 5, 4]) * 2
+        )  # encoder strides, then the 2x downsample
         rate = cfg.get("frame_rate") or cfg.get("_frame_rate") or sr / hop
         sizes = [int(cfg.get("codebook_size", 2048))] * int(cfg.get("num_quantizers", 32))
         settings = {"causal": bool(cfg.get("use_causal_conv", True))}
-        return {"sample_rate": sr, "frame_rate": float(rate), "hop_length": hop, "codebook_sizes": sizes, "settings": settings}
+        return {
+            "sample_rate": sr,
+            "frame_rate": float(rate),
+            "hop_length": hop,
+            "codebook_sizes": sizes,
+            "settings": settings,
+        }
     if family in ("encodec", "xcodec"):
         if family == "encodec":
             sr = int(cfg.get("sampling_rate", 24000))
@@ -176,14 +188,24 @@ def _facts(family: str, cfg: dict[str, Any]) -> dict[str, Any]:
         nbits = math.ceil(math.log2(size))
         n_q = int(1000 * bandwidths[-1] // (frame_rate * nbits))
         settings["bandwidths"] = [float(b) for b in bandwidths]
-        return {"sample_rate": sr, "frame_rate": float(frame_rate), "hop_length": hop, "codebook_sizes": [size] * n_q,
-                    "settings": settings}
+        return {
+            "sample_rate": sr,
+            "frame_rate": float(frame_rate),
+            "hop_length": hop,
+            "codebook_sizes": [size] * n_q,
+            "settings": settings,
+        }
     if family == "dac":
         sr = int(cfg.get("sampling_rate", 16000))
         hop = _prod(cfg.get("downsampling_ratios") or [2, 4, 8, 8])
         sizes = [int(cfg.get("codebook_size", 1024))] * int(cfg.get("n_codebooks", 9))
-        return {"sample_rate": sr, "frame_rate": float(math.ceil(sr / hop)), "hop_length": hop, "codebook_sizes": sizes,
-                    "settings": {"causal": False}}
+        return {
+            "sample_rate": sr,
+            "frame_rate": float(math.ceil(sr / hop)),
+            "hop_length": hop,
+            "codebook_sizes": sizes,
+            "settings": {"causal": False},
+        }
     if family == "mimo":
         from .mimo import mimo_facts
 
@@ -201,13 +223,16 @@ def resolve_codec(name: str, dtype: str = "auto", device: str = "cpu") -> CodecS
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read {path / 'config.json'}: {e}") from None
     if not isinstance(cfg, dict):
-        raise UserError(f"{path / 'config.json'} is not a JSON object", fix="point --codec at a codec's folder")
+        raise UserError(
+            f"{path / 'config.json'} is not a JSON object", fix="point --codec at a codec's folder"
+        )
     model_type = cfg.get("model_type")
     detected = MODEL_TYPES.get(str(model_type or ""))
     if family is not None and model_type and detected != family:
         # a config of another model (a LALM, another codec) would load with its weights randomly initialised
         raise UserError(
-            f"{path} holds a {model_type!r} model, not {family}" + (f" (it is a {detected} codec)" if detected else ""),
+            f"{path} holds a {model_type!r} model, not {family}"
+            + (f" (it is a {detected} codec)" if detected else ""),
             fix=f"use {detected}:{source}" if detected else "point --codec at a folder saved from that codec",
         )
     if family is None:
@@ -250,8 +275,10 @@ def load_codec(spec: CodecSpec, num_codebooks: int | None = None, device: str = 
                 import torch
 
                 if not torch.cuda.is_available():
-                    raise UserError("--device cuda was asked for, but torch sees no CUDA device",
-                                    fix="use --device cpu, or install a CUDA build of torch")
+                    raise UserError(
+                        "--device cuda was asked for, but torch sees no CUDA device",
+                        fix="use --device cpu, or install a CUDA build of torch",
+                    )
             if spec.family == "mimo":
                 from .mimo import MiMoAudioCodec
 

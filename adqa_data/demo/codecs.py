@@ -20,34 +20,77 @@ def build_tiny_codec(family: str, out_dir: str | Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     if family == "mimi":
         cfg = transformers.MimiConfig(
-            hidden_size=32, num_filters=8, num_residual_layers=1, upsampling_ratios=[8, 6, 5, 4],
-            codebook_size=64, codebook_dim=16, vector_quantization_hidden_dimension=16, num_quantizers=8,
-            num_semantic_quantizers=1, upsample_groups=8, num_hidden_layers=2, intermediate_size=64,
-            num_attention_heads=2, num_key_value_heads=2, sliding_window=250, max_position_embeddings=8000,
+            hidden_size=32,
+            num_filters=8,
+            num_residual_layers=1,
+            upsampling_ratios=[8, 6, 5, 4],
+            codebook_size=64,
+            codebook_dim=16,
+            vector_quantization_hidden_dimension=16,
+            num_quantizers=8,
+            num_semantic_quantizers=1,
+            upsample_groups=8,
+            num_hidden_layers=2,
+            intermediate_size=64,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            sliding_window=250,
+            max_position_embeddings=8000,
         )
         model = transformers.MimiModel(cfg)
     elif family == "encodec":
         cfg = transformers.EncodecConfig(
-            target_bandwidths=[1.5, 3.0, 6.0], sampling_rate=24000, audio_channels=1, normalize=False,
-            chunk_length_s=None, overlap=None, hidden_size=16, num_filters=4, num_residual_layers=1,
-            upsampling_ratios=[8, 5, 4, 2], codebook_size=64, num_lstm_layers=1, use_causal_conv=True,
+            target_bandwidths=[1.5, 3.0, 6.0],
+            sampling_rate=24000,
+            audio_channels=1,
+            normalize=False,
+            chunk_length_s=None,
+            overlap=None,
+            hidden_size=16,
+            num_filters=4,
+            num_residual_layers=1,
+            upsampling_ratios=[8, 5, 4, 2],
+            codebook_size=64,
+            num_lstm_layers=1,
+            use_causal_conv=True,
         )
         model = transformers.EncodecModel(cfg)
     elif family == "dac":
         cfg = transformers.DacConfig(
-            encoder_hidden_size=4, downsampling_ratios=[2, 4, 5, 8], decoder_hidden_size=32,
-            upsampling_ratios=[8, 5, 4, 2], n_codebooks=4, codebook_size=64, codebook_dim=4, hidden_size=16,
+            encoder_hidden_size=4,
+            downsampling_ratios=[2, 4, 5, 8],
+            decoder_hidden_size=32,
+            upsampling_ratios=[8, 5, 4, 2],
+            n_codebooks=4,
+            codebook_size=64,
+            codebook_dim=4,
+            hidden_size=16,
             sampling_rate=16000,
         )
         model = transformers.DacModel(cfg)
     elif family == "xcodec":
         cfg = transformers.XcodecConfig(
-            target_bandwidths=[0.5, 1.0], sample_rate=16000, codebook_size=64,
-            acoustic_model_config={"model_type": "dac", "encoder_hidden_size": 4, "downsampling_ratios": [8, 5, 4, 2],
-                                   "decoder_hidden_size": 32, "upsampling_ratios": [8, 5, 4, 2], "hidden_size": 16},
-            semantic_model_config={"model_type": "hubert", "hidden_size": 16, "num_hidden_layers": 1,
-                                   "num_attention_heads": 2, "intermediate_size": 32, "conv_dim": [8] * 7,
-                                   "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 2},
+            target_bandwidths=[0.5, 1.0],
+            sample_rate=16000,
+            codebook_size=64,
+            acoustic_model_config={
+                "model_type": "dac",
+                "encoder_hidden_size": 4,
+                "downsampling_ratios": [8, 5, 4, 2],
+                "decoder_hidden_size": 32,
+                "upsampling_ratios": [8, 5, 4, 2],
+                "hidden_size": 16,
+            },
+            semantic_model_config={
+                "model_type": "hubert",
+                "hidden_size": 16,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 32,
+                "conv_dim": [8] * 7,
+                "num_conv_pos_embeddings": 16,
+                "num_conv_pos_embedding_groups": 2,
+            },
         )
         model = transformers.XcodecModel(cfg)
     else:

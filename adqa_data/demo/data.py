@@ -18,11 +18,18 @@ from pathlib import Path
 import numpy as np
 
 # (container, subtype, extension)
-FORMATS = [("WAV", "PCM_16", "wav"), ("FLAC", "PCM_16", "flac"), ("OGG", "VORBIS", "ogg"),
-           ("MP3", "MPEG_LAYER_III", "mp3")]
+FORMATS = [
+    ("WAV", "PCM_16", "wav"),
+    ("FLAC", "PCM_16", "flac"),
+    ("OGG", "VORBIS", "ogg"),
+    ("MP3", "MPEG_LAYER_III", "mp3"),
+]
 RATES = [16000, 22050, 24000, 32000, 8000]
-PITCHES = [("a low hum around 150 Hz", 150.0), ("a mid tone near 440 Hz", 440.0),
-           ("a high whistle around 1.8 kHz", 1800.0)]
+PITCHES = [
+    ("a low hum around 150 Hz", 150.0),
+    ("a mid tone near 440 Hz", 440.0),
+    ("a high whistle around 1.8 kHz", 1800.0),
+]
 COUNTS = ["one", "two", "three", "four"]
 
 
@@ -92,7 +99,9 @@ def soundscape(seed: int, seconds: float = 10.0, rate: int = 16000) -> np.ndarra
     return (0.5 * x / (np.abs(x).max() + 1e-9)).astype(np.float32)
 
 
-def _make_clip(i: int, rng: np.random.Generator, rate: int | None = None, seconds: float | None = None) -> Clip:
+def _make_clip(
+    i: int, rng: np.random.Generator, rate: int | None = None, seconds: float | None = None
+) -> Clip:
     rate = rate or RATES[i % len(RATES)]
     seconds = seconds or 1.0 + 0.25 * (i % 3)
     kind = ("tone", "clicks", "sequence")[i % 3]
@@ -100,19 +109,32 @@ def _make_clip(i: int, rng: np.random.Generator, rate: int | None = None, second
         label, freq = PITCHES[i % len(PITCHES)]
         choices = [p[0] for p in PITCHES] + ["no tone, only noise"]
         x = _tone(freq, seconds, rate)
-        return Clip(kind, x, rate, label, choices, "Which description best matches the pitch of the sound?", "music")
+        return Clip(
+            kind, x, rate, label, choices, "Which description best matches the pitch of the sound?", "music"
+        )
     if kind == "clicks":
         n = 1 + i % 4
         x = _clicks(n, seconds, rate)
-        return Clip(kind, x, rate, COUNTS[n - 1], list(COUNTS), "How many distinct clicks can be heard in the recording?",
-                    "sound")
+        return Clip(
+            kind,
+            x,
+            rate,
+            COUNTS[n - 1],
+            list(COUNTS),
+            "How many distinct clicks can be heard in the recording?",
+            "sound",
+        )
     tone_first = i % 2 == 0
     half = seconds / 2
     a, b = _tone(660.0, half, rate), _noise(half, rate, rng)
     x = np.concatenate([a, b] if tone_first else [b, a])
     answer = "the tone comes before the noise" if tone_first else "the noise comes before the tone"
-    choices = ["the tone comes before the noise", "the noise comes before the tone",
-               "both start at the same moment", "there is no noise at all"]
+    choices = [
+        "the tone comes before the noise",
+        "the noise comes before the tone",
+        "both start at the same moment",
+        "there is no noise at all",
+    ]
     return Clip(kind, x, rate, answer, choices, "In what order do the two sounds occur?", "temporal")
 
 
@@ -158,18 +180,33 @@ def _audiomcq(root: Path, n_clips: int, seed: int) -> list[dict]:
         src = sources[i % len(sources)]
         rel = f"{src}/clip_{i:03d}.{FORMATS[fmt_index][2]}"
         _write_audio(root / rel, clip.samples, clip.rate, fmt_index, stereo=i % 5 == 4)
-        rows.append({
-            "source_dataset": src, "id": f"amcq_{i:04d}", "question_type": clip.question_type,
-            "audio_path": rel, "question": clip.question, "choices": clip.choices, "answer": clip.answer,
-            "gemini_cot": f"The clip is a {clip.kind} recording; listening closely gives: {clip.answer}.",
-        })
+        rows.append(
+            {
+                "source_dataset": src,
+                "id": f"amcq_{i:04d}",
+                "question_type": clip.question_type,
+                "audio_path": rel,
+                "question": clip.question,
+                "choices": clip.choices,
+                "answer": clip.answer,
+                "gemini_cot": f"The clip is a {clip.kind} recording; listening closely gives: {clip.answer}.",
+            }
+        )
     # several rows sharing one clip (upstream has this): the probe must read the file once
     for j, (q, choices, answer) in enumerate(TEXT_ONLY):
-        rows.append({
-            "source_dataset": sources[0], "id": f"amcq_text_{j}", "question_type": "sound",
-            "audio_path": rows[j]["audio_path"], "question": q, "choices": choices, "answer": answer,
-            "gemini_cot": "This follows from general knowledge.", "audio-contribution": "weak",
-        })
+        rows.append(
+            {
+                "source_dataset": sources[0],
+                "id": f"amcq_text_{j}",
+                "question_type": "sound",
+                "audio_path": rows[j]["audio_path"],
+                "question": q,
+                "choices": choices,
+                "answer": answer,
+                "gemini_cot": "This follows from general knowledge.",
+                "audio-contribution": "weak",
+            }
+        )
     return rows
 
 
@@ -211,7 +248,11 @@ def _plant_defects(root: Path, rows: list[dict], outside: Path) -> list[str]:
         row("truncated_mp3", audio_path="Broken/truncated.mp3"),
         row("answer_not_in_choices", answer="a kazoo"),
         row("one_choice", choices=[good["answer"]]),
-        row("dup_choices", choices=[good["choices"][0], good["choices"][0], "x", "y"], answer=good["choices"][0]),
+        row(
+            "dup_choices",
+            choices=[good["choices"][0], good["choices"][0], "x", "y"],
+            answer=good["choices"][0],
+        ),
         {**good},  # duplicate id of row 0
         {k: v for k, v in row("no_question").items() if k != "question"},
         row("choices_not_list", choices="A, B, C"),
@@ -223,9 +264,19 @@ def _plant_defects(root: Path, rows: list[dict], outside: Path) -> list[str]:
 
 
 EXPECTED_DEFECT_REASONS = {  # what download must report for the planted rows
-    "audio_missing": 1, "audio_unreadable": 1, "audio_empty": 2, "audio_truncated": 2,
-    "answer_not_in_choices": 1, "too_few_choices": 1, "duplicate_choices": 1, "duplicate_id": 1,
-    "missing_field": 1, "bad_field": 1, "absolute_path": 1, "path_escapes_root": 1, "link_escapes_root": 1,
+    "audio_missing": 1,
+    "audio_unreadable": 1,
+    "audio_empty": 2,
+    "audio_truncated": 2,
+    "answer_not_in_choices": 1,
+    "too_few_choices": 1,
+    "duplicate_choices": 1,
+    "duplicate_id": 1,
+    "missing_field": 1,
+    "bad_field": 1,
+    "absolute_path": 1,
+    "path_escapes_root": 1,
+    "link_escapes_root": 1,
     "invalid_json": 2,
 }
 
@@ -243,8 +294,12 @@ def _dcase(root: Path, n: int, seed: int, with_answers: bool) -> None:
         clip = _make_clip(i + 7, rng, rate=16000, seconds=1.0)
         rel = f"{prefix}_audios/{prefix}_{i + 1:04d}.wav"
         _write_audio(root / rel, clip.samples, clip.rate, 0, stereo=False)
-        row = {"id": f"{prefix}_{i + 1:04d}", "question_text": clip.question, "multi_choice": clip.choices,
-               "audio_path": rel}
+        row = {
+            "id": f"{prefix}_{i + 1:04d}",
+            "question_text": clip.question,
+            "multi_choice": clip.choices,
+            "audio_path": rel,
+        }
         if with_answers:
             row["answer"] = clip.answer
         rows.append(row)
@@ -254,8 +309,11 @@ def _dcase(root: Path, n: int, seed: int, with_answers: bool) -> None:
 def write_demo(out: str | Path, n_clips: int = 24, seed: int = 0, defects: bool = False) -> dict[str, Path]:
     """Write the demo datasets under `out`; returns layout name -> dataset root."""
     out = Path(out)
-    roots = {"audiomcq": out / "audiomcq", "dcase2026-dev": out / "dcase2026-dev",
-             "dcase2026-eval": out / "dcase2026-eval"}
+    roots = {
+        "audiomcq": out / "audiomcq",
+        "dcase2026-dev": out / "dcase2026-dev",
+        "dcase2026-eval": out / "dcase2026-eval",
+    }
     for r in roots.values():
         r.mkdir(parents=True, exist_ok=True)
     rows = _audiomcq(roots["audiomcq"], n_clips, seed)

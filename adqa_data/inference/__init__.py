@@ -6,5 +6,14 @@ Importing this package imports neither torch nor vLLM; backends load them when c
 from .factory import KINDS, default_device, default_dtype, load_backend
 from .types import Backend, Completion, Generation, Query, Sampling
 
-__all__ = ["KINDS", "Backend", "Completion", "Generation", "Query", "Sampling", "default_device", "default_dtype",
-           "load_backend"]
+__all__ = [
+    "KINDS",
+    "Backend",
+    "Completion",
+    "Generation",
+    "Query",
+    "Sampling",
+    "default_device",
+    "default_dtype",
+    "load_backend",
+]

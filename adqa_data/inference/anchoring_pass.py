@@ -61,7 +61,9 @@ class AnchoringPass:
         adapter = get_adapter(family, model) if family else adapter_for_checkpoint(model)
         return cls(adapter.load_transformers(model, device=device, dtype=dtype), owns_model=True, **kwargs)
 
-    def scores(self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]) -> list[float]:
+    def scores(
+        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
+    ) -> list[float]:
         """The anchoring score in [0, 1] of each completion (token ids) of `query`."""
         return [d["score"] for d in self.components(query, prompt_token_ids, completions)]
 
@@ -84,7 +86,9 @@ class AnchoringPass:
         prompt = list(prompt_token_ids)
         audio_pos = [i for i, t in enumerate(prompt) if t == model.audio_token_id]
         if not audio_pos:
-            raise ValueError(f"query {query.key}: the prompt holds no audio token (id {model.audio_token_id})")
+            raise ValueError(
+                f"query {query.key}: the prompt holds no audio token (id {model.audio_token_id})"
+            )
         audio = model.encode_audio([clip])[0]
         if audio.shape[0] != len(audio_pos):
             raise ValueError(

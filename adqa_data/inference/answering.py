@@ -45,13 +45,19 @@ def sample_answers(backend: Backend, queries: list[Query], sampling: Sampling) -
     out = []
     for q, g in zip(queries, gens):
         if g.key != q.key or len(g.completions) != sampling.n:
-            raise RuntimeError(f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), "
-                               f"expected {sampling.n}")
-        out.append([SampledAnswer(c.text, c.finish_reason, parse_answer(c.text, q.choices)) for c in g.completions])
+            raise RuntimeError(
+                f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), "
+                f"expected {sampling.n}"
+            )
+        out.append(
+            [SampledAnswer(c.text, c.finish_reason, parse_answer(c.text, q.choices)) for c in g.completions]
+        )
     return out
 
 
-def ask(backend: Backend, mode: str, queries: list[Query], max_new_tokens: int = 256, seed: int = 0) -> list[Answer]:
+def ask(
+    backend: Backend, mode: str, queries: list[Query], max_new_tokens: int = 256, seed: int = 0
+) -> list[Answer]:
     """One `Answer` per query, checked: one finite probability per shown option (or None)."""
     if mode == "letters":
         answers = [Answer(np.asarray(p, dtype=np.float64)) for p in backend.score_letters(queries)]
@@ -73,6 +79,7 @@ def ask(backend: Backend, mode: str, queries: list[Query], max_new_tokens: int =
         raise RuntimeError(f"backend returned {len(answers)} answers for {len(queries)} queries")
     for q, a in zip(queries, answers):
         if a.probs is not None and (a.probs.shape != (len(q.choices),) or not np.all(np.isfinite(a.probs))):
-            raise RuntimeError(f"backend {backend.name} returned {a.probs!r} for query {q.key} "
-                               f"with {len(q.choices)} options")
+            raise RuntimeError(
+                f"backend {backend.name} returned {a.probs!r} for query {q.key} with {len(q.choices)} options"
+            )
     return answers

@@ -258,8 +258,10 @@ class AttentionRecorder(AbstractContextManager["AttentionRecorder"]):
         import torch
 
         batch = attention_mask.shape[0]
-        starts = [int(response_start)] * batch if isinstance(response_start, (int, np.integer)) else list(
-            response_start
+        starts = (
+            [int(response_start)] * batch
+            if isinstance(response_start, (int, np.integer))
+            else list(response_start)
         )
         if len(starts) != batch:
             raise ValueError(f"{len(starts)} response starts for a batch of {batch}")
@@ -336,8 +338,15 @@ class AttentionRecorder(AbstractContextManager["AttentionRecorder"]):
         with torch.no_grad():
             self._accumulate(slot, module, q, k, cos, sin)
 
-    def _accumulate(self, slot: int, module: nn.Module, q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor,
-                    sin: torch.Tensor) -> None:
+    def _accumulate(
+        self,
+        slot: int,
+        module: nn.Module,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+    ) -> None:
         import torch
 
         rows = self._rows
@@ -364,7 +373,9 @@ class AttentionRecorder(AbstractContextManager["AttentionRecorder"]):
 
 
 def _check_attention_module(attn: nn.Module) -> None:
-    missing = [a for a in ("q_proj", "k_proj", "head_dim", "scaling", "num_key_value_groups") if not hasattr(attn, a)]
+    missing = [
+        a for a in ("q_proj", "k_proj", "head_dim", "scaling", "num_key_value_groups") if not hasattr(attn, a)
+    ]
     if missing:
         raise TypeError(f"{type(attn).__name__} lacks {missing}: not a Qwen2-family attention module")
     config = getattr(attn, "config", None)

@@ -28,8 +28,15 @@ def default_dtype(dtype: str, device: str) -> str:
     return "float32" if dtype == "auto" and device == "cpu" else dtype
 
 
-def load_backend(kind: str, model: str | None, *, family: str | None = None, device: str | None = None,
-                 dtype: str = "auto", **options: Any) -> Backend:
+def load_backend(
+    kind: str,
+    model: str | None,
+    *,
+    family: str | None = None,
+    device: str | None = None,
+    dtype: str = "auto",
+    **options: Any,
+) -> Backend:
     """Load `model` on the named backend; `options` go to the backend's constructor unchanged
     (e.g. revision, trust_remote_code, max_model_len)."""
     if kind == "scripted":
@@ -50,8 +57,10 @@ def load_backend(kind: str, model: str | None, *, family: str | None = None, dev
         try:
             from .vllm_backend import VLLMBackend
         except ImportError as e:
-            raise UserError(f"the vllm backend cannot be loaded: {e}",
-                            fix="install 'adqa-data[vllm]', or use the transformers backend") from None
+            raise UserError(
+                f"the vllm backend cannot be loaded: {e}",
+                fix="install 'adqa-data[vllm]', or use the transformers backend",
+            ) from None
         return VLLMBackend(model, family=family, dtype=dtype, **options)
     from .transformers_backend import TransformersBackend
 

@@ -80,7 +80,9 @@ class ScriptedBackend:
         if len(ids) > sampling.max_new_tokens:
             ids, finish = ids[: sampling.max_new_tokens], "length"
             text = bytes(ids).decode(errors="ignore")
-        logprobs = (-rng.exponential(0.7, size=len(ids))).astype(np.float32).tolist() if sampling.logprobs else None
+        logprobs = (
+            (-rng.exponential(0.7, size=len(ids))).astype(np.float32).tolist() if sampling.logprobs else None
+        )
         return Completion(ids, text, logprobs, finish)
 
     def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
@@ -93,7 +95,9 @@ class ScriptedBackend:
         """The prompt style's user text (there is no chat format without a model)."""
         return get_style(query.prompt_style).render(query.question, query.choices)
 
-    def anchoring_scorer(self, layers: Any = "deep", config: Any = None, batch_size: int = 4) -> ScriptedAnchoring:
+    def anchoring_scorer(
+        self, layers: Any = "deep", config: Any = None, batch_size: int = 4
+    ) -> ScriptedAnchoring:
         return ScriptedAnchoring()
 
     def close(self) -> None:

@@ -109,7 +109,9 @@ class TransformersBackend:
         loaded: LoadedModel | None = None,
     ):
         require("torch", "models", "the transformers backend")
-        if loaded is not None:  # a model the caller holds (online training samples with the trainer's weights)
+        if (
+            loaded is not None
+        ):  # a model the caller holds (online training samples with the trainer's weights)
             adapter = loaded.adapter
         elif adapter is None:
             p = Path(model)
@@ -119,7 +121,9 @@ class TransformersBackend:
         self.adapter = adapter
         self._owns_model = loaded is None  # close() frees only a model this backend loaded
         self.model: LoadedModel = (
-            loaded if loaded is not None else adapter.load_transformers(model, device, dtype, trust_remote_code)
+            loaded
+            if loaded is not None
+            else adapter.load_transformers(model, device, dtype, trust_remote_code)
         )
         self.max_batch_tokens = int(max_batch_tokens)
         self.max_batch_rows = int(max_batch_rows)
@@ -190,7 +194,8 @@ class TransformersBackend:
             cache = self._repeat_cache(p.cache, rep)
             mask = torch.cat([p.mask.repeat_interleave(rep, 0), real], dim=1)
             pos = (
-                p.n_real.repeat_interleave(rep, 0)[:, None] + torch.arange(width, device=self.model.device)[None]
+                p.n_real.repeat_interleave(rep, 0)[:, None]
+                + torch.arange(width, device=self.model.device)[None]
             )
             with torch.no_grad():
                 h = self.decode(self.model.embed(ids), mask, pos, cache, p.prefix).last_hidden_state

@@ -101,7 +101,9 @@ class VLLMBackend:
         vllm = require("vllm", "vllm", "the vllm backend")
         path = Path(cfg.model)
         self.adapter: ModelAdapter = (
-            adapter_for_checkpoint(path, cfg.family) if path.is_dir() else get_adapter(cfg.family or "generic", None)
+            adapter_for_checkpoint(path, cfg.family)
+            if path.is_dir()
+            else get_adapter(cfg.family or "generic", None)
         )
         engine = dict(self.adapter.vllm_engine_kwargs())
         if engine.pop("trust_remote_code", False) and not cfg.trust_remote_code:
@@ -128,7 +130,12 @@ class VLLMBackend:
         self._tok = self._llm.get_tokenizer()
         self._added = list(self._tok.get_added_vocab())
         self._tail_ids: dict[str, list[int]] = {}
-        self.stats: dict[str, int] = {"generate_calls": 0, "requests": 0, "prompt_tokens": 0, "cached_tokens": 0}
+        self.stats: dict[str, int] = {
+            "generate_calls": 0,
+            "requests": 0,
+            "prompt_tokens": 0,
+            "cached_tokens": 0,
+        }
 
     # =============================================================================== public API
     def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
@@ -173,7 +180,9 @@ class VLLMBackend:
             ids, plp = list(o.prompt_token_ids), o.prompt_logprobs
             start = len(ids) - len(cont)
             if ids[start:] != cont:
-                raise RuntimeError(f"vLLM tokenized the option reply of {queries[i].key} as {ids[start:]}, not {cont}")
+                raise RuntimeError(
+                    f"vLLM tokenized the option reply of {queries[i].key} as {ids[start:]}, not {cont}"
+                )
             means[i].append(float(np.mean([plp[j][ids[j]].logprob for j in range(start, len(ids))])))
         return [_softmax(np.array(m, dtype=np.float64)) for m in means]
 

@@ -54,11 +54,14 @@ def load_reward(name: str) -> tuple[RewardFn, str]:
         try:
             fn = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
-            raise UserError(f"reward plugin {name!r} cannot be loaded: {e}",
-                            fix="name an importable module:function") from None
+            raise UserError(
+                f"reward plugin {name!r} cannot be loaded: {e}", fix="name an importable module:function"
+            ) from None
         check_reward_signature(fn, name)
         return fn, re.sub(r"\W+", "_", attr).strip("_").lower()
-    raise UserError(f"unknown reward {name!r}", fix=f"use one of {sorted(REWARDS)} or a plugin as package.module:function")
+    raise UserError(
+        f"unknown reward {name!r}", fix=f"use one of {sorted(REWARDS)} or a plugin as package.module:function"
+    )
 
 
 def check_reward_signature(fn: Any, name: str) -> None:
@@ -71,19 +74,26 @@ def check_reward_signature(fn: Any, name: str) -> None:
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        raise UserError(f"reward plugin {name!r} has no inspectable signature (a builtin?)", fix=fix) from None
+        raise UserError(
+            f"reward plugin {name!r} has no inspectable signature (a builtin?)", fix=fix
+        ) from None
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     takes_positional = bool(positional) or any(p.kind is p.VAR_POSITIONAL for p in params)
     takes_keywords = any(p.kind is p.VAR_KEYWORD for p in params)
     required = [p for p in positional[1:] if p.default is p.empty]
     if not (takes_positional and takes_keywords) or required:
-        raise UserError(f"reward plugin {name!r} has the signature {name.partition(':')[2]}{inspect.signature(fn)}, "
-                        "not (completions, **columns)", fix=fix)
+        raise UserError(
+            f"reward plugin {name!r} has the signature {name.partition(':')[2]}{inspect.signature(fn)}, "
+            "not (completions, **columns)",
+            fix=fix,
+        )
 
 
 def resolve_rewards(weights: Mapping[str, float]) -> list[RewardSpec]:
     """The configured rewards in a fixed order: built-ins first (schema order), then plugins by name."""
-    ordered = [n for n in BUILTIN_REWARDS if n in weights] + sorted(n for n in weights if n not in BUILTIN_REWARDS)
+    ordered = [n for n in BUILTIN_REWARDS if n in weights] + sorted(
+        n for n in weights if n not in BUILTIN_REWARDS
+    )
     specs = []
     for name in ordered:
         fn, short = load_reward(name)
@@ -102,7 +112,9 @@ def score_rewards(
     for spec in specs:
         values = spec.fn(completions, **columns)
         if len(values) != len(completions) or any(v is None or not math.isfinite(float(v)) for v in values):
-            raise UserError(f"reward {spec.name!r} did not return one finite number per completion",
-                            fix="a reward function returns list[float], one per completion")
+            raise UserError(
+                f"reward {spec.name!r} did not return one finite number per completion",
+                fix="a reward function returns list[float], one per completion",
+            )
         out[spec.column] = [float(v) for v in values]
     return out

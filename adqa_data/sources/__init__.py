@@ -23,8 +23,7 @@ def detect_layout(root: Path) -> Layout:
         return found[0]
     if not found:
         raise UserError(
-            f"no known manifest in {root} (looked for "
-            f"{', '.join(c.manifest for c in LAYOUTS.values())})",
+            f"no known manifest in {root} (looked for {', '.join(c.manifest for c in LAYOUTS.values())})",
             fix="name the layout with --layout, or use --layout generic --manifest FILE --map FIELD=COLUMN",
         )
     raise UserError(
@@ -33,15 +32,22 @@ def detect_layout(root: Path) -> Layout:
     )
 
 
-def get_layout(name: str | None, root: Path, manifest: str | None = None,
-               mapping: dict[str, str] | None = None, split: str | None = None) -> Layout:
+def get_layout(
+    name: str | None,
+    root: Path,
+    manifest: str | None = None,
+    mapping: dict[str, str] | None = None,
+    split: str | None = None,
+) -> Layout:
     if name is None:
         return detect_layout(root)
     if name == "generic":
         if not manifest:
             raise UserError("--layout generic needs --manifest FILE (JSONL or Parquet, relative to the root)")
         has_answers = mapping is None or mapping.get("answer", "answer") != ""
-        return GenericLayout(manifest, {k: v for k, v in (mapping or {}).items() if v}, split or "train", has_answers)
+        return GenericLayout(
+            manifest, {k: v for k, v in (mapping or {}).items() if v}, split or "train", has_answers
+        )
     if name not in LAYOUTS:
         raise UserError(f"unknown layout {name!r}", fix=f"use one of: {', '.join([*LAYOUTS, 'generic'])}")
     return LAYOUTS[name]()

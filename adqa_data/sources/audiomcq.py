@@ -23,7 +23,16 @@ class AudioMCQLayout:
     has_answers = True
 
     def map_row(self, obj: dict[str, Any]) -> dict[str, Any]:
-        used = {"id", "question", "choices", "answer", "audio_path", "source_dataset", "question_type", "gemini_cot"}
+        used = {
+            "id",
+            "question",
+            "choices",
+            "answer",
+            "audio_path",
+            "source_dataset",
+            "question_type",
+            "gemini_cot",
+        }
         return {
             "item_id": take_id(obj, "id"),
             "question": take(obj, "question"),

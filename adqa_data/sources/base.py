@@ -44,7 +44,9 @@ class RowLimits:
         from ..errors import UserError
 
         if not 2 <= self.max_options <= 10:
-            raise UserError(f"--max-options must be between 2 and 10 (options are lettered A-J), got {self.max_options}")
+            raise UserError(
+                f"--max-options must be between 2 and 10 (options are lettered A-J), got {self.max_options}"
+            )
         if self.max_text_chars < 1:
             raise UserError(f"--max-text-chars must be positive, got {self.max_text_chars}")
         return self
@@ -227,8 +229,11 @@ def _validate(layout: Layout, row: RawRow, f: dict[str, Any], limits: RowLimits)
     choices = check_choices(f["choices"], limits.max_options)
     text_chars = len(f["question"]) + sum(len(c) for c in choices)
     if text_chars > limits.max_text_chars:
-        raise RowError(R.TEXT_TOO_LONG, f"question and options hold {text_chars} characters; at most "
-                       f"{limits.max_text_chars} (--max-text-chars)")
+        raise RowError(
+            R.TEXT_TOO_LONG,
+            f"question and options hold {text_chars} characters; at most "
+            f"{limits.max_text_chars} (--max-text-chars)",
+        )
     answer = f.get("answer")
     if layout.has_answers and answer is None:
         raise RowError(R.MISSING_FIELD, "field 'answer' is missing")

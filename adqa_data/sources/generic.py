@@ -30,8 +30,13 @@ DEFAULTS = {
 class GenericLayout:
     name = "generic"
 
-    def __init__(self, manifest: str, mapping: dict[str, str] | None = None, split: str = "train",
-                 has_answers: bool = True):
+    def __init__(
+        self,
+        manifest: str,
+        mapping: dict[str, str] | None = None,
+        split: str = "train",
+        has_answers: bool = True,
+    ):
         unknown = set(mapping or {}) - set(REQUIRED) - set(OPTIONAL)
         if unknown:
             raise UserError(

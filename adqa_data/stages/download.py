@@ -42,7 +42,9 @@ from ..workspace import DatasetRecord, StageRun, Workspace, read_table
 
 STAGE = "download"
 PROBE_CHUNK = 256  # files per probes shard: the unit of resume and of a worker process's task
-MAX_AUDIO_SECONDS = 600.0  # longest clip accepted (--max-audio-seconds): every known AudioMCQ/DCASE clip is <= 30 s
+MAX_AUDIO_SECONDS = (
+    600.0  # longest clip accepted (--max-audio-seconds): every known AudioMCQ/DCASE clip is <= 30 s
+)
 ITEMS_SHARD_ROWS = 50_000
 
 
@@ -94,16 +96,22 @@ def _probe_one(root: Path, real_root: str, rel: str, max_seconds: float | None =
     path = root / rel
     row: dict[str, Any] = {"audio_path": rel}
     if escapes_root(path, real_root):
-        row.update(error_reason=R.LINK_ESCAPES_ROOT,
-                   error_detail=f"audio path {rel!r} is a link that resolves outside the root")
+        row.update(
+            error_reason=R.LINK_ESCAPES_ROOT,
+            error_detail=f"audio path {rel!r} is a link that resolves outside the root",
+        )
         return row
     try:
         st = path.stat()
         row.update(size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)
         p = probe_audio(path, max_seconds)
         row.update(
-            sha256=p.sha256, duration_s=p.duration_s, sample_rate=p.sample_rate,
-            num_channels=p.num_channels, num_frames=p.num_frames, format=p.format,
+            sha256=p.sha256,
+            duration_s=p.duration_s,
+            sample_rate=p.sample_rate,
+            num_channels=p.num_channels,
+            num_frames=p.num_frames,
+            format=p.format,
         )
     except FileNotFoundError:
         row.update(error_reason=R.AUDIO_MISSING, error_detail=f"no such file: {rel}")
@@ -138,16 +146,23 @@ def manifest_path(root: Path, manifest: str) -> Path:
         try:
             rel = safe_relative_path(manifest)
         except RowError:
-            raise UserError(f"--manifest {manifest} climbs out of the dataset root {root}",
-                            fix="give a path inside the root, or an absolute path") from None
+            raise UserError(
+                f"--manifest {manifest} climbs out of the dataset root {root}",
+                fix="give a path inside the root, or an absolute path",
+            ) from None
         path = root / rel
         if escapes_root(path, os.path.realpath(root)):
-            raise UserError(f"--manifest {manifest} is a link that resolves outside the dataset root {root}",
-                            fix="give the real file's absolute path if you mean it")
+            raise UserError(
+                f"--manifest {manifest} is a link that resolves outside the dataset root {root}",
+                fix="give the real file's absolute path if you mean it",
+            )
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "not found"
-        raise UserError(f"manifest {manifest} {what}", where=str(root),
-                        fix="point --from-dir at the dataset root that holds it, or fix --manifest")
+        raise UserError(
+            f"manifest {manifest} {what}",
+            where=str(root),
+            fix="point --from-dir at the dataset root that holds it, or fix --manifest",
+        )
     return path
 
 
@@ -156,8 +171,9 @@ def read_rows(layout: Layout, root: Path):
     return read_parquet_rows(manifest) if manifest.suffix == ".parquet" else read_jsonl(manifest)
 
 
-def validate_rows(layout: Layout, root: Path, limits: RowLimits = RowLimits()
-                  ) -> tuple[list[MappedRow], list[dict[str, Any]], int]:
+def validate_rows(
+    layout: Layout, root: Path, limits: RowLimits = RowLimits()
+) -> tuple[list[MappedRow], list[dict[str, Any]], int]:
     """Map and validate every row; returns (good rows, quarantine records, input row count)."""
     good: list[MappedRow] = []
     bad: list[dict[str, Any]] = []
@@ -171,15 +187,24 @@ def validate_rows(layout: Layout, root: Path, limits: RowLimits = RowLimits()
             bad.append(_quarantine(raw.row_index, e.item_id, e.reason, e.detail, raw.raw))
             continue
         if row.item_id in seen:
-            bad.append(_quarantine(row.row_index, row.item_id, R.DUPLICATE_ID,
-                                   f"id already used by row {seen[row.item_id]}", row.raw))
+            bad.append(
+                _quarantine(
+                    row.row_index,
+                    row.item_id,
+                    R.DUPLICATE_ID,
+                    f"id already used by row {seen[row.item_id]}",
+                    row.raw,
+                )
+            )
             continue
         seen[row.item_id] = row.row_index
         good.append(row)
     return good, bad, n
 
 
-def _quarantine(row_index: int | None, item_id: str | None, reason: str, detail: str, raw: str) -> dict[str, Any]:
+def _quarantine(
+    row_index: int | None, item_id: str | None, reason: str, detail: str, raw: str
+) -> dict[str, Any]:
     return {"row_index": row_index, "item_id": item_id, "reason": reason, "detail": detail, "raw": raw}
 
 
@@ -227,19 +252,39 @@ def download(
     name = safe_name(name or lay.name, "dataset name")
     manifest_file = manifest_path(root, lay.manifest)
     config = {
-        "layout": lay.name, "manifest": lay.manifest, "split": lay.split, "root": str(root),
-        "mapping": getattr(lay, "mapping", None), "schemas": {t.name: t.version for t in (ITEMS, PROBES, QUARANTINE)},
-        "limits": {"max_options": limits.max_options, "max_text_chars": limits.max_text_chars,
-                   "max_audio_seconds": max_audio_seconds},
+        "layout": lay.name,
+        "manifest": lay.manifest,
+        "split": lay.split,
+        "root": str(root),
+        "mapping": getattr(lay, "mapping", None),
+        "schemas": {t.name: t.version for t in (ITEMS, PROBES, QUARANTINE)},
+        "limits": {
+            "max_options": limits.max_options,
+            "max_text_chars": limits.max_text_chars,
+            "max_audio_seconds": max_audio_seconds,
+        },
     }
-    inputs = {"manifest_sha256": file_sha256(manifest_file), "tree": tree_fingerprint(root, exclude=(workspace.root,))}
+    inputs = {
+        "manifest_sha256": file_sha256(manifest_file),
+        "tree": tree_fingerprint(root, exclude=(workspace.root,)),
+    }
     run = StageRun(workspace, STAGE, name, config, inputs, force=force)
     with run:
         if run.up_to_date:
             prov = workspace.provenance(STAGE, name) or {}
             s = prov.get("summary", {})
-            return DownloadResult(name, str(root), True, s.get("input_rows", 0), s.get("items", 0),
-                                  s.get("quarantined", 0), s.get("reasons", {}), 0, 0.0, prov)
+            return DownloadResult(
+                name,
+                str(root),
+                True,
+                s.get("input_rows", 0),
+                s.get("items", 0),
+                s.get("quarantined", 0),
+                s.get("reasons", {}),
+                0,
+                0.0,
+                prov,
+            )
         run.invalidate()
         good, bad, n_rows = validate_rows(lay, root, limits)
 
@@ -251,8 +296,14 @@ def download(
         # a few threads inside a chunk still overlap its file reads
         procs = workers or (os.cpu_count() or 1)
         todo = [
-            {"root": str(root), "paths": c, "out_dir": str(probes_dir), "index": i, "threads": 2,
-             "max_seconds": max_audio_seconds}
+            {
+                "root": str(root),
+                "paths": c,
+                "out_dir": str(probes_dir),
+                "index": i,
+                "threads": 2,
+                "max_seconds": max_audio_seconds,
+            }
             for i, c in enumerate(chunks)
             if not StageRun.shard_done(probes_dir, i)
         ]
@@ -260,8 +311,9 @@ def download(
         if on_progress:
             on_progress(done_files, len(paths))
         probed_now = 0
-        for count in map_unordered(probe_chunk, todo, engine=engine, workers=None if engine == "ray" else procs,
-                                   processes=True):
+        for count in map_unordered(
+            probe_chunk, todo, engine=engine, workers=None if engine == "ray" else procs, processes=True
+        ):
             probed_now += count
             done_files += count
             if on_progress:
@@ -273,32 +325,75 @@ def download(
         for r in good:
             p = probes[r.audio_path]
             if p["error_reason"]:
-                quarantined.append(_quarantine(r.row_index, r.item_id, p["error_reason"], p["error_detail"], r.raw))
+                quarantined.append(
+                    _quarantine(r.row_index, r.item_id, p["error_reason"], p["error_detail"], r.raw)
+                )
                 continue
-            items.append({
-                "item_id": r.item_id, "dataset": name, "split": lay.split,
-                "source_dataset": r.source_dataset, "question_type": r.question_type,
-                "question": r.question, "choices": r.choices, "answer_index": r.answer_index,
-                "answer_text": r.answer_text, "audio_path": r.audio_path, "audio_sha256": p["sha256"],
-                "duration_s": p["duration_s"], "sample_rate": p["sample_rate"], "num_channels": p["num_channels"],
-                "cot": r.cot, "row_index": r.row_index,
-                "upstream_json": json.dumps(r.upstream, ensure_ascii=False) if r.upstream else None,
-            })
-        assert len(items) + len(quarantined) == n_rows, "row accounting broke: items + quarantined != input rows"
+            items.append(
+                {
+                    "item_id": r.item_id,
+                    "dataset": name,
+                    "split": lay.split,
+                    "source_dataset": r.source_dataset,
+                    "question_type": r.question_type,
+                    "question": r.question,
+                    "choices": r.choices,
+                    "answer_index": r.answer_index,
+                    "answer_text": r.answer_text,
+                    "audio_path": r.audio_path,
+                    "audio_sha256": p["sha256"],
+                    "duration_s": p["duration_s"],
+                    "sample_rate": p["sample_rate"],
+                    "num_channels": p["num_channels"],
+                    "cot": r.cot,
+                    "row_index": r.row_index,
+                    "upstream_json": json.dumps(r.upstream, ensure_ascii=False) if r.upstream else None,
+                }
+            )
+        assert len(items) + len(quarantined) == n_rows, (
+            "row accounting broke: items + quarantined != input rows"
+        )
         items_dir = run.output("items")
         for i in range(0, max(len(items), 1), ITEMS_SHARD_ROWS):
-            run.write_shard(items_dir, i // ITEMS_SHARD_ROWS, ITEMS.from_pylist(items[i : i + ITEMS_SHARD_ROWS]), ITEMS)
+            run.write_shard(
+                items_dir, i // ITEMS_SHARD_ROWS, ITEMS.from_pylist(items[i : i + ITEMS_SHARD_ROWS]), ITEMS
+            )
         qdir = run.output("quarantine", STAGE)
         quarantined.sort(key=lambda q: (q["row_index"] is None, q["row_index"]))
         qrows = [{"dataset": name, "stage": STAGE, **q} for q in quarantined]
         run.write_shard(qdir, 0, QUARANTINE.from_pylist(qrows), QUARANTINE)
 
-        workspace.register_dataset(DatasetRecord(name=name, root=str(root), layout=lay.name, split=lay.split,
-                                                 source=source, revision=resolved_rev))
+        workspace.register_dataset(
+            DatasetRecord(
+                name=name,
+                root=str(root),
+                layout=lay.name,
+                split=lay.split,
+                source=source,
+                revision=resolved_rev,
+            )
+        )
         reasons = dict(sorted(Counter(q["reason"] for q in quarantined).items()))
-        summary = {"input_rows": n_rows, "items": len(items), "quarantined": len(quarantined),
-                   "reasons": reasons, "distinct_audio_files": len(paths), "probed_this_run": probed_now,
-                   "source": source, "revision": resolved_rev}
+        summary = {
+            "input_rows": n_rows,
+            "items": len(items),
+            "quarantined": len(quarantined),
+            "reasons": reasons,
+            "distinct_audio_files": len(paths),
+            "probed_this_run": probed_now,
+            "source": source,
+            "revision": resolved_rev,
+        }
         prov = run.finish(summary)
-    return DownloadResult(name, str(root), False, n_rows, len(items), len(quarantined), reasons,
-                          probed_now, prov["seconds"], prov)
+    return DownloadResult(
+        name,
+        str(root),
+        False,
+        n_rows,
+        len(items),
+        len(quarantined),
+        reasons,
+        probed_now,
+        prov["seconds"],
+        prov,
+    )

@@ -137,11 +137,14 @@ def encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None = 
 def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) -> dict[str, Any]:
     spec = CodecSpec.from_json(task["spec"])
     codec = load_codec(spec, task["num_codebooks"], task["device"])
-    clips: list[list[Any]] = task["clips"]  # [sha256, path relative to task["root"], duration_s], longest first
+    clips: list[list[Any]] = task[
+        "clips"
+    ]  # [sha256, path relative to task["root"], duration_s], longest first
     sr = codec.sample_rate
     est = [max(1, round(d * sr)) for _, _, d in clips]
-    batches = plan_batches(est, [codec.batch_key(n) for n in est], int(task["batch_seconds"] * sr),
-                           int(task["max_batch_size"]))
+    batches = plan_batches(
+        est, [codec.batch_key(n) for n in est], int(task["batch_seconds"] * sr), int(task["max_batch_size"])
+    )
 
     entries: list[tuple[str, np.ndarray]] = []
     failed: list[list[str]] = []
@@ -192,7 +195,9 @@ def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) 
     }
 
 
-def _encode_batch(codec, shas: list[str], waves: list[np.ndarray], failed: list[list[str]]) -> list[np.ndarray | None]:
+def _encode_batch(
+    codec, shas: list[str], waves: list[np.ndarray], failed: list[list[str]]
+) -> list[np.ndarray | None]:
     """Encode a batch; if the codec raises, retry clip by clip and quarantine the ones that still fail."""
     try:
         return codec.encode(waves)
@@ -248,11 +253,15 @@ def encode(
     if batch_seconds <= 0 or max_batch_size < 1:
         raise UserError("--batch-seconds must be > 0 and --max-batch-size >= 1")
     if num_codebooks is not None and num_codebooks < 1:
-        raise UserError(f"--num-codebooks must be at least 1, got {num_codebooks}",
-                        fix="leave it out for the codec's default")
+        raise UserError(
+            f"--num-codebooks must be at least 1, got {num_codebooks}",
+            fix="leave it out for the codec's default",
+        )
     ds = workspace.dataset(dataset)
     spec = resolve_codec(codec, dtype=dtype, device=device)
-    n = spec.check_num_codebooks(num_codebooks if num_codebooks is not None else DEFAULT_NUM_CODEBOOKS.get(spec.family))
+    n = spec.check_num_codebooks(
+        num_codebooks if num_codebooks is not None else DEFAULT_NUM_CODEBOOKS.get(spec.family)
+    )
     codec_key = spec.codec_key(n)
     cache = CodeCache(cache_dir or workspace.root / "cache" / "codes")
 
@@ -264,31 +273,64 @@ def encode(
         "schemas": {t.name: t.version for t in (CODES, CODE_INDEX, QUARANTINE)},
     }
     inputs = {"items": table_fingerprint(workspace.table_dir("items", ds.name))}
-    run = StageRun(workspace, STAGE, ds.name, config, inputs, force=force, extra_versions=("torch", "transformers"))
+    run = StageRun(
+        workspace, STAGE, ds.name, config, inputs, force=force, extra_versions=("torch", "transformers")
+    )
     with run:
         if run.up_to_date and _index_intact(workspace, ds.name, codec_key):
             prov = workspace.provenance(STAGE, ds.name) or {}
             s = prov.get("summary", {})
-            return EncodeResult(ds.name, codec_key, str(cache.root), True, s.get("items", 0), s.get("indexed", 0),
-                                s.get("quarantined", 0), s.get("reasons", {}), s.get("distinct_audio", 0),
-                                s.get("distinct_audio", 0), 0, 0.0, 1.0, 0.0, prov)
+            return EncodeResult(
+                ds.name,
+                codec_key,
+                str(cache.root),
+                True,
+                s.get("items", 0),
+                s.get("indexed", 0),
+                s.get("quarantined", 0),
+                s.get("reasons", {}),
+                s.get("distinct_audio", 0),
+                s.get("distinct_audio", 0),
+                0,
+                0.0,
+                1.0,
+                0.0,
+                prov,
+            )
         run.invalidate()
-        items = workspace.items(ds.name, columns=["item_id", "row_index", "audio_path", "audio_sha256", "duration_s"])
+        items = workspace.items(
+            ds.name, columns=["item_id", "row_index", "audio_path", "audio_sha256", "duration_s"]
+        )
         rows = items.to_pylist()
         audio: dict[str, tuple[str, float]] = {}
         for r in rows:  # shared audio: the first item's path stands for all (same bytes)
             audio.setdefault(r["audio_sha256"], (r["audio_path"], float(r["duration_s"])))
 
-        cache.register(codec_key, {"codec": spec.to_json(), "num_codebooks": n,
-                                   "codebook_sizes": list(spec.codebook_sizes[:n]), "codec_key": codec_key})
+        cache.register(
+            codec_key,
+            {
+                "codec": spec.to_json(),
+                "num_codebooks": n,
+                "codebook_sizes": list(spec.codebook_sizes[:n]),
+                "codec_key": codec_key,
+            },
+        )
         present = cache.present(codec_key)
         hits = sum(1 for sha in audio if sha in present)
-        todo = sorted(((sha, p, d) for sha, (p, d) in audio.items() if sha not in present),
-                      key=lambda t: (-t[2], t[0]))
+        todo = sorted(
+            ((sha, p, d) for sha, (p, d) in audio.items() if sha not in present), key=lambda t: (-t[2], t[0])
+        )
         base = {
-            "spec": spec.to_json(), "num_codebooks": n, "device": device, "cache_dir": str(cache.root), "root": ds.root,
-            "codec_key": codec_key, "batch_seconds": batch_seconds, "max_batch_size": max_batch_size,
-            "decode_workers": decode_workers, "threads": threads or default_threads(device, engine, decode_workers),
+            "spec": spec.to_json(),
+            "num_codebooks": n,
+            "device": device,
+            "cache_dir": str(cache.root),
+            "root": ds.root,
+            "codec_key": codec_key,
+            "batch_seconds": batch_seconds,
+            "max_batch_size": max_batch_size,
+            "decode_workers": decode_workers,
+            "threads": threads or default_threads(device, engine, decode_workers),
         }
         tasks = [{**base, "clips": clips} for clips in _shards(todo, shard_seconds)]
 
@@ -329,34 +371,83 @@ def encode(
             sha = r["audio_sha256"]
             if sha in present:
                 file, nq, nf = present[sha]
-                index_rows.append({"dataset": ds.name, "item_id": r["item_id"], "audio_sha256": sha,
-                                   "codec_key": codec_key, "num_codebooks": nq, "num_frames": nf,
-                                   "cache_file": file})
+                index_rows.append(
+                    {
+                        "dataset": ds.name,
+                        "item_id": r["item_id"],
+                        "audio_sha256": sha,
+                        "codec_key": codec_key,
+                        "num_codebooks": nq,
+                        "num_frames": nf,
+                        "cache_file": file,
+                    }
+                )
             else:
                 reason, detail = failed.get(sha, (R.ENCODE_FAILED, "no codes were produced for this audio"))
-                quarantined.append({"dataset": ds.name, "stage": STAGE, "row_index": r["row_index"],
-                                    "item_id": r["item_id"], "reason": reason, "detail": detail,
-                                    "raw": json.dumps({"audio_path": r["audio_path"], "audio_sha256": sha})})
+                quarantined.append(
+                    {
+                        "dataset": ds.name,
+                        "stage": STAGE,
+                        "row_index": r["row_index"],
+                        "item_id": r["item_id"],
+                        "reason": reason,
+                        "detail": detail,
+                        "raw": json.dumps({"audio_path": r["audio_path"], "audio_sha256": sha}),
+                    }
+                )
         assert len(index_rows) + len(quarantined) == len(rows), "item accounting broke"
 
         idx_dir = run.output(CODE_INDEX.name, codec_key)
         for i in range(0, max(len(index_rows), 1), INDEX_SHARD_ROWS):
-            run.write_shard(idx_dir, i // INDEX_SHARD_ROWS, CODE_INDEX.from_pylist(index_rows[i : i + INDEX_SHARD_ROWS]),
-                            CODE_INDEX)
+            run.write_shard(
+                idx_dir,
+                i // INDEX_SHARD_ROWS,
+                CODE_INDEX.from_pylist(index_rows[i : i + INDEX_SHARD_ROWS]),
+                CODE_INDEX,
+            )
         qdir = run.output(QUARANTINE.name, STAGE)
         run.write_shard(qdir, 0, QUARANTINE.from_pylist(quarantined), QUARANTINE)
 
         reasons = dict(sorted(Counter(q["reason"] for q in quarantined).items()))
         waste = padded / real if real else 1.0
-        summary = {"codec_key": codec_key, "codec": spec.source, "family": spec.family, "num_codebooks": n,
-                   "items": len(rows), "indexed": len(index_rows), "quarantined": len(quarantined),
-                   "reasons": reasons, "distinct_audio": len(audio), "cache_hits": hits, "encoded": encoded,
-                   "audio_seconds_encoded": round(audio_s, 3), "padding_waste": round(waste, 4),
-                   "cache_dir": str(cache.root), "device": device, "dtype": spec.dtype, "engine": engine,
-                   "batch_seconds": batch_seconds}
+        summary = {
+            "codec_key": codec_key,
+            "codec": spec.source,
+            "family": spec.family,
+            "num_codebooks": n,
+            "items": len(rows),
+            "indexed": len(index_rows),
+            "quarantined": len(quarantined),
+            "reasons": reasons,
+            "distinct_audio": len(audio),
+            "cache_hits": hits,
+            "encoded": encoded,
+            "audio_seconds_encoded": round(audio_s, 3),
+            "padding_waste": round(waste, 4),
+            "cache_dir": str(cache.root),
+            "device": device,
+            "dtype": spec.dtype,
+            "engine": engine,
+            "batch_seconds": batch_seconds,
+        }
         prov = run.finish(summary)
-    return EncodeResult(ds.name, codec_key, str(cache.root), False, len(rows), len(index_rows), len(quarantined),
-                        reasons, len(audio), hits, encoded, audio_s, waste, prov["seconds"], prov)
+    return EncodeResult(
+        ds.name,
+        codec_key,
+        str(cache.root),
+        False,
+        len(rows),
+        len(index_rows),
+        len(quarantined),
+        reasons,
+        len(audio),
+        hits,
+        encoded,
+        audio_s,
+        waste,
+        prov["seconds"],
+        prov,
+    )
 
 
 def default_threads(device: str, engine: Engine, decode_workers: int) -> int | None:
@@ -381,4 +472,3 @@ def _index_intact(ws: Workspace, dataset: str, codec_key: str) -> bool:
     except (UserError, OSError):
         return False
     return all(os.path.exists(f) for f in set(idx.column("cache_file").to_pylist()))
-

@@ -19,9 +19,13 @@ def _durations(seconds: list[float]) -> dict[str, float]:
     if not seconds:
         return {"total_h": 0.0}
     d = np.asarray(seconds)
-    return {"total_h": round(float(d.sum()) / 3600, 4), "min_s": round(float(d.min()), 3),
-            "median_s": round(float(np.median(d)), 3), "p95_s": round(float(np.percentile(d, 95)), 3),
-            "max_s": round(float(d.max()), 3)}
+    return {
+        "total_h": round(float(d.sum()) / 3600, 4),
+        "min_s": round(float(d.min()), 3),
+        "median_s": round(float(np.median(d)), 3),
+        "p95_s": round(float(np.percentile(d, 95)), 3),
+        "max_s": round(float(d.max()), 3),
+    }
 
 
 def quarantine_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
@@ -30,8 +34,13 @@ def quarantine_of(ws: Workspace, dataset: str) -> list[dict[str, Any]]:
     base = ws.table_dir("quarantine", dataset)
     rows: list[dict[str, Any]] = []
     if base.is_dir():
-        dirs = sorted({p.parent for p in base.rglob(PART_GLOB)
-                       if not any(part.startswith(".") for part in p.relative_to(base).parts)})
+        dirs = sorted(
+            {
+                p.parent
+                for p in base.rglob(PART_GLOB)
+                if not any(part.startswith(".") for part in p.relative_to(base).parts)
+            }
+        )
         for d in dirs:
             rows += read_table(d, QUARANTINE, columns=["stage", "reason"]).to_pylist()
     return rows
@@ -44,7 +53,9 @@ def info(ws: Workspace, dataset: str | None = None) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     n_items = n_quarantined = 0
     for name in names:
-        items = ws.items(name, columns=["source_dataset", "question_type", "split", "duration_s", "answer_index"])
+        items = ws.items(
+            name, columns=["source_dataset", "question_type", "split", "duration_s", "answer_index"]
+        )
         cols = items.to_pydict()
         q = quarantine_of(ws, name)
         r = Counter(x["reason"] for x in q)
@@ -63,5 +74,10 @@ def info(ws: Workspace, dataset: str | None = None) -> dict[str, Any]:
             "with_answer": sum(a is not None for a in cols["answer_index"]),
             "duration": _durations(cols["duration_s"]),
         }
-    return {"workspace": str(ws.root), "items": n_items, "quarantined": n_quarantined,
-            "quarantine_reasons": dict(sorted(reasons.items())), "datasets": per}
+    return {
+        "workspace": str(ws.root),
+        "items": n_items,
+        "quarantined": n_quarantined,
+        "quarantine_reasons": dict(sorted(reasons.items())),
+        "datasets": per,
+    }

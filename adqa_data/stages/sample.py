@@ -52,8 +52,10 @@ def parse_weights(spec: str | dict[str, float]) -> str | dict[str, float]:
         weights = {}
         for part in spec.split(","):
             if "=" not in part:
-                raise UserError(f"--weights {spec!r}: {part!r} is not TYPE=WEIGHT",
-                                fix="use 'uniform', 'proportional', or e.g. 'sound=2,music=1,speech=1'")
+                raise UserError(
+                    f"--weights {spec!r}: {part!r} is not TYPE=WEIGHT",
+                    fix="use 'uniform', 'proportional', or e.g. 'sound=2,music=1,speech=1'",
+                )
             k, v = part.split("=", 1)
             try:
                 weights[k.strip()] = float(v)
@@ -86,7 +88,9 @@ def allot(n: int, available: dict[str, int], weights: dict[str, float]) -> dict[
 
 
 def _pool(ws: Workspace, dataset: str, split: str) -> list[dict[str, Any]]:
-    items = ws.items(dataset, columns=["item_id", "question_type", "source_dataset", "answer_index"]).to_pylist()
+    items = ws.items(
+        dataset, columns=["item_id", "question_type", "source_dataset", "answer_index"]
+    ).to_pylist()
     items = [it for it in items if it["answer_index"] is not None]  # no reward without a gold answer
     if split == "all":
         return items
@@ -100,8 +104,9 @@ def _pool(ws: Workspace, dataset: str, split: str) -> list[dict[str, Any]]:
     return [it for it in items if it["item_id"] in keep]
 
 
-def _without_leaked(ws: Workspace, dataset: str, pool: list[dict[str, Any]], exclude: bool | None
-                    ) -> tuple[list[dict[str, Any]], int | None]:
+def _without_leaked(
+    ws: Workspace, dataset: str, pool: list[dict[str, Any]], exclude: bool | None
+) -> tuple[list[dict[str, Any]], int | None]:
     """The pool without check-leakage's flagged items, and how many were left out (None: not applied)."""
     if exclude is False:
         return pool, None
@@ -110,14 +115,18 @@ def _without_leaked(ws: Workspace, dataset: str, pool: list[dict[str, Any]], exc
     leaked = leaked_items(ws, dataset)
     if leaked is None:
         if exclude:
-            raise UserError(f"dataset {dataset!r} has no finished check-leakage run",
-                            fix=f"run 'adqa-data check-leakage -d {dataset}' first, or drop --exclude-leaked")
+            raise UserError(
+                f"dataset {dataset!r} has no finished check-leakage run",
+                fix=f"run 'adqa-data check-leakage -d {dataset}' first, or drop --exclude-leaked",
+            )
         return pool, None
     kept = [it for it in pool if it["item_id"] not in leaked]
     return kept, len(pool) - len(kept)
 
 
-def draw(pool: list[dict[str, Any]], n: int, weights: str | dict[str, float], seed: int) -> list[dict[str, Any]]:
+def draw(
+    pool: list[dict[str, Any]], n: int, weights: str | dict[str, float], seed: int
+) -> list[dict[str, Any]]:
     """The sampling itself, pure: returns the chosen items in draw order."""
     by_type: dict[str, list[dict[str, Any]]] = {}
     for it in sorted(pool, key=lambda it: it["item_id"]):
@@ -130,8 +139,10 @@ def draw(pool: list[dict[str, Any]], n: int, weights: str | dict[str, float], se
     else:
         unknown = set(weights) - set(available)  # type: ignore[arg-type]
         if unknown:
-            raise UserError(f"--weights names question types not in the pool: {', '.join(sorted(unknown))}",
-                            fix=f"pool types: {', '.join(sorted(available))}")
+            raise UserError(
+                f"--weights names question types not in the pool: {', '.join(sorted(unknown))}",
+                fix=f"pool types: {', '.join(sorted(available))}",
+            )
         w = dict(weights)  # type: ignore[arg-type]
     quota = allot(n, available, w)
     rng = np.random.default_rng(seed)
@@ -143,7 +154,9 @@ def draw(pool: list[dict[str, Any]], n: int, weights: str | dict[str, float], se
     return [chosen[i] for i in rng.permutation(len(chosen))]
 
 
-def _breakdown(pool: list[dict[str, Any]], chosen: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
+def _breakdown(
+    pool: list[dict[str, Any]], chosen: list[dict[str, Any]], key: str
+) -> dict[str, dict[str, int]]:
     p = Counter(it[key] or "(none)" for it in pool)
     c = Counter(it[key] or "(none)" for it in chosen)
     return {k: {"pool": p[k], "chosen": c.get(k, 0)} for k in sorted(p)}
@@ -179,24 +192,58 @@ def sample(
     name = safe_name(name, "--name") if name is not None else default_name(split, n, seed, weights)
     pool = _pool(ws, ds, split)
     pool, excluded = _without_leaked(ws, ds, pool, exclude_leaked)  # a changed pool changes the run key
-    config = {"n": n, "split": split, "weights": weights, "seed": seed, "name": name, "schema": PROMPTS.version}
+    config = {
+        "n": n,
+        "split": split,
+        "weights": weights,
+        "seed": seed,
+        "name": name,
+        "schema": PROMPTS.version,
+    }
     inputs = {"pool": rows_fingerprint(sorted((it["item_id"], it["question_type"]) for it in pool))}
     run = StageRun(ws, STAGE, ds, config, inputs, force=force, unit=name)
     with run:
         if run.up_to_date:
             s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
-            return SampleResult(ds, name, True, s.get("n", 0), s.get("by_type", {}), s.get("by_source", {}),
-                                s.get("excluded_leaked", 0))
+            return SampleResult(
+                ds,
+                name,
+                True,
+                s.get("n", 0),
+                s.get("by_type", {}),
+                s.get("by_source", {}),
+                s.get("excluded_leaked", 0),
+            )
         run.invalidate()
         if len(pool) < n:
-            raise UserError(f"the {split} pool of {ds!r} has {len(pool)} items, fewer than --n {n}",
-                            fix="lower --n or sample from a larger split (--split all)")
+            raise UserError(
+                f"the {split} pool of {ds!r} has {len(pool)} items, fewer than --n {n}",
+                fix="lower --n or sample from a larger split (--split all)",
+            )
         chosen = draw(pool, n, weights, seed)
-        rows = [{"dataset": ds, "item_id": it["item_id"], "question_type": it["question_type"],
-                 "source_dataset": it["source_dataset"], "draw": i} for i, it in enumerate(chosen)]
+        rows = [
+            {
+                "dataset": ds,
+                "item_id": it["item_id"],
+                "question_type": it["question_type"],
+                "source_dataset": it["source_dataset"],
+                "draw": i,
+            }
+            for i, it in enumerate(chosen)
+        ]
         out = run.output(PROMPTS.name, name)
         run.write_shard(out, 0, PROMPTS.from_pylist(rows), PROMPTS)
-        by_type, by_source = _breakdown(pool, chosen, "question_type"), _breakdown(pool, chosen, "source_dataset")
-        run.finish({"n": len(rows), "by_type": by_type, "by_source": by_source, "pool": len(pool),
-                    "excluded_leaked": excluded or 0})
+        by_type, by_source = (
+            _breakdown(pool, chosen, "question_type"),
+            _breakdown(pool, chosen, "source_dataset"),
+        )
+        run.finish(
+            {
+                "n": len(rows),
+                "by_type": by_type,
+                "by_source": by_source,
+                "pool": len(pool),
+                "excluded_leaked": excluded or 0,
+            }
+        )
     return SampleResult(ds, name, False, len(rows), by_type, by_source, excluded or 0)

@@ -25,8 +25,14 @@ from .qwen25_omni import Qwen25OmniAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {
     a.family: a
-    for a in (Qwen2AudioAdapter, Qwen25OmniAdapter, AudioFlamingo3Adapter, KimiAudioAdapter, GenericAdapter,
-              MiMoAudioAdapter)
+    for a in (
+        Qwen2AudioAdapter,
+        Qwen25OmniAdapter,
+        AudioFlamingo3Adapter,
+        KimiAudioAdapter,
+        GenericAdapter,
+        MiMoAudioAdapter,
+    )
 }
 
 # config.json model_type -> family; architectures are the fallback for remote-code checkpoints

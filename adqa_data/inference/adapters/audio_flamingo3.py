@@ -32,11 +32,11 @@ class AudioFlamingo3Adapter(ModelAdapter):
             suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n",
         )
 
-    def load_transformers(
-        self, path, device="cpu", dtype="float32", trust_remote_code=False
-    ) -> LoadedModel:
+    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> LoadedModel:
         transformers = require("transformers", "models", "the transformers backend")
-        model, tok = self._from_pretrained("AudioFlamingo3ForConditionalGeneration", path, device, dtype, trust_remote_code)
+        model, tok = self._from_pretrained(
+            "AudioFlamingo3ForConditionalGeneration", path, device, dtype, trust_remote_code
+        )
         fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
         return AudioFlamingo3LoadedModel(
             self,

@@ -98,8 +98,14 @@ class ModelAdapter:
 
     # ------------------------------------------------------------------------------- transformers
     @staticmethod
-    def _from_pretrained(class_name: str, path: str | Path, device: str, dtype: str, trust_remote_code: bool,
-                         ignore_unexpected: tuple[str, ...] = ()):
+    def _from_pretrained(
+        class_name: str,
+        path: str | Path,
+        device: str,
+        dtype: str,
+        trust_remote_code: bool,
+        ignore_unexpected: tuple[str, ...] = (),
+    ):
         """The model (eval mode, on `device`) and tokenizer every transformers adapter starts from.
 
         The load is strict: a weight the checkpoint lacks (it would be randomly initialised), one the
@@ -112,7 +118,9 @@ class ModelAdapter:
             str(path), dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code, output_loading_info=True
         )
         info = dict(info)
-        info["unexpected_keys"] = {k for k in info.get("unexpected_keys") or () if not k.startswith(ignore_unexpected)}
+        info["unexpected_keys"] = {
+            k for k in info.get("unexpected_keys") or () if not k.startswith(ignore_unexpected)
+        }
         check_loading_info(info, str(path), f"{class_name} checkpoint")
         model = model.to(device).eval()
         tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
@@ -201,7 +209,9 @@ class LoadedModel:
             text = text.replace(ph, ph * num_audio_tokens)
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
-    def prompt_token_ids(self, query: Query, style: str | PromptStyle | None = None) -> tuple[list[int], list[int]]:
+    def prompt_token_ids(
+        self, query: Query, style: str | PromptStyle | None = None
+    ) -> tuple[list[int], list[int]]:
         """The prompt of `query` as token ids, in two parts (`prompt_parts`): the prefix with the audio
         placeholder expanded to the clip's token count, and the suffix. The transformers backend and
         the trainer both build prompts here, so a trained completion follows the prompt it was sampled after."""
@@ -219,8 +229,13 @@ class LoadedModel:
         """How many placeholder tokens a clip (as `clip` returns it) becomes."""
         return self.audio_token_count(len(clip))
 
-    def embed_with_audio(self, input_ids: torch.Tensor, clips: list | None = None,
-                         audio: torch.Tensor | None = None, where: torch.Tensor | None = None) -> torch.Tensor:
+    def embed_with_audio(
+        self,
+        input_ids: torch.Tensor,
+        clips: list | None = None,
+        audio: torch.Tensor | None = None,
+        where: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Token embeddings of `input_ids` with audio embeddings written at the placeholder positions,
         in row order: `audio` ([placeholders, hidden]) when given, else encoded from `clips` (one per
         row that has audio; None entries are skipped). `where` (bool, shaped like `input_ids`) names

@@ -44,13 +44,17 @@ class Qwen25OmniAdapter(ModelAdapter):
             suffix=f"{user_text}<|im_end|>\n<|im_start|>assistant\n",
         )
 
-    def load_transformers(
-        self, path, device="cpu", dtype="float32", trust_remote_code=False
-    ) -> LoadedModel:
+    def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> LoadedModel:
         transformers = require("transformers", "models", "the transformers backend")
         # a full Omni checkpoint (thinker + talker) loads its thinker weights under the "thinker." prefix
-        model, tok = self._from_pretrained("Qwen2_5OmniThinkerForConditionalGeneration", path, device, dtype,
-                                           trust_remote_code, ignore_unexpected=("talker.", "token2wav."))
+        model, tok = self._from_pretrained(
+            "Qwen2_5OmniThinkerForConditionalGeneration",
+            path,
+            device,
+            dtype,
+            trust_remote_code,
+            ignore_unexpected=("talker.", "token2wav."),
+        )
         try:
             fe = transformers.WhisperFeatureExtractor.from_pretrained(str(path))
         except OSError:  # a checkpoint without preprocessor_config.json: Omni's front end is Whisper-128

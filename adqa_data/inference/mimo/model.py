@@ -440,8 +440,9 @@ class MiMoAudioLM(nn.Module):
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
         return CausalLMOutputWithPast(logits=self.lm_head(h[:, keep, :]), past_key_values=out.past_key_values)
 
-
-    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+    def gradient_checkpointing_enable(
+        self, gradient_checkpointing_kwargs: dict[str, Any] | None = None
+    ) -> None:
         """Activation checkpointing on the backbone's layers (the trainer turns it on on a GPU); the small
         input local transformer runs once per group and keeps its activations."""
         self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
@@ -459,8 +460,11 @@ class MiMoAudioLM(nn.Module):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         state = self.state_dict() if state_dict is None else state_dict
-        save_file({k: v.detach().contiguous() for k, v in state.items()}, str(out / "model.safetensors"),
-                  metadata={"format": "pt"})
+        save_file(
+            {k: v.detach().contiguous() for k, v in state.items()},
+            str(out / "model.safetensors"),
+            metadata={"format": "pt"},
+        )
         (out / "config.json").write_text(json.dumps(self.config.raw, indent=2) + "\n")
 
 

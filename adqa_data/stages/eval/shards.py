@@ -47,10 +47,17 @@ def _code_queries(
         quiet = codes.generated(silence(cfg.silence_seconds, codes.sample_rate), device)
     quiet_id = f"silence:{cfg.silence_seconds}@{codes.codec_key}"
     return [
-        Query(key=f"{it['item_id']}|{cond}", question=it["question"], choices=list(it["choices"]), audio=None,
-              audio_id=f"{it['audio_sha256']}@{codes.codec_key}" if cond == "audio" else quiet_id,
-              prompt_style=cfg.prompt_style, codes=clips[it["item_id"]] if cond == "audio" else quiet)
-        for it in items for cond in conditions
+        Query(
+            key=f"{it['item_id']}|{cond}",
+            question=it["question"],
+            choices=list(it["choices"]),
+            audio=None,
+            audio_id=f"{it['audio_sha256']}@{codes.codec_key}" if cond == "audio" else quiet_id,
+            prompt_style=cfg.prompt_style,
+            codes=clips[it["item_id"]] if cond == "audio" else quiet,
+        )
+        for it in items
+        for cond in conditions
     ]
 
 

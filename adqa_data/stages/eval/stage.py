@@ -191,12 +191,21 @@ def evaluate(
             )
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         items, refused = _refuse_items(ws, ds, items, config, audio=codes is None)
-        run.write_shard(run.output(QUARANTINE.name, STAGE, name), 0,
-                        QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]), QUARANTINE)
+        run.write_shard(
+            run.output(QUARANTINE.name, STAGE, name),
+            0,
+            QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]),
+            QUARANTINE,
+        )
         if not items:
-            raise UserError(f"no item of dataset {ds!r} can be evaluated: {len(refused)} quarantined",
-                            where=f"quarantine/{ds}/{STAGE}/{name}", fix="see the reasons with 'adqa-data info'")
-        out = run.output(PREDICTIONS.name, name, key=stable_hash([run.key, [q["item_id"] for q in refused]], n=24))
+            raise UserError(
+                f"no item of dataset {ds!r} can be evaluated: {len(refused)} quarantined",
+                where=f"quarantine/{ds}/{STAGE}/{name}",
+                fix="see the reasons with 'adqa-data info'",
+            )
+        out = run.output(
+            PREDICTIONS.name, name, key=stable_hash([run.key, [q["item_id"] for q in refused]], n=24)
+        )
         size = config.shard_size
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
         common = {
@@ -248,19 +257,27 @@ def evaluate(
     )
 
 
-def _refuse_items(ws: Workspace, dataset: str, items: list[dict[str, Any]], cfg: EvalConfig, audio: bool
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _refuse_items(
+    ws: Workspace, dataset: str, items: list[dict[str, Any]], cfg: EvalConfig, audio: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The items the model can be asked, and quarantine rows for the others (`row_checks`)."""
     count, unit = (byte_count, "UTF-8 bytes") if cfg.backend == "scripted" else token_counter(cfg.model)
     root = items[0]["root"] if items else ""
-    refused = check_items(root, items, [PromptCheck(cfg.prompt_style, count, unit, "the model")],
-                          DEFAULT_MAX_PROMPT_TOKENS, audio=audio)
+    refused = check_items(
+        root,
+        items,
+        [PromptCheck(cfg.prompt_style, count, unit, "the model")],
+        DEFAULT_MAX_PROMPT_TOKENS,
+        audio=audio,
+    )
     if not refused:
         return items, []
     cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
     row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    rows = [{"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
-            for i, (r, d) in sorted(refused.items())]
+    rows = [
+        {"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
+        for i, (r, d) in sorted(refused.items())
+    ]
     return [it for it in items if it["item_id"] not in refused], rows
 
 

@@ -47,23 +47,50 @@ class ItemRef:
     root: str = ""  # the dataset root
 
     def gold(self) -> GoldItem:
-        return GoldItem(self.item_id, self.answer_index, len(self.choices), self.source_dataset, self.question_type)
+        return GoldItem(
+            self.item_id, self.answer_index, len(self.choices), self.source_dataset, self.question_type
+        )
 
 
 def prepare_items(items: pa.Table, root: str) -> tuple[list[ItemRef], list[dict[str, Any]]]:
     """Split the item table into scorable items and those whose answer is withheld (quarantine rows)."""
-    cols = ["item_id", "question", "choices", "answer_index", "audio_path", "audio_sha256", "source_dataset",
-            "question_type", "row_index"]
+    cols = [
+        "item_id",
+        "question",
+        "choices",
+        "answer_index",
+        "audio_path",
+        "audio_sha256",
+        "source_dataset",
+        "question_type",
+        "row_index",
+    ]
     refs, withheld = [], []
     for r in items.select(cols).to_pylist():
         if r["answer_index"] is None:
-            withheld.append({"row_index": r["row_index"], "item_id": r["item_id"], "reason": R.ANSWER_WITHHELD,
-                             "detail": "the gold answer is withheld, so audio contribution cannot be measured",
-                             "raw": None})
+            withheld.append(
+                {
+                    "row_index": r["row_index"],
+                    "item_id": r["item_id"],
+                    "reason": R.ANSWER_WITHHELD,
+                    "detail": "the gold answer is withheld, so audio contribution cannot be measured",
+                    "raw": None,
+                }
+            )
             continue
-        refs.append(ItemRef(r["item_id"], r["question"], tuple(r["choices"]), int(r["answer_index"]),
-                            r["audio_path"], r["audio_sha256"], r["source_dataset"], r["question_type"],
-                            root=str(root)))
+        refs.append(
+            ItemRef(
+                r["item_id"],
+                r["question"],
+                tuple(r["choices"]),
+                int(r["answer_index"]),
+                r["audio_path"],
+                r["audio_sha256"],
+                r["source_dataset"],
+                r["question_type"],
+                root=str(root),
+            )
+        )
     return refs, withheld
 
 
@@ -101,8 +128,11 @@ def assign_swaps(items: list[ItemRef], seed: int) -> tuple[list[ItemRef], int]:
                 borrowed += 1
                 d = _draw_donor(it, everyone, rng)
             if d is None:
-                raise UserError("the swap condition needs clips with different content, and every item here "
-                                "has the same clip", fix="drop --condition swap for this dataset")
+                raise UserError(
+                    "the swap condition needs clips with different content, and every item here "
+                    "has the same clip",
+                    fix="drop --condition swap for this dataset",
+                )
             donors[it.item_id] = replace(d, donor=None)
     return [replace(it, donor=donors[it.item_id]) for it in items], borrowed
 
@@ -132,18 +162,24 @@ class ConditionAudio:
                 x = silence(o.silence_seconds, self.sr)
             else:
                 x = noise(o.silence_seconds, self.sr, o.noise_color, o.noise_level_dbfs, o.seed)
-            self._fixed[condition] = (x, f"{condition}:{stable_hash(o.condition_params(condition))}@{self.sr}")
+            self._fixed[condition] = (
+                x,
+                f"{condition}:{stable_hash(o.condition_params(condition))}@{self.sr}",
+            )
         return self._fixed[condition]
 
     def _load(self, item: ItemRef) -> np.ndarray:
         if item.audio_sha256 not in self._clips:
             try:  # checked before the run (row_checks); a file changed since then stops it here
-                self._clips[item.audio_sha256] = read_item_audio(item.root, item.audio_path, item.audio_sha256,
-                                                                 self.sr)
+                self._clips[item.audio_sha256] = read_item_audio(
+                    item.root, item.audio_path, item.audio_sha256, self.sr
+                )
             except AudioError as e:
-                raise UserError(f"the clip of item {item.item_id} changed during the run ({e.reason}: {e.detail})",
-                                where=str(Path(item.root) / item.audio_path),
-                                fix="rerun: the item will be quarantined with that reason") from None
+                raise UserError(
+                    f"the clip of item {item.item_id} changed during the run ({e.reason}: {e.detail})",
+                    where=str(Path(item.root) / item.audio_path),
+                    fix="rerun: the item will be quarantined with that reason",
+                ) from None
         return self._clips[item.audio_sha256]
 
     def clip(self, condition: str, item: ItemRef) -> tuple[np.ndarray, str, str | None]:
@@ -185,8 +221,11 @@ class ConditionCodes:
         if condition in ("silence", "noise"):
             if condition not in self._fixed:
                 o, sr = self.options, self.codes.sample_rate
-                x = silence(o.silence_seconds, sr) if condition == "silence" else \
-                    noise(o.silence_seconds, sr, o.noise_color, o.noise_level_dbfs, o.seed)
+                x = (
+                    silence(o.silence_seconds, sr)
+                    if condition == "silence"
+                    else noise(o.silence_seconds, sr, o.noise_color, o.noise_level_dbfs, o.seed)
+                )
                 audio_id = f"{condition}:{stable_hash(o.condition_params(condition))}@{key}"
                 self._fixed[condition] = (self.codes.generated(x, self.device), audio_id)
             codes, audio_id = self._fixed[condition]

@@ -37,8 +37,9 @@ def member_backend(member: PanelMember, device: str | None = None) -> Backend:
     options: dict[str, Any] = {"trust_remote_code": member.trust_remote_code}
     if member.backend == "vllm":
         options["revision"] = member.revision
-    return load_backend(member.backend, member.model, family=member.family, device=device, dtype=member.dtype,
-                        **options)
+    return load_backend(
+        member.backend, member.model, family=member.family, device=device, dtype=member.dtype, **options
+    )
 
 
 @dataclass
@@ -63,8 +64,9 @@ class ModelJob:
     codes: dict[str, str] | None = None  # a member that reads RVQ codes: {workspace, dataset, codec_key}
 
 
-def score_chunk(backend: Backend, job: ModelJob, chunk: ChunkJob, audio: ConditionAudio | ConditionCodes
-                ) -> list[dict[str, Any]]:
+def score_chunk(
+    backend: Backend, job: ModelJob, chunk: ChunkJob, audio: ConditionAudio | ConditionCodes
+) -> list[dict[str, Any]]:
     """The votes rows of one chunk: every item under every rotation, mapped back to the original order."""
     member, K = job.member, job.options.permutations
     queries: list[Query] = []
@@ -72,21 +74,40 @@ def score_chunk(backend: Backend, job: ModelJob, chunk: ChunkJob, audio: Conditi
     for it in chunk.items:
         x, audio_id, heard = audio.clip(chunk.condition, it)
         for p in rotations(len(it.choices), K):
-            queries.append(Query(key=f"{it.item_id}|{chunk.condition}|{p}", question=it.question,
-                                 choices=rotate(it.choices, p), audio_id=audio_id,
-                                 prompt_style=member.prompt_style, **audio.query_fields(x)))
+            queries.append(
+                Query(
+                    key=f"{it.item_id}|{chunk.condition}|{p}",
+                    question=it.question,
+                    choices=rotate(it.choices, p),
+                    audio_id=audio_id,
+                    prompt_style=member.prompt_style,
+                    **audio.query_fields(x),
+                )
+            )
             meta.append((it, p, heard))
-    answers = ask(backend, member.mode, queries, max_new_tokens=job.options.max_new_tokens, seed=job.options.seed)
+    answers = ask(
+        backend, member.mode, queries, max_new_tokens=job.options.max_new_tokens, seed=job.options.seed
+    )
     rows = []
     for a, (it, p, heard) in zip(answers, meta):
         original = None if a.probs is None else np.roll(a.probs, p)  # shown j -> original (j + p) % n
         pred = None if original is None else consensus(original)
-        rows.append({
-            "model": member.name, "dataset": job.dataset, "item_id": it.item_id, "condition": chunk.condition,
-            "permutation": p, "mode": member.mode, "predicted_index": pred, "correct": pred == it.answer_index,
-            "option_probs": None if original is None else original.tolist(), "audio_item_id": heard,
-            "raw_text": a.raw_text, "parse_layer": a.parse_layer,
-        })
+        rows.append(
+            {
+                "model": member.name,
+                "dataset": job.dataset,
+                "item_id": it.item_id,
+                "condition": chunk.condition,
+                "permutation": p,
+                "mode": member.mode,
+                "predicted_index": pred,
+                "correct": pred == it.answer_index,
+                "option_probs": None if original is None else original.tolist(),
+                "audio_item_id": heard,
+                "raw_text": a.raw_text,
+                "parse_layer": a.parse_layer,
+            }
+        )
     return rows
 
 
@@ -97,12 +118,17 @@ def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | Non
         backend = job.factory(job.member, device=job.options.device)
     except OSError as e:  # transformers' "not a valid model identifier / no such file" and the like
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"panel member {job.member.name!r}: cannot load model {job.member.model}: {first}",
-                        fix="check the member's model (a local checkpoint folder or a hub id) and revision") from None
+        raise UserError(
+            f"panel member {job.member.name!r}: cannot load model {job.member.model}: {first}",
+            fix="check the member's model (a local checkpoint folder or a hub id) and revision",
+        ) from None
     queries = 0
     try:
-        audio = (ConditionCodes(job.options, job.codes, default_device(job.options.device)) if job.codes
-                 else ConditionAudio(job.options, backend.sample_rate))
+        audio = (
+            ConditionCodes(job.options, job.codes, default_device(job.options.device))
+            if job.codes
+            else ConditionAudio(job.options, backend.sample_rate)
+        )
         for chunk in job.chunks:
             rows = score_chunk(backend, job, chunk, audio)
             audio.release_clips()
@@ -112,8 +138,12 @@ def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | Non
                 on_chunk(job.member.name, chunk)
     finally:
         backend.close()
-    return {"model": job.member.name, "chunks": len(job.chunks), "queries": queries,
-            "seconds": round(time.time() - t0, 3)}
+    return {
+        "model": job.member.name,
+        "chunks": len(job.chunks),
+        "queries": queries,
+        "seconds": round(time.time() - t0, 3),
+    }
 
 
 def _ray_options() -> dict[str, Any]:
@@ -124,7 +154,9 @@ def _ray_options() -> dict[str, Any]:
     return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
 
 
-def execute(jobs: list[ModelJob], engine: Engine, on_chunk: Callable[[str, ChunkJob], None] | None) -> Iterator[dict]:
+def execute(
+    jobs: list[ModelJob], engine: Engine, on_chunk: Callable[[str, ChunkJob], None] | None
+) -> Iterator[dict]:
     """Run the model jobs: one after another in-process, or as parallel Ray tasks (same shards either way)."""
     if engine == "ray":
         for summary in map_unordered(run_model_job, jobs, engine="ray", ray_options=_ray_options()):

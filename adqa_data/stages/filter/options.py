@@ -25,7 +25,9 @@ class FilterOptions:
     """Every knob of the filter stage, with its default and why."""
 
     conditions: tuple[str, ...] = BASE_CONDITIONS  # audio and silence always; add noise / swap
-    mode: str | None = None  # letters | options | generate; None = each panel member's own (letters by default)
+    mode: str | None = (
+        None  # letters | options | generate; None = each panel member's own (letters by default)
+    )
     permutations: int = 1  # K cyclic rotations of the options, averaged: undoes letter-position bias
     min_correct: int | None = None  # None = the panel's (2 of 3 in the paper)
     silence_seconds: float = 30.0  # the paper's silent clip; also the noise clip's length
@@ -42,13 +44,17 @@ class FilterOptions:
         """The options with conditions normalised (audio, silence first, then the extras, once each)."""
         unknown = [c for c in self.conditions if c not in CONDITIONS]
         if unknown:
-            raise UserError(f"unknown condition(s) {unknown}", fix=f"use {', '.join(EXTRA_CONDITIONS)} "
-                            "(audio and silence are always run)")
+            raise UserError(
+                f"unknown condition(s) {unknown}",
+                fix=f"use {', '.join(EXTRA_CONDITIONS)} (audio and silence are always run)",
+            )
         if self.mode is not None and self.mode not in MODES:
             raise UserError(f"unknown mode {self.mode!r}", fix=f"use one of: {', '.join(MODES)}")
         if not 1 <= self.permutations <= 10:
-            raise UserError(f"--permutations must be between 1 and 10, got {self.permutations}",
-                            fix="use 1 (no rotation) or the number of options (4) to cancel a letter bias")
+            raise UserError(
+                f"--permutations must be between 1 and 10, got {self.permutations}",
+                fix="use 1 (no rotation) or the number of options (4) to cancel a letter bias",
+            )
         if self.silence_seconds <= 0:
             raise UserError(f"--silence-seconds must be positive, got {self.silence_seconds}")
         if self.noise_color not in NOISE_COLORS:
@@ -65,8 +71,12 @@ class FilterOptions:
         if condition == "silence":
             return {"seconds": self.silence_seconds}
         if condition == "noise":
-            return {"seconds": self.silence_seconds, "color": self.noise_color,
-                    "level_dbfs": self.noise_level_dbfs, "seed": self.seed}
+            return {
+                "seconds": self.silence_seconds,
+                "color": self.noise_color,
+                "level_dbfs": self.noise_level_dbfs,
+                "seed": self.seed,
+            }
         if condition == "swap":
             return {"seed": self.seed}
         return {}
@@ -88,7 +98,9 @@ def resolve_panel(panel: Panel | str | Path) -> Panel:
         if (d / f"{panel}.yaml").is_file():
             return load_panel(d / f"{panel}.yaml")
     known = sorted({q.stem for d in _panel_dirs() if d.is_dir() for q in d.glob("*.yaml")})
-    raise UserError(f"no panel named {str(panel)!r}", fix=f"give a panel YAML file or one of: {', '.join(known)}")
+    raise UserError(
+        f"no panel named {str(panel)!r}", fix=f"give a panel YAML file or one of: {', '.join(known)}"
+    )
 
 
 def effective_members(panel: Panel, mode: str | None, trust_remote_code: bool = False) -> list[PanelMember]:
@@ -104,16 +116,23 @@ def effective_members(panel: Panel, mode: str | None, trust_remote_code: bool = 
         except UserError as e:
             raise UserError(e.what, where=f"panel {panel.name}", fix=e.fix) from None
         needed = m.trust_remote_code or family_needs_remote_code(m.family, m.backend)
-        remote = allow_remote_code(m.model, m.revision, needed, trust_remote_code,
-                                   f"panel {panel.name} member {m.name!r}")
+        remote = allow_remote_code(
+            m.model, m.revision, needed, trust_remote_code, f"panel {panel.name} member {m.name!r}"
+        )
         member = m.model_copy(update={"mode": mode or m.mode, "trust_remote_code": remote})
         style = get_style(member.prompt_style)
         if member.mode == "letters" and not style.letter_first:
-            raise UserError(f"member {m.name!r}: prompt style {style.name!r} does not start the reply with the "
-                            "option letter, so 'letters' mode cannot read it", where=f"panel {panel.name}",
-                            fix="use prompt_style: letters, or mode: options / generate")
+            raise UserError(
+                f"member {m.name!r}: prompt style {style.name!r} does not start the reply with the "
+                "option letter, so 'letters' mode cannot read it",
+                where=f"panel {panel.name}",
+                fix="use prompt_style: letters, or mode: options / generate",
+            )
         if member.mode == "options" and style.option_reply is None:
-            raise UserError(f"member {m.name!r}: prompt style {style.name!r} has no option reply for 'options' mode",
-                            where=f"panel {panel.name}", fix="use prompt_style letters or audiomcq, or another mode")
+            raise UserError(
+                f"member {m.name!r}: prompt style {style.name!r} has no option reply for 'options' mode",
+                where=f"panel {panel.name}",
+                fix="use prompt_style letters or audiomcq, or another mode",
+            )
         out.append(member)
     return out

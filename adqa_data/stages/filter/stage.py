@@ -64,8 +64,13 @@ class FilterResult:
         return d
 
 
-def _unit_config(member: PanelMember, condition: str, options: FilterOptions, items_fp: str,
-                 codes: dict[str, str] | None = None) -> dict[str, Any]:
+def _unit_config(
+    member: PanelMember,
+    condition: str,
+    options: FilterOptions,
+    items_fp: str,
+    codes: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
     device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
     member that reads codes (MiMo-Audio) answers from."""
@@ -86,8 +91,13 @@ def _unit_config(member: PanelMember, condition: str, options: FilterOptions, it
 
 
 def plan_jobs(
-    run: StageRun, members: list[PanelMember], items: list[ItemRef], options: FilterOptions, items_fp: str,
-    factory: BackendFactory, codes: dict[str, dict[str, str] | None] | None = None,
+    run: StageRun,
+    members: list[PanelMember],
+    items: list[ItemRef],
+    options: FilterOptions,
+    items_fp: str,
+    factory: BackendFactory,
+    codes: dict[str, dict[str, str] | None] | None = None,
 ) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
     """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
     Each unit's directory is keyed by its own config (`_unit_config`), and a changed unit is written
@@ -126,8 +136,9 @@ def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options:
     return votes
 
 
-def member_codes(ws: Workspace, dataset: str, members: list[PanelMember], items: list[ItemRef]
-                 ) -> dict[str, dict[str, str] | None]:
+def member_codes(
+    ws: Workspace, dataset: str, members: list[PanelMember], items: list[ItemRef]
+) -> dict[str, dict[str, str] | None]:
     """Per member: for one that reads RVQ codes (MiMo-Audio), the code index its clips come from
     (checked to hold every item before any model loads); None for a member that reads audio."""
     out: dict[str, dict[str, str] | None] = {}
@@ -142,8 +153,15 @@ def member_codes(ws: Workspace, dataset: str, members: list[PanelMember], items:
     return out
 
 
-def _refuse_items(ws: Workspace, dataset: str, root: str, items: list[ItemRef], members: list[PanelMember],
-                  opts: FilterOptions, audio: bool = True) -> tuple[list[ItemRef], list[dict[str, Any]]]:
+def _refuse_items(
+    ws: Workspace,
+    dataset: str,
+    root: str,
+    items: list[ItemRef],
+    members: list[PanelMember],
+    opts: FilterOptions,
+    audio: bool = True,
+) -> tuple[list[ItemRef], list[dict[str, Any]]]:
     """The items every member can be asked, and quarantine rows for the others (`row_checks`; no audio
     checks when `audio` is False: every member reads cached codes)."""
     counters: dict[tuple[str, str | None, bool], tuple[Any, str]] = {}
@@ -154,15 +172,25 @@ def _refuse_items(ws: Workspace, dataset: str, root: str, items: list[ItemRef], 
             counters[ref] = token_counter(m.model, m.revision, m.trust_remote_code)
         count, unit = counters[ref]
         checks.append(PromptCheck(m.prompt_style, count, unit, f"member {m.name}"))
-    rows = [{"item_id": it.item_id, "question": it.question, "choices": it.choices, "audio_path": it.audio_path,
-             "audio_sha256": it.audio_sha256} for it in items]
+    rows = [
+        {
+            "item_id": it.item_id,
+            "question": it.question,
+            "choices": it.choices,
+            "audio_path": it.audio_path,
+            "audio_sha256": it.audio_sha256,
+        }
+        for it in items
+    ]
     refused = check_items(root, rows, checks, opts.max_prompt_tokens, audio=audio)
     if not refused:
         return items, []
     cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
     row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    quarantined = [{"row_index": row_index.get(i), "item_id": i, "reason": reason, "detail": detail, "raw": None}
-                   for i, (reason, detail) in sorted(refused.items())]
+    quarantined = [
+        {"row_index": row_index.get(i), "item_id": i, "reason": reason, "detail": detail, "raw": None}
+        for i, (reason, detail) in sorted(refused.items())
+    ]
     return [it for it in items if it.item_id not in refused], quarantined
 
 
@@ -170,7 +198,9 @@ def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list
     run.write_shard(run.output("item_scores"), 0, ITEM_SCORES.from_pylist(rows), ITEM_SCORES)
     split_dir = run.output("splits")
     for name in ("weak", "strong"):
-        write_text_atomic(split_dir / f"{name}.txt", "".join(f"{r['item_id']}\n" for r in rows if r["split"] == name))
+        write_text_atomic(
+            split_dir / f"{name}.txt", "".join(f"{r['item_id']}\n" for r in rows if r["split"] == name)
+        )
     qrows = [{"dataset": dataset, "stage": STAGE, **q} for q in withheld]
     run.write_shard(run.output("quarantine", STAGE), 0, QUARANTINE.from_pylist(qrows), QUARANTINE)
 
@@ -178,10 +208,20 @@ def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list
 def _result_from(prov: dict[str, Any], up_to_date: bool) -> FilterResult:
     s = prov.get("summary", {})
     stats = s.get("stats", {})
-    return FilterResult(prov.get("dataset", ""), s.get("panel", ""), up_to_date, stats.get("items", 0),
-                        stats.get("weak", 0), stats.get("strong", 0), s.get("skipped_no_answer", 0),
-                        0 if up_to_date else s.get("chunks_run", 0), s.get("chunks_reused", 0),
-                        0.0 if up_to_date else prov.get("seconds", 0.0), stats, prov)
+    return FilterResult(
+        prov.get("dataset", ""),
+        s.get("panel", ""),
+        up_to_date,
+        stats.get("items", 0),
+        stats.get("weak", 0),
+        stats.get("strong", 0),
+        s.get("skipped_no_answer", 0),
+        0 if up_to_date else s.get("chunks_run", 0),
+        s.get("chunks_reused", 0),
+        0.0 if up_to_date else prov.get("seconds", 0.0),
+        stats,
+        prov,
+    )
 
 
 def filter_dataset(
@@ -210,28 +250,50 @@ def filter_dataset(
         raise UserError(
             f"none of the {len(withheld)} items of dataset {rec.name!r} has a gold answer, so audio contribution "
             "cannot be measured (an evaluation set?)",
-            where=str(workspace.root), fix="filter a dataset with answers (the training or dev set)")
+            where=str(workspace.root),
+            fix="filter a dataset with answers (the training or dev set)",
+        )
     items_fp = table_fingerprint(workspace.table_dir("items", rec.name))
     codes = member_codes(workspace, rec.name, members, items)
-    units = {f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp, codes[m.name]))
-             for m in members for c in opts.conditions}
-    config = {"panel": pnl.name, "models": [m.name for m in members], "units": units, "min_correct": min_correct,
-              "conditions": list(opts.conditions), "permutations": opts.permutations,
-              "max_prompt_tokens": opts.max_prompt_tokens,
-              "schemas": {t.name: t.version for t in (VOTES, ITEM_SCORES, QUARANTINE)}}
-    run = StageRun(workspace, STAGE, rec.name, config, {"items": items_fp}, force=force,
-                   extra_versions=("torch", "transformers", "vllm"))
+    units = {
+        f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp, codes[m.name]))
+        for m in members
+        for c in opts.conditions
+    }
+    config = {
+        "panel": pnl.name,
+        "models": [m.name for m in members],
+        "units": units,
+        "min_correct": min_correct,
+        "conditions": list(opts.conditions),
+        "permutations": opts.permutations,
+        "max_prompt_tokens": opts.max_prompt_tokens,
+        "schemas": {t.name: t.version for t in (VOTES, ITEM_SCORES, QUARANTINE)},
+    }
+    run = StageRun(
+        workspace,
+        STAGE,
+        rec.name,
+        config,
+        {"items": items_fp},
+        force=force,
+        extra_versions=("torch", "transformers", "vllm"),
+    )
     with run:
         if run.up_to_date:
             return _result_from(workspace.provenance(STAGE, rec.name) or {}, True)
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before any model loads
-        items, refused = _refuse_items(workspace, rec.name, rec.root, items, members, opts,
-                                       audio=not all(codes.values()))
+        items, refused = _refuse_items(
+            workspace, rec.name, rec.root, items, members, opts, audio=not all(codes.values())
+        )
         withheld += refused
         if not items:
-            raise UserError(f"no item of dataset {rec.name!r} can be scored: {len(refused)} quarantined "
-                            f"({', '.join(sorted({q['reason'] for q in refused}))})",
-                            where=f"quarantine/{rec.name}/filter", fix="see the reasons with 'adqa-data info'")
+            raise UserError(
+                f"no item of dataset {rec.name!r} can be scored: {len(refused)} quarantined "
+                f"({', '.join(sorted({q['reason'] for q in refused}))})",
+                where=f"quarantine/{rec.name}/filter",
+                fix="see the reasons with 'adqa-data info'",
+            )
         borrowed = 0
         if "swap" in opts.conditions:
             items, borrowed = assign_swaps(items, opts.seed)
@@ -253,13 +315,20 @@ def filter_dataset(
         gold = {it.item_id: it.gold() for it in items}
         answers = aggregate(votes, gold)
         models = [m.name for m in members]
-        rows = item_score_rows(rec.name, [gold[it.item_id] for it in items], answers, models, opts.conditions,
-                               min_correct)
+        rows = item_score_rows(
+            rec.name, [gold[it.item_id] for it in items], answers, models, opts.conditions, min_correct
+        )
         stats = vote_statistics(rows, answers, models, opts.conditions, min_correct, letter_preference(votes))
         _write_outputs(run, rec.name, rows, withheld)
-        summary = {"panel": pnl.name, "stats": stats, "skipped_no_answer": len(withheld) - len(refused),
-                   "quarantined": dict(sorted(Counter(q["reason"] for q in withheld).items())),
-                   "chunks_run": total - reused, "chunks_reused": reused, "model_runs": model_runs,
-                   "swap_borrowed_across_sources": borrowed if "swap" in opts.conditions else None}
+        summary = {
+            "panel": pnl.name,
+            "stats": stats,
+            "skipped_no_answer": len(withheld) - len(refused),
+            "quarantined": dict(sorted(Counter(q["reason"] for q in withheld).items())),
+            "chunks_run": total - reused,
+            "chunks_reused": reused,
+            "model_runs": model_runs,
+            "swap_borrowed_across_sources": borrowed if "swap" in opts.conditions else None,
+        }
         prov = run.finish(summary)
     return _result_from(prov, False)

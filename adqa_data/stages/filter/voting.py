@@ -62,8 +62,11 @@ class ModelAnswer:
 def check_min_correct(min_correct: int, panel_size: int, where: str | None = None) -> None:
     """Refuse a threshold the panel cannot reach (or a meaningless one) with a clear error."""
     if min_correct < 1:
-        raise UserError(f"--min-correct must be at least 1, got {min_correct}", where=where,
-                        fix="use 1 or more (the paper uses 2 of 3)")
+        raise UserError(
+            f"--min-correct must be at least 1, got {min_correct}",
+            where=where,
+            fix="use 1 or more (the paper uses 2 of 3)",
+        )
     if min_correct > panel_size:
         raise UserError(
             f"--min-correct {min_correct} exceeds the panel's {panel_size} member(s): no item could ever be weak",
@@ -112,8 +115,9 @@ def aggregate(
         g = gold[key[1]]
         probs = average_permutations(vectors, g.n_options)
         pred = consensus(probs)
-        out[key] = ModelAnswer(pred, pred == g.answer_index, float(probs[g.answer_index]),
-                               tuple(float(p) for p in probs))
+        out[key] = ModelAnswer(
+            pred, pred == g.answer_index, float(probs[g.answer_index]), tuple(float(p) for p in probs)
+        )
     return out
 
 
@@ -140,18 +144,29 @@ def item_score_rows(
         silent = [answer_of(m, it.item_id, "silence") for m in models]
         per_model = [a.p_correct - s.p_correct for a, s in zip(audio, silent)]
         silence_correct = sum(s.correct for s in silent)
-        extra = {f"{c}_correct": (sum(answer_of(m, it.item_id, c).correct for m in models) if c in conditions
-                                  else None)
-                 for c in ("noise", "swap")}
-        rows.append({
-            "dataset": dataset, "item_id": it.item_id, "source_dataset": it.source_dataset,
-            "question_type": it.question_type, "models": list(models),
-            "audio_contribution": [int(a.correct) - int(s.correct) for a, s in zip(audio, silent)],
-            "model_contribution_scores": per_model,
-            "silence_correct": silence_correct, "audio_correct": sum(a.correct for a in audio), **extra,
-            "contribution_score": float(np.mean(per_model)), "min_correct": min_correct,
-            "split": split_of(silence_correct, min_correct),
-        })
+        extra = {
+            f"{c}_correct": (
+                sum(answer_of(m, it.item_id, c).correct for m in models) if c in conditions else None
+            )
+            for c in ("noise", "swap")
+        }
+        rows.append(
+            {
+                "dataset": dataset,
+                "item_id": it.item_id,
+                "source_dataset": it.source_dataset,
+                "question_type": it.question_type,
+                "models": list(models),
+                "audio_contribution": [int(a.correct) - int(s.correct) for a, s in zip(audio, silent)],
+                "model_contribution_scores": per_model,
+                "silence_correct": silence_correct,
+                "audio_correct": sum(a.correct for a in audio),
+                **extra,
+                "contribution_score": float(np.mean(per_model)),
+                "min_correct": min_correct,
+                "split": split_of(silence_correct, min_correct),
+            }
+        )
     return rows
 
 
@@ -178,11 +193,15 @@ def _strong_share_by(rows: Sequence[Mapping[str, Any]], column: str) -> dict[str
         k = "(none)" if r[column] is None else str(r[column])
         total[k] += 1
         strong[k] += r["split"] == STRONG
-    return {k: {"items": total[k], "strong": strong[k], "strong_share": _share(strong[k], total[k])}
-            for k in sorted(total)}
+    return {
+        k: {"items": total[k], "strong": strong[k], "strong_share": _share(strong[k], total[k])}
+        for k in sorted(total)
+    }
 
 
-def letter_preference(votes: Iterable[Mapping[str, Any]], condition: str = "silence") -> dict[str, dict[str, float]]:
+def letter_preference(
+    votes: Iterable[Mapping[str, Any]], condition: str = "silence"
+) -> dict[str, dict[str, float]]:
     """Per model, the share of answers given at each *shown* letter under `condition`.
 
     A model without a position bias spreads its silent answers roughly evenly; a large share on one
@@ -195,7 +214,9 @@ def letter_preference(votes: Iterable[Mapping[str, Any]], condition: str = "sile
         if not n:
             continue
         counts[v["model"]][LETTERS[(v["predicted_index"] - v["permutation"]) % n]] += 1
-    return {m: {k: _share(c[k], sum(c.values())) or 0.0 for k in sorted(c)} for m, c in sorted(counts.items())}
+    return {
+        m: {k: _share(c[k], sum(c.values())) or 0.0 for k in sorted(c)} for m, c in sorted(counts.items())
+    }
 
 
 def statistics(
@@ -215,27 +236,47 @@ def statistics(
         acc = {c: _share(sum(answers[(m, x, c)].correct for x in ids), n) for c in conditions}
         per_model[m] = {
             "accuracy": acc,
-            "mean_audio_contribution": round(float(np.mean([r["audio_contribution"][i] for r in rows])), 4) if n else None,
-            "mean_contribution_score": round(float(np.mean([r["model_contribution_scores"][i] for r in rows])), 4) if n else None,
+            "mean_audio_contribution": round(float(np.mean([r["audio_contribution"][i] for r in rows])), 4)
+            if n
+            else None,
+            "mean_contribution_score": round(
+                float(np.mean([r["model_contribution_scores"][i] for r in rows])), 4
+            )
+            if n
+            else None,
         }
         if letters and m in letters:
             per_model[m]["silence_letter_share"] = dict(letters[m])
     silent = {m: [answers[(m, x, "silence")].correct for x in ids] for m in models}
     agreement = [
-        {"a": a, "b": b, "agreement": _share(sum(p == q for p, q in zip(silent[a], silent[b])), n),
-         "kappa": None if (k := cohen_kappa(silent[a], silent[b])) is None else round(k, 4)}
+        {
+            "a": a,
+            "b": b,
+            "agreement": _share(sum(p == q for p, q in zip(silent[a], silent[b])), n),
+            "kappa": None if (k := cohen_kappa(silent[a], silent[b])) is None else round(k, 4),
+        }
         for a, b in combinations(models, 2)
     ]
     scores = np.asarray([r["contribution_score"] for r in rows], dtype=np.float64)
     hist = Counter(r["silence_correct"] for r in rows)
     return {
-        "items": n, "weak": n - strong, "strong": strong, "strong_share": _share(strong, n),
-        "min_correct": min_correct, "panel": list(models), "conditions": list(conditions),
+        "items": n,
+        "weak": n - strong,
+        "strong": strong,
+        "strong_share": _share(strong, n),
+        "min_correct": min_correct,
+        "panel": list(models),
+        "conditions": list(conditions),
         "silence_correct_histogram": {str(k): hist.get(k, 0) for k in range(len(models) + 1)},
         "contribution_score": (
-            {"mean": round(float(scores.mean()), 4), "p10": round(float(np.percentile(scores, 10)), 4),
-             "median": round(float(np.median(scores)), 4), "p90": round(float(np.percentile(scores, 90)), 4)}
-            if n else {}
+            {
+                "mean": round(float(scores.mean()), 4),
+                "p10": round(float(np.percentile(scores, 10)), 4),
+                "median": round(float(np.median(scores)), 4),
+                "p90": round(float(np.percentile(scores, 90)), 4),
+            }
+            if n
+            else {}
         ),
         "by_source": _strong_share_by(rows, "source_dataset"),
         "by_question_type": _strong_share_by(rows, "question_type"),

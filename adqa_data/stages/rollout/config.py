@@ -24,54 +24,78 @@ class RolloutConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["transformers", "vllm", "scripted"] = Field(
-        "transformers", description="transformers runs anywhere (CPU too); vllm is the fast path on GPUs; "
-        "scripted needs no model (tests, dry runs)")
+        "transformers",
+        description="transformers runs anywhere (CPU too); vllm is the fast path on GPUs; "
+        "scripted needs no model (tests, dry runs)",
+    )
     model: str | None = Field(None, description="the policy: a local checkpoint directory or a hub id")
-    family: str | None = Field(None, description="model adapter family; detected from config.json when omitted")
+    family: str | None = Field(
+        None, description="model adapter family; detected from config.json when omitted"
+    )
     device: str = Field("auto", description="auto = cuda when available, else cpu")
     dtype: str = Field("auto", description="auto = the checkpoint's dtype (float32 for the tiny models)")
     k: int = Field(4, ge=1, description="completions per prompt; the DCASE 2026 MiMo-Audio report uses K=4")
-    temperature: float = Field(1.0, gt=0, description="1.0 samples the policy itself, so the stored "
-                               "log-probs are the policy's and GRPO's importance ratio needs no correction")
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        description="1.0 samples the policy itself, so the stored "
+        "log-probs are the policy's and GRPO's importance ratio needs no correction",
+    )
     top_p: float = Field(1.0, gt=0, le=1, description="1.0 = no nucleus truncation, for the same reason")
     max_new_tokens: int = Field(512, ge=1, description="room for concise reasoning plus the answer block")
     seed: int = Field(0, description="completion s of item i uses a generator seeded by (seed, item_id, s)")
     prompt_style: str = Field("think", description="reason in <think>, then one letter in <answer>")
     rewards: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
-        description="reward name (or plugin module:function) -> weight of its column in the total")
+        description="reward name (or plugin module:function) -> weight of its column in the total",
+    )
     baseline: Literal["mean", "leave_one_out"] = Field("mean", description="GRPO mean; RLOO leave-one-out")
     scale: Literal["group", "none"] = Field("group", description="divide by the group's std (GRPO) or not")
     std: Literal["sample", "population"] = Field("sample", description="sample std = TRL's GRPOTrainer")
     eps: float = Field(1e-4, ge=0, description="added to the std: bounds advantages of near-equal groups")
     anchoring_layers: str | int | list[int] = Field(
-        "deep", description="decoder layers whose attention is averaged: 'deep' = the last quarter, k = last k")
+        "deep",
+        description="decoder layers whose attention is averaged: 'deep' = the last quarter, k = last k",
+    )
     anchoring_ar_threshold: float = Field(1.0, gt=0, description="AR: multiple of uniform attention")
     anchoring_entropy_floor: float = Field(0.5, ge=0, lt=1, description="ENT earns nothing below this")
     anchoring_batch_size: int = Field(4, ge=1, description="completions per anchoring forward")
     shard_size: int = Field(64, ge=1, description="groups per shard: the unit of resume and of a Ray task")
     codec: str | None = Field(
-        None, description="for a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, "
-        "a codec name (mimo-audio) or codec key from 'encode'; default: the policy's own codec")
+        None,
+        description="for a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, "
+        "a codec name (mimo-audio) or codec key from 'encode'; default: the policy's own codec",
+    )
     revision: str | None = Field(
-        None, description="vllm backend: the hub commit of the policy (a 40-character sha pins it); a local "
-        "folder needs none")
+        None,
+        description="vllm backend: the hub commit of the policy (a 40-character sha pins it); a local "
+        "folder needs none",
+    )
     max_prompt_tokens: int = Field(
-        2048, ge=1, description="items whose prompt (question and options) is longer in the policy's tokens are "
-        "quarantined (prompt_too_long) instead of slowing the whole run")
+        2048,
+        ge=1,
+        description="items whose prompt (question and options) is longer in the policy's tokens are "
+        "quarantined (prompt_too_long) instead of slowing the whole run",
+    )
     trust_remote_code: bool = Field(
-        False, description="allow the policy's repository code to run (pinned: a local folder or a commit "
-        "revision); only from the command line (--trust-remote-code) or a pipeline step, never a config file")
+        False,
+        description="allow the policy's repository code to run (pinned: a local folder or a commit "
+        "revision); only from the command line (--trust-remote-code) or a pipeline step, never a config file",
+    )
     backend_options: dict[str, Any] = Field(
-        default_factory=dict, description="passed to the backend's constructor (batch sizes, vLLM memory); "
-        "performance settings only: they are not part of the run key")
+        default_factory=dict,
+        description="passed to the backend's constructor (batch sizes, vLLM memory); "
+        "performance settings only: they are not part of the run key",
+    )
 
     @field_validator("backend_options")
     @classmethod
     def _no_remote_code_option(cls, v: dict[str, Any]) -> dict[str, Any]:
         if "trust_remote_code" in v or "revision" in v:
-            raise ValueError("trust_remote_code and revision are settings of their own (--trust-remote-code, "
-                             "--revision), not backend options")
+            raise ValueError(
+                "trust_remote_code and revision are settings of their own (--trust-remote-code, "
+                "--revision), not backend options"
+            )
         return v
 
     @field_validator("rewards")
@@ -85,7 +109,9 @@ class RolloutConfig(BaseModel):
         return v.replace("-", "_") if isinstance(v, str) else v
 
     def anchoring_config(self) -> AnchoringConfig:
-        return AnchoringConfig(ar_threshold=self.anchoring_ar_threshold, entropy_floor=self.anchoring_entropy_floor)
+        return AnchoringConfig(
+            ar_threshold=self.anchoring_ar_threshold, entropy_floor=self.anchoring_entropy_floor
+        )
 
     def run_config(self) -> dict[str, Any]:
         """What decides the output: everything but `backend_options` and the permission to run remote
@@ -98,13 +124,14 @@ class RolloutConfig(BaseModel):
         """Settings that are valid but rarely what was meant."""
         out = []
         if self.k == 1:
-            out.append("--k 1: each group has one completion, so every group-relative advantage is 0 and GRPO "
-                       "gets no signal from these rollouts; use k >= 2 (4 is the default)")
+            out.append(
+                "--k 1: each group has one completion, so every group-relative advantage is 0 and GRPO "
+                "gets no signal from these rollouts; use k >= 2 (4 is the default)"
+            )
         for name, w in self.rewards.items():
             if w < 0:
                 out.append(f"reward {name} has a negative weight ({w:g}): higher {name} lowers the total")
         return out
-
 
 
 def parse_reward_weights(pairs: Sequence[str]) -> dict[str, float]:
@@ -113,8 +140,10 @@ def parse_reward_weights(pairs: Sequence[str]) -> dict[str, float]:
     for pair in pairs:
         name, sep, weight = pair.rpartition("=")
         if not sep or not name.strip():
-            raise UserError(f"--reward {pair!r} is not NAME=WEIGHT",
-                            fix="e.g. --reward correctness=1.0 --reward format=0.5 --reward anchoring=0.5")
+            raise UserError(
+                f"--reward {pair!r} is not NAME=WEIGHT",
+                fix="e.g. --reward correctness=1.0 --reward format=0.5 --reward anchoring=0.5",
+            )
         try:
             out[name.strip()] = float(weight)
         except ValueError:
@@ -128,7 +157,10 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RolloutConf
     allow = overrides.pop("trust_remote_code", None)
     cfg = load_settings(path, RolloutConfig, "rollout config", fix=FIX, overrides=overrides)
     if cfg.trust_remote_code:
-        raise UserError("trust_remote_code cannot be set in a rollout config file", where=str(path),
-                        fix="remove it from the file and pass --trust-remote-code on the command line "
-                        "(or trust_remote_code: true in a pipeline step)")
+        raise UserError(
+            "trust_remote_code cannot be set in a rollout config file",
+            where=str(path),
+            fix="remove it from the file and pass --trust-remote-code on the command line "
+            "(or trust_remote_code: true in a pipeline step)",
+        )
     return cfg.model_copy(update={"trust_remote_code": bool(allow)}) if allow else cfg

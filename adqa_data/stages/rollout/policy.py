@@ -49,15 +49,25 @@ def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
         options["trust_remote_code"] = cfg.trust_remote_code
         if cfg.backend == "vllm" and cfg.revision is not None:
             options["revision"] = cfg.revision
-    return {"backend": cfg.backend, "model": cfg.model, "family": cfg.family, "device": cfg.device,
-            "dtype": cfg.dtype, "options": options}
+    return {
+        "backend": cfg.backend,
+        "model": cfg.model,
+        "family": cfg.family,
+        "device": cfg.device,
+        "dtype": cfg.dtype,
+        "options": options,
+    }
 
 
 def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
     """The backend's own anchoring pass when it has one (transformers reuses its loaded model); else a
     transformers pass loaded next to the sampler (vLLM; on a GPU leave it room: backend_options
     {gpu_memory_utilization: ...})."""
-    kwargs = {"layers": cfg.anchoring_layers, "config": cfg.anchoring_config(), "batch_size": cfg.anchoring_batch_size}
+    kwargs = {
+        "layers": cfg.anchoring_layers,
+        "config": cfg.anchoring_config(),
+        "batch_size": cfg.anchoring_batch_size,
+    }
     scorer = policy.backend.anchoring_scorer(**kwargs)
     if scorer is not None:
         return scorer
@@ -65,11 +75,18 @@ def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
 
     device = default_device(policy.spec["device"])
     try:
-        return AnchoringPass.load(policy.spec["model"], policy.spec["family"], device=device,
-                                  dtype=default_dtype(policy.spec["dtype"], device), **kwargs)
+        return AnchoringPass.load(
+            policy.spec["model"],
+            policy.spec["family"],
+            device=device,
+            dtype=default_dtype(policy.spec["dtype"], device),
+            **kwargs,
+        )
     except UserError as e:
-        raise UserError(f"the anchoring reward needs the policy in transformers: {e.what}",
-                        fix="use a family with a transformers implementation, or --reward anchoring=0") from None
+        raise UserError(
+            f"the anchoring reward needs the policy in transformers: {e.what}",
+            fix="use a family with a transformers implementation, or --reward anchoring=0",
+        ) from None
 
 
 def get_policy(spec: Mapping[str, Any]) -> Policy:
@@ -80,8 +97,14 @@ def get_policy(spec: Mapping[str, Any]) -> Policy:
         return provided
     key = stable_hash(dict(spec))
     if key not in _POLICIES:
-        backend = load_backend(spec["backend"], spec["model"], family=spec["family"], device=spec["device"],
-                               dtype=spec["dtype"], **dict(spec.get("options") or {}))
+        backend = load_backend(
+            spec["backend"],
+            spec["model"],
+            family=spec["family"],
+            device=spec["device"],
+            dtype=spec["dtype"],
+            **dict(spec.get("options") or {}),
+        )
         _POLICIES[key] = Policy(backend, dict(spec))
     return _POLICIES[key]
 

@@ -35,20 +35,40 @@ def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Qu
     try:  # checked before the run (row_checks); a file changed since then stops it here
         audio = read_item_audio(group["root"], group["audio_path"], group["audio_sha256"], sample_rate)
     except AudioError as e:
-        raise UserError(f"item {group['item_id']}: its clip changed during the run ({e.reason}: {e.detail})",
-                        where=str(Path(group["root"]) / group["audio_path"]),
-                        fix="rerun: the item will be quarantined with that reason") from None
-    return Query(key=group["item_id"], question=group["question"], choices=list(group["choices"]), audio=audio,
-                 audio_id=group["audio_sha256"], prompt_style=cfg.prompt_style)
+        raise UserError(
+            f"item {group['item_id']}: its clip changed during the run ({e.reason}: {e.detail})",
+            where=str(Path(group["root"]) / group["audio_path"]),
+            fix="rerun: the item will be quarantined with that reason",
+        ) from None
+    return Query(
+        key=group["item_id"],
+        question=group["question"],
+        choices=list(group["choices"]),
+        audio=audio,
+        audio_id=group["audio_sha256"],
+        prompt_style=cfg.prompt_style,
+    )
 
 
 def _code_queries(task: Mapping[str, Any], cfg: RolloutConfig) -> list[Query]:
     """The shard's queries with the clips' cached codes (a codes-reading policy): no audio is opened."""
     c = task["codes"]
     groups = task["groups"]
-    arrays = ItemCodes(Workspace(c["workspace"]), c["dataset"], c["codec_key"]).load([g["item_id"] for g in groups])
-    return [Query(key=g["item_id"], question=g["question"], choices=list(g["choices"]), audio=None,
-                  audio_id=g["audio_sha256"], prompt_style=cfg.prompt_style, codes=a) for g, a in zip(groups, arrays)]
+    arrays = ItemCodes(Workspace(c["workspace"]), c["dataset"], c["codec_key"]).load(
+        [g["item_id"] for g in groups]
+    )
+    return [
+        Query(
+            key=g["item_id"],
+            question=g["question"],
+            choices=list(g["choices"]),
+            audio=None,
+            audio_id=g["audio_sha256"],
+            prompt_style=cfg.prompt_style,
+            codes=a,
+        )
+        for g, a in zip(groups, arrays)
+    ]
 
 
 def _check_generations(queries: list[Query], gens: list[Generation], k: int) -> None:
@@ -56,8 +76,10 @@ def _check_generations(queries: list[Query], gens: list[Generation], k: int) -> 
         raise RuntimeError(f"backend returned {len(gens)} generations for {len(queries)} prompts")
     for q, g in zip(queries, gens):
         if g.key != q.key or len(g.completions) != k:
-            raise RuntimeError(f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), "
-                               f"expected {k}: a group must be whole")
+            raise RuntimeError(
+                f"backend returned {len(g.completions)} completions for {q.key} (key {g.key}), "
+                f"expected {k}: a group must be whole"
+            )
 
 
 def rollout_shard(task: dict[str, Any]) -> dict[str, Any]:
@@ -69,8 +91,14 @@ def rollout_shard(task: dict[str, Any]) -> dict[str, Any]:
         queries = _code_queries(task, cfg)
     else:
         queries = [_query(g, cfg, policy.backend.sample_rate) for g in groups]
-    sampling = Sampling(n=cfg.k, temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-                        seed=cfg.seed, logprobs=True)
+    sampling = Sampling(
+        n=cfg.k,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        seed=cfg.seed,
+        logprobs=True,
+    )
     gens = policy.backend.generate(queries, sampling)
     _check_generations(queries, gens, cfg.k)
     rows = _rows(task, cfg, policy, queries, gens)
@@ -81,52 +109,93 @@ def rollout_shard(task: dict[str, Any]) -> dict[str, Any]:
     return {"index": task["index"], "groups": len(groups), "rows": len(rows)}
 
 
-def _rows(task: Mapping[str, Any], cfg: RolloutConfig, policy: Policy, queries: list[Query],
-          gens: list[Generation]) -> list[dict[str, Any]]:
+def _rows(
+    task: Mapping[str, Any], cfg: RolloutConfig, policy: Policy, queries: list[Query], gens: list[Generation]
+) -> list[dict[str, Any]]:
     rows = []
     for group, query, gen in zip(task["groups"], queries, gens):
         prompt = policy.backend.prompt_text(query)
         for s, c in enumerate(gen.completions):
             parsed = parse_answer(c.text, query.choices)
-            rows.append({
-                "group_id": f"{task['name']}:{group['item_id']}", "dataset": task["dataset"],
-                "item_id": group["item_id"], "question_type": group["question_type"],
-                "source_dataset": group["source_dataset"], "rollout_index": s, "k": cfg.k, "seed": cfg.seed,
-                "policy": cfg.model or cfg.backend, "prompt_style": cfg.prompt_style, "prompt": prompt,
-                "choices": query.choices, "answer_index": group["answer_index"],
-                "answer_text": group["answer_text"], "audio_path": group["audio_path"],
-                "audio_sha256": group["audio_sha256"], "prompt_token_ids": list(gen.prompt_token_ids),
-                "completion_token_ids": list(c.token_ids), "completion_text": c.text,
-                "completion_logprobs": None if c.logprobs is None else list(c.logprobs),
-                "finish_reason": c.finish_reason, "completion_length": len(c.token_ids),
-                "parsed_index": parsed.index, "parse_layer": parsed.layer, "parse_reason": parsed.reason,
-            })
+            rows.append(
+                {
+                    "group_id": f"{task['name']}:{group['item_id']}",
+                    "dataset": task["dataset"],
+                    "item_id": group["item_id"],
+                    "question_type": group["question_type"],
+                    "source_dataset": group["source_dataset"],
+                    "rollout_index": s,
+                    "k": cfg.k,
+                    "seed": cfg.seed,
+                    "policy": cfg.model or cfg.backend,
+                    "prompt_style": cfg.prompt_style,
+                    "prompt": prompt,
+                    "choices": query.choices,
+                    "answer_index": group["answer_index"],
+                    "answer_text": group["answer_text"],
+                    "audio_path": group["audio_path"],
+                    "audio_sha256": group["audio_sha256"],
+                    "prompt_token_ids": list(gen.prompt_token_ids),
+                    "completion_token_ids": list(c.token_ids),
+                    "completion_text": c.text,
+                    "completion_logprobs": None if c.logprobs is None else list(c.logprobs),
+                    "finish_reason": c.finish_reason,
+                    "completion_length": len(c.token_ids),
+                    "parsed_index": parsed.index,
+                    "parse_layer": parsed.layer,
+                    "parse_reason": parsed.reason,
+                }
+            )
     return rows
 
 
-def _reward_and_rank(rows: list[dict[str, Any]], specs: Sequence[RewardSpec], cfg: RolloutConfig, policy: Policy,
-                     queries: list[Query], gens: list[Generation]) -> None:
+def _reward_and_rank(
+    rows: list[dict[str, Any]],
+    specs: Sequence[RewardSpec],
+    cfg: RolloutConfig,
+    policy: Policy,
+    queries: list[Query],
+    gens: list[Generation],
+) -> None:
     """Fill every reward column, the total, the advantage and the zero-signal flag, in place."""
     texts = [r["completion_text"] for r in rows]
-    cols: dict[str, list[Any]] = {name: [r[key] for r in rows] for name, key in (
-        ("choices", "choices"), ("answer_index", "answer_index"), ("answer_text", "answer_text"),
-        ("item_id", "item_id"), ("question_type", "question_type"), ("source_dataset", "source_dataset"),
-        ("prompts", "prompt"), ("completion_ids", "completion_token_ids"), ("finish_reason", "finish_reason"),
-        ("completion_length", "completion_length"), ("parsed_index", "parsed_index"), ("parse_layer", "parse_layer"),
-    )}
+    cols: dict[str, list[Any]] = {
+        name: [r[key] for r in rows]
+        for name, key in (
+            ("choices", "choices"),
+            ("answer_index", "answer_index"),
+            ("answer_text", "answer_text"),
+            ("item_id", "item_id"),
+            ("question_type", "question_type"),
+            ("source_dataset", "source_dataset"),
+            ("prompts", "prompt"),
+            ("completion_ids", "completion_token_ids"),
+            ("finish_reason", "finish_reason"),
+            ("completion_length", "completion_length"),
+            ("parsed_index", "parsed_index"),
+            ("parse_layer", "parse_layer"),
+        )
+    }
     # correctness and format are cheap and always stored; correctness also gates anchoring
     cols["correct"] = REWARDS["correctness"](texts, **cols)
     computed = [s for s in specs if not (s.name == "anchoring" and s.weight == 0)]
     anchoring_on = any(s.name == "anchoring" for s in computed)
-    cols["anchor_scores"] = (_anchor_scores(cfg, policy, queries, gens, cols["correct"]) if anchoring_on
-                             else [None] * len(rows))
+    cols["anchor_scores"] = (
+        _anchor_scores(cfg, policy, queries, gens, cols["correct"]) if anchoring_on else [None] * len(rows)
+    )
     values: dict[str, list[Any]] = {"reward_correctness": cols["correct"]}
     values.update(score_rewards([s for s in computed if s.name != "correctness"], texts, cols))
     values.setdefault("reward_format", REWARDS["format"](texts, **cols))
     values.setdefault("reward_anchoring", [None] * len(rows))  # not configured: no pass, null column
     totals = [math.fsum(s.weight * values[s.column][i] for s in computed) for i in range(len(rows))]
-    adv = group_advantages(np.asarray(totals), [r["group_id"] for r in rows], baseline=cfg.baseline,
-                           scale=cfg.scale, std=cfg.std, eps=cfg.eps)
+    adv = group_advantages(
+        np.asarray(totals),
+        [r["group_id"] for r in rows],
+        baseline=cfg.baseline,
+        scale=cfg.scale,
+        std=cfg.std,
+        eps=cfg.eps,
+    )
     for i, r in enumerate(rows):
         for column, v in values.items():
             r[column] = v[i]
@@ -135,8 +204,9 @@ def _reward_and_rank(rows: list[dict[str, Any]], specs: Sequence[RewardSpec], cf
         r["zero_signal"] = bool(adv.all_equal[i])
 
 
-def _anchor_scores(cfg: RolloutConfig, policy: Policy, queries: list[Query], gens: list[Generation],
-                   correct: list[float]) -> list[float | None]:
+def _anchor_scores(
+    cfg: RolloutConfig, policy: Policy, queries: list[Query], gens: list[Generation], correct: list[float]
+) -> list[float | None]:
     """Anchoring scores of the correct completions (the reward is gated on correctness); None elsewhere."""
     scores: list[float | None] = []
     for i, (query, gen) in enumerate(zip(queries, gens)):
@@ -152,6 +222,7 @@ def _table(rows: list[dict[str, Any]], specs: Sequence[RewardSpec]) -> pa.Table:
     table = ROLLOUTS.from_pylist(rows)
     for spec in specs:
         if spec.column not in table.column_names:
-            table = table.append_column(pa.field(spec.column, pa.float32()),
-                                        pa.array([r[spec.column] for r in rows], pa.float32()))
+            table = table.append_column(
+                pa.field(spec.column, pa.float32()), pa.array([r[spec.column] for r in rows], pa.float32())
+            )
     return table

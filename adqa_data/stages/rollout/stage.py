@@ -58,27 +58,47 @@ def prompt_sets(ws: Workspace, dataset: str) -> list[str]:
 
 
 def _resolve_prompts(ws: Workspace, dataset: str, prompts: str | None) -> str:
-    return ws.pick_set("sample", PROMPTS.name, dataset, prompts, "prompt set", "--prompts",
-                       "'adqa-data sample' (e.g. --split all for unfiltered data)")
+    return ws.pick_set(
+        "sample",
+        PROMPTS.name,
+        dataset,
+        prompts,
+        "prompt set",
+        "--prompts",
+        "'adqa-data sample' (e.g. --split all for unfiltered data)",
+    )
 
 
 def plan_groups(ws: Workspace, dataset: str, prompts: str) -> list[dict[str, Any]]:
     """The prompt set in draw order, joined with the items: one JSON-able record per group."""
     order = sorted(ws.read(PROMPTS, dataset, prompts).to_pylist(), key=lambda r: r["draw"])
-    cols = ["item_id", "question", "choices", "answer_index", "answer_text", "audio_path", "audio_sha256",
-            "question_type", "source_dataset"]
+    cols = [
+        "item_id",
+        "question",
+        "choices",
+        "answer_index",
+        "answer_text",
+        "audio_path",
+        "audio_sha256",
+        "question_type",
+        "source_dataset",
+    ]
     items = {r["item_id"]: r for r in ws.items(dataset, columns=cols).to_pylist()}
     root = ws.dataset(dataset)
     missing = [p["item_id"] for p in order if p["item_id"] not in items]
     if missing:
-        raise UserError(f"prompt set {prompts!r} names {len(missing)} items not in the item table "
-                        f"(e.g. {missing[0]})", fix="rerun 'adqa-data sample --force' after 'download'")
+        raise UserError(
+            f"prompt set {prompts!r} names {len(missing)} items not in the item table (e.g. {missing[0]})",
+            fix="rerun 'adqa-data sample --force' after 'download'",
+        )
     groups = []
     for p in order:
         it = items[p["item_id"]]
         if it["answer_index"] is None:
-            raise UserError(f"item {it['item_id']} has no gold answer: its rollouts cannot be rewarded",
-                            fix="sample prompts from a dataset with answers")
+            raise UserError(
+                f"item {it['item_id']} has no gold answer: its rollouts cannot be rewarded",
+                fix="sample prompts from a dataset with answers",
+            )
         groups.append({**it, "root": root.root})
     return groups
 
@@ -90,21 +110,27 @@ def _check_model(cfg: RolloutConfig) -> RolloutConfig:
         return cfg
     check_model_ref(cfg.model, cfg.revision, "--model")
     if cfg.revision is not None and cfg.backend != "vllm":
-        raise UserError("--revision is read by the vllm backend only",
-                        fix="for the transformers backend, download that commit and pass its folder as --model")
+        raise UserError(
+            "--revision is read by the vllm backend only",
+            fix="for the transformers backend, download that commit and pass its folder as --model",
+        )
     needed = cfg.trust_remote_code or family_needs_remote_code(cfg.family, cfg.backend)
     remote = allow_remote_code(cfg.model, cfg.revision, needed, cfg.trust_remote_code, "the policy")
     return cfg.model_copy(update={"trust_remote_code": remote})
 
 
-def policy_codes(ws: Workspace, dataset: str, cfg: RolloutConfig, groups: list[dict[str, Any]]) -> dict[str, str] | None:
+def policy_codes(
+    ws: Workspace, dataset: str, cfg: RolloutConfig, groups: list[dict[str, Any]]
+) -> dict[str, str] | None:
     """For a policy that reads RVQ codes (MiMo-Audio): the code index its shards read instead of audio
     (`--codec`, default the policy's codec), checked to hold every item; None for an audio policy."""
     consumes, codec = backend_input(cfg.backend, cfg.model, cfg.family)
     if consumes != "codes":
         if cfg.codec is not None:
-            raise UserError(f"--codec {cfg.codec} was given, but this policy reads audio, not codes",
-                            fix="leave --codec out (it selects the codes a MiMo-Audio policy reads)")
+            raise UserError(
+                f"--codec {cfg.codec} was given, but this policy reads audio, not codes",
+                fix="leave --codec out (it selects the codes a MiMo-Audio policy reads)",
+            )
         return None
     key = select_codec_key(ws, dataset, cfg.codec or str(codec))
     ItemCodes(ws, dataset, key).check([g["item_id"] for g in groups])
@@ -140,7 +166,9 @@ def rollout(
     ds = ws.dataset(dataset).name
     prompts = _resolve_prompts(ws, ds, prompts)
     if config.backend != "scripted" and not config.model:
-        raise UserError(f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID")
+        raise UserError(
+            f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID"
+        )
     config = _check_model(config)
     resolve_rewards(config.rewards)  # fail on a bad reward name or plugin before loading anything
     from ...prompt_styles import get_style
@@ -156,40 +184,87 @@ def rollout(
         run_config["prompt_style_definition"] = get_style(config.prompt_style).model_dump()
     inputs = {
         "prompts": rows_fingerprint(g["item_id"] for g in groups),
-        "items": rows_fingerprint([g[c] for c in ("question", "choices", "answer_index", "audio_sha256")] for g in groups),
+        "items": rows_fingerprint(
+            [g[c] for c in ("question", "choices", "answer_index", "audio_sha256")] for g in groups
+        ),
         "model": model_fingerprint(config.model),
     }
-    run = StageRun(ws, STAGE, ds, run_config, inputs, force=force, unit=name, extra_versions=("torch", "transformers", "vllm"))
+    run = StageRun(
+        ws,
+        STAGE,
+        ds,
+        run_config,
+        inputs,
+        force=force,
+        unit=name,
+        extra_versions=("torch", "transformers", "vllm"),
+    )
     with run:
         out = ws.table_dir(ROLLOUTS.name, ds, name)
         if run.up_to_date:
             prov = ws.provenance(STAGE, ds, name) or {}
             s = prov.get("summary", {})
-            return RolloutResult(ds, prompts, name, True, s.get("groups", 0), s.get("rows", 0), s.get("shards", 0), 0,
-                                 s, 0.0, str(out))
+            return RolloutResult(
+                ds,
+                prompts,
+                name,
+                True,
+                s.get("groups", 0),
+                s.get("rows", 0),
+                s.get("shards", 0),
+                0,
+                s,
+                0.0,
+                str(out),
+            )
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         groups, refused = _refuse_groups(ws, ds, groups, config, audio=codes is None)
         qdir = run.output(QUARANTINE.name, STAGE, name)
-        run.write_shard(qdir, 0, QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]),
-                        QUARANTINE)
+        run.write_shard(
+            qdir,
+            0,
+            QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]),
+            QUARANTINE,
+        )
         if not groups:
-            raise UserError(f"no prompt of set {prompts!r} can be rolled out: {len(refused)} quarantined "
-                            f"({', '.join(sorted({q['reason'] for q in refused}))})",
-                            where=f"quarantine/{ds}/{STAGE}/{name}", fix="see the reasons with 'adqa-data info'")
+            raise UserError(
+                f"no prompt of set {prompts!r} can be rolled out: {len(refused)} quarantined "
+                f"({', '.join(sorted({q['reason'] for q in refused}))})",
+                where=f"quarantine/{ds}/{STAGE}/{name}",
+                fix="see the reasons with 'adqa-data info'",
+            )
         # shards are keyed by exactly the groups they hold
-        out = run.output(ROLLOUTS.name, name, key=stable_hash([run.key, sorted(q["item_id"] for q in refused)], n=24))
+        out = run.output(
+            ROLLOUTS.name, name, key=stable_hash([run.key, sorted(q["item_id"] for q in refused)], n=24)
+        )
         size = config.shard_size
         chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
-        todo = [{"index": i, "out_dir": str(out), "dataset": ds, "name": name, "groups": chunk,
-                 "config": config.model_dump(), "policy": policy_spec(config), "codes": codes}
-                for i, chunk in enumerate(chunks) if not StageRun.shard_done(out, i)]
+        todo = [
+            {
+                "index": i,
+                "out_dir": str(out),
+                "dataset": ds,
+                "name": name,
+                "groups": chunk,
+                "config": config.model_dump(),
+                "policy": policy_spec(config),
+                "codes": codes,
+            }
+            for i, chunk in enumerate(chunks)
+            if not StageRun.shard_done(out, i)
+        ]
         done = len(groups) - sum(len(t["groups"]) for t in todo)
         if on_progress:
             on_progress(done, len(groups))
         ray_options = {"num_gpus": 1} if engine == "ray" and default_device(config.device) == "cuda" else None
         try:
-            for res in map_unordered(rollout_shard, todo, engine=engine,
-                                     workers=workers if engine == "ray" else 1, ray_options=ray_options):
+            for res in map_unordered(
+                rollout_shard,
+                todo,
+                engine=engine,
+                workers=workers if engine == "ray" else 1,
+                ray_options=ray_options,
+            ):
                 done += res["groups"]
                 if on_progress:
                     on_progress(done, len(groups))
@@ -201,55 +276,103 @@ def rollout(
             raise RuntimeError(f"rollout shards {missing[:5]} were not written; rerun to resume")
         summary = summarize(read_table(out, ROLLOUTS), config)
         if summary["rows"] != config.k * len(groups):
-            raise RuntimeError(f"{summary['rows']} rows for {len(groups)} groups of {config.k}: a group is not whole")
-        summary.update(shards=len(chunks), shards_written=len(todo), prompts=prompts,
-                       quarantined=dict(sorted(Counter(q["reason"] for q in refused).items())))
+            raise RuntimeError(
+                f"{summary['rows']} rows for {len(groups)} groups of {config.k}: a group is not whole"
+            )
+        summary.update(
+            shards=len(chunks),
+            shards_written=len(todo),
+            prompts=prompts,
+            quarantined=dict(sorted(Counter(q["reason"] for q in refused).items())),
+        )
         prov = run.finish(summary)
-    return RolloutResult(ds, prompts, name, False, summary["groups"], summary["rows"], len(chunks), len(todo),
-                         summary, prov["seconds"], str(out))
+    return RolloutResult(
+        ds,
+        prompts,
+        name,
+        False,
+        summary["groups"],
+        summary["rows"],
+        len(chunks),
+        len(todo),
+        summary,
+        prov["seconds"],
+        str(out),
+    )
 
 
-def _refuse_groups(ws: Workspace, dataset: str, groups: list[dict[str, Any]], cfg: RolloutConfig, audio: bool
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _refuse_groups(
+    ws: Workspace, dataset: str, groups: list[dict[str, Any]], cfg: RolloutConfig, audio: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The groups the policy can be asked, and quarantine rows for the others (`row_checks`)."""
-    count, unit = (byte_count, "UTF-8 bytes") if cfg.backend == "scripted" else \
-        token_counter(cfg.model, cfg.revision if cfg.backend == "vllm" else None, cfg.trust_remote_code)
+    count, unit = (
+        (byte_count, "UTF-8 bytes")
+        if cfg.backend == "scripted"
+        else token_counter(cfg.model, cfg.revision if cfg.backend == "vllm" else None, cfg.trust_remote_code)
+    )
     root = groups[0]["root"] if groups else ""
-    refused = check_items(root, groups, [PromptCheck(cfg.prompt_style, count, unit, "the policy")],
-                          cfg.max_prompt_tokens, audio=audio)
+    refused = check_items(
+        root,
+        groups,
+        [PromptCheck(cfg.prompt_style, count, unit, "the policy")],
+        cfg.max_prompt_tokens,
+        audio=audio,
+    )
     if not refused:
         return groups, []
     cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
     row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    rows = [{"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
-            for i, (r, d) in sorted(refused.items())]
+    rows = [
+        {"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
+        for i, (r, d) in sorted(refused.items())
+    ]
     return [g for g in groups if g["item_id"] not in refused], rows
 
 
 def summarize(table: pa.Table, config: RolloutConfig) -> dict[str, Any]:
     """What a researcher checks first: accuracy, format, signal, lengths, parse layers, by type."""
-    t = table.select([c for c in table.column_names if c.startswith("reward") or c in (
-        "group_id", "question_type", "completion_length", "finish_reason", "parse_layer", "parse_reason",
-        "zero_signal")]).to_pylist()
+    t = table.select(
+        [
+            c
+            for c in table.column_names
+            if c.startswith("reward")
+            or c
+            in (
+                "group_id",
+                "question_type",
+                "completion_length",
+                "finish_reason",
+                "parse_layer",
+                "parse_reason",
+                "zero_signal",
+            )
+        ]
+    ).to_pylist()
     n = len(t)
     groups = {r["group_id"] for r in t}
     zero = {r["group_id"] for r in t if r["zero_signal"]}
     by_type: dict[str, list[float]] = {}
     for r in t:
         by_type.setdefault(r["question_type"] or "(none)", []).append(r["reward_correctness"])
-    anchored = [r["reward_anchoring"] for r in t if r["reward_anchoring"] is not None and r["reward_correctness"] == 1]
+    anchored = [
+        r["reward_anchoring"] for r in t if r["reward_anchoring"] is not None and r["reward_correctness"] == 1
+    ]
 
     def mean(xs: Sequence[float]) -> float | None:
         return round(float(np.mean(xs)), 4) if len(xs) else None
 
     reward_cols = sorted(c for c in table.column_names if c.startswith("reward_"))
     return {
-        "groups": len(groups), "rows": n, "k": config.k, "rewards": dict(config.rewards),
+        "groups": len(groups),
+        "rows": n,
+        "k": config.k,
+        "rewards": dict(config.rewards),
         "accuracy": mean([r["reward_correctness"] for r in t]),
         "mean_reward": mean([r["reward"] for r in t]),
         "reward_means": {c: mean([r[c] for r in t if r[c] is not None]) for c in reward_cols},
         "anchoring_mean_when_correct": mean(anchored),
-        "zero_signal_groups": len(zero), "zero_signal_share": round(len(zero) / max(len(groups), 1), 4),
+        "zero_signal_groups": len(zero),
+        "zero_signal_share": round(len(zero) / max(len(groups), 1), 4),
         "mean_completion_length": mean([r["completion_length"] for r in t]),
         "truncated_share": round(sum(r["finish_reason"] == "length" for r in t) / max(n, 1), 4),
         "parse": dict(sorted(Counter(r["parse_layer"] or r["parse_reason"] or "?" for r in t).items())),
