@@ -341,12 +341,17 @@ def train_bpe_tokenizer(
     return hf
 
 
-def _feature_extractor():
+def _feature_extractor(window_s: int = 30):
     """Qwen2-Audio's and Qwen2.5-Omni's audio front end: Whisper log-mel, 128 bins, 16 kHz, 30 s window."""
     from transformers import WhisperFeatureExtractor
 
     return WhisperFeatureExtractor(
-        feature_size=128, sampling_rate=16000, hop_length=160, chunk_length=30, n_fft=400, padding_value=0.0
+        feature_size=128,
+        sampling_rate=16000,
+        hop_length=160,
+        chunk_length=window_s,
+        n_fft=400,
+        padding_value=0.0,
     )
 
 
@@ -403,7 +408,9 @@ def hub_layout(path: Path) -> Path:
     f = Path(path) / "model.safetensors"
     state = load_file(str(f))
     if any(k.startswith("language_model.model.model.") for k in state):
-        state = {k.replace("language_model.model.model.", "language_model.model.", 1): v for k, v in state.items()}
+        state = {
+            k.replace("language_model.model.model.", "language_model.model.", 1): v for k, v in state.items()
+        }
         save_file(state, str(f), metadata={"format": "pt"})
     return Path(path)
 
@@ -425,12 +432,16 @@ def _text_config(tok, s: dict, **extra) -> dict:
     }
 
 
-def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
+def build_tiny_qwen2_audio(
+    out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None, audio_window_s: int = 30
+) -> Path:
     """A random-weight `Qwen2AudioForConditionalGeneration` + `Qwen2AudioProcessor` saved to `out_dir`.
 
     `from_pretrained(out_dir)` works for the model (transformers and vLLM), `AutoProcessor` and
     `AutoTokenizer`. The config's `audio_token_index` is the tokenizer's `<|AUDIO|>` id. Pass a
-    `tokenizer` to reuse one (training takes ~1 s). Returns `out_dir`.
+    `tokenizer` to reuse one (training takes ~1 s). `audio_window_s`: the encoder's input window
+    (Qwen2-Audio's is 30 s: every clip is padded to 3,000 mel frames); a shorter one makes a model for
+    short clips far cheaper per clip (the trainer benchmark's 1 s tones use 2 s). Returns `out_dir`.
     """
     import torch
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
@@ -447,9 +458,11 @@ def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 
             "encoder_attention_heads": s["a_heads"],
             "encoder_ffn_dim": s["a_ffn"],
             "d_model": s["a_dim"],
-            "max_source_positions": 1500,  # fixed: the encoder expects 3000 mel frames (30 s)
+            "max_source_positions": 50 * audio_window_s,  # the encoder expects exactly this x 2 mel frames
         },
-        text_config=_text_config(tok, s, model_type="qwen2", bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")),
+        text_config=_text_config(
+            tok, s, model_type="qwen2", bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")
+        ),
         audio_token_index=audio_id,
     )
     torch.manual_seed(seed)
@@ -458,10 +471,30 @@ def build_tiny_qwen2_audio(out_dir: str | Path, size: str = "tiny", seed: int = 
     model.save_pretrained(str(out))
     hub_layout(out)
     processor = Qwen2AudioProcessor(
-        feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE
+        feature_extractor=_feature_extractor(audio_window_s), tokenizer=tok, chat_template=CHAT_TEMPLATE
     )
     processor.save_pretrained(str(out))
     processor.feature_extractor.save_pretrained(str(out))  # preprocessor_config.json, for older loaders
+    return out
+
+
+def build_tiny_qwen2_text(out_dir: str | Path, size: str = "tiny", seed: int = 0, tokenizer=None) -> Path:
+    """A random-weight text-only `Qwen2ForCausalLM` (the language model the tiny Qwen2-Audio uses) and
+    its tokenizer, saved to `out_dir`: what the trainer's comparison with TRL trains (TRL has no audio
+    path). Returns `out_dir`."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    s = _size(size)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
+    config = Qwen2Config(**_text_config(tok, s, bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")))
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config).eval()
+    model.generation_config = _generation_config(tok)
+    model.save_pretrained(str(out))
+    tok.save_pretrained(str(out))
     return out
 
 
@@ -508,7 +541,9 @@ def build_tiny_qwen25_omni_thinker(
             "fullatt_block_indexes": [0],
         },
         text_config=_text_config(
-            tok, s, bos_token_id=ids["<|endoftext|>"],
+            tok,
+            s,
+            bos_token_id=ids["<|endoftext|>"],
             rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section},
         ),
         audio_token_index=ids["<|AUDIO|>"],
