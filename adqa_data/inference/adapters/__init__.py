@@ -5,8 +5,8 @@
 
 Families: qwen2_audio (also R1-AQA), qwen25_omni (thinker), audio_flamingo3, kimi_audio (vLLM only),
 generic (vLLM only, driven by the checkpoint's chat template), mimo_audio (reads cached RVQ codes, not
-audio: `inference/mimo/`). Importing this package does not import
-torch or transformers; loading a model does.
+audio: `inference/mimo/`), qwen2_text (a text-only Qwen2 chat model: no audio). Importing this
+package does not import torch or transformers; loading a model does.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .generic import GenericAdapter
 from .kimi_audio import KimiAudioAdapter
 from .mimo_audio import MiMoAudioAdapter
 from .qwen2_audio import Qwen2AudioAdapter
+from .qwen2_text import Qwen2TextAdapter
 from .qwen25_omni import Qwen25OmniAdapter
 
 ADAPTERS: dict[str, type[ModelAdapter]] = {
@@ -32,6 +33,7 @@ ADAPTERS: dict[str, type[ModelAdapter]] = {
         KimiAudioAdapter,
         GenericAdapter,
         MiMoAudioAdapter,
+        Qwen2TextAdapter,
     )
 }
 
@@ -53,6 +55,7 @@ _ARCHITECTURES = {
     "MoonshotKimiaForCausalLM": "kimi_audio",
     "MiMoAudioModel": "mimo_audio",  # model_type "qwen2": only the architecture tells it apart
     "MiMoAudioForCausalLM": "mimo_audio",
+    "Qwen2ForCausalLM": "qwen2_text",  # text only (the trainer's comparison with TRL)
 }
 
 
