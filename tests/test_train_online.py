@@ -101,9 +101,11 @@ def test_online_rounds_share_the_model_keep_their_shards_and_resume_exactly(tiny
     rounds = full.summary["rounds"]
     assert [(r["round"], r["start_step"], r["end_step"]) for r in rounds] == [(1, 0, 2), (2, 2, 4)]
     ws = Workspace(a)
-    for k in (1, 2):  # each round's prompts and shards stay, complete, as the record of what was seen
-        assert ws.provenance("rollout", DS, f"{RUN}-round{k}")["status"] == "complete"
-        assert ws.provenance("sample", DS, f"{RUN}-round{k}")["summary"]["n"] == 2
+    for k, draws in ((1, [0, 1]), (2, [2, 3])):  # each round's shards stay, with the slice it rolled out
+        prov = ws.provenance("rollout", DS, f"{RUN}-round{k}")
+        assert prov["status"] == "complete" and prov["config"]["draws"] == draws
+        assert prov["summary"]["groups"] == 2
+    assert ws.finished_sets("sample", "prompts", DS) == ["all-4-seed0"]  # no prompt set was added
     sampler2 = ws.provenance("rollout", DS, f"{RUN}-round2")["config"]["model"]
     assert ws.provenance("rollout", DS, f"{RUN}-round1")["config"]["model"] == str(model)
     assert sampler2.endswith("rounds/round-2/policy")  # round 2 sampled with the weights round 1 left

@@ -1,13 +1,13 @@
 """`adqa-data train --online ROUNDS`: rounds of [roll out with the current weights, then train on it].
 
 Round k (1-based) takes slice k of a prompt set: prompts [(k-1)·m, k·m) in draw order, m = `round_prompts`
-(default: the set's size / ROUNDS), wrapping round to the start when ROUNDS·m exceeds the set. The slice
-is written as the prompt set `<run>-round<k>`, rolled out by the rollout stage into
+(default: the set's size / ROUNDS), wrapping round to the start when ROUNDS·m exceeds the set. The rollout
+stage rolls that slice out (`rollout(..., draws=...)`: the positions are in its run key and record) into
 `rollouts/<dataset>/<run>-round<k>/` with the policy as round k-1 left it (rollout seed + k - 1, so a
-prompt seen again draws other samples), and trained on for one pass (`train.loop.train_round`: whole
-groups, `num_iterations` steps per batch, the stored sampler log-probs as the ratio's denominator). Each
-round's prompt set, shards and provenance record stay in the workspace: the record of what the policy saw
-and how it was sampled. Rewards are the rollout's (`rewards` of the train settings, when given, are the
+prompt seen again draws other samples), and the trainer takes one pass over it (`train.loop.train_round`:
+whole groups, `num_iterations` steps per batch, the stored sampler log-probs as the ratio's denominator).
+Each round's shards and provenance record stay in the workspace: the record of what the policy saw and
+how it was sampled. Rewards are the rollout's (`rewards` of the train settings, when given, are the
 weights the rollout computes with); training uses the advantages the shards hold.
 
 The sampler. The rollout stage runs unchanged; what it samples with is provided to it
@@ -53,17 +53,19 @@ ROUNDS_FILE = "rounds.json"
 @dataclass(frozen=True)
 class OnlinePlan:
     """What an online run rolls out: `rounds` slices of `round_prompts` prompts of the prompt set
-    `prompts`, with the rollout settings `rollout` (a `RolloutConfig`; its model is set per round)."""
+    `prompts` (of `size` prompts), with the rollout settings `rollout` (a `RolloutConfig`; its model is set
+    per round)."""
 
     prompts: str
+    size: int
     rounds: int
     round_prompts: int
     rollout: Any  # RolloutConfig
 
-    def slice(self, k: int, n: int) -> list[int]:
-        """Draw positions of round k's prompts in a set of n (wrapping round)."""
+    def slice(self, k: int) -> list[int]:
+        """Draw positions of round k's prompts (wrapping round)."""
         start = (k - 1) * self.round_prompts
-        return [(start + i) % n for i in range(self.round_prompts)]
+        return [(start + i) % self.size for i in range(self.round_prompts)]
 
 
 def round_name(run: str, k: int) -> str:
@@ -88,11 +90,7 @@ def make_plan(
 
     if rounds < 1:
         raise UserError("--online takes a number of rounds >= 1")
-    known = [  # the rounds' own slices (config "from") are not prompt sets to slice
-        p
-        for p in prompt_sets(ws, dataset)
-        if "from" not in (ws.provenance("sample", dataset, p) or {}).get("config", {})
-    ]
+    known = prompt_sets(ws, dataset)
     if prompts is None:
         if len(known) != 1:
             raise UserError(
@@ -118,26 +116,7 @@ def make_plan(
             "online rounds sample with the policy being trained",
             fix="use --rollout-backend transformers (default) or vllm",
         )
-    return OnlinePlan(prompts, rounds, m, rollout_cfg)
-
-
-# --------------------------------------------------------------------------------------- prompt slices
-def write_round_prompts(ws: Workspace, dataset: str, plan: OnlinePlan, run: str, k: int) -> str:
-    """Write round k's slice of the prompt set as the prompt set `<run>-round<k>` (up to date when it is)."""
-    src = sorted(ws.read(PROMPTS, dataset, plan.prompts).to_pylist(), key=lambda r: r["draw"])
-    name = round_name(run, k)
-    picks = plan.slice(k, len(src))
-    config = {"from": plan.prompts, "round": k, "draws": picks, "schema": PROMPTS.version, "name": name}
-    inputs = {"prompts": (ws.provenance("sample", dataset, plan.prompts) or {}).get("key", "?")}
-    srun = StageRun(ws, "sample", dataset, config, inputs, force=True, unit=name)
-    if (ws.provenance("sample", dataset, name) or {}).get("key") == srun.key:
-        return name
-    with srun:
-        rows = [{**src[p], "dataset": dataset, "draw": i} for i, p in enumerate(picks)]
-        out = srun.output(PROMPTS.name, name)
-        srun.write_shard(out, 0, PROMPTS.from_pylist(rows), PROMPTS)
-        srun.finish({"n": len(rows), "online_round": k, "from": plan.prompts})
-    return name
+    return OnlinePlan(prompts, n, rounds, m, rollout_cfg)
 
 
 # -------------------------------------------------------------------------------------------- sampling
@@ -416,12 +395,14 @@ def _run_rounds(
                 )
             sampler_path = str(plan.rollout.model) if k == 1 else str(_export_sampler(trainer, run_dir, k))
             rcfg = plan.rollout.model_copy(update={"model": sampler_path, "seed": plan.rollout.seed + k - 1})
-            write_round_prompts(ws, ds, plan, name, k)
             with sampler.serving(sampler_path):
-                res = rollout(ws, rcfg, dataset=ds, prompts=rname, name=rname, force=force)
+                res = rollout(
+                    ws, rcfg, dataset=ds, prompts=plan.prompts, name=rname, force=force, draws=plan.slice(k)
+                )
             rec = {
                 "round": k,
-                "prompts": rname,
+                "prompts": plan.prompts,
+                "draws": [plan.slice(k)[0], plan.round_prompts],
                 "rollouts": rname,
                 "sampler": sampler_path,
                 "rollout_key": (ws.provenance("rollout", ds, rname) or {}).get("key"),

@@ -155,12 +155,14 @@ def rollout(
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     release: bool = True,
+    draws: Sequence[int] | None = None,
 ) -> RolloutResult:
     """Roll out a prompt set into `rollouts/<dataset>/<name>/` (see the module docstring).
 
     `release=False` keeps the policy loaded in this process after a local run, for another rollout
     with the same policy settings (a sweep over prompt sets or shard layouts); `close_policies()`
-    frees it."""
+    frees it. `draws`: roll out only these positions of the prompt set's draw order, in this order (a
+    slice: online training's rounds); they are part of the run key and the record."""
     if name is not None:
         safe_name(name, "--name")
     ds = ws.dataset(dataset).name
@@ -175,9 +177,16 @@ def rollout(
 
     get_style(config.prompt_style)
     groups = plan_groups(ws, ds, prompts)
+    if draws is not None:
+        draws = [int(d) for d in draws]
+        if not draws or not all(0 <= d < len(groups) for d in draws):
+            raise UserError(f"draws must be positions 0..{len(groups) - 1} of prompt set {prompts!r}")
+        groups = [groups[d] for d in draws]
     codes = policy_codes(ws, ds, config, groups)
     name = name or default_name(prompts, config)
     run_config = {**config.run_config(), "prompts": prompts, "name": name, "schema": ROLLOUTS.version}
+    if draws is not None:
+        run_config["draws"] = draws
     if codes is not None:  # the clips are these codes (the trainer reads the same index)
         run_config["codec_key"] = codes["codec_key"]
     if config.prompt_style.endswith((".yaml", ".yml")):  # a style file: its content decides the prompts
