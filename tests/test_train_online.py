@@ -143,6 +143,30 @@ def test_online_rounds_share_the_model_keep_their_shards_and_resume_exactly(tiny
     assert again.up_to_date and again.steps == 4
 
 
+def test_online_rounds_from_a_pipeline_step(tmp_path):
+    """A pipeline `train` step takes the online options and the options whose flags differ from their
+    names (learning_rate is --lr, train_audio: false is --freeze-audio)."""
+    from adqa_data.cli.pipeline import load, plan
+
+    (tmp_path / "p.yaml").write_text(
+        "workspace: w\nsteps:\n"
+        "  - train: {dataset: d, model: m, online: 3, prompts: p, round_prompts: 8, k: 4, "
+        "max_new_tokens: 32, learning_rate: 1.0e-3, train_audio: false, name: run}\n"
+    )
+    (argv,) = plan(load(tmp_path / "p.yaml"))
+
+    def value(flag: str) -> str:
+        return argv[argv.index(flag) + 1]
+
+    assert (value("--online"), value("--round-prompts"), value("--k"), value("--lr")) == (
+        "3",
+        "8",
+        "4",
+        "0.001",
+    )
+    assert "--freeze-audio" in argv and "--learning-rate" not in argv and "--no-train-audio" not in argv
+
+
 def test_online_options_need_online():
     res = CliRunner().invoke(app, ["train", "-w", "nowhere", "--round-prompts", "3"])
     assert isinstance(res.exception, UserError) and "--online" in str(res.exception)

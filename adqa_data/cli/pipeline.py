@@ -56,17 +56,25 @@ def load(path: Path) -> Pipeline:
     )
 
 
-def to_argv(command: str, options: dict[str, Any] | None, params: set[str]) -> list[str]:
-    """YAML options -> the command's argv. Booleans become flags, lists repeat the option."""
+def to_argv(
+    command: str,
+    options: dict[str, Any] | None,
+    params: set[str],
+    flags: dict[str, tuple[str, str | None]] | None = None,
+) -> list[str]:
+    """YAML options -> the command's argv. Booleans become flags, lists repeat the option. `flags`: an
+    option's declared (flag, off flag) by parameter name, where they are not `--name` / `--no-name`
+    (train's `learning_rate` is `--lr`, `train_audio: false` is `--freeze-audio`)."""
     argv = [command]
     for key, value in (options or {}).items():
         name = key.replace("_", "-")
         if name.lstrip("-") == "out" and "out" in params:  # positional argument (demo-data OUT)
             argv.append(str(value))
             continue
-        flag = f"--{name.lstrip('-')}"
+        flag, off = (flags or {}).get(name.lstrip("-").replace("-", "_"), (None, None))
+        flag = flag or f"--{name.lstrip('-')}"
         if isinstance(value, bool):
-            argv.append(flag if value else f"--no-{name.lstrip('-')}")
+            argv.append(flag if value else off or f"--no-{name.lstrip('-')}")
         elif isinstance(value, list):
             for v in value:
                 argv += [flag, str(v)]
@@ -135,7 +143,14 @@ def plan(pipe: Pipeline) -> list[list[str]]:
                 options.setdefault("engine", pipe.engine)
             else:
                 no_engine.append(command)
-        argv = to_argv(command, options, set(params))
+        declared = {
+            n: (
+                next((o for o in p.opts if o.startswith("--")), None),
+                next((o for o in getattr(p, "secondary_opts", []) if o.startswith("--")), None),
+            )
+            for n, p in params.items()
+        }
+        argv = to_argv(command, options, set(params), declared)
         try:  # parse and convert every value now, as the command would, without running it
             cmd.make_context(command, argv[1:])
         except Exception as e:  # typer vendors click: match its usage errors by shape

@@ -14,14 +14,17 @@ The sampler. The rollout stage runs unchanged; what it samples with is provided 
 (`rollout.policy.provided_policy`) instead of loaded:
 - transformers: a backend around the trainer's own model — one copy of the weights in memory, switched
   to eval mode while it samples. The round's weights are also exported to `rounds/round-<k>/policy/` in
-  the run folder: the rollout's record names that checkpoint (its tokenizer, its fingerprint), and a
-  later offline `adqa-data train --rollouts <run>-round<k>` can load it.
+  the run folder: the rollout's record names that checkpoint (its tokenizer, its fingerprint).
 - vllm (GPU): one engine for the whole run; before round k >= 2 it reloads its weights from that export
   (`VLLMBackend.reload_weights`: every worker reads the files into its model's own `load_weights`), and
-  its prefix cache is reset. Exercised by `benchmarks/gpu_smoke.sh`.
+  its prefix cache is reset. The engine shares the GPU with the trainer: give it a share of the memory in
+  the rollout settings (`backend_options: {engine_kwargs: {gpu_memory_utilization: 0.3}}`). Exercised by
+  `benchmarks/gpu_smoke.sh` (it needs a GPU; the CPU tests cover the transformers path).
 - any other backend: the rollout stage loads the round's export itself.
 Round 1 samples with the starting checkpoint. Only the newest round's export is kept while the run goes
-on, and none once it is complete (the shards and records remain; each round's end is a checkpoint). Online rounds run in one process (the sampler and the trainer share it).
+on, and none once it is complete (a 7B export is tens of GB; the shards and records remain, and each
+round ends with a checkpoint of the trainable weights). Online rounds run in one process (the sampler and
+the trainer share it): under `accelerate launch` with several processes they are refused.
 
 Resume. A checkpoint is written at the end of every round (and every `save_steps`). A rerun restores
 the newest one — weights, optimizer, schedule, RNG, and the data position `round-<k>` / batch /
