@@ -377,6 +377,24 @@ def show(res: TrainResult) -> None:
     if quarantined:
         reasons = ", ".join(f"{n} {r}" for r, n in quarantined.items())
         render.log(f"quarantined: {reasons} (quarantine/{res.dataset}/train/{res.name})")
+    rounds = (res.summary or {}).get("rounds") or []
+    if rounds:  # online: what each round's rollout earned, before the round trained on it
+        render.table(
+            "online rounds",
+            ["round", "rollout set", "accuracy", "mean reward", "zero signal", "steps"],
+            [
+                [
+                    r["round"],
+                    r["rollouts"],
+                    r["rollout"].get("accuracy"),
+                    r["rollout"].get("mean_reward"),
+                    r["rollout"].get("zero_signal_share"),
+                    f"{r.get('start_step')}-{r.get('end_step')}",
+                ]
+                for r in rounds
+            ],
+            right=["steps"],
+        )
     last = (res.summary or {}).get("last") or {}
     if last:
         render.table("last step", ["measure", "value"], list(last.items()), right=["value"])
