@@ -18,7 +18,12 @@ checkpointing, one iteration per batch (the ratio's denominator is the current p
 Rounds interleave (ours then TRL, then TRL then ours, ...) so the shared CPU's load hits both alike; the
 first step is the warm-up, left out of the timing. Advantages: TRL computes them from the stored rewards
 (group mean, group std + 1e-4); ours are the same formula (`advantages.group_advantages`, as rollout
-stores them). `first_step_loss_diff`: |our loss - TRL's| on the first step, from identical weights.
+stores them). `first_step_loss_diff`: |our loss - TRL's| on the first step, from identical weights. With
+one iteration per batch the ratio is exactly 1, so a loss *value* only checks the advantages and the
+normalisation (dapo: -sum(A x tokens) / tokens, whatever the log-probs); the log-probs themselves are
+checked through their gradient: `first_step_grad_norm_rel_diff`, the relative difference of the global
+gradient norm before clipping, which a misaligned token, a padded position counted, or any other
+difference in the per-token log-probs would move.
 
     python benchmarks/train_vs_trl.py [--groups 4] [--k 8] [--steps 7] [--size tiny]
 
@@ -201,34 +206,36 @@ def main() -> None:
     trl.model.train()
     trl.current_gradient_accumulation_steps = 1  # what its training loop sets before each step
 
-    def trl_step(batch: list) -> tuple[float, float]:
+    def trl_step(batch: list) -> tuple[float, float, float]:
         inputs = [{"prompt": g.question} for g in batch for _ in range(args.k)]
         t = time.perf_counter()
         loss = trl.training_step(trl.model, inputs, None)
-        trl.accelerator.clip_grad_norm_(trl.model.parameters(), trl_args.max_grad_norm)
+        norm = trl.accelerator.clip_grad_norm_(trl.model.parameters(), trl_args.max_grad_norm)
         trl.optimizer.step()
         trl.lr_scheduler.step()
         trl.model.zero_grad(set_to_none=True)
-        return float(loss), time.perf_counter() - t
+        return float(loss), float(norm), time.perf_counter() - t
 
-    def our_step(batch: list) -> tuple[float, float]:
+    def our_step(batch: list) -> tuple[float, float, float]:
         ours.state.iteration = 0  # a fresh batch, as the loop's stream starts each one
         t = time.perf_counter()
         metrics = ours.train_batch(batch)
-        return float(metrics[-1]["loss"]), time.perf_counter() - t
+        return float(metrics[-1]["loss"]), float(metrics[-1]["grad_norm"]), time.perf_counter() - t
 
     rows = []
     for s, batch in enumerate(batches):
         completion_tokens = sum(len(c.token_ids) for g in batch for c in g.completions)
         if s % 2 == 0:
-            (lo, to), (lt, tt) = our_step(batch), trl_step(batch)
+            (lo, go, to), (lt, gt, tt) = our_step(batch), trl_step(batch)
         else:
-            (lt, tt), (lo, to) = trl_step(batch), our_step(batch)
+            (lt, gt, tt), (lo, go, to) = trl_step(batch), our_step(batch)
         rows.append(
             {
                 "step": s + 1,
                 "ours_loss": lo,
                 "trl_loss": lt,
+                "ours_grad_norm": go,
+                "trl_grad_norm": gt,
                 "ours_s": to,
                 "trl_s": tt,
                 "completion_tokens": completion_tokens,
@@ -243,6 +250,9 @@ def main() -> None:
         "vs_trl": round(statistics.median(o / t for o, t in zip(ours_tps, trl_tps)), 3),
         "first_step_loss_diff": abs(rows[0]["ours_loss"] - rows[0]["trl_loss"]),
         "loss_diffs": [abs(r["ours_loss"] - r["trl_loss"]) for r in rows],
+        "first_step_grad_norm_rel_diff": abs(rows[0]["ours_grad_norm"] - rows[0]["trl_grad_norm"])
+        / rows[0]["trl_grad_norm"],
+        "grad_norms": [[r["ours_grad_norm"], r["trl_grad_norm"]] for r in rows],
         "ours_completion_tokens_per_s": round(statistics.median(ours_tps), 1),
         "trl_completion_tokens_per_s": round(statistics.median(trl_tps), 1),
         "loss_type": args.loss_type,
