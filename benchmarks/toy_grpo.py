@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -203,7 +204,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timing-groups", type=int, default=8)
     ap.add_argument("--timing-repeats", type=int, default=9)
-    ap.add_argument("--work", type=Path, default=None, help="keep the workspace here (default: a temp dir)")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="keep everything here (default: a temporary folder, removed)"
+    )
     args = ap.parse_args()
 
     import torch
@@ -336,8 +339,11 @@ def main() -> None:
         "seconds": round(seconds, 1),
         **timing,
         "goal_met": acc_sft <= 0.4 and acc_after >= 0.9 and silent_after <= 0.35,
-        "workspace": str(ws.root),
     }
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        result["workspace"] = str(ws.root)
     print(json.dumps(result))
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -266,6 +267,7 @@ def main() -> None:
         "trl_version": __import__("trl").__version__,
     }
     ours.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))
 
 
