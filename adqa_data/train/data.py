@@ -404,7 +404,7 @@ def check_groups(
     stage) for the items of the others: the model stages' item checks (`row_checks.check_items`) on
     every group whose clip is an item's file. A refused item drops every group it is in, whole.
     `audio=False` skips the file checks: a policy that reads cached codes never opens audio."""
-    from ..stages.row_checks import DEFAULT_MAX_PROMPT_TOKENS, check_items
+    from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, check_items
 
     items = {
         g.item_id: {

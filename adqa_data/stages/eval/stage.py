@@ -26,9 +26,9 @@ from ...inference.factory import default_device
 from ...inference.types import Backend
 from ...names import name_part
 from ...prompt_styles import get_style
+from ...row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
 from ...schema import ITEMS, PREDICTIONS, QUARANTINE
 from ...workspace import StageRun, Workspace, read_table
-from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
 from . import metrics
 from .config import EvalConfig
 from .parts import item_part, load_parts_file

@@ -12,7 +12,7 @@ from ...inference.answering import MODES
 from ...inference.panel import Panel, PanelMember, load_panel
 from ...inference.trust import allow_remote_code, family_needs_remote_code
 from ...names import safe_name
-from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS
+from ...row_checks import DEFAULT_MAX_PROMPT_TOKENS
 
 BASE_CONDITIONS = ("audio", "silence")
 EXTRA_CONDITIONS = ("noise", "swap")

@@ -31,9 +31,9 @@ from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
 from ...inference.factory import backend_input
 from ...inference.panel import Panel, PanelMember
 from ...inference.trust import check_model_ref
+from ...row_checks import PromptCheck, check_items, token_counter
 from ...schema import ITEM_SCORES, QUARANTINE, VOTES
 from ...workspace import StageRun, Workspace, read_table, write_text_atomic
-from ..row_checks import PromptCheck, check_items, token_counter
 from .conditions import ItemRef, assign_swaps, prepare_items, rotations
 from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend
 from .options import FilterOptions, effective_members, resolve_panel

@@ -26,9 +26,9 @@ from ...inference.factory import backend_input, default_device
 from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
 from ...names import bounded_name, name_part, safe_name
 from ...rewards.plugins import resolve_rewards
+from ...row_checks import PromptCheck, byte_count, check_items, token_counter
 from ...schema import PROMPTS, QUARANTINE, ROLLOUTS
 from ...workspace import StageRun, Workspace, read_table
-from ..row_checks import PromptCheck, byte_count, check_items, token_counter
 from .config import RolloutConfig
 from .policy import close_policies, policy_spec
 from .shards import rollout_shard
