@@ -1,5 +1,7 @@
 """`adqa-data stats`: the state of one dataset across every stage, as plain JSON-able data.
 
+One job, kept in one module (hence its length): reading every stage's tables of one dataset into one report; each section is a small function below.
+
 One call reads whatever the workspace holds for a dataset and returns one section per stage:
 
     items        items by upstream split, source and type; quarantine by stage and reason (download, ...)

@@ -1,5 +1,7 @@
 """`adqa-data train --online ROUNDS`: rounds of [roll out with the current weights, then train on it].
 
+One job, kept in one module (hence its length): the round loop of online training (rollout slice, train, resume at round and step).
+
 Round k (1-based) takes slice k of a prompt set: prompts [(k-1)·m, k·m) in draw order, m = `round_prompts`
 (default: the set's size / ROUNDS), wrapping round to the start when ROUNDS·m exceeds the set. The rollout
 stage rolls that slice out (`rollout(..., draws=...)`: the positions are in its run key and record) into

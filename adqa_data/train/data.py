@@ -1,6 +1,8 @@
 """What the trainer trains on: whole groups read from rollout shards (or gold answers, for SFT), and
 micro-batches that put each completion back in front of the model exactly as the sampler saw it.
 
+One job, kept in one module (hence its length): turning stored rollouts into exactly the inputs the sampler saw; reading and collating are kept together so the two cannot drift apart.
+
 Reading. `load_rollout_groups` reads `rollouts/<dataset>/<set>/` through the schema (`ROLLOUTS`) and
 the set's provenance record — the sampling settings (temperature, top-p, max_new_tokens, the policy)
 come from that record, never from the rollout stage's code. A group is one prompt and its K stored

@@ -1,6 +1,8 @@
 """The training loop, readable top to bottom: setup, one batch of GRPO (or SFT), the loop over batches,
 checkpoints, export. No callbacks: what happens at a step is written where it happens.
 
+One job, kept in one module (hence its length): the training loop, kept in one file on purpose so it reads top to bottom.
+
 A batch is `micro_batch_groups x gradient_accumulation_steps x processes` whole groups, taken from an
 endless stream of seeded epochs (`data.batch_groups`), so every batch is full and a run's data order
 depends only on the seed. Each batch gets `num_iterations` optimizer steps (GRPO's mu): the ratio
