@@ -71,7 +71,7 @@ SPEECH_OUTPUT_PREFIXES = (
 
 # config.json keys passed to the Qwen2 configs (backbone; the local transformers derive from it as
 # upstream's `local_config()` / `input_local_config()` do). Other keys are MiMo's own or unused.
-_QWEN2_KEYS = (
+QWEN2_KEYS = (
     "vocab_size",
     "hidden_size",
     "intermediate_size",
@@ -209,7 +209,7 @@ class MiMoAudioConfig:
         if group < 1 or any(not 0 <= e < v for e, v in zip(empty, vocab)):
             raise UserError(f"bad speech layout: group_size {group}, vocab {vocab}, empty ids {empty}", where)
 
-        base = {k: raw[k] for k in _QWEN2_KEYS if k in raw}
+        base = {k: raw[k] for k in QWEN2_KEYS if k in raw}
         base["head_dim"] = m["head_dim"]
 
         def qwen2(**override: Any) -> Qwen2Config:

@@ -34,6 +34,7 @@ import numpy as np
 
 from ...errors import UserError, require
 from ..types import Completion, Generation, Query, Sampling
+from .model import QWEN2_KEYS
 
 BACKBONE_PREFIXES = ("model.", "lm_head.")
 INPUT_SIDE_PREFIXES = (
@@ -42,34 +43,9 @@ INPUT_SIDE_PREFIXES = (
     "input_local_transformer.",
     "speech_group_downcast.",
 )
-# config.json keys a Qwen2ForCausalLM reads; the speech keys are MiMo's own and are dropped
-QWEN2_CONFIG_KEYS = (
-    "vocab_size",
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "head_dim",
-    "hidden_act",
-    "max_position_embeddings",
-    "rms_norm_eps",
-    "rope_theta",
-    "rope_scaling",
-    "rope_parameters",
-    "use_sliding_window",
-    "sliding_window",
-    "max_window_layers",
-    "layer_types",
-    "attention_dropout",
-    "initializer_range",
-    "bos_token_id",
-    "eos_token_id",
-    "pad_token_id",
-    "tie_word_embeddings",
-    "torch_dtype",
-    "use_cache",
-)
+# config.json keys a Qwen2ForCausalLM reads (the backbone's, as the model builds it, plus the export's own);
+# the speech keys are MiMo's own and are dropped
+QWEN2_CONFIG_KEYS = (*QWEN2_KEYS, "tie_word_embeddings", "torch_dtype", "use_cache")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
