@@ -59,6 +59,55 @@ class TrainResult:
     seconds: float = 0.0
 
 
+def finished_result(
+    ws: Workspace,
+    ds: str,
+    name: str,
+    method: str,
+    total: int,
+    groups: int | None,
+    averaged: str | None = None,
+) -> TrainResult:
+    """The result of a run that is already up to date, from its provenance summary (`groups`: None = the
+    count the summary recorded)."""
+    s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+    final_dir = ws.table_dir(RUNS, ds, name)
+    return TrainResult(
+        ds,
+        name,
+        method,
+        True,
+        s.get("steps", 0),
+        s.get("total_steps", total),
+        s.get("groups", 0) if groups is None else groups,
+        None,
+        str(final_dir),
+        str(final_dir / "policy"),
+        averaged,
+        s,
+        0.0,
+    )
+
+
+def start_trainer(
+    cfg: TrainConfig, run_dir: Path, model: str, sampling: Any, total: int, ds: str, name: str, acc: Any
+) -> tuple[Any, int | None]:
+    """The run's Trainer, resumed from its last checkpoint when there is one (and the step it resumed at)."""
+    from ..train.loop import Trainer
+
+    trainer = Trainer(
+        cfg,
+        run_dir,
+        model=model,
+        sampling=sampling,
+        total_steps=total,
+        family=cfg.family,
+        run_name=f"{ds}/{name}",
+        accelerator=acc,
+    )
+    return trainer, (trainer.state.step if trainer.resume() else None)
+
+
 def default_name(cfg: TrainConfig, sources: list[str]) -> str:
     head = "+".join(name_part(s) for s in sources) if cfg.method == "grpo" else name_part(cfg.split)
     return bounded_name(head, f"-{cfg.method}-seed{cfg.seed}")
@@ -107,7 +156,7 @@ def train(
     from accelerate.utils import broadcast_object_list
 
     from ..train.data import check_groups, load_groups_for
-    from ..train.loop import Trainer, make_accelerator, total_steps_for
+    from ..train.loop import make_accelerator, total_steps_for
     from ..train.loop import train as run_loop
 
     ds = ws.dataset(dataset).name
@@ -164,36 +213,10 @@ def train(
                 fix="see the reasons with 'adqa-data info'",
             )
         if plan[0]["up_to_date"]:
-            prov = ws.provenance(STAGE, ds, name) or {}
-            s = prov.get("summary", {})
             averaged = str(average_run(final_dir, cfg, model, sampling, acc)) if cfg.average_last else None
-            return TrainResult(
-                ds,
-                name,
-                cfg.method,
-                True,
-                s.get("steps", 0),
-                s.get("total_steps", total),
-                len(groups),
-                None,
-                str(final_dir),
-                str(final_dir / "policy"),
-                averaged,
-                s,
-                0.0,
-            )
+            return finished_result(ws, ds, name, cfg.method, total, len(groups), averaged)
         run_dir = Path(plan[0]["run_dir"])
-        trainer = Trainer(
-            cfg,
-            run_dir,
-            model=model,
-            sampling=sampling,
-            total_steps=total,
-            family=cfg.family,
-            run_name=f"{ds}/{name}",
-            accelerator=acc,
-        )
-        resumed = trainer.state.step if trainer.resume() else None
+        trainer, resumed = start_trainer(cfg, run_dir, model, sampling, total, ds, name, acc)
         history = run_loop(
             trainer,
             groups,

@@ -50,7 +50,7 @@ from ..fingerprints import model_fingerprint
 from ..names import bounded_name, name_part, safe_name
 from ..schema import PROMPTS
 from ..workspace import StageRun, Workspace, write_json_atomic
-from .train import RUNS, STAGE, TrainResult
+from .train import RUNS, STAGE, TrainResult, finished_result, start_trainer
 
 ROUNDS_FILE = "rounds.json"
 
@@ -227,7 +227,7 @@ def train_online(
     starting checkpoint unless `cfg.model` is). `on_step(step, total, metrics)` after every optimizer step;
     `on_round(k, record)` after every round."""
     from ..train.data import SamplingInfo
-    from ..train.loop import Trainer, make_accelerator
+    from ..train.loop import make_accelerator
 
     if cfg.method != "grpo":
         raise UserError("online rounds train with GRPO", fix="drop --method sft (or --online)")
@@ -275,22 +275,7 @@ def train_online(
     final_dir = ws.table_dir(RUNS, ds, name)
     with run:
         if run.up_to_date:
-            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
-            return TrainResult(
-                ds,
-                name,
-                "grpo",
-                True,
-                s.get("steps", 0),
-                s.get("total_steps", total),
-                s.get("groups", 0),
-                None,
-                str(final_dir),
-                str(final_dir / "policy"),
-                None,
-                s,
-                0.0,
-            )
+            return finished_result(ws, ds, name, "grpo", total, None)
         run_dir = run.output(RUNS, name)
         sampling = SamplingInfo(
             temperature=rollout_cfg.temperature,
@@ -301,17 +286,7 @@ def train_online(
             backend=rollout_cfg.backend,
             k=rollout_cfg.k,
         )
-        trainer = Trainer(
-            cfg,
-            run_dir,
-            model=model,
-            sampling=sampling,
-            total_steps=total,
-            family=cfg.family,
-            run_name=f"{ds}/{name}",
-            accelerator=acc,
-        )
-        resumed = trainer.state.step if trainer.resume() else None
+        trainer, resumed = start_trainer(cfg, run_dir, model, sampling, total, ds, name, acc)
         sampler = Sampler(trainer, rollout_cfg)
         try:
             records = _run_rounds(
