@@ -112,7 +112,7 @@ def main() -> None:
     # ------------------------------------------------------------------------------- (b) ours
     def run_ours():
         ours.clear_prefix_states()  # every timed call pays for its [system + silence] prefix
-        return np.stack(ours.score_letters(queries))
+        return np.stack([s.probs for s in ours.score_letters(queries)])
 
     # -------------------------------------------------------------------------------- the limit
     rows = ours.prepare(queries)

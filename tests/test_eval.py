@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from adqa_data.answers import LETTERS, NoCredit
 from adqa_data.cli import app
 from adqa_data.errors import UserError
-from adqa_data.inference.types import Completion, Generation
+from adqa_data.inference.types import Completion, Generation, LetterScores
 from adqa_data.schema import PREDICTIONS
 from adqa_data.stages.download import download
 from adqa_data.stages.eval import EvalConfig, evaluate, load_config, majority_vote
@@ -147,10 +147,11 @@ class PlantedBackend:
         for q in queries:
             p = np.full(len(q.choices), 0.1)
             p[-1] = 0.7  # the last option: so the fallback is visible
-            out.append(p / p.sum())
+            out.append(LetterScores(p / p.sum(), mass=0.8))
         return out
 
-    score_options = score_letters
+    def score_options(self, queries):
+        return [s.probs for s in self.score_letters(queries)]
 
     def prompt_text(self, query):
         return query.question

@@ -12,7 +12,7 @@ import pytest
 
 from adqa_data.errors import UserError
 from adqa_data.inference.panel import Panel
-from adqa_data.inference.types import Completion, Generation, Query
+from adqa_data.inference.types import Completion, Generation, LetterScores, Query
 from adqa_data.schema import ITEM_SCORES, QUARANTINE, VOTES
 from adqa_data.stages import download as dl
 from adqa_data.stages import filter as flt
@@ -64,9 +64,10 @@ class PlantedBackend:
         if self.fail_on_call is not None and self.calls == self.fail_on_call:
             raise RuntimeError("simulated kill")
         self.log.extend(queries)
-        return [self._probs(q) for q in queries]
+        return [LetterScores(self._probs(q), mass=0.9) for q in queries]
 
-    score_options = score_letters
+    def score_options(self, queries):
+        return [s.probs for s in self.score_letters(queries)]
 
     def generate(self, queries, sampling):
         self.log.extend(queries)

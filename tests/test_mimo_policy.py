@@ -131,11 +131,13 @@ def test_sampling_is_seeded_per_row_and_batch_invariant(backend):
 
 def test_letter_and_option_scores(backend):
     q = _query("s", _codes(16, 2), style="letters")
-    (p,) = backend.score_letters([q])
+    (s,) = backend.score_letters([q])
+    p = s.probs
+    assert 0 < s.mass <= 1
     assert p.shape == (4,) and abs(p.sum() - 1) < 1e-9
     (o,) = backend.score_options([q])
     assert o.shape == (4,) and abs(o.sum() - 1) < 1e-9
-    (p2,) = backend.score_letters([_query("s2", _codes(16, 3), style="letters")])
+    p2 = backend.score_letters([_query("s2", _codes(16, 3), style="letters")])[0].probs
     assert not np.allclose(p, p2)  # the codes reach the answer
 
 

@@ -150,8 +150,9 @@ def test_prompt_tokens_and_letters_equal_the_transformers_backend(vb, tb):
     qs = _mixed(6)
     got, ref = vb.score_letters(qs), tb.score_letters(qs)
     for q, g, r in zip(qs, got, ref):
-        assert g.shape == (len(q.choices),) and abs(g.sum() - 1) < 1e-9
-        np.testing.assert_allclose(g, r, atol=1e-3)
+        assert g.probs.shape == (len(q.choices),) and abs(g.probs.sum() - 1) < 1e-9
+        np.testing.assert_allclose(g.probs, r.probs, atol=1e-3)
+        assert 0 < g.mass <= 1 and abs(g.mass - r.mass) <= 1e-3 * r.mass
     # the prompt vLLM built (placeholder expanded by its processor) is the transformers backend's
     g = vb.generate(qs[:2], Sampling(temperature=0.0, max_new_tokens=1))
     for q, gen in zip(qs, g):

@@ -2,7 +2,8 @@
 
 The filter stage votes with it and an evaluation reuses it, so "the model's answer" means the same
 thing in both:
-- `letters`: P(letter) at the first reply token over the shown letters (one forward);
+- `letters`: P(letter) over the shown letters where the reply names its option (one forward), and the
+  mass the letters held there before renormalising (`Answer.letter_mass`);
 - `options`: softmax over each option's length-normalised log-likelihood as the reply;
 - `generate`: greedy, one completion, parsed by `answers.parse_answer`; the probabilities are one-hot
   on the credited option, None when nothing is credited (counted as a wrong answer).
@@ -28,6 +29,9 @@ class Answer:
     probs: np.ndarray | None  # in the shown option order
     raw_text: str | None = None  # generate mode: the reply
     parse_layer: str | None = None  # generate mode: how it was parsed, or why not
+    # letters mode: the total probability the shown letters held at the read position over the full
+    # vocabulary, before renormalising (None in options and generate mode)
+    letter_mass: float | None = None
 
 
 @dataclass
@@ -60,7 +64,10 @@ def ask(
 ) -> list[Answer]:
     """One `Answer` per query, checked: one finite probability per shown option (or None)."""
     if mode == "letters":
-        answers = [Answer(np.asarray(p, dtype=np.float64)) for p in backend.score_letters(queries)]
+        answers = [
+            Answer(np.asarray(s.probs, dtype=np.float64), letter_mass=float(s.mass))
+            for s in backend.score_letters(queries)
+        ]
     elif mode == "options":
         answers = [Answer(np.asarray(p, dtype=np.float64)) for p in backend.score_options(queries)]
     elif mode == "generate":
@@ -81,5 +88,9 @@ def ask(
         if a.probs is not None and (a.probs.shape != (len(q.choices),) or not np.all(np.isfinite(a.probs))):
             raise RuntimeError(
                 f"backend {backend.name} returned {a.probs!r} for query {q.key} with {len(q.choices)} options"
+            )
+        if a.letter_mass is not None and not 0.0 <= a.letter_mass <= 1.0 + 1e-6:  # NaN fails too
+            raise RuntimeError(
+                f"backend {backend.name} returned letter mass {a.letter_mass} for query {q.key}"
             )
     return answers

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..prompt_styles import get_style
-from .types import LETTERS, Completion, Generation, Query, Sampling
+from .types import LETTERS, Completion, Generation, LetterScores, Query, Sampling
 
 _REASONS = [
     "The recording has a steady tone with little variation, which matches one of the options.",
@@ -85,11 +85,18 @@ class ScriptedBackend:
         )
         return Completion(ids, text, logprobs, finish)
 
-    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
-        return [np.full(len(q.choices), 1.0 / len(q.choices)) for q in queries]
+    def score_letters(self, queries: list[Query]) -> list[LetterScores]:
+        """Uniform letters, and a mass in [0.5, 1) seeded by the query key (a model that mostly puts a
+        letter where it is read)."""
+        return [
+            LetterScores(
+                np.full(len(q.choices), 1.0 / len(q.choices)), float(_rng(1, q.key).uniform(0.5, 1.0))
+            )
+            for q in queries
+        ]
 
     def score_options(self, queries: list[Query]) -> list[np.ndarray]:
-        return self.score_letters(queries)
+        return [np.full(len(q.choices), 1.0 / len(q.choices)) for q in queries]
 
     def prompt_text(self, query: Query) -> str:
         """The prompt style's user text (there is no chat format without a model)."""

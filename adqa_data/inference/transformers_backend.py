@@ -38,7 +38,7 @@ from ..prompt_styles import LETTERS, PromptStyle, get_style
 from . import shared_prefix
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
 from .adapters.base import LoadedModel
-from .types import Completion, Generation, Query, Sampling
+from .types import Completion, Generation, LetterScores, Query, Sampling
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rewards.anchoring import AnchoringConfig
@@ -138,8 +138,9 @@ class TransformersBackend:
         self.stats = {"prefix_passes": 0, "shared_rows": 0, "plain_rows": 0, "passes": 0}
 
     # =============================================================================== public API
-    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
-        """Per query, P(letter) at the first reply token over the shown letters, renormalised."""
+    def score_letters(self, queries: list[Query]) -> list[LetterScores]:
+        """Per query, P(letter) at the first reply token over the shown letters, renormalised, and the
+        letters' mass under the full-vocabulary softmax there."""
         import torch
 
         if not queries:
@@ -152,7 +153,7 @@ class TransformersBackend:
                     "be read from one forward",
                     fix="use a letter-first style (e.g. 'letters') for letters mode, or the options/generate mode",
                 )
-        out: list[np.ndarray | None] = [None] * len(rows)
+        out: list[LetterScores | None] = [None] * len(rows)
         for batch in self.batches(rows):
             p = self._prompt_pass(batch)
             ids = [self._letters_for(r) for r in batch]
@@ -160,10 +161,12 @@ class TransformersBackend:
             idx = torch.tensor([i + [i[0]] * (width - len(i)) for i in ids], device=self.model.device)
             with torch.no_grad():
                 logits = self.model.lm_head(p.last_hidden).float()  # [B, V], only the read positions
-                picked = logits.gather(1, idx)
+                logp = (logits.gather(1, idx) - logits.logsumexp(-1, keepdim=True)).double()
             for j, r in enumerate(batch):
-                k = len(ids[j])
-                out[r.index] = torch.softmax(picked[j, :k].double(), dim=-1).cpu().numpy()
+                lp = logp[j, : len(ids[j])]
+                out[r.index] = LetterScores(
+                    probs=torch.softmax(lp, dim=-1).cpu().numpy(), mass=float(lp.exp().sum())
+                )
         return out  # type: ignore[return-value]
 
     def score_options(self, queries: list[Query]) -> list[np.ndarray]:

@@ -42,6 +42,19 @@ class Query:
 
 
 @dataclass
+class LetterScores:
+    """What letters mode reads at the position where the reply names its option (one forward).
+
+    `probs`: P(letter) over the shown options' letters, renormalised to sum to 1 (shape
+    [len(choices)], in the shown order). `mass`: the total probability those letters held over the
+    full vocabulary before renormalising, in (0, 1]: a low mass means the model wanted to write
+    something else there, so the renormalised choice is read off-distribution."""
+
+    probs: np.ndarray
+    mass: float
+
+
+@dataclass
 class Sampling:
     n: int = 1
     temperature: float = 0.0  # 0 = greedy
@@ -113,9 +126,10 @@ class Backend(Protocol):
         `layers`: the decoder layers whose attention is averaged ("deep" = the last quarter)."""
         ...
 
-    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
+    def score_letters(self, queries: list[Query]) -> list[LetterScores]:
         """Per query, the probability of each shown option's letter at the answer position,
-        renormalised over the options (shape [len(choices)], sums to 1). One forward, no generation."""
+        renormalised over the options, and the mass the letters held before that (`LetterScores`).
+        One forward, no generation."""
         ...
 
     def score_options(self, queries: list[Query]) -> list[np.ndarray]:

@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import UserError, require
 from ..prompt_styles import LETTERS, PromptStyle, get_style
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
-from .types import Completion, Generation, Query, Sampling
+from .types import Completion, Generation, LetterScores, Query, Sampling
 
 # vLLM seeds the i-th of n samples with seed + i; keep a derived seed far enough below 2**63.
 _SEED_MASK = (1 << 62) - 1
@@ -138,8 +138,9 @@ class VLLMBackend:
         }
 
     # =============================================================================== public API
-    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
-        """Per query, P(letter) at the reply's first token over the shown letters, renormalised."""
+    def score_letters(self, queries: list[Query]) -> list[LetterScores]:
+        """Per query, P(letter) at the reply's first token over the shown letters, renormalised, and the
+        letters' mass (the sum of their full-vocabulary probabilities)."""
         reqs, params = [], []
         for q in queries:
             style = get_style(q.prompt_style)
@@ -154,12 +155,12 @@ class VLLMBackend:
             letters = self._letter_ids(req["prompt"], len(q.choices), style)
             params.append(self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=letters))
         outs = self._run(queries, reqs, params)
-        probs = []
+        scores = []
         for p, o in zip(params, outs):
             step = o.outputs[0].logprobs[0]
             lp = np.array([step[t].logprob for t in p.logprob_token_ids], dtype=np.float64)
-            probs.append(_softmax(lp))
-        return probs
+            scores.append(LetterScores(probs=_softmax(lp), mass=float(np.exp(lp).sum())))
+        return scores
 
     def score_options(self, queries: list[Query]) -> list[np.ndarray]:
         """Per query, softmax over the options' mean token log-likelihood as the reply (see the module

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import UserError, require
-from ..types import Completion, Generation, Query, Sampling
+from ..types import Completion, Generation, LetterScores, Query, Sampling
 from .model import QWEN2_KEYS
 
 BACKBONE_PREFIXES = ("model.", "lm_head.")
@@ -211,7 +211,7 @@ class MiMoVLLMBackend:
     def anchoring_scorer(self, layers: Any = "deep", config: Any = None, batch_size: int = 4) -> None:
         return None  # no attention from vLLM: the rollout stage loads the transformers pass beside it
 
-    def score_letters(self, queries: list[Query]) -> list[np.ndarray]:
+    def score_letters(self, queries: list[Query]) -> list[LetterScores]:
         raise UserError(
             "letter scoring of MiMo-Audio runs on the transformers backend",
             fix="use backend: transformers for this panel member",
