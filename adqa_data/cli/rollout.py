@@ -76,6 +76,13 @@ def rollout(
             "--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64)."
         ),
     ] = None,
+    anchoring_rows: Annotated[
+        str | None,
+        typer.Option(
+            "--anchoring-rows",
+            help="Query rows of the anchoring reward: reasoning (default: the <think> content, else the text before <answer>) | all (every completion token).",
+        ),
+    ] = None,
     family: Annotated[
         str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
     ] = None,
@@ -157,6 +164,7 @@ def rollout(
         rewards=parse_reward_weights(reward or []) or None,
         baseline=baseline,
         shard_size=shard_size,
+        anchoring_rows=anchoring_rows,
         family=family,
         device=device,
         dtype=dtype,

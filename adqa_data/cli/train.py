@@ -173,7 +173,7 @@ def train(
         str | None,
         typer.Option(
             "--rollout-config",
-            help="--online: YAML of rollout settings (pipelines/rollout.yaml); --k, --max-new-tokens, --rollout-backend and --reward override it.",
+            help="--online: YAML of rollout settings (pipelines/rollout.yaml); --k, --max-new-tokens, --rollout-backend, --anchoring-rows and --reward override it.",
         ),
     ] = None,
     k: Annotated[
@@ -186,6 +186,13 @@ def train(
         str | None,
         typer.Option(
             "--rollout-backend", help="--online: transformers (default; shares the trainer's model) | vllm."
+        ),
+    ] = None,
+    anchoring_rows: Annotated[
+        str | None,
+        typer.Option(
+            "--anchoring-rows",
+            help="--online: query rows of the anchoring reward: reasoning (default: the <think> content, else the text before <answer>) | all (every completion token).",
         ),
     ] = None,
     family: Annotated[
@@ -261,6 +268,7 @@ def train(
         "--k": k,
         "--max-new-tokens": max_new_tokens,
         "--rollout-backend": rollout_backend,
+        "--anchoring-rows": anchoring_rows,
     }
     given = [opt for opt, v in online_only.items() if v is not None]
     if online is None and given:
@@ -271,7 +279,12 @@ def train(
             from ..stages.train_online import train_online
 
             rcfg = load_rollout_config(
-                rollout_config, k=k, max_new_tokens=max_new_tokens, backend=rollout_backend, device=device
+                rollout_config,
+                k=k,
+                max_new_tokens=max_new_tokens,
+                backend=rollout_backend,
+                device=device,
+                anchoring_rows=anchoring_rows,
             )
             res = train_online(
                 Workspace(workspace),

@@ -10,6 +10,13 @@ positions, then the text decoder — so it serves every family with a transforme
 `attention.capture_response_attention`, which hooks only the chosen deep layers and keeps one
 `[response, keys]` map per sequence (never `output_attentions=True`).
 
+The query rows are the completion's reasoning (`config.rows = "reasoning"`, the default: the content of
+its `<think>` blocks, else the text before its answer block, else the whole text; `rewards/reasoning_rows.py`),
+found by decoding the completion with the model's tokenizer; the attention map is captured over every
+completion row and the score taken over the reasoning rows only. A completion with no reasoning scores 0
+without a forward pass (`rows` = 0 in its components). `config.rows = "all"` scores every completion
+token, the answer tags and the end token included.
+
 Cost control is the caller's: the reward is gated on correctness, so the rollout stage passes only the
 correct completions of a group, and none at all when the anchoring weight is 0. The clip is encoded once
 per group, and the completions of a group go through in batches of `batch_size`.
@@ -23,10 +30,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..rewards.anchoring import AnchoringConfig, anchoring_score
+from ..rewards.reasoning_rows import reasoning_rows
 from .types import Query
 
 if TYPE_CHECKING:  # pragma: no cover
     from .adapters.base import LoadedModel
+
+# a completion without reasoning: nothing to measure, and its answer tokens earn nothing in its place
+NO_REASONING: dict[str, float] = {
+    "con": 0.0,
+    "ar": 0.0,
+    "ent": 0.0,
+    "entropy": 0.0,
+    "score": 0.0,
+    "rows": 0.0,
+}
 
 
 class AnchoringPass:
@@ -70,14 +88,41 @@ class AnchoringPass:
     def components(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
     ) -> list[dict[str, float]]:
-        """Per completion: con, ar, ent, entropy and score (see `rewards.anchoring.anchoring_score`)."""
+        """Per completion: con, ar, ent, entropy and score (see `rewards.anchoring.anchoring_score`), and
+        rows, how many query rows were scored (0: no reasoning, every term and the score 0)."""
         if not completions:
             return []
-        clip = self.model.clip(query)
-        if clip is None:
+        if self.model.clip(query) is None:
             raise ValueError(f"query {query.key}: the anchoring reward needs audio")
         if any(len(c) == 0 for c in completions):
             raise ValueError(f"query {query.key}: an empty completion has no response rows to score")
+        masks = [self.rows(c) for c in completions]
+        scored = [i for i, m in enumerate(masks) if m.any()]
+        got = self._scored(
+            query, prompt_token_ids, [completions[i] for i in scored], [masks[i] for i in scored]
+        )
+        out: list[dict[str, float]] = [dict(NO_REASONING) for _ in completions]
+        for i, d in zip(scored, got):
+            out[i] = d
+        return out
+
+    def rows(self, completion: Sequence[int]) -> np.ndarray:
+        """The completion's query rows as a bool mask over its tokens (`config.rows`)."""
+        if self.config.rows == "all":
+            return np.ones(len(completion), dtype=bool)
+        return reasoning_rows(completion, self.model.tokenizer)
+
+    def _scored(
+        self,
+        query: Query,
+        prompt_token_ids: Sequence[int],
+        completions: Sequence[Sequence[int]],
+        masks: Sequence[np.ndarray],
+    ) -> list[dict[str, float]]:
+        """The anchoring pass proper over completions that each have at least one query row."""
+        if not completions:
+            return []
+        clip = self.model.clip(query)
         import torch
 
         from .attention import capture_response_attention, right_pad
@@ -101,6 +146,7 @@ class AnchoringPass:
         out: list[dict[str, float]] = []
         for start in range(0, len(completions), self.batch_size):
             chunk = [list(c) for c in completions[start : start + self.batch_size]]
+            rows = masks[start : start + self.batch_size]
             layout = right_pad([prompt] * len(chunk), chunk, pad)
             ids, mask = layout.input_ids.to(model.device), layout.attention_mask.to(model.device)
             with torch.inference_mode():
@@ -109,11 +155,11 @@ class AnchoringPass:
             maps = capture_response_attention(
                 model.decoder, None, mask, layout.response_start, layers=self.layers, inputs_embeds=embeds
             )
-            for attn, completion in zip(maps, chunk):
+            for attn, completion, mask in zip(maps, chunk, rows):
                 # audio keys: the prompt's placeholder positions only (a generated <|AUDIO|> id is no audio)
                 is_audio = np.zeros(len(prompt) + len(completion), dtype=bool)
                 is_audio[audio_pos] = True
-                out.append(anchoring_score(attn, is_audio, self.config))
+                out.append({**anchoring_score(attn[mask], is_audio, self.config), "rows": float(mask.sum())})
         return out
 
     def close(self) -> None:

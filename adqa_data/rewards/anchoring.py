@@ -24,8 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+
+AnchoringRows = Literal["reasoning", "all"]
+ANCHORING_ROWS: tuple[str, ...] = ("reasoning", "all")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class AnchoringConfig:
     # 0.5 = attention spread like a uniform one over about sqrt(n_audio) frames (~1 s of a 30 s clip
     # at 25 Hz); anything narrower counts as collapse and earns no ENT
     entropy_floor: float = 0.5
+    # the query rows: the reasoning's tokens (rewards/reasoning_rows.py), the quantity the reward is
+    # meant to measure; "all" = every completion token, answer tags and end token included
+    rows: AnchoringRows = "reasoning"
 
     def __post_init__(self) -> None:
         weights = (self.con_weight, self.ar_weight, self.ent_weight)
@@ -48,6 +55,8 @@ class AnchoringConfig:
             raise ValueError(f"ar_threshold must be > 0, got {self.ar_threshold}")
         if not 0.0 <= self.entropy_floor < 1.0:
             raise ValueError(f"entropy_floor must be in [0, 1), got {self.entropy_floor}")
+        if self.rows not in ANCHORING_ROWS:
+            raise ValueError(f"rows must be one of {', '.join(ANCHORING_ROWS)}, got {self.rows!r}")
 
 
 def anchoring_score(

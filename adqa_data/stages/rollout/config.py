@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...config_files import load_settings
 from ...errors import UserError
 from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
+from ...rewards.anchoring import AnchoringRows
 from ...rewards.plugins import check_weights
 
 FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
@@ -60,6 +61,12 @@ class RolloutConfig(BaseModel):
     anchoring_ar_threshold: float = Field(1.0, gt=0, description="AR: multiple of uniform attention")
     anchoring_entropy_floor: float = Field(0.5, ge=0, lt=1, description="ENT earns nothing below this")
     anchoring_batch_size: int = Field(4, ge=1, description="completions per anchoring forward")
+    anchoring_rows: AnchoringRows = Field(
+        "reasoning",
+        description="query rows of the anchoring map: reasoning = the <think> content (else the text "
+        "before <answer>, else the whole text; no reasoning scores 0), the quantity the reward measures; "
+        "all = every completion token, answer tags and end token included",
+    )
     shard_size: int = Field(64, ge=1, description="groups per shard: the unit of resume and of a Ray task")
     codec: str | None = Field(
         None,
@@ -110,7 +117,9 @@ class RolloutConfig(BaseModel):
 
     def anchoring_config(self) -> AnchoringConfig:
         return AnchoringConfig(
-            ar_threshold=self.anchoring_ar_threshold, entropy_floor=self.anchoring_entropy_floor
+            ar_threshold=self.anchoring_ar_threshold,
+            entropy_floor=self.anchoring_entropy_floor,
+            rows=self.anchoring_rows,
         )
 
     def run_config(self) -> dict[str, Any]:
