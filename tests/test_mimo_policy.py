@@ -141,31 +141,68 @@ def test_letter_and_option_scores(backend):
     assert not np.allclose(p, p2)  # the codes reach the answer
 
 
-def test_anchoring_reads_attention_on_the_speech_groups(backend):
+def _all_rows_by_hand(backend, codes, prompt, comp):
+    """The model's own prefix embeddings, the hooked last layer over every completion row, audio keys =
+    the speech groups: the all-rows map and the audio mask."""
     from adqa_data.inference.attention import capture_response_attention
-    from adqa_data.rewards.anchoring import anchoring_score
+
+    lm, sp = backend.model.lm, backend.model.special
+    g0 = prompt.index(sp.sosp) + 1
+    groups = codes.shape[1] // 4
+    with torch.no_grad():
+        emb = lm.text_embeddings(torch.tensor(prompt + comp))
+        emb[g0 : g0 + groups] = lm.speech_group_embeddings(torch.from_numpy(codes.astype(np.int64))[None])[0]
+    (attn,) = capture_response_attention(
+        lm.model, None, None, len(prompt), layers=[-1], inputs_embeds=emb[None]
+    )
+    is_audio = np.zeros(len(prompt) + len(comp), bool)
+    is_audio[g0 : g0 + groups] = True
+    return attn, is_audio
+
+
+def test_anchoring_reads_attention_on_the_speech_groups(backend):
+    from adqa_data.rewards.anchoring import AnchoringConfig, anchoring_score
 
     codes = _codes(24, 4)
     q = _query("a", codes)
     gen = backend.generate([q], Sampling(n=2, temperature=1.0, max_new_tokens=5, seed=0))[0]
     comps = [c.token_ids for c in gen.completions]
-    scorer = backend.anchoring_scorer(layers=[-1])
+    scorer = backend.anchoring_scorer(layers=[-1], config=AnchoringConfig(rows="all"))
     got = scorer.components(q, gen.prompt_token_ids, comps)
-    # by hand: the model's own prefix embeddings, the hooked last layer, audio keys = the 6 speech groups
-    lm, sp = backend.model.lm, backend.model.special
-    prompt = gen.prompt_token_ids
-    g0 = prompt.index(sp.sosp) + 1
     for comp, d in zip(comps, got):
-        with torch.no_grad():
-            emb = lm.text_embeddings(torch.tensor(prompt + comp))
-            emb[g0 : g0 + 6] = lm.speech_group_embeddings(torch.from_numpy(codes.astype(np.int64))[None])[0]
-        (attn,) = capture_response_attention(
-            lm.model, None, None, len(prompt), layers=[-1], inputs_embeds=emb[None]
-        )
-        is_audio = np.zeros(len(prompt) + len(comp), bool)
-        is_audio[g0 : g0 + 6] = True
+        attn, is_audio = _all_rows_by_hand(backend, codes, gen.prompt_token_ids, comp)
         want = anchoring_score(attn, is_audio, scorer.config)
         assert d["score"] == pytest.approx(want["score"], abs=1e-6) and 0 <= d["score"] <= 1
+
+
+def test_anchoring_scores_the_reasoning_rows_with_the_mimo_tokenizer(backend):
+    """The default rows: the reasoning's tokens under MiMo's own tokenizer (its prompt tokens added as
+    special tokens), the tags and the end token left out; no reasoning scores 0."""
+    from adqa_data.rewards.anchoring import anchoring_score
+
+    tok = backend.model.tokenizer
+    codes = _codes(24, 5)
+    q = _query("r", codes)
+    prompt = backend.generate([q], Sampling(max_new_tokens=1))[0].prompt_token_ids
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    texts = [
+        "<think>The clip has a dog barking.</think>\n<answer>B</answer>",
+        "<think> </think><answer>B</answer>",
+    ]
+    comps = [tok(t, add_special_tokens=False).input_ids + [end] for t in texts]
+    scorer = backend.anchoring_scorer(layers=[-1])
+    assert scorer.config.rows == "reasoning"
+    with_reasoning, without = scorer.components(q, prompt, comps)
+    attn, is_audio = _all_rows_by_hand(backend, codes, prompt, comps[0])
+    rows = [
+        i
+        for i, t in enumerate(comps[0])
+        if tok.decode(comps[0][i : i + 1]) in (">The", " clip", " has", " a", " dog", " barking", ".</")
+    ]
+    assert len(rows) == 7 and rows == list(range(rows[0], rows[0] + 7))  # the reasoning, in one run
+    want = anchoring_score(attn[rows], is_audio, scorer.config)
+    assert with_reasoning["score"] == pytest.approx(want["score"], abs=1e-6) and with_reasoning["rows"] == 7
+    assert without == {"con": 0.0, "ar": 0.0, "ent": 0.0, "entropy": 0.0, "score": 0.0, "rows": 0.0}
 
 
 # ------------------------------------------------------------------------------------------ stages

@@ -230,3 +230,121 @@ def test_rows_setting_is_checked():
     with pytest.raises(ValueError, match="rows must be one of"):
         AnchoringConfig(rows="answer")  # type: ignore[arg-type]
     assert AnchoringConfig().rows == "reasoning"
+
+
+# ------------------------------------------------------------------------ the setting in the rollout stage
+@pytest.fixture
+def ws(tmp_path, clean_demo_roots):
+    from adqa_data.stages.download import download
+    from adqa_data.stages.sample import sample
+    from adqa_data.workspace import Workspace
+
+    w = Workspace(tmp_path / "w")
+    download(w, from_dir=clean_demo_roots["audiomcq"])
+    sample(w, n=3, split="all", seed=0)
+    return w
+
+
+def _spy_rows(monkeypatch) -> list[str]:
+    """The `rows` of every anchoring pass the scripted backend is asked to build."""
+    from adqa_data.inference.scripted import ScriptedBackend
+
+    seen: list[str] = []
+    original = ScriptedBackend.anchoring_scorer
+
+    def spy(self, layers="deep", config=None, batch_size=4):
+        seen.append(config.rows)
+        return original(self, layers, config, batch_size)
+
+    monkeypatch.setattr(ScriptedBackend, "anchoring_scorer", spy)
+    return seen
+
+
+def test_rollout_records_anchoring_rows_and_a_change_is_not_up_to_date(ws, monkeypatch):
+    from adqa_data.errors import UserError
+    from adqa_data.stages.rollout import load_config, rollout
+    from adqa_data.stages.rollout.stage import default_name
+
+    seen = _spy_rows(monkeypatch)
+    default, every = (
+        load_config(None, backend="scripted"),
+        load_config(None, backend="scripted", anchoring_rows="all"),
+    )
+    rollout(ws, default, name="r")
+    assert ws.provenance("rollout", "audiomcq", "r")["config"]["anchoring_rows"] == "reasoning"
+    assert seen == ["reasoning"]  # the pass was built with the setting
+    assert rollout(ws, default, name="r").up_to_date
+    with pytest.raises(UserError, match="other settings"):
+        rollout(ws, every, name="r")
+    redo = rollout(ws, every, name="r", force=True)
+    assert not redo.up_to_date and redo.shards_written == redo.shards
+    assert ws.provenance("rollout", "audiomcq", "r")["config"]["anchoring_rows"] == "all"
+    assert seen == ["reasoning", "all"]
+    assert default_name("p", default) != default_name("p", every)  # default set names differ too
+
+
+def test_a_loaded_policy_rebuilds_its_pass_for_other_rows(monkeypatch):
+    """A policy kept loaded between rollouts (release=False, Ray workers) must not score a rollout with
+    the rows of the previous one."""
+    from adqa_data.inference.scripted import ScriptedBackend
+    from adqa_data.stages.rollout import load_config
+    from adqa_data.stages.rollout.policy import Policy
+
+    seen = _spy_rows(monkeypatch)
+    policy = Policy(ScriptedBackend(), {"backend": "scripted", "model": None})
+    first = policy.anchoring(load_config(None, backend="scripted"))
+    assert policy.anchoring(load_config(None, backend="scripted")) is first  # same settings: reused
+    policy.anchoring(load_config(None, backend="scripted", anchoring_rows="all"))
+    assert seen == ["reasoning", "all"]
+
+
+def test_anchoring_rows_on_the_command_line_and_in_pipelines(ws, tmp_path):
+    from typer.testing import CliRunner
+
+    from adqa_data.cli import app
+    from adqa_data.cli.pipeline import load, plan
+    from adqa_data.errors import UserError
+
+    runner = CliRunner()
+    args = ["rollout", "-w", str(ws.root), "--backend", "scripted", "--name", "c", "--json"]
+    res = runner.invoke(app, [*args, "--anchoring-rows", "all"])
+    assert res.exit_code == 0, res.output
+    assert ws.provenance("rollout", "audiomcq", "c")["config"]["anchoring_rows"] == "all"
+    bad = runner.invoke(app, [*args, "--anchoring-rows", "answer", "--force"])
+    assert isinstance(bad.exception, UserError) and "anchoring_rows" in str(bad.exception)
+    # train: an online-only option, refused without --online
+    res = runner.invoke(app, ["train", "-w", str(tmp_path / "nowhere"), "--anchoring-rows", "all"])
+    assert isinstance(res.exception, UserError) and "--anchoring-rows" in str(res.exception)
+    (tmp_path / "p.yaml").write_text(
+        "workspace: w\nsteps:\n"
+        "  - rollout: {dataset: d, model: m, anchoring_rows: all}\n"
+        "  - train: {dataset: d, model: m, online: 2, anchoring_rows: all}\n"
+    )
+    for argv in plan(load(tmp_path / "p.yaml")):
+        assert argv[argv.index("--anchoring-rows") + 1] == "all"
+
+
+def test_online_training_passes_anchoring_rows_to_its_rollouts(monkeypatch, tmp_path):
+    """`train --online --anchoring-rows all`: the rollout settings each round samples with (and that the
+    run's key holds) carry the rows."""
+    from typer.testing import CliRunner
+
+    from adqa_data.cli import app
+    from adqa_data.stages import train_online
+
+    got = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(ws, cfg, rcfg, **_kw):
+        got["rollout"] = rcfg
+        raise Stop
+
+    monkeypatch.setattr(train_online, "train_online", capture)
+    res = CliRunner().invoke(
+        app, ["train", "-w", str(tmp_path / "w"), "--model", "m", "--online", "2", "--anchoring-rows", "all"]
+    )
+    assert isinstance(res.exception, Stop), res.output
+    assert got["rollout"].anchoring_rows == "all" and got["rollout"].run_config()["anchoring_rows"] == "all"
+    assert got["rollout"].anchoring_config().rows == "all"

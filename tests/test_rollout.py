@@ -487,13 +487,15 @@ def test_transformers_end_to_end_from_demo_data(tiny_model, clean_demo_roots, tm
 
 def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dict) -> None:
     """The stored reward equals the anchoring score from the model's own eager forward over the stored
-    prompt + completion ids with the processor's audio features (last layer = 'deep' for 2 layers)."""
+    prompt + completion ids with the processor's audio features (last layer = 'deep' for 2 layers), over
+    the completion's reasoning rows (the default `anchoring_rows`; a free-form random output: its text)."""
     import torch
-    from transformers import AutoFeatureExtractor, Qwen2AudioForConditionalGeneration
+    from transformers import AutoFeatureExtractor, AutoTokenizer, Qwen2AudioForConditionalGeneration
 
     from adqa_data.audio import load_audio
     from adqa_data.inference.adapters.base import whisper_features
     from adqa_data.rewards.anchoring import anchoring_score
+    from adqa_data.rewards.reasoning_rows import reasoning_rows
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(model_dir, attn_implementation="eager").eval()
     feats = whisper_features(
@@ -511,7 +513,9 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
         )
     attn = out.attentions[-1][0].mean(0)[len(row["prompt_token_ids"]) :].numpy()
     audio = np.array(ids) == model.config.audio_token_index
-    assert row["reward_anchoring"] == pytest.approx(anchoring_score(attn, audio)["score"], abs=1e-5)
+    rows = reasoning_rows(row["completion_token_ids"], AutoTokenizer.from_pretrained(model_dir))
+    assert rows.any()  # else the reward is 0 by rule and this check compares nothing
+    assert row["reward_anchoring"] == pytest.approx(anchoring_score(attn[rows], audio)["score"], abs=1e-5)
 
 
 @pytest.mark.vllm

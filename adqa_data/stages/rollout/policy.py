@@ -26,11 +26,18 @@ class Policy:
     backend: Backend
     spec: dict[str, Any]
     anchorer: AnchoringScorer | None = None
+    anchorer_settings: dict[str, Any] | None = None  # the settings `anchorer` was built with
 
     def anchoring(self, cfg: RolloutConfig) -> AnchoringScorer:
-        """The anchoring pass, built the first time a correct completion needs it."""
+        """The anchoring pass, built the first time a correct completion needs it and rebuilt when a
+        later rollout on this loaded policy asks for other anchoring settings (rows, layers, ...)."""
+        settings = anchoring_settings(cfg)
+        if self.anchorer is not None and self.anchorer_settings != settings:
+            self.anchorer.close()
+            self.anchorer = None
         if self.anchorer is None:
             self.anchorer = load_anchoring(self, cfg)
+            self.anchorer_settings = settings
         return self.anchorer
 
     def close(self) -> None:
@@ -59,15 +66,20 @@ def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
     }
 
 
-def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
-    """The backend's own anchoring pass when it has one (transformers reuses its loaded model); else a
-    transformers pass loaded next to the sampler (vLLM; on a GPU leave it room: backend_options
-    {gpu_memory_utilization: ...})."""
-    kwargs = {
+def anchoring_settings(cfg: RolloutConfig) -> dict[str, Any]:
+    """What building an anchoring pass takes from the rollout settings (`anchoring_scorer`'s arguments)."""
+    return {
         "layers": cfg.anchoring_layers,
         "config": cfg.anchoring_config(),
         "batch_size": cfg.anchoring_batch_size,
     }
+
+
+def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
+    """The backend's own anchoring pass when it has one (transformers reuses its loaded model); else a
+    transformers pass loaded next to the sampler (vLLM; on a GPU leave it room: backend_options
+    {gpu_memory_utilization: ...})."""
+    kwargs = anchoring_settings(cfg)
     scorer = policy.backend.anchoring_scorer(**kwargs)
     if scorer is not None:
         return scorer
