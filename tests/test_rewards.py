@@ -171,6 +171,67 @@ def test_entropy_floor_and_ar_threshold() -> None:
     assert anchoring_score(_rows(row), mask, AnchoringConfig(ar_threshold=6.0))["ar"] == 0.0
 
 
+def _masks(n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Audio-key layouts: a block at the start, in the middle, at the end, every other key, scattered, all."""
+    start, middle, end = (np.zeros(n, bool) for _ in range(3))
+    start[: max(1, n // 3)] = True
+    middle[n // 3 : max(n // 3 + 1, 2 * n // 3)] = True
+    end[-max(1, n // 2) :] = True
+    scattered = rng.random(n) < 0.4
+    scattered[rng.integers(n)] = True
+    return [start, middle, end, np.arange(n) % 2 == 0, scattered, np.ones(n, bool)]
+
+
+def _uniform_maps(n: int, rows: int, dtype: type) -> list[np.ndarray]:
+    """The same uniform attention computed the ways a producer might: 1/n, ones over their sum, a softmax
+    of equal scores, and unnormalised constant rows."""
+    ones = np.ones((rows, n), dtype=dtype)
+    scores = np.zeros((rows, n), dtype=dtype)
+    return [
+        np.full((rows, n), 1.0 / n, dtype=dtype),
+        ones / ones.sum(axis=1, keepdims=True, dtype=dtype),
+        np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True),
+        np.full((rows, n), 3.7, dtype=dtype),
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_exactly_uniform_map_has_no_key_above_chance(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 7, 10, 11, 49, 100, 750, 1001):
+        for rows in (1, 3, 17):
+            for mask in _masks(n, rng):
+                for attn in _uniform_maps(n, rows, dtype):
+                    got = anchoring_score(attn, mask)
+                    assert got["ar"] == 0.0, (n, rows, int(mask.sum()))
+                    assert got["con"] == pytest.approx(mask.mean())
+    # keys at exactly the threshold's multiple of uniform are not above it either
+    for n in (6, 10, 14, 750):
+        row = np.zeros(n, dtype=dtype)
+        row[: n // 2] = 2.0 / n  # twice uniform on half the keys (n even: the row sums to 1), none elsewhere
+        mask = np.ones(n, bool)
+        assert anchoring_score(_rows(row), mask, AnchoringConfig(ar_threshold=2.0))["ar"] == 0.0
+        assert anchoring_score(_rows(row), mask)["ar"] == pytest.approx((n // 2) / n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keys_above_uniform_give_their_share(dtype: type) -> None:
+    rng = np.random.default_rng(1)
+    for n in (10, 101, 750):
+        for lift in (1.01, 1.5, 4.0):
+            mask = rng.random(n) < 0.5
+            mask[:2] = True
+            audio = np.flatnonzero(mask)
+            above = audio[: max(1, audio.size // 3)]  # a third of the audio keys above uniform
+            row = np.ones(n)
+            row[above] = lift
+            others = np.setdiff1d(np.arange(n), above)
+            row[others] = (n - lift * above.size) / others.size  # the rest share what is left, below uniform
+            assert row[others].min() < 1.0 < lift
+            got = anchoring_score(_rows((row / n).astype(dtype), n_rows=5), mask)
+            assert got["ar"] == pytest.approx(above.size / audio.size)
+
+
 def test_rows_are_averaged_and_renormalised() -> None:
     audio_row = MASK.astype(float) * 2.0  # sums to 20, not 1: renormalised
     text_row = (~MASK).astype(float)

@@ -152,23 +152,59 @@ def test_shards_hold_whole_groups_with_every_column(ws):
         assert r["reward_correctness"] == float(r["parsed_index"] == r["answer_index"])
 
 
+def _shard_of_rows(res) -> list[int]:
+    """Each row's shard index, in the order the table reads them (shard by shard)."""
+    parts = sorted(Path(res.out_dir).glob("part-*.parquet"))
+    return [i for i, p in enumerate(parts) for _ in range(pq.read_metadata(p).num_rows)]
+
+
 def test_advantages_and_zero_signal_per_group(ws):
-    for baseline in ("mean", "leave_one_out"):
-        res = rollout(ws, scripted(baseline=baseline, shard_size=2), name=baseline)
+    settings = [
+        {"baseline": "mean"},
+        {"baseline": "leave_one_out"},
+        {"scale": "group", "min_spread": 0.0},
+        {"scale": "none", "min_spread": 0.3},
+    ]
+    for i, adv in enumerate(settings):
+        res = rollout(ws, scripted(shard_size=2, **adv), name=f"a{i}")
         t = rows(ws, res.name)
+        config = ws.provenance("rollout", "audiomcq", res.name)["config"]
+        full = {"baseline": "mean", "scale": "batch", "min_spread": 0.05, **adv}
+        assert {k: config[k] for k in full} == full  # recorded with the run
         rewards = np.array([r["reward"] for r in t], dtype=np.float64)
-        expected = group_advantages(rewards, [r["group_id"] for r in t], baseline=baseline)
+        expected = group_advantages(  # the batch of scale="batch" is the shard
+            rewards, [r["group_id"] for r in t], batches=_shard_of_rows(res), **full
+        )
         np.testing.assert_allclose([r["advantage"] for r in t], expected.advantages, atol=1e-5)
         assert [r["zero_signal"] for r in t] == expected.all_equal.tolist()
         for gid in {r["group_id"] for r in t}:
             g = [r for r in t if r["group_id"] == gid]
-            flat = len({round(r["reward"], 5) for r in g}) == 1
+            spread = max(r["reward"] for r in g) - min(r["reward"] for r in g)
+            flat = spread < max(full["min_spread"], 1e-5)
             assert all(r["zero_signal"] == flat for r in g)
             if flat:
                 assert all(r["advantage"] == 0.0 for r in g)
-            elif baseline == "mean":
+            elif full["baseline"] == "mean":
                 assert abs(sum(r["advantage"] for r in g)) < 1e-4
-    assert res.summary["zero_signal_groups"] == len({r["group_id"] for r in t if r["zero_signal"]})
+        if adv.get("scale") == "none":
+            assert any(0 < r["reward"] for r in t) and not all(r["zero_signal"] for r in t)
+        assert res.summary["zero_signal_groups"] == len({r["group_id"] for r in t if r["zero_signal"]})
+
+
+def test_advantage_settings_are_checked_when_the_config_is_read(tmp_path):
+    cfg = load_config(None)
+    assert (cfg.scale, cfg.min_spread) == ("batch", 0.05)
+    assert load_config(None, scale="group", min_spread=0).min_spread == 0.0
+    for bad in ({"scale": "std"}, {"min_spread": -0.1}, {"min_spread": float("nan")}, {"eps": float("inf")}):
+        with pytest.raises(UserError):
+            load_config(None, **bad)
+    path = tmp_path / "r.yaml"
+    path.write_text("min_spread: -1\n")
+    with pytest.raises(UserError, match="min_spread"):
+        load_config(path)
+    assert not load_config(None).warnings()
+    (warning,) = load_config(None, min_spread=1.0).warnings()  # as large as the correctness weight
+    assert "min_spread" in warning
 
 
 def test_anchoring_is_gated_on_correctness_and_skipped_at_weight_zero(ws, monkeypatch):
@@ -209,7 +245,13 @@ def test_seeded_runs_repeat_whatever_the_shard_size(ws, base_ws):
     b_ws = Workspace(ws.root.parent / "other")
     shutil.copytree(base_ws, b_ws.root)
     rollout(b_ws, scripted(shard_size=4), name="s")
-    assert _comparable(table(ws, "s")) == _comparable(table(b_ws, "s"))
+    one, four = _comparable(table(ws, "s")), _comparable(table(b_ws, "s"))
+    # every column but the advantage: scale="batch" divides by the std of the shard's rewards
+    assert [{**r, "advantage": None} for r in one] == [{**r, "advantage": None} for r in four]
+    assert [r["advantage"] for r in one] != [r["advantage"] for r in four]
+    rollout(ws, scripted(shard_size=1, scale="group"), name="g")
+    rollout(b_ws, scripted(shard_size=4, scale="group"), name="g")
+    assert _comparable(table(ws, "g")) == _comparable(table(b_ws, "g"))  # group scaling: shard-free
     assert a.shards == N_PROMPTS
     rollout(ws, scripted(seed=1), name="s1")
     assert [r["completion_text"] for r in _comparable(table(ws, "s1"))] != [
@@ -358,9 +400,15 @@ def test_cli_rollout_rewards_json_and_errors(ws, tmp_path):
         app, [*base, "--reward", "correctness=1", "--reward", "format=0.5", "--baseline", "leave-one-out"]
     )
     assert json.loads(res.stdout)["up_to_date"] is True
+    res = runner.invoke(app, [*base, "--scale", "none", "--min-spread", "0.5"])
+    assert res.exit_code == 0, res.output
+    config = ws.provenance("rollout", "audiomcq", json.loads(res.stdout)["name"])["config"]
+    assert (config["scale"], config["min_spread"]) == ("none", 0.5)
 
     for argv, message in (
         (["rollout", "-w", str(ws.root)], "needs a policy model"),
+        ([*base, "--min-spread", "-1"], "min_spread"),
+        ([*base, "--scale", "std"], "scale"),
         ([*base, "--prompts", "nope"], "no finished prompt set"),
         ([*base, "--reward", "accuracy=1"], "unknown reward"),
         (["rollout", "-w", str(tmp_path / "empty"), "--backend", "scripted"], "no dataset"),

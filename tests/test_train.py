@@ -166,6 +166,66 @@ def test_reward_reweighting_recomputes_advantages(scripted_ws):
     )
 
 
+def _advantages(groups) -> np.ndarray:
+    return np.array([c.advantage for g in groups for c in g.completions])
+
+
+def test_recomputed_advantages_use_the_rollout_shards_and_its_settings(scripted_ws, tmp_path):
+    """The batch of scale="batch" is a rollout shard, in rollout and in re-weighting alike: the rollout's
+    own weights and settings reproduce its stored advantages; given settings replace the recorded ones."""
+    ws = Workspace(tmp_path / "w")
+    shutil.copytree(scripted_ws.root, ws.root)
+    weights = {"correctness": 1.0, "format": 0.25}
+    rollout(ws, rollout_config(None, backend="scripted", k=4, rewards=weights, shard_size=3), name="b")
+    stored, _ = load_rollout_groups(ws, DS, ["b"])
+    assert [g.batch for g in stored] == ["b/0"] * 3 + ["b/1"] * 3 + ["b/2"] * 2
+    again, _ = load_rollout_groups(ws, DS, ["b"], rewards=weights)
+    np.testing.assert_allclose(_advantages(again), _advantages(stored), atol=1e-5)
+    assert [g.zero_signal for g in again] == [g.zero_signal for g in stored]
+    one_batch = group_advantages(
+        [c.reward for g in stored for c in g.completions], [g.group_id for g in stored for _ in g.completions]
+    ).advantages
+    assert not np.allclose(one_batch, _advantages(stored), atol=1e-3)  # the shards are not one batch
+    # an advantage setting alone recomputes from the stored totals
+    grouped, _ = load_rollout_groups(ws, DS, ["b"], scale="group", min_spread=0.0)
+    totals = np.array([c.reward for g in grouped for c in g.completions])
+    expected = group_advantages(
+        totals, [g.group_id for g in grouped for _ in g.completions], scale="group", min_spread=0.0
+    )
+    np.testing.assert_allclose(_advantages(grouped), expected.advantages, atol=1e-12)
+    wide, _ = load_rollout_groups(ws, DS, ["b"], min_spread=10.0)  # no group spans 10: all zero signal
+    assert all(g.zero_signal for g in wide) and not _advantages(wide).any()
+    # a record from before scale/min_spread existed was computed with group scaling and no minimum
+    prov_path = ws.provenance_path("rollout", DS, "b")
+    record = json.loads(prov_path.read_text())
+    for key in ("scale", "min_spread"):
+        del record["config"][key]
+    prov_path.write_text(json.dumps(record))
+    legacy, info = load_rollout_groups(ws, DS, ["b"], rewards=weights)
+    assert (info.advantage["scale"], info.advantage["min_spread"]) == ("group", 0.0)
+    np.testing.assert_allclose(_advantages(legacy), _advantages(grouped), atol=1e-5)
+
+
+def test_advantage_settings_are_checked_and_reach_the_loader(scripted_ws, monkeypatch):
+    for bad in ({"scale": "std"}, {"min_spread": -1.0}, {"min_spread": float("nan")}):
+        with pytest.raises(UserError):
+            load_config(None, **bad)
+    cfg = load_config(None, scale="none", min_spread=0.5, baseline="leave-one-out")
+    assert (cfg.scale, cfg.min_spread, cfg.baseline) == ("none", 0.5, "leave_one_out")
+    import adqa_data.train.data as data
+
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        raise UserError("stop")
+
+    monkeypatch.setattr(data, "load_rollout_groups", spy)
+    with pytest.raises(UserError, match="stop"):
+        data.load_groups_for(scripted_ws, DS, cfg, ["s"])
+    assert (seen["scale"], seen["min_spread"], seen["baseline"]) == ("none", 0.5, "leave_one_out")
+
+
 def test_codec_is_for_policies_that_read_codes(scripted_ws):
     from adqa_data.train.data import load_groups_for
 

@@ -70,10 +70,25 @@ def rollout(
         str | None,
         typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out."),
     ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            "--scale",
+            help="Advantage divisor, as TRL's scale_rewards: batch (default: the std of all rewards of a shard) | group (the group's std, GRPO) | none (Dr. GRPO).",
+        ),
+    ] = None,
+    min_spread: Annotated[
+        float | None,
+        typer.Option(
+            "--min-spread",
+            help="Groups whose total rewards span less than this get advantage 0 and zero_signal (total-reward units; default 0.05; 0 = only exactly equal groups).",
+        ),
+    ] = None,
     shard_size: Annotated[
         int | None,
         typer.Option(
-            "--shard-size", help="Groups per shard: the unit of resume and of a Ray task (default 64)."
+            "--shard-size",
+            help="Groups per shard: the unit of resume, of a Ray task and the batch of --scale batch (default 64).",
         ),
     ] = None,
     anchoring_rows: Annotated[
@@ -163,6 +178,8 @@ def rollout(
         prompt_style=prompt_style,
         rewards=parse_reward_weights(reward or []) or None,
         baseline=baseline,
+        scale=scale,
+        min_spread=min_spread,
         shard_size=shard_size,
         anchoring_rows=anchoring_rows,
         family=family,

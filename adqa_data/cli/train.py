@@ -54,6 +54,27 @@ def train(
             help="NAME=WEIGHT, repeatable, as rollout takes it: re-weight the stored reward columns and recompute the group advantages.",
         ),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Recompute advantages with this baseline: mean | leave-one-out (default: as the rollout computed them).",
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            "--scale",
+            help="Recompute advantages with this divisor, as rollout's --scale: batch (a rollout shard) | group | none (default: as the rollout).",
+        ),
+    ] = None,
+    min_spread: Annotated[
+        float | None,
+        typer.Option(
+            "--min-spread",
+            help="Recompute advantages, giving groups whose total rewards span less than this advantage 0, as rollout's --min-spread (default: as the rollout).",
+        ),
+    ] = None,
     loss_type: Annotated[
         str | None, typer.Option("--loss-type", help="grpo (default) | bnpo | dr_grpo | dapo.")
     ] = None,
@@ -233,6 +254,9 @@ def train(
         method=method,
         split=split,
         rewards=parse_reward_weights(reward or []) or None,
+        baseline=baseline,
+        scale=scale,
+        min_spread=min_spread,
         loss_type=loss_type,
         learning_rate=learning_rate,
         warmup_ratio=warmup_ratio,

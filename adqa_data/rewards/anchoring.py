@@ -7,8 +7,9 @@ tokens. With a[j] = the attention audio key j receives, averaged over response r
 renormalised to sum to 1):
 
     CON  mean over rows of the share of the row's mass on audio keys: is the model listening at all?
-    AR   share of audio keys with a[j] > ar_threshold / num_keys, i.e. above the share every key gets
-         under uniform attention: how much of the clip gets more attention than chance?
+    AR   share of audio keys with a[j] > ar_threshold / num_keys (by more than rounding: `AR_RTOL`),
+         i.e. above the share every key gets under uniform attention: how much of the clip gets more
+         attention than chance? An exactly uniform map has AR 0.
     ENT  H(p) / log(n_audio), p = a renormalised over the audio keys, rewarded above a floor as
          clip((H - floor) / (1 - floor), 0, 1): is audio attention spread rather than collapsed?
 
@@ -69,7 +70,8 @@ def anchoring_score(
     Returns con, ar, ent (the floored term used in the score), entropy (normalised, before the floor)
     and score = con_weight * con + ar_weight * ar + ent_weight * ent.
     """
-    a = np.asarray(attn, dtype=np.float64)
+    given = np.asarray(attn)
+    a = given.astype(np.float64)
     mask = np.asarray(audio_mask, dtype=bool)
     if a.ndim != 2 or mask.shape != (a.shape[1],):
         raise ValueError(f"need attn [rows, keys] and audio_mask [keys], got {a.shape} and {mask.shape}")
@@ -81,7 +83,8 @@ def anchoring_score(
     audio = a[:, mask] / row_mass  # [rows, n_audio]
     con = float(audio.sum(axis=1).mean())
     received = audio.mean(axis=0)  # attention each audio key receives, per response row on average
-    ar = float((received > config.ar_threshold / a.shape[1]).mean())
+    chance = config.ar_threshold / a.shape[1]
+    ar = float((received > chance * (1.0 + _ar_rtol(given.dtype))).mean())
     n_audio = received.size
     mass = received.sum()
     entropy = 0.0
@@ -91,6 +94,17 @@ def anchoring_score(
     ent = float(np.clip((entropy - config.entropy_floor) / (1.0 - config.entropy_floor), 0.0, 1.0))
     score = config.con_weight * con + config.ar_weight * ar + config.ent_weight * ent
     return {"con": con, "ar": ar, "ent": ent, "entropy": entropy, "score": float(np.clip(score, 0.0, 1.0))}
+
+
+# AR counts a key only when it exceeds the threshold by more than rounding explains: under an exactly
+# uniform map every key gets 1/num_keys up to a few ulps (a row of float values rarely sums to exactly 1),
+# which a strict `>` would count as above chance. 1e-4 is far below any attention difference AR means to
+# count and above float32 rounding accumulated over thousands of keys; coarser inputs get 8 of their ulps.
+AR_RTOL = 1e-4
+
+
+def _ar_rtol(dtype: np.dtype) -> float:
+    return max(AR_RTOL, 8 * float(np.finfo(dtype).eps)) if np.issubdtype(dtype, np.floating) else AR_RTOL
 
 
 def anchoring(

@@ -9,8 +9,9 @@ stage rolls that slice out (`rollout(..., draws=...)`: the positions are in its 
 prompt seen again draws other samples), and the trainer takes one pass over it (`train.loop.train_round`:
 whole groups, `num_iterations` steps per batch, the stored sampler log-probs as the ratio's denominator).
 Each round's shards and provenance record stay in the workspace: the record of what the policy saw and
-how it was sampled. Rewards are the rollout's (`rewards` of the train settings, when given, are the
-weights the rollout computes with); training uses the advantages the shards hold.
+how it was sampled. Rewards and advantages are the rollout's (`rewards`, `baseline`, `scale` and
+`min_spread` of the train settings, when given, are what the rollout computes with); training uses the
+advantages the shards hold.
 
 The sampler. The rollout stage runs unchanged; what it samples with is provided to it
 (`rollout.policy.provided_policy`) instead of loaded:
@@ -235,8 +236,10 @@ def train_online(
     model = cfg.model or rollout_cfg.model
     if model is None:
         raise UserError("online rounds need the starting policy", fix="pass --model")
-    if cfg.rewards is not None:  # the rollout computes with these weights; training uses its advantages
-        rollout_cfg = rollout_cfg.model_copy(update={"rewards": dict(cfg.rewards)})
+    # the rollout computes with the train settings' weights and advantage settings, when given;
+    # training uses the advantages the round's shards hold
+    given = {k: getattr(cfg, k) for k in ("rewards", "baseline", "scale", "min_spread")}
+    rollout_cfg = rollout_cfg.model_copy(update={k: v for k, v in given.items() if v is not None})
     rollout_cfg = rollout_cfg.model_copy(update={"model": model, "family": cfg.family or rollout_cfg.family})
     plan = make_plan(ws, ds, rollout_cfg, rounds=rounds, prompts=prompts, round_prompts=round_prompts)
     name = safe_name(name, "--name") if name else default_name(cfg, plan.prompts, rounds)

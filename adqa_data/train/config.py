@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..advantages import Scale
 from ..config_files import load_yaml_model, validate_model
 from ..errors import UserError
 from ..rewards.plugins import check_weights
@@ -112,13 +113,25 @@ class TrainConfig(BaseModel):
     rewards: dict[str, float] | None = Field(
         None,
         description="re-weight the stored reward columns (NAME -> weight, as rollout's --reward) and "
-        "recompute group advantages; None trains on the advantages the shards hold",
+        "recompute group advantages; None trains on the advantages the shards hold. Online: the weights "
+        "each round's rollout computes with",
     )
     baseline: Literal["mean", "leave_one_out"] | None = Field(
-        None, description="advantage baseline when re-weighting; None = as the rollout computed it"
+        None,
+        description="advantage baseline; given, advantages are recomputed (online: the rollouts compute "
+        "with it); None = as the rollout computed them",
     )
-    scale: Literal["group", "none"] | None = Field(
-        None, description="divide by the group's std or not; None = as rollout"
+    scale: Scale | None = Field(
+        None,
+        description="advantage divisor (batch | group | none, rollout's --scale; the batch is one rollout "
+        "shard); given, advantages are recomputed; None = as rollout",
+    )
+    min_spread: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="groups whose total rewards span less than this get advantage 0 (rollout's "
+        "--min-spread); given, advantages are recomputed; None = as rollout",
     )
     skip_zero_signal: bool = Field(
         False,

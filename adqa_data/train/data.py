@@ -8,8 +8,9 @@ the set's provenance record — the sampling settings (temperature, top-p, max_n
 come from that record, never from the rollout stage's code. A group is one prompt and its K stored
 completions (token ids, the sampler's per-token log-probs, every reward column, the advantage). With
 `rewards` given, the total and the group advantages are recomputed from the stored reward columns
-with those weights (`advantages.group_advantages`, the function rollout used), so one set of rollouts
-can be trained under several reward mixes. `load_sft_groups` makes one-completion groups from a
+with those weights (`advantages.group_advantages`, the function rollout used, each rollout shard being
+one batch as it was for rollout), so one set of rollouts can be trained under several reward mixes or
+advantage settings (baseline, scale, min_spread). `load_sft_groups` makes one-completion groups from a
 split's gold answers, with the dataset's chain-of-thought where it has one.
 
 Batching. `Collator` lays a micro-batch out one row per group: the prompt once, then the group's K
@@ -38,14 +39,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
-from ..advantages import group_advantages
+from ..advantages import (
+    DEFAULT_EPS,
+    DEFAULT_MIN_SPREAD,
+    DEFAULT_SCALE,
+    Baseline,
+    Scale,
+    StdKind,
+    group_advantages,
+)
 from ..answers import LETTERS
 from ..audio import AudioError, read_item_audio
 from ..errors import UserError
 from ..inference.types import Query
 from ..schema import ITEM_SCORES, ROLLOUTS
-from ..workspace import Workspace, read_table
+from ..workspace import Workspace, read_table, shard_paths
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -87,6 +97,7 @@ class Group:
     prompt_token_ids: list[int] | None = None  # as the sampler stored them; None = nothing to check against
     zero_signal: bool = False
     prompt: str = ""  # the templated prompt text rollout stored (for completions tables)
+    batch: str = ""  # the rollout shard it was rewarded in: the batch of scale="batch" advantages
 
     def query(self, audio: np.ndarray | None) -> Query:
         """The `Query` rollout put to the sampler for this group."""
@@ -137,7 +148,7 @@ class SamplingInfo:
     family: str | None = None
     backend: str = "transformers"
     k: int | None = None
-    advantage: Mapping[str, Any] = field(default_factory=dict)  # baseline, scale, std, eps as rollout used
+    advantage: Mapping[str, Any] = field(default_factory=dict)  # ROLLOUT_ADVANTAGE's keys, as rollout used
     codec_key: str | None = None  # the code index a codes-reading policy (MiMo-Audio) sampled from
 
 
@@ -168,7 +179,7 @@ def sampling_info(ws: Workspace, dataset: str, names: Sequence[str]) -> Sampling
                 family=c.get("family"),
                 backend=str(c.get("backend", "transformers")),
                 k=c.get("k"),
-                advantage={k: c[k] for k in ("baseline", "scale", "std", "eps") if k in c},
+                advantage=rollout_advantage(c),
                 codec_key=c.get("codec_key"),
             )
         )
@@ -195,6 +206,22 @@ def sampling_info(ws: Workspace, dataset: str, names: Sequence[str]) -> Sampling
     )
 
 
+# The advantage settings a rollout record holds, with the value a record from before a setting existed
+# was computed with (group scaling, no minimum spread), so "as rollout" is what that rollout did.
+ROLLOUT_ADVANTAGE: dict[str, Any] = {
+    "baseline": "mean",
+    "scale": "group",
+    "min_spread": 0.0,
+    "std": "sample",
+    "eps": 1e-4,
+}
+
+
+def rollout_advantage(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The advantage settings a rollout set's recorded config computed its advantages with."""
+    return {k: config.get(k, default) for k, default in ROLLOUT_ADVANTAGE.items()}
+
+
 def reward_columns(weights: Mapping[str, float]) -> dict[str, float]:
     """Reward name -> weight, as the column each name is stored in (rollout's naming, plugins included)."""
     from ..rewards.plugins import resolve_rewards
@@ -204,20 +231,43 @@ def reward_columns(weights: Mapping[str, float]) -> dict[str, float]:
 
 def reweight(
     groups: Sequence[Group],
-    weights: Mapping[str, float],
+    weights: Mapping[str, float] | None,
     *,
-    baseline: str = "mean",
-    scale: str = "group",
-    std: str = "sample",
-    eps: float = 1e-4,
+    baseline: Baseline = "mean",
+    scale: Scale = DEFAULT_SCALE,
+    min_spread: float = DEFAULT_MIN_SPREAD,
+    std: StdKind = "sample",
+    eps: float = DEFAULT_EPS,
 ) -> None:
-    """Recompute every completion's total reward and advantage from its reward columns, in place.
+    """Recompute every completion's total reward and advantage, and every group's zero-signal flag, in
+    place, as rollout computes them (`advantages.group_advantages`, the batch of scale="batch" being a
+    group's rollout shard, `Group.batch`).
 
     `weights` are reward names as rollout takes them (`correctness`, `format`, `anchoring`, plugins as
     `module:function`); each must have been computed by the rollout (a column without values cannot be
-    weighted, except with weight 0)."""
-    columns = reward_columns(weights)
+    weighted, except with weight 0). None keeps the stored totals (new advantage settings only)."""
     rows = [c for g in groups for c in g.completions]
+    totals = [c.reward for c in rows] if weights is None else _totals(rows, reward_columns(weights))
+    ids = [g.group_id for g in groups for _ in g.completions]
+    batches = [g.batch for g in groups for _ in g.completions]
+    adv = group_advantages(
+        np.asarray(totals),
+        ids,
+        baseline=baseline,
+        scale=scale,
+        min_spread=min_spread,
+        std=std,
+        eps=eps,
+        batches=batches,
+    )
+    for c, total, a in zip(rows, totals, adv.advantages):
+        c.reward, c.advantage = float(total), float(a)
+    flags = dict(zip(ids, adv.all_equal))
+    for g in groups:
+        g.zero_signal = bool(flags[g.group_id])
+
+
+def _totals(rows: Sequence[Completion], columns: Mapping[str, float]) -> list[float]:
     totals = []
     for c in rows:
         parts = []
@@ -237,13 +287,7 @@ def reweight(
                 )
             parts.append(w * float(v))
         totals.append(math.fsum(parts))
-    ids = [g.group_id for g in groups for _ in g.completions]
-    adv = group_advantages(np.asarray(totals), ids, baseline=baseline, scale=scale, std=std, eps=eps)  # type: ignore[arg-type]
-    for c, total, a in zip(rows, totals, adv.advantages):
-        c.reward, c.advantage = float(total), float(a)
-    flags = dict(zip(ids, adv.all_equal))
-    for g in groups:
-        g.zero_signal = bool(flags[g.group_id])
+    return totals
 
 
 def load_rollout_groups(
@@ -252,15 +296,18 @@ def load_rollout_groups(
     names: Sequence[str],
     *,
     rewards: Mapping[str, float] | None = None,
-    baseline: str | None = None,
-    scale: str | None = None,
+    baseline: Baseline | None = None,
+    scale: Scale | None = None,
+    min_spread: float | None = None,
     skip_zero_signal: bool = False,
 ) -> tuple[list[Group], SamplingInfo]:
     """Every group of the named rollout sets (in shard order) and how they were sampled.
 
-    `rewards` re-weights the stored reward columns and recomputes advantages (`reweight`); the baseline
-    and scaling default to the rollout's own. The scripted backend's token ids are bytes, not a model's:
-    its groups carry no token ids (their text is tokenized by the trained model) and no log-probs."""
+    `rewards` re-weights the stored reward columns; with it or any advantage setting given, advantages
+    are recomputed (`reweight`), per rollout set, the settings not given being that set's own (so the
+    rollout's own weights and settings reproduce its stored advantages). The scripted backend's token
+    ids are bytes, not a model's: its groups carry no token ids (their text is tokenized by the trained
+    model) and no log-probs."""
     info = sampling_info(ws, dataset, names)
     record = ws.dataset(dataset)
     questions = {
@@ -268,11 +315,16 @@ def load_rollout_groups(
     }
     scripted = info.backend == "scripted"
     groups: list[Group] = []
+    recompute = any(v is not None for v in (rewards, baseline, scale, min_spread))
     for name in names:
-        table = read_table(ws.table_dir(ROLLOUTS.name, dataset, name), ROLLOUTS)
+        directory = ws.table_dir(ROLLOUTS.name, dataset, name)
+        table = read_table(directory, ROLLOUTS)
         reward_cols = [c for c in table.column_names if c.startswith("reward_")]
+        # the shard each row was rewarded in (read_table concatenates the shards in this order)
+        parts = shard_paths(directory)
+        shard_of_row = np.repeat(np.arange(len(parts)), [pq.read_metadata(p).num_rows for p in parts])
         by_group: dict[str, Group] = {}
-        for r in table.to_pylist():
+        for row, r in enumerate(table.to_pylist()):
             g = by_group.get(r["group_id"])
             if g is None:
                 if r["item_id"] not in questions:
@@ -295,6 +347,7 @@ def load_rollout_groups(
                     else list(r["prompt_token_ids"]),
                     zero_signal=bool(r["zero_signal"]),
                     prompt=r["prompt"],
+                    batch=f"{name}/{shard_of_row[row]}",
                 )
             g.completions.append(
                 Completion(
@@ -311,22 +364,23 @@ def load_rollout_groups(
             )
         for g in by_group.values():
             g.completions.sort(key=lambda c: c.index)
+        if recompute:
+            own = rollout_advantage((ws.provenance("rollout", dataset, name) or {}).get("config", {}))
+            reweight(
+                list(by_group.values()),
+                rewards,
+                baseline=baseline or own["baseline"],
+                scale=scale or own["scale"],
+                min_spread=own["min_spread"] if min_spread is None else min_spread,
+                std=own["std"],
+                eps=float(own["eps"]),
+            )
         groups.extend(by_group.values())
     if info.codec_key:  # the policy read codes, not audio: the trainer reads the same codes
         from ..codecs.consumers import ItemCodes
 
         for g, codes in zip(groups, ItemCodes(ws, dataset, info.codec_key).load([g.item_id for g in groups])):
             g.codes = codes
-    if rewards is not None:
-        adv = dict(info.advantage)
-        reweight(
-            groups,
-            rewards,
-            baseline=baseline or adv.get("baseline", "mean"),
-            scale=scale or adv.get("scale", "group"),
-            std=adv.get("std", "sample"),
-            eps=float(adv.get("eps", 1e-4)),
-        )
     if skip_zero_signal:
         groups = [g for g in groups if not g.zero_signal]
     if not groups:
@@ -658,6 +712,7 @@ def load_groups_for(
         rewards=cfg.rewards,
         baseline=cfg.baseline,
         scale=cfg.scale,
+        min_spread=cfg.min_spread,
         skip_zero_signal=cfg.skip_zero_signal,
     )
     if cfg.codec is not None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Scale, spread_warning
 from ...config_files import load_settings
 from ...errors import UserError
 from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
@@ -51,9 +52,22 @@ class RolloutConfig(BaseModel):
         description="reward name (or plugin module:function) -> weight of its column in the total",
     )
     baseline: Literal["mean", "leave_one_out"] = Field("mean", description="GRPO mean; RLOO leave-one-out")
-    scale: Literal["group", "none"] = Field("group", description="divide by the group's std (GRPO) or not")
+    scale: Scale = Field(
+        DEFAULT_SCALE,
+        description="advantage divisor, TRL's scale_rewards: batch = the std of the shard's rewards (noise in "
+        "one group stays small), group = the group's std (GRPO), none = raw differences (Dr. GRPO)",
+    )
+    min_spread: float = Field(
+        DEFAULT_MIN_SPREAD,
+        ge=0,
+        allow_inf_nan=False,
+        description="groups whose total rewards span less than this (total-reward units) get advantage 0 "
+        "and zero_signal; 0 = only groups that are exactly equal",
+    )
     std: Literal["sample", "population"] = Field("sample", description="sample std = TRL's GRPOTrainer")
-    eps: float = Field(1e-4, ge=0, description="added to the std: bounds advantages of near-equal groups")
+    eps: float = Field(
+        DEFAULT_EPS, ge=0, allow_inf_nan=False, description="added to the std, as TRL: bounds advantages"
+    )
     anchoring_layers: str | int | list[int] = Field(
         "deep",
         description="decoder layers whose attention is averaged: 'deep' = the last quarter, k = last k",
@@ -67,7 +81,11 @@ class RolloutConfig(BaseModel):
         "before <answer>, else the whole text; no reasoning scores 0), the quantity the reward measures; "
         "all = every completion token, answer tags and end token included",
     )
-    shard_size: int = Field(64, ge=1, description="groups per shard: the unit of resume and of a Ray task")
+    shard_size: int = Field(
+        64,
+        ge=1,
+        description="groups per shard: the unit of resume, of a Ray task and the batch of scale=batch",
+    )
     codec: str | None = Field(
         None,
         description="for a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, "
@@ -140,7 +158,8 @@ class RolloutConfig(BaseModel):
         for name, w in self.rewards.items():
             if w < 0:
                 out.append(f"reward {name} has a negative weight ({w:g}): higher {name} lowers the total")
-        return out
+        spread = spread_warning(self.min_spread, self.rewards)
+        return out + ([spread] if spread else [])
 
 
 def parse_reward_weights(pairs: Sequence[str]) -> dict[str, float]:

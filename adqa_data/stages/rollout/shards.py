@@ -188,11 +188,12 @@ def _reward_and_rank(
     values.setdefault("reward_format", REWARDS["format"](texts, **cols))
     values.setdefault("reward_anchoring", [None] * len(rows))  # not configured: no pass, null column
     totals = [math.fsum(s.weight * values[s.column][i] for s in computed) for i in range(len(rows))]
-    adv = group_advantages(
+    adv = group_advantages(  # the shard's rows are the batch of scale="batch"
         np.asarray(totals),
         [r["group_id"] for r in rows],
         baseline=cfg.baseline,
         scale=cfg.scale,
+        min_spread=cfg.min_spread,
         std=cfg.std,
         eps=cfg.eps,
     )
