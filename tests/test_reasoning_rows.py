@@ -124,6 +124,19 @@ def test_token_ranges_tile_the_decoded_text(tok):
     assert "".join(text[a:b] for a, b in sorted(widths)) == text  # distinct ranges tile the text
 
 
+def test_prefix_fallback_gives_the_same_ranges(tok, monkeypatch):
+    """Incremental pieces are checked against the decoded whole; when they do not add up, the
+    quadratic prefix decoding takes over and yields the same ranges."""
+    from adqa_data.rewards import reasoning_rows as rr
+
+    texts = [t + "<|im_end|>" for t, _, _ in SPANS] + ["Ｃ? <think>a 🎺 blows</think>\n<answer>C</answer>"]
+    fast = [token_char_spans(tok(t, add_special_tokens=False).input_ids, tok) for t in texts]
+    monkeypatch.setattr(rr, "_incremental_pieces", lambda ids, *_a: ["?"] * len(ids))
+    slow = [token_char_spans(tok(t, add_special_tokens=False).input_ids, tok) for t in texts]
+    assert slow == fast
+    assert all(text == t for (text, _), t in zip(fast, texts))
+
+
 def test_a_special_token_that_spells_a_tag_is_read_as_the_tag(tok):
     """Some tokenizers make `<think>` one special token: it still opens the block and is no row."""
     special = copy.deepcopy(tok)

@@ -1,9 +1,10 @@
 """Attention-anchoring reward: how much a correct answer's reasoning attends to the audio.
 
 The DCASE 2026 MiMo-Audio report's reward (docs/method.md#rewards). Input: the attention of the
-response tokens (query rows) onto every key of prompt and response, already averaged over heads and
-the chosen deep layers (capturing it is the anchoring pass's job), and a mask of which keys are audio
-tokens. With a[j] = the attention audio key j receives, averaged over response rows (each row
+response tokens (query rows: the reasoning's tokens by default, `AnchoringConfig.rows` and
+`reasoning_rows.py`) onto every key of prompt and response, already averaged over heads and the chosen
+deep layers (capturing it and choosing the rows is the anchoring pass's job), and a mask of which keys
+are audio tokens. With a[j] = the attention audio key j receives, averaged over response rows (each row
 renormalised to sum to 1):
 
     CON  mean over rows of the share of the row's mass on audio keys: is the model listening at all?

@@ -23,9 +23,9 @@ without a letter or digit is no reasoning. An output whose pieces are all empty 
 `<answer>B</answer>` alone) has no reasoning rows: the anchoring pass scores it 0, since there is
 nothing to measure and crediting its answer tokens would pay a policy for skipping its reasoning.
 
-Tokens to characters: token i covers the characters that decoding ids[:i+1] adds to decoding ids[:i]
-(measured against the decoded whole, so a byte-level piece that is half a character adds nothing and
-is counted with the token that completes the character). A token straddling a tag boundary (`>The`,
+Tokens to characters: token i covers the characters it adds to the decoded text (`token_char_spans`:
+measured so that the pieces add up to the decoded whole; a byte-level piece that is half a character
+adds nothing and is counted with the token that completes the character). A token straddling a tag boundary (`>The`,
 `.</` in a byte-level BPE) is a row when any of its characters is inside a trimmed reasoning piece: it
 carries reasoning; a token that holds only tag characters or the whitespace around a tag is not.
 """
@@ -116,25 +116,46 @@ def _common_prefix(a: str, b: str) -> int:
     return n
 
 
+def _incremental_pieces(ids: list[int], tokenizer: Any, opts: dict[str, Any]) -> list[str]:
+    """Each token's text, decoded incrementally (as streaming detokenizers do: the text a token adds to
+    a window that starts one settled token back), in linear time. A token that leaves the text ending
+    in an incomplete character adds nothing; the token that completes it adds the character."""
+    pieces: list[str] = []
+    prefix, read = 0, 0  # the window starts at `prefix`; tokens before `read` are settled
+    for i in range(len(ids)):
+        before = tokenizer.decode(ids[prefix:read], **opts)
+        now = tokenizer.decode(ids[prefix : i + 1], **opts)
+        if len(now) > len(before) and not now.endswith("\ufffd") and now.startswith(before):
+            pieces.append(now[len(before) :])
+            prefix, read = read, i + 1
+        else:
+            pieces.append("")
+    return pieces
+
+
 def token_char_spans(token_ids: Sequence[int], tokenizer: Any) -> tuple[str, list[tuple[int, int]]]:
     """The decoded text of `token_ids` (special tokens kept) and each token's `[start, end)` in it.
 
-    Token i ends where the decoded prefix ids[:i+1] stops agreeing with the decoded whole (so the
-    ranges tile the text exactly, whatever the tokenizer's byte or space handling); a token that adds
-    no whole character yet shares the range of the next token that does.
+    The ranges tile the decoded whole exactly: incremental pieces when they add up to it (linear), else
+    (a tokenizer whose windows decode differently) the end of each decoded prefix ids[:i+1] where it
+    stops agreeing with the whole (quadratic, always consistent). A token that adds no whole character
+    yet shares the range of the next token that does.
     """
     ids = [int(t) for t in token_ids]
     opts = {"skip_special_tokens": False, "clean_up_tokenization_spaces": False}
     text = tokenizer.decode(ids, **opts)
-    prefixes = tokenizer.batch_decode([ids[: i + 1] for i in range(len(ids))], **opts) if ids else []
-    ranges: list[tuple[int, int]] = []
-    last = 0
-    for prefix in prefixes:
-        end = max(last, _common_prefix(prefix, text))
-        ranges.append((last, end))
-        last = end
-    if ranges and last != len(text):  # the whole is what the ranges tile
-        ranges[-1] = (ranges[-1][0], len(text))
+    pieces = _incremental_pieces(ids, tokenizer, opts)
+    if "".join(pieces) == text:
+        ends = list(np.cumsum([len(p) for p in pieces], dtype=np.int64)) if ids else []
+    else:
+        prefixes = tokenizer.batch_decode([ids[: i + 1] for i in range(len(ids))], **opts)
+        ends, last = [], 0
+        for prefix in prefixes:
+            last = max(last, _common_prefix(prefix, text))
+            ends.append(last)
+        if ends:
+            ends[-1] = len(text)  # the whole is what the ranges tile
+    ranges = [(int(a), int(b)) for a, b in zip([0, *ends[:-1]], ends)]
     following: tuple[int, int] | None = None
     for i in range(len(ranges) - 1, -1, -1):
         if ranges[i][0] == ranges[i][1] and following is not None:
