@@ -9,7 +9,8 @@ Files, in `<workspace>/stats/<dataset>/`:
     items.png                 items by source / question type, quarantine by reason
     splits.png                weak / strong by source and by question type
     contribution.png          the continuous score's histogram; AC -1 / 0 / 1 per panel member
-    panel.png                 per-model accuracy by condition; pairwise Cohen's kappa (Fleiss' in the title)
+    panel.png                 per-model accuracy by condition; pairwise Cohen's kappa (Fleiss' in the title);
+                              letter mass (median, 10th percentile) per letters-mode member
     prompts-<set>.png         chosen share against pool share, by question type
     rollouts-<set>.png        reward components, parse reasons, completion lengths, zero-signal share
     training-<run>.png        reward / KL / loss / clip-ratio curves of a run's metrics log
@@ -139,7 +140,8 @@ def _contribution(plt: Any, s: dict[str, Any], out: Path) -> Path:
 def _panel(plt: Any, s: dict[str, Any], out: Path) -> Path:
     import numpy as np
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    mass = s.get("letter_mass") or {}
+    fig, axes = plt.subplots(1, 3 if mass else 2, figsize=(18 if mass else 12, 4.5))
     acc = s["accuracy"]
     models = [m for m in s["models"] if m in acc] or sorted(acc)
     conditions = sorted({c for m in models for c in acc[m]})
@@ -183,6 +185,17 @@ def _panel(plt: Any, s: dict[str, Any], out: Path) -> Path:
     fig.colorbar(im, ax=axes[1])
     fleiss = s["fleiss_kappa"]
     axes[1].set_title(f"Cohen's kappa on silence (Fleiss' {'-' if fleiss is None else f'{fleiss:.3f}'})")
+    if mass:
+        ms = list(mass)
+        med = [mass[m]["median"] for m in ms]
+        p10 = [mass[m]["p10"] for m in ms]
+        axes[2].bar(ms, med, color=["tab:red" if mass[m]["low"] else "tab:blue" for m in ms], label="median")
+        axes[2].scatter(ms, p10, color="black", marker="_", s=400, zorder=3, label="10th percentile")
+        axes[2].axhline(s.get("letter_mass_threshold", 0.5), color="gray", linestyle="--", label="warn below")
+        axes[2].set_ylim(0, 1)
+        axes[2].set_ylabel("P(option letters) where read")
+        axes[2].set_title("letter mass per letters-mode member")
+        axes[2].legend()
     return _save(plt, fig, out / "panel.png")
 
 

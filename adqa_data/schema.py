@@ -11,6 +11,7 @@ Tables, in the order data flows:
     codes       RVQ codes per (audio content, codec) (encode)
     code_index  item -> codes key (encode)
     votes       one panel answer per (model, item, condition, permutation) (filter)
+    filter_audit a vote against the member's generated answer, on --audit items (filter)
     item_scores audio contribution per item, the vote and the split (filter)
     prompts     the sampled prompt set (sample)
     rollouts    one row per completion, written whole group by whole group (rollout)
@@ -198,10 +199,11 @@ CODE_INDEX = _register(
 )
 
 # ----------------------------------------------------------------------------------------------- filter
+# v2: `letter_mass` (a votes unit is keyed by this version, so `filter` recomputes v1 votes)
 VOTES = _register(
     TableSpec(
         "votes",
-        1,
+        2,
         pa.schema(
             [
                 pa.field("model", pa.string(), nullable=False),  # panel member name
@@ -220,9 +222,37 @@ VOTES = _register(
                 pa.field(
                     "parse_layer", pa.string()
                 ),  # generate mode only: answers.Layer, or the NoCredit reason
+                # letters mode only: the full-vocabulary probability the shown option letters held at the
+                # read position before renormalising (low = the letter is read where the model would not
+                # write it); null in options and generate mode
+                pa.field("letter_mass", pa.float32()),
             ]
         ),
         "One panel answer per (model, item, condition, permutation).",
+    )
+)
+
+FILTER_AUDIT = _register(
+    TableSpec(
+        "filter_audit",
+        1,
+        pa.schema(
+            [
+                pa.field("model", pa.string(), nullable=False),  # panel member name
+                pa.field("dataset", pa.string(), nullable=False),
+                pa.field("item_id", pa.string(), nullable=False),
+                pa.field("condition", pa.string(), nullable=False),  # audio | silence
+                pa.field("mode", pa.string(), nullable=False),  # the member's vote mode (letters | options)
+                # the vote's answer: argmax of the permutation-averaged probabilities; null = a tie
+                pa.field("vote_index", pa.int8()),
+                pa.field("vote_index_same_prompt", pa.int8()),  # the vote of rotation 0 alone (same prompt)
+                pa.field("generated_index", pa.int8()),  # parsed from the greedy reply; null = unparseable
+                pa.field("agree", pa.bool_()),  # vote_index == generated_index; null when unparseable
+                pa.field("raw_text", pa.string(), nullable=False),  # the greedy reply, verbatim
+                pa.field("parse_layer", pa.string()),  # answers.Layer, or the NoCredit reason
+            ]
+        ),
+        "filter --audit: a vote against the same member's generated answer, per (model, item, condition).",
     )
 )
 

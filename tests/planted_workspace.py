@@ -11,6 +11,8 @@ Planted:
   accuracy on silence m0 3/4, m1 1/2, m2 1/4, Cohen's kappa m0-m1 1/2, m0-m2 1/5, m1-m2 1/2. Votes
   have two permutations: a correct member is right in both (0.85 on gold on average); a wrong member
   is right in one and wrong in the other, a tie that the permutation average refuses to credit.
+  Letter mass: m0 reads item i at (i + 1) / 12 in every condition and rotation (median 6.5/12, 10th
+  percentile 2/12), m1 at 0.25 everywhere (below the 0.5 warning), m2 records none (as in options mode).
 - A prompt set `p1` of 10 items, and a rollout set `r1` of 5 groups of K=4 whose total rewards are
   [1,1,1,1], [0,0,0,0], [1,0,0,0.25], [0.25]*4 and [0,1,1,0]: three zero-signal groups of five.
 - A training log runs/demo/run1/metrics.jsonl with a missing key, a non-JSON line and a blank line.
@@ -113,6 +115,7 @@ def _votes(items: list[dict], model: int, condition: str) -> list[dict]:
                     "audio_item_id": None,
                     "raw_text": None,
                     "parse_layer": None,
+                    "letter_mass": ((i + 1) / 12, 0.25, None)[model],
                 }
             )
     return rows

@@ -95,6 +95,18 @@ def test_every_section_on_the_planted_workspace(planted):
     assert {m: a["audio"] for m, a in panel["accuracy"].items()} == {"m0": 1.0, "m1": 1.0, "m2": 1.0}
     kappas = {(p["a"], p["b"]): p["cohen_kappa"] for p in panel["pairs"]}
     assert kappas == {("m0", "m1"): 0.5, ("m0", "m2"): 0.2, ("m1", "m2"): 0.5}
+    # letter mass over every read (12 items x 2 conditions x 2 rotations); m2 recorded none
+    assert panel["letter_mass"] == {
+        "m0": {
+            "votes": 48,
+            "median": round(6.5 / 12, 4),
+            "p10": round(2 / 12, 4),
+            "min": round(1 / 12, 4),
+            "low": False,
+        },
+        "m1": {"votes": 48, "median": 0.25, "p10": 0.25, "min": 0.25, "low": True},
+    }
+    assert panel["letter_mass_threshold"] == 0.5
     prompts = s["prompts"]["p1"]
     assert (prompts["n"], prompts["pool"], prompts["split"]) == (10, 12, "all")
     assert {x["question_type"]: (x["pool"], x["chosen"]) for x in prompts["by_question_type"]} == {
@@ -226,6 +238,7 @@ def test_cli_writes_tables_json_and_plots(tmp_path, planted):
     res = runner.invoke(app, ["stats", "-w", str(tmp_path / "w")])
     assert res.exit_code == 0, res.output
     assert "Fleiss' kappa on silence: 0.333" in res.stdout and "zero-signal groups" in res.stdout
+    assert "0.542" in res.stdout and "0.250 LOW" in res.stdout  # letter mass median, m1 flagged
     assert (
         "prediction set e1" in res.stdout and "+50.0 pts" in res.stdout and "multiple_options" in res.stdout
     )

@@ -89,6 +89,20 @@ def filter_cmd(
             help="Allow panel members that need code from their model repository (trust_remote_code: true, or a family like kimi_audio) to run it; each must be a local folder or pin revision: to a 40-character commit.",
         ),
     ] = False,
+    min_letter_mass: Annotated[
+        float,
+        typer.Option(
+            "--min-letter-mass",
+            help="Warn about a letters-mode member whose median letter mass (the probability its option letters hold where they are read, before renormalising) is below this: its letters are read where it does not put them. 0 = never warn.",
+        ),
+    ] = 0.5,
+    audit: Annotated[
+        int,
+        typer.Option(
+            "--audit",
+            help="After voting, re-ask N random items (--seed; at most every item) in generate mode with each letters/options member's model and prompt style, on audio and silence, and report how often its vote equals the parsed generated answer (unparseable replies counted apart). Writes filter_audit/<dataset>/.",
+        ),
+    ] = 0,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
@@ -120,6 +134,8 @@ def filter_cmd(
         device=device,
         max_prompt_tokens=max_prompt_tokens,
         trust_remote_code=trust_remote_code,
+        min_letter_mass=min_letter_mass,
+        audit=audit,
     )
     with progress_bar("panel votes", "shards") as on_progress:
         res = filter_dataset(
@@ -131,6 +147,8 @@ def filter_cmd(
             force=force,
             on_progress=on_progress,
         )
+    for w in res.warnings:  # on stderr, with --json too
+        render.log(f"warning: {w['message']}")
     if as_json:
         print_json(res.to_json())
         return
@@ -139,7 +157,14 @@ def filter_cmd(
     else:
         render.log(f"{res.chunks_run} votes shards written, {res.chunks_reused} reused, {res.seconds:.1f} s")
     show(res.to_json())
+    if res.audit is not None:
+        show_audit(res.audit)
     render.result(f"splits: {Path(workspace) / 'splits' / res.dataset}/{{weak,strong}}.txt")
+
+
+def mass(m: dict[str, Any] | None) -> str:
+    """A member's letter mass as "median / p10" ("-" outside letters mode)."""
+    return "-" if not m else f"{m['median']:.3f} / {m['p10']:.3f}"
 
 
 def show(report: dict[str, Any]) -> None:
@@ -160,18 +185,19 @@ def show(report: dict[str, Any]) -> None:
     acc_cols = [f"acc {c}" for c in s["conditions"]]
     render.table(
         "per model (accuracy from permutation-averaged answers)",
-        ["model", *acc_cols, "mean AC", "mean score", "silent letters"],
+        ["model", *acc_cols, "mean AC", "mean score", "letter mass median / p10", "silent letters"],
         [
             (
                 m,
                 *(pct(d["accuracy"][c]) for c in s["conditions"]),
                 signed(d["mean_audio_contribution"]),
                 signed(d["mean_contribution_score"]),
+                mass(d.get("letter_mass")),
                 " ".join(f"{k}:{pct(v)}" for k, v in d.get("silence_letter_share", {}).items()),
             )
             for m, d in s["models"].items()
         ],
-        right=[*acc_cols, "mean AC", "mean score"],
+        right=[*acc_cols, "mean AC", "mean score", "letter mass median / p10"],
     )
     for key, label in (("by_source", "source"), ("by_question_type", "question type")):
         render.table(
@@ -192,3 +218,32 @@ def show(report: dict[str, Any]) -> None:
         )
     hist = ", ".join(f"{k}: {v}" for k, v in s["silence_correct_histogram"].items())
     render.result(f"items by number of members correct on silence: {hist}")
+
+
+def show_audit(audit: dict[str, Any]) -> None:
+    """Per member and condition: how often the vote equals the member's own generated answer."""
+    pct = render.pct
+    done = {m: d for m, d in audit["members"].items() if "skipped" not in d}
+    capped = "" if audit["items"] == audit.get("requested") else f", capped from {audit.get('requested')}"
+    if done:
+        render.table(
+            f"audit: vote against the generated answer on {audit['items']} random items{capped} "
+            "(agreement over parseable replies; same prompt: rotation 0's read alone)",
+            ["model", "condition", "items", "unparseable", "agreement", "same prompt"],
+            [
+                (
+                    m,
+                    c,
+                    d[c]["items"],
+                    d[c]["unparseable"],
+                    pct(d[c]["agreement"]),
+                    pct(d[c]["agreement_same_prompt"]),
+                )
+                for m, d in done.items()
+                for c in audit["conditions"]
+            ],
+            right=["agreement", "same prompt"],
+        )
+    for m, d in audit["members"].items():
+        if "skipped" in d:
+            render.result(f"audit: {m} not audited, {d['skipped']}")

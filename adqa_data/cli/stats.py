@@ -56,10 +56,20 @@ def render(report: dict[str, Any]) -> None:
     if s := sec.get("panel"):
         fleiss = "-" if s["fleiss_kappa"] is None else f"{s['fleiss_kappa']:.3f}"
         conditions = sorted({c for v in s["accuracy"].values() for c in v})
+        mass = s.get("letter_mass", {})
+
+        def mass_cells(m: str) -> tuple[str, str]:
+            d = mass.get(m)
+            if not d:
+                return "-", "-"
+            return f"{d['median']:.3f}" + (" LOW" if d["low"] else ""), f"{d['p10']:.3f}"
+
         table(
-            f"panel accuracy by condition (Fleiss' kappa on silence: {fleiss})",
-            ["model", *conditions],
-            [(m, *(_pct(v.get(c)) for c in conditions)) for m, v in s["accuracy"].items()],
+            f"panel accuracy by condition (Fleiss' kappa on silence: {fleiss}); letter mass: the probability "
+            f"the option letters held where read (LOW: median < {s.get('letter_mass_threshold', '-')})",
+            ["model", *conditions, "letter mass median", "letter mass p10"],
+            [(m, *(_pct(v.get(c)) for c in conditions), *mass_cells(m)) for m, v in s["accuracy"].items()],
+            right=["letter mass median", "letter mass p10"],
         )
         if s["pairs"]:
             table(

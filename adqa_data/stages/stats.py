@@ -8,7 +8,8 @@ One call reads whatever the workspace holds for a dataset and returns one sectio
     splits       weak / strong by source and by question type (filter)
     contribution audio contribution per model (-1 / 0 / 1 counts) and the continuous score's histogram
     panel        agreement of the panel on silence: Fleiss' kappa over all members, Cohen's kappa per pair,
-                 and per-model accuracy under every condition (filter votes)
+                 per-model accuracy under every condition, and each letters-mode member's letter mass
+                 (median, 10th percentile, minimum; flagged below filter's default --min-letter-mass)
     prompts      each prompt set's balance against the pool it was drawn from (sample)
     rollouts     each rollout set: reward components, parse reasons, zero-signal groups, completion lengths
     training     each training run's metrics log (runs/<dataset>/<name>/*.jsonl): curves and last values
@@ -41,6 +42,7 @@ import polars as pl
 from ..schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES, TableSpec
 from ..workspace import Workspace, read_table, shard_paths
 from .eval.stage import summarize
+from .filter.voting import MIN_LETTER_MASS, mass_quantiles
 
 SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "training", "predictions")
 TIE_TOLERANCE = 1e-6  # the filter stage's tie rule for the permutation-averaged answer
@@ -216,17 +218,31 @@ def contribution_section(scores: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def _answers_from_votes(ws: Workspace, dataset: str, gold: pl.DataFrame) -> pl.DataFrame | None:
-    """(model, condition, item_id, correct): each member's permutation-averaged answer, scored."""
+def _votes_frame(ws: Workspace, dataset: str) -> pl.DataFrame | None:
+    """Every votes row of the dataset (the columns stats reads), None without a votes table."""
+    cols = ["model", "item_id", "condition", "permutation", "option_probs", "letter_mass"]
     frames = []
     for mdir in _subdirs(ws.table_dir(VOTES.name, dataset)):
         for cdir in _subdirs(mdir):
-            f = _frame(cdir, VOTES, ["model", "item_id", "condition", "permutation", "option_probs"])
+            f = _frame(cdir, VOTES, cols)
             if f is not None:
                 frames.append(f)
-    if not frames:
-        return None
-    votes = pl.concat(frames).with_columns(n_perm=pl.len().over("model", "condition", "item_id"))
+    return pl.concat(frames) if frames else None
+
+
+def letter_mass_of(votes: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per model with letters-mode votes: filter's `mass_quantiles` over every read (item, condition,
+    rotation) and whether its median is below filter's default threshold."""
+    out = {}
+    for (model,), g in votes.filter(pl.col("letter_mass").is_not_null()).group_by("model"):
+        q = mass_quantiles(g["letter_mass"].cast(pl.Float64).to_numpy())
+        out[str(model)] = {**q, "low": q["median"] < MIN_LETTER_MASS}
+    return dict(sorted(out.items()))
+
+
+def _answers_from_votes(votes: pl.DataFrame, gold: pl.DataFrame) -> pl.DataFrame:
+    """(model, condition, item_id, correct): each member's permutation-averaged answer, scored."""
+    votes = votes.with_columns(n_perm=pl.len().over("model", "condition", "item_id"))
     probs = (
         votes.filter(pl.col("option_probs").is_not_null())
         .with_columns(pos=pl.int_ranges(pl.col("option_probs").list.len()))
@@ -266,12 +282,14 @@ def panel_section(ws: Workspace, dataset: str, scores: pl.DataFrame) -> dict[str
     gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index"])).with_columns(
         pl.col("answer_index").cast(pl.Int64)
     )
-    answers = _answers_from_votes(
-        ws, dataset, gold.filter(pl.col("item_id").is_in(scores["item_id"].implode()))
-    )  # type: ignore[arg-type]
-    if answers is None:
-        out["note"] = "no votes tables: per-model accuracy and pairwise kappa skipped"
+    votes = _votes_frame(ws, dataset)
+    if votes is None:
+        out["note"] = "no votes tables: per-model accuracy, pairwise kappa and letter mass skipped"
         return out
+    votes = votes.filter(pl.col("item_id").is_in(scores["item_id"].implode()))
+    out["letter_mass"] = letter_mass_of(votes)
+    out["letter_mass_threshold"] = MIN_LETTER_MASS
+    answers = _answers_from_votes(votes, gold.filter(pl.col("item_id").is_in(scores["item_id"].implode())))  # type: ignore[arg-type]
     acc = (
         answers.group_by("model", "condition")
         .agg(pl.col("correct").mean().round(4))

@@ -10,6 +10,8 @@ splits and statistics.
     conditions.py  the scorable items, swap donors, option rotations, each condition's clip
     jobs.py        the vote jobs: one per panel member, in-process or as Ray tasks
     voting.py      the voting rules: pure functions over votes rows (AC, the vote, score, statistics)
+    units.py       the keys of the resumable units: what each votes directory and audit depends on
+    audit.py       --audit N: each member's vote against its own generated answer on N random items
     stage.py       the stage over StageRun: units, resume, outputs (its docstring lists them)
 
 Decisions where the method is silent:

@@ -106,29 +106,38 @@ def score_chunk(
                 "audio_item_id": heard,
                 "raw_text": a.raw_text,
                 "parse_layer": a.parse_layer,
+                "letter_mass": a.letter_mass,  # per rotation: each is its own read
             }
         )
     return rows
 
 
-def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | None = None) -> dict[str, Any]:
-    """Load one panel member, write its missing votes shards, release it. A Ray task or a local call."""
-    t0 = time.time()
+def open_member(job: ModelJob) -> Backend:
+    """The job's member loaded; a model that cannot be found is a one-line UserError."""
     try:
-        backend = job.factory(job.member, device=job.options.device)
+        return job.factory(job.member, device=job.options.device)
     except OSError as e:  # transformers' "not a valid model identifier / no such file" and the like
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(
             f"panel member {job.member.name!r}: cannot load model {job.member.model}: {first}",
             fix="check the member's model (a local checkpoint folder or a hub id) and revision",
         ) from None
+
+
+def condition_clips(job: ModelJob, backend: Backend) -> ConditionAudio | ConditionCodes:
+    """Where the job's clips come from: waveforms at the backend's rate, or cached codes."""
+    if job.codes:
+        return ConditionCodes(job.options, job.codes, default_device(job.options.device))
+    return ConditionAudio(job.options, backend.sample_rate)
+
+
+def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | None = None) -> dict[str, Any]:
+    """Load one panel member, write its missing votes shards, release it. A Ray task or a local call."""
+    t0 = time.time()
+    backend = open_member(job)
     queries = 0
     try:
-        audio = (
-            ConditionCodes(job.options, job.codes, default_device(job.options.device))
-            if job.codes
-            else ConditionAudio(job.options, backend.sample_rate)
-        )
+        audio = condition_clips(job, backend)
         for chunk in job.chunks:
             rows = score_chunk(backend, job, chunk, audio)
             audio.release_clips()
@@ -146,7 +155,7 @@ def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | Non
     }
 
 
-def _ray_options() -> dict[str, Any]:
+def ray_options() -> dict[str, Any]:
     """One model per GPU when the cluster has GPUs; one CPU slot otherwise."""
     from ...executor import ray_init
 
@@ -159,7 +168,7 @@ def execute(
 ) -> Iterator[dict]:
     """Run the model jobs: one after another in-process, or as parallel Ray tasks (same shards either way)."""
     if engine == "ray":
-        for summary in map_unordered(run_model_job, jobs, engine="ray", ray_options=_ray_options()):
+        for summary in map_unordered(run_model_job, jobs, engine="ray", ray_options=ray_options()):
             if on_chunk:
                 for _ in range(summary["chunks"]):
                     on_chunk(summary["model"], None)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from ...inference.panel import Panel, PanelMember, load_panel
 from ...inference.trust import allow_remote_code, family_needs_remote_code
 from ...names import safe_name
 from ...row_checks import DEFAULT_MAX_PROMPT_TOKENS
+from .voting import MIN_LETTER_MASS
 
 BASE_CONDITIONS = ("audio", "silence")
 EXTRA_CONDITIONS = ("noise", "swap")
@@ -39,6 +40,14 @@ class FilterOptions:
     device: str | None = None  # None = cuda when available, else cpu
     max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS  # items whose prompt is longer are quarantined
     trust_remote_code: bool = False  # allow members that need their repository's code (pinned ones only)
+    # Warn about a letters-mode member whose median letter mass (the full-vocabulary probability the shown
+    # option letters hold where they are read, before renormalising) is below this (why one half:
+    # voting.MIN_LETTER_MASS). Reporting only: it changes no vote and no key.
+    min_letter_mass: float = MIN_LETTER_MASS
+    # After voting, re-ask this many random items (seed `seed`; capped at the items scored) in generate
+    # mode, per letters/options member, and report how often the vote equals the generated answer: what
+    # the fast path costs in fidelity. 0 = no audit.
+    audit: int = 0
 
     def validated(self) -> FilterOptions:
         """The options with conditions normalised (audio, silence first, then the extras, once each)."""
@@ -63,6 +72,15 @@ class FilterOptions:
             raise UserError(f"chunk size must be at least 1 item, got {self.chunk_items}")
         if self.max_prompt_tokens < 1:
             raise UserError(f"--max-prompt-tokens must be at least 1, got {self.max_prompt_tokens}")
+        if not 0.0 <= self.min_letter_mass <= 1.0:
+            raise UserError(
+                f"--min-letter-mass must be between 0 and 1, got {self.min_letter_mass}",
+                fix="use a probability, e.g. 0.5 (the default); 0 turns the warning off",
+            )
+        if self.audit < 0:
+            raise UserError(
+                f"--audit must be 0 or more items, got {self.audit}", fix="use e.g. --audit 50, or 0 for none"
+            )
         conds = BASE_CONDITIONS + tuple(c for c in EXTRA_CONDITIONS if c in self.conditions)
         return replace(self, conditions=conds)
 

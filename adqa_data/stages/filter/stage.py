@@ -2,6 +2,7 @@
 
 Outputs in the workspace:
     votes/<dataset>/<model>/<condition>/part-*.parquet   one row per (model, item, condition, rotation)
+    filter_audit/<dataset>/<model>/part-00000.parquet    --audit N: one row per (model, audited item, condition)
     item_scores/<dataset>/part-00000.parquet             one row per scored item
     splits/<dataset>/weak.txt, strong.txt                item ids, one per line, in item-table order
     quarantine/<dataset>/filter/                         items not scored: answer withheld, audio changed or
@@ -14,6 +15,10 @@ its votes depend on (the member's checkpoint, family, prompt style, mode and dty
 parameters; the rotations; the items), so a killed run resumes at the first missing chunk, adding a
 panel member runs only that member, and changing `--min-correct` re-votes without running any model.
 A model is loaded once per run, only when it has a missing chunk, and closed before the next one.
+
+`--audit N` (audit.py) is one more unit per letters/options member, keyed by its generate settings,
+the audited items and the keys of the votes it is compared with: an up-to-date rerun generates
+nothing, and a member whose votes and settings are unchanged keeps its audit.
 """
 
 from __future__ import annotations
@@ -27,17 +32,26 @@ from typing import Any
 from ...codecs.consumers import ItemCodes, select_codec_key
 from ...errors import UserError
 from ...executor import Engine, check_engine
-from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
+from ...fingerprints import stable_hash, table_fingerprint
 from ...inference.factory import backend_input
 from ...inference.panel import Panel, PanelMember
 from ...inference.trust import check_model_ref
 from ...row_checks import PromptCheck, check_items, token_counter
-from ...schema import ITEM_SCORES, QUARANTINE, VOTES
+from ...schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
 from ...workspace import StageRun, Workspace, read_table, write_text_atomic
+from .audit import plan_audit, run_audit
 from .conditions import ItemRef, assign_swaps, prepare_items, rotations
 from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend
 from .options import FilterOptions, effective_members, resolve_panel
-from .voting import aggregate, check_min_correct, item_score_rows, letter_preference
+from .units import unit_config, unit_key
+from .voting import (
+    aggregate,
+    check_min_correct,
+    item_score_rows,
+    letter_mass,
+    letter_preference,
+    low_letter_mass,
+)
 from .voting import statistics as vote_statistics
 
 STAGE = "filter"
@@ -56,38 +70,14 @@ class FilterResult:
     chunks_reused: int
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # low letter mass, one per member
+    audit: dict[str, Any] | None = None  # --audit: per member and condition, vote against generation
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("provenance")
         return d
-
-
-def _unit_config(
-    member: PanelMember,
-    condition: str,
-    options: FilterOptions,
-    items_fp: str,
-    codes: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
-    device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
-    member that reads codes (MiMo-Audio) answers from."""
-    cfg = {
-        "member": member.model_dump(exclude={"name", "note"}),
-        "model_fingerprint": model_fingerprint(member.model, member.revision),
-        "condition": condition,
-        "condition_params": options.condition_params(condition),
-        "permutations": options.permutations,
-        "chunk_items": options.chunk_items,
-        "votes_schema": VOTES.version,
-    }
-    if member.mode == "generate":
-        cfg["generate"] = {"max_new_tokens": options.max_new_tokens, "seed": options.seed}
-    if codes is not None:
-        cfg["codec_key"] = codes["codec_key"]
-    return cfg
 
 
 def plan_jobs(
@@ -100,7 +90,7 @@ def plan_jobs(
     codes: dict[str, dict[str, str] | None] | None = None,
 ) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
     """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
-    Each unit's directory is keyed by its own config (`_unit_config`), and a changed unit is written
+    Each unit's directory is keyed by its own config (`units.unit_config`), and a changed unit is written
     aside and swapped in when the run finishes (`StageRun.output`)."""
     dataset = run.dataset
     n = options.chunk_items
@@ -109,9 +99,8 @@ def plan_jobs(
     for m in members:
         todo = []
         for cond in options.conditions:
-            unit = _unit_config(m, cond, options, items_fp, (codes or {}).get(m.name))
-            unit_key = stable_hash({"config": unit, "items": items_fp}, n=24)
-            d = run.output("votes", m.name, cond, key=unit_key)
+            key = unit_key(m, cond, options, items_fp, (codes or {}).get(m.name))
+            d = run.output("votes", m.name, cond, key=key)
             dirs[(m.name, cond)] = d
             for i, chunk in enumerate(chunks):
                 if StageRun.shard_done(d, i):
@@ -126,7 +115,7 @@ def plan_jobs(
 def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options: FilterOptions) -> list[dict]:
     """Every vote of this run's units, checked complete (a missing row is a bug, not a user error)."""
     expected = sum(len(rotations(len(it.choices), options.permutations)) for it in items)
-    cols = ["model", "item_id", "condition", "permutation", "predicted_index", "option_probs"]
+    cols = ["model", "item_id", "condition", "permutation", "predicted_index", "option_probs", "letter_mass"]
     votes: list[dict] = []
     for (model, cond), d in dirs.items():
         t = read_table(d, VOTES, columns=cols)
@@ -205,9 +194,14 @@ def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list
     run.write_shard(run.output("quarantine", STAGE), 0, QUARANTINE.from_pylist(qrows), QUARANTINE)
 
 
-def _result_from(prov: dict[str, Any], up_to_date: bool) -> FilterResult:
+def _result_from(prov: dict[str, Any], up_to_date: bool, min_letter_mass: float) -> FilterResult:
+    """The result from a provenance record; the letter-mass warnings against this run's threshold."""
     s = prov.get("summary", {})
     stats = s.get("stats", {})
+    audit = s.get("audit")
+    if audit is not None:
+        requested = prov.get("config", {}).get("audit", {}).get("items")
+        audit = {**audit, "requested": requested, **({"members_generated": 0} if up_to_date else {})}
     return FilterResult(
         prov.get("dataset", ""),
         s.get("panel", ""),
@@ -220,6 +214,8 @@ def _result_from(prov: dict[str, Any], up_to_date: bool) -> FilterResult:
         s.get("chunks_reused", 0),
         0.0 if up_to_date else prov.get("seconds", 0.0),
         stats,
+        low_letter_mass(stats, min_letter_mass),
+        audit,
         prov,
     )
 
@@ -256,7 +252,7 @@ def filter_dataset(
     items_fp = table_fingerprint(workspace.table_dir("items", rec.name))
     codes = member_codes(workspace, rec.name, members, items)
     units = {
-        f"{m.name}/{c}": stable_hash(_unit_config(m, c, opts, items_fp, codes[m.name]))
+        f"{m.name}/{c}": stable_hash(unit_config(m, c, opts, items_fp, codes[m.name]))
         for m in members
         for c in opts.conditions
     }
@@ -270,6 +266,13 @@ def filter_dataset(
         "max_prompt_tokens": opts.max_prompt_tokens,
         "schemas": {t.name: t.version for t in (VOTES, ITEM_SCORES, QUARANTINE)},
     }
+    if opts.audit:  # absent without --audit, so a run without it keeps the key it always had
+        config["audit"] = {
+            "items": opts.audit,
+            "seed": opts.seed,
+            "max_new_tokens": opts.max_new_tokens,
+            "schema": FILTER_AUDIT.version,
+        }
     run = StageRun(
         workspace,
         STAGE,
@@ -281,7 +284,7 @@ def filter_dataset(
     )
     with run:
         if run.up_to_date:
-            return _result_from(workspace.provenance(STAGE, rec.name) or {}, True)
+            return _result_from(workspace.provenance(STAGE, rec.name) or {}, True, opts.min_letter_mass)
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before any model loads
         items, refused = _refuse_items(
             workspace, rec.name, rec.root, items, members, opts, audio=not all(codes.values())
@@ -300,7 +303,11 @@ def filter_dataset(
         if refused:  # votes units are keyed by exactly the items they answer
             items_fp = stable_hash([items_fp, sorted(q["item_id"] for q in refused)], n=24)
         jobs, dirs, reused = plan_jobs(run, members, items, opts, items_fp, backend_factory, codes)
-        total = reused + sum(len(j.chunks) for j in jobs)
+        audit_plan = (
+            plan_audit(run, members, items, opts, items_fp, backend_factory, codes) if opts.audit else None
+        )
+        audit_todo = len(audit_plan.jobs) if audit_plan else 0
+        total = reused + sum(len(j.chunks) for j in jobs) + audit_todo
         done = {"n": reused}
         if on_progress:
             on_progress(done["n"], total)
@@ -318,17 +325,24 @@ def filter_dataset(
         rows = item_score_rows(
             rec.name, [gold[it.item_id] for it in items], answers, models, opts.conditions, min_correct
         )
-        stats = vote_statistics(rows, answers, models, opts.conditions, min_correct, letter_preference(votes))
+        stats = vote_statistics(
+            rows, answers, models, opts.conditions, min_correct, letter_preference(votes), letter_mass(votes)
+        )
+        audit = None
+        if audit_plan is not None:
+            audit = run_audit(run, audit_plan, members, engine, answers, votes, lambda: on_chunk("", None))
         _write_outputs(run, rec.name, rows, withheld)
         summary = {
             "panel": pnl.name,
             "stats": stats,
             "skipped_no_answer": len(withheld) - len(refused),
             "quarantined": dict(sorted(Counter(q["reason"] for q in withheld).items())),
-            "chunks_run": total - reused,
+            "chunks_run": total - reused - audit_todo,
             "chunks_reused": reused,
             "model_runs": model_runs,
             "swap_borrowed_across_sources": borrowed if "swap" in opts.conditions else None,
         }
+        if audit is not None:
+            summary["audit"] = audit
         prov = run.finish(summary)
-    return _result_from(prov, False)
+    return _result_from(prov, False, opts.min_letter_mass)

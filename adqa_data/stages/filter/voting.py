@@ -18,6 +18,10 @@ model (tests/test_filter.py) and read in one place:
 4. **The continuous score** (not in the paper): mean over models of P(correct | audio) -
    P(correct | silence) with permutation-averaged probabilities, in [-1, 1]. It ranks items inside a
    split; with generate mode the probabilities are one-hot, so it reduces to the mean AC.
+5. **Letter mass** (letters mode): each vote row records how much full-vocabulary probability the shown
+   letters held before renormalising. Its median per member, over every row of every condition and
+   rotation, is what `low_letter_mass` compares with `--min-letter-mass`: a low median says the
+   letters are read off-distribution for that member, whatever the condition.
 """
 
 from __future__ import annotations
@@ -219,6 +223,66 @@ def letter_preference(
     }
 
 
+# The default of `--min-letter-mass`. Under one half, on the typical read the model would rather write
+# something that is not an option letter where the letter is read: the letters are read where it does not
+# put them (its prefill or prompt style does not fit the checkpoint), and the renormalised vote is a guess
+# about an event the model itself finds unlikely. A reporting threshold only: it changes no vote.
+MIN_LETTER_MASS = 0.5
+
+
+def mass_quantiles(values: Sequence[float]) -> dict[str, Any]:
+    """Median, 10th percentile and minimum of letter masses (the low tail is what matters), and the count."""
+    x = np.asarray(values, dtype=np.float64)
+    return {
+        "votes": int(x.size),
+        "median": round(float(np.median(x)), 4),
+        "p10": round(float(np.percentile(x, 10)), 4),
+        "min": round(float(x.min()), 4),
+    }
+
+
+def letter_mass(votes: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per model with letters-mode votes: `mass_quantiles` over all its rows, and the median per condition.
+
+    Every rotation is its own row, so a member is summarised over (item, condition, rotation) reads, the
+    unit at which a letter is read. Models without a recorded mass (options, generate) are absent."""
+    by_model: dict[str, list[float]] = defaultdict(list)
+    by_cond: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for v in votes:
+        if v.get("letter_mass") is not None:
+            by_model[v["model"]].append(float(v["letter_mass"]))
+            by_cond[v["model"]][v["condition"]].append(float(v["letter_mass"]))
+    return {
+        m: {
+            **mass_quantiles(x),
+            "median_by_condition": {c: round(float(np.median(y)), 4) for c, y in sorted(by_cond[m].items())},
+        }
+        for m, x in sorted(by_model.items())
+    }
+
+
+def low_letter_mass(stats: Mapping[str, Any], threshold: float) -> list[dict[str, Any]]:
+    """One warning per member whose median letter mass (from `statistics`) is below `threshold`."""
+    out = []
+    for m, d in stats.get("models", {}).items():
+        mass = d.get("letter_mass")
+        if mass and mass["median"] < threshold:
+            out.append(
+                {
+                    "warning": "low_letter_mass",
+                    "member": m,
+                    "median_letter_mass": mass["median"],
+                    "threshold": threshold,
+                    "message": (
+                        f"member {m}: median letter mass {mass['median']:.3f} < {threshold:g}: its option "
+                        "letters are read where it puts little probability (prompt style or prefill does not "
+                        "fit this checkpoint); check it with --audit N or use --mode generate"
+                    ),
+                }
+            )
+    return out
+
+
 def statistics(
     rows: Sequence[Mapping[str, Any]],
     answers: Mapping[tuple[str, str, str], ModelAnswer],
@@ -226,6 +290,7 @@ def statistics(
     conditions: Sequence[str],
     min_correct: int,
     letters: Mapping[str, Mapping[str, float]] | None = None,
+    masses: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything a researcher checks after a filter run, as JSON-able data (also the provenance summary)."""
     n = len(rows)
@@ -247,6 +312,8 @@ def statistics(
         }
         if letters and m in letters:
             per_model[m]["silence_letter_share"] = dict(letters[m])
+        if masses and m in masses:
+            per_model[m]["letter_mass"] = dict(masses[m])
     silent = {m: [answers[(m, x, "silence")].correct for x in ids] for m in models}
     agreement = [
         {

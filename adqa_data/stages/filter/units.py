@@ -1,0 +1,52 @@
+"""The keys of the filter stage's units: what one (model, condition) votes directory, or one member's
+audit, depends on, and nothing else (not the member's name or note, the device, the engine or the vote
+threshold), so reuse is as wide as it is safe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...fingerprints import model_fingerprint, stable_hash
+from ...inference.panel import PanelMember
+from ...prompt_styles import get_style
+from ...schema import VOTES
+from .options import FilterOptions
+
+
+def unit_config(
+    member: PanelMember,
+    condition: str,
+    options: FilterOptions,
+    items_fp: str,
+    codes: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
+    device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
+    member that reads codes (MiMo-Audio) answers from."""
+    cfg = {
+        "member": member.model_dump(exclude={"name", "note"}),
+        "model_fingerprint": model_fingerprint(member.model, member.revision),
+        "prompt_style": get_style(member.prompt_style).model_dump(),  # its definition, not only its name
+        "condition": condition,
+        "condition_params": options.condition_params(condition),
+        "permutations": options.permutations,
+        "chunk_items": options.chunk_items,
+        "votes_schema": VOTES.version,
+    }
+    if member.mode == "generate":
+        cfg["generate"] = {"max_new_tokens": options.max_new_tokens, "seed": options.seed}
+    if codes is not None:
+        cfg["codec_key"] = codes["codec_key"]
+    return cfg
+
+
+def unit_key(
+    member: PanelMember,
+    condition: str,
+    options: FilterOptions,
+    items_fp: str,
+    codes: dict[str, str] | None = None,
+) -> str:
+    """The key a (model, condition) votes directory is marked with."""
+    unit = unit_config(member, condition, options, items_fp, codes)
+    return stable_hash({"config": unit, "items": items_fp}, n=24)
