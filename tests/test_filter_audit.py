@@ -259,6 +259,29 @@ def test_audit_against_a_hand_count(ws):
     assert prov["summary"]["audit"]["members"] == a["members"]
 
 
+def test_audit_table_exports_and_pipeline_steps_take_the_options(ws, tmp_path):
+    from adqa_data.cli.pipeline import load, plan
+    from adqa_data.export import ExportOptions, export
+
+    with pytest.raises(UserError, match="adqa-data filter") as e:  # no audit yet: what to run, not a crash
+        export(ws, "native", options=ExportOptions(table="filter_audit"), out=tmp_path / "none")
+    assert "filter_audit" in e.value.what
+    gold = gold_of(ws)
+    flt.filter_dataset(
+        ws, panel("letters"), options=flt.FilterOptions(audit=4), backend_factory=factory_of(gold)
+    )
+    res = export(ws, "native", options=ExportOptions(table="filter_audit"), out=tmp_path / "audit")
+    assert res.check["ok"] and res.rows == {"default": 8}
+    (tmp_path / "p.yaml").write_text(
+        "workspace: w\nsteps:\n  - filter: {panel: tiny, audit: 20, min_letter_mass: 0.3}\n"
+    )
+    (argv,) = plan(load(tmp_path / "p.yaml"))
+    assert argv[:5] == ["filter", "--panel", "tiny", "--audit", "20"] and argv[5:7] == [
+        "--min-letter-mass",
+        "0.3",
+    ]
+
+
 def test_audit_is_reproducible_resumable_and_reused(ws):
     gold = gold_of(ws)
     reply, _ = planted_reply(gold)

@@ -25,6 +25,7 @@ STAGE_OF = {
     "code_index": "encode",
     "votes": "filter",
     "item_scores": "filter",
+    "filter_audit": "filter",
     "prompts": "sample",
     "rollouts": "rollout",
     "predictions": "eval",
