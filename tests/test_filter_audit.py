@@ -186,6 +186,11 @@ def test_votes_of_an_older_schema_are_recomputed_not_read(ws, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(UserError, match="votes v1"):  # never read as if it were the current table
         ws.read(VOTES, "audiomcq", "m0", "audio")
+    from adqa_data.stages.stats import stats
+
+    panel_stats = stats(ws, sections=["panel"])["sections"]["panel"]  # stats says so and goes on
+    assert "votes v1" in panel_stats["note"] and "rerun 'adqa-data filter'" in panel_stats["note"]
+    assert "letter_mass" not in panel_stats and panel_stats["silence_correct_histogram"]
     new = factory_of(gold)
     res = flt.filter_dataset(ws, panel("letters", "letters"), backend_factory=new)
     assert not res.up_to_date and [m for m, _, _ in new.built] == ["m0", "m1"]

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..errors import UserError
 from ..schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES, TableSpec
 from ..workspace import Workspace, read_table, shard_paths
 from .eval.stage import summarize
@@ -282,7 +283,11 @@ def panel_section(ws: Workspace, dataset: str, scores: pl.DataFrame) -> dict[str
     gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index"])).with_columns(
         pl.col("answer_index").cast(pl.Int64)
     )
-    votes = _votes_frame(ws, dataset)
+    try:
+        votes = _votes_frame(ws, dataset)
+    except UserError as e:  # votes of an older schema (a filter rerun recomputes them) or a broken shard
+        out["note"] = f"votes not read ({e.what}): rerun 'adqa-data filter'"
+        return out
     if votes is None:
         out["note"] = "no votes tables: per-model accuracy, pairwise kappa and letter mass skipped"
         return out
