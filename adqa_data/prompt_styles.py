@@ -6,19 +6,27 @@ and audio placeholder. Stages name a style in `Query.prompt_style`; users may ad
 `pipelines/prompts/` (`load_prompt_style`).
 
 Built in:
-- `letters`  — options shown as "A. …" lines and an instruction to answer with the letter. The reply's
+- `letters`    — options shown as "A. …" lines and an instruction to answer with the letter. The reply's
   first token is the letter, so `letters` scoring reads one next-token distribution (no generation).
-- `audiomcq` — the prompt of R1-AQA, AudioMCQ and NeMo-RL, verbatim: the choices as a Python list repr
-  and "<answer> </answer>", with the AudioMCQ system prompt.
-- `think`    — the DCASE 2026 MiMo-Audio report's format (docs/method.md#prompt-and-output-format): reason
-  inside <think>…</think>, then exactly one letter A–D inside <answer>…</answer>. Used by rollout.
+- `answer_tag` — the same lettered options, the letter asked for inside <answer> </answer>: letters mode
+  prefills `<answer>` and reads the letter after it.
+- `audiomcq`   — the prompt of R1-AQA, AudioMCQ and NeMo-RL, verbatim: the choices as a Python list repr
+  and "<answer> </answer>", with the AudioMCQ system prompt. Its options carry no letters, so it has no
+  letters mode (options or generate mode read it).
+- `think`      — the DCASE 2026 MiMo-Audio report's format (docs/method.md#prompt-and-output-format): reason
+  inside <think>…</think>, then exactly one letter A–D inside <answer>…</answer>. Used by rollout. The
+  letter comes after reasoning, so letters mode refuses it (generate mode reads it).
+
+`letter_prefix` is the style's half of where letters mode reads the letter; the model's half (how its
+replies open, whatever the style asks) is `inference.letter_position`, which combines the two.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .answers import LETTERS
 from .errors import UserError
@@ -42,14 +50,38 @@ class PromptStyle(BaseModel):
     name: str
     system: str | None = Field(None, description="system prompt; None = the model family's default")
     user: str = Field(description="template of the user turn's text (after the audio)")
-    letter_first: bool = Field(
-        False, description="the reply starts with the option letter, so letters can be scored in one forward"
+    letter_prefix: str | None = Field(
+        None,
+        description="the reply's text before the option letter, for a model that follows this style: "
+        "'' = the reply starts with the letter, '<answer>' = with an answer tag; letters mode prefills it "
+        "and reads the next token. None = the letter comes after free text (reasoning), so letters mode "
+        "cannot read it",
     )
     option_reply: str | None = Field(
         None,
         description="template ({choice}, {letter}) of a reply giving one option, scored in `options` mode; "
         "None = options mode not supported by this style",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _letter_first(cls, data: Any) -> Any:
+        """Older style files say `letter_first: true | false`: true is `letter_prefix: ''`, false is
+        `letter_prefix: null` (the letter's position unknown: letters mode refused)."""
+        if isinstance(data, dict) and "letter_first" in data:
+            data = dict(data)
+            first = data.pop("letter_first")
+            if "letter_prefix" in data:
+                raise ValueError("give letter_prefix only (letter_first is its older form)")
+            if not isinstance(first, bool):
+                raise ValueError(f"letter_first must be true or false, not {first!r}")
+            data["letter_prefix"] = "" if first else None
+        return data
+
+    @property
+    def letter_first(self) -> bool:
+        """The reply starts with the bare option letter (a letter is the whole answer)."""
+        return self.letter_prefix == ""
 
     def render(self, question: str, choices: list[str]) -> str:
         """The user turn's text for one item."""
@@ -77,7 +109,7 @@ LETTERS_STYLE = PromptStyle(
     name="letters",
     system=None,
     user="{question}\n{options}\nAnswer with the option's letter from the given choices directly.",
-    letter_first=True,
+    letter_prefix="",
     # options mode: the option's own wording as the reply, so the letter (and its position bias) is not scored
     option_reply="{choice}",
 )
@@ -89,19 +121,29 @@ AUDIOMCQ_STYLE = PromptStyle(
         "{question} Please choose the answer from the following options: {choices_list}. "
         "Output the final answer in <answer> </answer>."
     ),
-    letter_first=False,
+    letter_prefix=None,  # the options are shown unlettered: a letter is not what the reply names
     option_reply="<answer>{choice}</answer>",
+)
+
+ANSWER_TAG_STYLE = PromptStyle(
+    name="answer_tag",
+    system=None,
+    user="{question}\n{options}\nOutput the option's letter in <answer> </answer>.",
+    letter_prefix="<answer>",
+    option_reply=None,
 )
 
 THINK_STYLE = PromptStyle(
     name="think",
     system=THINK_SYSTEM,
     user="{question}\n{options}",
-    letter_first=False,
+    letter_prefix=None,  # the letter comes after the reasoning
     option_reply=None,
 )
 
-BUILTIN: dict[str, PromptStyle] = {s.name: s for s in (LETTERS_STYLE, AUDIOMCQ_STYLE, THINK_STYLE)}
+BUILTIN: dict[str, PromptStyle] = {
+    s.name: s for s in (LETTERS_STYLE, ANSWER_TAG_STYLE, AUDIOMCQ_STYLE, THINK_STYLE)
+}
 _REGISTERED: dict[str, PromptStyle] = {}
 
 

@@ -9,9 +9,14 @@
         backend: vllm             # transformers | vllm
         prompt_style: letters
         mode: letters             # letters | options | generate
+        reply_opens_with: answer_tag  # optional: letter | answer_tag | think (how its replies open)
 
 Relative local paths resolve against the YAML file's folder, so a panel file can point at models
 stored next to it.
+
+`reply_opens_with` is for a checkpoint the toolkit cannot know: it overrides the family's and the known
+checkpoints' opening, and letters mode prefills the reply up to the letter from it (`<answer>` for
+answer_tag) or refuses the member (think: use generate mode). See `inference.letter_position`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ class PanelMember(BaseModel):
     backend: Literal["transformers", "vllm"] = "transformers"
     prompt_style: str = "letters"
     mode: Literal["letters", "options", "generate"] = "letters"
+    reply_opens_with: Literal["letter", "answer_tag", "think"] | None = Field(
+        None,
+        description="how this checkpoint's replies open whatever the prompt asks; None = as its family or "
+        "known checkpoint declares, else as the prompt style asks (letters mode prefills up to the letter)",
+    )
     dtype: str = "auto"
     revision: str | None = None
     trust_remote_code: bool = False

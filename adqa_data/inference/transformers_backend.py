@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import UserError, require
-from ..prompt_styles import LETTERS, PromptStyle, get_style
+from ..prompt_styles import PromptStyle, get_style
 from . import shared_prefix
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
 from .adapters.base import LoadedModel
+from .letter_position import LetterReading, after_user, declared_opening, letter_prefix, read_letters
 from .types import Completion, Generation, LetterScores, Query, Sampling
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,7 +90,9 @@ class TransformersBackend:
     `shared_attention`: "prefix" keeps the shared prefix's KV once and attends to it from all rows at
     once (`shared_prefix.py`); "copy" copies it into every row's cache (plain transformers attention,
     kept as the reference the tests compare against). `loaded`: sample with a model the caller already
-    holds (`model` then only names it); `close()` leaves that model alone.
+    holds (`model` then only names it); `close()` leaves that model alone. `reply_opens_with`: how this
+    checkpoint's replies open (letter | answer_tag | think), when the adapter cannot know it
+    (`letter_position`: letters mode prefills the reply up to the letter from it).
     """
 
     name = "transformers"
@@ -107,6 +110,7 @@ class TransformersBackend:
         adapter: ModelAdapter | None = None,
         shared_attention: str = "prefix",
         loaded: LoadedModel | None = None,
+        reply_opens_with: str | None = None,
     ):
         require("torch", "models", "the transformers backend")
         if (
@@ -132,31 +136,26 @@ class TransformersBackend:
             raise UserError(f"shared_attention must be 'prefix' or 'copy', not {shared_attention!r}")
         self.shared_attention = shared_attention
         self._prefix_states: OrderedDict[tuple, PrefixState] = OrderedDict()
-        self._letter_ids: dict[tuple, list[int]] = {}
+        self.reply_opening = declared_opening(str(model), adapter.family, reply_opens_with)
+        self._readings: dict[tuple, LetterReading] = {}
         tok = self.model.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.model.eos_token_ids[0]
         self.stats = {"prefix_passes": 0, "shared_rows": 0, "plain_rows": 0, "passes": 0}
 
     # =============================================================================== public API
     def score_letters(self, queries: list[Query]) -> list[LetterScores]:
-        """Per query, P(letter) at the first reply token over the shown letters, renormalised, and the
-        letters' mass under the full-vocabulary softmax there."""
+        """Per query, P(letter) over the shown letters where the reply names its option (after the
+        prefill `letter_position` gives), renormalised, and the letters' mass under the full-vocabulary
+        softmax there. The prefill is part of the suffix run against the shared [system + clip] prefix."""
         import torch
 
         if not queries:
             return []
-        rows = self.prepare(queries)
-        for r in rows:
-            if not r.style.letter_first:
-                raise UserError(
-                    f"prompt style {r.style.name!r} does not start the reply with the letter, so letters cannot "
-                    "be read from one forward",
-                    fix="use a letter-first style (e.g. 'letters') for letters mode, or the options/generate mode",
-                )
+        rows, readings = self.prepare_letters(queries)
         out: list[LetterScores | None] = [None] * len(rows)
         for batch in self.batches(rows):
             p = self._prompt_pass(batch)
-            ids = [self._letters_for(r) for r in batch]
+            ids = [list(readings[r.index].letter_ids) for r in batch]
             width = max(len(i) for i in ids)
             idx = torch.tensor([i + [i[0]] * (width - len(i)) for i in ids], device=self.model.device)
             with torch.no_grad():
@@ -358,27 +357,38 @@ class TransformersBackend:
         b = tok(suffix, add_special_tokens=False).input_ids
         return a + b == tok(prefix + suffix, add_special_tokens=False).input_ids
 
-    def _letters_for(self, row: PreparedRow) -> list[int]:
-        """Token ids of the shown letters as the reply's first token, checked against the tokenizer:
-        each letter must be one token and must not merge with the end of the prompt, or
-        its probability is not the model's."""
-        k = len(row.query.choices)
-        key = (row.style.name, k, row.suffix_ids[-4:].__repr__())
-        if key not in self._letter_ids:
-            tok = self.model.tokenizer
-            ids = []
-            for L in LETTERS[:k]:
-                one = tok(L, add_special_tokens=False).input_ids
-                joined = tok(tok.decode(row.suffix_ids) + L, add_special_tokens=False).input_ids
-                if len(one) != 1 or joined != row.suffix_ids + one:
-                    raise UserError(
-                        f"the letter {L!r} is not a token of its own after the prompt of style "
-                        f"{row.style.name!r} with this tokenizer, so its probability cannot be read there",
-                        fix="use a prompt whose reply starts with the bare letter (the 'letters' style)",
-                    )
-                ids.append(one[0])
-            self._letter_ids[key] = ids
-        return self._letter_ids[key]
+    def prepare_letters(self, queries: list[Query]) -> tuple[list[PreparedRow], list[LetterReading]]:
+        """`prepare` for letters mode: each row's suffix ends with its prefill, and how its letters are
+        read after it (`letter_position`)."""
+        rows = self.prepare(queries)
+        readings = [self._letter_reading(r) for r in rows]
+        for r, rd in zip(rows, readings):
+            r.suffix_ids = r.suffix_ids + list(rd.prefill_ids)
+        return rows, readings
+
+    def _letter_reading(self, row: PreparedRow) -> LetterReading:
+        """The prefill and letter ids of one row, from the prompt's end after its last special token
+        (the only part a prefill or a letter can merge with), cached per end."""
+        q, st = row.query, row.style
+        prompt = self.adapter.build_prompt(q, st)
+        prefix = letter_prefix(
+            st, self.reply_opening, after_user(prompt, st.render(q.question, q.choices)), who=f"query {q.key}"
+        )
+        tok = self.model.tokenizer
+        special = set(tok.added_tokens_decoder)
+        cut = max((i + 1 for i, t in enumerate(row.suffix_ids) if t in special), default=0)
+        tail = row.suffix_ids[cut:]
+        key = (tuple(tail), prefix, len(q.choices))
+        if key not in self._readings:
+            self._readings[key] = read_letters(
+                lambda s: tok(s, add_special_tokens=False).input_ids,
+                tok.decode,
+                tail,
+                prefix,
+                len(q.choices),
+                f"prompt style {st.name!r}",
+            )
+        return self._readings[key]
 
     def _continuations(self, row: PreparedRow) -> list[list[int]]:
         """Token ids of each option's reply, as they tokenize after this prompt."""

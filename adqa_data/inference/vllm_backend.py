@@ -6,10 +6,13 @@ batching and caches the KV blocks of that prefix across requests (its prefix-cac
 content hash of the audio, so queries carrying equal silence share blocks even within one call).
 
 How each mode maps onto vLLM (vllm 0.32; file references are to the installed `vllm` package):
-- `score_letters`: one step, `SamplingParams(max_tokens=1, temperature=0, logprob_token_ids=[ids of
-  the shown letters])`, which returns exactly those log-probabilities (`sampling_params.py`,
-  `v1/sample/sampler.py: gather_specific_token_logprobs`); they are renormalised over the letters.
-  `logprobs=20` would miss letters and `allowed_token_ids` masks before the top-k, so neither is used.
+- `score_letters`: the prompt string ends with the letter prefill (`letter_position`), then one step,
+  `SamplingParams(max_tokens=1, temperature=0, logprob_token_ids=[ids of the shown letters])`, which
+  returns exactly those log-probabilities (`sampling_params.py`, `v1/sample/sampler.py:
+  gather_specific_token_logprobs`). In an all-greedy call the processed log-probs are the plain
+  log-softmax over the full vocabulary (`Sampler.sample`), so the letters' mass is the sum of their
+  exp; they are then renormalised over the letters. `logprobs=20` would miss letters and
+  `allowed_token_ids` masks before the top-k, so neither is used.
 - `score_options`: each option's reply appended to the prompt, `prompt_logprobs=0` (the log-prob of
   every prompt token), the mean over the reply's tokens, softmax over options. COST: a request with
   `prompt_logprobs` never reads the prefix cache (`sampling_params.py` sets
@@ -44,8 +47,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError, require
-from ..prompt_styles import LETTERS, PromptStyle, get_style
+from ..prompt_styles import PromptStyle, get_style
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
+from .letter_position import LetterReading, after_user, declared_opening, letter_prefix, read_letters
 from .types import Completion, Generation, LetterScores, Query, Sampling
 
 # vLLM seeds the i-th of n samples with seed + i; keep a derived seed far enough below 2**63.
@@ -64,6 +68,8 @@ class VLLMConfig:
     `kv_cache_memory_bytes` — the latter is what a shared CPU machine wants, since vLLM's CPU default
     reserves a fraction of the whole node's memory; `enforce_eager=True` skips compilation).
     `max_batch_queries`: queries per `llm.generate` call (bounds the audio held in flight).
+    `reply_opens_with`: how this checkpoint's replies open (letter | answer_tag | think) when the adapter
+    cannot know it (letters mode prefills the reply up to the letter from it: `letter_position`).
     """
 
     model: str
@@ -76,6 +82,7 @@ class VLLMConfig:
     enable_prefix_caching: bool = True
     logprobs_mode: str = "processed_logprobs"
     max_batch_queries: int = 256
+    reply_opens_with: str | None = None
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> VLLMBackend:
@@ -130,6 +137,8 @@ class VLLMBackend:
         self._tok = self._llm.get_tokenizer()
         self._added = list(self._tok.get_added_vocab())
         self._tail_ids: dict[str, list[int]] = {}
+        self.reply_opening = declared_opening(cfg.model, self.adapter.family, cfg.reply_opens_with)
+        self._readings: dict[tuple, LetterReading] = {}
         self.stats: dict[str, int] = {
             "generate_calls": 0,
             "requests": 0,
@@ -143,17 +152,13 @@ class VLLMBackend:
         letters' mass (the sum of their full-vocabulary probabilities)."""
         reqs, params = [], []
         for q in queries:
-            style = get_style(q.prompt_style)
-            if not style.letter_first:
-                raise UserError(
-                    f"prompt style {style.name!r} does not start the reply with the letter, so letters cannot "
-                    "be read from one step",
-                    fix="use a letter-first style (e.g. 'letters') for letters mode, or the options/generate mode",
-                )
-            req = self.adapter.vllm_request(q, style)
+            req, reading = self.letters_request(q)
             reqs.append(req)
-            letters = self._letter_ids(req["prompt"], len(q.choices), style)
-            params.append(self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=letters))
+            params.append(
+                self._vllm.SamplingParams(
+                    max_tokens=1, temperature=0.0, logprob_token_ids=list(reading.letter_ids)
+                )
+            )
         outs = self._run(queries, reqs, params)
         scores = []
         for p, o in zip(params, outs):
@@ -299,22 +304,31 @@ class VLLMBackend:
             self._tail_ids[text] = list(self._tok.encode(text, add_special_tokens=False))
         return self._tail_ids[text]
 
-    def _letter_ids(self, prompt: str, k: int, style: PromptStyle) -> list[int]:
-        """Token ids of the first k letters as the reply's first token. Each must be one token that does
-        not merge with the end of the prompt, or its probability is not the model's."""
+    def letters_request(self, query: Query) -> tuple[dict[str, Any], LetterReading]:
+        """The vLLM request of `query` in letters mode (its prompt ends with the prefill) and how its
+        letters are read after it (`letter_position`), cached per prompt end."""
+        style = get_style(query.prompt_style)
+        req = self.adapter.vllm_request(query, style)
+        prompt = req["prompt"]
+        prefix = letter_prefix(
+            style,
+            self.reply_opening,
+            after_user(prompt, style.render(query.question, query.choices)),
+            who=f"query {query.key}",
+        )
         tail = self._tail(prompt)
-        base = self._encode(tail)
-        ids = []
-        for L in LETTERS[:k]:
-            one = self._encode(L)
-            if len(one) != 1 or self._encode(tail + L) != base + one:
-                raise UserError(
-                    f"the letter {L!r} is not a token of its own after the prompt of style {style.name!r} "
-                    "with this tokenizer, so its probability cannot be read there",
-                    fix="use a prompt whose reply starts with the bare letter (the 'letters' style)",
-                )
-            ids.append(one[0])
-        return ids
+        key = (tail, prefix, len(query.choices))
+        if key not in self._readings:
+            self._readings[key] = read_letters(
+                self._encode,
+                self._tok.decode,
+                self._encode(tail),
+                prefix,
+                len(query.choices),
+                f"prompt style {style.name!r}",
+            )
+        reading = self._readings[key]
+        return {**req, "prompt": prompt + reading.prefill_text}, reading
 
     def _continuation_ids(self, prompt: str, reply: str, style: PromptStyle) -> list[int]:
         """Token ids of an option's reply as they tokenize after this prompt."""

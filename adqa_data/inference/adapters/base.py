@@ -59,6 +59,11 @@ class ModelAdapter:
     transformers_support: ClassVar[bool] = True
     vllm_trust_remote_code: ClassVar[bool] = False
     hub_ids: ClassVar[tuple[str, ...]] = ()  # public checkpoints of this family, for docs and panels
+    # How the family's replies open whatever the prompt asks ("letter" | "answer_tag" | "think"), and the
+    # same per known checkpoint (hub id -> opening); None / absent = the reply follows the prompt style.
+    # Letters mode prefills the reply up to the letter from these (`inference.letter_position`).
+    reply_opens_with: ClassVar[str | None] = None
+    checkpoint_openings: ClassVar[dict[str, str]] = {}
 
     def __init__(self, path: str | Path | None = None):
         self.path = str(path) if path is not None else None

@@ -26,7 +26,9 @@ system turn when it has one, as the DCASE 2026 MiMo-Audio report's think format 
 Styles whose text asks for a `<think>` block end at the assistant turn, so the completion writes the
 whole think-then-answer template the format reward checks; the others get upstream's empty think block
 (its non-thinking mode), so their reply starts with the answer. Each segment is tokenized on its own, as
-upstream does.
+upstream does. Letters mode therefore follows the style (no `reply_opens_with` for the family): after the
+empty think block it prefills the style's `letter_prefix`; a think style has none and is refused
+(upstream's thinking mode, `<think>\n` then reasoning, answers only after it).
 
 Dropout: the input local transformer has attention dropout 0.1 in the official config. It is set to 0
 at load, so a training-mode forward computes the same function as the sampler (GRPO's importance

@@ -9,6 +9,8 @@ second of audio (750 for 30 s). The prompt is split right after `<|audio_eos|>`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ...errors import require
@@ -26,6 +28,9 @@ class Qwen2AudioAdapter(ModelAdapter):
     audio_placeholder = "<|AUDIO|>"
     default_system = "You are a helpful assistant."
     hub_ids = ("Qwen/Qwen2-Audio-7B-Instruct", "mispeech/r1-aqa")
+    # R1-AQA's GRPO format reward credits only a reply that is exactly `<answer>...</answer>`
+    # (xiaomi-research/r1-aqa, src/utils/rewards.py), so its replies open with the answer tag
+    checkpoint_openings: ClassVar[dict[str, str]] = {"mispeech/r1-aqa": "answer_tag"}
 
     def _wrap(self, system: str | None, user_text: str, has_audio: bool) -> PromptParts:
         head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""

@@ -25,7 +25,7 @@ from ...workspace import StageRun
 from .config import EvalConfig
 from .metrics import majority_vote
 
-LETTER_STYLE = "letters"  # P(letter) is read at the first reply token: a letter-first style
+LETTER_STYLE = "letters"  # the style letters are read with when the run's style has no letter position
 
 
 def _code_queries(
@@ -95,10 +95,11 @@ def _queries(
 
 
 def letter_scores(backend: Backend, queries: list[Query]) -> list[np.ndarray]:
-    """P(letter) per shown option, read with a letter-first prompt style whatever style generated."""
+    """P(letter) per shown option, read with the run's style when it has a letter position (the
+    backend prefills up to it), else with the letters style."""
     style = (
         queries[0].prompt_style
-        if queries and get_style(queries[0].prompt_style).letter_first
+        if queries and get_style(queries[0].prompt_style).letter_prefix is not None
         else LETTER_STYLE
     )
     return [a.probs for a in ask(backend, "letters", [replace(q, prompt_style=style) for q in queries])]

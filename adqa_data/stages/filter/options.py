@@ -9,6 +9,7 @@ from typing import Any
 
 from ...errors import UserError
 from ...inference.answering import MODES
+from ...inference.letter_position import declared_opening, letter_prefix
 from ...inference.panel import Panel, PanelMember, load_panel
 from ...inference.trust import allow_remote_code, family_needs_remote_code
 from ...names import safe_name
@@ -139,13 +140,12 @@ def effective_members(panel: Panel, mode: str | None, trust_remote_code: bool = 
         )
         member = m.model_copy(update={"mode": mode or m.mode, "trust_remote_code": remote})
         style = get_style(member.prompt_style)
-        if member.mode == "letters" and not style.letter_first:
-            raise UserError(
-                f"member {m.name!r}: prompt style {style.name!r} does not start the reply with the "
-                "option letter, so 'letters' mode cannot read it",
-                where=f"panel {panel.name}",
-                fix="use prompt_style: letters, or mode: options / generate",
-            )
+        if member.mode == "letters":  # the letter must be reachable without reasoning (letter_position)
+            opening = declared_opening(m.model, m.family, m.reply_opens_with)
+            try:
+                letter_prefix(style, opening, who=f"member {m.name!r}")
+            except UserError as e:
+                raise UserError(e.what, where=f"panel {panel.name}", fix=e.fix) from None
         if member.mode == "options" and style.option_reply is None:
             raise UserError(
                 f"member {m.name!r}: prompt style {style.name!r} has no option reply for 'options' mode",
