@@ -1,10 +1,19 @@
-"""The layered answer parser, shared by filter (generate mode), rollout (correctness reward) and eval.
+"""The layered answer parser, shared by filter (generate mode), rollout (correctness and format rewards)
+and eval: the single source of truth for what a model's output names.
 
 `parse_answer(text, choices)` returns the option a model's output names, the layer that found it, or
 the reason it credits nothing. Peers are either too strict (R1-AQA: regex then exact string; NeMo-RL:
 alphanumerics only, exact compare) or hackable (substring matching credits `<answer></answer>`,
 and outputs listing several options). This parser recovers malformed outputs (the layered fallback
-of the DCASE 2026 MiMo-Audio report) but never credits an output that does not name exactly one option.
+of the DCASE 2026 MiMo-Audio report) but never credits an output that does not name exactly one option,
+nor a letter the output rejects.
+
+Reading copy. Output and option texts are read after the same normalisation (`normalize`): invisible
+format characters (zero-width space and joiners, soft hyphen, BOM, direction marks) are dropped, then
+NFKC turns fullwidth letters and punctuation ("Ａ", "［Ｄ］", "（Ｂ）", "："), mathematical letters
+(bold, italic, sans-serif, script, double-struck, monospace), circled letters, NBSP and the ideographic
+space into ASCII; the CJK full stop and comma, CJK brackets and curly quotes are mapped to ASCII too.
+The credited `text` is the option exactly as given.
 
 Layers, tried in order; the first that applies decides (a refusal stops the search, too):
 
@@ -12,41 +21,97 @@ Layers, tried in order; the first that applies decides (a refusal stops the sear
                      brackets, a trailing `.`/`)`/`:`, markdown `**`/backticks/quotes and lower case
                      (`<answer> (b). </answer>`).
 2. ``answer_text``   the block's whole text is one option's text (case, punctuation, spacing and a
-                     leading article ignored; a `"A. "` prefix on the options, as in DCASE 2025, is
-                     ignored too). Tried before letters, since options may contain letters
-                     ("Speaker B talks first"). Exact only: a substring rule is what credits `""`.
-3. ``answer_letter`` a letter inside the block: `<answer>C. dog barking</answer>`,
-                     `<answer>The answer is (C)</answer>`, `<answer>C dog barking</answer>` (letter then
-                     that option's text). A letter followed by the text of another option names two
-                     options and is refused (``letter_text_conflict``).
-4. ``after_think``   no answer block: the answer-looking letter after the last `</think>`.
-5. ``last_letter``   no answer block and nothing after `</think>`: the last answer-looking letter.
+                     leading article followed by a space ignored, so "A car horn" is the text but "A. car
+                     horn" is a label and a text; a `"A. "` prefix on the options, as in DCASE 2025, is
+                     ignored too). Tried before letters, since options may contain letters ("Room A").
+                     Exact only: a substring rule is what credits `""`.
+3. ``answer_letter`` a letter inside the block, read as a statement (below): `<answer>C. dog
+                     barking</answer>`, `<answer>The answer is (C)</answer>`, `<answer>D, since the tempo
+                     rises</answer>`, `<answer>choice c</answer>`, `<answer>C dog barking</answer>` (letter
+                     then that option's text; a block starting with an out-of-range label, "E. ...", is
+                     ``letter_out_of_range``).
+4. ``after_think``   no answer block: the statement after the last `</think>`, when it holds a letter.
+5. ``last_letter``   no answer block and no letter after `</think>`: the last answer-looking letter,
+                     read within its statement.
 
 Answer blocks are authoritative: when the output has any `<answer>` block (an unclosed one at the end,
 as in a truncated output, counts, but is reported as ``answer_letter`` at best), layers 4-5 are not
-tried. Every non-empty block must name the same option; empty blocks beside a valid one are ignored.
+tried. Every non-empty block must name the same option; empty blocks beside a valid one are ignored;
+when blocks are refused for different reasons, the first of multiple_options, letter_text_conflict,
+letter_out_of_range, negated_only, unparseable_answer is reported.
 
-Answer-looking letters (layers 3-5) are upper case only, so the article "a" and the pronoun "I" are
-never letters, and only these forms count, never a bare capital inside a sentence ("A dog barks"):
-`(B)` `[B]`, `B.` `B)` (not `A.M.`), `**B**`, a letter alone on a line, a letter ending the text,
-"answer is B" / "answer: B" / "I choose B", and "option B" / "choice B". Only letters of the item's
-options count (A-D for four options); a block holding a single out-of-range letter is refused with
-``letter_out_of_range``.
+Answer-looking letters (layers 3-5) are letters of the item's options (A-D for four options) in one of
+these forms, never a bare capital inside a sentence ("A dog barks", "Vitamin C is good", "Plan B is"):
+- after an answer cue, up to two adverbs between: "answer is B", "answer: B", "the answer is most likely
+  B", "I choose B", "I'd go with (B)";
+- after a label word: "option B", "choice (B)". Only here is a lower-case letter read, when it ends the
+  phrase or one of is/was/seems/fits/matches/because/since follows ("choice c", "option (b).");
+  a bare "a" or "i" in prose never is;
+- `(B)` `[B]`, `B.` `B)` (not `A.M.`), `**B**`, a letter alone on a line, a letter ending the text;
+- beside CJK text: "答案是B", "正解はCです";
+- at a sentence or clause start (a line start, after . ! ? ; : or a comma, optionally after a lead-in
+  word: so, thus, hence, therefore, then, overall, clearly, finally, and, but, or, nor, while, whereas,
+  because, since, though, although, yet, however, maybe, perhaps, possibly, probably, that, I think,
+  I believe, I guess, I'd say) and followed by a comma, colon, semicolon, dash or bracket, or by a word
+  of this closed list: is, isn't, are, was, wasn't, seems, seemed, appears, looks, sounds, fits,
+  matches, describes, corresponds, aligns, captures, reflects, makes, remains, works, wins, would,
+  wouldn't, should, must, could, couldn't, might, does, doesn't, did, didn't, has, can't, cannot, won't,
+  fails, because, since, as, rather than, instead of. So "A, given the hiss", "A seems right", "B because the tempo rises" and
+  "so C fits" name the letter, while "A dog barks", "A man speaks" and "A given recording" keep the
+  article ("given" is left out of the list for that reason), and "I" is never read this way (the pronoun).
+Letters inside an option's text are never answer letters: where the text of an option holding a letter
+token ("Room C", "Speaker A talks first") appears in the output, its letters are not read, so "The
+answer is Room C" names no letter.
 
-Naming two options is refused (``multiple_options``): two different answer-looking letters, or a
-hedge such as "A or B", "A, C", "A/B", "A and B", "A B C D", "A-D" in the statement that is read. The
-statement is the whole block (layers 1-3), everything after `</think>` (layer 4), or, for layer 5, the
-line of the last answer-looking letter, starting at its last "answer is"-style cue when it has one
-(so "Option A is a cat, option B a dog, so the answer is B." credits B, "The answer is A or B"
+Negation. A letter is rejected when
+- one of these stands right before it (a label word, "the" or a bracket may come between): no, rather
+  than, instead of, other than, anything but, except (for), excluding, exclude, eliminate, rule out,
+  unlike, reject, dismiss, discard, cross out, neither, nor; 不, 非, 没, 无, 排除 (then 是 or 选);
+- "not", "n't", "never" or "cannot" precedes it by at most six words within its clause (no punctuation,
+  and none of so, thus, therefore, hence, but, because, since, while, whereas, and, or, then, however,
+  yet, although, though, instead, rather between): "definitely not D", "it isn't B", "I don't think
+  it's D"; but "Not sure, but B" and "It doesn't bark so the answer is B" affirm B;
+- a rejecting predicate follows it: "D is wrong", "(D) is clearly incorrect", "(D) can be ruled out", "D is
+  not", "D isn't", "D does not fit", "D fails", "D: wrong", 错/不对/不是/間違/ではない — unless what follows
+  is an option's own text ("D: not a dog").
+A rejection before the first or after the last letter of a hedged list ("A or B", "A, B and C"; a
+semicolon ends a list) covers the whole list: "not A or B", "A and B are wrong", "not A, C" reject every letter of it. In a statement,
+a letter rejected anywhere is never credited ("It could be A. Definitely not A." credits nothing); the
+one letter affirmed beside rejected ones is credited ("C, not A", "C rather than A", "C instead of A",
+"not A but C", "B; A is wrong"): exactly one option is affirmed, and "X, not Y" is how models commit.
+A statement whose letters are all rejected credits nothing (``negated_only``), whatever the options
+left: "not D" does not name one of A-C. Rejected letters make no hedge.
+
+Letter and text. Where the credited letter has an option's whole text beside it — after it, past a
+comma, colon, stop, dash, bracket or "i.e.", up to a punctuation mark ("D, the trumpet", "C. dog
+barking", "B (cat)"), or before it when it is bracketed ("the trumpet (D)", from the last punctuation
+mark or answer cue) — that text must be the same option's, else ``letter_text_conflict``; in every
+layer. A label with its own option's text is one option even when the text holds another letter: with
+options "Room C", "Room A", "Room D", "Room B", "Choice B: Room A" credits B and "Choice A: Room A" is a
+conflict. A following sentence that only starts with an option's words is no text ("D. The trumpet is
+not heard." credits D).
+
+Naming two options is refused (``multiple_options``): two different affirmed letters, or a hedge such as
+"A or B", "A, C", "A/B", "A and B", "A B C D", "A-D", "option a or option b" in the statement that is
+read. The statement is the whole block (layers 1-3), everything after `</think>` (layer 4), or, for
+layer 5, the line of the last answer-looking letter, starting at its last "answer is"-style cue when it
+has one (so "Option A is a cat, option B a dog, so the answer is B." credits B, "The answer is A or B"
 credits nothing). Hedges look at letters A-H whatever the option count, so "B or E" is refused on a
-four-option item while "B, I think" is not; an "A" followed by a lower-case word is read as the
-article, so "(B) A dog barks" is not a hedge. When text follows `</think>` but holds no letter, layer 5
-reads the whole output, reasoning included ("... so the answer is B</think> It barks." credits B).
+four-option item while "B, I think" is not; an "A" followed by a lower-case word that is not in the verb
+list above is read as the article, so "(B) A dog barks" is not a hedge but "B or A would fit" is. When
+text follows `</think>` but holds no letter, layer 5 reads the whole output, reasoning included ("... so
+the answer is B</think> It barks." credits B).
+
+Refusal reasons (`NoCredit`): ``no_answer``, ``empty_answer``, ``multiple_options``,
+``letter_text_conflict``, ``letter_out_of_range`` (a block holding one letter beyond the options),
+``unparseable_answer`` (a non-empty block naming no option), ``negated_only``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,15 +128,20 @@ class Layer:
     LAST_LETTER = "last_letter"
 
 
+# the layers that read an answer block: the format reward credits an answer block only through them
+BLOCK_LAYERS = frozenset({Layer.STRICT, Layer.ANSWER_TEXT, Layer.ANSWER_LETTER})
+
+
 class NoCredit:
     """Why nothing was credited. Stable strings: users count outputs by them."""
 
     NO_ANSWER = "no_answer"  # nothing that looks like an answer
     EMPTY_ANSWER = "empty_answer"  # only empty answer blocks: <answer></answer>, <answer> . </answer>
     MULTIPLE_OPTIONS = "multiple_options"  # names two or more options
-    LETTER_TEXT_CONFLICT = "letter_text_conflict"  # "C. <text of option A>"
+    LETTER_TEXT_CONFLICT = "letter_text_conflict"  # "C. <text of option A>", "I pick D, <text of A>"
     OUT_OF_RANGE = "letter_out_of_range"  # <answer>E</answer> with four options
     UNPARSEABLE = "unparseable_answer"  # a non-empty answer block that names no option
+    NEGATED_ONLY = "negated_only"  # names options only to reject them: "not D", "D is wrong"
 
 
 @dataclass(frozen=True)
@@ -94,6 +164,32 @@ def letter_for(index: int) -> str:
     return LETTERS[index]
 
 
+# ------------------------------------------------------------------------------------ normalisation
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_PUNCT = str.maketrans(
+    {
+        "\u3002": ".",  # 。
+        "\u3001": ",",  # 、
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        **dict.fromkeys("\u3010\u3014\u3016\u3018", "["),  # 【〔〖〘
+        **dict.fromkeys("\u3011\u3015\u3017\u3019", "]"),
+        **dict.fromkeys("\u300c\u300d\u300e\u300f", '"'),  # 「」『』
+    }
+)
+
+
+def normalize(text: str) -> str:
+    """The copy of `text` the parser reads (options and outputs alike): invisible format characters
+    dropped, NFKC (fullwidth and mathematical letters, fullwidth brackets, NBSP), CJK brackets and
+    full stops and curly quotes mapped to ASCII. ASCII text is returned as is."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).translate(_PUNCT)
+
+
 # ----------------------------------------------------------------------------------------- patterns
 # the think/answer tags, defined once (rewards.format reads the same tags): case and inner spaces free
 THINK_OPEN = re.compile(r"<\s*think\s*>", re.IGNORECASE)
@@ -107,87 +203,190 @@ _BLOCK = re.compile(rf"{_OPEN}((?:(?!{_OPEN}).)*?){_CLOSE}", re.IGNORECASE | re.
 _UNCLOSED = re.compile(rf"{_OPEN}((?:(?!{_OPEN}|{_CLOSE}).)*)\Z", re.IGNORECASE | re.DOTALL)
 _WORDCHAR = re.compile(r"[^\W_]")
 _STRICT = re.compile(r"[\s*`'\"]*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*[.):]?[\s*`'\"]*")
-# "C. rest", "(C) rest", "C) rest", "C: rest", "C - rest"
-_LEAD = re.compile(r"[\s*]*(?:[(\[]\s*([A-Z])\s*[)\]]|([A-Z])\s*[.):\-\u2013])[\s*]*(\S.*?)\s*", re.DOTALL)
+_LEAD = re.compile(r"[\s*]*(?:[(\[]\s*([A-Z])\s*[)\]]|([A-Z])\s*[.):\-\u2013])")  # "C. ", "(C)", "C:"
 _LEAD_SPACE = re.compile(r"\s*([A-Z])\s+(\S.*?)\s*", re.DOTALL)  # "C dog barking"
-_ARTICLE = re.compile(r"^(?:a|an|the) ")
+_ARTICLE = re.compile(r"\s*(?:a|an|the)\s+")  # only before a space: "A. car horn" is a label, not "a"
 _OPTION_PREFIX = re.compile(r"\s*[(\[]?([A-Z])[.):\]]\s+")  # "A. Writing" (DCASE 2025 options)
+_TOKEN = re.compile(r"[^\W_]+")
+_NON_WORD = re.compile(r"[\W_]+")
 _NEXT_NOT_ALNUM = r"(?![A-Za-z0-9])"
+_AFTER_NON_ALNUM = r"(?<![A-Za-z0-9].)"  # placed right after a letter: the character before it is no alnum
+
+
+def _words(*words: str) -> str:
+    """`\\b(?i:w1|w2|...)`, written to start with a character class so that `re` skips straight to the
+    candidate positions: several times faster on long reasoning than a pattern opening with `\\b`."""
+    firsts = "".join(sorted({w[0].lower() + w[0].upper() for w in words}))
+    branches = "|".join(f"(?<=[{w[0].lower()}{w[0].upper()}])(?i:{w[1:]})" for w in words)
+    return rf"[{firsts}](?<![^\W_].)(?:{branches})"
+
+
+_GO_WITH_AND_CO = _words("choose", "chose", "pick", "select", r"go\s+with")
 _CUE = (
-    r"(?i:\b(?:answer|choice|option)s?\b\s*(?:is|was|:|=|would\s+be|should\s+be|must\s+be|will\s+be)"
-    r"\s*:?|\b(?:choose|chose|pick|select|go\s+with)\b)"
+    rf"(?:{_words('answer', 'choice', 'option')}s?\b\s*(?i:is|was|:|=|would\s+be|should\s+be|must\s+be"
+    rf"|will\s+be)\s*:?|{_GO_WITH_AND_CO}\b)"
 )
+_CUE_RE = re.compile(_CUE)
+_LABEL = rf"{_words('option', 'choice')}s?"
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+# after a sentence-initial capital, the words that make it the letter, not the article "A" (closed list)
+_VERBS = (
+    r"is|isn't|are|was|wasn't|seems|seemed|appears|looks|sounds|fits|matches|describes|corresponds|aligns|"
+    r"captures|reflects|makes|remains|works|wins|would|wouldn't|should|must|could|couldn't|might|"
+    r"does|doesn't|did|didn't|has|can't|cannot|won't|fails|because|since|as|rather\s+than|instead\s+of"
+)
+# the words after which a capital followed by a verb is the letter too ("so C is", "I think A fits")
+_LEAD_IN = (
+    r"(?i:so|thus|hence|therefore|then|overall|clearly|finally|and|but|or|nor|while|whereas|because|since"
+    r"|though|although|yet|however|maybe|perhaps|possibly|probably|that|i\s+think|i\s+believe|i\s+guess"
+    r"|i'd\s+say)"
+)
+# what may stand before a sentence-initial letter: a line start or a sentence end, list markers, a lead-in
+_BEFORE_INITIAL = re.compile(
+    rf"(?:(?:^|[.!?;:,][ \t]+)[ \t>*#\"'`_-]*(?:{_LEAD_IN},?\s+)?|(?<![^\W_]){_LEAD_IN},?\s+)[(\[]?\Z",
+    re.MULTILINE,
+)
+_NOT_ARTICLE = rf"(?!(?<=A)\s+(?!(?:{_VERBS})(?![\w'-]))[a-z])"  # "A dog": the article, "A is": the letter
+_INITIAL_LETTER_NEXT = rf"(?=\s*[,;:(\u2013\u2014]|\s+-\s|\s+(?:{_VERBS})(?![\w'-]))"
+
+# negation: a letter right after one of these (a label, article or bracket between) is rejected
+_NEG_TIGHT = (
+    r"\b(?:no|rather\s+than|instead\s+of|other\s+than|anything\s+but|except(?:\s+for)?|excluding|"
+    r"exclud(?:e|es|ed)|eliminat(?:e|es|ed|ing)|rul(?:e|es|ed|ing)\s+out|unlike|reject(?:s|ed|ing)?|"
+    r"dismiss(?:es|ed|ing)?|discard(?:s|ed|ing)?|cross(?:es|ed|ing)?\s+out|neither|nor)\b"
+    r"|(?:\u4e0d|\u975e|\u6ca1|\u6c92|\u65e0|\u7121|\u6392\u9664)(?:\u662f|\u9009|\u9078)?"  # 不 非 没 无 排除 (是 选)
+)
+# ... or up to six words after one of these, within the clause (no punctuation, no clause word between)
+_NEG_VERB = r"(?:\bnot|n't|\bnever|\bcannot)\b"
+_CLAUSE = (
+    r"so|thus|therefore|hence|but|because|since|while|whereas|and|or|then|however|yet|although|though|"
+    r"instead|rather"
+)
+# a cheap first look: the window before a letter holds a part of some negation word
+_NEG_HINT = re.compile(
+    r"(?i:no|n't|never|rather|instead|other|but|exce|exclu|elim|rul|unlike|reject|dismiss|discard|cross)"
+    r"|[\u4e0d\u975e\u6ca1\u6c92\u65e0\u7121\u6392]"
+)
+_NEG_BEFORE = re.compile(
+    rf"(?i:(?:{_NEG_TIGHT}|{_NEG_VERB}(?:\s+(?!(?:{_CLAUSE})\b)[\w']+){{0,6}}?)"
+    r"(?:\s+(?:the\s+)?(?:options?|choices?|letters?|answers?))?[\s(\[*\"'`]*)\Z"
+)
+# ... or a letter followed by a rejecting predicate: "D is wrong", "(D) can be ruled out", "D isn't it"
+_COPULA = (
+    r"(?:is|are|was|were|seems?|seemed|looks?|appears?|sounds?|feels?"
+    r"|(?:would|must|can|could|should|will|may|might)\s+be|ha(?:s|ve)\s+been|gets?|becomes?)"
+)
+_ADVERB = r"(?:\w+ly|also|too|just|so|quite|very|both|all|then|thus|therefore|again)"
+_BAD = (
+    r"(?:wrong|incorrect|false|unlikely|implausible|impossible|invalid|inaccurate|mistaken|excluded"
+    r"|eliminated|ruled\s+out|out(?!\s+of))"
+)
+_NEG_AFTER = re.compile(
+    rf"(?i:[)\]*]*(?:\s*[:\u2013\u2014(-])?\s*(?:(?:{_COPULA}\s+(?:{_ADVERB}\s+)?(?:not\s+)?)?{_BAD}\b"
+    rf"|{_COPULA}\s+(?:{_ADVERB}\s+)?not\b"
+    r"|(?:is|are|was|were|does|do|did|can|could|would|will|should)(?:n't|\s+not)\b|cannot\b|fail(?:s|ed)?\b)"
+    r"|\s*\u662f?(?:\u9519|\u932f|\u4e0d\u5bf9|\u4e0d\u5c0d|\u4e0d\u6b63\u786e|\u4e0d\u662f|\u9593\u9055|"
+    r"\u8bef|\u8aa4|\u3067\u306f\u306a|\u3058\u3083\u306a))"  # 错 不对 不正确 不是 間違 误 ではな じゃな
+)
+# the text beside a letter: after it ("D, the trumpet", "C. dog", "B (cat)"), or before a bracketed one
+_GAP_AFTER = re.compile(
+    r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely)[\s,:]*)?"
+)
+_SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
+_SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
+_SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
 
 
 @dataclass(frozen=True)
 class _Patterns:
-    letters: tuple[re.Pattern[str], ...]  # answer-looking letters, group 1
-    cue: re.Pattern[str]
-    hedge: re.Pattern[str]  # two letters joined as a hedge, groups 1 and 2
+    letters: tuple[re.Pattern[str], ...]  # answer-looking letters, group 1 (or 2: lower case after a label)
+    initial: re.Pattern[str]  # a capital that is the letter if it starts a sentence (`_BEFORE_INITIAL`)
+    cjk: re.Pattern[str]  # a letter beside CJK text: tried on non-ASCII text only
+    hedges: tuple[re.Pattern[str], ...]  # two letters joined as a hedge, groups 1 and 2
 
 
 @lru_cache(maxsize=len(LETTERS))
 def _patterns(num_choices: int) -> _Patterns:
-    letter = f"([{LETTERS[:num_choices]}])"
+    shown = LETTERS[:num_choices]
+    letter, lower = f"([{shown}])", f"([{shown.lower()}])"
+    initial_class = f"([{shown.replace('I', '')}])"  # "I, ..." and "I would ..." are the pronoun
     hedged = f"[{LETTERS[: max(num_choices, 8)]}]"
+    hedged_any = f"[{LETTERS[: max(num_choices, 8)]}{LETTERS[: max(num_choices, 8)].lower()}]"
     letters = (
-        re.compile(rf"{_CUE}[\s*]*(?i:(?:option|choice)\s*)?[(\[]?[\s*]*{letter}{_NEXT_NOT_ALNUM}"),
-        re.compile(rf"(?i:\b(?:option|choice)s?)\s*[(\[]?{letter}{_NEXT_NOT_ALNUM}"),
+        re.compile(
+            rf"{_CUE}[\s*]*(?:(?i:most|very|\w+ly)\s+){{0,2}}(?i:(?:option|choice)\s*)?[(\[]?[\s*]*{letter}"
+            rf"{_NEXT_NOT_ALNUM}"
+        ),
+        # upper case after a label word; lower case too, when it ends the phrase: "option (c)", "choice b."
+        re.compile(
+            rf"{_LABEL}\s*[(\[]?(?:{letter}{_NEXT_NOT_ALNUM}|{lower}(?:[)\]]|(?=\s*(?:[.,:;!?*\"'`]|\Z))"
+            r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
+        ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),
-        re.compile(rf"(?<![A-Za-z0-9.]){letter}[.)]{_NEXT_NOT_ALNUM}"),
+        re.compile(rf"{letter}(?<![A-Za-z0-9.].)[.)]{_NEXT_NOT_ALNUM}"),
         re.compile(rf"\*\*\s*{letter}\s*[.)]?\s*\*\*"),
         re.compile(rf"^[ \t>*#-]*{letter}[ \t*.)]*$", re.MULTILINE),
-        re.compile(rf"(?<![A-Za-z0-9]){letter}[^A-Za-z0-9]*\Z"),
+        re.compile(rf"{letter}{_AFTER_NON_ALNUM}[^A-Za-z0-9]*\Z"),
     )
+    initial = re.compile(rf"{initial_class}{_AFTER_NON_ALNUM}{_INITIAL_LETTER_NEXT}")
+    cjk = re.compile(rf"{letter}(?:(?<=[{_CJK}].){_NEXT_NOT_ALNUM}|{_AFTER_NON_ALNUM}(?=[{_CJK}]))")
     sep = r"(?:\s*(?:[,/&+;\-\u2013]|(?i:or|and|nor|vs\.?)\b)\s*|\s+)"
-    hedge = re.compile(
-        rf"(?<![A-Za-z0-9])[(\[]?({hedged})[)\]]?"
-        rf"(?={sep}[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}(?!(?<=A)\s+[a-z]))"
+    hedges = (
+        re.compile(
+            rf"({hedged}){_AFTER_NON_ALNUM}[)\]]?"
+            rf"(?={sep}[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}{_NOT_ARTICLE})"
+        ),
+        re.compile(  # "option a or b", "choices b and c"
+            rf"{_LABEL}\s*[(\[]?({hedged_any})[)\]]?"
+            rf"(?={sep}[(\[]?(?i:(?:option|choice)\s*)?({hedged_any})[)\]]?{_NEXT_NOT_ALNUM})"
+        ),
     )
-    return _Patterns(letters, re.compile(_CUE), hedge)
-
-
-def _letters_in(region: str, pats: _Patterns) -> list[tuple[int, str]]:
-    """Answer-looking letters with their positions, in text order."""
-    found = {m.start(1): m.group(1) for p in pats.letters for m in p.finditer(region)}
-    return sorted(found.items())
-
-
-def _hedges(region: str, pats: _Patterns) -> bool:
-    """True when two different letters are joined as alternatives: "A or B", "A, C", "A/B", "A B"."""
-    return any(m.group(1) != m.group(2) for m in pats.hedge.finditer(region))
-
-
-def _names_several(region: str, pats: _Patterns) -> bool:
-    """True when the statement names two different options or hedges between two letters."""
-    return len({letter for _, letter in _letters_in(region, pats)}) > 1 or _hedges(region, pats)
+    return _Patterns(letters, initial, cjk, hedges)
 
 
 def _norm(s: str) -> str:
-    s = " ".join(re.sub(r"[\W_]+", " ", s.casefold()).split())
-    return _ARTICLE.sub("", s)
+    s = s.casefold()
+    m = _ARTICLE.match(s)
+    return " ".join(_NON_WORD.sub(" ", s[m.end() if m else 0 :]).split())
 
 
-def _choice_keys(choices: list[str]) -> list[set[str]]:
-    """Per option, the normalised texts that count as that option (with and without an "A. " prefix)."""
-    keys = []
-    for i, c in enumerate(choices):
-        k = {_norm(c)}
+@dataclass(frozen=True)
+class _Options:
+    """What the parser needs to know about one item's options, computed once per option list."""
+
+    keys: tuple[frozenset[str], ...]  # per option, the normalised texts that count as it
+    mask: re.Pattern[str] | None  # option texts that hold a letter ("Room C"): never read as letters
+    pats: _Patterns
+
+
+@lru_cache(maxsize=4096)
+def _options(choices: tuple[str, ...]) -> _Options:
+    keys, masked = [], []
+    for i, raw in enumerate(choices):
+        c = normalize(raw)
+        texts = [c]
         m = _OPTION_PREFIX.match(c)
-        if m and m.group(1) == LETTERS[i]:
-            k.add(_norm(c[m.end() :]))
-        keys.append(k - {""})
-    return keys
+        if m and m.group(1) == LETTERS[i]:  # "A. Writing": the prefix is the option's own label
+            texts = [c, c[m.end() :]]
+        keys.append(frozenset({_norm(t) for t in texts} - {""}))
+        tokens = _TOKEN.findall(texts[-1])
+        if len(tokens) > 1 and any(len(t) == 1 and t.upper() in LETTERS for t in tokens):
+            masked.append(r"[\W_]+".join(map(re.escape, tokens)))
+    mask = None
+    if masked:
+        alternatives = "|".join(sorted(set(masked), key=len, reverse=True))
+        mask = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+    return _Options(tuple(keys), mask, _patterns(len(choices)))
 
 
-def _match_text(s: str, keys: list[set[str]]) -> int | None:
+def _match_text(s: str, keys: Sequence[frozenset[str]]) -> int | None:
     """The one option whose text `s` is, or None (also when two options share the text)."""
     n = _norm(s)
     hits = [i for i, k in enumerate(keys) if n in k]
     return hits[0] if len(hits) == 1 else None
 
 
-# ------------------------------------------------------------------------------------------- layers
+# ------------------------------------------------------------------------------------------ reading
 @dataclass(frozen=True)
 class _Reading:
     index: int | None
@@ -195,8 +394,144 @@ class _Reading:
     reason: str | None = None
 
 
-def _read_block(content: str, closed: bool, keys: list[set[str]], pats: _Patterns) -> _Reading:
+@dataclass(frozen=True)
+class _Mention:
+    pos: int  # where the letter is
+    letter: str  # upper case
+    hedge: bool = False  # found only as one side of a hedge (a bare capital in "A B C")
+
+
+class _Region:
+    """One statement's text, as read: its answer-looking letters, hedges and negations."""
+
+    def __init__(self, text: str, opts: _Options) -> None:
+        self.text = text
+        masked = text if opts.mask is None else opts.mask.sub(lambda m: "x" * len(m.group()), text)
+        self.masked, self.opts = masked, opts
+        pats = opts.pats
+        found: dict[int, str] = {}
+        for p in pats.letters + (() if masked.isascii() else (pats.cjk,)):
+            for m in p.finditer(masked):
+                g = 1 if m.start(1) >= 0 else 2  # the label pattern: upper case in group 1, lower in 2
+                found.setdefault(m.start(g), m.group(g).upper())
+        for m in pats.initial.finditer(masked):
+            if m.start() not in found and _BEFORE_INITIAL.search(masked, max(0, m.start() - 40), m.start()):
+                found[m.start()] = m.group(1)
+        self.mentions = sorted(found.items())
+        self.pairs = sorted(
+            {
+                (m.start(1), m.group(1).upper(), m.start(2), m.group(2).upper())
+                for p in opts.pats.hedges
+                for m in p.finditer(masked)
+            }
+        )
+
+    def _rejected_before(self, pos: int) -> bool:
+        lo = max(0, pos - 80)
+        return bool(_NEG_HINT.search(self.masked, lo, pos) and _NEG_BEFORE.search(self.masked, lo, pos))
+
+    def _rejected_after(self, pos: int) -> bool:
+        # "D: not a dog" may be option D's own text, which is no verdict on D
+        return (
+            bool(_NEG_AFTER.match(self.masked, pos + 1))
+            and _text_after(self.text, pos, self.opts.keys) is None
+        )
+
+    def negated(self, lo: int, hi: int) -> set[int]:
+        """Positions in [lo, hi) of rejected letters; a rejection before the first or after the last
+        letter of a hedged list ("not A or B", "A and B are wrong") covers the whole list."""
+        lists: list[list[int]] = []
+        for p1, _, p2, _ in self.pairs:  # sorted: a pair that starts where the last list ends extends it
+            if lo <= p1 and p2 < hi and ";" not in self.masked[p1:p2]:  # "B; A is wrong" is no list
+                if lists and lists[-1][-1] == p1:
+                    lists[-1].append(p2)
+                else:
+                    lists.append([p1, p2])
+        out = {
+            p
+            for members in lists
+            if self._rejected_before(members[0]) or self._rejected_after(members[-1])
+            for p in members
+        }
+        out.update(
+            p
+            for p, _ in self.mentions
+            if lo <= p < hi and p not in out and (self._rejected_before(p) or self._rejected_after(p))
+        )
+        return out
+
+    def read(self, layer: str, lo: int = 0, hi: int | None = None) -> _Reading | None:
+        """What the statement [lo, hi) names; None when it holds no letter at all."""
+        hi = len(self.text) if hi is None else hi
+        mentions = [(p, letter) for p, letter in self.mentions if lo <= p < hi]
+        pairs = [q for q in self.pairs if lo <= q[0] and q[2] < hi]
+        if not mentions and not pairs:
+            return None
+        negated = self.negated(lo, hi)
+        rejected = {letter for p, letter in mentions if p in negated} | {
+            letter for q in pairs for p, letter in (q[:2], q[2:]) if p in negated
+        }
+        affirmed = {letter for p, letter in mentions if p not in negated} - rejected
+        hedged = any(a != b and p not in negated and q not in negated for p, a, q, b in pairs)
+        if hedged or len(affirmed) > 1:
+            return _Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
+        if not affirmed:
+            return _Reading(None, reason=NoCredit.NEGATED_ONLY) if rejected else None
+        (letter,) = affirmed
+        index = LETTERS.index(letter)
+        for p, other in mentions:
+            if other == letter and p not in negated:
+                beside = _text_beside(self.text, p, self.opts.keys)
+                if beside is not None and beside != index:
+                    return _Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
+        return _Reading(index, layer)
+
+    def last_statement(self) -> tuple[int, int] | None:
+        """Layer 5's statement: the line of the last answer-looking letter, from its last cue."""
+        if not self.mentions:
+            return None
+        pos = self.mentions[-1][0]
+        start = self.masked.rfind("\n", 0, pos) + 1
+        end = self.masked.find("\n", pos)
+        end = len(self.masked) if end < 0 else end
+        cues = [m.start() for m in _CUE_RE.finditer(self.masked, start, pos + 1) if m.start() <= pos]
+        return (cues[-1] if cues else start), end
+
+
+def _text_after(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+    """The option whose whole text follows the letter at `pos` ("D, the trumpet", "C. dog barking",
+    "B (cat)", "C, i.e. cat"), up to a punctuation mark: the longest match over the next few."""
+    start = _GAP_AFTER.match(text, pos + 1).end()
+    window = text[start : start + _SPAN_MAX + 1]
+    ends = [m.start() for m in _SPAN_END.finditer(window)][:4]
+    if len(window) <= _SPAN_MAX:
+        ends.append(len(window))
+    hits = [hit for hit in (_match_text(window[:end], keys) for end in ends if end > 0) if hit is not None]
+    return hits[-1] if hits else None
+
+
+def _text_before(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+    """The option whose whole text stands before the bracketed letter at `pos` ("the trumpet (D)"),
+    from the last punctuation mark or answer cue."""
+    head = text[:pos].rstrip(" *")
+    if not head.endswith(("(", "[")):
+        return None
+    before = head[max(0, len(head) - 1 - _SPAN_MAX) : -1]
+    cut = max(
+        [0] + [m.end() for m in _SPAN_START.finditer(before)] + [m.end() for m in _CUE_RE.finditer(before)]
+    )
+    return _match_text(before[cut:], keys) if before[cut:].strip() else None
+
+
+def _text_beside(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+    """The option whose whole text stands beside the letter at `pos`, after it or before it."""
+    after = _text_after(text, pos, keys)
+    return after if after is not None else _text_before(text, pos, keys)
+
+
+def _read_block(content: str, closed: bool, opts: _Options) -> _Reading:
     """What one answer block names."""
+    keys = opts.keys
     n = len(keys)
     if not _WORDCHAR.search(content):
         return _Reading(None, reason=NoCredit.EMPTY_ANSWER)
@@ -209,34 +544,32 @@ def _read_block(content: str, closed: bool, keys: list[set[str]], pats: _Pattern
     by_text = _match_text(content, keys)
     if by_text is not None:
         return _Reading(by_text, Layer.ANSWER_TEXT)
-    m = _LEAD.fullmatch(content)
-    if m and (m.group(1) or m.group(2)) in LETTERS:
-        letter, rest = m.group(1) or m.group(2), m.group(3)
-        if letter not in LETTERS[:n]:
-            return _Reading(None, reason=NoCredit.OUT_OF_RANGE)
-        index = LETTERS.index(letter)
-        by_text = _match_text(rest, keys)
-        if by_text is not None:  # "C. <an option's text>": the text must be option C's
-            if by_text == index:
-                return _Reading(index, Layer.ANSWER_LETTER)
-            return _Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
-        if {letter} | {other for _, other in _letters_in(rest, pats)} != {letter} or _hedges(content, pats):
-            return _Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
-        return _Reading(index, Layer.ANSWER_LETTER)
+    m = _LEAD.match(content)
+    if m and (m.group(1) or m.group(2)) in LETTERS[n:]:
+        return _Reading(None, reason=NoCredit.OUT_OF_RANGE)
     m = _LEAD_SPACE.fullmatch(content)
-    if m and m.group(1) in LETTERS[:n] and _match_text(m.group(2), keys) == LETTERS.index(m.group(1)):
-        return _Reading(LETTERS.index(m.group(1)), Layer.ANSWER_LETTER)
-    if _names_several(content, pats):
-        return _Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
-    found = _letters_in(content, pats)
-    if found:
-        return _Reading(LETTERS.index(found[0][1]), Layer.ANSWER_LETTER)
-    return _Reading(None, reason=NoCredit.UNPARSEABLE)
+    if m and m.group(1) in LETTERS[:n]:
+        by_text = _match_text(m.group(2), keys)
+        if by_text is not None:  # "C <an option's text>": the text must be option C's
+            if by_text == LETTERS.index(m.group(1)):
+                return _Reading(by_text, Layer.ANSWER_LETTER)
+            return _Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
+    reading = _Region(content, opts).read(Layer.ANSWER_LETTER)
+    return reading or _Reading(None, reason=NoCredit.UNPARSEABLE)
 
 
-def _read_blocks(blocks: list[tuple[str, bool]], keys: list[set[str]], pats: _Patterns) -> _Reading:
+_REFUSAL_ORDER = [
+    NoCredit.MULTIPLE_OPTIONS,
+    NoCredit.LETTER_TEXT_CONFLICT,
+    NoCredit.OUT_OF_RANGE,
+    NoCredit.NEGATED_ONLY,
+    NoCredit.UNPARSEABLE,
+]
+
+
+def _read_blocks(blocks: list[tuple[str, bool]], opts: _Options) -> _Reading:
     """All blocks together: credited only when every non-empty block names the same option."""
-    readings = [_read_block(content, closed, keys, pats) for content, closed in blocks]
+    readings = [_read_block(content, closed, opts) for content, closed in blocks]
     named = [r for r in readings if r.reason != NoCredit.EMPTY_ANSWER]
     if not named:
         return _Reading(None, reason=NoCredit.EMPTY_ANSWER)
@@ -248,57 +581,37 @@ def _read_blocks(blocks: list[tuple[str, bool]], keys: list[set[str]], pats: _Pa
     return named[0]
 
 
-_REFUSAL_ORDER = [
-    NoCredit.MULTIPLE_OPTIONS,
-    NoCredit.LETTER_TEXT_CONFLICT,
-    NoCredit.OUT_OF_RANGE,
-    NoCredit.UNPARSEABLE,
-]
-
-
-def _read_after_think(region: str, pats: _Patterns) -> _Reading | None:
-    """Layer 4; None when the region holds no answer-looking letter and no hedge."""
-    if _names_several(region, pats):
-        return _Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
-    found = _letters_in(region, pats)
-    return _Reading(LETTERS.index(found[0][1]), Layer.AFTER_THINK) if found else None
-
-
-def _read_last_letter(body: str, pats: _Patterns) -> _Reading:
+def _read_last_letter(body: str, opts: _Options) -> _Reading:
     """Layer 5: the last answer-looking letter, read within its statement."""
-    found = _letters_in(body, pats)
-    if not found:
+    region = _Region(body, opts)
+    span = region.last_statement()
+    if span is None:
         return _Reading(None, reason=NoCredit.NO_ANSWER)
-    pos, letter = found[-1]
-    start = body.rfind("\n", 0, pos) + 1
-    end = body.find("\n", pos)
-    line = body[start : end if end >= 0 else len(body)]
-    cues = [m.start() for m in pats.cue.finditer(line) if m.start() <= pos - start]
-    statement = line[cues[-1] :] if cues else line
-    if _names_several(statement, pats):
-        return _Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
-    return _Reading(LETTERS.index(letter), Layer.LAST_LETTER)
+    return region.read(Layer.LAST_LETTER, *span) or _Reading(None, reason=NoCredit.NO_ANSWER)
 
 
-def parse_answer(text: str, choices: list[str]) -> ParsedAnswer:
+def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
     """The option `text` names among `choices` (in shown order), and which layer found it.
 
-    Rules: see the module docstring. Never credits an empty answer or an output naming two options.
+    Rules: see the module docstring. Never credits an empty answer, an output naming two options or a
+    rejected ("not D") letter.
     """
     if not 1 <= len(choices) <= len(LETTERS):
         raise ValueError(f"need 1 to {len(LETTERS)} choices, got {len(choices)}")
-    pats = _patterns(len(choices))
-    keys = _choice_keys(choices)
+    opts = _options(tuple(choices))
+    text = normalize(text)
     blocks = [(m.group(1), True) for m in _BLOCK.finditer(text)]
     unclosed = _UNCLOSED.search(text)
     if unclosed:
         blocks.append((unclosed.group(1), False))
     if blocks:
-        reading = _read_blocks(blocks, keys, pats)
+        reading = _read_blocks(blocks, opts)
     else:
         closes = list(THINK_CLOSE.finditer(text))
-        after = _read_after_think(ANY_TAG.sub("\n", text[closes[-1].end() :]), pats) if closes else None
-        reading = after or _read_last_letter(ANY_TAG.sub("\n", text), pats)
+        after = None
+        if closes:
+            after = _Region(ANY_TAG.sub("\n", text[closes[-1].end() :]), opts).read(Layer.AFTER_THINK)
+        reading = after or _read_last_letter(ANY_TAG.sub("\n", text), opts)
     if reading.index is None:
         return ParsedAnswer(None, None, None, None, reading.reason)
     return ParsedAnswer(reading.index, LETTERS[reading.index], choices[reading.index], reading.layer)

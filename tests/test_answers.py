@@ -3,94 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from answer_cases import ALL_CASES, AT, CASES, CHOICES, T  # noqa: F401  (CASES: the table, importable here)
 
 from adqa_data.answers import LETTERS, Layer, NoCredit, ParsedAnswer, letter_for, parse_answer
 
-CHOICES = ["dog barking", "cat meowing", "bird singing", "car horn"]
-T = "<think>The clip has a high-pitched repeated call.</think>"
-
-S, AT, AL, TH, LL = Layer.STRICT, Layer.ANSWER_TEXT, Layer.ANSWER_LETTER, Layer.AFTER_THINK, Layer.LAST_LETTER
-MULTI, EMPTY, NONE = NoCredit.MULTIPLE_OPTIONS, NoCredit.EMPTY_ANSWER, NoCredit.NO_ANSWER
-
-# (output, expected index, expected layer or refusal reason)
-CASES = [
-    # layer 1: strict
-    (f"{T}<answer>B</answer>", 1, S),
-    (f"{T}\n<answer> C </answer>\n", 2, S),
-    (f"{T}<answer>B.</answer>", 1, S),
-    (f"{T}<answer>(D)</answer>", 3, S),
-    (f"{T}<answer>b</answer>", 1, S),
-    (f"{T}<answer>**A**</answer>", 0, S),
-    (f"{T}< Answer >C</ answer >", 2, S),
-    (f"{T}<ANSWER>A)</ANSWER>", 0, S),
-    (f"{T}<answer>B</answer><answer>B</answer>", 1, S),  # agreeing blocks
-    ("<think>Format: <answer> </answer>.</think><answer>D</answer>", 3, S),  # echoed empty template
-    ("<think>Maybe A or B? It is high-pitched.</think><answer>C</answer>", 2, S),  # hedging while thinking
-    # layer 2: the block is one option's text
-    (f"{T}<answer>Cat meowing</answer>", 1, AT),
-    (f"{T}<answer>  bird   singing. </answer>", 2, AT),
-    (f"{T}<answer>A car horn</answer>", 3, AT),  # leading article
-    # layer 3: a letter inside the block
-    (f"{T}<answer>The answer is C</answer>", 2, AL),
-    (f"{T}<answer>C. bird singing</answer>", 2, AL),
-    (f"{T}<answer>(B) cat meowing</answer>", 1, AL),
-    (f"{T}<answer>Answer: **D**</answer>", 3, AL),
-    (f"{T}<answer>option B</answer>", 1, AL),
-    (f"{T}<answer>C bird singing</answer>", 2, AL),  # letter then that option's text
-    (f"{T}<answer>B", 1, AL),  # truncated: unclosed block at the end
-    # layer 4: after </think>
-    (f"{T}B", 1, TH),
-    (f"{T}\n\nThe answer is C.\n", 2, TH),
-    (f"{T}A dog barks in the distance, so the answer is (D).", 3, TH),  # article "A" is no letter
-    (f"{T}(B) A cat is meowing.", 1, TH),  # "(B) A cat": article, not a hedge
-    (f"{T}A", 0, TH),
-    # layer 5: the last answer-looking letter
-    ("The sound is a meow. Final answer: B", 1, LL),
-    ("Option A is a dog, option B a cat, so the answer is B.", 1, LL),
-    ("I think it is **D**.", 3, LL),
-    ("<think>It purrs, so the answer is B.</think> A cat.", 1, LL),  # nothing after </think>: reasoning
-    ("Reasoning first.\nC\nHope this helps!", 2, LL),
-    ("I'd go with C", 2, LL),
-    ("<think>the answer is C", 2, LL),  # truncated inside the reasoning
-    # refusals: reward hacks and outputs naming several options
-    (f"{T}<answer></answer>", None, EMPTY),
-    (f"{T}<answer> </answer>", None, EMPTY),
-    (f"{T}<answer> . </answer>", None, EMPTY),
-    (f"{T}<answer>A or B</answer>", None, MULTI),
-    (f"{T}<answer>A, C</answer>", None, MULTI),
-    (f"{T}<answer>A/B</answer>", None, MULTI),
-    (f"{T}<answer>A B C D</answer>", None, MULTI),
-    (f"{T}<answer>A-D</answer>", None, MULTI),
-    (f"{T}<answer>B or E</answer>", None, MULTI),  # hedging with a non-option still names two
-    (f"{T}<answer>A. dog barking B. cat meowing C. bird singing D. car horn</answer>", None, MULTI),
-    (f"{T}<answer>A</answer><answer>B</answer>", None, MULTI),
-    ("<think>I write <answer>A</answer>, no:</think><answer>B</answer>", None, MULTI),
-    (f"{T}<answer>C. or maybe D</answer>", None, MULTI),
-    (f"{T}The answer is A and B.", None, MULTI),
-    (f"{T}(A) or (B)", None, MULTI),
-    (f"{T}Option A and option C are both plausible.", None, MULTI),
-    ("The answer is A or B", None, MULTI),
-    ("A. B. C. D.", None, MULTI),
-    (f"{T}<answer>C. dog barking</answer>", None, NoCredit.LETTER_TEXT_CONFLICT),
-    (f"{T}<answer>E</answer>", None, NoCredit.OUT_OF_RANGE),
-    (f"{T}<answer>The sound is a dog barking</answer>", None, NoCredit.UNPARSEABLE),  # no substrings
-    (f"{T}<answer>dog barking cat meowing bird singing car horn</answer>", None, NoCredit.UNPARSEABLE),
-    (f"{T}<answer>ABCD</answer>", None, NoCredit.UNPARSEABLE),
-    (f"{T}<answer>I don't know</answer><answer>B</answer>", None, NoCredit.UNPARSEABLE),
-    # no answer at all: capitals that are not answers
-    ("", None, NONE),
-    ("A cat meows loudly.", None, NONE),
-    (f"{T}The answer is a cat meowing", None, NONE),
-    ("Take vitamin E.", None, NONE),  # out of range for four options
-    ("It was recorded at 9 A.M. in a park", None, NONE),
-]
-
 
 @pytest.mark.parametrize(
-    ("text", "index", "layer_or_reason"), CASES, ids=[repr(c[0].replace(T, "<T>"))[:60] for c in CASES]
+    ("choices", "text", "index", "layer_or_reason"),
+    ALL_CASES,
+    ids=[f"{c[0][0][:6]}|{c[1].replace(T, '<T>')!r:.55}" for c in ALL_CASES],
 )
-def test_parse_table(text: str, index: int | None, layer_or_reason: str) -> None:
-    got = parse_answer(text, CHOICES)
+def test_parse_table(choices: list[str], text: str, index: int | None, layer_or_reason: str) -> None:
+    got = parse_answer(text, choices)
     assert got.index == index, got
     if index is None:
         assert (got.reason, got.layer, got.letter, got.text, got.credited) == (
@@ -102,12 +26,12 @@ def test_parse_table(text: str, index: int | None, layer_or_reason: str) -> None
         )
     else:
         assert (got.layer, got.reason) == (layer_or_reason, None)
-        assert (got.letter, got.text, got.credited) == (LETTERS[index], CHOICES[index], True)
+        assert (got.letter, got.text, got.credited) == (LETTERS[index], choices[index], True)
 
 
 def test_table_is_large_and_covers_every_layer_and_reason() -> None:
-    assert len(CASES) >= 40
-    seen = {c[2] for c in CASES}
+    assert len(ALL_CASES) >= 150
+    seen = {c[3] for c in ALL_CASES}
     layers = {v for k, v in vars(Layer).items() if k.isupper()}
     reasons = {v for k, v in vars(NoCredit).items() if k.isupper()}
     assert layers | reasons <= seen
@@ -147,3 +71,71 @@ def test_letter_for() -> None:
 def test_needs_choices() -> None:
     with pytest.raises(ValueError):
         parse_answer("<answer>A</answer>", [])
+
+
+def _fullwidth(s: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
+
+
+def _math_bold(s: str) -> str:
+    return "".join(
+        chr(0x1D400 + ord(c) - 65)
+        if "A" <= c <= "Z"
+        else chr(0x1D41A + ord(c) - 97)
+        if "a" <= c <= "z"
+        else c
+        for c in s
+    )
+
+
+def _zero_width(s: str) -> str:
+    return "\u200b".join(s)
+
+
+@pytest.mark.parametrize("spell", [_fullwidth, _math_bold, _zero_width])
+def test_every_case_reads_the_same_in_other_unicode_forms(spell) -> None:
+    for choices, text, index, layer_or_reason in ALL_CASES:
+        got = parse_answer(spell(text), choices)
+        assert (got.index, got.layer or got.reason) == (index, layer_or_reason), (spell(text), got)
+
+
+def test_option_texts_are_compared_after_the_same_normalisation() -> None:
+    choices = ["Ｄｏｇ\u3000barking", "cat\u00a0meowing", "bird \u200bsinging", "car horn"]
+    assert parse_answer(f"{T}<answer>dog barking</answer>", choices) == ParsedAnswer(0, "A", choices[0], AT)
+    assert parse_answer(f"{T}<answer>cat meowing</answer>", choices).index == 1
+    assert parse_answer(f"{T}<answer>Ｂｉｒｄ ｓｉｎｇｉｎｇ</answer>", choices).index == 2
+    assert parse_answer("So I pick A, car horn.", choices).reason == NoCredit.LETTER_TEXT_CONFLICT
+
+
+REJECTIONS = [
+    "not {L}",
+    "definitely not {L}",
+    "{L} is wrong",
+    "{L} is clearly incorrect",
+    "it isn't {L}",
+    "it can't be option {L}",
+    "we can rule out {L}",
+    "anything but ({L})",
+    "neither {L} nor {M}",
+    "{X} rather than {L}",
+    "{X}, not {L}",
+    "{X} instead of {L}",
+    "not {L} but {X}",
+    "{X}. {L} does not fit",
+]
+WRAPPERS = ["{s}", "The answer: {s}.", f"{T}{{s}}", f"{T}<answer>{{s}}</answer>", f"{T}<answer>{{s}}"]
+
+
+@pytest.mark.parametrize("template", REJECTIONS)
+def test_a_rejected_letter_is_never_credited(template: str) -> None:
+    for rejected in "ABCD":
+        for kept in "ABCD".replace(rejected, ""):
+            other = "ABCD".replace(rejected, "").replace(kept, "")[0]
+            for wrap in WRAPPERS:
+                text = wrap.format(s=template.format(L=rejected, X=kept, M=other))
+                got = parse_answer(text, CHOICES)
+                assert got.letter != rejected, (text, got)
+                if "{X}" in template:  # exactly one option affirmed: it is credited, with no hedge
+                    assert got.letter == kept, (text, got)
+                else:
+                    assert got.reason == NoCredit.NEGATED_ONLY, (text, got)
