@@ -35,6 +35,8 @@ SPANS = [
     ),  # every think block, never the text between them
     ("<think> </think><think>late</think><answer>D</answer>", ["late"], Source.THINK),
     ("Let me think. <think>inside</think> after <answer>B</answer>", ["inside"], Source.THINK),
+    ("<think>a dog <think>barks</think> twice</think>", ["a dog", "barks"], Source.THINK),  # tags cut
+    ("<think>dog <answer>B</answer> bark</think><answer>B</answer>", ["dog", "B", "bark"], Source.THINK),
     ("< THINK >Spaced tags</ think >< answer >B</answer>", ["Spaced tags"], Source.THINK),
     ("<think>正解はＣです 🎺</think><answer>C</answer>", ["正解はＣです 🎺"], Source.THINK),
     ("", [], Source.FREE_TEXT),

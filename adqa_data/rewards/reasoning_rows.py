@@ -18,16 +18,19 @@ with the tag patterns of `answers.py` (the one definition of the tags), in this 
                       told apart without guessing.
 
 Special tokens (the end-of-sequence token, `<|im_end|>`, padding) are never rows; a special token that
-spells a tag is read as that tag. Each reasoning piece is trimmed of surrounding whitespace, and a piece
-without a letter or digit is no reasoning. An output whose pieces are all empty (`<think> </think>`,
-`<answer>B</answer>` alone) has no reasoning rows: the anchoring pass scores it 0, since there is
-nothing to measure and crediting its answer tokens would pay a policy for skipping its reasoning.
+spells a tag is read as that tag. Tags are never reasoning: a piece is cut at any tag inside it (a
+stray second `<think>`, an answer block written inside the think block). Each piece is trimmed of
+surrounding whitespace, and a piece without a letter or digit is no reasoning. An output whose pieces
+are all empty (`<think> </think>`, `<answer>B</answer>` alone) has no reasoning rows: the anchoring
+pass scores it 0, since there is nothing to measure and crediting its answer tokens would pay a policy
+for skipping its reasoning.
 
 Tokens to characters: token i covers the characters it adds to the decoded text (`token_char_spans`:
 measured so that the pieces add up to the decoded whole; a byte-level piece that is half a character
-adds nothing and is counted with the token that completes the character). A token straddling a tag boundary (`>The`,
-`.</` in a byte-level BPE) is a row when any of its characters is inside a trimmed reasoning piece: it
-carries reasoning; a token that holds only tag characters or the whitespace around a tag is not.
+adds nothing and is counted with the token that completes the character). A token straddling a tag
+boundary (`>The`, `.</` in a byte-level BPE) is a row when any of its characters is inside a trimmed
+reasoning piece: it carries reasoning; a token that holds only tag characters or the whitespace around
+a tag is not.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class ReasoningSpans:
 
 
 _ALNUM = re.compile(r"[^\W_]")
+_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 
 
 def _tags(pattern: re.Pattern[str], text: str, kind: str) -> list[tuple[int, int, str]]:
@@ -83,12 +87,22 @@ def _think_blocks(text: str) -> list[tuple[int, int]]:
     return blocks
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    piece = text[start:end]
-    if not _ALNUM.search(piece):
-        return None
-    lead = len(piece) - len(piece.lstrip())
-    return start + lead, start + len(piece.rstrip())
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """`[start, end)` cut at every tag inside it (a stray `<think>` in a block is no reasoning), each
+    piece trimmed of whitespace, those without a letter or digit dropped."""
+    tags = sorted((m.start(), m.end()) for p in _TAGS for m in p.finditer(text, start, end))
+    raw, at = [], start
+    for a, b in tags:
+        if a >= at:
+            raw.append((at, a))
+        at = max(at, b)
+    raw.append((at, end))
+    out = []
+    for a, b in raw:
+        piece = text[a:b]
+        if _ALNUM.search(piece):
+            out.append((a + len(piece) - len(piece.lstrip()), a + len(piece.rstrip())))
+    return out
 
 
 def reasoning_spans(text: str) -> ReasoningSpans:
@@ -101,7 +115,7 @@ def reasoning_spans(text: str) -> ReasoningSpans:
             raw, source = [(0, min(answer))], Source.BEFORE_ANSWER
         else:
             raw, source = [(0, len(text))], Source.FREE_TEXT
-    spans = tuple(s for s in (_trim(text, a, b) for a, b in raw) if s is not None)
+    spans = tuple(piece for a, b in raw for piece in _pieces(text, a, b))
     return ReasoningSpans(spans, source)
 
 
@@ -167,11 +181,10 @@ def token_char_spans(token_ids: Sequence[int], tokenizer: Any) -> tuple[str, lis
 
 def _special_ids(tokenizer: Any) -> set[int]:
     """Ids of special tokens that are not tags (a tokenizer may make `<think>` a special token)."""
-    tags = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
     out = set()
     for tid in getattr(tokenizer, "all_special_ids", []) or []:
         piece = tokenizer.convert_ids_to_tokens(int(tid))
-        if not any(p.fullmatch(str(piece)) for p in tags):
+        if not any(p.fullmatch(str(piece)) for p in _TAGS):
             out.add(int(tid))
     return out
 
