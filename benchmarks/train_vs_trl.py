@@ -17,8 +17,8 @@ checkpointing, one iteration per batch (the ratio's denominator is the current p
 
 Rounds interleave (ours then TRL, then TRL then ours, ...) so the shared CPU's load hits both alike; the
 first step is the warm-up, left out of the timing. Advantages: TRL computes them from the stored rewards
-(group mean, group std + 1e-4); ours are the same formula (`advantages.group_advantages`, as rollout
-stores them). `first_step_loss_diff`: |our loss - TRL's| on the first step, from identical weights. With
+(group mean, group std + 1e-4); ours are the same formula (`advantages.group_advantages` with
+`scale="group"` and no minimum spread, TRL's default settings). `first_step_loss_diff`: |our loss - TRL's| on the first step, from identical weights. With
 one iteration per batch the ratio is exactly 1, so a loss *value* only checks the advantages and the
 normalisation (dapo: -sum(A x tokens) / tokens, whatever the log-probs); the log-probs themselves are
 checked through their gradient: `first_step_grad_norm_rel_diff`, the relative difference of the global
@@ -88,7 +88,9 @@ def make_groups(model, n: int, k: int, min_len: int, max_len: int, seed: int) ->
         )
     ids = [g.group_id for g in groups for _ in g.completions]
     totals = np.array([c.reward for g in groups for c in g.completions])
-    adv = group_advantages(totals, ids, baseline="mean", scale="group", std="sample", eps=1e-4)
+    adv = group_advantages(
+        totals, ids, baseline="mean", scale="group", min_spread=0.0, std="sample", eps=1e-4
+    )
     for c, a in zip([c for g in groups for c in g.completions], adv.advantages):
         c.advantage = float(a)
     return groups

@@ -61,6 +61,8 @@ def _run(root: Path, model: Path, **hooks):
         save_steps=1,
         micro_batch_groups=1,
         rewards={"correctness": 1.0, "test_train_online:parity": 1.0},
+        scale="group",  # the train settings' advantage settings are what each round's rollout computes with
+        min_spread=0.25,
     )
     rcfg = rollout_config(None, k=4, max_new_tokens=5)
     return train_online(Workspace(root), cfg, rcfg, rounds=2, round_prompts=2, name=RUN, **hooks)
@@ -105,6 +107,7 @@ def test_online_rounds_share_the_model_keep_their_shards_and_resume_exactly(tiny
         prov = ws.provenance("rollout", DS, f"{RUN}-round{k}")
         assert prov["status"] == "complete" and prov["config"]["draws"] == draws
         assert prov["summary"]["groups"] == 2
+        assert (prov["config"]["scale"], prov["config"]["min_spread"]) == ("group", 0.25)
     assert ws.finished_sets("sample", "prompts", DS) == ["all-4-seed0"]  # no prompt set was added
     sampler2 = ws.provenance("rollout", DS, f"{RUN}-round2")["config"]["model"]
     assert ws.provenance("rollout", DS, f"{RUN}-round1")["config"]["model"] == str(model)

@@ -11,7 +11,7 @@ A rollout set stores one row per completion, whole groups of K; here each group 
     prompt_token_ids    the prompt's token ids (audio placeholders expanded)
     response_token_ids  the K completions' token ids
     response_logprobs   the K completions' per-token log-probabilities under the sampling policy
-    zero_signal         all K rewards equal: the group carries no GRPO signal
+    zero_signal         advantage 0: the K rewards are equal, or span less than the rollout's min_spread
 
 Lists are in rollout order (`rollout_index`), so index j of every list is the same completion.
 """
@@ -72,6 +72,6 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
         "layout offline GRPO trainers such as NeMo-RL read.",
         sources=[("rollout", name)],
         item_ids=sorted(set(groups.column("item_id").to_pylist())),
-        notes=[f"{groups.num_rows} groups, {zero} with zero signal (all rewards equal)"],
+        notes=[f"{groups.num_rows} groups, {zero} with zero signal (rewards equal or within min_spread)"],
         usage=f'groups = load_dataset("<repo or folder>", split="{options.split_name}")',
     )

@@ -135,7 +135,8 @@ class TrainConfig(BaseModel):
     )
     skip_zero_signal: bool = Field(
         False,
-        description="drop groups whose rewards are all equal (advantage 0). Off: TRL keeps them and "
+        description="drop zero-signal groups (advantage 0: rewards all equal or spanning less than "
+        "min_spread). Off: TRL keeps them and "
         "their KL term still pulls toward the reference",
     )
 

@@ -5,7 +5,8 @@ the think-style prompt by default) through a backend (transformers, vLLM, or the
 one). Each completion is parsed with the shared layered parser (`answers.parse_answer`) and scored by
 the configured rewards (`rewards.REWARDS`, or plugins named `module:function`, see `rewards.plugins`),
 each kept as its own `reward_<name>` column, plus the weighted total. Advantages are group-relative
-(`advantages.py`); a group whose rewards are all equal is flagged `zero_signal`. Completions are
+(`advantages.py`); a group whose rewards are all equal, or span less than `min_spread`, gets advantage 0
+and is flagged `zero_signal`. Completions are
 reproducible and independent of batching: every backend derives its per-row generators from
 `Sampling.seed` and `Query.key`, and the stage sets `Query.key = item_id`.
 
