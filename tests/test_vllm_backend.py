@@ -174,11 +174,44 @@ def test_options_equal_the_transformers_backend(vb, tb):
             np.testing.assert_allclose(g, r, atol=1e-3)
 
 
+def _same_letters_after_the_prefill(vb, tb, batch):
+    got, ref = vb.score_letters(batch), tb.score_letters(batch)
+    for q, g, r in zip(batch, got, ref):
+        req, reading = vb.letters_request(q)
+        assert req["prompt"] == vb.adapter.build_prompt(q) + "<answer"  # the tokenizer joins ">" and "B"
+        assert reading == tb.prepare_letters([q])[1][0]  # the same prefill ids and letter ids
+        np.testing.assert_allclose(g.probs, r.probs, atol=1e-3)
+        assert 0 < g.mass <= 1 and abs(g.mass - r.mass) <= 1e-3 * r.mass
+    return got
+
+
 @engine_test
-def test_wrong_style_for_a_mode_is_a_user_error(vb):
+def test_letters_after_a_prefill_and_their_mass_equal_the_transformers_backend(vb, tb, monkeypatch):
+    """The answer_tag style, and an answer_tag opening under the letters style: vLLM's prompt string ends
+    with the prefill and reads the same letter tokens as the transformers backend, with the same
+    renormalised probabilities and full-vocabulary mass."""
+    styled = _mixed(4, seed=7)
+    for q in styled:
+        q.prompt_style = "answer_tag"
+    _same_letters_after_the_prefill(vb, tb, styled)
+    plain = _mixed(4, seed=8)
+    first_token = vb.score_letters(plain)
+    for b in (vb, tb):
+        monkeypatch.setattr(b, "reply_opening", "answer_tag")
+    tagged = _same_letters_after_the_prefill(vb, tb, plain)
+    for a, t in zip(first_token, tagged):  # the prefill changes what is read
+        assert not np.allclose(a.probs, t.probs, atol=1e-4)
+
+
+@engine_test
+def test_wrong_style_for_a_mode_is_a_user_error(vb, monkeypatch):
     q = _queries(1, _silence(1), lambda i: "silence", style="think")
-    with pytest.raises(UserError, match="letter-first"):
+    with pytest.raises(UserError, match="letter position") as e:
         vb.score_letters(q)
+    assert "generate" in e.value.fix
+    monkeypatch.setattr(vb, "reply_opening", "think")
+    with pytest.raises(UserError, match="generate"):
+        vb.score_letters(_queries(1, _silence(1), lambda i: "silence"))
     with pytest.raises(UserError, match="options"):
         vb.score_options(q)
 
