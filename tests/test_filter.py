@@ -13,7 +13,7 @@ import pytest
 from adqa_data.errors import UserError
 from adqa_data.inference.panel import Panel
 from adqa_data.inference.types import Completion, Generation, LetterScores, Query
-from adqa_data.schema import ITEM_SCORES, QUARANTINE, VOTES
+from adqa_data.schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
 from adqa_data.stages import download as dl
 from adqa_data.stages import filter as flt
 from adqa_data.stages.filter.voting import (
@@ -457,7 +457,7 @@ def test_ray_engine_gives_identical_outputs(ws, tmp_path):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the fake lives in this test module
     local = Workspace(tmp_path / "local")
     shutil.copytree(ws.root, local.root)
-    opts = flt.FilterOptions(chunk_items=10, permutations=2)
+    opts = flt.FilterOptions(chunk_items=10, permutations=2, audit=5)
     flt.filter_dataset(local, panel_of(2, 1), options=opts, backend_factory=ray_factory)
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     try:
@@ -470,6 +470,8 @@ def test_ray_engine_gives_identical_outputs(ws, tmp_path):
     for m in ("m0", "m1"):
         for c in ("audio", "silence"):
             assert ws.read(VOTES, "audiomcq", m, c).equals(local.read(VOTES, "audiomcq", m, c))
+        assert ws.read(FILTER_AUDIT, "audiomcq", m).equals(local.read(FILTER_AUDIT, "audiomcq", m))
+    assert res.audit["members_generated"] == 2 and res.audit["items"] == 5
 
 
 # ------------------------------------------------------------------------- real transformers backend
