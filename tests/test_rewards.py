@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from answer_cases import ALL_CASES, T
 
+from adqa_data.answers import ANSWER_CLOSE, ANSWER_OPEN, Layer, parse_answer
 from adqa_data.rewards import (
     DEFAULT_WEIGHTS,
     REWARDS,
@@ -57,7 +59,16 @@ def test_correctness_needs_gold_and_equal_lengths() -> None:
     [
         (CLEAN, 1.0),
         ("  <think>It chirps.</think> \n <answer> B </answer>\n.", 1.0),  # whitespace, punctuation after
+        ("<think>It chirps.</think><answer>c</answer>", 1.0),  # the parser reads it strictly
+        ("<think>It chirps.</think><answer>Ｃ</answer>", 1.0),  # fullwidth: the parser's reading copy
         ("<think>It chirps.</think><answer>C. bird singing</answer>", 0.5),  # not a bare letter
+        ("<think>It chirps.</think><answer>bird singing</answer>", 0.5),  # the option's text
+        ("<think>It chirps.</think><answer>E</answer>", 0.25),  # out of range: the parser refuses
+        ("<think>It chirps.</think><answer>A or C</answer>", 0.25),  # two options
+        ("<think>It chirps.</think><answer>not D</answer>", 0.25),  # only a rejected letter
+        ("<think>It chirps.</think><answer>C. dog barking</answer>", 0.25),  # letter and text disagree
+        ("<think>It chirps.</think><answer>I am not sure</answer>", 0.25),  # names no option
+        ("<think></think><answer>A or C</answer>", 0.0),
         ("<think>It chirps.</think>So: <answer>C</answer>", 0.5),  # words between the blocks
         ("<think>It chirps.</think><answer>C</answer> Hope it helps", 0.5),  # words after
         ("Sure! <think>It chirps.</think><answer>C</answer>", 0.25),  # think not first
@@ -72,25 +83,67 @@ def test_correctness_needs_gold_and_equal_lengths() -> None:
     ],
 )
 def test_structure_tiers(text: str, tier: float) -> None:
-    assert structure(text) == tier
+    assert structure(text, CHOICES) == tier
+
+
+def test_structure_reads_letters_against_the_items_own_options() -> None:
+    three = CHOICES[:3]
+    assert structure("<think>It chirps.</think><answer>D</answer>", CHOICES) == 1.0
+    assert structure("<think>It chirps.</think><answer>D</answer>", three) == 0.25
+
+
+def _without_answer_tags(text: str) -> str:
+    return ANSWER_CLOSE.sub(" ", ANSWER_OPEN.sub(" ", text))
+
+
+def _is_template(text: str) -> bool:
+    """The think block T, then one answer block and nothing after it but whitespace."""
+    rest = text.removeprefix(T)
+    opened, closed = list(ANSWER_OPEN.finditer(rest)), list(ANSWER_CLOSE.finditer(rest))
+    return (
+        text.startswith(T)
+        and len(opened) == len(closed) == 1
+        and not rest[: opened[0].start()].strip()
+        and not rest[closed[0].end() :].strip()
+    )
+
+
+@pytest.mark.parametrize(
+    ("choices", "text", "index", "layer_or_reason"),
+    ALL_CASES,
+    ids=[f"{c[0][0][:6]}|{c[1].replace(T, '<T>')!r:.55}" for c in ALL_CASES],
+)
+def test_format_agrees_with_the_parser(
+    choices: list[str], text: str, index: int | None, layer_or_reason: str
+) -> None:
+    parsed, tier = parse_answer(text, choices), structure(text, choices)
+    if tier == 1.0:
+        assert parsed.layer == Layer.STRICT
+    if not parsed.credited:  # a refused answer block earns nothing: at most what the output earns without it
+        assert tier <= min(0.25, structure(_without_answer_tags(text), choices))
+    if _is_template(text):  # the exact shape: the parser's layer alone decides the tier
+        expected = {Layer.STRICT: 1.0, Layer.ANSWER_TEXT: 0.5, Layer.ANSWER_LETTER: 0.5}.get(
+            parsed.layer, 0.25
+        )
+        assert tier == expected
 
 
 def test_clean_output_has_no_repetition_penalty() -> None:
     assert repetition(CLEAN) == 0.0
-    assert format_reward([CLEAN]) == [1.0]
+    assert format_reward([CLEAN], choices=[CHOICES]) == [1.0]
     assert repetition("<think>Short.</think><answer>C</answer>!!!!") == 0.0  # short endings are no loop
 
 
 def test_sentence_loop_scores_clearly_below_clean() -> None:
     loop = "<think>" + "The dog barks. " * 30 + "</think><answer>A</answer>"
-    assert structure(loop) == 1.0
+    assert structure(loop, CHOICES) == 1.0
     assert repetition(loop) > 0.9
-    assert format_reward([loop])[0] < 0.1
+    assert format_reward([loop], choices=[CHOICES])[0] < 0.1
 
 
 def test_truncated_loop_goes_negative() -> None:
     loop = "<think>I hear a bird. " + "tweet tweet " * 40
-    (reward,) = format_reward([loop])
+    (reward,) = format_reward([loop], choices=[CHOICES])
     assert reward < -0.9  # below any output that merely lacks the template (0.0)
 
 
@@ -103,13 +156,21 @@ def test_repeated_sentences_are_penalised_in_proportion() -> None:
     config = FormatConfig(tolerance=0.0)
     text = "It chirps. It is a bird. It chirps. It is a bird."  # 2 of 4 sentences repeat
     assert repetition(text, config) == pytest.approx(0.5)
-    assert format_reward([text], config=FormatConfig(tolerance=0.0, penalty_max=0.2)) == [pytest.approx(-0.1)]
+    got = format_reward([text], choices=[CHOICES], config=FormatConfig(tolerance=0.0, penalty_max=0.2))
+    assert got == [pytest.approx(-0.1)]
 
 
 def test_ngram_share_and_tolerance() -> None:
     text = "a b c d e a b c d f"  # 4-grams: abcd bcde cdea deab eabc abcd bcdf -> 1 duplicate of 7
     assert repetition(text, FormatConfig(tolerance=0.0)) == pytest.approx(1 / 7)
     assert repetition(text, FormatConfig(tolerance=0.2)) == 0.0
+
+
+def test_format_reward_needs_one_option_list_per_completion() -> None:
+    with pytest.raises(ValueError, match="length"):
+        format_reward([CLEAN, CLEAN], choices=[CHOICES])
+    with pytest.raises(TypeError):
+        format_reward([CLEAN])  # the item's options are required
 
 
 def test_format_config_is_validated() -> None:
@@ -301,6 +362,7 @@ def test_rewards_run_end_to_end_through_the_registry() -> None:
         completions, correct=parts["correctness"], anchor_scores=[0.6, None, None], **columns
     )
     total = combine(parts, DEFAULT_WEIGHTS)
-    assert parts == {"correctness": [1.0, 0.0, 0.0], "format": [1.0, 1.0, 0.25], "anchoring": [0.6, 0.0, 0.0]}
-    assert total == [pytest.approx(1.55), pytest.approx(0.25), pytest.approx(0.0625)]
+    # "<answer>A or C</answer>" alone: no think block, and an answer block the parser refuses
+    assert parts == {"correctness": [1.0, 0.0, 0.0], "format": [1.0, 1.0, 0.0], "anchoring": [0.6, 0.0, 0.0]}
+    assert total == [pytest.approx(1.55), pytest.approx(0.25), 0.0]
     assert all(math.isfinite(t) for t in total)

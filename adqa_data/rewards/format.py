@@ -1,18 +1,27 @@
 """Format reward: the think-then-answer template, minus a penalty for repetition and loops.
 
 Structure (the think-then-answer template: reason in `<think>…</think>`, then exactly one letter in
-`<answer>…</answer>`), in tiers:
+`<answer>…</answer>`), in tiers. What the answer block names, and how, is the answer parser's verdict
+(`answers.parse_answer`, the one the correctness reward uses), never a second reading here:
 
-    1.0   the exact template: one non-empty think block at the start, then one answer block holding a
-          single letter, and nothing else but whitespace or punctuation between or after them
-    0.5   both blocks well formed and in order, but the answer is not a bare letter ("C. dog") or
-          there are words before, between or after the blocks
-    0.25  only one of the two blocks is well formed (e.g. an empty `<think></think>`, or a think
-          block that never closes but an answer block)
+    1.0   the exact template: a well-formed think block, then a well-formed answer block that the
+          parser credits as ``strict`` (a single letter of the item's options, `<answer>C</answer>`,
+          `<answer> (c). </answer>`), and nothing else but whitespace or punctuation between or after
+    0.5   both blocks well formed, but the parser credits the answer by its text or by a letter inside
+          a longer answer ("C. dog", "The answer is C"), or there are words between or after the blocks
+    0.25  only one of the two blocks is well formed (e.g. an empty `<think></think>` beside a good answer
+          block, or a good think block beside an answer block the parser refuses)
     0.0   neither
 
-Well formed: exactly one opening and one closing tag, in order, with words inside; the answer block
-after `</think>`; the think block first in the output with no answer tag inside it.
+Well formed think block: exactly one opening and one closing tag, in order, with words inside, first in
+the output, with no think or answer tag inside it. Well formed answer block: exactly one opening and one
+closing tag, in order, after `</think>` when there are think tags, and the parser credits the output
+through an answer-block layer (``answers.BLOCK_LAYERS``). An answer block the parser refuses — empty,
+two options ("A or B"), a letter beyond the options (`<answer>E</answer>` on four options), a letter
+contradicted by its text, only rejected letters ("not D"), or no option at all — is not well formed:
+such an output earns at most the think-only tier, so the reward never pays for the shape of an answer
+the correctness reward cannot read. The tags are read on the output as written (no Unicode folding):
+the template asks for those exact tags.
 
 Repetition severity in [0, 1] is the largest of three shares, each counted only above `tolerance`
 and rescaled so that the tolerance maps to 0 and a share of 1 to 1:
@@ -32,12 +41,21 @@ meaningless repetition differences between otherwise equal completions.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..answers import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN
+from ..answers import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    ANY_TAG,
+    BLOCK_LAYERS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    Layer,
+    parse_answer,
+)
 
 _WORD = re.compile(r"[^\W_]+")
-_LETTER = re.compile(r"\s*[A-J]\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|\n+")
 
 
@@ -57,8 +75,9 @@ class FormatConfig:
             raise ValueError("need 0 <= tolerance < 1 and penalty_max >= 0")
 
 
-def structure(text: str) -> float:
-    """The template tier of one output: 1.0, 0.5, 0.25 or 0.0 (see the module docstring)."""
+def structure(text: str, choices: Sequence[str]) -> float:
+    """The template tier of one output among its item's `choices` (shown order): 1.0, 0.5, 0.25 or 0.0
+    (see the module docstring)."""
     t_open, t_close = list(THINK_OPEN.finditer(text)), list(THINK_CLOSE.finditer(text))
     a_open, a_close = list(ANSWER_OPEN.finditer(text)), list(ANSWER_CLOSE.finditer(text))
     has_think_tags = bool(t_open or t_close)
@@ -68,15 +87,17 @@ def structure(text: str) -> float:
         before = text[: t_open[0].start()]
         think = bool(_WORD.search(inner)) and not before.strip() and not ANY_TAG.search(inner)
     answer = len(a_open) == 1 and len(a_close) == 1 and a_open[0].end() <= a_close[0].start()
+    layer = None
     if answer:
-        content = text[a_open[0].end() : a_close[0].start()]
-        after_think = not has_think_tags or (bool(t_close) and t_close[-1].end() <= a_open[0].start())
-        answer = bool(_WORD.search(content)) and after_think
+        answer = not has_think_tags or (bool(t_close) and t_close[-1].end() <= a_open[0].start())
+    if answer:
+        layer = parse_answer(text, choices).layer
+        answer = layer in BLOCK_LAYERS
     if think and answer:
         between = text[t_close[0].end() : a_open[0].start()]
         after = text[a_close[0].end() :]
         clean = not _WORD.search(between) and not _WORD.search(after)
-        return 1.0 if clean and _LETTER.fullmatch(content) else 0.5
+        return 1.0 if clean and layer == Layer.STRICT else 0.5
     return 0.25 if think or answer else 0.0
 
 
@@ -117,7 +138,19 @@ def repetition(text: str, config: FormatConfig = FormatConfig()) -> float:
 
 
 def format_reward(
-    completions: list[str], *, config: FormatConfig = FormatConfig(), **_columns: object
+    completions: list[str],
+    *,
+    choices: Sequence[Sequence[str]],
+    config: FormatConfig = FormatConfig(),
+    **_columns: object,
 ) -> list[float]:
-    """Per completion, structure - penalty_max * repetition, in [-penalty_max, 1]."""
-    return [structure(t) - config.penalty_max * repetition(t, config) for t in completions]
+    """Per completion, structure - penalty_max * repetition, in [-penalty_max, 1]. `choices` are each
+    completion's item's options in shown order (the batch column the correctness reward takes too)."""
+    if len(completions) != len(choices):
+        raise ValueError(
+            f"batch columns differ in length: {len(completions)} completions, {len(choices)} choices"
+        )
+    return [
+        structure(t, options) - config.penalty_max * repetition(t, config)
+        for t, options in zip(completions, choices)
+    ]
