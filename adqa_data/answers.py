@@ -51,8 +51,8 @@ these forms, never a bare capital inside a sentence ("A dog barks", "Vitamin C i
 - beside CJK text: "答案是B", "正解はCです";
 - at a sentence or clause start (a line start, after . ! ? ; : or a comma, optionally after a lead-in
   word: so, thus, hence, therefore, then, overall, clearly, finally, and, but, or, nor, while, whereas,
-  because, since, though, although, yet, however, maybe, perhaps, possibly, probably, that, I think,
-  I believe, I guess, I'd say) and followed by a comma, colon, semicolon, dash or bracket, or by a word
+  because, since, though, although, yet, however, maybe, perhaps, possibly, probably, that, it's, it
+  is, that's, this is, I think, I believe, I guess, I'd say) and followed by a comma, colon, semicolon, dash or bracket, or by a word
   of this closed list: is, isn't, are, was, wasn't, seems, seemed, appears, looks, sounds, fits,
   matches, describes, corresponds, aligns, captures, reflects, makes, remains, works, wins, would,
   wouldn't, should, must, could, couldn't, might, does, doesn't, did, didn't, has, can't, cannot, won't,
@@ -67,10 +67,11 @@ Negation. A letter is rejected when
 - one of these stands right before it (a label word, "the" or a bracket may come between): no, rather
   than, instead of, other than, anything but, except (for), excluding, exclude, eliminate, rule out,
   unlike, reject, dismiss, discard, cross out, neither, nor; 不, 非, 没, 无, 排除 (then 是 or 选);
-- "not", "n't", "never" or "cannot" precedes it by at most six words within its clause (no punctuation,
-  and none of so, thus, therefore, hence, but, because, since, while, whereas, and, or, then, however,
-  yet, although, though, instead, rather between): "definitely not D", "it isn't B", "I don't think
-  it's D"; but "Not sure, but B" and "It doesn't bark so the answer is B" affirm B;
+- "not", "n't", "never" or "cannot" precedes it by at most eight words within its clause (no punctuation
+  but a bracketed letter, and none of so, thus, therefore, hence, but, because, since, while, whereas,
+  and, then, however, yet, although, though, instead, rather between): "definitely not D", "it isn't
+  B", "I don't think it's D", "not a dog barking (A) or a car horn (D)"; but "Not sure, but B" and "It
+  doesn't bark so the answer is B" affirm B;
 - a rejecting predicate follows it: "D is wrong", "(D) is clearly incorrect", "(D) can be ruled out", "D is
   not", "D isn't", "D does not fit", "D fails", "D: wrong", 错/不对/不是/間違/ではない — unless what follows
   is an option's own text ("D: not a dog").
@@ -238,8 +239,8 @@ _VERBS = (
 # the words after which a capital followed by a verb is the letter too ("so C is", "I think A fits")
 _LEAD_IN = (
     r"(?i:so|thus|hence|therefore|then|overall|clearly|finally|and|but|or|nor|while|whereas|because|since"
-    r"|though|although|yet|however|maybe|perhaps|possibly|probably|that|i\s+think|i\s+believe|i\s+guess"
-    r"|i'd\s+say)"
+    r"|though|although|yet|however|maybe|perhaps|possibly|probably|that|it's|it\s+is|that's|this\s+is"
+    r"|i\s+think|i\s+believe|i\s+guess|i'd\s+say)"
 )
 # what may stand before a sentence-initial letter: a line start or a sentence end, list markers, a lead-in
 _BEFORE_INITIAL = re.compile(
@@ -256,10 +257,11 @@ _NEG_TIGHT = (
     r"dismiss(?:es|ed|ing)?|discard(?:s|ed|ing)?|cross(?:es|ed|ing)?\s+out|neither|nor)\b"
     r"|(?:\u4e0d|\u975e|\u6ca1|\u6c92|\u65e0|\u7121|\u6392\u9664)(?:\u662f|\u9009|\u9078)?"  # 不 非 没 无 排除 (是 选)
 )
-# ... or up to six words after one of these, within the clause (no punctuation, no clause word between)
+# ... or up to eight words after one of these, within the clause (no punctuation but a bracketed letter's,
+# no clause word between): "I don't think it's D", "not a dog barking (A) or a car horn (D)"
 _NEG_VERB = r"(?:\bnot|n't|\bnever|\bcannot)\b"
 _CLAUSE = (
-    r"so|thus|therefore|hence|but|because|since|while|whereas|and|or|then|however|yet|although|though|"
+    r"so|thus|therefore|hence|but|because|since|while|whereas|and|then|however|yet|although|though|"
     r"instead|rather"
 )
 # a cheap first look: the window before a letter holds a part of some negation word
@@ -268,7 +270,7 @@ _NEG_HINT = re.compile(
     r"|[\u4e0d\u975e\u6ca1\u6c92\u65e0\u7121\u6392]"
 )
 _NEG_BEFORE = re.compile(
-    rf"(?i:(?:{_NEG_TIGHT}|{_NEG_VERB}(?:\s+(?!(?:{_CLAUSE})\b)[\w']+){{0,6}}?)"
+    rf"(?i:(?:{_NEG_TIGHT}|{_NEG_VERB}(?:\s+(?!(?:{_CLAUSE})\b)(?:[\w']+|[(\[]\w[)\]])){{0,8}}?)"
     r"(?:\s+(?:the\s+)?(?:options?|choices?|letters?|answers?))?[\s(\[*\"'`]*)\Z"
 )
 # ... or a letter followed by a rejecting predicate: "D is wrong", "(D) can be ruled out", "D isn't it"

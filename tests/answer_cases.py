@@ -131,6 +131,7 @@ CASES: list[Case] = [
     ("B; A is wrong.", 1, LL),  # a semicolon ends a list: the rejection covers A only
     ("The answer is definitely B, not D.", 1, LL),
     ("the answer is most likely C", 2, LL),
+    (f"{T}The answer is C. It is not a dog barking (A) or a car horn (D).", 2, TH),
     ("D does not fit.", None, NEG),
     ("(D) can be ruled out.", None, NEG),
     ("答案不是B，是C", 2, LL),
@@ -147,6 +148,7 @@ CASES: list[Case] = [
     (f"{T}So C fits best.", 2, TH),
     ("I think D would be the one.", 3, LL),
     ("Since it chirps, C is correct.", 2, LL),
+    (f"{T}It's C \u2014 the bird.", 2, TH),
     ("- C matches the recording", 2, LL),
     (f"{T}A is a dog and C is a bird.", None, MULTI),
     ("Either B or A would fit.", None, MULTI),
