@@ -376,3 +376,26 @@ def test_mimo_prefill_follows_the_empty_think_block(tmp_path):
             b.score_letters([Query("t", "What is heard?", CHOICES, None, "t", "think", codes=codes)])
     finally:
         b.close()
+
+
+def test_a_member_override_reaches_its_backend(monkeypatch):
+    """`reply_opens_with` in a panel file is what the member's backend reads letters by, not only what the
+    panel check applies; a member without one passes nothing (the backend then uses its own table)."""
+    from adqa_data.stages.filter import jobs
+
+    seen: list[dict] = []
+    monkeypatch.setattr(jobs, "load_backend", lambda *a, **kw: seen.append(kw))
+    panel = Panel.model_validate(
+        {
+            "name": "p",
+            "min_correct": 1,
+            "members": [
+                {"name": "tagged", "model": "x/y", "family": "qwen2_audio", "reply_opens_with": "answer_tag"},
+                {"name": "plain", "model": "x/z", "family": "qwen2_audio"},
+            ],
+        }
+    )
+    for member in panel.members:
+        jobs.member_backend(member)
+    assert seen[0]["reply_opens_with"] == "answer_tag"
+    assert "reply_opens_with" not in seen[1]

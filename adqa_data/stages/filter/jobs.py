@@ -37,6 +37,8 @@ def member_backend(member: PanelMember, device: str | None = None) -> Backend:
     options: dict[str, Any] = {"trust_remote_code": member.trust_remote_code}
     if member.backend == "vllm":
         options["revision"] = member.revision
+    if member.reply_opens_with is not None:  # the panel's word on how this checkpoint's replies open
+        options["reply_opens_with"] = member.reply_opens_with
     return load_backend(
         member.backend, member.model, family=member.family, device=device, dtype=member.dtype, **options
     )
