@@ -56,7 +56,7 @@ def rollout(
         str | None,
         typer.Option(
             "--prompt-style",
-            help="Prompt style: a built-in name (think, letters, audiomcq; default think) or a style YAML file.",
+            help="Prompt style: a built-in name (think, letters, answer_tag, audiomcq; default think) or a style YAML file.",
         ),
     ] = None,
     reward: Annotated[
