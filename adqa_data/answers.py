@@ -44,9 +44,10 @@ Answer-looking letters (layers 3-5) are letters of the item's options (A-D for f
 these forms, never a bare capital inside a sentence ("A dog barks", "Vitamin C is good", "Plan B is"):
 - after an answer cue, up to two adverbs between: "answer is B", "answer: B", "the answer is most likely
   B", "I choose B", "I'd go with (B)";
-- after a label word: "option B", "choice (B)". Only here is a lower-case letter read, when it ends the
-  phrase or one of is/was/seems/fits/matches/because/since follows ("choice c", "option (b).");
-  a bare "a" or "i" in prose never is;
+- after a label word: "option B", "choice (B)". Only here and after an answer cue is a lower-case
+  letter read, when it is bracketed or ends the phrase, or one of is/was/seems/fits/matches/because/since
+  follows ("choice c", "option (b).", "the answer is (b)", "Answer: c"; "the answer is a dog" is the
+  article); a bare "a" or "i" in prose never is;
 - `(B)` `[B]`, `B.` `B)` (not `A.M.`), `**B**`, a letter alone on a line, a letter ending the text;
 - beside CJK text: "答案是B", "正解はCです";
 - at a sentence or clause start (a line start, after . ! ? ; : or a comma, optionally after a lead-in
@@ -93,8 +94,8 @@ conflict. A following sentence that only starts with an option's words is no tex
 not heard." credits D).
 
 Naming two options is refused (``multiple_options``): two different affirmed letters, or a hedge such as
-"A or B", "A, C", "A/B", "A and B", "A B C D", "A-D", "option a or option b" in the statement that is
-read. The statement is the whole block (layers 1-3), everything after `</think>` (layer 4), or, for
+"A or B", "A, C", "A/B", "A and B", "A B C D", "A-D", "not only A but also B", "A as well as B",
+"option a or option b" in the statement that is read. The statement is the whole block (layers 1-3), everything after `</think>` (layer 4), or, for
 layer 5, the line of the last answer-looking letter, starting at its last "answer is"-style cue when it
 has one (so "Option A is a cat, option B a dog, so the answer is B." credits B, "The answer is A or B"
 credits nothing). Hedges look at letters A-H whatever the option count, so "B or E" is refused on a
@@ -259,7 +260,7 @@ _NEG_TIGHT = (
 )
 # ... or up to eight words after one of these, within the clause (no punctuation but a bracketed letter's,
 # no clause word between): "I don't think it's D", "not a dog barking (A) or a car horn (D)"
-_NEG_VERB = r"(?:\bnot|n't|\bnever|\bcannot)\b"
+_NEG_VERB = r"(?:\bnot(?!\s+only\b)|n't|\bnever|\bcannot)\b"  # "not only A but also B" affirms both
 _CLAUSE = (
     r"so|thus|therefore|hence|but|because|since|while|whereas|and|then|however|yet|although|though|"
     r"instead|rather"
@@ -319,9 +320,10 @@ def _patterns(num_choices: int) -> _Patterns:
             rf"{_CUE}[\s*]*(?:(?i:most|very|\w+ly)\s+){{0,2}}(?i:(?:option|choice)\s*)?[(\[]?[\s*]*{letter}"
             rf"{_NEXT_NOT_ALNUM}"
         ),
-        # upper case after a label word; lower case too, when it ends the phrase: "option (c)", "choice b."
+        # upper case after a label word; lower case too (after a label or an answer cue), when it ends the
+        # phrase: "option (c)", "choice b.", "the answer is (b)", "Answer: c"
         re.compile(
-            rf"{_LABEL}\s*[(\[]?(?:{letter}{_NEXT_NOT_ALNUM}|{lower}(?:[)\]]|(?=\s*(?:[.,:;!?*\"'`]|\Z))"
+            rf"(?:{_LABEL}|{_CUE}[\s*]*)\s*[(\[]?(?:{letter}{_NEXT_NOT_ALNUM}|{lower}(?:[)\]]|(?=\s*(?:[.,:;!?*\"'`]|\Z))"
             r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
         ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),
@@ -332,14 +334,14 @@ def _patterns(num_choices: int) -> _Patterns:
     )
     initial = re.compile(rf"{initial_class}{_AFTER_NON_ALNUM}{_INITIAL_LETTER_NEXT}")
     cjk = re.compile(rf"{letter}(?:(?<=[{_CJK}].){_NEXT_NOT_ALNUM}|{_AFTER_NON_ALNUM}(?=[{_CJK}]))")
-    sep = r"(?:\s*(?:[,/&+;\-\u2013]|(?i:or|and|nor|vs\.?)\b)\s*|\s+)"
+    sep = r"(?:\s*(?:[,/&+;\-\u2013]|(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as)\b)\s*|\s+)"
     hedges = (
         re.compile(
             rf"({hedged}){_AFTER_NON_ALNUM}[)\]]?"
             rf"(?={sep}[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}{_NOT_ARTICLE})"
         ),
-        re.compile(  # "option a or b", "choices b and c"
-            rf"{_LABEL}\s*[(\[]?({hedged_any})[)\]]?"
+        re.compile(  # "option a or b", "choices b and c", "the answer is (a) or (b)"
+            rf"(?:{_LABEL}|{_CUE}[\s*]*)\s*[(\[]?({hedged_any})[)\]]?"
             rf"(?={sep}[(\[]?(?i:(?:option|choice)\s*)?({hedged_any})[)\]]?{_NEXT_NOT_ALNUM})"
         ),
     )

@@ -66,6 +66,9 @@ CASES: list[Case] = [
     (f"{T}<answer>A or B</answer>", None, MULTI),
     (f"{T}<answer>A, C</answer>", None, MULTI),
     (f"{T}<answer>A/B</answer>", None, MULTI),
+    (f"{T}It is not only A but also B.", None, MULTI),  # "not only" affirms: no negation, a hedge
+    (f"{T}<answer>A as well as C</answer>", None, MULTI),
+    (f"{T}It is not only the bark; so A.", 0, TH),
     (f"{T}<answer>A B C D</answer>", None, MULTI),
     (f"{T}<answer>A-D</answer>", None, MULTI),
     (f"{T}<answer>B or E</answer>", None, MULTI),  # hedging with a non-option still names two
@@ -172,7 +175,14 @@ CASES: list[Case] = [
     (f"{T}<answer>option a or option c</answer>", None, MULTI),
     (f"{T}<answer>options b and d</answer>", None, MULTI),
     ("The choice a listener would make is unclear.", None, NONE),
-    ("the answer is c", None, NONE),  # lower case after a cue that is no label word
+    ("the answer is c", 2, LL),  # lower case after an answer cue, ending the phrase
+    ("Answer: (b)", 1, LL),
+    (f"{T}the answer is d.", 3, TH),
+    ("The answer is a", 0, LL),
+    (f"{T}I choose b, since it meows.", 1, TH),
+    ("the answer is a dog barking", None, NONE),  # the article, not the letter
+    (f"{T}the answer is (a) or (c)", None, MULTI),
+    (f"{T}answer: b or c", None, MULTI),
     ("i think a dog barks", None, NONE),
     # Unicode: read after NFKC, invisible characters dropped
     ("Ａ", 0, LL),
