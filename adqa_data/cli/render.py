@@ -61,7 +61,8 @@ def table(
         numeric = name in right or (
             rows and all(isinstance(r[i], (int, float)) for r in rows if r[i] is not None)
         )
-        t.add_column(name, justify="right" if numeric else "left")
+        # names fold onto a second line rather than end in "…": two members may share a long prefix
+        t.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for r in rows:
         t.add_row(*(_cell(v) for v in r))
     out.print(t)
