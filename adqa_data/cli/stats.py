@@ -92,7 +92,12 @@ def render(report: dict[str, Any]) -> None:
         rows: list[tuple[str, Any]] = [
             ("groups x k", f"{s['groups']} x {s['k']}"),
             ("accuracy", s["accuracy"]),
-            ("zero-signal groups", f"{s['zero_signal_groups']} ({_pct(s['zero_signal_share'])})"),
+            (
+                "zero-signal groups (equal rewards)",
+                f"{s['zero_signal_groups']} ({_pct(s['zero_signal_share'])})",
+            ),
+            # the flag also holds groups spanning less than the rollout's min_spread (advantage 0)
+            ("zero-advantage groups (flagged)", _pct(s["zero_signal_flag_share"])),
             ("truncated", _pct(s["truncated_share"])),
             (
                 "completion length mean / p90",
