@@ -351,9 +351,7 @@ ROLLOUTS = _register(
                 pa.field("reward_anchoring", pa.float32()),  # null when anchoring is not configured
                 pa.field("reward", pa.float32(), nullable=False),  # weighted total
                 pa.field("advantage", pa.float32(), nullable=False),  # group-relative
-                pa.field(
-                    "zero_signal", pa.bool_(), nullable=False
-                ),  # group equal within min_spread: advantage 0
+                pa.field("zero_signal", pa.bool_(), nullable=False),  # spread < min_spread: advantage 0
             ]
         ),
         "One row per completion; a shard always holds whole groups of K. Plugin rewards: extra reward_<name> columns.",
