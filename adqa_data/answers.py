@@ -50,16 +50,17 @@ these forms, never a bare capital inside a sentence ("A dog barks", "Vitamin C i
   article); a bare "a" or "i" in prose never is;
 - `(B)` `[B]`, `B.` `B)` (not `A.M.`), `**B**`, a letter alone on a line, a letter ending the text;
 - beside CJK text: "答案是B", "正解はCです";
-- at a sentence or clause start (a line start, after . ! ? ; : or a comma, optionally after a lead-in
-  word: so, thus, hence, therefore, then, overall, clearly, finally, and, but, or, nor, while, whereas,
-  because, since, though, although, yet, however, maybe, perhaps, possibly, probably, that, it's, it
-  is, that's, this is, I think, I believe, I guess, I'd say) and followed by a comma, colon, semicolon, dash or bracket, or by a word
-  of this closed list: is, isn't, are, was, wasn't, seems, seemed, appears, looks, sounds, fits,
-  matches, describes, corresponds, aligns, captures, reflects, makes, remains, works, wins, would,
-  wouldn't, should, must, could, couldn't, might, does, doesn't, did, didn't, has, can't, cannot, won't,
-  fails, because, since, as, rather than, instead of. So "A, given the hiss", "A seems right", "B because the tempo rises" and
-  "so C fits" name the letter, while "A dog barks", "A man speaks" and "A given recording" keep the
-  article ("given" is left out of the list for that reason), and "I" is never read this way (the pronoun).
+- at a sentence or clause start (a line start, after . ! ? ; : or a comma, optionally after a lead-in word:
+  so, thus, hence, therefore, then, overall, clearly, finally, and, but, or, nor, while, whereas, because,
+  since, though, although, yet, however, maybe, perhaps, possibly, probably, that, it's, it is, that's, this
+  is, I think, I believe, I guess, I'd say) and followed by a comma, colon, semicolon, dash or bracket, or
+  by a word of this closed list: is, isn't, are, was, wasn't, seems, seemed, appears, looks, sounds, fits,
+  matches, describes, corresponds, aligns, captures, reflects, makes, remains, works, wins, would, wouldn't,
+  should, must, could, couldn't, might, does, doesn't, did, didn't, has, can't, cannot, won't, fails,
+  because, since, as, rather than, instead of. So "A, given the hiss", "A seems right", "B because the tempo
+  rises" and "so C fits" name the letter, while "A dog barks", "A man speaks" and "A given recording" keep
+  the article ("given" is left out of the list for that reason), and "I" is never read this way (the
+  pronoun).
 Letters inside an option's text are never answer letters: where the text of an option holding a letter
 token ("Room C", "Speaker A talks first") appears in the output, its letters are not read, so "The
 answer is Room C" names no letter.
@@ -73,15 +74,15 @@ Negation. A letter is rejected when
   and, then, however, yet, although, though, instead, rather between): "definitely not D", "it isn't
   B", "I don't think it's D", "not a dog barking (A) or a car horn (D)"; but "Not sure, but B" and "It
   doesn't bark so the answer is B" affirm B;
-- a rejecting predicate follows it: "D is wrong", "(D) is clearly incorrect", "(D) can be ruled out", "D is
-  not", "D isn't", "D does not fit", "D fails", "D: wrong", 错/不对/不是/間違/ではない — unless what follows
+- a rejecting predicate follows it: "D is wrong", "(D) is clearly incorrect", "(D) can be ruled out",
+  "D is not", "D isn't", "D does not fit", "D fails", "D: wrong", 错/不对/不是/間違/ではない — unless what follows
   is an option's own text ("D: not a dog").
-A rejection before the first or after the last letter of a hedged list ("A or B", "A, B and C"; a
-semicolon ends a list) covers the whole list: "not A or B", "A and B are wrong", "not A, C" reject every letter of it. In a statement,
-a letter rejected anywhere is never credited ("It could be A. Definitely not A." credits nothing); the
-one letter affirmed beside rejected ones is credited ("C, not A", "C rather than A", "C instead of A",
-"not A but C", "B; A is wrong"): exactly one option is affirmed, and "X, not Y" is how models commit.
-A statement whose letters are all rejected credits nothing (``negated_only``), whatever the options
+A rejection before the first or after the last letter of a hedged list ("A or B", "A, B and C"; a semicolon
+ends a list) covers the whole list: "not A or B", "A and B are wrong", "not A, C" reject every letter of it.
+In a statement, a letter rejected anywhere is never credited ("It could be A. Definitely not A." credits
+nothing); the one letter affirmed beside rejected ones is credited ("C, not A", "C rather than A", "C
+instead of A", "not A but C", "B; A is wrong"): exactly one option is affirmed, and "X, not Y" is how models
+commit. A statement whose letters are all rejected credits nothing (``negated_only``), whatever the options
 left: "not D" does not name one of A-C. Rejected letters make no hedge.
 
 Letter and text. Where the credited letter has an option's whole text beside it — after it, past a
@@ -93,16 +94,16 @@ options "Room C", "Room A", "Room D", "Room B", "Choice B: Room A" credits B and
 conflict. A following sentence that only starts with an option's words is no text ("D. The trumpet is
 not heard." credits D).
 
-Naming two options is refused (``multiple_options``): two different affirmed letters, or a hedge such as
-"A or B", "A, C", "A/B", "A and B", "A B C D", "A-D", "not only A but also B", "A as well as B",
-"option a or option b" in the statement that is read. The statement is the whole block (layers 1-3), everything after `</think>` (layer 4), or, for
-layer 5, the line of the last answer-looking letter, starting at its last "answer is"-style cue when it
-has one (so "Option A is a cat, option B a dog, so the answer is B." credits B, "The answer is A or B"
-credits nothing). Hedges look at letters A-H whatever the option count, so "B or E" is refused on a
-four-option item while "B, I think" is not; an "A" followed by a lower-case word that is not in the verb
-list above is read as the article, so "(B) A dog barks" is not a hedge but "B or A would fit" is. When
-text follows `</think>` but holds no letter, layer 5 reads the whole output, reasoning included ("... so
-the answer is B</think> It barks." credits B).
+Naming two options is refused (``multiple_options``): two different affirmed letters, or a hedge such as "A
+or B", "A, C", "A/B", "A and B", "A B C D", "A-D", "not only A but also B", "A as well as B", "option a or
+option b" in the statement that is read. The statement is the whole block (layers 1-3), everything after
+`</think>` (layer 4), or, for layer 5, the line of the last answer-looking letter, starting at its last
+"answer is"-style cue when it has one (so "Option A is a cat, option B a dog, so the answer is B." credits
+B, "The answer is A or B" credits nothing). Hedges look at letters A-H whatever the option count, so "B or
+E" is refused on a four-option item while "B, I think" is not; an "A" followed by a lower-case word that is
+not in the verb list above is read as the article, so "(B) A dog barks" is not a hedge but "B or A would
+fit" is. When text follows `</think>` but holds no letter, layer 5 reads the whole output, reasoning
+included ("... so the answer is B</think> It barks." credits B).
 
 Refusal reasons (`NoCredit`): ``no_answer``, ``empty_answer``, ``multiple_options``,
 ``letter_text_conflict``, ``letter_out_of_range`` (a block holding one letter beyond the options),

@@ -13,9 +13,9 @@ positions, then the text decoder — so it serves every family with a transforme
 The query rows are the completion's reasoning (`config.rows = "reasoning"`, the default: the content of
 its `<think>` blocks, else the text before its answer block, else the whole text;
 `rewards/reasoning_rows.py`), found by decoding the completion with the model's tokenizer; the attention
-map is captured over every completion row and the score taken over the reasoning rows only. A completion with no reasoning scores 0
-without a forward pass (`rows` = 0 in its components). `config.rows = "all"` scores every completion
-token, the answer tags and the end token included.
+map is captured over every completion row and the score taken over the reasoning rows only. A completion
+with no reasoning scores 0 without a forward pass (`rows` = 0 in its components). `config.rows = "all"`
+scores every completion token, the answer tags and the end token included.
 
 Cost control is the caller's: the reward is gated on correctness, so the rollout stage passes only the
 correct completions of a group, and none at all when the anchoring weight is 0. The clip is encoded once
