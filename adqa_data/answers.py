@@ -241,14 +241,39 @@ _VERBS = (
 # the words after which a capital followed by a verb is the letter too ("so C is", "I think A fits")
 _LEAD_IN = (
     r"(?i:so|thus|hence|therefore|then|overall|clearly|finally|and|but|or|nor|while|whereas|because|since"
-    r"|though|although|yet|however|maybe|perhaps|possibly|probably|that|it's|it\s+is|that's|this\s+is"
+    r"|though|although|yet|however|maybe|perhaps|\w+ly|yes|well|ok|okay|hmm|that|it's|it\s+is|that's|this\s+is"
     r"|i\s+think|i\s+believe|i\s+guess|i'd\s+say)"
 )
 # what may stand before a sentence-initial letter: a line start or a sentence end, list markers, a lead-in
 _BEFORE_INITIAL = re.compile(
-    rf"(?:(?:^|[.!?;:,][ \t]+)[ \t>*#\"'`_-]*(?:{_LEAD_IN},?\s+)?|(?<![^\W_]){_LEAD_IN},?\s+)[(\[]?\Z",
+    rf"(?:(?:^|[.!?;:,][ \t]+|\()[ \t>*#\"'`_-]*(?:{_LEAD_IN},?\s+)?|(?<![^\W_]){_LEAD_IN},?\s+)[(\[]?\Z",
     re.MULTILINE,
 )
+# a bare "B." or a letter ending its line is no answer right after a noun that names things by letter
+# ("vitamin C.", "plan B", "Speaker B.") or another capitalised word ("Room B."), unless that word is a lead-in,
+# a copula or a verb of choosing ("So B.", "It's B.", "Pick B", "It is B.")
+_NAMED_BY_LETTER = (
+    r"vitamin|plan|type|grade|class|speaker|talker|person|voice|singer|room|hall|zone|area|floor|wing|gate|"
+    r"door|block|building|row|seat|platform|group|team|player|section|part|chapter|appendix|exhibit|figure|"
+    r"table|column|channel|track|side|point|level|category|model|version|phase|stage|step|unit|key|note|"
+    r"chord|string|hepatitis|mic|microphone|sensor|site|source|sample|clip|file|item|question|task|case|"
+    r"scenario|condition|variant|series|set|route|line|bus|lane|box|size|star|day|list|letter"
+)
+_NOUN_BEFORE = re.compile(
+    rf"(?<![^\W_])(?:(?i:(?:{_NAMED_BY_LETTER})s?)|[A-Z][\w']*)[\s*\"'`]*\Z"
+)
+_CHOSEN_AFTER = re.compile(
+    rf"(?<![^\W_])(?:{_LEAD_IN}|(?i:is|be|was|were|are|being|say|pick|choose|select|go\s+with|vote|not|no|never"
+    r"|answers?|options?|choices?|final|correct|definitely))[\s*\"'`]*\Z"
+)
+
+
+def _named_by_letter(text: str, pos: int) -> bool:
+    """Whether the capital at `pos` is part of a name ("vitamin C", "Room B"), not an answer."""
+    lo = max(0, pos - 40)
+    return bool(_NOUN_BEFORE.search(text, lo, pos)) and not _CHOSEN_AFTER.search(text, lo, pos)
+
+
 _NOT_ARTICLE = rf"(?!(?<=A)\s+(?!(?:{_VERBS})(?![\w'-]))[a-z])"  # "A dog": the article, "A is": the letter
 _INITIAL_LETTER_NEXT = rf"(?=\s*[,;:(\u2013\u2014]|\s+-\s|\s+(?:{_VERBS})(?![\w'-]))"
 
@@ -289,24 +314,47 @@ _NEG_AFTER = re.compile(
     rf"(?i:[)\]*]*(?:\s*[:\u2013\u2014(-])?\s*(?:(?:{_COPULA}\s+(?:{_ADVERB}\s+)?(?:not\s+)?)?{_BAD}\b"
     rf"|{_COPULA}\s+(?:{_ADVERB}\s+)?not\b"
     r"|(?:is|are|was|were|does|do|did|can|could|would|will|should)(?:n't|\s+not)\b|cannot\b|fail(?:s|ed)?\b)"
-    r"|\s*\u662f?(?:\u9519|\u932f|\u4e0d\u5bf9|\u4e0d\u5c0d|\u4e0d\u6b63\u786e|\u4e0d\u662f|\u9593\u9055|"
-    r"\u8bef|\u8aa4|\u3067\u306f\u306a|\u3058\u3083\u306a))"  # 错 不对 不正确 不是 間違 误 ではな じゃな
+    r"|\s*[\u90fd\u4e5f\u5747\u7686\u5168]?\u662f?(?:\u9519|\u932f|\u4e0d\u5bf9|\u4e0d\u5c0d|\u4e0d\u6b63|\u4e0d\u662f"
+    r"|\u4e0d\u7b26|\u4e0d\u53ef\u80fd|\u4e0d\u5408|\u9593\u9055|\u9055|\u8bef|\u8aa4|\u3067\u306f\u306a|\u3067\u306f\u3042"
+    r"|\u3058\u3083\u306a|\u3058\u3083\u3042))"
+    # (都/也) 错 不对 不正(确) 不是 不符 不可能 不合 間違 違 误 ではな ではあ(りません) じゃな じゃあ(りません)
 )
 # the text beside a letter: after it ("D, the trumpet", "C. dog", "B (cat)"), or before a bracketed one
 _GAP_AFTER = re.compile(
     r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely)[\s,:]*)?"
 )
+# LaTeX answers: `\boxed{B}`, `\text{B}`, `$B$` are read as "(B)", keeping every position (same length)
+_LATEX = re.compile(r"\\(?:boxed|fbox|text\w*|math\w*|bf)\s*\{([^{}]{0,200})\}")
+_DOLLAR = re.compile(r"\$([A-Za-z])\$")
+
+
+def _unlatex(text: str) -> str:
+    """`text` with LaTeX wrappers around a letter turned into brackets, at the same positions."""
+    if "\\" not in text and "$" not in text:
+        return text
+    for _ in range(3):  # \boxed{\text{B}}: innermost first
+        new = _LATEX.sub(lambda m: " " * (m.start(1) - m.start() - 1) + "(" + m.group(1) + ")", text)
+        if new == text:
+            break
+        text = new
+    return _DOLLAR.sub(r"(\1)", text)
+
+
 _SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
+_SPACES = re.compile(r"\s+")
+_SUFFIX_WORDS = 12  # the phrase endings tried before a bracketed letter: option texts are a few words
 
 
 @dataclass(frozen=True)
 class _Patterns:
     letters: tuple[re.Pattern[str], ...]  # answer-looking letters, group 1 (or 2: lower case after a label)
+    bare: tuple[re.Pattern[str], ...]  # letters that are answers only after `_BEFORE_BARE`: "B.", "... B"
     initial: re.Pattern[str]  # a capital that is the letter if it starts a sentence (`_BEFORE_INITIAL`)
     cjk: re.Pattern[str]  # a letter beside CJK text: tried on non-ASCII text only
     hedges: tuple[re.Pattern[str], ...]  # two letters joined as a hedge, groups 1 and 2
+    soft: re.Pattern[str]  # "B or maybe C": a hedge that makes no list
 
 
 @lru_cache(maxsize=len(LETTERS))
@@ -328,14 +376,21 @@ def _patterns(num_choices: int) -> _Patterns:
             r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
         ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),
-        re.compile(rf"{letter}(?<![A-Za-z0-9.].)[.)]{_NEXT_NOT_ALNUM}"),
         re.compile(rf"\*\*\s*{letter}\s*[.)]?\s*\*\*"),
         re.compile(rf"^[ \t>*#-]*{letter}[ \t*.)]*$", re.MULTILINE),
-        re.compile(rf"{letter}{_AFTER_NON_ALNUM}[^A-Za-z0-9]*\Z"),
+    )
+    # "B." and a letter ending its line or the text: read only after `_BEFORE_BARE` ("vitamin C." is no answer)
+    bare = (
+        re.compile(rf"{letter}(?<![A-Za-z0-9.].)[.)]{_NEXT_NOT_ALNUM}"),
+        re.compile(rf"{letter}{_AFTER_NON_ALNUM}[^A-Za-z0-9\n]*$", re.MULTILINE),
     )
     initial = re.compile(rf"{initial_class}{_AFTER_NON_ALNUM}{_INITIAL_LETTER_NEXT}")
     cjk = re.compile(rf"{letter}(?:(?<=[{_CJK}].){_NEXT_NOT_ALNUM}|{_AFTER_NON_ALNUM}(?=[{_CJK}]))")
-    sep = r"(?:\s*(?:[,/&+;\-\u2013]|(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as)\b)\s*|\s+)"
+    conj = r"(?:(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as)\b|\u548c|\u6216\u8005?|\u6216\u662f|\u4e0e|\u8207|\u53ca|\u8fd8\u662f|\u9084\u662f)"
+    # a comma, "or", "A, or B" (the Oxford comma), 和/或/还是; plain spaces ("A B C D") but not "B (C is wrong)"
+    sep = rf"(?:\s*(?:,\s*(?:{conj})?|[/&+;\-\u2013]|{conj})\s*|\s+(?![(\[]))"
+    # "B or maybe C", "A, perhaps B": a hedge, but no list for a rejection to cover ("not A, or maybe B")
+    soft_sep = r"\s*,?\s*(?:(?i:or|and)\s+)?(?i:maybe|perhaps|possibly|probably|even|also)\s+"
     hedges = (
         re.compile(
             rf"({hedged}){_AFTER_NON_ALNUM}[)\]]?"
@@ -346,7 +401,10 @@ def _patterns(num_choices: int) -> _Patterns:
             rf"(?={sep}[(\[]?(?i:(?:option|choice)\s*)?({hedged_any})[)\]]?{_NEXT_NOT_ALNUM})"
         ),
     )
-    return _Patterns(letters, initial, cjk, hedges)
+    soft = re.compile(
+        rf"({hedged}){_AFTER_NON_ALNUM}[)\]]?(?={soft_sep}[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM})"
+    )
+    return _Patterns(letters, bare, initial, cjk, hedges, soft)
 
 
 def _norm(s: str) -> str:
@@ -410,6 +468,7 @@ class _Region:
     """One statement's text, as read: its answer-looking letters, hedges and negations."""
 
     def __init__(self, text: str, opts: _Options) -> None:
+        text = _unlatex(text)
         self.text = text
         masked = text if opts.mask is None else opts.mask.sub(lambda m: "x" * len(m.group()), text)
         self.masked, self.opts = masked, opts
@@ -419,6 +478,14 @@ class _Region:
             for m in p.finditer(masked):
                 g = 1 if m.start(1) >= 0 else 2  # the label pattern: upper case in group 1, lower in 2
                 found.setdefault(m.start(g), m.group(g).upper())
+        for p in pats.bare:
+            for m in p.finditer(masked):
+                pos = m.start(1)
+                if pos not in found and (
+                    not _named_by_letter(masked, pos)
+                    or _text_after(text, pos, opts.keys) is not None  # a label: "... B. cat meowing"
+                ):
+                    found[pos] = m.group(1)
         for m in pats.initial.finditer(masked):
             if m.start() not in found and _BEFORE_INITIAL.search(masked, max(0, m.start() - 40), m.start()):
                 found[m.start()] = m.group(1)
@@ -430,6 +497,7 @@ class _Region:
                 for m in p.finditer(masked)
             }
         )
+        self.soft_pairs = [(m.start(1), m.group(1), m.start(2), m.group(2)) for m in pats.soft.finditer(masked)]
 
     def _rejected_before(self, pos: int) -> bool:
         lo = max(0, pos - 80)
@@ -458,9 +526,10 @@ class _Region:
             if self._rejected_before(members[0]) or self._rejected_after(members[-1])
             for p in members
         }
+        soft = {q for p1, _, p2, _ in self.soft_pairs for q in (p1, p2)}
         out.update(
             p
-            for p, _ in self.mentions
+            for p in {p for p, _ in self.mentions} | soft
             if lo <= p < hi and p not in out and (self._rejected_before(p) or self._rejected_after(p))
         )
         return out
@@ -470,14 +539,15 @@ class _Region:
         hi = len(self.text) if hi is None else hi
         mentions = [(p, letter) for p, letter in self.mentions if lo <= p < hi]
         pairs = [q for q in self.pairs if lo <= q[0] and q[2] < hi]
-        if not mentions and not pairs:
+        soft = [q for q in self.soft_pairs if lo <= q[0] and q[2] < hi]
+        if not mentions and not pairs and not soft:
             return None
         negated = self.negated(lo, hi)
         rejected = {letter for p, letter in mentions if p in negated} | {
             letter for q in pairs for p, letter in (q[:2], q[2:]) if p in negated
         }
         affirmed = {letter for p, letter in mentions if p not in negated} - rejected
-        hedged = any(a != b and p not in negated and q not in negated for p, a, q, b in pairs)
+        hedged = any(a != b and p not in negated and q not in negated for p, a, q, b in pairs + soft)
         if hedged or len(affirmed) > 1:
             return _Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
         if not affirmed:
@@ -518,14 +588,21 @@ def _text_after(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | No
 def _text_before(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
     """The option whose whole text stands before the bracketed letter at `pos` ("the trumpet (D)"),
     from the last punctuation mark or answer cue."""
-    head = text[:pos].rstrip(" *")
+    head = text[max(0, pos - _SPAN_MAX - 8) : pos].rstrip(" *")
     if not head.endswith(("(", "[")):
         return None
-    before = head[max(0, len(head) - 1 - _SPAN_MAX) : -1]
+    before = head[:-1]
     cut = max(
         [0] + [m.end() for m in _SPAN_START.finditer(before)] + [m.end() for m in _CUE_RE.finditer(before)]
     )
-    return _match_text(before[cut:], keys) if before[cut:].strip() else None
+    phrase = before[cut:]
+    starts = [0] + [m.end() for m in _SPACES.finditer(phrase)][-_SUFFIX_WORDS:]
+    for start in starts:  # the whole phrase, then its shorter endings: "the tone is angry (B)" names angry
+        if phrase[start:].strip():
+            hit = _match_text(phrase[start:], keys)
+            if hit is not None:
+                return hit
+    return None
 
 
 def _text_beside(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
