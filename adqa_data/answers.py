@@ -340,6 +340,13 @@ def _unlatex(text: str) -> str:
     return _DOLLAR.sub(r"(\1)", text)
 
 
+# a line headed by an option's letter, as in a list of the options; an "Answer" heading line
+_LIST_LINE = re.compile(
+    r"^[ \t>*#_\-\u2022\d.)]*(?:(?i:option|choice)\s+([A-J])\s+(?i:is|would|could|might)\b|(?:(?i:option|choice)\s+)?"
+    r"[(\[]?([A-J])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
+    re.MULTILINE,
+)
+_ANSWER_HEADING = re.compile(r"^[ \t#*_]*(?i:final\s+)?(?i:answer)[ \t*_:]*\n\s*\Z", re.MULTILINE)
 _SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
@@ -561,11 +568,55 @@ class _Region:
                     return _Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
         return _Reading(index, layer)
 
-    def last_statement(self) -> tuple[int, int] | None:
-        """Layer 5's statement: the line of the last answer-looking letter, from its last cue."""
-        if not self.mentions:
+    def listing(self) -> set[int]:
+        """Positions of letters that head the lines of an option list ("A. dog\\nB. cat", "- A: no bark\\n- C:
+        no chirp", "Option A is ...\\nOption B is ..."): two or more such lines, letters rising."""
+        heads = [(m.start(g), m.group(g)) for m in _LIST_LINE.finditer(self.masked) for g in (m.lastindex,)]
+        letters = {p for p, _ in self.mentions}
+        out: set[int] = set()
+        run: list[tuple[int, str]] = []
+        for head in heads + [(-1, "")]:
+            if run and head[1] > run[-1][1] and head[0] >= 0:
+                run.append(head)
+                continue
+            if len(run) >= 2:
+                out.update(p for p, _ in run)
+            run = [head]
+        return out & letters
+
+    def first_answer(self, layer: str) -> _Reading | None:
+        """An answer given first and explained after ("**Answer: B**\\n\\nOption A would be deeper ..."): the
+        first line holding a letter (option lists aside), when it has an answer cue, opens the text or
+        follows an "Answer" heading, credits one option, and no later line has an answer cue or rejects
+        that option."""
+        listed = self.listing()
+        firsts = [p for p, _ in self.mentions if p not in listed]
+        if not firsts:
             return None
-        pos = self.mentions[-1][0]
+        pos, masked = firsts[0], self.masked
+        start = masked.rfind("\n", 0, pos) + 1
+        end = masked.find("\n", pos)
+        end = len(masked) if end < 0 else end
+        cues = [m.start() for m in _CUE_RE.finditer(masked, start, pos + 1) if m.start() <= pos]
+        if not (cues or not masked[:start].strip() or _ANSWER_HEADING.search(masked, 0, start)):
+            return None
+        reading = self.read(layer, cues[-1] if cues else start, end)
+        if reading is None or reading.index is None or _CUE_RE.search(masked, end):
+            return None
+        letter = LETTERS[reading.index]
+        later = self.negated(end, len(masked))
+        if any(p in later for p, other in self.mentions if p >= end and other == letter):
+            return None
+        return reading
+
+    def last_statement(self) -> tuple[int, int] | None:
+        """Layer 5's statement: the line of the last answer-looking letter (option lists aside), from its
+        last cue."""
+        listed = self.listing()
+        lasts = [p for p, _ in self.mentions if p not in listed]
+        if not lasts:
+            return None
+        pos = lasts[-1]
         start = self.masked.rfind("\n", 0, pos) + 1
         end = self.masked.find("\n", pos)
         end = len(self.masked) if end < 0 else end
@@ -663,9 +714,13 @@ def _read_blocks(blocks: list[tuple[str, bool]], opts: _Options) -> _Reading:
     return named[0]
 
 
-def _read_last_letter(body: str, opts: _Options) -> _Reading:
-    """Layer 5: the last answer-looking letter, read within its statement."""
+def _read_last_letter(body: str, opts: _Options, reasoning: bool) -> _Reading:
+    """Layer 5: the last answer-looking letter, read within its statement; an answer given first and
+    explained after, when the body is no reasoning (no think tag)."""
     region = _Region(body, opts)
+    first = None if reasoning else region.first_answer(Layer.LAST_LETTER)
+    if first is not None:
+        return first
     span = region.last_statement()
     if span is None:
         return _Reading(None, reason=NoCredit.NO_ANSWER)
@@ -692,8 +747,9 @@ def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
         closes = list(THINK_CLOSE.finditer(text))
         after = None
         if closes:
-            after = _Region(ANY_TAG.sub("\n", text[closes[-1].end() :]), opts).read(Layer.AFTER_THINK)
-        reading = after or _read_last_letter(ANY_TAG.sub("\n", text), opts)
+            region = _Region(ANY_TAG.sub("\n", text[closes[-1].end() :]), opts)
+            after = region.first_answer(Layer.AFTER_THINK) or region.read(Layer.AFTER_THINK)
+        reading = after or _read_last_letter(ANY_TAG.sub("\n", text), opts, bool(THINK_OPEN.search(text)))
     if reading.index is None:
         return ParsedAnswer(None, None, None, None, reading.reason)
     return ParsedAnswer(reading.index, LETTERS[reading.index], choices[reading.index], reading.layer)
