@@ -13,6 +13,8 @@ format characters (zero-width space and joiners, soft hyphen, BOM, direction mar
 NFKC turns fullwidth letters and punctuation ("Ａ", "［Ｄ］", "（Ｂ）", "："), mathematical letters
 (bold, italic, sans-serif, script, double-struck, monospace), circled letters, NBSP and the ideographic
 space into ASCII; the CJK full stop and comma, CJK brackets and curly quotes are mapped to ASCII too.
+Outside the strict and text layers, LaTeX wrappers around a letter read as brackets: `\\boxed{B}`,
+`\\text{B}`, `$B$` are "(B)" (so `<answer>\\boxed{B}</answer>` is ``answer_letter``, not the template).
 The credited `text` is the option exactly as given.
 
 Layers, tried in order; the first that applies decides (a refusal stops the search, too):
@@ -32,7 +34,17 @@ Layers, tried in order; the first that applies decides (a refusal stops the sear
                      ``letter_out_of_range``).
 4. ``after_think``   no answer block: the statement after the last `</think>`, when it holds a letter.
 5. ``last_letter``   no answer block and no letter after `</think>`: the last answer-looking letter,
-                     read within its statement.
+                     read within its statement; letters heading the lines of an option list ("A. dog
+                     barking\\nB. cat meowing", "- A: no bark\\n- C: no chirp", "Option A is ...\\nOption B
+                     is ...": two or more lines, letters rising) are not answers there, so a listing of
+                     the options, finished or truncated, credits nothing.
+
+Answer first, explanation after (layers 4 and 5, not in reasoning, i.e. layer 5 only when the output has
+no think tag): when the first line holding a letter (lists aside) has an answer cue, opens the text or
+follows an "Answer" heading, and credits one option, that option is the answer and the lines after it are
+its explanation ("**Answer: B**\\n\\nOption A would sound deeper ..." credits B) — unless a later line
+has an answer cue, a letter alone on its line or a rejection of that option (then the usual reading
+applies: "The answer is B.\\nActually, B is wrong; the answer is C." credits C).
 
 Answer blocks are authoritative: when the output has any `<answer>` block (an unclosed one at the end,
 as in a truncated output, counts, but is reported as ``answer_letter`` at best), layers 4-5 are not
@@ -48,12 +60,16 @@ these forms, never a bare capital inside a sentence ("A dog barks", "Vitamin C i
   letter read, when it is bracketed or ends the phrase, or one of is/was/seems/fits/matches/because/since
   follows ("choice c", "option (b).", "the answer is (b)", "Answer: c"; "the answer is a dog" is the
   article); a bare "a" or "i" in prose never is;
-- `(B)` `[B]`, `B.` `B)` (not `A.M.`), `**B**`, a letter alone on a line, a letter ending the text;
+- `(B)` `[B]`, `**B**`, a letter alone on a line; `B.` `B)` (not `A.M.`) and a letter ending its line or
+  the text, except right after a noun that names things by letter ("vitamin C.", "plan B", "Speaker B.")
+  or another capitalised word ("Room B.") that is no lead-in or verb of choosing ("So B.", "It is B.",
+  "Pick B" read), and except when the option's own text follows ("... barking B. cat meowing" is a label);
 - beside CJK text: "答案是B", "正解はCです";
 - at a sentence or clause start (a line start, after . ! ? ; : or a comma, optionally after a lead-in word:
-  so, thus, hence, therefore, then, overall, clearly, finally, and, but, or, nor, while, whereas, because,
-  since, though, although, yet, however, maybe, perhaps, possibly, probably, that, it's, it is, that's, this
-  is, I think, I believe, I guess, I'd say) and followed by a comma, colon, semicolon, dash or bracket, or
+  so, thus, hence, therefore, then, overall, and, but, or, nor, while, whereas, because, since, though,
+  although, yet, however, maybe, perhaps, any adverb in -ly (clearly, definitely, certainly, probably), yes,
+  well, ok, hmm, that, it's, it is, that's, this is, I think, I believe, I guess, I'd say; or right after an
+  opening bracket: "B (C is wrong)") and followed by a comma, colon, semicolon, dash or bracket, or
   by a word of this closed list: is, isn't, are, was, wasn't, seems, seemed, appears, looks, sounds, fits,
   matches, describes, corresponds, aligns, captures, reflects, makes, remains, works, wins, would, wouldn't,
   should, must, could, couldn't, might, does, doesn't, did, didn't, has, can't, cannot, won't, fails,
@@ -75,10 +91,12 @@ Negation. A letter is rejected when
   B", "I don't think it's D", "not a dog barking (A) or a car horn (D)"; but "Not sure, but B" and "It
   doesn't bark so the answer is B" affirm B;
 - a rejecting predicate follows it: "D is wrong", "(D) is clearly incorrect", "(D) can be ruled out",
-  "D is not", "D isn't", "D does not fit", "D fails", "D: wrong", 错/不对/不是/間違/ではない — unless what follows
-  is an option's own text ("D: not a dog").
-A rejection before the first or after the last letter of a hedged list ("A or B", "A, B and C"; a semicolon
-ends a list) covers the whole list: "not A or B", "A and B are wrong", "not A, C" reject every letter of it.
+  "D is not", "D isn't", "D does not fit", "D fails", "D: wrong", (都/也)错/不对/不正确/不是/不符/不可能/間違/
+  違う/ではない/ではありません — unless what follows is an option's own text ("D: not a dog").
+A rejection before the first or after the last letter of a hedged list ("A or B", "A, B and C", "A, B, or
+C", "A和B"; a semicolon ends a list) covers the whole list: "not A or B", "A and B are wrong", "not A, C",
+"A和B都不对" reject every letter of it. "B or maybe C" ("or/and" then maybe, perhaps, possibly, probably,
+even or also) is a hedge but no list: "C rather than A, or maybe B" rejects A only, and names C and B.
 In a statement, a letter rejected anywhere is never credited ("It could be A. Definitely not A." credits
 nothing); the one letter affirmed beside rejected ones is credited ("C, not A", "C rather than A", "C
 instead of A", "not A but C", "B; A is wrong"): exactly one option is affirmed, and "X, not Y" is how models
@@ -87,8 +105,9 @@ left: "not D" does not name one of A-C. Rejected letters make no hedge.
 
 Letter and text. Where the credited letter has an option's whole text beside it — after it, past a
 comma, colon, stop, dash, bracket or "i.e.", up to a punctuation mark ("D, the trumpet", "C. dog
-barking", "B (cat)"), or before it when it is bracketed ("the trumpet (D)", from the last punctuation
-mark or answer cue) — that text must be the same option's, else ``letter_text_conflict``; in every
+barking", "B (cat)"), or before it when it is bracketed (the phrase from the last punctuation mark or
+answer cue, or its ending: "the trumpet (D)", "the tone is angry (B)") — that text must be the same
+option's, else ``letter_text_conflict``; in every
 layer. A label with its own option's text is one option even when the text holds another letter: with
 options "Room C", "Room A", "Room D", "Room B", "Choice B: Room A" credits B and "Choice A: Room A" is a
 conflict. A following sentence that only starts with an option's words is no text ("D. The trumpet is
@@ -96,8 +115,9 @@ not heard." credits D).
 
 Naming two options is refused (``multiple_options``): two different affirmed letters, or a hedge such as "A
 or B", "A, C", "A/B", "A and B", "A B C D", "A-D", "not only A but also B", "A as well as B", "option a or
-option b" in the statement that is read. The statement is the whole block (layers 1-3), everything after
-`</think>` (layer 4), or, for layer 5, the line of the last answer-looking letter, starting at its last
+option b", "B or maybe C", "A或B", "\\boxed{A} or \\boxed{B}" in the statement that is read. The statement
+is the whole block (layers 1-3), everything after `</think>` (layer 4; an answer given first: its line), or,
+for layer 5, the line of the last answer-looking letter, starting at its last
 "answer is"-style cue when it has one (so "Option A is a cat, option B a dog, so the answer is B." credits
 B, "The answer is A or B" credits nothing). Hedges look at letters A-H whatever the option count, so "B or
 E" is refused on a four-option item while "B, I think" is not; an "A" followed by a lower-case word that is
@@ -117,6 +137,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 
 LETTERS = "ABCDEFGHIJ"  # the one definition: prompts, backends and stages import it from here
 
@@ -250,8 +271,8 @@ _BEFORE_INITIAL = re.compile(
     re.MULTILINE,
 )
 # a bare "B." or a letter ending its line is no answer right after a noun that names things by letter
-# ("vitamin C.", "plan B", "Speaker B.") or another capitalised word ("Room B."), unless that word is a lead-in,
-# a copula or a verb of choosing ("So B.", "It's B.", "Pick B", "It is B.")
+# ("vitamin C.", "plan B", "Speaker B.") or another capitalised word ("Room B."), unless that word is a
+# lead-in, a copula or a verb of choosing ("So B.", "It's B.", "Pick B", "It is B.")
 _NAMED_BY_LETTER = (
     r"vitamin|plan|type|grade|class|speaker|talker|person|voice|singer|room|hall|zone|area|floor|wing|gate|"
     r"door|block|building|row|seat|platform|group|team|player|section|part|chapter|appendix|exhibit|figure|"
@@ -259,9 +280,7 @@ _NAMED_BY_LETTER = (
     r"chord|string|hepatitis|mic|microphone|sensor|site|source|sample|clip|file|item|question|task|case|"
     r"scenario|condition|variant|series|set|route|line|bus|lane|box|size|star|day|list|letter"
 )
-_NOUN_BEFORE = re.compile(
-    rf"(?<![^\W_])(?:(?i:(?:{_NAMED_BY_LETTER})s?)|[A-Z][\w']*)[\s*\"'`]*\Z"
-)
+_NOUN_BEFORE = re.compile(rf"(?<![^\W_])(?:(?i:(?:{_NAMED_BY_LETTER})s?)|[A-Z][\w']*)[\s*\"'`]*\Z")
 _CHOSEN_AFTER = re.compile(
     rf"(?<![^\W_])(?:{_LEAD_IN}|(?i:is|be|was|were|are|being|say|pick|choose|select|go\s+with|vote|not|no|never"
     r"|answers?|options?|choices?|final|correct|definitely))[\s*\"'`]*\Z"
@@ -317,7 +336,8 @@ _NEG_AFTER = re.compile(
     r"|\s*[\u90fd\u4e5f\u5747\u7686\u5168]?\u662f?(?:\u9519|\u932f|\u4e0d\u5bf9|\u4e0d\u5c0d|\u4e0d\u6b63|\u4e0d\u662f"
     r"|\u4e0d\u7b26|\u4e0d\u53ef\u80fd|\u4e0d\u5408|\u9593\u9055|\u9055|\u8bef|\u8aa4|\u3067\u306f\u306a|\u3067\u306f\u3042"
     r"|\u3058\u3083\u306a|\u3058\u3083\u3042))"
-    # (都/也) 错 不对 不正(确) 不是 不符 不可能 不合 間違 違 误 ではな ではあ(りません) じゃな じゃあ(りません)
+    # (都/也) 错 不对 不正(确) 不是 不符 不可能 不合 間違 違 误 ではな ではあ(りません) じゃな
+    # じゃあ(りません)
 )
 # the text beside a letter: after it ("D, the trumpet", "C. dog", "B (cat)"), or before a bracketed one
 _GAP_AFTER = re.compile(
@@ -342,10 +362,11 @@ def _unlatex(text: str) -> str:
 
 # a line headed by an option's letter, as in a list of the options; an "Answer" heading line
 _LIST_LINE = re.compile(
-    r"^[ \t>*#_\-\u2022\d.)]*(?:(?i:option|choice)\s+([A-J])\s+(?i:is|would|could|might)\b|(?:(?i:option|choice)\s+)?"
-    r"[(\[]?([A-J])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
+    r"^[ \t>*#_\-\u2022\d.)]*(?:(?i:option|choice)\s+([A-J])\s+(?i:is|would|could|might)\b"
+    r"|(?:(?i:option|choice)\s+)?[(\[]?([A-J])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
     re.MULTILINE,
 )
+_LONE_LETTER = re.compile(r"^[ \t>*#-]*[(\[]?([A-J])[)\]]?[ \t*.)]*$", re.MULTILINE)  # "B" alone on a line
 _ANSWER_HEADING = re.compile(r"^[ \t#*_]*(?i:final\s+)?(?i:answer)[ \t*_:]*\n\s*\Z", re.MULTILINE)
 _SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
@@ -386,15 +407,18 @@ def _patterns(num_choices: int) -> _Patterns:
         re.compile(rf"\*\*\s*{letter}\s*[.)]?\s*\*\*"),
         re.compile(rf"^[ \t>*#-]*{letter}[ \t*.)]*$", re.MULTILINE),
     )
-    # "B." and a letter ending its line or the text: read only after `_BEFORE_BARE` ("vitamin C." is no answer)
+    # "B." and a letter ending its line or the text: not after a name (`_named_by_letter`: "vitamin C.")
     bare = (
         re.compile(rf"{letter}(?<![A-Za-z0-9.].)[.)]{_NEXT_NOT_ALNUM}"),
         re.compile(rf"{letter}{_AFTER_NON_ALNUM}[^A-Za-z0-9\n]*$", re.MULTILINE),
     )
     initial = re.compile(rf"{initial_class}{_AFTER_NON_ALNUM}{_INITIAL_LETTER_NEXT}")
     cjk = re.compile(rf"{letter}(?:(?<=[{_CJK}].){_NEXT_NOT_ALNUM}|{_AFTER_NON_ALNUM}(?=[{_CJK}]))")
-    conj = r"(?:(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as)\b|\u548c|\u6216\u8005?|\u6216\u662f|\u4e0e|\u8207|\u53ca|\u8fd8\u662f|\u9084\u662f)"
-    # a comma, "or", "A, or B" (the Oxford comma), 和/或/还是; plain spaces ("A B C D") but not "B (C is wrong)"
+    conj = (
+        r"(?:(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as)\b"
+        r"|\u548c|\u6216\u8005?|\u6216\u662f|\u4e0e|\u8207|\u53ca|\u8fd8\u662f|\u9084\u662f)"  # 和 或(者) 或是 与 及 还是
+    )
+    # a comma, "or", "A, or B" (the Oxford comma), 和/或/还是; plain spaces ("A B C D"), not "B (C is ..."
     sep = rf"(?:\s*(?:,\s*(?:{conj})?|[/&+;\-\u2013]|{conj})\s*|\s+(?![(\[]))"
     # "B or maybe C", "A, perhaps B": a hedge, but no list for a rejection to cover ("not A, or maybe B")
     soft_sep = r"\s*,?\s*(?:(?i:or|and)\s+)?(?i:maybe|perhaps|possibly|probably|even|also)\s+"
@@ -504,7 +528,9 @@ class _Region:
                 for m in p.finditer(masked)
             }
         )
-        self.soft_pairs = [(m.start(1), m.group(1), m.start(2), m.group(2)) for m in pats.soft.finditer(masked)]
+        self.soft_pairs = [
+            (m.start(1), m.group(1), m.start(2), m.group(2)) for m in pats.soft.finditer(masked)
+        ]
 
     def _rejected_before(self, pos: int) -> bool:
         lo = max(0, pos - 80)
@@ -603,6 +629,8 @@ class _Region:
         reading = self.read(layer, cues[-1] if cues else start, end)
         if reading is None or reading.index is None or _CUE_RE.search(masked, end):
             return None
+        if any(m.group(1) != LETTERS[reading.index] for m in _LONE_LETTER.finditer(masked, end)):
+            return None
         letter = LETTERS[reading.index]
         later = self.negated(end, len(masked))
         if any(p in later for p, other in self.mentions if p >= end and other == letter):
@@ -629,7 +657,7 @@ def _text_after(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | No
     "B (cat)", "C, i.e. cat"), up to a punctuation mark: the longest match over the next few."""
     start = _GAP_AFTER.match(text, pos + 1).end()
     window = text[start : start + _SPAN_MAX + 1]
-    ends = [m.start() for m in _SPAN_END.finditer(window)][:4]
+    ends = [m.start() for m in islice(_SPAN_END.finditer(window), 4)]
     if len(window) <= _SPAN_MAX:
         ends.append(len(window))
     hits = [hit for hit in (_match_text(window[:end], keys) for end in ends if end > 0) if hit is not None]

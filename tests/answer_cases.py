@@ -217,6 +217,9 @@ INSTRUMENT_CASES: list[Case] = [
     (f"{T}Answer: C - violin", None, CONFLICT),
     ("The answer is D. The trumpet is not heard.", 3, LL),  # a sentence, not an option's whole text
     (f"{T}<answer>the piano</answer>", 2, AT),
+    ("D: Trumpet", None, CONFLICT),
+    ("B \u2014 violin", 1, LL),
+    ("The answer is B: piano.", None, CONFLICT),
 ]
 
 # option texts that contain letters: letters inside a matched option text are never answer letters
@@ -242,7 +245,118 @@ ROOM_CASES: list[Case] = [
     (f"{T}<answer>Room A or Room B</answer>", None, UNPARSEABLE),
 ]
 
+# red-team outputs in the styles of chatty, think-style and CJK models, on the same options
+REDTEAM_CASES: list[Case] = [
+    # LaTeX: \boxed{B} reads as (B), mid-sentence too; two boxes are a hedge
+    ("The answer is $\\boxed{B}$ because the sound is a meow.", 1, LL),
+    ("\\boxed{\\text{(B) cat meowing}}", 1, LL),
+    ("Therefore, the answer is \\(\\boxed{D}\\).", 3, LL),
+    (f"{T}<answer>\\boxed{{C}}</answer>", 2, AL),  # not the strict template
+    ("\\boxed{A} or \\boxed{B}", None, MULTI),
+    ("\\boxed{E}", None, NONE),
+    # hedges with an adverb, a parenthetical second letter, the Oxford comma
+    ("B or maybe C", None, MULTI),
+    ("B or perhaps C.", None, MULTI),
+    ("B (C is also possible)", None, MULTI),
+    ("The answer is B (C is wrong).", 1, LL),
+    ("It's not A, B, or C, so D.", 3, LL),
+    ("A, B, and C are wrong, so D.", 3, LL),
+    # an adverb before a sentence-initial letter
+    ("Certainly B, not C or D.", 1, LL),
+    ("Definitely B, not C.", 1, LL),
+    # a capital named by the noun before it is no letter; after a copula or a lead-in it is
+    ("I take vitamin C.", None, NONE),
+    ("We went with plan B", None, NONE),
+    ("The sound comes from Room B.", None, NONE),
+    ("Speaker B. So A.", 0, LL),
+    ("It is B.", 1, LL),
+    ("My guess is B.", 1, LL),
+    ("Prediction: B\nConfidence: high", 1, LL),
+    (f"{T}A. dog barking B. cat meowing", None, MULTI),  # labels with their texts: a list, a hedge
+    # CJK lists and rejections
+    ("A和B都不对，选C。", 2, LL),
+    ("Aではありません。", None, NEG),
+    ("AではなくC。", 2, LL),
+    ("排除A和D，答案是B。", 1, LL),
+    ("可能是A或者B。", None, MULTI),
+    # an option's text ending the phrase before a bracketed letter
+    ("It sounds like a dog barking (B).", None, CONFLICT),
+    ("It sounds like a cat meowing (B).", 1, LL),
+    # option lists are no answer; an answer after a list is
+    (
+        "Let's analyze each option:\n\n- A. dog barking\n- B. cat meowing\n- C. bird singing\n- D. car horn",
+        None,
+        NONE,
+    ),
+    (
+        "<think>Let me go through the options.\nA. dog barking: there is no bark.\nB. cat meowing: this",
+        None,
+        NONE,
+    ),
+    ("A. dog barking\nB. cat meowing\nC. bird singing\nD. car horn\nAnswer: B", 1, LL),
+    # an answer given first, then explained (other letters in the explanation)
+    (
+        "**Answer: B) cat meowing**\n\nExplanation: A dog bark (A) would be lower, a car horn (D) steady.",
+        1,
+        LL,
+    ),
+    ("**Answer: B**\n\nOption A would sound deeper, and option C would be more melodic.", 1, LL),
+    ("### Answer\n**B. cat meowing**\n\n### Reasoning\n- No barking (A) or honking (D) is heard.", 1, LL),
+    ("The answer is B.\n\nA is wrong because there is no bark.", 1, LL),
+    (f"{T}The answer is B.\n\nWhy not the others: A has no bark, C has no chirp and D has no honk.", 1, TH),
+    ("The answer is B.\n\nActually, B is wrong; the answer is C.", 2, LL),  # a later cue corrects it
+    ("The answer is B.\n\nB is wrong, it is C.", 2, LL),  # ... and so does a later rejection
+    ("<think>The answer is A.\nHmm, the pitch is high, so it's B.", 1, LL),  # reasoning: the last letter
+]
+
+EMOTIONS = ["happy", "sad", "angry", "neutral"]
+EMOTION_CASES: list[Case] = [
+    ("The tone is angry (B).", None, CONFLICT),
+    ("The tone is angry (C).", 2, LL),
+    ("Not sad, not angry: neutral. D.", 3, LL),
+]
+
+# options that start with the article "A"
+CAPTIONS = ["A man speaking", "A woman singing", "A child laughing", "A dog barking"]
+CAPTION_CASES: list[Case] = [
+    (f"{T}<answer>A woman singing</answer>", 1, AT),
+    (f"{T}<answer>A. A woman singing</answer>", None, CONFLICT),
+    ("The answer is B: A woman singing.", 1, LL),
+    ("A woman singing.", None, NONE),  # an option's text outside a block names no letter
+    ("A, a man speaking.", 0, LL),
+]
+
+# options that hold a negation: their own text is no rejection
+NO_MUSIC = [
+    "There is no music",
+    "Music plays throughout",
+    "Music does not start until the end",
+    "Speech, not music",
+]
+NO_MUSIC_CASES: list[Case] = [
+    ("The answer is C, music does not start until the end.", 2, LL),
+    ("C: Music does not start until the end", 2, LL),
+    ("There is no music, so A.", 0, LL),
+    ("The answer is not C; it's A.", 0, LL),
+    ("A - there is no music.", 0, LL),
+    (f"{T}<answer>speech, not music</answer>", 3, AT),
+]
+
+YES_NO = ["Yes", "No"]
+YES_NO_CASES: list[Case] = [
+    ("No, the answer is A.", 0, LL),
+    (f"{T}<answer>No</answer>", 1, AT),
+    ("A (Yes), not B (No)", 0, LL),
+    ("No.", None, NONE),
+    (f"{T}<answer>C</answer>", None, OOR),
+]
+
 TABLES: list[tuple[list[str], list[Case]]] = [
+    (CHOICES, REDTEAM_CASES),
+    (EMOTIONS, EMOTION_CASES),
+    (CAPTIONS, CAPTION_CASES),
+    (NO_MUSIC, NO_MUSIC_CASES),
+    (YES_NO, YES_NO_CASES),
     (CHOICES, CASES),
     (INSTRUMENTS, INSTRUMENT_CASES),
     (ROOMS, ROOM_CASES),
