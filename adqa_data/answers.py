@@ -759,11 +759,17 @@ def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
     """The option `text` names among `choices` (in shown order), and which layer found it.
 
     Rules: see the module docstring. Never credits an empty answer, an output naming two options or a
-    rejected ("not D") letter.
+    rejected ("not D") letter. Readings are memoised (the result is immutable): a rollout asks once for
+    the correctness reward and again for the format reward's verdict on the same completion.
     """
     if not 1 <= len(choices) <= len(LETTERS):
         raise ValueError(f"need 1 to {len(LETTERS)} choices, got {len(choices)}")
-    opts = _options(tuple(choices))
+    return _parse(text, tuple(choices))
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, choices: tuple[str, ...]) -> ParsedAnswer:
+    opts = _options(choices)
     text = normalize(text)
     blocks = [(m.group(1), True) for m in _BLOCK.finditer(text)]
     unclosed = _UNCLOSED.search(text)
