@@ -378,7 +378,7 @@ _SUFFIX_WORDS = 12  # the phrase endings tried before a bracketed letter: option
 @dataclass(frozen=True)
 class _Patterns:
     letters: tuple[re.Pattern[str], ...]  # answer-looking letters, group 1 (or 2: lower case after a label)
-    bare: tuple[re.Pattern[str], ...]  # letters that are answers only after `_BEFORE_BARE`: "B.", "... B"
+    bare: tuple[re.Pattern[str], ...]  # "B.", "... B": answers unless a name ("vitamin C.") or a label
     initial: re.Pattern[str]  # a capital that is the letter if it starts a sentence (`_BEFORE_INITIAL`)
     cjk: re.Pattern[str]  # a letter beside CJK text: tried on non-ASCII text only
     hedges: tuple[re.Pattern[str], ...]  # two letters joined as a hedge, groups 1 and 2
@@ -486,13 +486,6 @@ class _Reading:
     index: int | None
     layer: str | None = None
     reason: str | None = None
-
-
-@dataclass(frozen=True)
-class _Mention:
-    pos: int  # where the letter is
-    letter: str  # upper case
-    hedge: bool = False  # found only as one side of a hedge (a bare capital in "A B C")
 
 
 class _Region:
