@@ -35,6 +35,15 @@ EngineOpt = Annotated[
     str, typer.Option("--engine", help="'local' (in-process, default) or 'ray' (a Ray cluster; RAY_ADDRESS).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
+FamilyOpt = Annotated[
+    str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")]
+DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")]
+# the values of --anchoring-rows (rollout's option, and train's under --online)
+ANCHORING_ROWS = (
+    "reasoning (default: the <think> content, else the text before <answer>) | all (every completion token)."
+)
 DEFAULT_WS = Path("adqa-work")
 
 

@@ -8,7 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import render
-from .app import DEFAULT_WS, DatasetOpt, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .app import (
+    DEFAULT_WS,
+    DatasetOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EngineOpt,
+    FamilyOpt,
+    ForceOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    print_json,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.eval import EvalResult
@@ -79,13 +91,9 @@ def eval_command(
             "--shard-size", help="Items per shard: the unit of resume and of a Ray task (default 64)."
         ),
     ] = None,
-    family: Annotated[
-        str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
-    ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
-    ] = None,
-    dtype: Annotated[str | None, typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
+    family: FamilyOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML of eval settings; options given here override it.")
     ] = None,

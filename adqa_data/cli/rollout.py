@@ -9,9 +9,13 @@ import typer
 
 from . import render
 from .app import (
+    ANCHORING_ROWS,
     DEFAULT_WS,
     DatasetOpt,
+    DeviceOpt,
+    DtypeOpt,
     EngineOpt,
+    FamilyOpt,
     ForceOpt,
     JsonOpt,
     WorkspaceOpt,
@@ -95,12 +99,10 @@ def rollout(
         str | None,
         typer.Option(
             "--anchoring-rows",
-            help="Query rows of the anchoring reward: reasoning (default: the <think> content, else the text before <answer>) | all (every completion token).",
+            help=f"Query rows of the anchoring reward: {ANCHORING_ROWS}",
         ),
     ] = None,
-    family: Annotated[
-        str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
-    ] = None,
+    family: FamilyOpt = None,
     codec: Annotated[
         str | None,
         typer.Option(
@@ -108,10 +110,8 @@ def rollout(
             help="For a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, e.g. mimo-audio or a codec key from 'encode' (default: the policy's codec).",
         ),
     ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
-    ] = None,
-    dtype: Annotated[str | None, typer.Option("--dtype", help="float32 | bfloat16 | float16 | auto.")] = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
     config: Annotated[
         Path | None,
         typer.Option(

@@ -8,7 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import render
-from .app import DEFAULT_WS, DatasetOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .app import (
+    ANCHORING_ROWS,
+    DEFAULT_WS,
+    DatasetOpt,
+    DeviceOpt,
+    FamilyOpt,
+    ForceOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    print_json,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.train import TrainResult
@@ -213,12 +224,10 @@ def train(
         str | None,
         typer.Option(
             "--anchoring-rows",
-            help="--online: query rows of the anchoring reward: reasoning (default: the <think> content, else the text before <answer>) | all (every completion token).",
+            help=f"--online: query rows of the anchoring reward: {ANCHORING_ROWS}",
         ),
     ] = None,
-    family: Annotated[
-        str | None, typer.Option("--family", help="Model adapter family (default: from config.json).")
-    ] = None,
+    family: FamilyOpt = None,
     codec: Annotated[
         str | None,
         typer.Option(
@@ -226,9 +235,7 @@ def train(
             help="For a policy that reads RVQ codes (MiMo-Audio): the code index its clips come from, as encode names it (default: the policy's own codec; GRPO: the rollouts').",
         ),
     ] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
-    ] = None,
+    device: DeviceOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
     force: ForceOpt = False,
