@@ -406,9 +406,8 @@ class StageRun:
     key: str = field(init=False)
     started: float = field(init=False, default_factory=time.time)
     _lock: Any = field(init=False, default=None)
-    _staged: dict[Path, tuple[Path, str]] = field(
-        init=False, default_factory=dict
-    )  # final -> (staging, table)
+    # final -> (staging, table)
+    _staged: dict[Path, tuple[Path, str]] = field(init=False, default_factory=dict)
     _outputs: dict[Path, Path] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:

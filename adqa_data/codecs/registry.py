@@ -149,9 +149,8 @@ def _facts(family: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """sample_rate, frame_rate, hop_length, codebook_sizes, settings — transformers' formulas, no torch."""
     if family == "mimi":
         sr = int(cfg.get("sampling_rate", 24000))
-        hop = (
-            _prod(cfg.get("upsampling_ratios") or [8, 6, 5, 4]) * 2
-        )  # encoder strides, then the 2x downsample
+        # encoder strides, then the 2x downsample
+        hop = _prod(cfg.get("upsampling_ratios") or [8, 6, 5, 4]) * 2
         rate = cfg.get("frame_rate") or cfg.get("_frame_rate") or sr / hop
         sizes = [int(cfg.get("codebook_size", 2048))] * int(cfg.get("num_quantizers", 32))
         settings = {"causal": bool(cfg.get("use_causal_conv", True))}

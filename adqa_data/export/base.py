@@ -32,9 +32,8 @@ class Built:
 
     configs: dict[str, pa.Table]  # config name -> rows (written as one split, `ExportOptions.split_name`)
     what: str  # a paragraph for the card: what the rows are and who reads them
-    sources: list[
-        tuple[str, str | None]
-    ]  # (stage, unit) the rows come from: the provenance chain starts there
+    # (stage, unit) the rows come from: the provenance chain starts there
+    sources: list[tuple[str, str | None]]
     item_ids: list[str] | None = None  # items the rows are about (licence fields); None = the whole dataset
     notes: list[str] = field(default_factory=list)  # decisions and counts worth a line in the card and report
     usage: str = ""  # a short code sample for the card

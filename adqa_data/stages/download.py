@@ -42,9 +42,8 @@ from ..workspace import DatasetRecord, StageRun, Workspace, read_table
 
 STAGE = "download"
 PROBE_CHUNK = 256  # files per probes shard: the unit of resume and of a worker process's task
-MAX_AUDIO_SECONDS = (
-    600.0  # longest clip accepted (--max-audio-seconds): every known AudioMCQ/DCASE clip is <= 30 s
-)
+# longest clip accepted (--max-audio-seconds): every known AudioMCQ/DCASE clip is <= 30 s
+MAX_AUDIO_SECONDS = 600.0
 ITEMS_SHARD_ROWS = 50_000
 
 

@@ -139,9 +139,8 @@ def encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None = 
 def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) -> dict[str, Any]:
     spec = CodecSpec.from_json(task["spec"])
     codec = load_codec(spec, task["num_codebooks"], task["device"])
-    clips: list[list[Any]] = task[
-        "clips"
-    ]  # [sha256, path relative to task["root"], duration_s], longest first
+    # [sha256, path relative to task["root"], duration_s], longest first
+    clips: list[list[Any]] = task["clips"]
     sr = codec.sample_rate
     est = [max(1, round(d * sr)) for _, _, d in clips]
     batches = plan_batches(
