@@ -136,7 +136,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import islice
 
 LETTERS = "ABCDEFGHIJ"  # the one definition: prompts, backends and stages import it from here
@@ -603,28 +603,37 @@ class _Region:
             run = [head]
         return out & letters
 
+    @cached_property
+    def answer_letters(self) -> list[int]:
+        """Positions of the answer-looking letters, those heading the lines of an option list aside."""
+        listed = self.listing()
+        return [p for p, _ in self.mentions if p not in listed]
+
+    def _line(self, pos: int) -> tuple[int, int, list[int]]:
+        """The line holding the letter at `pos`, as `[start, end)`, and its answer cues up to the letter."""
+        start = self.masked.rfind("\n", 0, pos) + 1
+        end = self.masked.find("\n", pos)
+        end = len(self.masked) if end < 0 else end
+        cues = [m.start() for m in _CUE_RE.finditer(self.masked, start, pos + 1) if m.start() <= pos]
+        return start, end, cues
+
     def first_answer(self, layer: str) -> _Reading | None:
         """An answer given first and explained after ("**Answer: B**\\n\\nOption A would be deeper ..."): the
         first line holding a letter (option lists aside), when it has an answer cue, opens the text or
         follows an "Answer" heading, credits one option, and no later line has an answer cue or rejects
         that option."""
-        listed = self.listing()
-        firsts = [p for p, _ in self.mentions if p not in listed]
-        if not firsts:
+        if not self.answer_letters:
             return None
-        pos, masked = firsts[0], self.masked
-        start = masked.rfind("\n", 0, pos) + 1
-        end = masked.find("\n", pos)
-        end = len(masked) if end < 0 else end
-        cues = [m.start() for m in _CUE_RE.finditer(masked, start, pos + 1) if m.start() <= pos]
+        masked = self.masked
+        start, end, cues = self._line(self.answer_letters[0])
         if not (cues or not masked[:start].strip() or _ANSWER_HEADING.search(masked, 0, start)):
             return None
         reading = self.read(layer, cues[-1] if cues else start, end)
         if reading is None or reading.index is None or _CUE_RE.search(masked, end):
             return None
-        if any(m.group(1) != LETTERS[reading.index] for m in _LONE_LETTER.finditer(masked, end)):
-            return None
         letter = LETTERS[reading.index]
+        if any(m.group(1) != letter for m in _LONE_LETTER.finditer(masked, end)):
+            return None
         later = self.negated(end, len(masked))
         if any(p in later for p, other in self.mentions if p >= end and other == letter):
             return None
@@ -633,15 +642,9 @@ class _Region:
     def last_statement(self) -> tuple[int, int] | None:
         """Layer 5's statement: the line of the last answer-looking letter (option lists aside), from its
         last cue."""
-        listed = self.listing()
-        lasts = [p for p, _ in self.mentions if p not in listed]
-        if not lasts:
+        if not self.answer_letters:
             return None
-        pos = lasts[-1]
-        start = self.masked.rfind("\n", 0, pos) + 1
-        end = self.masked.find("\n", pos)
-        end = len(self.masked) if end < 0 else end
-        cues = [m.start() for m in _CUE_RE.finditer(self.masked, start, pos + 1) if m.start() <= pos]
+        start, end, cues = self._line(self.answer_letters[-1])
         return (cues[-1] if cues else start), end
 
 
