@@ -102,13 +102,6 @@ def fingerprint_samples(x: np.ndarray) -> Fingerprint:
     return Fingerprint(values, valid)
 
 
-def fingerprint_file(path: str) -> Fingerprint:
-    """Decode (any format soundfile reads), downmix, resample to RATE, fingerprint."""
-    from ...audio import load_audio
-
-    return fingerprint_samples(load_audio(path, RATE))
-
-
 KEYS_PER_FRAME = 2
 N_KEYS = KEYS_PER_FRAME << 16  # distinct index keys
 _CLIP_BITS = 40  # a (key, clip) pair packs into one int64: key < 2^17, clip < 2^40
