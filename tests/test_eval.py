@@ -316,41 +316,24 @@ def test_ray_engine_gives_identical_predictions(ws):
 # --------------------------------------------------------------------------------------------- CLI
 def test_cli_eval_json_and_tables(ws):
     w = str(ws.root)
-    res = runner.invoke(
-        app,
-        [
-            "eval",
-            "-w",
-            w,
-            "-d",
-            "dcase2026-dev",
-            "--backend",
-            "scripted",
-            "--samples",
-            "3",
-            "--letter-scores",
-            "--json",
-        ],
-    )
+    args = [
+        "eval",
+        "-w",
+        w,
+        "-d",
+        "dcase2026-dev",
+        "--backend",
+        "scripted",
+        "--samples",
+        "3",
+        "--letter-scores",
+    ]
+    res = runner.invoke(app, [*args, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["items"] == len(_gold(ws, "dcase2026-dev")) and out["summary"]["samples"] == 3
     assert set(out["summary"]["conditions"]) == {"audio", "silence"} and out["summary"]["letter_scores"]
-    res = runner.invoke(
-        app,
-        [
-            "eval",
-            "-w",
-            w,
-            "-d",
-            "dcase2026-dev",
-            "--backend",
-            "scripted",
-            "--samples",
-            "3",
-            "--letter-scores",
-        ],
-    )
+    res = runner.invoke(app, args)
     assert res.exit_code == 0 and "top-1 accuracy" in res.stdout and "position bias" in res.stdout
     res = runner.invoke(app, ["eval", "-w", w, "-d", "dcase2026-dev", "--model", "./no/such/dir"])
     assert res.exit_code != 0
