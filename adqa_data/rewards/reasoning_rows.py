@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..answers import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
+from ..answers import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN
 
 
 class Source:
@@ -63,7 +63,11 @@ class ReasoningSpans:
 
 
 _ALNUM = re.compile(r"[^\W_]")
-_TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+
+
+def _answer_tags(text: str) -> list[int]:
+    """Where every answer tag, opening or closing, starts, in order."""
+    return sorted(m.start() for p in (ANSWER_OPEN, ANSWER_CLOSE) for m in p.finditer(text))
 
 
 def _tags(pattern: re.Pattern[str], text: str, kind: str) -> list[tuple[int, int, str]]:
@@ -73,7 +77,7 @@ def _tags(pattern: re.Pattern[str], text: str, kind: str) -> list[tuple[int, int
 def _think_blocks(text: str) -> list[tuple[int, int]]:
     """Raw `[start, end)` of every think block's content (module docstring, rule 1)."""
     tags = sorted(_tags(THINK_OPEN, text, "open") + _tags(THINK_CLOSE, text, "close"))
-    answers = sorted(m.start() for p in (ANSWER_OPEN, ANSWER_CLOSE) for m in p.finditer(text))
+    answers = _answer_tags(text)
     blocks: list[tuple[int, int]] = []
     opened: int | None = 0 if tags and tags[0][2] == "close" else None
     for start, end, kind in tags:
@@ -90,12 +94,10 @@ def _think_blocks(text: str) -> list[tuple[int, int]]:
 def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """`[start, end)` cut at every tag inside it (a stray `<think>` in a block is no reasoning), each
     piece trimmed of whitespace, those without a letter or digit dropped."""
-    tags = sorted((m.start(), m.end()) for p in _TAGS for m in p.finditer(text, start, end))
     raw, at = [], start
-    for a, b in tags:
-        if a >= at:
-            raw.append((at, a))
-        at = max(at, b)
+    for m in ANY_TAG.finditer(text, start, end):
+        raw.append((at, m.start()))
+        at = m.end()
     raw.append((at, end))
     out = []
     for a, b in raw:
@@ -110,9 +112,9 @@ def reasoning_spans(text: str) -> ReasoningSpans:
     if THINK_OPEN.search(text) or THINK_CLOSE.search(text):
         raw, source = _think_blocks(text), Source.THINK
     else:
-        answer = [m.start() for p in (ANSWER_OPEN, ANSWER_CLOSE) for m in p.finditer(text)]
+        answer = _answer_tags(text)
         if answer:
-            raw, source = [(0, min(answer))], Source.BEFORE_ANSWER
+            raw, source = [(0, answer[0])], Source.BEFORE_ANSWER
         else:
             raw, source = [(0, len(text))], Source.FREE_TEXT
     spans = tuple(piece for a, b in raw for piece in _pieces(text, a, b))
@@ -184,7 +186,7 @@ def _special_ids(tokenizer: Any) -> set[int]:
     out = set()
     for tid in getattr(tokenizer, "all_special_ids", []) or []:
         piece = tokenizer.convert_ids_to_tokens(int(tid))
-        if not any(p.fullmatch(str(piece)) for p in _TAGS):
+        if not ANY_TAG.fullmatch(str(piece)):
             out.add(int(tid))
     return out
 
