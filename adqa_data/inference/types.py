@@ -25,7 +25,7 @@ class Query:
     """One question put to a model.
 
     `choices` are in the order shown to the model (a stage that permutes options permutes them here and
-    maps the answers back). The clip is given the way the backend consumes it (`backend_consumes`):
+    maps the answers back). The clip is given the way the backend consumes it (`factory.backend_input`):
     `audio`, mono float32 at the backend's sample rate, or `codes`, the clip's RVQ codes
     `[num_codebooks, frames]` from the code cache (MiMo-Audio reads these and never a waveform); both
     None for a text-only prompt. Queries whose `audio_id` is equal carry identical audio: a backend may
@@ -77,18 +77,6 @@ class Generation:
     key: str
     prompt_token_ids: list[int]
     completions: list[Completion] = field(default_factory=list)
-
-
-def backend_consumes(backend: Any) -> str:
-    """What a backend's queries must carry: "audio" (`Query.audio`, a waveform at `backend.sample_rate`)
-    or "codes" (`Query.codes`, read from the code cache of the codec `backend_codec(backend)` names).
-    Backends that read codes declare `consumes = "codes"`; the attribute is optional (default audio)."""
-    return str(getattr(backend, "consumes", "audio"))
-
-
-def backend_codec(backend: Any) -> str | None:
-    """The codec whose codes a codes-consuming backend reads (a registry name, e.g. "mimo-audio")."""
-    return getattr(backend, "codec", None)
 
 
 class AnchoringScorer(Protocol):
