@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from answer_cases import ALL_CASES, AT, CASES, CHOICES, T  # noqa: F401  (CASES: the table, importable here)
+from answer_cases import ALL_CASES, AT, CHOICES, T
 
 from adqa_data.answers import LETTERS, Layer, NoCredit, ParsedAnswer, letter_for, parse_answer
 
