@@ -362,12 +362,13 @@ def _unlatex(text: str) -> str:
 
 # a line headed by an option's letter, as in a list of the options; an "Answer" heading line
 _LIST_LINE = re.compile(
-    r"^[ \t>*#_\-\u2022\d.)]*(?:(?i:option|choice)\s+([A-J])\s+(?i:is|would|could|might)\b"
-    r"|(?:(?i:option|choice)\s+)?[(\[]?([A-J])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
+    rf"^[ \t>*#_\-\u2022\d.)]*(?:(?i:option|choice)\s+([{LETTERS}])\s+(?i:is|would|could|might)\b"
+    rf"|(?:(?i:option|choice)\s+)?[(\[]?([{LETTERS}])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
     re.MULTILINE,
 )
-_LONE_LETTER = re.compile(r"^[ \t>*#-]*[(\[]?([A-J])[)\]]?[ \t*.)]*$", re.MULTILINE)  # "B" alone on a line
 _ANSWER_HEADING = re.compile(r"^[ \t#*_]*(?i:final\s+)?(?i:answer)[ \t*_:]*\n\s*\Z", re.MULTILINE)
+# a letter alone on its line: "B", "(B)."
+_LONE_LETTER = re.compile(rf"^[ \t>*#-]*[(\[]?([{LETTERS}])[)\]]?[ \t*.)]*$", re.MULTILINE)
 _SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
