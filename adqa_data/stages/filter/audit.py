@@ -199,12 +199,12 @@ def plan_audit(
         if not audited(m):
             skipped[m.name] = GENERATE_SKIP
             continue
-        job = audit_job(run.dataset, m, options, picked, factory, codes.get(m.name))
+        job = audit_job(run.dataset, m, options, picked, factory, codes[m.name])
         key = stable_hash(
             {
-                "generate": unit_config(job.member, "audit", job.options, items_fp, codes.get(m.name)),
+                "generate": unit_config(job.member, "audit", job.options, codes[m.name]),
                 "items": ids,
-                "votes": [unit_key(m, c, options, items_fp, codes.get(m.name)) for c in AUDIT_CONDITIONS],
+                "votes": [unit_key(m, c, options, items_fp, codes[m.name]) for c in AUDIT_CONDITIONS],
                 "table": FILTER_AUDIT.version,
             },
             n=24,

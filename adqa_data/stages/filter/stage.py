@@ -87,7 +87,7 @@ def plan_jobs(
     options: FilterOptions,
     items_fp: str,
     factory: BackendFactory,
-    codes: dict[str, dict[str, str] | None] | None = None,
+    codes: dict[str, dict[str, str] | None],
 ) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
     """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
     Each unit's directory is keyed by its own config (`units.unit_config`), and a changed unit is written
@@ -99,7 +99,7 @@ def plan_jobs(
     for m in members:
         todo = []
         for cond in options.conditions:
-            key = unit_key(m, cond, options, items_fp, (codes or {}).get(m.name))
+            key = unit_key(m, cond, options, items_fp, codes[m.name])
             d = run.output("votes", m.name, cond, key=key)
             dirs[(m.name, cond)] = d
             for i, chunk in enumerate(chunks):
@@ -108,7 +108,7 @@ def plan_jobs(
                 else:
                     todo.append(ChunkJob(cond, i, str(d), chunk))
         if todo:
-            jobs.append(ModelJob(dataset, m, options, todo, factory, codes=(codes or {}).get(m.name)))
+            jobs.append(ModelJob(dataset, m, options, todo, factory, codes=codes[m.name]))
     return jobs, dirs, reused
 
 
@@ -252,7 +252,7 @@ def filter_dataset(
     items_fp = table_fingerprint(workspace.table_dir("items", rec.name))
     codes = member_codes(workspace, rec.name, members, items)
     units = {
-        f"{m.name}/{c}": stable_hash(unit_config(m, c, opts, items_fp, codes[m.name]))
+        f"{m.name}/{c}": stable_hash(unit_config(m, c, opts, codes[m.name]))
         for m in members
         for c in opts.conditions
     }

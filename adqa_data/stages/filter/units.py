@@ -14,11 +14,7 @@ from .options import FilterOptions
 
 
 def unit_config(
-    member: PanelMember,
-    condition: str,
-    options: FilterOptions,
-    items_fp: str,
-    codes: dict[str, str] | None = None,
+    member: PanelMember, condition: str, options: FilterOptions, codes: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
     device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
@@ -48,5 +44,5 @@ def unit_key(
     codes: dict[str, str] | None = None,
 ) -> str:
     """The key a (model, condition) votes directory is marked with."""
-    unit = unit_config(member, condition, options, items_fp, codes)
+    unit = unit_config(member, condition, options, codes)
     return stable_hash({"config": unit, "items": items_fp}, n=24)
