@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..advantages import Scale
+from ..advantages import Baseline, Scale
 from ..config_files import load_yaml_model, validate_model
 from ..errors import UserError
 from ..rewards.plugins import check_weights
@@ -116,7 +116,7 @@ class TrainConfig(BaseModel):
         "recompute group advantages; None trains on the advantages the shards hold. Online: the weights "
         "each round's rollout computes with",
     )
-    baseline: Literal["mean", "leave_one_out"] | None = Field(
+    baseline: Baseline | None = Field(
         None,
         description="advantage baseline; given, advantages are recomputed (online: the rollouts compute "
         "with it); None = as the rollout computed them",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Scale, spread_warning
+from ...advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Baseline, Scale, spread_warning
 from ...config_files import load_settings
 from ...errors import UserError
 from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
@@ -51,7 +51,7 @@ class RolloutConfig(BaseModel):
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
         description="reward name (or plugin module:function) -> weight of its column in the total",
     )
-    baseline: Literal["mean", "leave_one_out"] = Field("mean", description="GRPO mean; RLOO leave-one-out")
+    baseline: Baseline = Field("mean", description="GRPO mean; RLOO leave-one-out")
     scale: Scale = Field(
         DEFAULT_SCALE,
         description="advantage divisor, TRL's scale_rewards: batch = the std of the shard's rewards (noise in "
