@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from answer_cases import ALL_CASES, T
 
-from adqa_data.answers import ANSWER_CLOSE, ANSWER_OPEN, Layer, parse_answer
+from adqa_data.answers import ANSWER_CLOSE, ANSWER_OPEN, BLOCK_LAYERS, Layer, parse_answer
 from adqa_data.rewards import (
     DEFAULT_WEIGHTS,
     REWARDS,
@@ -119,6 +119,8 @@ def test_format_agrees_with_the_parser(
     parsed, tier = parse_answer(text, choices), structure(text, choices)
     if tier == 1.0:
         assert parsed.layer == Layer.STRICT
+    if parsed.layer not in BLOCK_LAYERS:  # no answer block read: at most the think block's tier
+        assert tier <= 0.25
     if not parsed.credited:  # a refused answer block earns nothing: at most what the output earns without it
         assert tier <= min(0.25, structure(_without_answer_tags(text), choices))
     if _is_template(text):  # the exact shape: the parser's layer alone decides the tier
