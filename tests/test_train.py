@@ -226,6 +226,17 @@ def test_advantage_settings_are_checked_and_reach_the_loader(scripted_ws, monkey
     assert (seen["scale"], seen["min_spread"], seen["baseline"]) == ("none", 0.5, "leave_one_out")
 
 
+def test_grpo_trains_on_the_only_rollout_set_by_default(scripted_ws, tmp_path, clean_demo_roots):
+    from adqa_data.stages.train import _sources
+
+    assert _sources(scripted_ws, DS, load_config(None)) == ["s"]
+    assert _sources(scripted_ws, DS, load_config(None, rollouts=["a", "b"])) == ["a", "b"]
+    bare = Workspace(tmp_path / "w")
+    download(bare, from_dir=clean_demo_roots[DS])
+    with pytest.raises(UserError, match="no rollout set yet"):
+        _sources(bare, DS, load_config(None))
+
+
 def test_codec_is_for_policies_that_read_codes(scripted_ws):
     from adqa_data.train.data import load_groups_for
 

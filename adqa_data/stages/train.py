@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import UserError
 from ..fingerprints import model_fingerprint, stable_hash, table_fingerprint
 from ..names import bounded_name, name_part, safe_name
-from ..schema import ITEM_SCORES, ITEMS, QUARANTINE
+from ..schema import ITEM_SCORES, ITEMS, QUARANTINE, ROLLOUTS
 from ..train.config import TrainConfig
 from ..workspace import StageRun, Workspace
 
@@ -114,21 +114,15 @@ def default_name(cfg: TrainConfig, sources: list[str]) -> str:
 
 
 def _sources(ws: Workspace, dataset: str, cfg: TrainConfig) -> list[str]:
-    from ..train.data import rollout_sets
-
     if cfg.method == "sft":
         return [cfg.split]
     if cfg.rollouts:
         return [safe_name(r, "--rollouts") for r in cfg.rollouts]
-    known = rollout_sets(ws, dataset)
-    if len(known) == 1:
-        return known
-    if not known:
-        raise UserError(f"dataset {dataset!r} has no rollout set yet", fix="run 'adqa-data rollout' first")
-    raise UserError(
-        f"dataset {dataset!r} has several rollout sets: {', '.join(known)}",
-        fix="name the ones to train on with --rollouts",
-    )
+    return [
+        ws.pick_set(
+            "rollout", ROLLOUTS.name, dataset, None, "rollout set", "--rollouts", "'adqa-data rollout'"
+        )
+    ]
 
 
 def _inputs(ws: Workspace, dataset: str, cfg: TrainConfig, sources: list[str], model: str) -> dict[str, str]:
