@@ -219,9 +219,8 @@ class MiMoAudioCodec(Codec):
             check_loading_info(info, path, "MiMo-Audio tokenizer")
         else:
             model = load(path)
-        model = (
-            model.eval().to(getattr(torch, spec.dtype)).to(device)
-        )  # upstream: .eval().bfloat16().to(device)
+        # upstream: .eval().bfloat16().to(device)
+        model = model.eval().to(getattr(torch, spec.dtype)).to(device)
         self.model = model
         s = spec.settings
         self.mel = LogMel(**s["mel"], device=device)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -83,7 +82,9 @@ def _locate(source: str, revision: str | None) -> tuple[Path, str]:
         return local.absolute(), f"sha256:{weights_sha256(local.absolute())}"
     if local.exists() or source.startswith(("/", ".", "~")):
         raise UserError(f"codec path {source} is not a directory")
-    if _hub_offline():
+    from ..inference.trust import hub_offline
+
+    if hub_offline():
         # offline, only the local hub cache can answer: ask it directly (the download client would retry)
         from huggingface_hub import try_to_load_from_cache
 
@@ -107,10 +108,6 @@ def _locate(source: str, revision: str | None) -> tuple[Path, str]:
         ) from None
     commit = cfg.parent.name  # .../snapshots/<commit>/config.json
     return cfg.parent, f"hub:{source}@{commit}"
-
-
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 _sha_lock = threading.Lock()
