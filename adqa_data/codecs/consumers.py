@@ -15,16 +15,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
+from ..fingerprints import stable_hash
 from ..schema import CODE_INDEX
-from ..workspace import Workspace, stable_hash
+from ..workspace import Workspace
 from .base import FAMILIES, CodecSpec
 from .cache import CodeCache, Codes, codec_keys, open_codes, rows_to_arrays
 from .registry import ALIASES, load_codec, parse_codec_name
@@ -94,13 +96,10 @@ class ItemCodes:
     workspace: Workspace
     dataset: str
     codec_key: str
-    _codes: Codes | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def codes(self) -> Codes:
-        if self._codes is None:
-            self._codes = open_codes(self.workspace, self.dataset, self.codec_key)
-        return self._codes
+        return open_codes(self.workspace, self.dataset, self.codec_key)
 
     def check(self, item_ids: Sequence[str]) -> None:
         """Every item has codes (an item encode quarantined has none: say so before a model loads)."""
@@ -118,13 +117,15 @@ class ItemCodes:
         """`[num_codebooks, frames]` per item, in order."""
         return self.codes.load_codes(list(item_ids))
 
+    @functools.cached_property
     def cache(self) -> CodeCache:
+        """The cache the index points into (read once: `sample_rate` and `generated` both need it)."""
         return _cache_of(self.workspace, self.dataset, self.codec_key)
 
     @property
     def sample_rate(self) -> int:
         """The rate the codec takes (a generated clip is made at it before encoding)."""
-        info = self.cache().info(self.codec_key).get("codec") or {}
+        info = self.cache.info(self.codec_key).get("codec") or {}
         if "sample_rate" not in info:
             raise UserError(
                 f"the code cache does not record which codec made {self.codec_key}",
@@ -134,7 +135,7 @@ class ItemCodes:
 
     def generated(self, samples: np.ndarray, device: str = "cpu") -> np.ndarray:
         """The codes of a generated clip (silence, noise) at `sample_rate`, encoded once and cached."""
-        return generated_codes(self.cache(), self.codec_key, samples, device)
+        return generated_codes(self.cache, self.codec_key, samples, device)
 
 
 def pcm_key(samples: np.ndarray) -> str:
