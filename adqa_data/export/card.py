@@ -4,10 +4,11 @@ row counts, the provenance chain of settings and inputs, the workspace statistic
 The YAML header declares the configs and their data files, so `datasets.load_dataset(folder_or_repo,
 config)` finds them without arguments about files. The provenance chain follows the stage records
 upstream from the stage the rows come from: rollout -> its prompt set -> the filter split it was drawn
-from (when weak or strong) -> download (any other stage -> download), each with its config, input fingerprints, package versions and
-finish time, so a reader can tell exactly which settings and inputs made the data. Licence fields are
-read from the source manifests (any upstream column whose name contains "licence"/"license", kept
-verbatim in `items.upstream_json`); when none is recorded the card says so rather than guessing.
+from (when weak or strong) -> download (any other stage -> download), each with its config, input
+fingerprints, package versions and finish time, so a reader can tell exactly which settings and inputs
+made the data. Licence fields are read from the source manifests (any upstream column whose name
+contains "licence"/"license", kept verbatim in `items.upstream_json`); when none is recorded the card
+says so rather than guessing.
 """
 
 from __future__ import annotations
