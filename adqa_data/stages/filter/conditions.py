@@ -147,6 +147,15 @@ def rotations(n_options: int, permutations: int) -> range:
     return range(min(permutations, n_options))
 
 
+def constant_clip(options: FilterOptions, condition: str, sample_rate: int) -> np.ndarray:
+    """The clip `silence` or `noise` plays for every item, at `sample_rate` (one definition for
+    waveform and code readers)."""
+    o = options
+    if condition == "silence":
+        return silence(o.silence_seconds, sample_rate)
+    return noise(o.silence_seconds, sample_rate, o.noise_color, o.noise_level_dbfs, o.seed)
+
+
 class ConditionAudio:
     """The clip each condition plays, at the model's sample rate; constant clips are built once."""
 
@@ -157,15 +166,9 @@ class ConditionAudio:
 
     def _fixed_clip(self, condition: str) -> tuple[np.ndarray, str]:
         if condition not in self._fixed:
-            o = self.options
-            if condition == "silence":
-                x = silence(o.silence_seconds, self.sr)
-            else:
-                x = noise(o.silence_seconds, self.sr, o.noise_color, o.noise_level_dbfs, o.seed)
-            self._fixed[condition] = (
-                x,
-                f"{condition}:{stable_hash(o.condition_params(condition))}@{self.sr}",
-            )
+            x = constant_clip(self.options, condition, self.sr)
+            params = stable_hash(self.options.condition_params(condition))
+            self._fixed[condition] = (x, f"{condition}:{params}@{self.sr}")
         return self._fixed[condition]
 
     def _load(self, item: ItemRef) -> np.ndarray:
@@ -220,13 +223,8 @@ class ConditionCodes:
         key = self.codes.codec_key
         if condition in ("silence", "noise"):
             if condition not in self._fixed:
-                o, sr = self.options, self.codes.sample_rate
-                x = (
-                    silence(o.silence_seconds, sr)
-                    if condition == "silence"
-                    else noise(o.silence_seconds, sr, o.noise_color, o.noise_level_dbfs, o.seed)
-                )
-                audio_id = f"{condition}:{stable_hash(o.condition_params(condition))}@{key}"
+                x = constant_clip(self.options, condition, self.codes.sample_rate)
+                audio_id = f"{condition}:{stable_hash(self.options.condition_params(condition))}@{key}"
                 self._fixed[condition] = (self.codes.generated(x, self.device), audio_id)
             codes, audio_id = self._fixed[condition]
             return codes, audio_id, None
