@@ -173,3 +173,15 @@ def test_online_rounds_from_a_pipeline_step(tmp_path):
 def test_online_options_need_online():
     res = CliRunner().invoke(app, ["train", "-w", "nowhere", "--round-prompts", "3"])
     assert isinstance(res.exception, UserError) and "--online" in str(res.exception)
+
+
+def test_online_plan_takes_the_only_prompt_set(tmp_path, clean_demo_roots):
+    from adqa_data.stages.train_online import make_plan
+
+    ws = Workspace(tmp_path / "w")
+    download(ws, from_dir=clean_demo_roots[DS])
+    with pytest.raises(UserError, match="has no prompt set yet"):
+        make_plan(ws, DS, rollout_config(None), rounds=2)
+    sample(ws, n=4, split="all", seed=0)
+    plan = make_plan(ws, DS, rollout_config(None), rounds=2)
+    assert (plan.prompts, plan.size, plan.round_prompts, plan.slice(2)) == ("all-4-seed0", 4, 2, [2, 3])

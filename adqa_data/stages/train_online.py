@@ -49,7 +49,6 @@ from typing import Any
 from ..errors import UserError
 from ..fingerprints import model_fingerprint
 from ..names import bounded_name, name_part, safe_name
-from ..schema import PROMPTS
 from ..workspace import StageRun, Workspace, write_json_atomic
 from .train import RUNS, STAGE, TrainResult, finished_result, start_trainer
 
@@ -92,28 +91,12 @@ def make_plan(
     round_prompts: int | None = None,
 ) -> OnlinePlan:
     """Check the online settings against the workspace (the prompt set exists, a slice is not empty)."""
-    from .rollout.stage import plan_groups, prompt_sets
+    from .rollout.stage import plan_groups, resolve_prompts
 
     if rounds < 1:
         raise UserError("--online takes a number of rounds >= 1")
-    known = prompt_sets(ws, dataset)
-    if prompts is None:
-        if len(known) != 1:
-            raise UserError(
-                f"dataset {dataset!r} has {len(known) or 'no'} prompt sets"
-                + (f": {', '.join(known)}" if known else ""),
-                fix="name the one to roll out with --prompts" if known else "run 'adqa-data sample' first",
-            )
-        prompts = known[0]
-    n = len(
-        plan_groups(
-            ws,
-            dataset,
-            ws.pick_set(
-                "sample", PROMPTS.name, dataset, prompts, "prompt set", "--prompts", "'adqa-data sample'"
-            ),
-        )
-    )
+    prompts = resolve_prompts(ws, dataset, prompts)
+    n = len(plan_groups(ws, dataset, prompts))
     m = round_prompts if round_prompts is not None else max(1, n // rounds)
     if m < 1:
         raise UserError("--round-prompts must be >= 1")

@@ -57,7 +57,8 @@ def prompt_sets(ws: Workspace, dataset: str) -> list[str]:
     return ws.finished_sets("sample", PROMPTS.name, dataset)
 
 
-def _resolve_prompts(ws: Workspace, dataset: str, prompts: str | None) -> str:
+def resolve_prompts(ws: Workspace, dataset: str, prompts: str | None) -> str:
+    """`prompts` when it is a finished prompt set, else the dataset's only one (rollout, online training)."""
     return ws.pick_set(
         "sample",
         PROMPTS.name,
@@ -166,7 +167,7 @@ def rollout(
     if name is not None:
         safe_name(name, "--name")
     ds = ws.dataset(dataset).name
-    prompts = _resolve_prompts(ws, ds, prompts)
+    prompts = resolve_prompts(ws, ds, prompts)
     if config.backend != "scripted" and not config.model:
         raise UserError(
             f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID"
