@@ -155,11 +155,12 @@ class AnchoringPass:
             maps = capture_response_attention(
                 model.decoder, None, mask, layout.response_start, layers=self.layers, inputs_embeds=embeds
             )
-            for attn, completion, mask in zip(maps, chunk, rows):
+            for attn, completion, scored in zip(maps, chunk, rows):
                 # audio keys: the prompt's placeholder positions only (a generated <|AUDIO|> id is no audio)
                 is_audio = np.zeros(len(prompt) + len(completion), dtype=bool)
                 is_audio[audio_pos] = True
-                out.append({**anchoring_score(attn[mask], is_audio, self.config), "rows": float(mask.sum())})
+                score = anchoring_score(attn[scored], is_audio, self.config)
+                out.append({**score, "rows": float(scored.sum())})
         return out
 
     def close(self) -> None:
