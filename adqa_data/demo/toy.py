@@ -13,7 +13,6 @@ reads it like the real dataset.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -57,14 +56,13 @@ def write_pitch_task(out: str | Path, n: int, seed: int = 0, silent: bool = Fals
     rows = []
     for i, a in enumerate(answers):
         clip = np.zeros(RATE, dtype=np.float32) if silent else tone_clip(int(a), rng)
-        rel = f"clips/{'silent' if silent else 'tone'}_{seed}_{i:05d}.wav"
-        buf = io.BytesIO()
-        sf.write(buf, clip, RATE, format="WAV", subtype="PCM_16")
-        (root / rel).write_bytes(buf.getvalue())
+        item_id = f"{'silent' if silent else 'tone'}_{seed}_{i:05d}"
+        rel = f"clips/{item_id}.wav"
+        sf.write(root / rel, clip, RATE, format="WAV", subtype="PCM_16")
         rows.append(
             {
                 "source_dataset": "toy",
-                "id": f"{'silent' if silent else 'tone'}_{seed}_{i:05d}",
+                "id": item_id,
                 "question_type": "pitch",
                 "audio_path": rel,
                 "question": QUESTION,
