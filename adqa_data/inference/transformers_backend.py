@@ -16,8 +16,9 @@ How a pass is laid out: rows are right-padded and position ids are explicit and 
 tokens, so a row's numbers do not depend on what it is batched with. A prompt pass needs no padding
 mask (padding only trails real tokens, and causality already hides it); passes that continue after a
 padded prompt (option replies, decoding) carry a 2-D mask over [cached part | new tokens] with zeros at
-the padding. Each row starts with a real token, so no query row is ever fully masked. Rows with the same shared prefix go through the shared path; queries whose audio is unique
-(or that share it with no other query in the call) go through the plain path, the whole prompt at once.
+the padding. Each row starts with a real token, so no query row is ever fully masked. Rows with the
+same shared prefix go through the shared path; queries whose audio is unique (or that share it with no
+other query in the call) go through the plain path, the whole prompt at once.
 
 Batches are packed by tokens (`max_batch_tokens`, ~5,000 per pass is already at the compute
 limit on 2 CPU cores) and rows (`max_batch_rows`), longest first, and results come back in input order.
