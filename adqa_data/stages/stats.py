@@ -280,9 +280,6 @@ def panel_section(ws: Workspace, dataset: str, scores: pl.DataFrame) -> dict[str
         "accuracy": {},
         "silence_correct_histogram": {str(k): int((silent == k).sum()) for k in range(len(models) + 1)},
     }
-    gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index"])).with_columns(
-        pl.col("answer_index").cast(pl.Int64)
-    )
     try:
         votes = _votes_frame(ws, dataset)
     except UserError as e:  # votes of an older schema (a filter rerun recomputes them) or a broken shard
@@ -291,10 +288,14 @@ def panel_section(ws: Workspace, dataset: str, scores: pl.DataFrame) -> dict[str
     if votes is None:
         out["note"] = "no votes tables: per-model accuracy, pairwise kappa and letter mass skipped"
         return out
-    votes = votes.filter(pl.col("item_id").is_in(scores["item_id"].implode()))
+    scored = pl.col("item_id").is_in(scores["item_id"].implode())
+    votes = votes.filter(scored)
     out["letter_mass"] = letter_mass_of(votes)
     out["letter_mass_threshold"] = MIN_LETTER_MASS
-    answers = _answers_from_votes(votes, gold.filter(pl.col("item_id").is_in(scores["item_id"].implode())))  # type: ignore[arg-type]
+    gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index"])).with_columns(
+        pl.col("answer_index").cast(pl.Int64)
+    )
+    answers = _answers_from_votes(votes, gold.filter(scored))  # type: ignore[arg-type]
     acc = (
         answers.group_by("model", "condition")
         .agg(pl.col("correct").mean().round(4))
