@@ -31,7 +31,16 @@ import numpy as np
 import soundfile as sf
 
 from adqa_data.answers import LETTERS, NoCredit
-from adqa_data.schema import ITEM_SCORES, ITEMS, PREDICTIONS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES
+from adqa_data.schema import (
+    ITEM_SCORES,
+    ITEMS,
+    PREDICTIONS,
+    PROMPTS,
+    QUARANTINE,
+    ROLLOUTS,
+    VOTES,
+    TableSpec,
+)
 from adqa_data.workspace import DatasetRecord, Workspace, write_json_atomic, write_table_atomic
 
 DS = "demo"
@@ -238,6 +247,18 @@ def _predictions(items: list[dict]) -> list[dict]:
     return rows
 
 
+def _shard(ws: Workspace, spec: TableSpec, rows: list[dict], *parts: str) -> None:
+    """Write `rows` as the one shard of table `spec` under `parts` (dataset, then set or model/condition)."""
+    write_table_atomic(ws.table_dir(spec.name, *parts) / "part-00000.parquet", spec.from_pylist(rows), spec)
+
+
+def _finished(ws: Workspace, stage: str, unit: str | None, config: dict, inputs: dict, **extra) -> None:
+    """A complete provenance record of `stage` on the dataset (one `unit` of it, when given)."""
+    record = {"stage": stage, "dataset": DS, **({"unit": unit} if unit else {}), "status": "complete"}
+    record |= {"key": f"k-{stage}", "config": config, "inputs": inputs, **extra}
+    write_json_atomic(ws.provenance_path(stage, DS, unit), record)
+
+
 def build_workspace(base: Path) -> Workspace:
     """Write the planted workspace under `base` (see the module docstring)."""
     root = base / "data"
@@ -246,18 +267,14 @@ def build_workspace(base: Path) -> Workspace:
     ws.register_dataset(
         DatasetRecord(name=DS, root=str(root), layout="generic", split="train", source=str(root))
     )
-    write_table_atomic(ws.table_dir("items", DS) / "part-00000.parquet", ITEMS.from_pylist(items), ITEMS)
-    write_json_atomic(
-        ws.provenance_path("download", DS),
-        {
-            "stage": "download",
-            "dataset": DS,
-            "status": "complete",
-            "key": "k-download",
-            "config": {"from_dir": str(root), "layout": "generic"},
-            "inputs": {"source": "fp-source"},
-            "summary": {"input_rows": N_ITEMS + 2},
-        },
+    _shard(ws, ITEMS, items, DS)
+    _finished(
+        ws,
+        "download",
+        None,
+        {"from_dir": str(root), "layout": "generic"},
+        {"source": "fp-source"},
+        summary={"input_rows": N_ITEMS + 2},
     )
     quarantine = [
         {
@@ -271,33 +288,17 @@ def build_workspace(base: Path) -> Workspace:
         }
         for j, reason in enumerate(("audio_missing", "invalid_json"))
     ]
-    write_table_atomic(
-        ws.table_dir("quarantine", DS, "download") / "part-00000.parquet",
-        QUARANTINE.from_pylist(quarantine),
-        QUARANTINE,
-    )
+    _shard(ws, QUARANTINE, quarantine, DS, "download")
     for m in range(len(MODELS)):
         for cond in ("audio", "silence"):
-            write_table_atomic(
-                ws.table_dir("votes", DS, MODELS[m], cond) / "part-00000.parquet",
-                VOTES.from_pylist(_votes(items, m, cond)),
-                VOTES,
-            )
-    write_table_atomic(
-        ws.table_dir("item_scores", DS) / "part-00000.parquet",
-        ITEM_SCORES.from_pylist(_item_scores(items)),
-        ITEM_SCORES,
-    )
-    write_json_atomic(
-        ws.provenance_path("filter", DS),
-        {
-            "stage": "filter",
-            "dataset": DS,
-            "status": "complete",
-            "key": "k-filter",
-            "config": {"panel": "planted", "models": list(MODELS), "min_correct": 2},
-            "inputs": {"items": "fp-items"},
-        },
+            _shard(ws, VOTES, _votes(items, m, cond), DS, MODELS[m], cond)
+    _shard(ws, ITEM_SCORES, _item_scores(items), DS)
+    _finished(
+        ws,
+        "filter",
+        None,
+        {"panel": "planted", "models": list(MODELS), "min_correct": 2},
+        {"items": "fp-items"},
     )
     prompts = [
         {
@@ -309,54 +310,29 @@ def build_workspace(base: Path) -> Workspace:
         }
         for d, it in enumerate(items[:N_PROMPTS])
     ]
-    write_table_atomic(
-        ws.table_dir("prompts", DS, "p1") / "part-00000.parquet", PROMPTS.from_pylist(prompts), PROMPTS
+    _shard(ws, PROMPTS, prompts, DS, "p1")
+    _finished(
+        ws,
+        "sample",
+        "p1",
+        {"n": N_PROMPTS, "split": "all", "weights": "uniform", "seed": 0},
+        {"pool": "fp-pool"},
     )
-    write_json_atomic(
-        ws.provenance_path("sample", DS, "p1"),
-        {
-            "stage": "sample",
-            "dataset": DS,
-            "unit": "p1",
-            "status": "complete",
-            "key": "k-sample",
-            "config": {"n": N_PROMPTS, "split": "all", "weights": "uniform", "seed": 0},
-            "inputs": {"pool": "fp-pool"},
-        },
+    _shard(ws, ROLLOUTS, _rollouts(items), DS, "r1")
+    _finished(
+        ws,
+        "rollout",
+        "r1",
+        {"prompts": "p1", "k": K, "backend": "scripted", "rewards": {"correctness": 1.0}},
+        {"prompts": "fp-prompts", "model": "fp-model"},
     )
-    write_table_atomic(
-        ws.table_dir("rollouts", DS, "r1") / "part-00000.parquet",
-        ROLLOUTS.from_pylist(_rollouts(items)),
-        ROLLOUTS,
-    )
-    write_json_atomic(
-        ws.provenance_path("rollout", DS, "r1"),
-        {
-            "stage": "rollout",
-            "dataset": DS,
-            "unit": "r1",
-            "status": "complete",
-            "key": "k-rollout",
-            "config": {"prompts": "p1", "k": K, "backend": "scripted", "rewards": {"correctness": 1.0}},
-            "inputs": {"prompts": "fp-prompts", "model": "fp-model"},
-        },
-    )
-    write_table_atomic(
-        ws.table_dir("predictions", DS, "e1") / "part-00000.parquet",
-        PREDICTIONS.from_pylist(_predictions(items)),
-        PREDICTIONS,
-    )
-    write_json_atomic(
-        ws.provenance_path("eval", DS, "e1"),
-        {
-            "stage": "eval",
-            "dataset": DS,
-            "unit": "e1",
-            "status": "complete",
-            "key": "k-eval",
-            "config": {"model": "m-planted", "prompt_style": "think", "samples": 1, "silence": True},
-            "inputs": {"items": "fp-items", "model": "fp-m-planted"},
-        },
+    _shard(ws, PREDICTIONS, _predictions(items), DS, "e1")
+    _finished(
+        ws,
+        "eval",
+        "e1",
+        {"model": "m-planted", "prompt_style": "think", "samples": 1, "silence": True},
+        {"items": "fp-items", "model": "fp-m-planted"},
     )
     run = ws.root / "runs" / DS / "run1"
     run.mkdir(parents=True)
