@@ -298,12 +298,12 @@ class TransformersBackend:
     @property
     def consumes(self) -> str:
         """What a query's clip must be: "audio" (`Query.audio`) or "codes" (`Query.codes`, MiMo-Audio)."""
-        return getattr(self.adapter, "consumes", "audio")
+        return self.adapter.consumes
 
     @property
     def codec(self) -> str | None:
         """The codec whose codes the family reads (None for waveform families)."""
-        return getattr(self.adapter, "codec", None)
+        return self.adapter.codec
 
     def prompt_text(self, query: Query) -> str:
         return self.adapter.build_prompt(query)

@@ -64,6 +64,10 @@ class ModelAdapter:
     # Letters mode prefills the reply up to the letter from these (`inference.letter_position`).
     reply_opens_with: ClassVar[str | None] = None
     checkpoint_openings: ClassVar[dict[str, str]] = {}
+    # What a query's clip must be: "audio" (`Query.audio`, a waveform at `sample_rate`) or "codes"
+    # (`Query.codes`, from the code cache of the codec `codec` names: MiMo-Audio).
+    consumes: ClassVar[str] = "audio"
+    codec: ClassVar[str | None] = None
 
     def __init__(self, path: str | Path | None = None):
         self.path = str(path) if path is not None else None

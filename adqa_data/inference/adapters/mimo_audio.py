@@ -38,7 +38,7 @@ ratio starts at 1, and the prefix embeddings of a group do not change between pa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -75,8 +75,8 @@ class MiMoAudioAdapter(ModelAdapter):
     sample_rate = 24000  # the MiMo-Audio tokenizer's input rate (the codes were made from 24 kHz audio)
     audio_placeholder = EMPTY  # one per speech group once expanded
     default_system = None  # upstream's audio-understanding prompt has no system turn
-    consumes: ClassVar[str] = "codes"
-    codec: ClassVar[str | None] = CODEC
+    consumes = "codes"
+    codec = CODEC
     hub_ids = ("XiaomiMiMo/MiMo-Audio-7B-Instruct", "XiaomiMiMo/MiMo-Audio-7B-Base")
 
     def segments(self, query: Query, style: str | PromptStyle | None = None) -> tuple[list[str], list[str]]:
@@ -128,7 +128,7 @@ class MiMoAudioAdapter(ModelAdapter):
 
 
 def has_clip(query: Query) -> bool:
-    return getattr(query, "codes", None) is not None or query.audio is not None
+    return query.codes is not None or query.audio is not None
 
 
 def disable_dropout(module: Any) -> None:
@@ -208,7 +208,7 @@ class MiMoLoadedModel(LoadedModel):
     # ----------------------------------------------------------------------------------- the clip
     def clip(self, query: Query) -> np.ndarray | None:
         """The query's codes `[n_q >= 8, frames]`; a waveform is refused (this model reads codes)."""
-        codes = getattr(query, "codes", None)
+        codes = query.codes
         if codes is None:
             if query.audio is not None:
                 raise UserError(
