@@ -219,9 +219,8 @@ VOTES = _register(
                 pa.field("option_probs", pa.list_(pa.float32())),
                 pa.field("audio_item_id", pa.string()),  # whose clip was played (audio: itself, swap: donor)
                 pa.field("raw_text", pa.string()),  # generate mode only
-                pa.field(
-                    "parse_layer", pa.string()
-                ),  # generate mode only: answers.Layer, or the NoCredit reason
+                # generate mode only: answers.Layer, or the NoCredit reason
+                pa.field("parse_layer", pa.string()),
                 # letters mode only: the full-vocabulary probability the shown option letters held at the
                 # read position before renormalising (low = the letter is read where the model would not
                 # write it); null in options and generate mode

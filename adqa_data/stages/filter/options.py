@@ -27,9 +27,8 @@ class FilterOptions:
     """Every knob of the filter stage, with its default and why."""
 
     conditions: tuple[str, ...] = BASE_CONDITIONS  # audio and silence always; add noise / swap
-    mode: str | None = (
-        None  # letters | options | generate; None = each panel member's own (letters by default)
-    )
+    # letters | options | generate; None = each panel member's own (letters by default)
+    mode: str | None = None
     permutations: int = 1  # K cyclic rotations of the options, averaged: undoes letter-position bias
     min_correct: int | None = None  # None = the panel's (2 of 3 in the paper)
     silence_seconds: float = 30.0  # the paper's silent clip; also the noise clip's length
