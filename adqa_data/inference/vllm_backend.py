@@ -202,20 +202,9 @@ class VLLMBackend:
         repeat may read its prompt from the prefix cache instead of computing it."""
         n = max(1, int(sampling.n))
         greedy = sampling.temperature <= 0
-        reqs, params = [], []
-        for q in queries:
-            reqs.append(self.adapter.vllm_request(q))
-            params.append(
-                self._vllm.SamplingParams(
-                    n=1 if greedy else n,
-                    temperature=max(0.0, float(sampling.temperature)),
-                    top_p=float(sampling.top_p),
-                    seed=None if greedy else query_seed(sampling.seed, q.key),
-                    logprobs=0 if sampling.logprobs else None,
-                    max_tokens=int(sampling.max_new_tokens),
-                    **self.adapter.vllm_sampling_kwargs(),
-                )
-            )
+        reqs = [self.adapter.vllm_request(q) for q in queries]
+        extra = self.adapter.vllm_sampling_kwargs()
+        params = [sampling_params(self._vllm, sampling, q.key, **extra) for q in queries]
         gens = []
         for q, o in zip(queries, self._run(queries, reqs, params)):
             comps = [_completion(c, sampling.logprobs) for c in o.outputs]
@@ -364,6 +353,22 @@ class WeightReloadExtension:
         model = runner.get_model() if hasattr(runner, "get_model") else runner.model
         loaded = model.load_weights(weights())
         return len(loaded) if loaded is not None else -1
+
+
+def sampling_params(vllm: Any, sampling: Sampling, key: str, **extra: Any) -> Any:
+    """The `vllm.SamplingParams` of one query's `generate` request (module docstring): `sampling.n`
+    samples seeded from (`sampling.seed`, `key`), processed log-probs when asked; greedy decoding asks
+    for one sample (vLLM refuses n > 1 there) and the caller repeats it. `extra` adds family arguments."""
+    greedy = sampling.temperature <= 0
+    return vllm.SamplingParams(
+        n=1 if greedy else max(1, int(sampling.n)),
+        temperature=max(0.0, float(sampling.temperature)),
+        top_p=float(sampling.top_p),
+        seed=None if greedy else query_seed(sampling.seed, key),
+        logprobs=0 if sampling.logprobs else None,
+        max_tokens=int(sampling.max_new_tokens),
+        **extra,
+    )
 
 
 def query_seed(seed: int, key: str) -> int:

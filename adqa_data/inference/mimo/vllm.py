@@ -226,20 +226,17 @@ class MiMoVLLMBackend:
     def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
         """`sampling.n` completions per query from its prefix embeddings; seeds from (seed, key) as the
         vLLM backend derives them, processed log-probs, `finish_reason` stop/length."""
-        from ..vllm_backend import query_seed
+        from ..vllm_backend import sampling_params
 
         n = max(1, int(sampling.n))
         greedy = sampling.temperature <= 0
         prompts = self.embedder(queries)
         reqs = [{"prompt_embeds": emb} for _, emb in prompts]
         params = [
-            self._vllm.SamplingParams(
-                n=1 if greedy else n,
-                temperature=max(0.0, float(sampling.temperature)),
-                top_p=float(sampling.top_p),
-                seed=None if greedy else query_seed(sampling.seed, q.key),
-                logprobs=0 if sampling.logprobs else None,
-                max_tokens=int(sampling.max_new_tokens),
+            sampling_params(
+                self._vllm,
+                sampling,
+                q.key,
                 stop_token_ids=list(self._stop),
                 logit_bias={self._empty: -100.0},
             )
