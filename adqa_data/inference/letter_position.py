@@ -140,11 +140,11 @@ def read_letters(
     letters = LETTERS[:k]
     reads = [list(encode(context + prefix + L)) for L in letters]
     heads = {tuple(r[:-1]) for r in reads}
-    head = list(heads.pop()) if len(heads) == 1 else []
+    head = list(next(iter(heads))) if len(heads) == 1 else []
     ids = [r[-1] for r in reads]
     fill = head[len(context_ids) :]
     ok = (
-        len(heads) == 0  # popped: every letter ends one token after the same head
+        len(heads) == 1  # every letter ends one token after the same head
         and head[: len(context_ids)] == context_ids
         and len(set(ids)) == k
         and all(decode(fill) + decode([i]) == prefix + L for i, L in zip(ids, letters))
