@@ -1,6 +1,8 @@
 """The workspace: where every table lives, how it is written safely, and when a stage is up to date.
 
-One job, kept in one module (hence its length): the workspace's write and resume guarantees (layout, atomic shards, runs, locks, provenance), which every stage relies on and which must agree with each other.
+One job, kept in one module (hence its length): the workspace's write and resume guarantees (layout,
+atomic shards, runs, locks, provenance), which every stage relies on and which must agree with each
+other.
 
 Layout (table first, so the directory listing reads like the pipeline):
 

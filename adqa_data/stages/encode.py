@@ -1,6 +1,7 @@
 """`adqa-data encode`: decode each distinct clip once and cache its RVQ codes by content.
 
-One job, kept in one module (hence its length): the encode stage's plan, shard worker and finish, which share the batching rules below.
+One job, kept in one module (hence its length): the encode stage's plan, shard worker and finish, which
+share the batching rules below.
 
 Plan -> shards -> finish, like every stage:
 
