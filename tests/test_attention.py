@@ -41,18 +41,21 @@ def _sharpen(model: torch.nn.Module, factor: float) -> None:
                 attn.k_proj.weight.mul_(factor**0.5)
 
 
+# the tiny text decoder every model here uses (the audio model's text_config too)
+TINY_TEXT = {
+    "vocab_size": 300,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 512,
+}
+
+
 def _text_model(kind: str = "qwen2", **overrides):
     torch.manual_seed(0)
-    common = {
-        "vocab_size": 300,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 4,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 512,
-    }
-    common.update(overrides)
+    common = {**TINY_TEXT, **overrides}
     if kind == "qwen3":
         from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -330,16 +333,7 @@ def _audio_model():
             "num_mel_bins": 16,
             "max_source_positions": FRAMES // 2,
         },
-        text_config={
-            "model_type": "qwen2",
-            "vocab_size": 300,
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 4,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 512,
-        },
+        text_config={"model_type": "qwen2", **TINY_TEXT},
         audio_token_index=AUDIO_TOKEN,
     )
     model = Qwen2AudioForConditionalGeneration(cfg)
