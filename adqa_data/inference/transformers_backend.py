@@ -114,9 +114,8 @@ class TransformersBackend:
         reply_opens_with: str | None = None,
     ):
         require("torch", "models", "the transformers backend")
-        if (
-            loaded is not None
-        ):  # a model the caller holds (online training samples with the trainer's weights)
+        # a model the caller holds (online training samples with the trainer's weights)
+        if loaded is not None:
             adapter = loaded.adapter
         elif adapter is None:
             p = Path(model)
