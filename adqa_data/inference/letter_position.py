@@ -34,12 +34,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Literal, get_args
 
 from ..answers import LETTERS
 from ..errors import UserError
 from ..prompt_styles import PromptStyle
 
-REPLY_OPENINGS = ("letter", "answer_tag", "think")
+ReplyOpening = Literal["letter", "answer_tag", "think"]  # a panel member's `reply_opens_with`
+REPLY_OPENINGS: tuple[str, ...] = get_args(ReplyOpening)
 ANSWER_TAG = "<answer>"
 _OPENING_PREFIX = {"letter": "", "answer_tag": ANSWER_TAG}
 GENERATE_FIX = "use generate mode for it (--mode generate, or mode: generate in the panel)"

@@ -26,6 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .letter_position import ReplyOpening
+
 
 class PanelMember(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -36,7 +38,7 @@ class PanelMember(BaseModel):
     backend: Literal["transformers", "vllm"] = "transformers"
     prompt_style: str = "letters"
     mode: Literal["letters", "options", "generate"] = "letters"
-    reply_opens_with: Literal["letter", "answer_tag", "think"] | None = Field(
+    reply_opens_with: ReplyOpening | None = Field(
         None,
         description="how this checkpoint's replies open whatever the prompt asks; None = as its family or "
         "known checkpoint declares, else as the prompt style asks (letters mode prefills up to the letter)",
