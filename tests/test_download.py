@@ -92,6 +92,20 @@ def test_rerun_is_up_to_date_and_force_redoes(clean_demo_roots, tmp_path):
     assert prov["status"] == "complete" and prov["inputs"]["manifest_sha256"] and prov["versions"]["pyarrow"]
 
 
+def test_up_to_date_summary_agrees_with_the_tables(demo_roots, tmp_path):
+    """The up-to-date result is rebuilt from the record: its counts must be the tables' own."""
+    ws = Workspace(tmp_path / "w")
+    first = dl.download(ws, from_dir=demo_roots["audiomcq"])
+    again = dl.download(ws, from_dir=demo_roots["audiomcq"])
+    assert again.up_to_date
+    q = ws.read(QUARANTINE, "audiomcq", "download")
+    items = ws.read(ITEMS, "audiomcq")
+    assert again.quarantined == first.quarantined == q.num_rows > 0
+    assert again.items == first.items == items.num_rows
+    assert again.input_rows == first.input_rows == items.num_rows + q.num_rows
+    assert again.reasons == first.reasons == EXPECTED_DEFECT_REASONS
+
+
 def test_changed_input_is_redone(tmp_path):
     roots = write_demo(tmp_path / "d", n_clips=6)
     ws = Workspace(tmp_path / "w")
