@@ -75,3 +75,24 @@ def test_demo_models_writes_a_loadable_panel(tmp_path):
     for m in panel.members:
         assert (tmp_path / "m" / m.model.rsplit("/", 1)[1] / "config.json").is_file()
         assert m.model.startswith(str(tmp_path))  # relative paths resolved against the panel file
+
+
+def test_json_stdout_holds_only_the_json_object(tmp_path, monkeypatch):
+    """A library that prints on stdout mid-command (DeepSpeed's import-time warnings, a model's print)
+    must not break `--json`: such lines go to stderr, stdout parses as one JSON object."""
+    import adqa_data.stages.info as stage
+
+    real = stage.info
+
+    def noisy(*args, **kwargs):
+        print("[WARNING] a library speaking on stdout")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "info", noisy)
+    (tmp_path / "w").mkdir()
+    res = CliRunner().invoke(app, ["info", "-w", str(tmp_path / "w"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["datasets"] == {}
+    assert "a library speaking" in res.stderr
+    plain = CliRunner().invoke(app, ["info", "-w", str(tmp_path / "w")])  # tables: stdout as before
+    assert "a library speaking" in plain.stdout

@@ -9,10 +9,27 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
-from .render import print_json  # noqa: F401  (re-exported for the command modules)
+from .render import (
+    json_only_stdout,
+    print_json,  # noqa: F401  (re-exported for the command modules)
+)
+
+
+class _Commands(TyperGroup):
+    """The command group: a command given `--json` prints nothing on stdout but its JSON object."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        args = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        if "--json" in args[1:]:  # the command's own option (args[0] is the command's name)
+            with json_only_stdout():
+                return super().invoke(ctx)
+        return super().invoke(ctx)
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="adqa-data",
     help=(
         "Turn audio multiple-choice data into GRPO post-training data for audio-language models that "

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, redirect_stdout
+from contextvars import ContextVar
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -17,9 +19,27 @@ from rich.table import Table
 out = Console(soft_wrap=True, highlight=False)  # stdout: what the command produced
 
 
+# the command's real stdout while a `--json` command runs (see `json_only_stdout`)
+_JSON_STREAM: ContextVar[TextIO | None] = ContextVar("adqa_json_stream", default=None)
+
+
+@contextmanager
+def json_only_stdout() -> Iterator[None]:
+    """Keep stdout to the one JSON object: while a `--json` command runs, whatever a library prints on
+    stdout (DeepSpeed's and accelerate's warnings, a model's `print`) goes to stderr instead."""
+    token = _JSON_STREAM.set(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _JSON_STREAM.reset(token)
+
+
 def print_json(obj: object) -> None:
     """One JSON object on stdout (dataclasses and paths as their plain values)."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=_plain) + "\n")
+    stream = _JSON_STREAM.get() or sys.stdout
+    stream.write(json.dumps(obj, indent=2, default=_plain) + "\n")
+    stream.flush()
 
 
 def _plain(obj: object) -> object:
