@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -40,10 +41,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__
+from . import __version__, shard_records
+from .atomic_files import ensure_folder, is_inside, write_atomic, write_json_atomic, write_text_atomic  # noqa: F401
 from .errors import UserError
 from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
 from .names import is_safe_name, safe_name
+from .provenance import validate_record
 from .schema import META_TABLE, META_VERSION, TableSpec
 
 RUN_FILE = "_run.json"
@@ -67,32 +70,10 @@ def package_versions(*names: str) -> dict[str, str]:
 
 
 # -------------------------------------------------------------------------------------- table files
-def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec) -> Path:
-    """Write one Parquet shard so that it appears whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec, inside: Path | None = None) -> Path:
+    """Write one Parquet shard so that it appears whole or not at all (`atomic_files.write_atomic`)."""
     table = conform(table, spec)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file so that it appears whole or not at all (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    return write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"), inside=inside)
 
 
 def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
@@ -131,6 +112,9 @@ def shard_paths(directory: Path) -> list[Path]:
 def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = None) -> pa.Table:
     """Read every finished shard of a table directory, checking the schema version."""
     parts = shard_paths(directory)
+    recorded = shard_records.read_manifest(directory) if parts else None
+    if recorded is not None:
+        _refuse_mismatch(spec, shard_records.cheap_mismatch(directory, recorded))
     if not parts:
         return spec.empty() if columns is None else spec.empty().select(columns)
     tables = []
@@ -147,10 +131,25 @@ def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = Non
                 fix="rerun the stage that wrote it with --force",
             )
         try:
-            tables.append(pq.read_table(p, columns=columns))
+            if recorded is not None and columns is None:  # the whole file is read: check its bytes too
+                data = p.read_bytes()
+                _refuse_mismatch(spec, shard_records.bytes_mismatch(p, data, recorded))
+                tables.append(pq.read_table(pa.BufferReader(data)))
+            else:
+                tables.append(pq.read_table(p, columns=columns))
         except (pa.ArrowException, OSError) as e:
             raise _corrupt_shard(p, spec, e) from None
     return pa.concat_tables(tables, promote_options="default")
+
+
+def _refuse_mismatch(spec: TableSpec, found: tuple[Path, str] | None) -> None:
+    """A reader's one-line refusal of a shard that is not what its run recorded (`shard_records`)."""
+    if found is not None:
+        path, why = found
+        raise UserError(
+            f"{path} does not match the record of the run that wrote it: {why}",
+            fix=f"rerun the stage that writes '{spec.name}' (a plain rerun redoes it; --force always does)",
+        )
 
 
 def _corrupt_shard(path: Path, spec: TableSpec, e: Exception) -> UserError:
@@ -182,6 +181,7 @@ class Workspace:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().absolute()
         self.read_only = False  # set when a lock could not be taken because the workspace is not writable
+        self._warned: set[Path] = set()  # invalid provenance records already reported
         if self.root.exists() and not self.root.is_dir():
             raise UserError(
                 f"workspace {self.root} is a file, not a folder",
@@ -247,7 +247,7 @@ class Workspace:
         with self._registry_lock():
             reg = {k: v.__dict__ for k, v in self.datasets().items()}
             reg[rec.name] = rec.__dict__
-            write_json_atomic(self._registry_path, reg)
+            write_json_atomic(self._registry_path, reg, inside=self.root)
 
     def dataset(self, name: str | None) -> DatasetRecord:
         """The named dataset, or the only one; a clear error otherwise."""
@@ -295,14 +295,22 @@ class Workspace:
         if not p.is_file():
             return None
         try:
-            record = json.loads(p.read_text())
-            if not isinstance(record, dict):
+            raw = json.loads(p.read_text())
+            if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
         except (ValueError, TypeError) as e:
             raise UserError(
                 f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
                 fix=f"rerun the '{stage}' stage with --force, or delete that file",
             ) from None
+        record, why = validate_record(raw)
+        if record is None and p not in self._warned:
+            self._warned.add(p)
+            print(
+                f"warning: provenance record {p} is not valid ({why}); treated as absent, so '{stage}' redoes "
+                "its work",
+                file=sys.stderr,
+            )
         return record
 
     def finished_sets(self, stage: str, table: str, dataset: str) -> list[str]:
@@ -411,6 +419,7 @@ class StageRun:
     # final -> (staging, table)
     _staged: dict[Path, tuple[Path, str]] = field(init=False, default_factory=dict)
     _outputs: dict[Path, Path] = field(init=False, default_factory=dict)
+    _distrusted: bool = field(init=False, default=False)  # the record's shards are not on disk: redo all
 
     def __post_init__(self) -> None:
         safe_name(self.dataset, "dataset name")
@@ -455,10 +464,27 @@ class StageRun:
 
     @property
     def up_to_date(self) -> bool:
+        """The record holds this run's key and every output folder holds exactly the shards it lists
+        (names, sizes, row counts). A mismatch is said on stderr and the outputs are redone whole."""
         if self.force:
             return False
         prov = self.ws.provenance(self.stage, self.dataset, self.unit)
-        return bool(prov and prov.get("key") == self.key and prov.get("status") == "complete")
+        if not (prov and prov.get("key") == self.key and prov.get("status") == "complete"):
+            return False
+        for rel, shards in (prov.get("outputs") or {}).items():
+            directory = self.ws.root / rel
+            recorded = {s["name"]: s for s in shards}
+            found = shard_records.cheap_mismatch(directory, recorded)
+            if found is None and shard_records.read_manifest(directory) != recorded:
+                found = (directory / shard_records.MANIFEST, "the folder's own record differs")
+            if found is not None:
+                print(
+                    f"warning: {found[0]} does not match the '{self.stage}' record ({found[1]}); redoing it",
+                    file=sys.stderr,
+                )
+                self._distrusted = True
+                return False
+        return True
 
     def output(self, table: str, *sub: str, key: str | None = None) -> Path:
         """The directory this run writes `table` (under this dataset, `sub` folders) into.
@@ -483,9 +509,10 @@ class StageRun:
             / self.dataset
             / "-".join([*sub, key[:16]] if sub else [key[:16]])
         )
-        if not self.force and _marker_key(final) == key:
+        fresh = self.force or self._distrusted
+        if not fresh and _marker_key(final) == key:
             target = final
-        elif not self.force and _marker_key(staging) == key:
+        elif not fresh and _marker_key(staging) == key:
             target = staging
         elif not final.exists() or not any(final.iterdir()):
             target = final
@@ -496,9 +523,10 @@ class StageRun:
             self._staged[final] = (staging, table)
         else:
             self._drop_record()  # this run writes into a directory the record describes
+            shard_records.drop_manifest(target)
+        ensure_folder(target, self.ws.root)  # a table folder that is a link out of the workspace is refused
         if _marker_key(target) != key:
-            target.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(target / RUN_FILE, {"stage": self.stage, "key": key})
+            write_json_atomic(target / RUN_FILE, {"stage": self.stage, "key": key}, inside=self.ws.root)
         # a killed run can leave temporary files behind; they are never read, remove them
         for tmp in target.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
@@ -523,6 +551,12 @@ class StageRun:
             trash = (
                 self.ws.root / table / ".trash" / f"{self.dataset}-{self.key[:16]}-{os.getpid()}-{final.name}"
             )
+            for folder in (final, staging):  # a swap moves only folders of this table (links refused)
+                if folder.is_symlink() or not is_inside(folder, self.ws.root / table):
+                    raise UserError(
+                        f"refusing to replace {folder}: it is a link or not inside {self.ws.root / table}",
+                        fix="this is a tampered workspace; check the path and remove it by hand",
+                    )
             if final.exists():
                 trash.parent.mkdir(parents=True, exist_ok=True)
                 self.ws.remove_tree(trash, table)
@@ -539,7 +573,21 @@ class StageRun:
 
     @staticmethod
     def write_shard(directory: Path, index: int, table: pa.Table, spec: TableSpec) -> Path:
+        """Write shard `index` into a folder `output` handed out (it checked that the folder resolves
+        inside the workspace); the shard replaces a link at its name, never writes through it."""
+        if directory.is_symlink():
+            raise UserError(f"refusing to write into {directory}: it is a link", fix="remove the link")
         return write_table_atomic(directory / part_name(index), table, spec)
+
+    def _record_outputs(self) -> dict[str, list[dict[str, Any]]]:
+        """Each output folder's shards (name, rows, bytes, sha256), also written into the folder."""
+        outputs = {}
+        for final in sorted(self._outputs):
+            if final.is_dir():
+                shards = shard_records.describe(final)
+                shard_records.write_manifest(final, shards, self.ws.root)
+                outputs[final.relative_to(self.ws.root).as_posix()] = shards
+        return outputs
 
     def finish(self, summary: Mapping[str, Any]) -> dict:
         record = {
@@ -558,7 +606,10 @@ class StageRun:
             "summary": dict(summary),
         }
         self.commit()
-        write_json_atomic(self.ws.provenance_path(self.stage, self.dataset, self.unit), record)
+        record["outputs"] = self._record_outputs()
+        write_json_atomic(
+            self.ws.provenance_path(self.stage, self.dataset, self.unit), record, inside=self.ws.root
+        )
         return record
 
 

@@ -108,7 +108,7 @@ class CodeCache:
         """Record what produced a codec directory (once; it never changes for a key)."""
         path = self.codec_dir(codec_key) / CODEC_FILE
         if not path.exists():
-            write_json_atomic(path, info)
+            write_json_atomic(path, info, inside=self.root)
 
     def info(self, codec_key: str) -> dict[str, Any]:
         path = self.codec_dir(codec_key) / CODEC_FILE
