@@ -497,6 +497,7 @@ class StageRun:
             raise UserError(
                 f"workspace {self.ws.root} is read-only and this '{self.stage}' run has work to do",
                 fix="make the workspace writable, or use another --workspace",
+                exit_code=1,  # the system, not the input (README: 1 for a read-only folder)
             )
         key = key or self.key
         final = self.ws.table_dir(table, self.dataset, *sub)

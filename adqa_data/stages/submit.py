@@ -263,9 +263,10 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise UserError(f"no such file: {path}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"{path} is not a regular file (a FIFO, device or folder)", fix="give a CSV file")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UserError(f"{path} is not a regular file (a FIFO, device or folder)", fix="give a CSV file")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise UserError(
