@@ -10,6 +10,7 @@ on the demo data, the planted workspace and the model-free scripted backend; the
 tiny random codec.
 """
 
+# ruff: noqa: F811  (the fixtures `env` and `template` are imported from test_faults and requested by name)
 from __future__ import annotations
 
 import json
