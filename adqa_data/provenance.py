@@ -8,6 +8,7 @@ work instead of trusting it or echoing nonsense; `Workspace.provenance` warns ab
 
 from __future__ import annotations
 
+import platform
 from typing import Any
 
 from pydantic import (
@@ -20,12 +21,26 @@ from pydantic import (
     field_validator,
 )
 
+from . import __version__
+
 # summary fields that are counts wherever a stage writes them (download, encode, filter, sample, rollout ...)
 COUNT_FIELDS = frozenset(
     {"input_rows", "items", "indexed", "distinct_audio", "cache_hits", "encoded", "groups", "rows"}
 )
 # summary fields that are a count, or counts by reason
 COUNTS_FIELDS = frozenset({"quarantined", "reasons"})
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "adqa-data": __version__}
+    for n in ("pyarrow", "numpy", "soundfile", *names):
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 class ShardRecord(BaseModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,31 @@ def describe(directory: Path) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def record_outputs(root: Path, folders: Iterable[Path]) -> dict[str, list[dict[str, Any]]]:
+    """Each output folder's shards (folder relative to `root` -> records), also written into the folder."""
+    outputs = {}
+    for folder in sorted(folders):
+        if folder.is_dir():
+            shards = describe(folder)
+            write_manifest(folder, shards, root)
+            outputs[folder.relative_to(root).as_posix()] = shards
+    return outputs
+
+
+def outputs_mismatch(root: Path, outputs: dict[str, list[dict[str, Any]]]) -> tuple[Path, str] | None:
+    """(a file, why) when a recorded output folder does not hold exactly its recorded shards (cheap
+    checks), or its own manifest says otherwise; None when every folder matches."""
+    for rel, shards in outputs.items():
+        directory = root / rel
+        recorded = {s["name"]: s for s in shards}
+        found = cheap_mismatch(directory, recorded)
+        if found is None and read_manifest(directory) != recorded:
+            found = (directory / MANIFEST, "the folder's own record differs")
+        if found is not None:
+            return found
+    return None
 
 
 def write_manifest(directory: Path, shards: list[dict[str, Any]], inside: Path) -> None:

@@ -1,9 +1,5 @@
 """The workspace: where every table lives, how it is written safely, and when a stage is up to date.
 
-One job, kept in one module (hence its length): the workspace's write and resume guarantees (layout,
-atomic shards, runs, locks, provenance), which every stage relies on and which must agree with each
-other.
-
 Layout (table first, so the directory listing reads like the pipeline):
 
     <workspace>/
@@ -19,8 +15,10 @@ Guarantees: a shard file appears whole or not at all (temporary file, fsync, ren
 directory carries the run key of the run that is filling it, so a rerun with the same inputs keeps
 finished shards and one with other inputs starts clean, in a staging folder that replaces the old
 output only once the new one is complete; a stage is up to date when its provenance record holds the
-same key. Every name in a path is one checked component (`names.safe_name`) and nothing outside a
-table's own folder is ever deleted (`Workspace.remove_tree`).
+same key and every output folder still holds exactly the shards it records (`shard_records`). Every
+name in a path is one checked component (`names.safe_name`), every file is written through
+`atomic_files` (never through a link, never into a folder that resolves outside the workspace), and
+nothing outside a table's own folder is ever deleted or swapped (`Workspace.remove_tree`, `commit`).
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -39,125 +36,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from . import __version__, shard_records
-from .atomic_files import ensure_folder, is_inside, write_atomic, write_json_atomic, write_text_atomic  # noqa: F401
+from . import shard_records
+from .atomic_files import ensure_folder, is_inside, write_json_atomic, write_text_atomic  # noqa: F401
 from .errors import UserError
 from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
 from .names import is_safe_name, safe_name
-from .provenance import validate_record
-from .schema import META_TABLE, META_VERSION, TableSpec
+from .provenance import package_versions, validate_record
+from .schema import TableSpec
+from .tables import PART_GLOB, conform, part_name, read_table, shard_paths, write_table_atomic  # noqa: F401
 
 RUN_FILE = "_run.json"
-PART_GLOB = "part-*.parquet"
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
-
-
-def package_versions(*names: str) -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "adqa-data": __version__}
-    for n in ("pyarrow", "numpy", "soundfile", *names):
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-# -------------------------------------------------------------------------------------- table files
-def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec, inside: Path | None = None) -> Path:
-    """Write one Parquet shard so that it appears whole or not at all (`atomic_files.write_atomic`)."""
-    table = conform(table, spec)
-    return write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"), inside=inside)
-
-
-def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
-    """Cast a table to the spec's schema (same columns, spec order), with the version metadata.
-
-    Extra columns are kept after the spec's own (stages may add, e.g., one column per reward). A missing
-    column, a value that cannot be cast without loss, or a null in a non-nullable column is a ValueError
-    naming the table and the column.
-    """
-    target = spec.with_metadata()
-    missing = [f.name for f in target if f.name not in table.column_names]
-    if missing:
-        raise ValueError(f"table {spec.name!r} is missing columns {missing}")
-    cols = []
-    for f in target:
-        col, where = table.column(f.name), f"table {spec.name!r}, column {f.name!r}"
-        try:
-            col = col.cast(f.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise ValueError(f"{where}: cannot store {col.type} as {f.type}: {e}") from e
-        if not f.nullable and col.null_count:
-            raise ValueError(f"{where} holds {col.null_count} null(s) but is not nullable")
-        cols.append(col)
-    fields = list(target)
-    for name in table.column_names:
-        if name not in target.names:
-            cols.append(table.column(name))
-            fields.append(table.schema.field(name))
-    return pa.Table.from_arrays(cols, schema=pa.schema(fields, metadata=target.metadata))
-
-
-def shard_paths(directory: Path) -> list[Path]:
-    return sorted(directory.glob(PART_GLOB)) if directory.is_dir() else []
-
-
-def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = None) -> pa.Table:
-    """Read every finished shard of a table directory, checking the schema version."""
-    parts = shard_paths(directory)
-    recorded = shard_records.read_manifest(directory) if parts else None
-    if recorded is not None:
-        _refuse_mismatch(spec, shard_records.cheap_mismatch(directory, recorded))
-    if not parts:
-        return spec.empty() if columns is None else spec.empty().select(columns)
-    tables = []
-    for p in parts:
-        try:
-            meta = pq.read_schema(p).metadata or {}
-        except (pa.ArrowException, OSError) as e:
-            raise _corrupt_shard(p, spec, e) from None
-        name, version = meta.get(META_TABLE, b"").decode(), meta.get(META_VERSION, b"0").decode()
-        if name != spec.name or version != str(spec.version):
-            raise UserError(
-                f"{p} holds table {name or '?'} v{version}, this version of adqa-data reads "
-                f"{spec.name} v{spec.version}",
-                fix="rerun the stage that wrote it with --force",
-            )
-        try:
-            if recorded is not None and columns is None:  # the whole file is read: check its bytes too
-                data = p.read_bytes()
-                _refuse_mismatch(spec, shard_records.bytes_mismatch(p, data, recorded))
-                tables.append(pq.read_table(pa.BufferReader(data)))
-            else:
-                tables.append(pq.read_table(p, columns=columns))
-        except (pa.ArrowException, OSError) as e:
-            raise _corrupt_shard(p, spec, e) from None
-    return pa.concat_tables(tables, promote_options="default")
-
-
-def _refuse_mismatch(spec: TableSpec, found: tuple[Path, str] | None) -> None:
-    """A reader's one-line refusal of a shard that is not what its run recorded (`shard_records`)."""
-    if found is not None:
-        path, why = found
-        raise UserError(
-            f"{path} does not match the record of the run that wrote it: {why}",
-            fix=f"rerun the stage that writes '{spec.name}' (a plain rerun redoes it; --force always does)",
-        )
-
-
-def _corrupt_shard(path: Path, spec: TableSpec, e: Exception) -> UserError:
-    detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return UserError(
-        f"{path} is not a readable {spec.name} shard ({detail})",
-        fix=f"rerun the stage that writes '{spec.name}' with --force, or delete {path.parent}",
-    )
 
 
 # ------------------------------------------------------------------------------------------ workspace
@@ -471,20 +360,14 @@ class StageRun:
         prov = self.ws.provenance(self.stage, self.dataset, self.unit)
         if not (prov and prov.get("key") == self.key and prov.get("status") == "complete"):
             return False
-        for rel, shards in (prov.get("outputs") or {}).items():
-            directory = self.ws.root / rel
-            recorded = {s["name"]: s for s in shards}
-            found = shard_records.cheap_mismatch(directory, recorded)
-            if found is None and shard_records.read_manifest(directory) != recorded:
-                found = (directory / shard_records.MANIFEST, "the folder's own record differs")
-            if found is not None:
-                print(
-                    f"warning: {found[0]} does not match the '{self.stage}' record ({found[1]}); redoing it",
-                    file=sys.stderr,
-                )
-                self._distrusted = True
-                return False
-        return True
+        found = shard_records.outputs_mismatch(self.ws.root, prov.get("outputs") or {})
+        if found is not None:
+            print(
+                f"warning: {found[0]} does not match the '{self.stage}' record ({found[1]}); redoing it",
+                file=sys.stderr,
+            )
+            self._distrusted = True
+        return found is None
 
     def output(self, table: str, *sub: str, key: str | None = None) -> Path:
         """The directory this run writes `table` (under this dataset, `sub` folders) into.
@@ -540,8 +423,9 @@ class StageRun:
         failing run leaves the previous complete output and its record alone."""
 
     def _drop_record(self) -> None:
-        if not self.ws.read_only:
-            self.ws.provenance_path(self.stage, self.dataset, self.unit).unlink(missing_ok=True)
+        path = self.ws.provenance_path(self.stage, self.dataset, self.unit)
+        if not self.ws.read_only and is_inside(path.parent, self.ws.root):  # never unlink through a link out
+            path.unlink(missing_ok=True)
 
     def commit(self) -> None:
         """Swap every staged output in for the directory it replaces (after the record is dropped)."""
@@ -580,16 +464,6 @@ class StageRun:
             raise UserError(f"refusing to write into {directory}: it is a link", fix="remove the link")
         return write_table_atomic(directory / part_name(index), table, spec)
 
-    def _record_outputs(self) -> dict[str, list[dict[str, Any]]]:
-        """Each output folder's shards (name, rows, bytes, sha256), also written into the folder."""
-        outputs = {}
-        for final in sorted(self._outputs):
-            if final.is_dir():
-                shards = shard_records.describe(final)
-                shard_records.write_manifest(final, shards, self.ws.root)
-                outputs[final.relative_to(self.ws.root).as_posix()] = shards
-        return outputs
-
     def finish(self, summary: Mapping[str, Any]) -> dict:
         record = {
             "stage": self.stage,
@@ -607,7 +481,7 @@ class StageRun:
             "summary": dict(summary),
         }
         self.commit()
-        record["outputs"] = self._record_outputs()
+        record["outputs"] = shard_records.record_outputs(self.ws.root, self._outputs)
         write_json_atomic(
             self.ws.provenance_path(self.stage, self.dataset, self.unit), record, inside=self.ws.root
         )
