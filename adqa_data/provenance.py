@@ -73,6 +73,15 @@ class ProvenanceRecord(BaseModel):
     summary: dict[str, Any] = Field(default_factory=dict)
     outputs: dict[str, list[ShardRecord]] | None = None
 
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_are_workspace_folders(cls, outputs: dict[str, list[ShardRecord]] | None) -> Any:
+        for rel in outputs or {}:
+            parts = rel.split("/")
+            if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(f"output folder {rel!r} is not a plain path inside the workspace")
+        return outputs
+
     @field_validator("summary")
     @classmethod
     def _counts_are_counts(cls, summary: dict[str, Any]) -> dict[str, Any]:
