@@ -50,12 +50,20 @@ class AudioProbe:
 _BLOCK_FRAMES = 1 << 14
 _HASH_BLOCK = 1 << 20
 _UNKNOWN_FRAMES = 1 << 62  # libsndfile reports about SF_COUNT_MAX frames when a stream's length is unknown
-_BYTESIO_NAME = re.compile(r"<_io\.BytesIO object at 0x[0-9a-f]+>:?\s*")
+# an object's default repr: libsndfile names the file object it read ("Error opening <... at 0x7f...>")
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+_ADDRESS = re.compile(r"\s+at 0x[0-9a-fA-F]+")
+
+
+def stable_detail(text: str) -> str:
+    """A message as a quarantine `detail`: the same on every run, so object reprs and memory addresses
+    are taken out ("Error opening <_HashingReader object at 0x7f...>" -> "Error opening the file")."""
+    return _ADDRESS.sub("", _OBJECT_REPR.sub("the file", text)).strip()
 
 
 def _clean(e: Exception) -> str:
-    """libsndfile's message without the in-memory buffer's repr."""
-    return _BYTESIO_NAME.sub("", str(e)).strip()
+    """libsndfile's message without the repr of the file object it read."""
+    return stable_detail(str(e))
 
 
 def _riff_truncation(read_at: Callable[[int, int], bytes], size: int) -> str | None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """A mistake in input or configuration, not a bug."""
+    """A mistake in input or configuration, not a bug: exit code 2. A problem of the system the user can
+    act on (a read-only workspace) is said the same way with `exit_code=1`, as the README promises."""
 
-    def __init__(self, what: str, where: str | None = None, fix: str | None = None):
-        self.what, self.where, self.fix = what, where, fix
+    def __init__(self, what: str, where: str | None = None, fix: str | None = None, exit_code: int = 2):
+        self.what, self.where, self.fix, self.exit_code = what, where, fix, exit_code
         parts = [what]
         if where:
             parts.append(f"where: {where}")

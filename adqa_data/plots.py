@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .atomic_files import ensure_folder, write_atomic
 from .errors import UserError
 
 
@@ -72,9 +73,13 @@ def _stacked(ax: Any, rows: list[dict[str, Any]], key: str, title: str) -> None:
 
 
 def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Through the one atomic writer: a PNG left as a link to a file elsewhere is replaced, never written
+    through (`write_plots` checked the folder)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100), inside=None)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -323,11 +328,12 @@ def _predictions(plt: Any, name: str, s: dict[str, Any], out: Path) -> Path:
     return _save(plt, fig, out / f"predictions-{_safe(name)}.png")
 
 
-def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Draw every section of a `stats` report into `out_dir`; returns the files written."""
+def write_plots(report: dict[str, Any], out_dir: str | Path, inside: str | Path | None = None) -> list[Path]:
+    """Draw every section of a `stats` report into `out_dir`, which must resolve inside `inside` (the
+    workspace, for the default folder); returns the files written."""
     plt = _pyplot()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, Path(inside) if inside is not None else out)
     sec = report["sections"]
     written: list[Path | None] = []
     if "items" in sec:

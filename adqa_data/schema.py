@@ -172,6 +172,9 @@ CODES = _register(
                 # row-major [num_codebooks, num_frames]; uint16 whenever every codebook has <= 65536 entries
                 pa.field("codes", pa.list_(pa.uint16())),
                 pa.field("codes_wide", pa.list_(pa.int32())),  # used instead when a codebook is larger
+                # sha256 of the entry's codes (`codecs.cache.entry_hash`), checked when the entry is loaded;
+                # null in shards written before it existed (those entries are not checked)
+                pa.field("codes_sha256", pa.string()),
             ]
         ),
         "Content-addressed RVQ codes: byte-identical audio is encoded once per codec setting.",

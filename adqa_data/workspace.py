@@ -1,9 +1,5 @@
 """The workspace: where every table lives, how it is written safely, and when a stage is up to date.
 
-One job, kept in one module (hence its length): the workspace's write and resume guarantees (layout,
-atomic shards, runs, locks, provenance), which every stage relies on and which must agree with each
-other.
-
 Layout (table first, so the directory listing reads like the pipeline):
 
     <workspace>/
@@ -19,8 +15,10 @@ Guarantees: a shard file appears whole or not at all (temporary file, fsync, ren
 directory carries the run key of the run that is filling it, so a rerun with the same inputs keeps
 finished shards and one with other inputs starts clean, in a staging folder that replaces the old
 output only once the new one is complete; a stage is up to date when its provenance record holds the
-same key. Every name in a path is one checked component (`names.safe_name`) and nothing outside a
-table's own folder is ever deleted (`Workspace.remove_tree`).
+same key and every output folder still holds exactly the shards it records (`shard_records`). Every
+name in a path is one checked component (`names.safe_name`), every file is written through
+`atomic_files` (never through a link, never into a folder that resolves outside the workspace), and
+nothing outside a table's own folder is ever deleted or swapped (`Workspace.remove_tree`, `commit`).
 """
 
 from __future__ import annotations
@@ -28,8 +26,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,127 +36,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from . import __version__
+from . import shard_records
+from .atomic_files import ensure_folder, is_inside, write_json_atomic, write_text_atomic  # noqa: F401
 from .errors import UserError
 from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
 from .names import is_safe_name, safe_name
-from .schema import META_TABLE, META_VERSION, TableSpec
+from .provenance import package_versions, validate_record
+from .schema import TableSpec
+from .tables import PART_GLOB, conform, part_name, read_table, shard_paths, write_table_atomic  # noqa: F401
 
 RUN_FILE = "_run.json"
-PART_GLOB = "part-*.parquet"
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
-
-
-def package_versions(*names: str) -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "adqa-data": __version__}
-    for n in ("pyarrow", "numpy", "soundfile", *names):
-        try:
-            out[n] = metadata.version(n)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-# -------------------------------------------------------------------------------------- table files
-def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec) -> Path:
-    """Write one Parquet shard so that it appears whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = conform(table, spec)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file so that it appears whole or not at all (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def conform(table: pa.Table, spec: TableSpec) -> pa.Table:
-    """Cast a table to the spec's schema (same columns, spec order), with the version metadata.
-
-    Extra columns are kept after the spec's own (stages may add, e.g., one column per reward). A missing
-    column, a value that cannot be cast without loss, or a null in a non-nullable column is a ValueError
-    naming the table and the column.
-    """
-    target = spec.with_metadata()
-    missing = [f.name for f in target if f.name not in table.column_names]
-    if missing:
-        raise ValueError(f"table {spec.name!r} is missing columns {missing}")
-    cols = []
-    for f in target:
-        col, where = table.column(f.name), f"table {spec.name!r}, column {f.name!r}"
-        try:
-            col = col.cast(f.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise ValueError(f"{where}: cannot store {col.type} as {f.type}: {e}") from e
-        if not f.nullable and col.null_count:
-            raise ValueError(f"{where} holds {col.null_count} null(s) but is not nullable")
-        cols.append(col)
-    fields = list(target)
-    for name in table.column_names:
-        if name not in target.names:
-            cols.append(table.column(name))
-            fields.append(table.schema.field(name))
-    return pa.Table.from_arrays(cols, schema=pa.schema(fields, metadata=target.metadata))
-
-
-def shard_paths(directory: Path) -> list[Path]:
-    return sorted(directory.glob(PART_GLOB)) if directory.is_dir() else []
-
-
-def read_table(directory: Path, spec: TableSpec, columns: list[str] | None = None) -> pa.Table:
-    """Read every finished shard of a table directory, checking the schema version."""
-    parts = shard_paths(directory)
-    if not parts:
-        return spec.empty() if columns is None else spec.empty().select(columns)
-    tables = []
-    for p in parts:
-        try:
-            meta = pq.read_schema(p).metadata or {}
-        except (pa.ArrowException, OSError) as e:
-            raise _corrupt_shard(p, spec, e) from None
-        name, version = meta.get(META_TABLE, b"").decode(), meta.get(META_VERSION, b"0").decode()
-        if name != spec.name or version != str(spec.version):
-            raise UserError(
-                f"{p} holds table {name or '?'} v{version}, this version of adqa-data reads "
-                f"{spec.name} v{spec.version}",
-                fix="rerun the stage that wrote it with --force",
-            )
-        try:
-            tables.append(pq.read_table(p, columns=columns))
-        except (pa.ArrowException, OSError) as e:
-            raise _corrupt_shard(p, spec, e) from None
-    return pa.concat_tables(tables, promote_options="default")
-
-
-def _corrupt_shard(path: Path, spec: TableSpec, e: Exception) -> UserError:
-    detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return UserError(
-        f"{path} is not a readable {spec.name} shard ({detail})",
-        fix=f"rerun the stage that writes '{spec.name}' with --force, or delete {path.parent}",
-    )
 
 
 # ------------------------------------------------------------------------------------------ workspace
@@ -182,6 +70,7 @@ class Workspace:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().absolute()
         self.read_only = False  # set when a lock could not be taken because the workspace is not writable
+        self._warned: set[Path] = set()  # invalid provenance records already reported
         if self.root.exists() and not self.root.is_dir():
             raise UserError(
                 f"workspace {self.root} is a file, not a folder",
@@ -247,7 +136,7 @@ class Workspace:
         with self._registry_lock():
             reg = {k: v.__dict__ for k, v in self.datasets().items()}
             reg[rec.name] = rec.__dict__
-            write_json_atomic(self._registry_path, reg)
+            write_json_atomic(self._registry_path, reg, inside=self.root)
 
     def dataset(self, name: str | None) -> DatasetRecord:
         """The named dataset, or the only one; a clear error otherwise."""
@@ -295,14 +184,22 @@ class Workspace:
         if not p.is_file():
             return None
         try:
-            record = json.loads(p.read_text())
-            if not isinstance(record, dict):
+            raw = json.loads(p.read_text())
+            if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
         except (ValueError, TypeError) as e:
             raise UserError(
                 f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
                 fix=f"rerun the '{stage}' stage with --force, or delete that file",
             ) from None
+        record, why = validate_record(raw)
+        if record is None and p not in self._warned:
+            self._warned.add(p)
+            print(
+                f"warning: provenance record {p} is not valid ({why}); treated as absent, so '{stage}' redoes "
+                "its work",
+                file=sys.stderr,
+            )
         return record
 
     def finished_sets(self, stage: str, table: str, dataset: str) -> list[str]:
@@ -411,6 +308,7 @@ class StageRun:
     # final -> (staging, table)
     _staged: dict[Path, tuple[Path, str]] = field(init=False, default_factory=dict)
     _outputs: dict[Path, Path] = field(init=False, default_factory=dict)
+    _distrusted: bool = field(init=False, default=False)  # the record's shards are not on disk: redo all
 
     def __post_init__(self) -> None:
         safe_name(self.dataset, "dataset name")
@@ -455,10 +353,21 @@ class StageRun:
 
     @property
     def up_to_date(self) -> bool:
+        """The record holds this run's key and every output folder holds exactly the shards it lists
+        (names, sizes, row counts). A mismatch is said on stderr and the outputs are redone whole."""
         if self.force:
             return False
         prov = self.ws.provenance(self.stage, self.dataset, self.unit)
-        return bool(prov and prov.get("key") == self.key and prov.get("status") == "complete")
+        if not (prov and prov.get("key") == self.key and prov.get("status") == "complete"):
+            return False
+        found = shard_records.outputs_mismatch(self.ws.root, prov.get("outputs") or {})
+        if found is not None and not self._distrusted:  # said once, however often a stage asks
+            print(
+                f"warning: {found[0]} does not match the '{self.stage}' record ({found[1]}); redoing it",
+                file=sys.stderr,
+            )
+            self._distrusted = True
+        return found is None
 
     def output(self, table: str, *sub: str, key: str | None = None) -> Path:
         """The directory this run writes `table` (under this dataset, `sub` folders) into.
@@ -471,6 +380,7 @@ class StageRun:
             raise UserError(
                 f"workspace {self.ws.root} is read-only and this '{self.stage}' run has work to do",
                 fix="make the workspace writable, or use another --workspace",
+                exit_code=1,  # the system, not the input (README: 1 for a read-only folder)
             )
         key = key or self.key
         final = self.ws.table_dir(table, self.dataset, *sub)
@@ -483,9 +393,10 @@ class StageRun:
             / self.dataset
             / "-".join([*sub, key[:16]] if sub else [key[:16]])
         )
-        if not self.force and _marker_key(final) == key:
+        fresh = self.force or self._distrusted
+        if not fresh and _marker_key(final) == key:
             target = final
-        elif not self.force and _marker_key(staging) == key:
+        elif not fresh and _marker_key(staging) == key:
             target = staging
         elif not final.exists() or not any(final.iterdir()):
             target = final
@@ -496,9 +407,10 @@ class StageRun:
             self._staged[final] = (staging, table)
         else:
             self._drop_record()  # this run writes into a directory the record describes
+            shard_records.drop_manifest(target)
+        ensure_folder(target, self.ws.root)  # a table folder that is a link out of the workspace is refused
         if _marker_key(target) != key:
-            target.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(target / RUN_FILE, {"stage": self.stage, "key": key})
+            write_json_atomic(target / RUN_FILE, {"stage": self.stage, "key": key}, inside=self.ws.root)
         # a killed run can leave temporary files behind; they are never read, remove them
         for tmp in target.glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
@@ -511,8 +423,9 @@ class StageRun:
         failing run leaves the previous complete output and its record alone."""
 
     def _drop_record(self) -> None:
-        if not self.ws.read_only:
-            self.ws.provenance_path(self.stage, self.dataset, self.unit).unlink(missing_ok=True)
+        path = self.ws.provenance_path(self.stage, self.dataset, self.unit)
+        if not self.ws.read_only and is_inside(path.parent, self.ws.root):  # never unlink through a link out
+            path.unlink(missing_ok=True)
 
     def commit(self) -> None:
         """Swap every staged output in for the directory it replaces (after the record is dropped)."""
@@ -523,6 +436,12 @@ class StageRun:
             trash = (
                 self.ws.root / table / ".trash" / f"{self.dataset}-{self.key[:16]}-{os.getpid()}-{final.name}"
             )
+            for folder in (final, staging):  # a swap moves only folders of this table (links refused)
+                if folder.is_symlink() or not is_inside(folder, self.ws.root / table):
+                    raise UserError(
+                        f"refusing to replace {folder}: it is a link or not inside {self.ws.root / table}",
+                        fix="this is a tampered workspace; check the path and remove it by hand",
+                    )
             if final.exists():
                 trash.parent.mkdir(parents=True, exist_ok=True)
                 self.ws.remove_tree(trash, table)
@@ -539,6 +458,10 @@ class StageRun:
 
     @staticmethod
     def write_shard(directory: Path, index: int, table: pa.Table, spec: TableSpec) -> Path:
+        """Write shard `index` into a folder `output` handed out (it checked that the folder resolves
+        inside the workspace); the shard replaces a link at its name, never writes through it."""
+        if directory.is_symlink():
+            raise UserError(f"refusing to write into {directory}: it is a link", fix="remove the link")
         return write_table_atomic(directory / part_name(index), table, spec)
 
     def finish(self, summary: Mapping[str, Any]) -> dict:
@@ -558,7 +481,10 @@ class StageRun:
             "summary": dict(summary),
         }
         self.commit()
-        write_json_atomic(self.ws.provenance_path(self.stage, self.dataset, self.unit), record)
+        record["outputs"] = shard_records.record_outputs(self.ws.root, self._outputs)
+        write_json_atomic(
+            self.ws.provenance_path(self.stage, self.dataset, self.unit), record, inside=self.ws.root
+        )
         return record
 
 

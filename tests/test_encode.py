@@ -106,15 +106,18 @@ def test_encode_indexes_every_item_and_encodes_shared_audio_once(ws, tiny_mimi, 
         assert stored[it["item_id"]].dtype == np.uint16
 
 
-def test_rerun_is_up_to_date_and_a_forced_rerun_is_all_cache_hits(ws, tiny_mimi, clip_counter):
+def test_rerun_is_up_to_date_and_a_forced_rerun_recomputes_every_entry(ws, tiny_mimi, clip_counter):
     first = enc.encode(ws, codec=tiny_mimi)
     n = len(clip_counter)
     again = enc.encode(ws, codec=tiny_mimi)
     assert again.up_to_date and again.indexed == first.indexed and len(clip_counter) == n
-    forced = enc.encode(ws, codec=tiny_mimi, force=True)
-    assert not forced.up_to_date and forced.encoded == 0 and forced.cache_hits == first.distinct_audio
-    assert len(clip_counter) == n  # nothing reached the model
-    assert _all_codes(ws).keys() == {it["item_id"] for it in ws.items(DS).to_pylist()}
+    before = _all_codes(ws)
+    forced = enc.encode(ws, codec=tiny_mimi, force=True)  # --force trusts no cache entry (issue 17)
+    assert not forced.up_to_date and forced.cache_hits == 0 and forced.encoded == first.distinct_audio
+    after = _all_codes(ws)
+    assert after.keys() == {it["item_id"] for it in ws.items(DS).to_pylist()}
+    for item_id, codes in before.items():  # the same codes, recomputed
+        np.testing.assert_array_equal(after[item_id], codes)
 
 
 def test_cache_is_shared_between_workspaces(clean_demo_roots, tmp_path, tiny_mimi, clip_counter):

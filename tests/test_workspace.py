@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from adqa_data import tables
 from adqa_data import workspace as wsmod
 from adqa_data.errors import UserError
 from adqa_data.schema import PROMPTS
@@ -68,7 +69,7 @@ def _half_then(exc_or_kill):
 
 def test_a_writer_that_raises_leaves_no_shard_and_no_temporary_file(tmp_path, monkeypatch):
     d = tmp_path / "prompts" / "d"
-    monkeypatch.setattr(wsmod.pq, "write_table", _half_then(RuntimeError("disk on fire")))
+    monkeypatch.setattr(tables.pq, "write_table", _half_then(RuntimeError("disk on fire")))
     with pytest.raises(RuntimeError, match="disk on fire"):
         StageRun.write_shard(d, 0, _prompts(0), PROMPTS)
     assert list(d.iterdir()) == []  # no partial part-00000.parquet, no .tmp
@@ -79,7 +80,7 @@ def test_a_failed_rewrite_keeps_the_previous_shard_whole(tmp_path, monkeypatch):
     d = tmp_path / "prompts" / "d"
     StageRun.write_shard(d, 0, _prompts(0), PROMPTS)
     before = (d / part_name(0)).read_bytes()
-    monkeypatch.setattr(wsmod.pq, "write_table", _half_then(OSError("no space left")))
+    monkeypatch.setattr(tables.pq, "write_table", _half_then(OSError("no space left")))
     with pytest.raises(OSError, match="no space"):
         StageRun.write_shard(d, 0, _prompts(10), PROMPTS)
     assert (d / part_name(0)).read_bytes() == before

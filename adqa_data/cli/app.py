@@ -100,7 +100,7 @@ def describe_error(e: BaseException) -> tuple[str, str | None, str | None, int]:
     from ..errors import UserError
 
     if isinstance(e, UserError):
-        return e.what, e.where, e.fix, 2
+        return e.what, e.where, e.fix, e.exit_code
     if isinstance(e, OSError) and e.errno is not None:
         where = str(e.filename) if e.filename is not None else None
         code = e.errno

@@ -7,6 +7,7 @@ one JSON object, so scripts read stdout and never parse tables.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -65,10 +66,24 @@ def log(message: str) -> None:
     console.print(message, soft_wrap=True, highlight=False)
 
 
+# C0 and C1 control characters, DEL, and the bidirectional overrides and isolates that reorder a line
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text from a user's file, safe to show in a terminal: control characters and escape sequences as
+    visible `\\xNN`/`\\uNNNN` escapes (an id cannot retitle the window or clear the screen), and rich's
+    markup escaped (`[bold]` shows as typed)."""
+    from rich.markup import escape
+
+    shown = _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return escape(shown)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else str(value)
+    return "" if value is None else printable(str(value))
 
 
 def table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -209,7 +210,7 @@ def stats(
 
     Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
     """
-    from ..errors import UserError
+    from ..errors import MissingExtra, UserError
     from ..stages.stats import SECTIONS
     from ..stages.stats import stats as run_stats
     from ..workspace import Workspace
@@ -225,11 +226,19 @@ def stats(
 
         folder = out_dir or ws.root / "stats" / report["dataset"]
         try:
-            report["plots"] = [str(p) for p in write_plots(report, folder)]
-        except OSError as e:  # a read-only workspace: the statistics still print
-            raise UserError(
-                f"cannot write the plots: {e}",
-                where=str(folder),
-                fix="pass --out DIR to write them elsewhere, or --no-plots",
-            ) from None
+            report["plots"] = [str(p) for p in write_plots(report, folder, None if out_dir else ws.root)]
+        except MissingExtra:
+            raise
+        except (
+            OSError,
+            UserError,
+        ) as e:  # a read-only workspace, a link out of it: the statistics still print
+            what = e.what if isinstance(e, UserError) else (e.strerror or str(e))
+            report["plots"] = []
+            report.setdefault("warnings", []).append(f"plots not written to {folder}: {what}")
+            print(
+                f"warning: plots not written to {folder} ({what}); pass --out DIR to write them elsewhere, "
+                "or --no-plots",
+                file=sys.stderr,
+            )
     print_json(report) if as_json else render(report)

@@ -86,12 +86,12 @@ def validate_submission(
 def show_validation(report: ValidationReport) -> None:
     if report.ok:
         render.result(
-            f"{report.path}: valid ({report.rows} rows, every one of the {report.expected_items} items "
+            f"{render.printable(report.path)}: valid ({report.rows} rows, every one of the {report.expected_items} items "
             f"of {report.dataset} once, answers verbatim)"
         )
         return
     render.table(
-        f"{report.path}: {len(report.findings)} problem(s)",
+        f"{render.printable(report.path)}: {len(report.findings)} problem(s)",
         ["line", "problem", "item", "detail"],
         [(f.line if f.line is not None else "-", f.kind, f.item_id or "", f.detail) for f in report.findings],
         right=["line"],

@@ -11,6 +11,10 @@ workspaces never collide. Shards are immutable once written (atomic rename). Whe
 same audio, both rows are kept and readers take the first: they are the same codes (batch-invariant,
 deterministic encoders).
 
+Each entry carries the sha256 of its codes (`codes_sha256`), and every load checks it and the entry's
+codec key: an entry edited in place (still valid Parquet) is never used. `encode` drops such entries
+and encodes their audio again; a reader (`Codes.load_codes`) refuses them with a one-line error.
+
 Codes are stored flat, row-major `[num_codebooks, num_frames]`, as uint16 when every codebook fits
 (the MiMo-Audio tokenizer's 1024/128-entry codebooks do): 8 codebooks at 25 Hz are 400 bytes per second
 of audio before zstd.
@@ -26,6 +30,7 @@ Reading, for a trainer or a notebook:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -48,6 +53,12 @@ def narrow_dtype(codebook_sizes: Sequence[int]) -> type:
     return np.uint16 if max(codebook_sizes) <= 65536 else np.int32
 
 
+def entry_hash(codes: np.ndarray) -> str:
+    """sha256 of one entry's codes as stored: shape and the values' bytes (uint16 or int32)."""
+    n_q, frames = codes.shape
+    return hashlib.sha256(f"{n_q}x{frames}:".encode() + np.ascontiguousarray(codes).tobytes()).hexdigest()
+
+
 def codes_table(
     codec_key: str, entries: Sequence[tuple[str, np.ndarray]], codebook_sizes: Sequence[int]
 ) -> pa.Table:
@@ -60,6 +71,7 @@ def codes_table(
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), values).cast(
         pa.list_(pa.uint16() if dtype is np.uint16 else pa.int32())
     )
+    hashes = [entry_hash(f.reshape(c.shape)) for f, (_, c) in zip(flat, entries)]
     nulls = pa.nulls(len(entries), pa.list_(pa.int32() if dtype is np.uint16 else pa.uint16()))
     narrow, wide = (lists, nulls) if dtype is np.uint16 else (nulls, lists)
     return pa.table(
@@ -70,14 +82,23 @@ def codes_table(
             "num_frames": pa.array([c.shape[1] for _, c in entries], pa.int32()),
             "codes": narrow,
             "codes_wide": wide,
+            "codes_sha256": pa.array(hashes, pa.string()),
         }
     )
 
 
-def rows_to_arrays(table: pa.Table) -> dict[str, np.ndarray]:
-    """sha256 -> [n_q, frames] array for every row of a `codes` table (first row wins on duplicates)."""
+def rows_to_arrays(table: pa.Table, codec_key: str | None = None) -> dict[str, np.ndarray]:
+    """sha256 -> [n_q, frames] array for every row of a `codes` table that matches its key (first such
+    row wins on duplicates): the codec key when given, and the recorded hash of its codes where the
+    shard records one. A row that does not match is left out, as if it were not cached."""
     out: dict[str, np.ndarray] = {}
     shas = table.column("audio_sha256").to_pylist()
+    keys = table.column("codec_key").to_pylist()
+    hashes = (
+        table.column("codes_sha256").to_pylist()
+        if "codes_sha256" in table.column_names
+        else [None] * len(shas)
+    )
     n_q = table.column("num_codebooks").to_numpy()
     frames = table.column("num_frames").to_numpy()
     for col in ("codes", "codes_wide"):
@@ -88,9 +109,15 @@ def rows_to_arrays(table: pa.Table) -> dict[str, np.ndarray]:
         values = arr.values.to_numpy(zero_copy_only=False)
         valid = arr.is_valid().to_numpy(zero_copy_only=False)
         for i, sha in enumerate(shas):
-            if sha in out or not valid[i]:
+            if sha in out or not valid[i] or (codec_key is not None and keys[i] != codec_key):
                 continue
-            out[sha] = values[offsets[i] : offsets[i + 1]].reshape(int(n_q[i]), int(frames[i]))
+            codes = values[offsets[i] : offsets[i + 1]]
+            if len(codes) != int(n_q[i]) * int(frames[i]):
+                continue
+            codes = codes.reshape(int(n_q[i]), int(frames[i]))
+            if hashes[i] is not None and entry_hash(codes) != hashes[i]:
+                continue
+            out[sha] = codes
     return out
 
 
@@ -108,22 +135,23 @@ class CodeCache:
         """Record what produced a codec directory (once; it never changes for a key)."""
         path = self.codec_dir(codec_key) / CODEC_FILE
         if not path.exists():
-            write_json_atomic(path, info)
+            write_json_atomic(path, info, inside=self.root)
 
     def info(self, codec_key: str) -> dict[str, Any]:
         path = self.codec_dir(codec_key) / CODEC_FILE
         return json.loads(path.read_text()) if path.exists() else {}
 
     def present(self, codec_key: str) -> dict[str, tuple[str, int, int]]:
-        """Every cached audio sha256 -> (absolute shard path, num_codebooks, num_frames)."""
+        """Every cached audio sha256 whose entry matches its key -> (absolute shard path, num_codebooks,
+        num_frames). Reads the codes: an entry edited in place is left out, so it is encoded again."""
         out: dict[str, tuple[str, int, int]] = {}
         for part in shard_paths(self.codec_dir(codec_key)):
             try:
-                t = pq.read_table(part, columns=["audio_sha256", "num_codebooks", "num_frames"])
-            except (OSError, pa.ArrowInvalid):  # a foreign or damaged file: ignore, it will be re-encoded
+                arrays = rows_to_arrays(pq.read_table(part), codec_key)
+            except (OSError, pa.ArrowException, KeyError):  # a foreign or damaged file: it will be re-encoded
                 continue
-            for sha, nq, nf in zip(*(t.column(c).to_pylist() for c in t.column_names)):
-                out.setdefault(sha, (str(part), nq, nf))
+            for sha, codes in arrays.items():
+                out.setdefault(sha, (str(part), int(codes.shape[0]), int(codes.shape[1])))
         return out
 
     def write(
@@ -158,7 +186,8 @@ class Codes:
     @functools.cached_property
     def _by_id(self) -> dict[str, dict[str, Any]]:
         return {
-            r["item_id"]: r for r in self.index.select(["item_id", "audio_sha256", "cache_file"]).to_pylist()
+            r["item_id"]: r
+            for r in self.index.select(["item_id", "audio_sha256", "cache_file", "num_frames"]).to_pylist()
         }
 
     def _rows(self, item_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -181,10 +210,20 @@ class Codes:
                     f"a code cache shard is gone: {f}",
                     fix="rerun 'adqa-data encode' (finished audio is re-read from the cache, the rest re-encoded)",
                 )
-            self._shards[f] = rows_to_arrays(pq.read_table(f))  # a whole shard: neighbours come next
+            self._shards[f] = rows_to_arrays(pq.read_table(f), self.codec_key)  # neighbours come next
             while len(self._shards) > self.max_cached_shards:
                 self._shards.pop(next(iter(self._shards)))
-        return [self._shards[r["cache_file"]][r["audio_sha256"]] for r in rows]
+        out = []
+        for r in rows:
+            codes = self._shards[r["cache_file"]].get(r["audio_sha256"])
+            if codes is None or codes.shape[1] != r["num_frames"]:
+                raise UserError(
+                    f"the cached codes of audio {r['audio_sha256'][:12]} in {r['cache_file']} do not match their "
+                    "key (edited or damaged)",
+                    fix="rerun 'adqa-data encode --force' (it encodes that audio again)",
+                )
+            out.append(codes)
+        return out
 
     def to_dataset(self, item_ids: Sequence[str] | None = None):
         """A `datasets.Dataset`: item_id, audio_sha256, num_codebooks, num_frames, codes ([n_q][frames])."""

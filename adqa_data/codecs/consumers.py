@@ -152,7 +152,7 @@ def _read_cached(cache: CodeCache, codec_key: str, key: str) -> np.ndarray | Non
 
     part = cache.codec_dir(codec_key) / f"part-{stable_hash([key], n=20)}.parquet"
     try:
-        return rows_to_arrays(pq.read_table(part)).get(key)
+        return rows_to_arrays(pq.read_table(part), codec_key).get(key)
     except (OSError, pa.ArrowInvalid):  # absent, or a damaged file: encode again (the write is atomic)
         return None
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import AudioError, read_item_audio
+from ..audio import AudioError, read_item_audio, stable_detail
 from ..codecs import CodecSpec, load_codec, resolve_codec
 from ..codecs.cache import CodeCache
 from ..errors import UserError
@@ -209,7 +209,7 @@ def _encode_batch(
             try:
                 out = codec.encode(waves)
             except Exception as e:  # noqa: BLE001
-                failed.append([shas[0], R.ENCODE_FAILED, f"{type(e).__name__}: {e}"[:500]])
+                failed.append([shas[0], R.ENCODE_FAILED, stable_detail(f"{type(e).__name__}: {e}")[:500]])
             return out
         return [_encode_batch(codec, [s], [w], failed)[0] for s, w in zip(shas, waves)]
 
@@ -317,7 +317,8 @@ def encode(
                 "codec_key": codec_key,
             },
         )
-        present = cache.present(codec_key)
+        # --force recomputes: no entry is reused, each one this run writes replaces the one it would reuse
+        present = {} if force else cache.present(codec_key)
         hits = sum(1 for sha in audio if sha in present)
         todo = sorted(
             ((sha, p, d) for sha, (p, d) in audio.items() if sha not in present), key=lambda t: (-t[2], t[0])
@@ -347,6 +348,7 @@ def encode(
                 on_progress(done, len(audio))
 
         failed: dict[str, tuple[str, str]] = {}
+        fresh: dict[str, tuple[str, int, int]] = {}  # written by this run: indexed over any older entry
         real = padded = 0
         encoded = 0
         audio_s = 0.0
@@ -362,12 +364,14 @@ def encode(
                 advance(len(res["encoded"]) + len(res["failed"]))
             for sha, reason, detail in res["failed"]:
                 failed[sha] = (reason, detail)
+            for sha, frames in res["encoded"]:
+                fresh[sha] = (res["file"], n, frames)
             real += res["real_samples"]
             padded += res["padded_samples"]
             encoded += len(res["encoded"])
             audio_s += res["audio_seconds"]
 
-        present = cache.present(codec_key)
+        present = {**cache.present(codec_key), **fresh}
         index_rows, quarantined = [], []
         for r in rows:
             sha = r["audio_sha256"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import stat
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answers import LETTERS
+from ..atomic_files import is_inside, write_bytes_atomic
 from ..errors import UserError
 from ..fingerprints import file_sha256, rows_fingerprint, table_fingerprint
 from ..schema import ITEMS, PREDICTIONS
@@ -42,6 +44,9 @@ from ..workspace import StageRun, Workspace
 STAGE = "submit"
 HEADER = ("question", "answer")
 BOM = b"\xef\xbb\xbf"
+# the largest file validate-submission reads: a real submission is an id and one option per item, far
+# below this; a device or a runaway file is refused instead of read without bound
+MAX_SUBMISSION_BYTES = 64 << 20
 
 
 class Problem:
@@ -246,12 +251,66 @@ def dataset_options(ws: Workspace, dataset: str | None) -> tuple[str, dict[str, 
 def validate_submission(ws: Workspace, path: str | Path, dataset: str | None = None) -> ValidationReport:
     """Validate a CSV made anywhere against a dataset of the workspace (every problem, with lines)."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"no such file: {p}") from None
+    data = read_regular_file(p, MAX_SUBMISSION_BYTES)
     ds, items = dataset_options(ws, dataset)
     return validate_bytes(data, items, str(p), ds)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit`: a FIFO, a device or a folder is a one-line error (opened
+    without blocking, so a FIFO with no writer cannot hang the command), and so is a larger file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"{path} is not a regular file (a FIFO, device or folder)", fix="give a CSV file")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UserError(
+            f"{path} is over {limit >> 20} MiB, far more than a submission", fix="check that this is the CSV"
+        )
+    return data
+
+
+def looks_like_submission(data: bytes) -> bool:
+    """A file `submit` may replace: UTF-8 CSV, header `question,answer`, every row an id and an answer."""
+    try:
+        records = read_records(data.decode("utf-8"))
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    if not records or tuple(records[0][1]) != HEADER:
+        return False
+    return all(len(fields) == 2 and fields[0].strip() for _, fields in records[1:])
+
+
+def check_target(ws: Workspace, path: Path, force: bool) -> None:
+    """`submit --out` writes only where a submission belongs: inside the workspace only under
+    `submissions/` (never over its tables, whatever links say), and over an existing file only when it is
+    a submission (or with --force). Never a folder, FIFO or device."""
+    subs = ws.root / "submissions"
+    for where in (path, Path(os.path.realpath(path))):
+        if is_inside(where, ws.root) and not is_inside(where, subs):
+            raise UserError(
+                f"refusing to write the submission to {path}: it is inside workspace {ws.root}, outside "
+                "its submissions/ folder",
+                fix=f"leave out --out (default {subs}/<dataset>/<name>.csv), or write it outside the workspace",
+            )
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"refusing to write the submission to {path}: it is not a regular file")
+    if force or not os.path.exists(path):  # nothing there, or a dangling link (replaced, not followed)
+        return
+    try:
+        data = read_regular_file(path, MAX_SUBMISSION_BYTES)
+    except UserError:
+        data = b""
+    if not looks_like_submission(data):
+        raise UserError(
+            f"refusing to overwrite {path}: it is not a submission CSV (header question,answer)",
+            fix="choose another --out, or pass --force to replace it",
+        )
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -300,19 +359,6 @@ def render_csv(items: Mapping[str, Sequence[str]], chosen: Mapping[str, int]) ->
     return buf.getvalue().encode("utf-8")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def submit(
     ws: Workspace,
     dataset: str | None = None,
@@ -326,6 +372,7 @@ def submit(
         "eval", PREDICTIONS.name, ds, predictions, "prediction set", "--predictions", "'adqa-data eval'"
     )
     path = Path(out).expanduser().absolute() if out else ws.root / "submissions" / ds / f"{name}.csv"
+    check_target(ws, path, force)
     pred_dir = ws.table_dir(PREDICTIONS.name, ds, name)
     config = {"predictions": name, "rule": "vote > letter_scores > first_option"}
     inputs = {
@@ -359,7 +406,7 @@ def submit(
         report = validate_bytes(data, items, str(path), ds)
         if not report.ok:  # cannot happen unless the item table itself is broken; never write such a file
             raise RuntimeError(f"the submission would be invalid: {report.findings[:3]}")
-        _write_atomic(path, data)
+        write_bytes_atomic(path, data, inside=ws.root if is_inside(path, ws.root) else None)
         if not validate_submission(ws, path, ds).ok:
             raise RuntimeError(f"{path} changed while it was written")
         kinds = Counter(h for h in how.values() if h != "vote")

@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,7 +287,7 @@ def train_online(
             averaged = str(average_into(trainer, run_dir / "policy-avg", cfg.average_last))
         state = trainer.state
         trainer.close()
-        shutil.rmtree(run_dir / "rounds", ignore_errors=True)  # the shards and records stay
+        ws.remove_tree(run_dir / "rounds", "runs")  # the shards and records stay
         summary = {
             "method": "grpo",
             "online": True,
@@ -384,9 +383,9 @@ def _run_rounds(
                 },
             }
             book["rounds"][str(k)] = rec
-            write_json_atomic(run_dir / ROUNDS_FILE, book)
+            write_json_atomic(run_dir / ROUNDS_FILE, book, inside=ws.root)
             for old in range(1, k):  # only the newest sampler export is kept
-                shutil.rmtree(run_dir / "rounds" / f"round-{old}", ignore_errors=True)
+                ws.remove_tree(run_dir / "rounds" / f"round-{old}", "runs")
         groups, _ = load_rollout_groups(ws, ds, [rname])
         if trainer.cfg.skip_zero_signal:
             groups = [g for g in groups if not g.zero_signal]
@@ -405,7 +404,7 @@ def _run_rounds(
         if history:
             rec["last"] = {x: history[-1].get(x) for x in ("loss", "reward", "kl", "ratio_mean", "grad_norm")}
         book["rounds"][str(k)] = rec
-        write_json_atomic(run_dir / ROUNDS_FILE, book)
+        write_json_atomic(run_dir / ROUNDS_FILE, book, inside=ws.root)
         records.append(rec)
         if on_round is not None:
             on_round(k, rec)

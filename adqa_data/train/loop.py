@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic_files import write_atomic
 from ..errors import UserError
 from ..inference.factory import default_device
 from .config import TrainConfig
@@ -681,11 +682,9 @@ class MetricsLog:
                         **{k: v for k, v in c.rewards.items()},
                     }
                 )
+        table = pa.Table.from_pylist(rows)
         out = self.run_dir / "completions" / f"step-{step:06d}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
-        os.replace(tmp, out)
+        write_atomic(out, lambda f: pq.write_table(table, f), inside=self.run_dir)
 
     def close(self) -> None:
         if self.tracker is not None:

@@ -188,7 +188,9 @@ def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list
     split_dir = run.output("splits")
     for name in ("weak", "strong"):
         write_text_atomic(
-            split_dir / f"{name}.txt", "".join(f"{r['item_id']}\n" for r in rows if r["split"] == name)
+            split_dir / f"{name}.txt",
+            "".join(f"{r['item_id']}\n" for r in rows if r["split"] == name),
+            inside=run.ws.root,
         )
     qrows = [{"dataset": dataset, "stage": STAGE, **q} for q in withheld]
     run.write_shard(run.output("quarantine", STAGE), 0, QUARANTINE.from_pylist(qrows), QUARANTINE)

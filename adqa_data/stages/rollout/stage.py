@@ -307,7 +307,9 @@ def rollout(
         len(todo),
         summary,
         prov["seconds"],
-        str(out),
+        str(
+            ws.table_dir(ROLLOUTS.name, ds, name)
+        ),  # the final folder: `out` may be the staging one, now gone
     )
 
 
