@@ -243,13 +243,16 @@ def dataset_options(ws: Workspace, dataset: str | None) -> tuple[str, dict[str, 
     return ds, {r["item_id"]: list(r["choices"]) for r in t}
 
 
+# a regular file of at most this many bytes (a DCASE set's CSV is well under 1 MiB)
+MAX_SUBMISSION_BYTES = 64 << 20
+
+
 def validate_submission(ws: Workspace, path: str | Path, dataset: str | None = None) -> ValidationReport:
     """Validate a CSV made anywhere against a dataset of the workspace (every problem, with lines)."""
+    from ..user_files import read_user_file
+
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"no such file: {p}") from None
+    data = read_user_file(p, "submission file", MAX_SUBMISSION_BYTES, fix="name the submission CSV")
     ds, items = dataset_options(ws, dataset)
     return validate_bytes(data, items, str(p), ds)
 

@@ -223,10 +223,11 @@ def rollout_advantage(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def reward_columns(weights: Mapping[str, float]) -> dict[str, float]:
-    """Reward name -> weight, as the column each name is stored in (rollout's naming, plugins included)."""
-    from ..rewards.plugins import resolve_rewards
+    """Reward name -> weight, as the column each name is stored in (rollout's naming, plugins included;
+    a plugin is not imported: only its column is read)."""
+    from ..rewards.plugins import reward_columns as columns
 
-    return {spec.column: spec.weight for spec in resolve_rewards(weights)}
+    return columns(weights)
 
 
 def reweight(
