@@ -42,6 +42,10 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
             raise ValueError(f"reward {name!r} has a weight that is not finite: {w}")
     if not any(float(w) != 0 for w in weights.values()):
         raise ValueError("every reward weight is 0: the total would carry no signal")
+    try:  # each name is a known reward or a module:function, one column each (no plugin is imported)
+        reward_columns(weights)
+    except UserError as e:
+        raise ValueError(e.what) from None
     return {str(k): float(w) for k, w in weights.items()}
 
 
