@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .errors import UserError
 from .schema import QuarantineReason as R
 
 
@@ -279,6 +280,22 @@ def read_item_audio(
         _check_hash(f, sha256, audio_path)
         f.seek(0)
         return decode(f, sample_rate=sample_rate, mono=mono)[0]
+
+
+def read_failure(e: AudioError, what: str, where: str) -> UserError:
+    """The error that stops a run whose clip, checked before the run (hash, path), fails when it is read:
+    changed during the run, or inf/NaN samples in an item table from before download refused them."""
+    if e.reason == R.AUDIO_NONFINITE:
+        return UserError(
+            f"{what}: its clip cannot be used ({e.reason}: {e.detail})",
+            where=where,
+            fix="rerun 'adqa-data download --force': it quarantines such audio",
+        )
+    return UserError(
+        f"{what}: its clip changed during the run ({e.reason}: {e.detail})",
+        where=where,
+        fix="rerun: the item will be quarantined with that reason",
+    )
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:

@@ -51,11 +51,10 @@ from ..advantages import (
     group_advantages,
 )
 from ..answers import LETTERS
-from ..audio import AudioError, read_item_audio
+from ..audio import AudioError, read_failure, read_item_audio
 from ..errors import UserError
 from ..inference.types import Query
 from ..schema import ITEM_SCORES, ROLLOUTS
-from ..schema import QuarantineReason as R
 from ..workspace import Workspace, read_table, shard_paths
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,17 +130,7 @@ class Group:
                 self.audio_root or ".", self.audio_path, self.audio_sha256 or "", sample_rate
             )
         except AudioError as e:
-            if e.reason == R.AUDIO_NONFINITE:  # in the item table from before download checked for it
-                raise UserError(
-                    f"group {self.group_id}: its clip cannot be trained on ({e.reason}: {e.detail})",
-                    where=self.audio_file,
-                    fix="rerun 'adqa-data download --force': it quarantines such audio",
-                ) from None
-            raise UserError(
-                f"group {self.group_id}: its clip changed during the run ({e.reason}: {e.detail})",
-                where=self.audio_file,
-                fix="rerun: the item will be quarantined with that reason",
-            ) from None
+            raise read_failure(e, f"group {self.group_id}", self.audio_file or "") from None
 
 
 @dataclass(frozen=True)
