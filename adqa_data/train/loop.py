@@ -482,18 +482,19 @@ class Trainer:
         return {n: params[n].detach().cpu().clone() for n in names}
 
     def save_checkpoint(self) -> Path:
-        """Write `checkpoints/step-NNNNNN/` whole (a temporary folder renamed at the end)."""
+        """Write `checkpoints/step-NNNNNN/` whole (a temporary folder renamed at the end), never with
+        non-finite weights."""
         from safetensors.torch import save_file
 
         acc = self.accelerator
         final = self.run_dir / CHECKPOINTS / f"step-{self.state.step:06d}"
         tmp = final.with_name(final.name + ".tmp")
+        weights = self.trainable_state()
+        refuse_nonfinite(weights, f"checkpoint {final.name}")  # before anything is written
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
-        weights = self.trainable_state()
-        refuse_nonfinite(weights, f"checkpoint {final.name}")
         if self.deepspeed:
             acc.save_state(str(tmp / "accelerate"))
         else:
