@@ -67,7 +67,7 @@ def _float_wav(path: Path, bad: dict[int, float], frames: int = 40_000, channels
     sf.write(str(path), x if channels > 1 else x[:, 0], 16000, subtype=subtype)
 
 
-def _run_with_timeout(fn, seconds: float = 60):
+def _run_with_timeout(fn, seconds: float = 30):
     """`fn()` in a thread; fails the test if it does not return in time (a read that blocks)."""
     out: dict = {}
 

@@ -257,10 +257,9 @@ class Trainer:
                 )
             grad_norm = acc.clip_grad_norm_(self.module.parameters(), cfg.max_grad_norm)
             lr = self.scheduler.get_last_lr()[0]
-            finite = self._finite_step(finite_loss, _float(grad_norm))
-            if finite:
+            if self._finite_step(finite_loss, _float(grad_norm)):
                 self.optimizer.step()
-            self.scheduler.step()
+                self.scheduler.step()  # not on a skipped step, as the HF trainers do
             self.optimizer.zero_grad(set_to_none=True)
             self.state.step += 1
             self.state.iteration += 1
