@@ -11,6 +11,9 @@ scheduler, RNG and batch-cache files are read with `torch.load(weights_only=True
 and plain containers only (the numpy RNG state is stored as a tensor for that reason). A file that holds
 anything else — a crafted pickle with a `__reduce__` — is refused with a `UserError`, never run.
 
+Weights holding an inf or NaN are never written: `refuse_nonfinite` is checked before a checkpoint or a
+policy is saved, and such weights read back are a broken checkpoint.
+
 A resumed run continues from the checkpoint's step, so what the killed run logged after it would appear
 twice: `truncate_run_logs` cuts `metrics.jsonl` back to that step and removes later completions tables.
 """
@@ -174,6 +177,17 @@ def truncate_run_logs(run_dir: Path, step: int) -> None:
 def nonfinite_names(tensors: dict[str, torch.Tensor]) -> list[str]:
     """The names of the tensors holding an inf or NaN, sorted."""
     return sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
+
+
+def refuse_nonfinite(tensors: dict[str, torch.Tensor], what: str) -> None:
+    """Never write weights holding an inf or NaN: a one-line error instead (nothing written)."""
+    bad = nonfinite_names(tensors)
+    if bad:
+        raise UserError(
+            f"refusing to write {what}: {len(bad)} weight(s) are not finite (e.g. {bad[0]})",
+            fix="the training diverged: lower the learning rate or check the data; earlier checkpoints "
+            "are intact",
+        )
 
 
 # ------------------------------------------------------------------------------------------------ RNG

@@ -15,7 +15,12 @@ decoder and head, or the LoRA adapter only), optimizer, scheduler, every process
 data position (stream, batch, iteration — and the batch's recomputed old log-probs when a checkpoint
 falls between two iterations of one batch). Resuming from one gives the same next step as the run that
 wrote it never stopped (tested exactly). Under DeepSpeed the optimizer and RNG go through
-`accelerator.save_state`, which knows the sharded layout.
+`accelerator.save_state`, which knows the sharded layout. Reading them back (no pickled code, a broken
+newest one skipped, the logs cut back to the resumed step) is `checkpoint_files`'.
+
+Non-finite steps: a step whose loss or gradient is inf/NaN on any process is skipped (no optimizer or
+schedule step, gradients zeroed) and counted; `max_nonfinite_steps` in a row stop the run, and weights
+that are not finite are never written (checkpoint or policy).
 
 Online rounds: `train_round(trainer, groups, round_index)` trains one pass over a round's groups with
 the policy kept in memory; `Trainer.export_policy(dir)` writes weights a rollout backend can load.
@@ -47,8 +52,8 @@ from .checkpoint_files import (
     BrokenCheckpoint,
     CheckpointData,
     list_checkpoints,
-    nonfinite_names,
     read_checkpoint,
+    refuse_nonfinite,
     rng_state,
     set_aside,
     set_rng_state,
@@ -628,17 +633,6 @@ class Trainer:
     def close(self) -> None:
         self.log.close()
         self.accelerator.free_memory()
-
-
-def refuse_nonfinite(tensors: dict[str, torch.Tensor], what: str) -> None:
-    """Never write weights holding an inf or NaN: a one-line error instead (nothing written)."""
-    bad = nonfinite_names(tensors)
-    if bad:
-        raise UserError(
-            f"refusing to write {what}: {len(bad)} weight(s) are not finite (e.g. {bad[0]})",
-            fix="the training diverged: lower the learning rate or check the data; earlier checkpoints "
-            "are intact",
-        )
 
 
 def export_weights(model: Any, state: dict[str, torch.Tensor], base: str, out: Path) -> None:
