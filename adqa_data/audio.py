@@ -9,6 +9,8 @@ reader forever), and audio longer than a limit is refused from its header before
 
 Stages after download read an item's clip with `read_item_audio`: the same path confinement as download,
 and the bytes must still hash to what download recorded, else the item is quarantined with the reason.
+Samples that are inf or NaN are refused (`audio_nonfinite`) by the probe, block by block, and by every
+decode, so a clip that slipped in before the check (or through `decode` directly) is refused where read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .errors import UserError
 from .schema import QuarantineReason as R
 
 
@@ -163,6 +166,7 @@ def _probe_stream(f: BinaryIO, size: int, max_seconds: float | None) -> AudioPro
                 if len(block) == 0:
                     break
                 decoded += len(block)
+                _check_finite(block, decoded - len(block), rate)
                 if limit is not None and decoded > limit:
                     raise AudioError(
                         R.AUDIO_TOO_LONG, f"longer than the limit of {max_seconds:g} s (--max-audio-seconds)"
@@ -179,6 +183,19 @@ def _probe_stream(f: BinaryIO, size: int, max_seconds: float | None) -> AudioPro
     if 0 < declared < _UNKNOWN_FRAMES and decoded < declared * 0.98 and declared - decoded > 2048:
         raise AudioError(R.AUDIO_TRUNCATED, f"header declares {declared} frames, decoded {decoded}")
     return AudioProbe(reader.hexdigest(), decoded / rate, int(rate), int(channels), int(decoded), str(fmt))
+
+
+def _check_finite(x: np.ndarray, offset: int, rate: int) -> None:
+    """Refuse samples that are inf or NaN (float WAV/FLAC can hold them): they pass every length check
+    and turn a model's features, codes and gradients into NaN. `offset`: the frame `x` starts at."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        first = int(np.argmin(finite.all(axis=1) if finite.ndim == 2 else finite))
+        raise AudioError(
+            R.AUDIO_NONFINITE,
+            f"{int(finite.size - finite.sum())} sample(s) are inf or NaN, the first at "
+            f"{(offset + first) / rate:.3f} s",
+        )
 
 
 def probe_bytes(data: bytes, max_seconds: float | None = None) -> AudioProbe:
@@ -273,6 +290,22 @@ def read_item_audio(
         return decode(f, sample_rate=sample_rate, mono=mono)[0]
 
 
+def read_failure(e: AudioError, what: str, where: str) -> UserError:
+    """The error that stops a run whose clip, checked before the run (hash, path), fails when it is read:
+    changed during the run, or inf/NaN samples in an item table from before download refused them."""
+    if e.reason == R.AUDIO_NONFINITE:
+        return UserError(
+            f"{what}: its clip cannot be used ({e.reason}: {e.detail})",
+            where=where,
+            fix="rerun 'adqa-data download --force': it quarantines such audio",
+        )
+    return UserError(
+        f"{what}: its clip changed during the run ({e.reason}: {e.detail})",
+        where=where,
+        fix="rerun: the item will be quarantined with that reason",
+    )
+
+
 def to_mono(x: np.ndarray) -> np.ndarray:
     """[frames, channels] or [frames] -> [frames], averaging channels."""
     return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
@@ -308,6 +341,7 @@ def decode(
         raise AudioError(R.AUDIO_UNREADABLE, _clean(e)) from None
     if x.size == 0:
         raise AudioError(R.AUDIO_EMPTY, "no audio frames")
+    _check_finite(x, 0, int(sr))
     if mono:
         x = to_mono(x)
     if sample_rate is not None and sample_rate != sr:

@@ -19,22 +19,20 @@ from .errors import UserError
 M = TypeVar("M", bound=BaseModel)
 
 
+# what a settings file may be: far above any real one (the largest shipped is a few KiB), far below harm
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 64  # nested mappings / lists; deeper is refused before the (recursive) composer runs
+MAX_YAML_NODES = 100_000  # nodes after alias expansion: a "billion laughs" is refused, not expanded
+
+
 def read_yaml_mapping(path: str | Path, what: str, fix: str | None = None) -> dict[str, Any]:
-    """The mapping a YAML file holds (an empty file is an empty mapping)."""
-    import yaml
+    """The mapping a YAML file holds (an empty file is an empty mapping). Only a regular file of at most
+    `MAX_YAML_BYTES` is read, as UTF-8; nesting and alias expansion are bounded (`parse_yaml`)."""
+    from .user_files import decode_utf8, read_user_file
 
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise UserError(f"no such {what}: {p}", fix=fix) from None
-    except IsADirectoryError:
-        raise UserError(f"{what} {p} is a directory, not a YAML file", fix=fix) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise UserError(f"{what} is not valid YAML: {problem}{at}", where=str(p), fix=fix) from None
+    text = decode_utf8(read_user_file(p, what, MAX_YAML_BYTES, fix), what, str(p), fix)
+    data = parse_yaml(text, what, str(p), fix)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -42,6 +40,67 @@ def read_yaml_mapping(path: str | Path, what: str, fix: str | None = None) -> di
             f"{what} must be a mapping of settings, not a {type(data).__name__}", where=str(p), fix=fix
         )
     return data
+
+
+def parse_yaml(text: str, what: str, where: str, fix: str | None = None) -> Any:
+    """`yaml.safe_load(text)` with bounds: nesting deeper than `MAX_YAML_DEPTH` is refused from the event
+    stream (the parser is iterative; PyYAML's composer would recurse), and a document whose aliases
+    expand to more than `MAX_YAML_NODES` nodes (or refer to themselves) before it is constructed. Each
+    failure is one `UserError`."""
+    import yaml
+
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    mark = event.start_mark
+                    raise UserError(
+                        f"{what} nests mappings or lists more than {MAX_YAML_DEPTH} deep "
+                        f"(line {mark.line + 1})",
+                        where=where,
+                        fix=fix,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded_nodes(node, {}) > MAX_YAML_NODES:
+                raise UserError(
+                    f"{what} expands to more than {MAX_YAML_NODES:,} values through its aliases (*name)",
+                    where=where,
+                    fix="write the values out instead of nesting aliases",
+                )
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{what} is not valid YAML: {problem}{at}", where=where, fix=fix) from None
+
+
+def _expanded_nodes(node: Any, seen: dict[int, int]) -> int:
+    """Nodes of the document once every alias is expanded; an alias is the same node object in PyYAML's
+    graph, so each is counted once and multiplied, not walked (a cycle counts as too many)."""
+    key = id(node)
+    if key in seen:
+        return seen[key]
+    seen[key] = MAX_YAML_NODES + 1  # in progress: an alias to an enclosing node never ends
+    total = 1
+    children = node.value if isinstance(node.value, list) else []
+    for child in children:
+        for sub in child if isinstance(child, tuple) else (child,):
+            total += _expanded_nodes(sub, seen)
+            if total > MAX_YAML_NODES:
+                break
+    seen[key] = min(total, MAX_YAML_NODES + 1)
+    return seen[key]
 
 
 def validation_error(

@@ -151,6 +151,7 @@ class QuarantineReason:
     AUDIO_CHANGED = "audio_changed"  # a later stage: the file's bytes no longer match the item's audio_sha256
     AUDIO_NOT_A_FILE = "audio_not_a_file"  # a FIFO, device or folder where an audio file should be
     AUDIO_TOO_LONG = "audio_too_long"  # declared or decoded length over --max-audio-seconds
+    AUDIO_NONFINITE = "audio_nonfinite"  # a float file with inf or NaN samples (it would poison a model)
     TOO_MANY_CHOICES = "too_many_choices"  # more options than --max-options (at most the 10 letters A-J)
     TEXT_TOO_LONG = "text_too_long"  # question plus options over --max-text-chars
     PROMPT_TOO_LONG = "prompt_too_long"  # model stages: prompt text over --max-prompt-tokens of the model

@@ -235,7 +235,7 @@ def test_validate_submission_reads_regular_files_only_and_within_a_bound(planted
     with open(big, "wb") as fh:
         fh.truncate((64 << 20) + 1)  # sparse: over the bound without using the disk
     proc = cli("validate-submission", big, "-w", planted.root, timeout=60, memory_mb=2048)
-    assert_clean_error(proc.returncode, proc.stderr, "MiB")
+    assert_clean_error(proc.returncode, proc.stderr, "larger than")
 
 
 # ---------------------------------------------------------------- 7. a read-only workspace

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 from pathlib import Path
@@ -163,6 +164,22 @@ def main() -> None:
         if _debug():
             raise
         sys.exit(code)
+
+
+# ------------------------------------------------------------------------- a pipeline's check pass
+CHECKING_OPTIONS: contextvars.ContextVar[bool] = contextvars.ContextVar("checking_options", default=False)
+
+
+class OptionsChecked(Exception):
+    """Raised by `options_checked` in a check pass: the command's option values are valid."""
+
+
+def options_checked() -> None:
+    """A command calls this once it has checked its option values (built its settings) and before it
+    reads or writes anything else. In a pipeline's check pass (`CHECKING_OPTIONS`), it stops the command
+    there, so every step's values are checked before the first step runs; otherwise it does nothing."""
+    if CHECKING_OPTIONS.get():
+        raise OptionsChecked
 
 
 def _escape(text: str | None) -> str | None:

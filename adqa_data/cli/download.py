@@ -15,6 +15,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     parse_mapping,
     print_json,
 )
@@ -102,6 +103,9 @@ def download(
     from ..stages.download import download as run_download
     from ..workspace import Workspace
 
+    mapping_fields = parse_mapping(mapping or []) or None
+    check_engine(engine)
+    options_checked()
     with progress_bar("probing audio", "files") as on_progress:
         res = run_download(
             Workspace(workspace),
@@ -111,7 +115,7 @@ def download(
             layout=layout,
             name=name,
             manifest=manifest,
-            mapping=parse_mapping(mapping or []) or None,
+            mapping=mapping_fields,
             split=split,
             engine=check_engine(engine),
             workers=workers,

@@ -16,6 +16,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     print_json,
 )
 
@@ -82,6 +83,8 @@ def encode(
     from ..stages.encode import encode as run_encode
     from ..workspace import Workspace
 
+    check_engine(engine)
+    options_checked()
     with progress_bar("encoding audio", "clips") as on_progress:
         res = run_encode(
             Workspace(workspace),

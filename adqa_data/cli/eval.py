@@ -19,6 +19,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     print_json,
 )
 
@@ -141,6 +142,8 @@ def eval_command(
         device=device,
         dtype=dtype,
     )
+    check_engine(engine)
+    options_checked()
     with progress_bar("eval items", "items") as on_progress:
         res = evaluate(
             Workspace(workspace),

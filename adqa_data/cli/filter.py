@@ -16,6 +16,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     print_json,
 )
 
@@ -137,6 +138,9 @@ def filter_cmd(
         min_letter_mass=min_letter_mass,
         audit=audit,
     )
+    options.validated()
+    check_engine(engine)
+    options_checked()
     with progress_bar("panel votes", "shards") as on_progress:
         res = filter_dataset(
             Workspace(workspace),

@@ -30,6 +30,10 @@ from ..errors import UserError
 from .app import app
 
 NOT_A_STEP = {"run"}
+# commands whose body checks its option values and then calls `app.options_checked()` before any work:
+# a pipeline runs each of these up to that call before its first step (tests/test_faults_inputs.py
+# checks that each stops there)
+VALUE_CHECKED = frozenset({"download", "encode", "filter", "sample", "rollout", "train", "eval"})
 
 
 class Pipeline(BaseModel):
@@ -152,13 +156,15 @@ def plan(pipe: Pipeline) -> list[list[str]]:
         }
         argv = to_argv(command, options, set(params), declared)
         try:  # parse and convert every value now, as the command would, without running it
-            cmd.make_context(command, argv[1:])
+            ctx = cmd.make_context(command, argv[1:])
         except Exception as e:  # typer vendors click: match its usage errors by shape
             if hasattr(e, "format_message"):
                 raise UserError(
                     f"{where}: {e.format_message()}", fix=f"run 'adqa-data {command} --help'"
                 ) from None
             raise
+        if command in VALUE_CHECKED:
+            check_values(cmd, ctx, where)
         argvs.append(argv)
     if no_engine and pipe.engine != "local":
         names = ", ".join(sorted(set(no_engine)))
@@ -169,6 +175,25 @@ def plan(pipe: Pipeline) -> list[list[str]]:
             markup=False,
         )
     return argvs
+
+
+def check_values(cmd: Any, ctx: Any, where: str) -> None:
+    """Run a command's body up to its `options_checked()` call (its settings built and validated, nothing
+    read or written): a value it refuses (`split: sometimes`, `loss_type: ppo`) fails here, naming the
+    step, before the pipeline's first step runs."""
+    from .app import CHECKING_OPTIONS, OptionsChecked
+
+    token = CHECKING_OPTIONS.set(True)
+    try:
+        with ctx:
+            cmd.invoke(ctx)
+    except OptionsChecked:
+        return
+    except UserError as e:
+        raise UserError(f"{where}: {e.what}", where=e.where, fix=e.fix) from None
+    finally:
+        CHECKING_OPTIONS.reset(token)
+    raise RuntimeError(f"{where}: the command ran past its option checks in a check pass")
 
 
 def run(path: Path, dry_run: bool = False) -> list[list[str]]:

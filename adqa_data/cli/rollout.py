@@ -20,6 +20,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     print_json,
 )
 
@@ -190,6 +191,8 @@ def rollout(
         max_prompt_tokens=max_prompt_tokens,
         trust_remote_code=trust_remote_code or None,
     )
+    check_engine(engine)
+    options_checked()
     from rich.markup import escape
 
     for message in cfg.warnings():

@@ -14,6 +14,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     print_json,
 )
 
@@ -47,9 +48,12 @@ def sample(
     as_json: JsonOpt = False,
 ) -> None:
     """Draw a prompt set from a split, balanced by question type, without replacement, seeded."""
+    from ..stages.sample import check_options
     from ..stages.sample import sample as run_sample
     from ..workspace import Workspace
 
+    check_options(n, split, weights)
+    options_checked()
     res = run_sample(
         Workspace(workspace),
         dataset,

@@ -18,6 +18,7 @@ from .app import (
     JsonOpt,
     WorkspaceOpt,
     app,
+    options_checked,
     print_json,
 )
 
@@ -304,19 +305,23 @@ def train(
     given = [opt for opt, v in online_only.items() if v is not None]
     if online is None and given:
         raise UserError(f"{', '.join(given)} only apply to online training", fix="add --online ROUNDS")
+    rcfg = None
+    if online is not None:
+        from ..stages.rollout import load_config as load_rollout_config
+
+        rcfg = load_rollout_config(
+            rollout_config,
+            k=k,
+            max_new_tokens=max_new_tokens,
+            backend=rollout_backend,
+            device=device,
+            anchoring_rows=anchoring_rows,
+        )
+    options_checked()
     with step_progress(cfg.logging_steps) as on_step:
-        if online is not None:
-            from ..stages.rollout import load_config as load_rollout_config
+        if rcfg is not None:
             from ..stages.train_online import train_online
 
-            rcfg = load_rollout_config(
-                rollout_config,
-                k=k,
-                max_new_tokens=max_new_tokens,
-                backend=rollout_backend,
-                device=device,
-                anchoring_rows=anchoring_rows,
-            )
             res = train_online(
                 Workspace(workspace),
                 cfg,

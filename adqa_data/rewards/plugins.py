@@ -42,26 +42,54 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
             raise ValueError(f"reward {name!r} has a weight that is not finite: {w}")
     if not any(float(w) != 0 for w in weights.values()):
         raise ValueError("every reward weight is 0: the total would carry no signal")
+    try:  # each name is a known reward or a module:function, one column each (no plugin is imported)
+        reward_columns(weights)
+    except UserError as e:
+        raise ValueError(e.what) from None
     return {str(k): float(w) for k, w in weights.items()}
+
+
+def short_name(name: str) -> str:
+    """The short name of a reward's column (`reward_<short>`), from its name alone: a plugin's module is
+    not imported (its top-level code runs only where the reward is computed, never where only its column
+    is read, as by `train --reward`)."""
+    if name in REWARDS:
+        return name
+    if ":" in name:
+        return re.sub(r"\W+", "_", name.partition(":")[2]).strip("_").lower()
+    raise UserError(
+        f"unknown reward {name!r}", fix=f"use one of {sorted(REWARDS)} or a plugin as package.module:function"
+    )
 
 
 def load_reward(name: str) -> tuple[RewardFn, str]:
     """The callable a reward name stands for, and the short name of its column."""
+    short = short_name(name)
     if name in REWARDS:
-        return REWARDS[name], name
-    if ":" in name:
-        module, _, attr = name.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise UserError(
-                f"reward plugin {name!r} cannot be loaded: {e}", fix="name an importable module:function"
-            ) from None
-        check_reward_signature(fn, name)
-        return fn, re.sub(r"\W+", "_", attr).strip("_").lower()
-    raise UserError(
-        f"unknown reward {name!r}", fix=f"use one of {sorted(REWARDS)} or a plugin as package.module:function"
+        return REWARDS[name], short
+    module, _, attr = name.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise UserError(
+            f"reward plugin {name!r} cannot be loaded: {e}", fix="name an importable module:function"
+        ) from None
+    check_reward_signature(fn, name)
+    return fn, short
+
+
+def reward_columns(weights: Mapping[str, float]) -> dict[str, float]:
+    """Reward name -> weight, as the column each name is stored in (`resolve_rewards`' order and naming),
+    without importing any plugin: for readers of stored reward columns."""
+    ordered = [n for n in BUILTIN_REWARDS if n in weights] + sorted(
+        n for n in weights if n not in BUILTIN_REWARDS
     )
+    columns = {f"reward_{short_name(n)}": float(weights[n]) for n in ordered}
+    if len(columns) != len(ordered):
+        raise UserError(
+            f"two rewards write the same column: {sorted(columns)}", fix="rename a plugin function"
+        )
+    return columns
 
 
 def check_reward_signature(fn: Any, name: str) -> None:

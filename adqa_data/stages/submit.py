@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import stat
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,6 +38,7 @@ from ..atomic_files import is_inside, write_bytes_atomic
 from ..errors import UserError
 from ..fingerprints import file_sha256, rows_fingerprint, table_fingerprint
 from ..schema import ITEMS, PREDICTIONS
+from ..user_files import read_user_file
 from ..workspace import StageRun, Workspace
 
 STAGE = "submit"
@@ -251,28 +251,9 @@ def dataset_options(ws: Workspace, dataset: str | None) -> tuple[str, dict[str, 
 def validate_submission(ws: Workspace, path: str | Path, dataset: str | None = None) -> ValidationReport:
     """Validate a CSV made anywhere against a dataset of the workspace (every problem, with lines)."""
     p = Path(path)
-    data = read_regular_file(p, MAX_SUBMISSION_BYTES)
+    data = read_user_file(p, "submission file", MAX_SUBMISSION_BYTES, fix="name the submission CSV")
     ds, items = dataset_options(ws, dataset)
     return validate_bytes(data, items, str(p), ds)
-
-
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, at most `limit`: a FIFO, a device or a folder is a one-line error (opened
-    without blocking, so a FIFO with no writer cannot hang the command), and so is a larger file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise UserError(f"no such file: {path}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UserError(f"{path} is not a regular file (a FIFO, device or folder)", fix="give a CSV file")
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise UserError(
-            f"{path} is over {limit >> 20} MiB, far more than a submission", fix="check that this is the CSV"
-        )
-    return data
 
 
 def looks_like_submission(data: bytes) -> bool:
@@ -303,7 +284,7 @@ def check_target(ws: Workspace, path: Path, force: bool) -> None:
     if force or not os.path.exists(path):  # nothing there, or a dangling link (replaced, not followed)
         return
     try:
-        data = read_regular_file(path, MAX_SUBMISSION_BYTES)
+        data = read_user_file(path, "submission file", MAX_SUBMISSION_BYTES)
     except UserError:
         data = b""
     if not looks_like_submission(data):

@@ -28,6 +28,7 @@ FIX = "see 'adqa-data train --help' and pipelines/train/reference-000.yaml"
 NOT_IN_KEY = frozenset(
     {
         "logging_steps",
+        "max_nonfinite_steps",  # a run that finishes took the same steps whatever the limit
         "completions_steps",
         "report_to",
         "project",
@@ -231,6 +232,12 @@ class TrainConfig(BaseModel):
     save_steps: int = Field(100, ge=1, description="a checkpoint every N optimizer steps (DCASE 2025 report)")
     save_total_limit: int | None = Field(
         None, ge=1, description="keep only the newest N checkpoints; None keeps all (pick or average later)"
+    )
+    max_nonfinite_steps: int = Field(
+        3,
+        ge=1,
+        description="a step with a non-finite loss or gradient is skipped (no update) and counted; this "
+        "many in a row stop the run with an error (a diverged run; never writes non-finite weights)",
     )
     logging_steps: int = Field(1, ge=1, description="a metrics line every N steps")
     completions_steps: int = Field(10, ge=1, description="a completions table (Parquet) every N steps")

@@ -51,7 +51,7 @@ from ..advantages import (
     group_advantages,
 )
 from ..answers import LETTERS
-from ..audio import AudioError, read_item_audio
+from ..audio import AudioError, read_failure, read_item_audio
 from ..errors import UserError
 from ..inference.types import Query
 from ..schema import ITEM_SCORES, ROLLOUTS
@@ -130,11 +130,7 @@ class Group:
                 self.audio_root or ".", self.audio_path, self.audio_sha256 or "", sample_rate
             )
         except AudioError as e:
-            raise UserError(
-                f"group {self.group_id}: its clip changed during the run ({e.reason}: {e.detail})",
-                where=self.audio_file,
-                fix="rerun: the item will be quarantined with that reason",
-            ) from None
+            raise read_failure(e, f"group {self.group_id}", self.audio_file or "") from None
 
 
 @dataclass(frozen=True)
@@ -223,10 +219,11 @@ def rollout_advantage(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def reward_columns(weights: Mapping[str, float]) -> dict[str, float]:
-    """Reward name -> weight, as the column each name is stored in (rollout's naming, plugins included)."""
-    from ..rewards.plugins import resolve_rewards
+    """Reward name -> weight, as the column each name is stored in (rollout's naming, plugins included;
+    a plugin is not imported: only its column is read)."""
+    from ..rewards.plugins import reward_columns as columns
 
-    return {spec.column: spec.weight for spec in resolve_rewards(weights)}
+    return columns(weights)
 
 
 def reweight(

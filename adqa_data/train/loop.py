@@ -15,7 +15,12 @@ decoder and head, or the LoRA adapter only), optimizer, scheduler, every process
 data position (stream, batch, iteration — and the batch's recomputed old log-probs when a checkpoint
 falls between two iterations of one batch). Resuming from one gives the same next step as the run that
 wrote it never stopped (tested exactly). Under DeepSpeed the optimizer and RNG go through
-`accelerator.save_state`, which knows the sharded layout.
+`accelerator.save_state`, which knows the sharded layout. Reading them back (no pickled code, a broken
+newest one skipped, the logs cut back to the resumed step) is `checkpoint_files`'.
+
+Non-finite steps: a step whose loss or gradient is inf/NaN on any process is skipped (no optimizer or
+schedule step, gradients zeroed) and counted; `max_nonfinite_steps` in a row stop the run, and weights
+that are not finite are never written (checkpoint or policy).
 
 Online rounds: `train_round(trainer, groups, round_index)` trains one pass over a round's groups with
 the policy kept in memory; `Trainer.export_policy(dir)` writes weights a rollout backend can load.
@@ -42,13 +47,23 @@ import torch
 from ..atomic_files import write_atomic
 from ..errors import UserError
 from ..inference.factory import default_device
+from .checkpoint_files import (
+    CHECKPOINTS,
+    WEIGHTS,
+    BrokenCheckpoint,
+    CheckpointData,
+    list_checkpoints,
+    read_checkpoint,
+    refuse_nonfinite,
+    rng_state,
+    set_aside,
+    set_rng_state,
+    truncate_run_logs,
+)
 from .config import TrainConfig
 from .data import Batch, Collator, Group, SamplingInfo, batch_groups
 from .loss import policy_loss, truncated_importance_weights
 from .policy import LoadedPolicy, PolicyModule, batch_inputs, load_policy, load_reference
-
-CHECKPOINTS = "checkpoints"
-WEIGHTS = "trainable.safetensors"
 
 
 @dataclass
@@ -61,6 +76,7 @@ class TrainState:
     iteration: int = 0  # optimizer steps taken on the current batch (0 .. num_iterations - 1)
     tokens: int = 0  # tokens through the model (prompt + completions, gradient passes)
     seconds: float = 0.0  # training time, summed over resumes
+    nonfinite_steps: int = 0  # steps skipped for a non-finite loss or gradient (no update), over resumes
 
 
 # =========================================================================================== setup
@@ -191,6 +207,7 @@ class Trainer:
         self.state = TrainState()
         self.log = MetricsLog(self.run_dir, cfg, acc.is_main_process, run_name or self.run_dir.name)
         self._batch_cache: dict[str, Any] | None = None  # recomputed old log-probs of a half-done batch
+        self._nonfinite_streak = 0  # skipped steps in a row; max_nonfinite_steps of them stop the run
 
     @staticmethod
     def seed_everything(seed: int) -> None:
@@ -230,12 +247,14 @@ class Trainer:
         history = []
         while self.state.iteration < cfg.num_iterations and not self.done:
             totals: dict[str, float] = {}
+            finite_loss = True
             for i, b in enumerate(micro):
                 with acc.accumulate(self.module):  # DDP syncs (DeepSpeed steps) on the last micro-batch only
                     logp, audio = self.module(batch_inputs(b), self.temperature)
                     if audio is not None and not cfg.train_audio:
                         b.audio_embeds = audio  # frozen audio side: encode each clip once per batch
                     loss, metrics = self.loss(b, logp, old[i], ref[i], step_tokens)
+                    finite_loss = finite_loss and bool(torch.isfinite(loss.detach()))
                     acc.backward(loss)
                 _accumulate(
                     totals,
@@ -244,8 +263,9 @@ class Trainer:
                 )
             grad_norm = acc.clip_grad_norm_(self.module.parameters(), cfg.max_grad_norm)
             lr = self.scheduler.get_last_lr()[0]
-            self.optimizer.step()
-            self.scheduler.step()
+            if self._finite_step(finite_loss, _float(grad_norm)):
+                self.optimizer.step()
+                self.scheduler.step()  # not on a skipped step, as the HF trainers do
             self.optimizer.zero_grad(set_to_none=True)
             self.state.step += 1
             self.state.iteration += 1
@@ -261,9 +281,12 @@ class Trainer:
                 tokens_per_s=tokens * acc.num_processes / max(seconds, 1e-9),
                 completion_tokens_per_s=step_tokens * acc.num_processes / max(seconds, 1e-9),
             )
+            if self.state.nonfinite_steps:  # skipped steps so far (this one too, when it was)
+                totals["nonfinite_steps"] = float(self.state.nonfinite_steps)
             totals = self._mean_over_processes(totals)
             history.append(totals)
             self.log.step(self.state.step, totals)
+            self._stop_if_diverged()
             if self.state.step % cfg.completions_steps == 0:
                 self.log.completions(self.state.step, micro, self.policy.model)
             if self.state.step % cfg.save_steps == 0:
@@ -322,6 +345,32 @@ class Trainer:
             kl_bias_correction=cfg.kl_bias_correction,
         )
         return (loss * cfg.gradient_accumulation_steps if cfg.loss_type == "dapo" else loss), metrics
+
+    def _finite_step(self, finite_loss: bool, grad_norm: float) -> bool:
+        """Whether this step's loss and gradient are finite on every process. A step that is not is
+        skipped (no optimizer update; the caller zeroes the gradients) and counted."""
+        bad = torch.tensor(
+            float(not (finite_loss and math.isfinite(grad_norm))), device=self.accelerator.device
+        )
+        if self.accelerator.num_processes > 1:
+            bad = self.accelerator.reduce(bad, "sum")
+        if bad.item() == 0:
+            self._nonfinite_streak = 0
+            return True
+        self._nonfinite_streak += 1
+        self.state.nonfinite_steps += 1
+        return False
+
+    def _stop_if_diverged(self) -> None:
+        limit = self.cfg.max_nonfinite_steps
+        if self._nonfinite_streak >= limit:
+            raise UserError(
+                f"training stopped at step {self.state.step}: {self._nonfinite_streak} steps in a row had a "
+                "non-finite loss or gradient (skipped, no weights written from them)",
+                where=str(self.run_dir),
+                fix="lower the learning rate, check the data (inf/NaN audio is quarantined as "
+                "audio_nonfinite), or raise max_nonfinite_steps; the last checkpoint is intact",
+            )
 
     def _sampler_logps(self, b: Batch) -> torch.Tensor:
         if b.sampler_logp is None:
@@ -425,12 +474,8 @@ class Trainer:
 
     # ================================================================================== checkpoints
     def checkpoints(self) -> list[Path]:
-        root = self.run_dir / CHECKPOINTS
-        return (
-            sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
-            if root.is_dir()
-            else []
-        )
+        """The run's complete checkpoints, oldest first."""
+        return list_checkpoints(self.run_dir)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """The trainable parameters by name (under ZeRO-3 gathered from every process)."""
@@ -442,21 +487,23 @@ class Trainer:
         return {n: params[n].detach().cpu().clone() for n in names}
 
     def save_checkpoint(self) -> Path:
-        """Write `checkpoints/step-NNNNNN/` whole (a temporary folder renamed at the end)."""
+        """Write `checkpoints/step-NNNNNN/` whole (a temporary folder renamed at the end), never with
+        non-finite weights."""
         from safetensors.torch import save_file
 
         acc = self.accelerator
         final = self.run_dir / CHECKPOINTS / f"step-{self.state.step:06d}"
         tmp = final.with_name(final.name + ".tmp")
+        weights = self.trainable_state()
+        refuse_nonfinite(weights, f"checkpoint {final.name}")  # before anything is written
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
-        weights = self.trainable_state()
         if self.deepspeed:
             acc.save_state(str(tmp / "accelerate"))
         else:
-            torch.save(_rng_state(), tmp / f"rng-{acc.process_index}.pt")
+            torch.save(rng_state(), tmp / f"rng-{acc.process_index}.pt")
         if acc.is_main_process:
             save_file(weights, str(tmp / WEIGHTS))
             if not self.deepspeed:
@@ -485,22 +532,23 @@ class Trainer:
             shutil.rmtree(old, ignore_errors=True)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore weights, optimizer, schedule, RNG and data position from a checkpoint."""
-        from safetensors.torch import load_file
+        """Restore weights, optimizer, schedule, RNG and data position from a checkpoint: every file is
+        read (without unpickling code) and checked before any is applied (`checkpoint_files`)."""
+        self._apply_checkpoint(read_checkpoint(Path(path), self.accelerator.process_index, self.deepspeed))
 
-        p = Path(path)
+    def _apply_checkpoint(self, data: CheckpointData) -> None:
         acc = self.accelerator
         if self.deepspeed:  # weights, optimizer and RNG from DeepSpeed's own (sharded, fp32) checkpoint
-            acc.load_state(str(p / "accelerate"))
+            acc.load_state(str(data.path / "accelerate"))
         else:
-            self.load_trainable(load_file(str(p / WEIGHTS)))
-            self.optimizer.load_state_dict(torch.load(p / "optimizer.pt", weights_only=False))
-            _set_rng_state(torch.load(p / f"rng-{acc.process_index}.pt", weights_only=False))
-        self.scheduler.load_state_dict(torch.load(p / "scheduler.pt", weights_only=False))
-        saved = json.loads((p / "state.json").read_text())
+            assert data.weights is not None and data.optimizer is not None and data.rng is not None
+            self.load_trainable(data.weights)
+            self.optimizer.load_state_dict(data.optimizer)
+            set_rng_state(data.rng)
+        self.scheduler.load_state_dict(data.scheduler)
+        saved = data.state
         self.state = TrainState(**{k: saved[k] for k in asdict(TrainState()) if k in saved})
-        cache = p / "batch_cache.pt"
-        self._batch_cache = torch.load(cache, weights_only=False) if cache.exists() else None
+        self._batch_cache = data.batch_cache
 
     def load_trainable(self, weights: dict[str, torch.Tensor]) -> None:
         params = {n: p for n, p in self.unwrapped.named_parameters() if p.requires_grad}
@@ -522,12 +570,31 @@ class Trainer:
                     p.copy_(weights[name].to(p.device, p.dtype))
 
     def resume(self) -> bool:
-        """Continue from the newest checkpoint of the run folder, if there is one."""
-        ckpts = self.checkpoints()
-        if not ckpts:
-            return False
-        self.load_checkpoint(ckpts[-1])
-        return True
+        """Continue from the newest checkpoint of the run folder that reads back whole, if there is one. A
+        broken one (a truncated file, a bad state.json) is named in a warning and set aside as
+        `step-N.broken`; what the killed run logged after the resumed step is dropped."""
+        acc = self.accelerator
+        chosen = None
+        for path in reversed(self.checkpoints()):
+            try:
+                chosen = read_checkpoint(path, acc.process_index, self.deepspeed)
+            except BrokenCheckpoint as e:
+                warnings.warn(
+                    f"checkpoint {path.name} is unusable ({e.file.name}: {e.problem}); resuming from the "
+                    f"one before it (kept as {path.name}.broken)",
+                    stacklevel=2,
+                )
+                acc.wait_for_everyone()
+                if acc.is_main_process:
+                    set_aside(path)
+                acc.wait_for_everyone()
+                continue
+            break
+        if chosen is not None:
+            self._apply_checkpoint(chosen)
+        if acc.is_main_process:
+            truncate_run_logs(self.run_dir, self.state.step)
+        return chosen is not None
 
     # ======================================================================================= export
     def policy_state_dict(self) -> dict[str, torch.Tensor]:
@@ -558,6 +625,7 @@ class Trainer:
         processor files of the starting checkpoint). Every process must call it; the main one writes."""
         out = Path(out_dir)
         state = self.policy_state_dict()
+        refuse_nonfinite(state, f"policy {out.name}")
         if self.accelerator.is_main_process:
             export_weights(self.policy.model, state, self.model_path, out)
         self.accelerator.wait_for_everyone()
@@ -716,21 +784,6 @@ def _float(x: Any) -> float:
 
 def _round(x: float) -> float:
     return float(f"{x:.6g}") if isinstance(x, float) and math.isfinite(x) else x
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 __all__ = [

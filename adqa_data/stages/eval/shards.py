@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...answers import LETTERS
-from ...audio import AudioError, read_item_audio, silence
-from ...errors import UserError
+from ...audio import AudioError, read_failure, read_item_audio, silence
 from ...inference.answering import SampledAnswer, ask, sample_answers
 from ...inference.types import Backend, Query, Sampling
 from ...prompt_styles import get_style
@@ -73,11 +72,7 @@ def _queries(
                 try:  # checked before the run (row_checks); a file changed since then stops it here
                     audio = read_item_audio(it["root"], it["audio_path"], it["audio_sha256"], rate)
                 except AudioError as e:
-                    raise UserError(
-                        f"item {it['item_id']}: its clip changed during the run ({e.reason}: {e.detail})",
-                        where=it["audio_file"],
-                        fix="rerun: the item will be quarantined with that reason",
-                    ) from None
+                    raise read_failure(e, f"item {it['item_id']}", it["audio_file"]) from None
                 audio_id = f"{it['audio_sha256']}@{rate}"
             else:
                 audio, audio_id = quiet, quiet_id

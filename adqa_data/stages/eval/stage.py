@@ -23,6 +23,7 @@ from ...errors import UserError
 from ...executor import Engine, map_unordered
 from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...inference.factory import default_device
+from ...inference.trust import check_model_ref
 from ...inference.types import Backend
 from ...names import name_part
 from ...prompt_styles import get_style
@@ -112,11 +113,7 @@ def _check_model(cfg: EvalConfig) -> None:
         return
     if not cfg.model:
         raise UserError(f"the {cfg.backend} backend needs a model", fix="pass --model PATH_OR_HUB_ID")
-    m = cfg.model
-    if not Path(m).expanduser().exists() and (m.startswith(("/", ".", "~")) or m.count("/") > 1):
-        raise UserError(
-            f"model directory {m} does not exist", fix="check --model (a local directory or a hub id)"
-        )
+    check_model_ref(cfg.model, None, "--model")  # rollout's check: a missing folder, or not cached offline
 
 
 def evaluate(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...audio import AudioError, noise, read_item_audio, silence
+from ...audio import AudioError, noise, read_failure, read_item_audio, silence
 from ...errors import UserError
 from ...fingerprints import stable_hash
 from ...schema import QuarantineReason as R
@@ -178,10 +178,8 @@ class ConditionAudio:
                     item.root, item.audio_path, item.audio_sha256, self.sr
                 )
             except AudioError as e:
-                raise UserError(
-                    f"the clip of item {item.item_id} changed during the run ({e.reason}: {e.detail})",
-                    where=str(Path(item.root) / item.audio_path),
-                    fix="rerun: the item will be quarantined with that reason",
+                raise read_failure(
+                    e, f"item {item.item_id}", str(Path(item.root) / item.audio_path)
                 ) from None
         return self._clips[item.audio_sha256]
 

@@ -19,9 +19,8 @@ import pyarrow as pa
 
 from ...advantages import group_advantages
 from ...answers import parse_answer
-from ...audio import AudioError, read_item_audio
+from ...audio import AudioError, read_failure, read_item_audio
 from ...codecs.consumers import ItemCodes
-from ...errors import UserError
 from ...inference.types import Generation, Query, Sampling
 from ...rewards import REWARDS
 from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
@@ -35,10 +34,8 @@ def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Qu
     try:  # checked before the run (row_checks); a file changed since then stops it here
         audio = read_item_audio(group["root"], group["audio_path"], group["audio_sha256"], sample_rate)
     except AudioError as e:
-        raise UserError(
-            f"item {group['item_id']}: its clip changed during the run ({e.reason}: {e.detail})",
-            where=str(Path(group["root"]) / group["audio_path"]),
-            fix="rerun: the item will be quarantined with that reason",
+        raise read_failure(
+            e, f"item {group['item_id']}", str(Path(group["root"]) / group["audio_path"])
         ) from None
     return Query(
         key=group["item_id"],
