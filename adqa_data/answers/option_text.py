@@ -1,0 +1,107 @@
+"""Option texts: the normalised forms that count as each option, and the text standing beside a letter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+
+from .letters import _CUE_RE, _Patterns, _patterns
+from .normalise import normalize
+from .verdict import LETTERS
+
+_ARTICLE = re.compile(r"\s*(?:a|an|the)\s+")  # only before a space: "A. car horn" is a label, not "a"
+_OPTION_PREFIX = re.compile(r"\s*[(\[]?([A-Z])[.):\]]\s+")  # "A. Writing" (DCASE 2025 options)
+_TOKEN = re.compile(r"[^\W_]+")
+_NON_WORD = re.compile(r"[\W_]+")
+# the text beside a letter: after it ("D, the trumpet", "C. dog", "B (cat)"), or before a bracketed one
+_GAP_AFTER = re.compile(
+    r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely)[\s,:]*)?"
+)
+_SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
+_SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
+_SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
+_SPACES = re.compile(r"\s+")
+_SUFFIX_WORDS = 12  # the phrase endings tried before a bracketed letter: option texts are a few words
+
+
+def _norm(s: str) -> str:
+    s = s.casefold()
+    m = _ARTICLE.match(s)
+    return " ".join(_NON_WORD.sub(" ", s[m.end() if m else 0 :]).split())
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What the parser needs to know about one item's options, computed once per option list."""
+
+    keys: tuple[frozenset[str], ...]  # per option, the normalised texts that count as it
+    mask: re.Pattern[str] | None  # option texts that hold a letter ("Room C"): never read as letters
+    pats: _Patterns
+
+
+@lru_cache(maxsize=4096)
+def _options(choices: tuple[str, ...]) -> _Options:
+    keys, masked = [], []
+    for i, raw in enumerate(choices):
+        c = normalize(raw)
+        texts = [c]
+        m = _OPTION_PREFIX.match(c)
+        if m and m.group(1) == LETTERS[i]:  # "A. Writing": the prefix is the option's own label
+            texts = [c, c[m.end() :]]
+        keys.append(frozenset({_norm(t) for t in texts} - {""}))
+        tokens = _TOKEN.findall(texts[-1])
+        if len(tokens) > 1 and any(len(t) == 1 and t.upper() in LETTERS for t in tokens):
+            masked.append(r"[\W_]+".join(map(re.escape, tokens)))
+    mask = None
+    if masked:
+        alternatives = "|".join(sorted(set(masked), key=len, reverse=True))
+        mask = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+    return _Options(tuple(keys), mask, _patterns(len(choices)))
+
+
+def _match_text(s: str, keys: Sequence[frozenset[str]]) -> int | None:
+    """The one option whose text `s` is, or None (also when two options share the text)."""
+    n = _norm(s)
+    hits = [i for i, k in enumerate(keys) if n in k]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _text_after(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+    """The option whose whole text follows the letter at `pos` ("D, the trumpet", "C. dog barking",
+    "B (cat)", "C, i.e. cat"), up to a punctuation mark: the longest match over the next few."""
+    start = _GAP_AFTER.match(text, pos + 1).end()
+    window = text[start : start + _SPAN_MAX + 1]
+    ends = [m.start() for m in islice(_SPAN_END.finditer(window), 4)]
+    if len(window) <= _SPAN_MAX:
+        ends.append(len(window))
+    hits = [hit for hit in (_match_text(window[:end], keys) for end in ends if end > 0) if hit is not None]
+    return hits[-1] if hits else None
+
+
+def _text_before(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+    """The option whose whole text stands before the bracketed letter at `pos` ("the trumpet (D)"),
+    from the last punctuation mark or answer cue."""
+    head = text[max(0, pos - _SPAN_MAX - 8) : pos].rstrip(" *")
+    if not head.endswith(("(", "[")):
+        return None
+    before = head[:-1]
+    cut = max(
+        [0] + [m.end() for m in _SPAN_START.finditer(before)] + [m.end() for m in _CUE_RE.finditer(before)]
+    )
+    phrase = before[cut:]
+    starts = [0] + [m.end() for m in _SPACES.finditer(phrase)][-_SUFFIX_WORDS:]
+    for start in starts:  # the whole phrase, then its shorter endings: "the tone is angry (B)" names angry
+        if phrase[start:].strip():
+            hit = _match_text(phrase[start:], keys)
+            if hit is not None:
+                return hit
+    return None
+
+
+def _text_beside(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+    """The option whose whole text stands beside the letter at `pos`, after it or before it."""
+    after = _text_after(text, pos, keys)
+    return after if after is not None else _text_before(text, pos, keys)

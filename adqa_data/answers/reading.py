@@ -1,0 +1,116 @@
+"""The layers in order: answer blocks, then the statement after `</think>`, then the last answer-looking letter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from .normalise import _BLOCK, _UNCLOSED, ANY_TAG, THINK_CLOSE, THINK_OPEN, normalize
+from .option_text import _match_text, _Options, _options
+from .statement import _Region
+from .verdict import LETTERS, Layer, NoCredit, ParsedAnswer, Reading
+
+_WORDCHAR = re.compile(r"[^\W_]")
+_STRICT = re.compile(r"[\s*`'\"]*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*[.):]?[\s*`'\"]*")
+_LEAD = re.compile(r"[\s*]*(?:[(\[]\s*([A-Z])\s*[)\]]|([A-Z])\s*[.):\-\u2013])")  # "C. ", "(C)", "C:"
+_LEAD_SPACE = re.compile(r"\s*([A-Z])\s+(\S.*?)\s*", re.DOTALL)  # "C dog barking"
+
+
+def _read_block(content: str, closed: bool, opts: _Options) -> Reading:
+    """What one answer block names."""
+    keys = opts.keys
+    n = len(keys)
+    if not _WORDCHAR.search(content):
+        return Reading(None, reason=NoCredit.EMPTY_ANSWER)
+    m = _STRICT.fullmatch(content)
+    if m:
+        letter = m.group(1).upper()
+        if letter in LETTERS[:n]:
+            return Reading(LETTERS.index(letter), Layer.STRICT if closed else Layer.ANSWER_LETTER)
+        return Reading(None, reason=NoCredit.OUT_OF_RANGE if letter in LETTERS else NoCredit.UNPARSEABLE)
+    by_text = _match_text(content, keys)
+    if by_text is not None:
+        return Reading(by_text, Layer.ANSWER_TEXT)
+    m = _LEAD.match(content)
+    if m and (m.group(1) or m.group(2)) in LETTERS[n:]:
+        return Reading(None, reason=NoCredit.OUT_OF_RANGE)
+    m = _LEAD_SPACE.fullmatch(content)
+    if m and m.group(1) in LETTERS[:n]:
+        by_text = _match_text(m.group(2), keys)
+        if by_text is not None:  # "C <an option's text>": the text must be option C's
+            if by_text == LETTERS.index(m.group(1)):
+                return Reading(by_text, Layer.ANSWER_LETTER)
+            return Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
+    reading = _Region(content, opts).read(Layer.ANSWER_LETTER)
+    return reading or Reading(None, reason=NoCredit.UNPARSEABLE)
+
+
+_REFUSAL_ORDER = [
+    NoCredit.MULTIPLE_OPTIONS,
+    NoCredit.LETTER_TEXT_CONFLICT,
+    NoCredit.OUT_OF_RANGE,
+    NoCredit.NEGATED_ONLY,
+    NoCredit.UNPARSEABLE,
+]
+
+
+def _read_blocks(blocks: list[tuple[str, bool]], opts: _Options) -> Reading:
+    """All blocks together: credited only when every non-empty block names the same option."""
+    readings = [_read_block(content, closed, opts) for content, closed in blocks]
+    named = [r for r in readings if r.reason != NoCredit.EMPTY_ANSWER]
+    if not named:
+        return Reading(None, reason=NoCredit.EMPTY_ANSWER)
+    refused = [r.reason for r in named if r.index is None]
+    if refused:
+        return Reading(None, reason=min(refused, key=_REFUSAL_ORDER.index))
+    if len({r.index for r in named}) > 1:
+        return Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
+    return named[0]
+
+
+def _read_last_letter(body: str, opts: _Options, reasoning: bool) -> Reading:
+    """Layer 5: the last answer-looking letter, read within its statement; an answer given first and
+    explained after, when the body is no reasoning (no think tag)."""
+    region = _Region(body, opts)
+    first = None if reasoning else region.first_answer(Layer.LAST_LETTER)
+    if first is not None:
+        return first
+    span = region.last_statement()
+    if span is None:
+        return Reading(None, reason=NoCredit.NO_ANSWER)
+    return region.read(Layer.LAST_LETTER, *span) or Reading(None, reason=NoCredit.NO_ANSWER)
+
+
+def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
+    """The option `text` names among `choices` (in shown order), and which layer found it.
+
+    Rules: see the module docstring. Never credits an empty answer, an output naming two options or a
+    rejected ("not D") letter. Readings are memoised (the result is immutable): a rollout asks once for
+    the correctness reward and again for the format reward's verdict on the same completion.
+    """
+    if not 1 <= len(choices) <= len(LETTERS):
+        raise ValueError(f"need 1 to {len(LETTERS)} choices, got {len(choices)}")
+    return _parse(text, tuple(choices))
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, choices: tuple[str, ...]) -> ParsedAnswer:
+    opts = _options(choices)
+    text = normalize(text)
+    blocks = [(m.group(1), True) for m in _BLOCK.finditer(text)]
+    unclosed = _UNCLOSED.search(text)
+    if unclosed:
+        blocks.append((unclosed.group(1), False))
+    if blocks:
+        reading = _read_blocks(blocks, opts)
+    else:
+        closes = list(THINK_CLOSE.finditer(text))
+        after = None
+        if closes:
+            region = _Region(ANY_TAG.sub("\n", text[closes[-1].end() :]), opts)
+            after = region.first_answer(Layer.AFTER_THINK) or region.read(Layer.AFTER_THINK)
+        reading = after or _read_last_letter(ANY_TAG.sub("\n", text), opts, bool(THINK_OPEN.search(text)))
+    if reading.index is None:
+        return ParsedAnswer(None, None, None, None, reading.reason)
+    return ParsedAnswer(reading.index, LETTERS[reading.index], choices[reading.index], reading.layer)

@@ -1,0 +1,171 @@
+"""One statement as read: its answer-looking letters, hedges, rejections, option lists and answer cues."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from .letters import _ANSWER_HEADING, _BEFORE_INITIAL, _CUE_RE, _LIST_LINE, _LONE_LETTER, _named_by_letter
+from .negation import _NEG_AFTER, _NEG_BEFORE, _NEG_HINT
+from .normalise import _unlatex
+from .option_text import _Options, _text_after, _text_beside
+from .verdict import LETTERS, NoCredit, Reading
+
+
+class _Region:
+    """One statement's text, as read: its answer-looking letters, hedges and negations."""
+
+    def __init__(self, text: str, opts: _Options) -> None:
+        text = _unlatex(text)
+        self.text = text
+        masked = text if opts.mask is None else opts.mask.sub(lambda m: "x" * len(m.group()), text)
+        self.masked, self.opts = masked, opts
+        pats = opts.pats
+        found: dict[int, str] = {}
+        for p in pats.letters + (() if masked.isascii() else (pats.cjk,)):
+            for m in p.finditer(masked):
+                g = 1 if m.start(1) >= 0 else 2  # the label pattern: upper case in group 1, lower in 2
+                found.setdefault(m.start(g), m.group(g).upper())
+        for p in pats.bare:
+            for m in p.finditer(masked):
+                pos = m.start(1)
+                if pos not in found and (
+                    not _named_by_letter(masked, pos)
+                    or _text_after(text, pos, opts.keys) is not None  # a label: "... B. cat meowing"
+                ):
+                    found[pos] = m.group(1)
+        for m in pats.initial.finditer(masked):
+            if m.start() not in found and _BEFORE_INITIAL.search(masked, max(0, m.start() - 40), m.start()):
+                found[m.start()] = m.group(1)
+        self.mentions = sorted(found.items())
+        self.pairs = sorted(
+            {
+                (m.start(1), m.group(1).upper(), m.start(2), m.group(2).upper())
+                for p in opts.pats.hedges
+                for m in p.finditer(masked)
+            }
+        )
+        self.soft_pairs = [
+            (m.start(1), m.group(1), m.start(2), m.group(2)) for m in pats.soft.finditer(masked)
+        ]
+
+    def _rejected_before(self, pos: int) -> bool:
+        lo = max(0, pos - 80)
+        return bool(_NEG_HINT.search(self.masked, lo, pos) and _NEG_BEFORE.search(self.masked, lo, pos))
+
+    def _rejected_after(self, pos: int) -> bool:
+        # "D: not a dog" may be option D's own text, which is no verdict on D
+        return (
+            bool(_NEG_AFTER.match(self.masked, pos + 1))
+            and _text_after(self.text, pos, self.opts.keys) is None
+        )
+
+    def negated(self, lo: int, hi: int) -> set[int]:
+        """Positions in [lo, hi) of rejected letters; a rejection before the first or after the last
+        letter of a hedged list ("not A or B", "A and B are wrong") covers the whole list."""
+        lists: list[list[int]] = []
+        for p1, _, p2, _ in self.pairs:  # sorted: a pair that starts where the last list ends extends it
+            if lo <= p1 and p2 < hi and ";" not in self.masked[p1:p2]:  # "B; A is wrong" is no list
+                if lists and lists[-1][-1] == p1:
+                    lists[-1].append(p2)
+                else:
+                    lists.append([p1, p2])
+        out = {
+            p
+            for members in lists
+            if self._rejected_before(members[0]) or self._rejected_after(members[-1])
+            for p in members
+        }
+        soft = {q for p1, _, p2, _ in self.soft_pairs for q in (p1, p2)}
+        out.update(
+            p
+            for p in {p for p, _ in self.mentions} | soft
+            if lo <= p < hi and p not in out and (self._rejected_before(p) or self._rejected_after(p))
+        )
+        return out
+
+    def read(self, layer: str, lo: int = 0, hi: int | None = None) -> Reading | None:
+        """What the statement [lo, hi) names; None when it holds no letter at all."""
+        hi = len(self.text) if hi is None else hi
+        mentions = [(p, letter) for p, letter in self.mentions if lo <= p < hi]
+        pairs = [q for q in self.pairs if lo <= q[0] and q[2] < hi]
+        soft = [q for q in self.soft_pairs if lo <= q[0] and q[2] < hi]
+        if not mentions and not pairs and not soft:
+            return None
+        negated = self.negated(lo, hi)
+        rejected = {letter for p, letter in mentions if p in negated} | {
+            letter for q in pairs for p, letter in (q[:2], q[2:]) if p in negated
+        }
+        affirmed = {letter for p, letter in mentions if p not in negated} - rejected
+        hedged = any(a != b and p not in negated and q not in negated for p, a, q, b in pairs + soft)
+        if hedged or len(affirmed) > 1:
+            return Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
+        if not affirmed:
+            return Reading(None, reason=NoCredit.NEGATED_ONLY) if rejected else None
+        (letter,) = affirmed
+        index = LETTERS.index(letter)
+        for p, other in mentions:
+            if other == letter and p not in negated:
+                beside = _text_beside(self.text, p, self.opts.keys)
+                if beside is not None and beside != index:
+                    return Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
+        return Reading(index, layer)
+
+    def listing(self) -> set[int]:
+        """Positions of letters that head the lines of an option list ("A. dog\\nB. cat", "- A: no bark\\n- C:
+        no chirp", "Option A is ...\\nOption B is ..."): two or more such lines, letters rising."""
+        heads = [(m.start(g), m.group(g)) for m in _LIST_LINE.finditer(self.masked) for g in (m.lastindex,)]
+        letters = {p for p, _ in self.mentions}
+        out: set[int] = set()
+        run: list[tuple[int, str]] = []
+        for head in heads + [(-1, "")]:
+            if run and head[1] > run[-1][1] and head[0] >= 0:
+                run.append(head)
+                continue
+            if len(run) >= 2:
+                out.update(p for p, _ in run)
+            run = [head]
+        return out & letters
+
+    @cached_property
+    def answer_letters(self) -> list[int]:
+        """Positions of the answer-looking letters, those heading the lines of an option list aside."""
+        listed = self.listing()
+        return [p for p, _ in self.mentions if p not in listed]
+
+    def _line(self, pos: int) -> tuple[int, int, list[int]]:
+        """The line holding the letter at `pos`, as `[start, end)`, and its answer cues up to the letter."""
+        start = self.masked.rfind("\n", 0, pos) + 1
+        end = self.masked.find("\n", pos)
+        end = len(self.masked) if end < 0 else end
+        cues = [m.start() for m in _CUE_RE.finditer(self.masked, start, pos + 1) if m.start() <= pos]
+        return start, end, cues
+
+    def first_answer(self, layer: str) -> Reading | None:
+        """An answer given first and explained after ("**Answer: B**\\n\\nOption A would be deeper ..."): the
+        first line holding a letter (option lists aside), when it has an answer cue, opens the text or
+        follows an "Answer" heading, credits one option, and no later line has an answer cue or rejects
+        that option."""
+        if not self.answer_letters:
+            return None
+        masked = self.masked
+        start, end, cues = self._line(self.answer_letters[0])
+        if not (cues or not masked[:start].strip() or _ANSWER_HEADING.search(masked, 0, start)):
+            return None
+        reading = self.read(layer, cues[-1] if cues else start, end)
+        if reading is None or reading.index is None or _CUE_RE.search(masked, end):
+            return None
+        letter = LETTERS[reading.index]
+        if any(m.group(1) != letter for m in _LONE_LETTER.finditer(masked, end)):
+            return None
+        later = self.negated(end, len(masked))
+        if any(p in later for p, other in self.mentions if p >= end and other == letter):
+            return None
+        return reading
+
+    def last_statement(self) -> tuple[int, int] | None:
+        """Layer 5's statement: the line of the last answer-looking letter (option lists aside), from its
+        last cue."""
+        if not self.answer_letters:
+            return None
+        start, end, cues = self._line(self.answer_letters[-1])
+        return (cues[-1] if cues else start), end
