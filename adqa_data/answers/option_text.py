@@ -24,13 +24,73 @@ _SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
 _SPACES = re.compile(r"\s+")
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _SUFFIX_WORDS = 12  # the phrase endings tried before a bracketed letter: option texts are a few words
+
+
+# numbers read as digits in option texts and outputs alike: "two taps" is the option "2 taps"
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty"
+).split()
+_DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
 
 
 def _norm(s: str) -> str:
     s = s.casefold()
     m = _ARTICLE.match(s)
-    return " ".join(_NON_WORD.sub(" ", s[m.end() if m else 0 :]).split())
+    return " ".join(_DIGITS.get(w, w) for w in _NON_WORD.sub(" ", s[m.end() if m else 0 :]).split())
+
+
+def _token_pattern(token: str, last: bool) -> str:
+    """A token of an option text as it may be written: case free (the finder ignores case), a number
+    as digits or as its word, the last word in the singular or the plural ("bell", "bells")."""
+    if token.isdigit() and int(token) < len(NUMBER_WORDS):
+        return f"(?:{token}|{NUMBER_WORDS[int(token)]})"
+    if token in _DIGITS:
+        return f"(?:{token}|{_DIGITS[token]})"
+    if last and len(token) > 3 and token.isascii() and token.isalpha():
+        if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+            return re.escape(token[:-1]) + "(?:e?s)?"
+        return re.escape(token) + "(?:e?s)?"
+    return re.escape(token)
+
+
+def _finder(keys: Sequence[frozenset[str]]) -> tuple[re.Pattern[str] | None, tuple[int | None, ...]]:
+    """One alternation of every option's normalised texts, longest first, so that at each position the
+    longest option wins ("church bell" before "bell") and the scan over an output is one pass; and,
+    per alternative (named group), its option (None for a text two options share). Tokens are joined
+    by any run of non-word characters ("church-bells"); a text starting or ending in a CJK character
+    needs no word boundary there ("答案是鸟鸣")."""
+    owners: dict[str, set[int]] = {}
+    for i, key in enumerate(keys):
+        for form in key:
+            owners.setdefault(form, set()).add(i)
+    forms = sorted(owners, key=lambda k: (-len(k), k))
+    alternatives, owner = [], []
+    for form in forms:
+        tokens = form.split()
+        body = r"[\W_]+".join(_token_pattern(t, k == len(tokens) - 1) for k, t in enumerate(tokens))
+        head = "" if _CJK_CHAR.match(form[0]) else r"(?<![^\W_])"
+        tail = "" if _CJK_CHAR.match(form[-1]) else r"(?![^\W_])"
+        alternatives.append(f"(?P<t{len(owner)}>{head}{body}{tail})")
+        owner.append(next(iter(owners[form])) if len(owners[form]) == 1 else None)
+    if not alternatives:
+        return None, ()
+    return re.compile("|".join(alternatives), re.IGNORECASE), tuple(owner)
+
+
+def find_texts(text: str, opts: _Options) -> list[tuple[int, int, int]]:
+    """Every option text in `text`, as (start, end, option index), leftmost-longest and not
+    overlapping; a text two options share is no one's."""
+    if opts.finder is None:
+        return []
+    out = []
+    for m in opts.finder.finditer(text):
+        hit = opts.owner[int(m.lastgroup[1:])]
+        if hit is not None:
+            out.append((m.start(), m.end(), hit))
+    return out
 
 
 @dataclass(frozen=True)
@@ -40,6 +100,8 @@ class _Options:
     keys: tuple[frozenset[str], ...]  # per option, the normalised texts that count as it
     mask: re.Pattern[str] | None  # option texts that hold a letter ("Room C"): never read as letters
     pats: _Patterns
+    finder: re.Pattern[str] | None  # every option's texts, longest first (`find_texts`)
+    owner: tuple[int | None, ...]  # the option of each of the finder's alternatives
 
 
 @lru_cache(maxsize=4096)
@@ -59,7 +121,7 @@ def _options(choices: tuple[str, ...]) -> _Options:
     if masked:
         alternatives = "|".join(sorted(set(masked), key=len, reverse=True))
         mask = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
-    return _Options(tuple(keys), mask, _patterns(len(choices)))
+    return _Options(tuple(keys), mask, _patterns(len(choices)), *_finder(keys))
 
 
 def _match_text(s: str, keys: Sequence[frozenset[str]]) -> int | None:

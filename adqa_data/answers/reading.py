@@ -6,7 +6,9 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from .commitment import UNDECIDED
 from .normalise import _BLOCK, _UNCLOSED, ANY_TAG, THINK_CLOSE, THINK_OPEN, normalize
+from .option_reading import TextReader
 from .option_text import _match_text, _Options, _options
 from .statement import _Region
 from .verdict import LETTERS, Layer, NoCredit, ParsedAnswer, Reading
@@ -42,7 +44,12 @@ def _read_block(content: str, closed: bool, opts: _Options) -> Reading:
             if by_text == LETTERS.index(m.group(1)):
                 return Reading(by_text, Layer.ANSWER_LETTER)
             return Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
-    reading = _Region(content, opts).read(Layer.ANSWER_LETTER)
+    region = _Region(content, opts)
+    reading = region.read(Layer.ANSWER_LETTER)
+    if reading is None:  # no letter: the block's texts ("The sound is heavy rain"), exactly one option's
+        reading = TextReader(region).read(Layer.ANSWER_TEXT)
+        if reading is not None and reading.reason == NoCredit.MULTIPLE_OPTIONS:
+            reading = None  # texts of several options: a block that names none of them
     return reading or Reading(None, reason=NoCredit.UNPARSEABLE)
 
 
@@ -71,15 +78,30 @@ def _read_blocks(blocks: list[tuple[str, bool]], opts: _Options) -> Reading:
 
 def _read_last_letter(body: str, opts: _Options, reasoning: bool) -> Reading:
     """Layer 5: the last answer-looking letter, read within its statement; an answer given first and
-    explained after, when the body is no reasoning (no think tag)."""
+    explained after, when the body is no reasoning (no think tag); then the option texts."""
     region = _Region(body, opts)
     first = None if reasoning else region.first_answer(Layer.LAST_LETTER)
     if first is not None:
         return first
     span = region.last_statement()
-    if span is None:
-        return Reading(None, reason=NoCredit.NO_ANSWER)
-    return region.read(Layer.LAST_LETTER, *span) or Reading(None, reason=NoCredit.NO_ANSWER)
+    reading = None if span is None else region.read(Layer.LAST_LETTER, *span)
+    return _with_texts(region, reading) or Reading(None, reason=NoCredit.NO_ANSWER)
+
+
+def _with_texts(region: _Region, reading: Reading | None) -> Reading | None:
+    """A letter reading completed by the option texts: where no letter names an option (none, or only
+    rejected ones), the texts may ("not B: the thunder"); and a conclusion after every mention that
+    chooses nothing ("Final answer: it is impossible to tell") refuses whatever came before."""
+    texts = TextReader(region)
+    if reading is None or reading.index is None and reading.reason == NoCredit.NEGATED_ONLY:
+        by_text = texts.read(Layer.OPTION_TEXT)
+        if by_text is not None and (reading is None or by_text.index is not None):
+            reading = by_text
+    if reading is not None and reading.index is not None:
+        last = max([p for p, _ in region.mentions] + [texts.last_end()])
+        if UNDECIDED.search(region.masked, max(last, 0)):
+            return Reading(None, reason=NoCredit.NO_ANSWER)
+    return reading
 
 
 def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
@@ -109,7 +131,9 @@ def _parse(text: str, choices: tuple[str, ...]) -> ParsedAnswer:
         after = None
         if closes:
             region = _Region(ANY_TAG.sub("\n", text[closes[-1].end() :]), opts)
-            after = region.first_answer(Layer.AFTER_THINK) or region.read(Layer.AFTER_THINK)
+            after = _with_texts(
+                region, region.first_answer(Layer.AFTER_THINK) or region.read(Layer.AFTER_THINK)
+            )
         reading = after or _read_last_letter(ANY_TAG.sub("\n", text), opts, bool(THINK_OPEN.search(text)))
     if reading.index is None:
         return ParsedAnswer(None, None, None, None, reading.reason)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from .commitment import BETWEEN, RESTART
 from .letters import _ANSWER_HEADING, _BEFORE_INITIAL, _CUE_RE, _LIST_LINE, _LONE_LETTER, _named_by_letter
 from .negation import _NEG_AFTER, _NEG_BEFORE, _NEG_HINT
 from .normalise import _unlatex
-from .option_text import _Options, _text_after, _text_beside
+from .option_text import _Options, _text_after, _text_beside, find_texts
+from .ordinals import find_ordinals
 from .verdict import LETTERS, NoCredit, Reading
 
 
@@ -36,7 +38,17 @@ class _Region:
         for m in pats.initial.finditer(masked):
             if m.start() not in found and _BEFORE_INITIAL.search(masked, max(0, m.start() - 40), m.start()):
                 found[m.start()] = m.group(1)
-        self.mentions = sorted(found.items())
+        # an option named by position ("the third option") is a mention of its letter, placed on its last
+        # character (so a predicate after it reads as after a letter); `starts` keeps where it begins
+        self.starts: dict[int, int] = {}
+        for start, end, index in find_ordinals(masked, len(opts.keys)):
+            if not any(start <= p < end for p in found):
+                found[end - 1] = LETTERS[index]
+                self.starts[end - 1] = start
+        # "between B and C" compares two options and names neither
+        compared = {m.start(g) for m in BETWEEN.finditer(masked) for g in range(1, 5) if m.start(g) >= 0}
+        self.mentions = sorted((p, letter) for p, letter in found.items() if p not in compared)
+        self.texts = find_texts(text, opts)  # option texts, (start, end, index)
         self.pairs = sorted(
             {
                 (m.start(1), m.group(1).upper(), m.start(2), m.group(2).upper())
@@ -47,8 +59,12 @@ class _Region:
         self.soft_pairs = [
             (m.start(1), m.group(1), m.start(2), m.group(2)) for m in pats.soft.finditer(masked)
         ]
+        if compared:
+            self.pairs = [q for q in self.pairs if q[0] not in compared and q[2] not in compared]
+            self.soft_pairs = [q for q in self.soft_pairs if q[0] not in compared and q[2] not in compared]
 
     def _rejected_before(self, pos: int) -> bool:
+        pos = self.starts.get(pos, pos)
         lo = max(0, pos - 80)
         return bool(_NEG_HINT.search(self.masked, lo, pos) and _NEG_BEFORE.search(self.masked, lo, pos))
 
@@ -84,7 +100,24 @@ class _Region:
         return out
 
     def read(self, layer: str, lo: int = 0, hi: int | None = None) -> Reading | None:
-        """What the statement [lo, hi) names; None when it holds no letter at all."""
+        """What the statement [lo, hi) names; None when it holds no letter at all. A statement naming two
+        options that corrects or concludes itself ("B. Wait, no — D.", "A? Hmm. Final: C") names what
+        follows its last correction, when that names one option."""
+        hi = len(self.text) if hi is None else hi
+        reading = self._read(layer, lo, hi)
+        if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
+            return reading
+        last = max((p for p, _ in self.mentions if lo <= p < hi), default=-1)
+        restarts = [m.start() for m in RESTART.finditer(self.masked, lo, last) if m.start() > lo]
+        for start in reversed(restarts):
+            again = self._read(layer, start, hi)
+            if again is not None and again.index is not None:
+                return again
+            if again is not None and again.reason != NoCredit.MULTIPLE_OPTIONS:
+                break
+        return reading
+
+    def _read(self, layer: str, lo: int, hi: int) -> Reading | None:
         hi = len(self.text) if hi is None else hi
         mentions = [(p, letter) for p, letter in self.mentions if lo <= p < hi]
         pairs = [q for q in self.pairs if lo <= q[0] and q[2] < hi]
@@ -125,6 +158,15 @@ class _Region:
                 out.update(p for p, _ in run)
             run = [head]
         return out & letters
+
+    def listing_lines(self) -> list[tuple[int, int]]:
+        """The lines, as [start, end), headed by a letter of an option list (`listing`)."""
+        out = []
+        for p in sorted(self.listing()):
+            start = self.masked.rfind("\n", 0, p) + 1
+            end = self.masked.find("\n", p)
+            out.append((start, len(self.masked) if end < 0 else end))
+        return out
 
     @cached_property
     def answer_letters(self) -> list[int]:

@@ -15,6 +15,7 @@ class Layer:
     ANSWER_LETTER = "answer_letter"
     AFTER_THINK = "after_think"
     LAST_LETTER = "last_letter"
+    OPTION_TEXT = "option_text"  # no answer block, no letter: an option's text is the answer
 
 
 # the layers that read an answer block: the format reward credits an answer block only through them

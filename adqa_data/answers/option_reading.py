@@ -1,0 +1,143 @@
+"""What the option texts in a statement name, when no letter does: "Church bells.", "Answer: calm",
+`{"answer": "heavy rain"}`, "A siren wails and fades out." (exactly one option's full text), "not the siren
+but the thunder". Texts that label a letter ("B. Siren", "Siren (B)") or stand on the lines of an option
+list belong to the letter reading and are no answer here."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .commitment import RESTART
+from .letters import _CUE
+from .negation import _NEG_AFTER
+from .option_text import _GAP_AFTER
+from .verdict import NoCredit, Reading
+
+if TYPE_CHECKING:
+    from .statement import _Region
+
+# an answer cue before a text: the letter cues ("the answer is", "I choose"), a final-answer heading,
+# "I'd say", and their Spanish, French, German, Chinese and Japanese forms
+TEXT_CUE = re.compile(
+    rf"{_CUE}|(?i:\bfinal(?:\s+answer)?\s*\**\s*[:=]|\b(?:i'd|i\s+would)\s+(?:say|go\s+with|pick|choose)"
+    r"|\bmy\s+(?:answer|guess|choice|pick)\b|\brespuesta(?:\s+(?:correcta|final))?\s*(?:es|:|ser[ií]a)"
+    r"|\br[ée]ponse(?:\s+(?:correcte|finale))?\s*(?:est|:|serait)|\bantwort\s*(?:ist|lautet|w[äa]re|:))"
+    r"|答案|答え|正解|回答"
+)
+_SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)|\n")
+# two texts joined as a list: a rejection before the first or after the last covers both
+_LIST_GAP = re.compile(
+    r"\s*(?:,|/|(?i:or|and|nor|ni|o|ou|oder|y|et|und|noch)\b|或|和|、)?\s*(?i:(?:the|a|an)\s+)?\s*(?i:or\s+)?"
+)
+_LABEL_BEFORE = re.compile(r"\s*[(\[]\s*\Z")
+
+
+def _sentence_end(text: str, pos: int, hi: int) -> int:
+    m = _SENTENCE_END.search(text, pos, hi)
+    return m.end() if m else hi
+
+
+def _sentence_start(text: str, pos: int, lo: int) -> int:
+    start = lo
+    for m in _SENTENCE_END.finditer(text, lo, pos):
+        start = m.end()
+    return start
+
+
+class TextReader:
+    """The option texts of one region that may be answers, and their verdicts."""
+
+    def __init__(self, region: _Region) -> None:
+        self.region = region
+        text, masked = region.text, region.masked
+        labelled: set[int] = set()
+        for p, _ in region.mentions:  # "B. Siren", "B (Siren)": the text after a letter is its label
+            labelled.add(_GAP_AFTER.match(text, p + 1).end())
+        heads = region.listing_lines()
+        texts = []
+        for start, end, index in region.texts:
+            if start in labelled or any(lo <= start < hi for lo, hi in heads):
+                continue
+            after = end
+            while after < len(text) and text[after] in " *":
+                after += 1
+            if after < len(text) and text[after] in "([" and any(p == after + 1 for p, _ in region.mentions):
+                continue  # "Siren (B)"
+            texts.append((start, end, index))
+        self.texts = texts
+        self.rejected = self._rejections(masked)
+
+    def _rejections(self, masked: str) -> set[int]:
+        """Starts of the rejected texts: "not the siren", "the siren is wrong"; a rejection before the
+        first or after the last text of a list ("not the siren or the thunder") covers the list."""
+        region, texts = self.region, self.texts
+        out: set[int] = set()
+        runs: list[list[tuple[int, int, int]]] = []
+        for t in texts:
+            if runs and _LIST_GAP.fullmatch(masked, runs[-1][-1][1], t[0]):
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        for run in runs:
+            if region._rejected_before(run[0][0]) or _NEG_AFTER.match(masked, run[-1][1]):
+                out.update(t[0] for t in run)
+            else:
+                out.update(
+                    t[0] for t in run if region._rejected_before(t[0]) or _NEG_AFTER.match(masked, t[1])
+                )
+        return out
+
+    def _decide(self, texts: list[tuple[int, int, int]], layer: str) -> Reading | None:
+        if not texts:
+            return None
+        rejected = {i for s, _, i in texts if s in self.rejected}
+        affirmed = {i for s, _, i in texts if s not in self.rejected} - rejected
+        if len(affirmed) == 1:
+            return Reading(affirmed.pop(), layer)
+        if not affirmed:
+            return Reading(None, reason=NoCredit.NEGATED_ONLY)
+        return Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
+
+    def read(self, layer: str, lo: int = 0, hi: int | None = None) -> Reading | None:
+        """What the texts in [lo, hi) name: after the last answer cue, the statement it opens; else all
+        of them, when they name one option; else the last sentence naming one, when it concludes or
+        corrects ("So it's the thunder."); else the first, when it is the answer alone ("Thunder. The
+        siren would be louder ...")."""
+        text = self.region.masked
+        hi = len(text) if hi is None else hi
+        texts = [t for t in self.texts if lo <= t[0] and t[1] <= hi]
+        if not texts:
+            return None
+        cues = [m for m in TEXT_CUE.finditer(text, lo, hi) if m.end() <= texts[-1][0]]
+        if cues:
+            cue = cues[-1]
+            first = next(t for t in texts if t[0] >= cue.end())
+            if not _SENTENCE_END.search(text, cue.end(), first[0]) or not text[cue.end() : first[0]].strip(
+                " \t\n*:\"'`"
+            ):
+                end = _sentence_end(text, first[1], hi)
+                reading = self._decide([t for t in texts if cue.start() <= t[0] and t[1] <= end], layer)
+                if reading is not None:
+                    return reading
+        reading = self._decide(texts, layer)
+        if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
+            return reading
+        last = _sentence_start(text, texts[-1][0], lo)
+        tail = [t for t in texts if t[0] >= last]
+        ending = self._decide(tail, layer)
+        if ending is not None and ending.index is not None and RESTART.search(text, last, tail[0][0]):
+            return ending
+        first_end = _sentence_end(text, texts[0][1], hi)
+        head = [t for t in texts if t[1] <= first_end]
+        opening = self._decide(head, layer)
+        if (
+            opening is not None
+            and opening.index is not None
+            and len(text[lo:first_end].split()) <= 2 + len(text[head[0][0] : head[-1][1]].split())
+        ):
+            return opening
+        return reading
+
+    def last_end(self) -> int:
+        return self.texts[-1][1] if self.texts else -1
