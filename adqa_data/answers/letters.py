@@ -20,13 +20,28 @@ def _words(*words: str) -> str:
     return rf"[{firsts}](?<![^\W_].)(?:{branches})"
 
 
-_GO_WITH_AND_CO = _words("choose", "chose", "pick", "select", r"go\s+with")
+_GO_WITH_AND_CO = _words(
+    "choose",
+    "chose",
+    "pick",
+    "select",
+    r"go\s+with",
+    "choisis",
+    "elijo",
+    "escojo",
+    "wähle",
+    r"me\s+quedo\s+con",
+)
+# "the answer is", "answer:", `"answer": `, "I choose"; "la respuesta es", "la réponse est", "die Antwort ist"
 _CUE = (
-    rf"(?:{_words('answer', 'choice', 'option')}s?\b\s*(?i:is|was|:|=|would\s+be|should\s+be|must\s+be"
-    rf"|will\s+be)\s*:?|{_GO_WITH_AND_CO}\b)"
+    rf"(?:{_words('answer', 'choice', 'option')}s?\b[\"']?\s*(?i:is|was|:|=|would\s+be|should\s+be|must\s+be"
+    rf"|will\s+be)\s*:?|{_words('respuesta', 'réponse', 'reponse', 'antwort', 'lösung')}"
+    r"(?i:\s+(?:correcta|final|correcte|finale|richtige))?\b[\"']?\s*(?i:es|est|ist|lautet|serait|ser[ií]a|w[äa]re|:|=)"
+    rf"\s*:?|{_GO_WITH_AND_CO}\b)"
 )
 _CUE_RE = re.compile(_CUE)
-_LABEL = rf"{_words('option', 'choice')}s?"
+_ARTICLE = r"(?i:(?:la|el|le|die|der)\s+|l')?"  # "la respuesta es la B", "c'est la réponse C"
+_LABEL = rf"{_words('option', 'choice', 'opción', 'opcion', 'alternativa', 'réponse', 'respuesta')}s?"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 # after a sentence-initial capital, the words that make it the letter, not the article "A" (closed list)
 _VERBS = (
@@ -38,7 +53,8 @@ _VERBS = (
 _LEAD_IN = (
     r"(?i:so|thus|hence|therefore|then|overall|clearly|finally|and|but|or|nor|while|whereas|because|since"
     r"|though|although|yet|however|maybe|perhaps|\w+ly|yes|well|ok|okay|hmm|that|it's|it\s+is|that's|this\s+is"
-    r"|i\s+think|i\s+believe|i\s+guess|i'd\s+say)"
+    r"|i\s+think|i\s+believe|i\s+guess|i'd\s+say|sondern|sino|mais|pero|aber|plut[oô]t|eher|donc|alors"
+    r"|entonces|pues|daher|c'est|es|ist|je\s+dirais|dir[ií]a|vielleicht|peut-[êe]tre|quiz[aá]s?|tal\s+vez)"
 )
 # what may stand before a sentence-initial letter: a line start or a sentence end, list markers, a lead-in
 _BEFORE_INITIAL = re.compile(
@@ -76,6 +92,13 @@ _LIST_LINE = re.compile(
     rf"|(?:(?i:option|choice)\s+)?[(\[]?([{LETTERS}])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
     re.MULTILINE,
 )
+# a bullet or a bold heading led by an option's letter ("* Option B (Siren): ...", "- B: ...", "**Option B:**"):
+# a listing of that option wherever it stands, even alone (an analysis cut off after its first bullet)
+_BULLET_HEAD = re.compile(
+    rf"^[ \t>]*(?:(?:[-\u2022+]|\*(?!\*)|\d+[.)])[ \t]+(?:\*\*)?(?:(?i:option|choice)\s+)?|\*\*(?i:option|choice)\s+)"
+    rf"[(\[]?([{LETTERS}])[)\]]?(?:\*\*)?[ \t]*(?:[.:)\]]|\(|[\u2013\u2014-]\s)",
+    re.MULTILINE,
+)
 _ANSWER_HEADING = re.compile(r"^[ \t#*_]*(?i:final\s+)?(?i:answer)[ \t*_:]*\n\s*\Z", re.MULTILINE)
 # a letter alone on its line: "B", "(B)."
 _LONE_LETTER = re.compile(rf"^[ \t>*#-]*[(\[]?([{LETTERS}])[)\]]?[ \t*.)]*$", re.MULTILINE)
@@ -100,13 +123,14 @@ def _patterns(num_choices: int) -> _Patterns:
     hedged_any = f"[{LETTERS[: max(num_choices, 8)]}{LETTERS[: max(num_choices, 8)].lower()}]"
     letters = (
         re.compile(
-            rf"{_CUE}[\s*]*(?:(?i:most|very|\w+ly)\s+){{0,2}}(?i:(?:option|choice)\s*)?[(\[]?[\s*]*{letter}"
+            rf"{_CUE}[\s*\"']*(?:(?i:most|very|\w+ly|\w+mente|wahrscheinlich|eindeutig|sicher|clairement|probablement)"
+            rf"\s+){{0,2}}{_ARTICLE}(?i:(?:option|choice|opci[oó]n|alternativa|r[ée]ponse)\s*)?[(\[]?[\s*\"']*{letter}"
             rf"{_NEXT_NOT_ALNUM}"
         ),
         # upper case after a label word; lower case too (after a label or an answer cue), when it ends the
         # phrase: "option (c)", "choice b.", "the answer is (b)", "Answer: c"
         re.compile(
-            rf"(?:{_LABEL}|{_CUE}[\s*]*)\s*[(\[]?(?:{letter}{_NEXT_NOT_ALNUM}|{lower}(?:[)\]]|(?=\s*(?:[.,:;!?*\"'`]|\Z))"
+            rf"(?:{_LABEL}|{_CUE}[\s*\"']*{_ARTICLE})\s*[(\[]?(?:{letter}{_NEXT_NOT_ALNUM}|{lower}(?:[)\]]|(?=\s*(?:[.,:;!?*\"'`]|\Z))"
             r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
         ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),

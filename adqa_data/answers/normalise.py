@@ -21,6 +21,47 @@ _PUNCT = str.maketrans(
 )
 
 
+# markup a reader never sees: an HTML comment, a markdown link-reference comment, a hidden element
+_COMMENT_OPEN = "<!--"
+_MD_COMMENT = re.compile(r"^[ \t]*\[//\]:\s*#[^\n]*$", re.MULTILINE)
+_HIDDEN_OPEN = re.compile(
+    r"<([a-zA-Z][\w-]{0,20})\b[^<>]{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|\shidden\b)[^<>]{0,300}>"
+)
+
+
+def strip_hidden(text: str) -> str:
+    """`text` with what a rendered reply does not show (HTML comments, `[//]: # (...)` lines, elements
+    marked hidden) blanked out, positions kept: a letter only there is no answer. An unclosed comment or
+    hidden element hides the rest. One pass: each search starts where the last one ended."""
+    if "<" not in text and "[//]" not in text:
+        return text
+    parts, pos = [], 0
+    comment, hidden = -1, _HIDDEN_OPEN.search(text)
+    while True:
+        if comment < pos:
+            comment = text.find(_COMMENT_OPEN, pos)
+            if comment < 0:
+                comment = len(text) + 1
+        if hidden is not None and hidden.start() < pos:
+            hidden = _HIDDEN_OPEN.search(text, pos)
+        start = comment if comment <= len(text) else -1
+        if hidden is not None and (start < 0 or hidden.start() < start):
+            close = re.compile(rf"</\s*{re.escape(hidden.group(1))}\s*>", re.IGNORECASE).search(
+                text, hidden.end()
+            )
+            start, end = hidden.start(), (close.end() if close else len(text))
+        elif start >= 0:
+            close_at = text.find("-->", start + 4)
+            end = len(text) if close_at < 0 else close_at + 3
+        else:
+            break
+        parts.append(text[pos:start])
+        parts.append(" " * (end - start))
+        pos = end
+    parts.append(text[pos:])
+    return _MD_COMMENT.sub(lambda m: " " * len(m.group()), "".join(parts))
+
+
 def normalize(text: str) -> str:
     """The copy of `text` the parser reads (options and outputs alike): invisible format characters
     dropped, NFKC (fullwidth and mathematical letters, fullwidth brackets, NBSP), CJK brackets and

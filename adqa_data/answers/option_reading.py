@@ -54,7 +54,7 @@ class TextReader:
         labelled: set[int] = set()
         for p, _ in region.mentions:  # "B. Siren", "B (Siren)": the text after a letter is its label
             labelled.add(_GAP_AFTER.match(text, p + 1).end())
-        heads = region.listing_lines()
+        heads = region.listing_lines() + region.table_rows
         texts = []
         for start, end, index in region.texts:
             if start in labelled or any(lo <= start < hi for lo, hi in heads):

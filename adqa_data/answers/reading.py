@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from .commitment import UNDECIDED
-from .normalise import _BLOCK, _UNCLOSED, ANY_TAG, THINK_CLOSE, THINK_OPEN, normalize
+from .normalise import _BLOCK, _UNCLOSED, ANY_TAG, THINK_CLOSE, THINK_OPEN, normalize, strip_hidden
 from .option_reading import TextReader
 from .option_text import _match_text, _Options, _options
 from .statement import _Region
+from .tables import read_table
 from .verdict import LETTERS, Layer, NoCredit, ParsedAnswer, Reading
 
 _WORDCHAR = re.compile(r"[^\W_]")
@@ -93,6 +94,12 @@ def _with_texts(region: _Region, reading: Reading | None) -> Reading | None:
     rejected ones), the texts may ("not B: the thunder"); and a conclusion after every mention that
     chooses nothing ("Final answer: it is impossible to tell") refuses whatever came before."""
     texts = TextReader(region)
+    if (
+        reading is None and region.table_rows
+    ):  # letters and texts in a table's rows are no answer by themselves
+        table = read_table(region.text, region.opts)
+        if table is not None:
+            return Reading(table, Layer.OPTION_TEXT)
     if reading is None or reading.index is None and reading.reason == NoCredit.NEGATED_ONLY:
         by_text = texts.read(Layer.OPTION_TEXT)
         if by_text is not None and (reading is None or by_text.index is not None):
@@ -119,7 +126,7 @@ def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
 @lru_cache(maxsize=4096)
 def _parse(text: str, choices: tuple[str, ...]) -> ParsedAnswer:
     opts = _options(choices)
-    text = normalize(text)
+    text = strip_hidden(normalize(text))
     blocks = [(m.group(1), True) for m in _BLOCK.finditer(text)]
     unclosed = _UNCLOSED.search(text)
     if unclosed:

@@ -5,11 +5,20 @@ from __future__ import annotations
 from functools import cached_property
 
 from .commitment import BETWEEN, RESTART
-from .letters import _ANSWER_HEADING, _BEFORE_INITIAL, _CUE_RE, _LIST_LINE, _LONE_LETTER, _named_by_letter
+from .letters import (
+    _ANSWER_HEADING,
+    _BEFORE_INITIAL,
+    _BULLET_HEAD,
+    _CUE_RE,
+    _LIST_LINE,
+    _LONE_LETTER,
+    _named_by_letter,
+)
 from .negation import _NEG_AFTER, _NEG_BEFORE, _NEG_HINT
 from .normalise import _unlatex
 from .option_text import _Options, _text_after, _text_beside, find_texts
 from .ordinals import find_ordinals
+from .tables import table_lines
 from .verdict import LETTERS, NoCredit, Reading
 
 
@@ -47,6 +56,10 @@ class _Region:
                 self.starts[end - 1] = start
         # "between B and C" compares two options and names neither
         compared = {m.start(g) for m in BETWEEN.finditer(masked) for g in range(1, 5) if m.start(g) >= 0}
+        # a markdown table's rows list the options: their letters are read as the table (`tables`)
+        self.table_rows = table_lines(masked) if "|" in masked else []
+        if self.table_rows:
+            compared |= {p for p in found if any(lo <= p < hi for lo, hi in self.table_rows)}
         self.mentions = sorted((p, letter) for p, letter in found.items() if p not in compared)
         self.texts = find_texts(text, opts)  # option texts, (start, end, index)
         self.pairs = sorted(
@@ -145,7 +158,8 @@ class _Region:
 
     def listing(self) -> set[int]:
         """Positions of letters that head the lines of an option list ("A. dog\\nB. cat", "- A: no bark\\n- C:
-        no chirp", "Option A is ...\\nOption B is ..."): two or more such lines, letters rising."""
+        no chirp", "Option A is ...\\nOption B is ..."): two or more such lines, letters rising; and any
+        bullet led by a letter ("* Option B (Siren): ..."), alone too."""
         heads = [(m.start(g), m.group(g)) for m in _LIST_LINE.finditer(self.masked) for g in (m.lastindex,)]
         letters = {p for p, _ in self.mentions}
         out: set[int] = set()
@@ -157,6 +171,7 @@ class _Region:
             if len(run) >= 2:
                 out.update(p for p, _ in run)
             run = [head]
+        out.update(m.start(1) for m in _BULLET_HEAD.finditer(self.masked))
         return out & letters
 
     def listing_lines(self) -> list[tuple[int, int]]:
