@@ -30,19 +30,12 @@ _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)|\n")
 _LIST_GAP = re.compile(
     r"\s*(?:,|/|(?i:or|and|nor|ni|o|ou|oder|y|et|und|noch)\b|或|和|、)?\s*(?i:(?:the|a|an)\s+)?\s*(?i:or\s+)?"
 )
-_LABEL_BEFORE = re.compile(r"\s*[(\[]\s*\Z")
+_ARTICLE_BEFORE = re.compile(r"(?<![^\W_])(?i:the|an?)\s+\Z")
 
 
 def _sentence_end(text: str, pos: int, hi: int) -> int:
     m = _SENTENCE_END.search(text, pos, hi)
     return m.end() if m else hi
-
-
-def _sentence_start(text: str, pos: int, lo: int) -> int:
-    start = lo
-    for m in _SENTENCE_END.finditer(text, lo, pos):
-        start = m.end()
-    return start
 
 
 class TextReader:
@@ -57,6 +50,8 @@ class TextReader:
         heads = region.listing_lines() + region.table_rows
         texts = []
         for start, end, index in region.texts:
+            article = _ARTICLE_BEFORE.search(text, max(0, start - 5), start)
+            start = article.start() if article else start  # "rule out a woman singing": from the article
             if start in labelled or any(lo <= start < hi for lo, hi in heads):
                 continue
             after = end
@@ -101,8 +96,8 @@ class TextReader:
 
     def read(self, layer: str, lo: int = 0, hi: int | None = None) -> Reading | None:
         """What the texts in [lo, hi) name: after the last answer cue, the statement it opens; else all
-        of them, when they name one option; else the last sentence naming one, when it concludes or
-        corrects ("So it's the thunder."); else the first, when it is the answer alone ("Thunder. The
+        of them, when they name one option; else what follows the last correction or conclusion, when
+        it names one ("Rain... no wait, hail."); else the first, when it is the answer alone ("Thunder. The
         siren would be louder ...")."""
         text = self.region.masked
         hi = len(text) if hi is None else hi
@@ -123,11 +118,11 @@ class TextReader:
         reading = self._decide(texts, layer)
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
-        last = _sentence_start(text, texts[-1][0], lo)
-        tail = [t for t in texts if t[0] >= last]
-        ending = self._decide(tail, layer)
-        if ending is not None and ending.index is not None and RESTART.search(text, last, tail[0][0]):
-            return ending
+        for restart in reversed([m.start() for m in RESTART.finditer(text, lo, texts[-1][0])]):
+            # a correction or conclusion: what follows the last one that names one option
+            ending = self._decide([t for t in texts if t[0] >= restart], layer)
+            if ending is not None and ending.index is not None:
+                return ending
         first_end = _sentence_end(text, texts[0][1], hi)
         head = [t for t in texts if t[1] <= first_end]
         opening = self._decide(head, layer)

@@ -25,6 +25,10 @@ _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
 _SPACES = re.compile(r"\s+")
 _CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# a number option written in Chinese or Japanese numerals before a counter word (次 回 个 声 下 遍 つ ...)
+_CJK_NUMERALS = ["一", "二|两|兩", "三", "四", "五", "六", "七", "八", "九", "十"]
+_CJK_NUMERAL_CHARS = "一二两兩三四五六七八九十百千"
+_CJK_COUNTER = "[次回个個声聲下遍つ人种種只隻种类類段位名件度秒]"
 _SUFFIX_WORDS = 12  # the phrase endings tried before a bracketed letter: option texts are a few words
 
 
@@ -75,6 +79,12 @@ def _finder(keys: Sequence[frozenset[str]]) -> tuple[re.Pattern[str] | None, tup
         tail = "" if _CJK_CHAR.match(form[-1]) else r"(?![^\W_])"
         alternatives.append(f"(?P<t{len(owner)}>{head}{body}{tail})")
         owner.append(next(iter(owners[form])) if len(owners[form]) == 1 else None)
+        if form.isdigit() and 0 < int(form) <= len(_CJK_NUMERALS):  # "三次", "两次敲门声", "三回です"
+            numeral = _CJK_NUMERALS[int(form) - 1]
+            alternatives.append(
+                f"(?P<t{len(owner)}>(?<![{_CJK_NUMERAL_CHARS}])(?:{numeral})(?={_CJK_COUNTER}))"
+            )
+            owner.append(owner[-1])
     if not alternatives:
         return None, ()
     return re.compile("|".join(alternatives), re.IGNORECASE), tuple(owner)

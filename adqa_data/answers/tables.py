@@ -11,17 +11,13 @@ from .option_text import _match_text, _Options
 from .verdict import LETTERS
 
 _ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
+# a cell naming an option by letter, its text may follow: "B", "(B)", "Option B", "A. English", "C 鸟鸣"
 _LETTER_CELL = re.compile(
-    rf"[\s*_`]*(?i:(?:option|choice|opci[oó]n)\s+)?[(\[]?([{LETTERS}])[)\]]?[.:]?[\s*_`]*"
+    rf"[\s*_`]*(?i:(?:option|choice|opci[oó]n)\s+)?[(\[]?([{LETTERS}])[)\]]?(?:[.:)]?[\s*_`]*|[.:)]?\s+(.*?)[\s*_`]*)"
 )
-_MARK = re.compile(
-    r"[\s*_`]*(?:[\u2705\u2714\u2713\u2611]\ufe0f?\s*)?(?i:yes|y|true|s[ií]|oui|ja|是|はい|○)?[\s*_`!.]*"
-)
-_CHECK = re.compile("[\u2705\u2714\u2713\u2611]")
-
-
-def _marked(cell: str) -> bool:
-    return bool(_MARK.fullmatch(cell)) and (bool(_CHECK.search(cell)) or any(ch.isalpha() for ch in cell))
+_CHECK = "\u2705\u2714\u2713\u2611"  # ✅ ✔ ✓ ☑
+_CHECK_CELL = re.compile(rf"[\s*_`]*[{_CHECK}]\ufe0f?(?:\s*(?i:yes|s[ií]|oui|ja|是|はい))?[\s*_`!.]*")
+_YES_CELL = re.compile(r"[\s*_`]*(?i:yes|y|true|s[ií]|oui|ja|是|はい|○)[\s*_`!.]*")
 
 
 def table_lines(text: str) -> list[tuple[int, int]]:
@@ -29,28 +25,31 @@ def table_lines(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _ROW.finditer(text)]
 
 
-def read_table(text: str, opts: _Options) -> int | None:
-    """The option of the one marked row, when a table marks exactly one row and that row names one option."""
+def _row_option(cells: list[str], opts: _Options) -> int | None:
+    """The one option a row names (by a letter cell, with or without its text, or by a text cell)."""
     n = len(opts.keys)
-    named: set[int] = set()
-    marked_rows = 0
-    for m in _ROW.finditer(text):
-        cells = m.group(1).split("|")
-        if len(cells) < 2 or not any(_marked(c) for c in cells[1:]):
+    options = set()
+    for cell in cells:
+        by_text = _match_text(cell, opts.keys) if cell.strip() else None
+        if by_text is not None:
+            options.add(by_text)
             continue
-        options = set()
-        for cell in cells:
-            if _marked(cell):
-                continue
-            letter = _LETTER_CELL.fullmatch(cell)
-            if letter and letter.group(1) in LETTERS[:n]:
-                options.add(LETTERS.index(letter.group(1)))
-                continue
-            by_text = _match_text(cell, opts.keys) if cell.strip() else None
-            if by_text is not None:
-                options.add(by_text)
-        if len(options) > 1:
-            return None
-        marked_rows += len(options)
-        named |= options
-    return named.pop() if marked_rows == 1 and len(named) == 1 else None
+        letter = _LETTER_CELL.fullmatch(cell)
+        if letter and letter.group(1) in LETTERS[:n]:
+            index = LETTERS.index(letter.group(1))
+            rest = letter.group(2)
+            if rest and _match_text(rest, opts.keys) not in (None, index):
+                return None  # a letter beside another option's text
+            options.add(index)
+    return options.pop() if len(options) == 1 else None
+
+
+def read_table(text: str, opts: _Options) -> int | None:
+    """The option of the one marked row, when a table marks exactly one row and that row names one
+    option. Where the table has check marks, only they mark a row ("yes" cells are then features)."""
+    rows = [m.group(1).split("|") for m in _ROW.finditer(text)]
+    checks = any(_CHECK_CELL.fullmatch(c) for row in rows for c in row)
+    mark = _CHECK_CELL if checks else _YES_CELL
+    marked = {_row_option(row, opts) for row in rows if any(mark.fullmatch(c) for c in row[1:])}
+    marked.discard(None)  # a header row ("| Option | Match |") names no option
+    return marked.pop() if len(marked) == 1 else None
