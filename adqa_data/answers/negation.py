@@ -27,7 +27,8 @@ _CLAUSE = (
 # a cheap first look: the window before a letter holds a part of some negation word
 _NEG_HINT = re.compile(
     r"(?i:no|n't|n'|never|rather|instead|other|but|exce|exclu|elim|rul|unlike|reject|dismiss|discard|cross"
-    r"|without|ni|weder|nicht|kein|pas|sauf|salvo|au(?:ß|ss)er|statt|lieu|lugar|vez|plut|descart|nie|jamais)"
+    r"|without|weder|nicht|kein|sauf|salvo|au(?:ß|ss)er|statt|lieu|lugar|vez|plut|descart|jamais"
+    r"|\b(?:ni|pas|nie)\b)"
     r"|[\u4e0d\u975e\u6ca1\u6c92\u65e0\u7121\u6392]"
 )
 _NEG_BEFORE = re.compile(

@@ -6,16 +6,13 @@ list belong to the letter reading and are no answer here."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from .commitment import RESTART
 from .letters import _CUE
 from .negation import _NEG_AFTER
 from .option_text import _GAP_AFTER
+from .statement import _Region, in_spans
 from .verdict import NoCredit, Reading
-
-if TYPE_CHECKING:
-    from .statement import _Region
 
 # an answer cue before a text: the letter cues ("the answer is", "I choose"), a final-answer heading,
 # "I'd say", and their Spanish, French, German, Chinese and Japanese forms
@@ -47,17 +44,18 @@ class TextReader:
         labelled: set[int] = set()
         for p, _ in region.mentions:  # "B. Siren", "B (Siren)": the text after a letter is its label
             labelled.add(_GAP_AFTER.match(text, p + 1).end())
-        heads = region.listing_lines() + region.table_rows
+        heads = sorted(set(region.listing_lines() + region.table_rows))
+        letters = {p for p, _ in region.mentions}
         texts = []
         for start, end, index in region.texts:
             article = _ARTICLE_BEFORE.search(text, max(0, start - 5), start)
             start = article.start() if article else start  # "rule out a woman singing": from the article
-            if start in labelled or any(lo <= start < hi for lo, hi in heads):
+            if start in labelled or in_spans(start, heads):
                 continue
             after = end
             while after < len(text) and text[after] in " *":
                 after += 1
-            if after < len(text) and text[after] in "([" and any(p == after + 1 for p, _ in region.mentions):
+            if after < len(text) and text[after] in "([" and after + 1 in letters:
                 continue  # "Siren (B)"
             texts.append((start, end, index))
         self.texts = texts
@@ -118,7 +116,7 @@ class TextReader:
         reading = self._decide(texts, layer)
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
-        for restart in reversed([m.start() for m in RESTART.finditer(text, lo, texts[-1][0])]):
+        for restart in reversed([m.start() for m in RESTART.finditer(text, lo, texts[-1][0])][-4:]):
             # a correction or conclusion: what follows the last one that names one option
             ending = self._decide([t for t in texts if t[0] >= restart], layer)
             if ending is not None and ending.index is not None:

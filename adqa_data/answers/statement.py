@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from functools import cached_property
 
 from .commitment import BETWEEN, RESTART
@@ -20,6 +21,14 @@ from .option_text import _Options, _text_after, _text_beside, find_texts
 from .ordinals import find_ordinals
 from .tables import table_lines
 from .verdict import LETTERS, NoCredit, Reading
+
+_RESTARTS_TRIED = 4  # the last few corrections of a statement are read, never all of a looping output
+
+
+def in_spans(pos: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether `pos` lies in one of `spans` (sorted, not overlapping, [start, end))."""
+    i = bisect_right(spans, (pos, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
 class _Region:
@@ -51,7 +60,7 @@ class _Region:
         # character (so a predicate after it reads as after a letter); `starts` keeps where it begins
         self.starts: dict[int, int] = {}
         for start, end, index in find_ordinals(masked, len(opts.keys)):
-            if not any(start <= p < end for p in found):
+            if not any(p in found for p in range(start, end)):
                 found[end - 1] = LETTERS[index]
                 self.starts[end - 1] = start
         # "between B and C" compares two options and names neither
@@ -59,7 +68,7 @@ class _Region:
         # a markdown table's rows list the options: their letters are read as the table (`tables`)
         self.table_rows = table_lines(masked) if "|" in masked else []
         if self.table_rows:
-            compared |= {p for p in found if any(lo <= p < hi for lo, hi in self.table_rows)}
+            compared |= {p for p in found if in_spans(p, self.table_rows)}
         self.mentions = sorted((p, letter) for p, letter in found.items() if p not in compared)
         self.texts = find_texts(text, opts)  # option texts, (start, end, index)
         self.pairs = sorted(
@@ -76,10 +85,17 @@ class _Region:
             self.pairs = [q for q in self.pairs if q[0] not in compared and q[2] not in compared]
             self.soft_pairs = [q for q in self.soft_pairs if q[0] not in compared and q[2] not in compared]
 
+    @cached_property
+    def _hints(self) -> list[int]:
+        """Where a part of some negation word stands: found in one pass, looked up per letter."""
+        return [m.start() for m in _NEG_HINT.finditer(self.masked)]
+
     def _rejected_before(self, pos: int) -> bool:
         pos = self.starts.get(pos, pos)
         lo = max(0, pos - 80)
-        return bool(_NEG_HINT.search(self.masked, lo, pos) and _NEG_BEFORE.search(self.masked, lo, pos))
+        i = bisect_left(self._hints, lo)
+        hinted = i < len(self._hints) and self._hints[i] < pos
+        return hinted and bool(_NEG_BEFORE.search(self.masked, lo, pos))
 
     def _rejected_after(self, pos: int) -> bool:
         # "D: not a dog" may be option D's own text, which is no verdict on D
@@ -122,7 +138,7 @@ class _Region:
             return reading
         last = max((p for p, _ in self.mentions if lo <= p < hi), default=-1)
         restarts = [m.start() for m in RESTART.finditer(self.masked, lo, last) if m.start() > lo]
-        for start in reversed(restarts):
+        for start in reversed(restarts[-_RESTARTS_TRIED:]):
             again = self._read(layer, start, hi)
             if again is not None and again.index is not None:
                 return again
