@@ -26,6 +26,7 @@ BETWEEN = re.compile(
     rf"[(\[]?({_L})[)\]]?\s*(?i:and|y|et|und|&|or|o|ou|oder)\s*(?i:(?:option|choice)\s+)?[(\[]?({_L})[)\]]?(?![\w])"
     rf"|在?[(\[]?({_L})[)\]]?\s*(?:和|与|與|跟)\s*[(\[]?({_L})[)\]]?\s*(?:之间|之間)"
 )
+BETWEEN_KEYS = ("etween", "ntre", "wischen", "之间", "之間")  # substrings: a cheap look before `BETWEEN`
 # a conclusion that commits to no option
 UNDECIDED = re.compile(
     r"(?i:\b(?:impossible|not\s+possible|hard|difficult)\s+to\s+(?:tell|determine|say|know|decide|choose)"

@@ -24,13 +24,32 @@ _CLAUSE = (
     r"so|thus|therefore|hence|but|because|since|while|whereas|and|then|however|yet|although|though|"
     r"instead|rather|sondern|sino|mais|pero|aber|donc|alors|entonces|daher|deshalb|porque|weil|denn"
 )
-# a cheap first look: the window before a letter holds a part of some negation word
-_NEG_HINT = re.compile(
-    r"(?i:no|n't|n'|never|rather|instead|other|but|exce|exclu|elim|rul|unlike|reject|dismiss|discard|cross"
-    r"|without|weder|nicht|kein|sauf|salvo|au(?:ß|ss)er|statt|lieu|lugar|vez|plut|descart|jamais"
-    r"|\b(?:ni|pas|nie)\b)"
-    r"|[\u4e0d\u975e\u6ca1\u6c92\u65e0\u7121\u6392]"
-)
+# a cheap first look: where a part of some negation word stands (lower case; "no" covers not, nor, none,
+# non, nothing; "n'" covers n't and French n'est), found with plain substring searches
+_HINT_KEYS = (
+    "no n' never rather instead other but exce exclu elim rul unlike reject dismiss discard cross without "
+    "ni weder nicht kein pas sauf salvo außer ausser statt lieu lugar vez plut descart jamais nie "
+    "\u4e0d \u975e \u6ca1 \u6c92 \u65e0 \u7121 \u6392"  # 不 非 没 沒 无 無 排
+).split()
+_NEG_HINT = re.compile("|".join(map(re.escape, _HINT_KEYS)), re.IGNORECASE)
+
+
+def hint_positions(text: str) -> list[int]:
+    """Sorted starts of the negation hints in `text`: one substring search per key on the lower-cased
+    text (many times faster than one pattern tried at every position), the pattern where lower-casing
+    changes the length."""
+    low = text.lower()
+    if len(low) != len(text):
+        return [m.start() for m in _NEG_HINT.finditer(text)]
+    out = []
+    for key in _HINT_KEYS:
+        i = low.find(key)
+        while i >= 0:
+            out.append(i)
+            i = low.find(key, i + 1)
+    return sorted(out)
+
+
 _NEG_BEFORE = re.compile(
     rf"(?i:(?:{_NEG_TIGHT}|{_NEG_VERB}(?:\s+(?!(?:{_CLAUSE})\b)(?:[\w']+|[(\[]\w[)\]])){{0,8}}?)"
     r"(?:\s+(?:(?:the|la|le|el|die|der|das)\s+)?(?:options?|choices?|letters?|answers?|opci[oó]n|r[ée]ponse"

@@ -92,6 +92,26 @@ class TextReader:
             return Reading(None, reason=NoCredit.NEGATED_ONLY)
         return Reading(None, reason=NoCredit.MULTIPLE_OPTIONS)
 
+    def _after_cue(self, texts: list[tuple[int, int, int]], layer: str, lo: int, hi: int) -> Reading | None:
+        """What the statement opened by the last answer cue before the last text names, when that cue
+        is followed by a text in its sentence (or on the next line: "Answer:\\n\\nthunder")."""
+        text = self.region.masked
+        cues = [m for m in TEXT_CUE.finditer(text, lo, hi) if m.end() <= texts[-1][0]]
+        if not cues:
+            return None
+        cue = cues[-1]
+        first = next(t for t in texts if t[0] >= cue.end())
+        gap = text[cue.end() : first[0]]
+        if _SENTENCE_END.search(gap) and gap.strip(" \t\n*:\"'`#_"):
+            return None
+        end = _sentence_end(text, first[1], hi)
+        return self._decide([t for t in texts if cue.start() <= t[0] and t[1] <= end], layer)
+
+    def read_cued(self, layer: str, lo: int) -> Reading | None:
+        """The text answer after an answer cue past `lo` ("Conclusion: hail"), if any."""
+        texts = [t for t in self.texts if t[0] >= lo]
+        return self._after_cue(texts, layer, lo, len(self.region.masked)) if texts else None
+
     def read(self, layer: str, lo: int = 0, hi: int | None = None) -> Reading | None:
         """What the texts in [lo, hi) name: after the last answer cue, the statement it opens; else all
         of them, when they name one option; else what follows the last correction or conclusion, when
@@ -102,17 +122,9 @@ class TextReader:
         texts = [t for t in self.texts if lo <= t[0] and t[1] <= hi]
         if not texts:
             return None
-        cues = [m for m in TEXT_CUE.finditer(text, lo, hi) if m.end() <= texts[-1][0]]
-        if cues:
-            cue = cues[-1]
-            first = next(t for t in texts if t[0] >= cue.end())
-            if not _SENTENCE_END.search(text, cue.end(), first[0]) or not text[cue.end() : first[0]].strip(
-                " \t\n*:\"'`"
-            ):
-                end = _sentence_end(text, first[1], hi)
-                reading = self._decide([t for t in texts if cue.start() <= t[0] and t[1] <= end], layer)
-                if reading is not None:
-                    return reading
+        reading = self._after_cue(texts, layer, lo, hi)
+        if reading is not None:
+            return reading
         reading = self._decide(texts, layer)
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading

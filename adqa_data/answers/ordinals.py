@@ -45,8 +45,19 @@ _PATTERNS = [
 ORDINAL = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
 
 
+# every ordinal above holds one of these: a plain substring test skips the pattern on most outputs
+_KEYS = (
+    "first second third fourth fifth sixth last 1st 2nd 3rd 4th 5th 6th option choice primer segund tercer "
+    "cuart quint sext ltim premi deuxi troisi quatri cinqui sixi derni erste zweite dritte vierte nfte "
+    "sechste letzte 第 番目"
+).split()
+
+
 def find_ordinals(text: str, num_choices: int) -> list[tuple[int, int, int]]:
     """Every option named by its position in `text`, as (start, end, option index), within the options."""
+    low = text.lower()
+    if not any(key in low for key in _KEYS):
+        return []
     out = []
     for m in ORDINAL.finditer(text):
         name = m.lastgroup or ""

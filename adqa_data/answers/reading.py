@@ -86,24 +86,33 @@ def _read_last_letter(body: str, opts: _Options, reasoning: bool) -> Reading:
         return first
     span = region.last_statement()
     reading = None if span is None else region.read(Layer.LAST_LETTER, *span)
-    return _with_texts(region, reading) or Reading(None, reason=NoCredit.NO_ANSWER)
+    end = None if span is None else span[1]
+    return _with_texts(region, reading, end) or Reading(None, reason=NoCredit.NO_ANSWER)
 
 
-def _with_texts(region: _Region, reading: Reading | None) -> Reading | None:
+def _with_texts(region: _Region, reading: Reading | None, end: int | None = None) -> Reading | None:
     """A letter reading completed by the option texts: where no letter names an option (none, or only
-    rejected ones), the texts may ("not B: the thunder"); and a conclusion after every mention that
-    chooses nothing ("Final answer: it is impossible to tell") refuses whatever came before."""
+    rejected ones), the texts may ("not B: the thunder"), unless they name an option whose letter is
+    rejected; a text answer after an answer cue past the letter's statement (which ends at `end`) is
+    the later commitment ("... heavy rain (A). Conclusion: hail"); and a conclusion after every mention
+    that chooses nothing ("Final answer: it is impossible to tell") refuses whatever came before."""
     texts = TextReader(region)
-    if (
-        reading is None and region.table_rows
-    ):  # letters and texts in a table's rows are no answer by themselves
+    if reading is None and region.table_rows:  # letters and texts in a table's rows name no option alone
         table = read_table(region.text, region.opts)
         if table is not None:
             return Reading(table, Layer.OPTION_TEXT)
     if reading is None or reading.index is None and reading.reason == NoCredit.NEGATED_ONLY:
         by_text = texts.read(Layer.OPTION_TEXT)
+        if by_text is not None and by_text.index is not None and reading is not None:
+            rejected = {region.letter_at(p) for p in region.negated(0, len(region.text))}
+            if LETTERS[by_text.index] in rejected:
+                by_text = reading  # "not C ... like a car horn (C's text)": no commitment
         if by_text is not None and (reading is None or by_text.index is not None):
             reading = by_text
+    elif reading.index is not None and end is not None:
+        later = texts.read_cued(Layer.OPTION_TEXT, end)
+        if later is not None and later.index is not None and later.index != reading.index:
+            reading = later
     if reading is not None and reading.index is not None:
         last = max([p for p, _ in region.mentions] + [texts.last_end()])
         if UNDECIDED.search(region.masked, max(last, 0)):

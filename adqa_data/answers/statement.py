@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from functools import cached_property
 
-from .commitment import BETWEEN, RESTART
+from .commitment import BETWEEN, BETWEEN_KEYS, RESTART
 from .letters import (
     _ANSWER_HEADING,
     _BEFORE_INITIAL,
@@ -15,7 +15,7 @@ from .letters import (
     _LONE_LETTER,
     _named_by_letter,
 )
-from .negation import _NEG_AFTER, _NEG_BEFORE, _NEG_HINT
+from .negation import _NEG_AFTER, _NEG_BEFORE, hint_positions
 from .normalise import _unlatex
 from .option_text import _Options, _text_after, _text_beside, find_texts
 from .ordinals import find_ordinals
@@ -64,7 +64,11 @@ class _Region:
                 found[end - 1] = LETTERS[index]
                 self.starts[end - 1] = start
         # "between B and C" compares two options and names neither
-        compared = {m.start(g) for m in BETWEEN.finditer(masked) for g in range(1, 5) if m.start(g) >= 0}
+        compared = (
+            {m.start(g) for m in BETWEEN.finditer(masked) for g in range(1, 5) if m.start(g) >= 0}
+            if any(key in masked for key in BETWEEN_KEYS)
+            else set()
+        )
         # a markdown table's rows list the options: their letters are read as the table (`tables`)
         self.table_rows = table_lines(masked) if "|" in masked else []
         if self.table_rows:
@@ -88,7 +92,7 @@ class _Region:
     @cached_property
     def _hints(self) -> list[int]:
         """Where a part of some negation word stands: found in one pass, looked up per letter."""
-        return [m.start() for m in _NEG_HINT.finditer(self.masked)]
+        return hint_positions(self.masked)
 
     def _rejected_before(self, pos: int) -> bool:
         pos = self.starts.get(pos, pos)
@@ -171,6 +175,14 @@ class _Region:
                 if beside is not None and beside != index:
                     return Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
         return Reading(index, layer)
+
+    def letter_at(self, pos: int) -> str | None:
+        """The letter of the mention at `pos`."""
+        return self._letters.get(pos)
+
+    @cached_property
+    def _letters(self) -> dict[int, str]:
+        return dict(self.mentions)
 
     def listing(self) -> set[int]:
         """Positions of letters that head the lines of an option list ("A. dog\\nB. cat", "- A: no bark\\n- C:
