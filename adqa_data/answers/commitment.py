@@ -13,7 +13,7 @@ from .verdict import LETTERS
 # the one that counts ("B. Wait, no — D.", "A? Hmm. Maybe C... Final: C", "Je dirais A. Non, plutôt C.")
 RESTART = re.compile(
     r"(?i:\b(?:wait|actually|hmm+|on\s+second\s+thought|correction|scratch\s+that|final(?:ly)?"
-    r"|so|thus|therefore|hence|in\s+conclusion|overall|in\s+the\s+end|after\s+all"
+    r"|instead|so|thus|therefore|hence|in\s+conclusion|overall|in\s+the\s+end|after\s+all"
     r"|espera|en\s+realidad|mejor|finalmente|por\s+lo\s+tanto|as[ií]\s+que|entonces"
     r"|en\s+fait|finalement|donc|en\s+conclusion"
     r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,\u2014\u2013-])"

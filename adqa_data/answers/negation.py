@@ -8,7 +8,7 @@ import re
 _NEG_TIGHT = (
     r"\b(?:no|rather\s+than|instead\s+of|other\s+than|anything\s+but|except(?:\s+for)?|excluding|"
     r"exclud(?:e|es|ed)|eliminat(?:e|es|ed|ing)|rul(?:e|es|ed|ing)\s+out|unlike|reject(?:s|ed|ing)?|"
-    r"dismiss(?:es|ed|ing)?|discard(?:s|ed|ing)?|cross(?:es|ed|ing)?\s+out|neither|nor|without"
+    r"dismiss(?:es|ed|ing)?|discard(?:s|ed|ing)?|cross(?:es|ed|ing)?\s+out|neither|nor|without|than"
     # Spanish, French, German: ni, weder/noch, sauf, excepto, statt, au lieu de, en vez de, plutôt que
     r"|ni|weder|noch|sauf|excepto|salvo|au(?:ß|ss)er|statt|anstatt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
     r"|plut[oô]t\s+que|pas|descarto|descartamos|descartar|exclu(?:s|ons)?|[ée]limin(?:e|ons|er)|nunca|jamais|nie)\b"
@@ -27,7 +27,7 @@ _CLAUSE = (
 # a cheap first look: where a part of some negation word stands (lower case; "no" covers not, nor, none,
 # non, nothing; "n'" covers n't and French n'est), found with plain substring searches
 _HINT_KEYS = (
-    "no n' never rather instead other but exce exclu elim rul unlike reject dismiss discard cross without "
+    "no n' never than rather instead other but exce exclu elim rul unlike reject dismiss discard cross without "
     "ni weder nicht kein pas sauf salvo außer ausser statt lieu lugar vez plut descart jamais nie "
     "\u4e0d \u975e \u6ca1 \u6c92 \u65e0 \u7121 \u6392"  # 不 非 没 沒 无 無 排
 ).split()

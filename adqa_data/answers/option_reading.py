@@ -18,15 +18,26 @@ from .verdict import NoCredit, Reading
 # "I'd say", and their Spanish, French, German, Chinese and Japanese forms
 TEXT_CUE = re.compile(
     rf"{_CUE}|(?i:\bfinal(?:\s+answer)?\s*\**\s*[:=]|\b(?:i'd|i\s+would)\s+(?:say|go\s+with|pick|choose)"
-    r"|\bmy\s+(?:answer|guess|choice|pick)\b|\brespuesta(?:\s+(?:correcta|final))?\s*(?:es|:|ser[ií]a)"
+    r"|\bmy\s+(?:answer|guess|choice|pick)\b|\bi\s+(?:think|believe)\b|\bsounds\s+like\b|\bmost\s+likely\b"
+    r"|\bit(?:'s|\s+is|\s+must\s+be)\b|\brespuesta(?:\s+(?:correcta|final))?\s*(?:es|:|ser[ií]a)"
     r"|\br[ée]ponse(?:\s+(?:correcte|finale))?\s*(?:est|:|serait)|\bantwort\s*(?:ist|lautet|w[äa]re|:))"
     r"|答案|答え|正解|回答"
 )
 _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)|\n")
 # two texts joined as a list: a rejection before the first or after the last covers both
 _LIST_GAP = re.compile(
-    r"\s*(?:,|/|(?i:or|and|nor|ni|o|ou|oder|y|et|und|noch)\b|或|和|、)?\s*(?i:(?:the|a|an)\s+)?\s*(?i:or\s+)?"
+    r"\s*(?:,|/|\n|(?i:or|and|nor|ni|o|ou|oder|y|et|und|noch)\b|或|和|、)?\s*(?i:(?:the|a|an)\s+)?\s*(?i:or\s+)?"
 )
+_YES_NO = re.compile(r"(?i:yes|no|true|false|s[ií]|oui|non|ja|nein)|是|否|はい|いいえ|对|對|不对|不對")
+_CLAUSE_START = re.compile(r"(?:^|[.!?:;,(\"'*\n]|\b(?i:is|answer|say|think))[\s*\"']*\Z")
+_CLAUSE_END = re.compile(r"[\s*\"']*(?:[.!?,;:)\]}\n。，！的]|です|\Z)")
+# a sentence that only considers an option: a question, a condition, a hypothesis, a walk through the options
+_TENTATIVE = re.compile(
+    r"\?|(?i:\b(?:would|could|might|if|whether|consider(?:ing)?|let's|let\s+me|options?|choices?|analy[sz]e"
+    r"|check|suppose|podr[ií]a|ser[ií]a|si|pourrait|serait|w[üu]rde|k[öo]nnte|wenn)\b)"
+    r"|如果|可能|吗|嗎|でしょうか|かもしれ"
+)
+_TRUNCATED_END = re.compile(r"[\s\S]*[^\s.!?。！？)\]\"'*`」』>}$|](\s*)\Z")
 _ARTICLE_BEFORE = re.compile(r"(?<![^\W_])(?i:the|an?)\s+\Z")
 
 
@@ -57,22 +68,35 @@ class TextReader:
                 after += 1
             if after < len(text) and text[after] in "([" and after + 1 in letters:
                 continue  # "Siren (B)"
+            if _YES_NO.fullmatch(text, start, end) and not (
+                _CLAUSE_START.search(text, max(0, start - 40), start) and _CLAUSE_END.match(text, end)
+            ):
+                continue  # "no doubt", "yes and no": a yes/no option is an answer only standing alone
             texts.append((start, end, index))
-        self.texts = texts
+        self.runs = self._runs(texts, masked)
+        # three or more options in one run ("footsteps, siren, thunder and applause") list the options
+        listed = {t[0] for run in self.runs if len({i for _, _, i in run}) >= 3 for t in run}
+        self.runs = [run for run in self.runs if run[0][0] not in listed]
+        self.texts = [t for t in texts if t[0] not in listed]
         self.rejected = self._rejections(masked)
 
-    def _rejections(self, masked: str) -> set[int]:
-        """Starts of the rejected texts: "not the siren", "the siren is wrong"; a rejection before the
-        first or after the last text of a list ("not the siren or the thunder") covers the list."""
-        region, texts = self.region, self.texts
-        out: set[int] = set()
+    @staticmethod
+    def _runs(texts: list[tuple[int, int, int]], masked: str) -> list[list[tuple[int, int, int]]]:
+        """The texts grouped into lists: "the siren or the thunder", "footsteps, siren, thunder"."""
         runs: list[list[tuple[int, int, int]]] = []
         for t in texts:
             if runs and _LIST_GAP.fullmatch(masked, runs[-1][-1][1], t[0]):
                 runs[-1].append(t)
             else:
                 runs.append([t])
-        for run in runs:
+        return runs
+
+    def _rejections(self, masked: str) -> set[int]:
+        """Starts of the rejected texts: "not the siren", "the siren is wrong"; a rejection before the
+        first or after the last text of a list ("not the siren or the thunder") covers the list."""
+        region = self.region
+        out: set[int] = set()
+        for run in self.runs:
             if region._rejected_before(run[0][0]) or _NEG_AFTER.match(masked, run[-1][1]):
                 out.update(t[0] for t in run)
             else:
@@ -105,7 +129,8 @@ class TextReader:
         if _SENTENCE_END.search(gap) and gap.strip(" \t\n*:\"'`#_"):
             return None
         end = _sentence_end(text, first[1], hi)
-        return self._decide([t for t in texts if cue.start() <= t[0] and t[1] <= end], layer)
+        reading = self._decide([t for t in texts if cue.start() <= t[0] and t[1] <= end], layer)
+        return None if reading is not None and reading.reason == NoCredit.NEGATED_ONLY else reading
 
     def read_cued(self, layer: str, lo: int) -> Reading | None:
         """The text answer after an answer cue past `lo` ("Conclusion: hail"), if any."""
@@ -126,6 +151,12 @@ class TextReader:
         if reading is not None:
             return reading
         reading = self._decide(texts, layer)
+        if (
+            reading is not None
+            and reading.index is not None
+            and not self._asserted(texts, reading.index, lo, hi)
+        ):
+            return None  # named only in a question, a condition or an analysis that was cut off
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
         for restart in reversed([m.start() for m in RESTART.finditer(text, lo, texts[-1][0])][-4:]):
@@ -143,6 +174,25 @@ class TextReader:
         ):
             return opening
         return reading
+
+    def _asserted(self, texts: list[tuple[int, int, int]], index: int, lo: int, hi: int) -> bool:
+        """Whether the output asserts option `index` by its text, not only considers it: some mention
+        stands in a finished sentence that is no question, condition or walk through the options, and
+        a longer output does not end cut off mid-sentence."""
+        text = self.region.masked
+        if len(text[lo:hi].split()) > 8 and _TRUNCATED_END.match(text, lo, hi):
+            return False
+        for start, end, i in texts:
+            if i != index:
+                continue
+            first = lo
+            for m in _SENTENCE_END.finditer(text, lo, start):
+                first = m.end()
+            last = _SENTENCE_END.search(text, end, hi)
+            stop = last.end() if last else hi
+            if not _TENTATIVE.search(text, first, stop):
+                return True
+        return False
 
     def last_end(self) -> int:
         return self.texts[-1][1] if self.texts else -1
