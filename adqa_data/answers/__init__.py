@@ -15,7 +15,9 @@ NFKC turns fullwidth letters and punctuation ("Ａ", "［Ｄ］", "（Ｂ）", "
 space into ASCII; the CJK full stop and comma, CJK brackets and curly quotes are mapped to ASCII too.
 Outside the strict and text layers, LaTeX wrappers around a letter read as brackets: `\\boxed{B}`,
 `\\text{B}`, `$B$` are "(B)" (so `<answer>\\boxed{B}</answer>` is ``answer_letter``, not the template).
-The credited `text` is the option exactly as given.
+Before anything is read, what a rendered reply does not show is blanked (`strip_hidden`): HTML comments
+(an unclosed one hides the rest), `[//]: # (...)` lines, elements styled `display:none`/`hidden`; a
+letter only there names nothing. The credited `text` is the option exactly as given.
 
 Layers, tried in order; the first that applies decides (a refusal stops the search, too):
 
@@ -26,7 +28,10 @@ Layers, tried in order; the first that applies decides (a refusal stops the sear
                      leading article followed by a space ignored, so "A car horn" is the text but "A. car
                      horn" is a label and a text; a `"A. "` prefix on the options, as in DCASE 2025, is
                      ignored too). Tried before letters, since options may contain letters ("Room A").
-                     Exact only: a substring rule is what credits `""`.
+                     When the block holds no letter, its option texts are read as outside blocks
+                     (`<answer>It is heavy rain</answer>`): exactly one option's whole text credits it,
+                     the texts of several options make the block ``unparseable_answer``. Whole texts
+                     only, word-bounded: no substring of a word, never an empty text.
 3. ``answer_letter`` a letter inside the block, read as a statement (below): `<answer>C. dog
                      barking</answer>`, `<answer>The answer is (C)</answer>`, `<answer>D, since the tempo
                      rises</answer>`, `<answer>choice c</answer>`, `<answer>C dog barking</answer>` (letter
@@ -36,8 +41,11 @@ Layers, tried in order; the first that applies decides (a refusal stops the sear
 5. ``last_letter``   no answer block and no letter after `</think>`: the last answer-looking letter,
                      read within its statement; letters heading the lines of an option list ("A. dog
                      barking\\nB. cat meowing", "- A: no bark\\n- C: no chirp", "Option A is ...\\nOption B
-                     is ...": two or more lines, letters rising) are not answers there, so a listing of
-                     the options, finished or truncated, credits nothing.
+                     is ...": two or more lines, letters rising; and a bullet or bold heading led by a
+                     letter, "* Option B (Siren): ...", even alone) are not answers there, so a listing
+                     of the options, finished or truncated, credits nothing.
+6. ``option_text``   no answer block and no letter naming an option (none, or only rejected ones): the
+                     option texts (`option_reading`, below), or a markdown table marking one option.
 
 Answer first, explanation after (layers 4 and 5, not in reasoning, i.e. layer 5 only when the output has
 no think tag): when the first line holding a letter (lists aside) has an answer cue, opens the text or
@@ -47,7 +55,7 @@ has an answer cue, a letter alone on its line or a rejection of that option (the
 applies: "The answer is B.\\nActually, B is wrong; the answer is C." credits C).
 
 Answer blocks are authoritative: when the output has any `<answer>` block (an unclosed one at the end,
-as in a truncated output, counts, but is reported as ``answer_letter`` at best), layers 4-5 are not
+as in a truncated output, counts, but is reported as ``answer_letter`` at best), layers 4-6 are not
 tried. Every non-empty block must name the same option; empty blocks beside a valid one are ignored;
 when blocks are refused for different reasons, the first of multiple_options, letter_text_conflict,
 letter_out_of_range, negated_only, unparseable_answer is reported.
@@ -124,6 +132,54 @@ E" is refused on a four-option item while "B, I think" is not; an "A" followed b
 not in the verb list above is read as the article, so "(B) A dog barks" is not a hedge but "B or A would
 fit" is. When text follows `</think>` but holds no letter, layer 5 reads the whole output, reasoning
 included ("... so the answer is B</think> It barks." credits B).
+
+Option texts (`option_text.find_texts`): every option's normalised texts in one regex alternation,
+longest first, so one left-to-right pass finds them and the longest option wins where options overlap
+("church bell" over "bell"; "an old man" is not "a man"); case, quotes, punctuation, spacing, a leading
+article and the plural of the last word are free; a number is its digits or its word ("two taps" is "2"),
+and in Chinese or Japanese numerals before a counter ("三次"); CJK texts need no word boundary ("答案是鸟鸣").
+Options that look like letters ("Type A", "Gate D") are texts, and their letters are never answer
+letters. A yes/no option ("Yes", "No", "是") counts only standing alone ("No, it is not.", not "no
+doubt"). Texts that label a letter ("B. Siren", "Siren (B)"), stand on an option list's lines or a
+table's rows, or come three or more in one run ("footsteps, siren, thunder and applause") are a listing,
+no answer. A text is rejected like a letter ("not the siren", "rule out a woman singing", "the siren is
+wrong", "more like a siren than thunder"; a rejection before or after a run "the siren or the thunder"
+covers it). Which texts count (`TextReader.read`): after the last answer cue ("answer:", "final answer",
+"I'd say", "I think", "it's", "la respuesta es", "答案", `"answer": `) the statement it opens; else all of
+them, when they affirm one option, provided the output asserts it (some mention in a finished sentence
+that is no question, condition or walk through the options, and a longer output not cut off
+mid-sentence); else what follows the last correction or conclusion; else a first sentence that is the
+text alone. Affirming two options is ``multiple_options``, only rejecting is ``negated_only``; a text
+whose option's letter the output rejects commits to nothing ("It is not C ... like thunder"). After a
+letter reading, a text cued past the letter's statement is the later commitment ("... heavy rain (A).
+Conclusion: hail" credits hail).
+
+Ordinals (`ordinals`): "the third option", "option two", "the 2nd choice", "the last one", "la tercera
+opción", "la troisième", "die dritte Option", "第三个", "3番目" are a mention of that position's letter,
+read like a letter (rejected by "not the first option", checked against the text beside it: "option
+one, i.e. the siren" is a conflict when the siren is option two).
+
+The last commitment wins (`commitment`): a statement naming two options that corrects or concludes
+itself names what follows its last correction or conclusion, when that names one option ("B. Wait, no —
+D.", "A? Hmm. Maybe C... Final: C", "Je dirais A. Non, plutôt C.", "鸟鸣……不对，是狗叫"); "between B
+and C" (entre, zwischen, 在B和C之间) names neither, so an elimination ending in a conclusion credits the
+conclusion ("Not A, not D. Between B and C, the timbre says C."). A conclusion after every mention that
+chooses nothing ("Final answer: it is impossible to tell", "no se puede determinar", "无法确定")
+refuses whatever came before.
+
+Other languages: cues "la respuesta es (la) B", "la réponse est C", "c'est la réponse C", "die Antwort
+ist D", "je choisis", "elijo", "ich wähle"; labels opción/réponse/respuesta; rejections "ni A ni C", "weder
+C noch D, sondern A", "pas A", "A ist falsch", "A n'est pas", "no es la B", "sauf", "statt", "en lugar de";
+Chinese and Japanese as above ("不是A，是C", "答えはBです").
+
+A markdown table (`tables`) whose rows name the options (a letter cell, with or without its text, or a
+text cell) and mark exactly one as the match (✅ ✔ ✓ ☑, or "yes" where the table has no check marks)
+credits that option (``option_text``) when nothing outside its rows names one.
+
+Cost: every pattern is tried once per region or in bounded windows around a mention (negation hints
+are found in one pass, span lookups bisect, only the last few corrections are re-read), so reading is
+linear in the output's length; nothing raises on hostile input (50k characters, nested tags, lone
+surrogates).
 
 Refusal reasons (`NoCredit`): ``no_answer``, ``empty_answer``, ``multiple_options``,
 ``letter_text_conflict``, ``letter_out_of_range`` (a block holding one letter beyond the options),
