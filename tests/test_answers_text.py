@@ -56,6 +56,12 @@ CASES: list[tuple[list[str], str, str | None]] = [
     (SOUNDS, "Let's go through the options. Footsteps would be rhythmic and dull, which", None),
     (SOUNDS, "<think>The sound rises and falls like a siren. But it could also be", None),
     (SOUNDS, "It is not C. There is a rumble, like thunder.", None),  # C rejected, C's text affirmed
+    (SOUNDS, "Among the options, siren fits best, while thunder is too low.", "B"),
+    (SOUNDS, "Footsteps are not present, and neither is applause. Thunder is the answer.", "C"),
+    (SOUNDS, "It could be thunder, but it's actually a siren.", "B"),
+    (SOUNDS, "Footsteps? No. Siren? No. Thunder? Yes.", None),  # questions commit to nothing
+    (SOUNDS, "(B) Thunder", None),
+    (EMOTIONS, "I'd say the emotion is happy, although it could be neutral.", None),
     # 2. ordinals
     (SOUNDS, "the third option", "C"),
     (SOUNDS, "option two, i.e. the siren", "B"),

@@ -8,7 +8,7 @@ import re
 _NEG_TIGHT = (
     r"\b(?:no|rather\s+than|instead\s+of|other\s+than|anything\s+but|except(?:\s+for)?|excluding|"
     r"exclud(?:e|es|ed)|eliminat(?:e|es|ed|ing)|rul(?:e|es|ed|ing)\s+out|unlike|reject(?:s|ed|ing)?|"
-    r"dismiss(?:es|ed|ing)?|discard(?:s|ed|ing)?|cross(?:es|ed|ing)?\s+out|neither|nor|without|than"
+    r"dismiss(?:es|ed|ing)?|discard(?:s|ed|ing)?|cross(?:es|ed|ing)?\s+out|(?:neither|nor)(?:\s+(?:is|was|are|were|do|does|did))?|without|than"
     # Spanish, French, German: ni, weder/noch, sauf, excepto, statt, au lieu de, en vez de, plutôt que
     r"|ni|weder|noch|sauf|excepto|salvo|au(?:ß|ss)er|statt|anstatt|au\s+lieu\s+de|en\s+(?:lugar|vez)\s+de"
     r"|plut[oô]t\s+que|pas|descarto|descartamos|descartar|exclu(?:s|ons)?|[ée]limin(?:e|ons|er)|nunca|jamais|nie)\b"
@@ -64,7 +64,7 @@ _COPULA = (
 _ADVERB = r"(?:\w+ly|also|too|just|so|quite|very|both|all|then|thus|therefore|again)"
 _BAD = (
     r"(?:wrong|incorrect|false|unlikely|implausible|impossible|invalid|inaccurate|mistaken|excluded"
-    r"|eliminated|ruled\s+out|out(?!\s+of)|falsch|ausgeschlossen|unwahrscheinlich|faux|fausse|incorrecte"
+    r"|eliminated|ruled\s+out|out(?!\s+of)|too\s+\w+|falsch|ausgeschlossen|unwahrscheinlich|faux|fausse|incorrecte"
     r"|[ée]limin[ée]e?|exclue?|improbable|incorrect[ao]|err[oó]ne[ao]|descartad[ao]|imposible)"
 )
 _NEG_AFTER = re.compile(

@@ -23,6 +23,12 @@ TEXT_CUE = re.compile(
     r"|\br[ée]ponse(?:\s+(?:correcte|finale))?\s*(?:est|:|serait)|\bantwort\s*(?:ist|lautet|w[äa]re|:))"
     r"|答案|答え|正解|回答"
 )
+# a text followed by its verdict as the answer: "Thunder is the answer", "siren fits best"
+_CHOSEN = re.compile(
+    r"[\s*\"'`)]*(?i:(?:is|seems|sounds)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+likely\s+|correct\s+|right\s+|best\s+)?"
+    r"(?:answer|option|choice|match|correct|right)\b|(?:fits|matches)\s+(?:best|the\s+(?:audio|clip|recording))\b"
+    r"|is\s+the\s+best\b|es\s+la\s+(?:respuesta|opci[oó]n)\s+correcta|est\s+la\s+bonne|ist\s+(?:die\s+)?richtig)"
+)
 _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)|\n")
 # two texts joined as a list: a rejection before the first or after the last covers both
 _LIST_GAP = re.compile(
@@ -150,6 +156,9 @@ class TextReader:
         reading = self._after_cue(texts, layer, lo, hi)
         if reading is not None:
             return reading
+        chosen = [t for t in texts if t[0] not in self.rejected and _CHOSEN.match(text, t[1])]
+        if len({i for _, _, i in chosen}) == 1:  # "Thunder is the answer.", "siren fits best"
+            return self._decide(chosen, layer)
         reading = self._decide(texts, layer)
         if (
             reading is not None
@@ -166,13 +175,13 @@ class TextReader:
                 return ending
         first_end = _sentence_end(text, texts[0][1], hi)
         head = [t for t in texts if t[1] <= first_end]
-        opening = self._decide(head, layer)
-        if (
-            opening is not None
-            and opening.index is not None
-            and len(text[lo:first_end].split()) <= 2 + len(text[head[0][0] : head[-1][1]].split())
+        if (  # the answer alone, first: "Thunder. The siren would be louder ..."
+            len(head) == 1
+            and head[0][0] not in self.rejected
+            and not _TENTATIVE.search(text, lo, first_end)
+            and len(text[lo:first_end].split()) <= 2 + len(text[head[0][0] : head[0][1]].split())
         ):
-            return opening
+            return Reading(head[0][2], layer)
         return reading
 
     def _asserted(self, texts: list[tuple[int, int, int]], index: int, lo: int, hi: int) -> bool:
