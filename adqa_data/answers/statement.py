@@ -74,7 +74,6 @@ class _Region:
         if self.table_rows:
             compared |= {p for p in found if in_spans(p, self.table_rows)}
         self.mentions = sorted((p, letter) for p, letter in found.items() if p not in compared)
-        self.texts = find_texts(text, opts)  # option texts, (start, end, index)
         self.pairs = sorted(
             {
                 (m.start(1), m.group(1).upper(), m.start(2), m.group(2).upper())
@@ -88,6 +87,11 @@ class _Region:
         if compared:
             self.pairs = [q for q in self.pairs if q[0] not in compared and q[2] not in compared]
             self.soft_pairs = [q for q in self.soft_pairs if q[0] not in compared and q[2] not in compared]
+
+    @cached_property
+    def texts(self) -> list[tuple[int, int, int]]:
+        """The option texts in the statement, as (start, end, option index); found when first asked."""
+        return find_texts(self.text, self.opts)
 
     @cached_property
     def _hints(self) -> list[int]:
