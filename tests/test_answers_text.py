@@ -101,6 +101,13 @@ CASES: list[tuple[list[str], str, str | None]] = [
     (SOUNDS, "[//]: # (B)\nHard to say.", None),
     (SOUNDS, TABLE, "B"),
     (SOUNDS, TABLE.replace("| C | Thunder | ❌ |", "| C | Thunder | ✅ |"), None),
+    (SOUNDS, "- A: Footsteps — no\n- B: Siren — yes, clearly\n- C: Thunder — no\n- D: Applause — no", "B"),
+    (SOUNDS, "A) ❌\nB) ✅\nC) ❌\nD) ❌", "B"),
+    (SOUNDS, "A) ❌\nB) ✅\nC) ✅\nD) ❌", None),
+    (SOUNDS, "Eliminating A and D, I'm left with B and C. The pitch glide points to B.", "B"),
+    (SOUNDS, "A is out, D is out. B vs C: B.", "B"),
+    (SOUNDS, "Answer: B\nCorrection: C", "C"),
+    (SOUNDS, "<!-- The answer is B --> Final answer: C", "C"),
     (SOUNDS, f"{T}<answer></answer>", None),
     (SOUNDS, f"{T}<answer>B</answer><answer>C</answer>", None),
 ]

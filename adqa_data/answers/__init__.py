@@ -174,7 +174,9 @@ Chinese and Japanese as above ("不是A，是C", "答えはBです").
 
 A markdown table (`tables`) whose rows name the options (a letter cell, with or without its text, or a
 text cell) and mark exactly one as the match (✅ ✔ ✓ ☑, or "yes" where the table has no check marks)
-credits that option (``option_text``) when nothing outside its rows names one.
+credits that option (``option_text``) when nothing outside its rows names one; so does a list of the
+options whose lines are each marked, one as the match ("- B: Siren — yes", "B) ✅", the others "no"/❌).
+"Between B and C", "left with B and C", "B vs C" compare two options and name neither.
 
 Cost: every pattern is tried once per region or in bounded windows around a mention (negation hints
 are found in one pass, span lookups bisect, only the last few corrections are re-read), so reading is

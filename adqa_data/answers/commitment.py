@@ -19,14 +19,26 @@ RESTART = re.compile(
     r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,\u2014\u2013-])"
     r"|不对|不對|其实|其實|等等|最终|最終|所以|因此|いや|やっぱり|結局|したがって|つまり"
 )
-# "between B and C": a comparison, which names neither (what follows it decides)
+# "between B and C", "left with B and C", "B vs C": a comparison, which names neither (what follows decides)
 _L = f"[{LETTERS}]"
 BETWEEN = re.compile(
-    rf"(?i:\b(?:between|entre|zwischen)\s+(?:(?:options?|choices?|opciones|les\s+options|la|las|les)\s+)?)"
+    rf"(?i:\b(?:between|entre|zwischen|left\s+with|narrow(?:ed|s)?\s+(?:it\s+)?down\s+to)\s+"
+    r"(?:(?:options?|choices?|opciones|les\s+options|la|las|les)\s+)?)"
     rf"[(\[]?({_L})[)\]]?\s*(?i:and|y|et|und|&|or|o|ou|oder)\s*(?i:(?:option|choice)\s+)?[(\[]?({_L})[)\]]?(?![\w])"
     rf"|在?[(\[]?({_L})[)\]]?\s*(?:和|与|與|跟)\s*[(\[]?({_L})[)\]]?\s*(?:之间|之間)"
+    rf"|(?<![\w])[(\[]?({_L})[)\]]?\s+(?i:vs\.?|versus)\s+[(\[]?({_L})[)\]]?(?![\w])"
 )
-BETWEEN_KEYS = ("etween", "ntre", "wischen", "之间", "之間")  # substrings: a cheap look before `BETWEEN`
+BETWEEN_KEYS = (
+    "etween",
+    "ntre",
+    "wischen",
+    "之间",
+    "之間",
+    "left with",
+    "down to",
+    "vs",
+    "versus",
+)  # substrings: a cheap look before `BETWEEN`
 # a conclusion that commits to no option
 UNDECIDED = re.compile(
     r"(?i:\b(?:impossible|not\s+possible|hard|difficult)\s+to\s+(?:tell|determine|say|know|decide|choose)"

@@ -37,7 +37,7 @@ _CUE = (
     rf"(?:{_words('answer', 'choice', 'option')}s?\b[\"']?\s*(?i:is|was|:|=|would\s+be|should\s+be|must\s+be"
     rf"|will\s+be)\s*:?|{_words('respuesta', 'réponse', 'reponse', 'antwort', 'lösung')}"
     r"(?i:\s+(?:correcta|final|correcte|finale|richtige))?\b[\"']?\s*(?i:es|est|ist|lautet|serait|ser[ií]a|w[äa]re|:|=)"
-    rf"\s*:?|{_words('conclusion', 'verdict')}\**\s*:|{_GO_WITH_AND_CO}\b)"
+    rf"\s*:?|{_words('conclusion', 'verdict', 'correction')}\**\s*:|{_GO_WITH_AND_CO}\b)"
 )
 _CUE_RE = re.compile(_CUE)
 _ARTICLE = r"(?i:(?:la|el|le|die|der)\s+|l')?"  # "la respuesta es la B", "c'est la réponse C"

@@ -11,7 +11,7 @@ from .normalise import _BLOCK, _UNCLOSED, ANY_TAG, THINK_CLOSE, THINK_OPEN, norm
 from .option_reading import TextReader
 from .option_text import _match_text, _Options, _options
 from .statement import _Region
-from .tables import read_table
+from .tables import read_marked_list, read_table
 from .verdict import LETTERS, Layer, NoCredit, ParsedAnswer, Reading
 
 _WORDCHAR = re.compile(r"[^\W_]")
@@ -101,6 +101,11 @@ def _with_texts(region: _Region, reading: Reading | None, end: int | None = None
         table = read_table(region.text, region.opts)
         if table is not None:
             return Reading(table, Layer.OPTION_TEXT)
+    if reading is None and region.listing():  # a list of the options, one line marked yes or ✅
+        heads = [(p, region.letter_at(p) or "", *line) for p, line in region.listing_spans()]
+        marked = read_marked_list(region.masked, heads)
+        if marked is not None:
+            return Reading(marked, Layer.OPTION_TEXT)
     if reading is None or reading.index is None and reading.reason == NoCredit.NEGATED_ONLY:
         by_text = texts.read(Layer.OPTION_TEXT)
         if by_text is not None and by_text.index is not None and reading is not None:

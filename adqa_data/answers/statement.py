@@ -65,7 +65,7 @@ class _Region:
                 self.starts[end - 1] = start
         # "between B and C" compares two options and names neither
         compared = (
-            {m.start(g) for m in BETWEEN.finditer(masked) for g in range(1, 5) if m.start(g) >= 0}
+            {m.start(g) for m in BETWEEN.finditer(masked) for g in range(1, 7) if m.start(g) >= 0}
             if any(key in masked for key in BETWEEN_KEYS)
             else set()
         )
@@ -206,14 +206,18 @@ class _Region:
         out.update(m.start(1) for m in _BULLET_HEAD.finditer(self.masked))
         return out & letters
 
-    def listing_lines(self) -> list[tuple[int, int]]:
-        """The lines, as [start, end), headed by a letter of an option list (`listing`)."""
+    def listing_spans(self) -> list[tuple[int, tuple[int, int]]]:
+        """Per letter heading a line of an option list (`listing`), its position and its line [start, end)."""
         out = []
         for p in sorted(self.listing()):
             start = self.masked.rfind("\n", 0, p) + 1
             end = self.masked.find("\n", p)
-            out.append((start, len(self.masked) if end < 0 else end))
+            out.append((p, (start, len(self.masked) if end < 0 else end)))
         return out
+
+    def listing_lines(self) -> list[tuple[int, int]]:
+        """The lines, as [start, end), headed by a letter of an option list (`listing`)."""
+        return [line for _, line in self.listing_spans()]
 
     @cached_property
     def answer_letters(self) -> list[int]:

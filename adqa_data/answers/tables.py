@@ -1,4 +1,4 @@
-"""A markdown table of the options with exactly one row marked as the match ("| B | Siren | ✅ |"): that
+"""A markdown table (or a list) of the options with exactly one row marked as the match ("| B | Siren | ✅ |"): that
 row's option is the answer. A row names its option by a letter cell ("B", "(B)", "Option B") or by a
 cell that is the option's whole text; a row is marked by a cell that is a check mark (✅ ✔ ✓ ☑) or a
 "yes" (and its Spanish, French, German, Chinese and Japanese forms)."""
@@ -53,3 +53,22 @@ def read_table(text: str, opts: _Options) -> int | None:
     marked = {_row_option(row, opts) for row in rows if any(mark.fullmatch(c) for c in row[1:])}
     marked.discard(None)  # a header row ("| Option | Match |") names no option
     return marked.pop() if len(marked) == 1 else None
+
+
+# an option list's line marked as the match ("- B: Siren — yes", "B) ✅") or as no match ("- A: ... — no")
+_LINE_YES = re.compile(rf"[{_CHECK}]|(?:[\u2013\u2014:\-]|\*\*)\s*(?:\*\*)?\s*(?i:yes|match(?:es)?)\b")
+_LINE_NO = re.compile(r"[\u274c\u2717\u2718\u2716]|(?:[\u2013\u2014:\-]|\*\*)\s*(?:\*\*)?\s*(?i:no)\b")
+
+
+def read_marked_list(text: str, heads: list[tuple[int, str, int, int]]) -> int | None:
+    """The option of the one line marked as the match in a list of option lines, each marked yes or no
+    (`heads`: per line, its letter's position, the letter, and the line as [start, end))."""
+    yes, marked = set(), 0
+    for pos, letter, _, end in heads:
+        line = text[pos + 1 : end]
+        if _LINE_YES.search(line):
+            yes.add(LETTERS.index(letter))
+            marked += 1
+        elif _LINE_NO.search(line):
+            marked += 1
+    return yes.pop() if len(yes) == 1 and marked >= 2 else None
