@@ -59,6 +59,11 @@ CASES: list[tuple[list[str], str, str | None]] = [
     (SOUNDS, "Among the options, siren fits best, while thunder is too low.", "B"),
     (SOUNDS, "Footsteps are not present, and neither is applause. Thunder is the answer.", "C"),
     (SOUNDS, "It could be thunder, but it's actually a siren.", "B"),
+    (
+        SOUNDS,
+        "* **Siren:** no wail.\n* **Thunder:** a low rumble.\n\n**Conclusion.** The sound is thunder.",
+        "C",
+    ),
     (SOUNDS, "Footsteps? No. Siren? No. Thunder? Yes.", None),  # questions commit to nothing
     (SOUNDS, "(B) Thunder", None),
     (EMOTIONS, "I'd say the emotion is happy, although it could be neutral.", None),
