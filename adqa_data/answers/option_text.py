@@ -141,7 +141,18 @@ def _match_text(s: str, keys: Sequence[frozenset[str]]) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _text_after(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+def whole_text(s: str, opts: _Options) -> int | None:
+    """The one option whose whole text `s` is: by its normalised forms, else as the finder reads texts
+    (plural, numbers as words: "sirens", "two taps" for "2 taps"), so letter/text agreement and the
+    texts read as answers use one matching."""
+    hit = _match_text(s, opts.keys)
+    if hit is not None or opts.finder is None:
+        return hit
+    m = opts.finder.fullmatch(s.strip(" \t\n.,;:!?\"'`*"))
+    return None if m is None else opts.owner[int(m.lastgroup[1:])]
+
+
+def _text_after(text: str, pos: int, opts: _Options) -> int | None:
     """The option whose whole text follows the letter at `pos` ("D, the trumpet", "C. dog barking",
     "B (cat)", "C, i.e. cat"), up to a punctuation mark: the longest match over the next few."""
     start = _GAP_AFTER.match(text, pos + 1).end()
@@ -149,11 +160,11 @@ def _text_after(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | No
     ends = [m.start() for m in islice(_SPAN_END.finditer(window), 4)]
     if len(window) <= _SPAN_MAX:
         ends.append(len(window))
-    hits = [hit for hit in (_match_text(window[:end], keys) for end in ends if end > 0) if hit is not None]
+    hits = [hit for hit in (whole_text(window[:end], opts) for end in ends if end > 0) if hit is not None]
     return hits[-1] if hits else None
 
 
-def _text_before(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+def _text_before(text: str, pos: int, opts: _Options) -> int | None:
     """The option whose whole text stands before the bracketed letter at `pos` ("the trumpet (D)"),
     from the last punctuation mark or answer cue."""
     head = text[max(0, pos - _SPAN_MAX - 8) : pos].rstrip(" *")
@@ -167,13 +178,13 @@ def _text_before(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | N
     starts = [0] + [m.end() for m in _SPACES.finditer(phrase)][-_SUFFIX_WORDS:]
     for start in starts:  # the whole phrase, then its shorter endings: "the tone is angry (B)" names angry
         if phrase[start:].strip():
-            hit = _match_text(phrase[start:], keys)
+            hit = whole_text(phrase[start:], opts)
             if hit is not None:
                 return hit
     return None
 
 
-def _text_beside(text: str, pos: int, keys: Sequence[frozenset[str]]) -> int | None:
+def _text_beside(text: str, pos: int, opts: _Options) -> int | None:
     """The option whose whole text stands beside the letter at `pos`, after it or before it."""
-    after = _text_after(text, pos, keys)
-    return after if after is not None else _text_before(text, pos, keys)
+    after = _text_after(text, pos, opts)
+    return after if after is not None else _text_before(text, pos, opts)

@@ -50,7 +50,7 @@ class _Region:
                 pos = m.start(1)
                 if pos not in found and (
                     not _named_by_letter(masked, pos)
-                    or _text_after(text, pos, opts.keys) is not None  # a label: "... B. cat meowing"
+                    or _text_after(text, pos, opts) is not None  # a label: "... B. cat meowing"
                 ):
                     found[pos] = m.group(1)
         for m in pats.initial.finditer(masked):
@@ -107,10 +107,7 @@ class _Region:
 
     def _rejected_after(self, pos: int) -> bool:
         # "D: not a dog" may be option D's own text, which is no verdict on D
-        return (
-            bool(_NEG_AFTER.match(self.masked, pos + 1))
-            and _text_after(self.text, pos, self.opts.keys) is None
-        )
+        return bool(_NEG_AFTER.match(self.masked, pos + 1)) and _text_after(self.text, pos, self.opts) is None
 
     def negated(self, lo: int, hi: int) -> set[int]:
         """Positions in [lo, hi) of rejected letters; a rejection before the first or after the last
@@ -175,7 +172,7 @@ class _Region:
         index = LETTERS.index(letter)
         for p, other in mentions:
             if other == letter and p not in negated:
-                beside = _text_beside(self.text, p, self.opts.keys)
+                beside = _text_beside(self.text, p, self.opts)
                 if beside is not None and beside != index:
                     return Reading(None, reason=NoCredit.LETTER_TEXT_CONFLICT)
         return Reading(index, layer)

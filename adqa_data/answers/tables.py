@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .option_text import _match_text, _Options
+from .option_text import _Options, whole_text
 from .verdict import LETTERS
 
 _ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
@@ -30,7 +30,7 @@ def _row_option(cells: list[str], opts: _Options) -> int | None:
     n = len(opts.keys)
     options = set()
     for cell in cells:
-        by_text = _match_text(cell, opts.keys) if cell.strip() else None
+        by_text = whole_text(cell, opts) if cell.strip() else None
         if by_text is not None:
             options.add(by_text)
             continue
@@ -38,7 +38,7 @@ def _row_option(cells: list[str], opts: _Options) -> int | None:
         if letter and letter.group(1) in LETTERS[:n]:
             index = LETTERS.index(letter.group(1))
             rest = letter.group(2)
-            if rest and _match_text(rest, opts.keys) not in (None, index):
+            if rest and whole_text(rest, opts) not in (None, index):
                 return None  # a letter beside another option's text
             options.add(index)
     return options.pop() if len(options) == 1 else None
