@@ -52,7 +52,9 @@ CASES: list[tuple[list[str], str, str | None]] = [
     (SOUNDS, "not the siren", None),
     (SOUNDS, "The siren or the thunder.", None),
     (SOUNDS, "B, the thunder", None),
-    (SOUNDS, "The answer is C, sirens.", None),  # letter/text agreement reads texts as the finder does
+    (SOUNDS, "The answer is C, sirens.", None),
+    (SOUNDS, f"{T}<answer>B - it's thunder</answer>", None),
+    (SOUNDS, "The answer is B, it is a siren.", "B"),  # letter/text agreement reads texts as the finder does
     (["1 tap", "2 taps", "3 taps", "4 taps"], "I pick C (two taps)", None),
     (["1 tap", "2 taps", "3 taps", "4 taps"], "I pick B (two taps)", "B"),
     (SOUNDS, "Footsteps, siren, thunder, applause.", None),

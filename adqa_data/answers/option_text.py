@@ -18,7 +18,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 _NON_WORD = re.compile(r"[\W_]+")
 # the text beside a letter: after it ("D, the trumpet", "C. dog", "B (cat)"), or before a bracketed one
 _GAP_AFTER = re.compile(
-    r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely)[\s,:]*)?"
+    r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely|it's|it\s+is)[\s,:]*)?"
 )
 _SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
