@@ -61,6 +61,12 @@ CASES: list[tuple[list[str], str, str | None]] = [
     (SOUNDS, "Let's go through the options. Footsteps would be rhythmic and dull, which", None),
     (SOUNDS, "<think>The sound rises and falls like a siren. But it could also be", None),
     (SOUNDS, "It is not C. There is a rumble, like thunder.", None),  # C rejected, C's text affirmed
+    (SOUNDS, "B or the thunder", None),  # a letter and a text hedged
+    (SOUNDS, "The first or the second option.", None),
+    (SOUNDS, "The answer is B.\n\nWait, maybe C. Hmm, I'm not sure between B and C.", None),
+    (SOUNDS, "Entweder B oder C.", None),
+    (SOUNDS, "Soit B, soit C.", None),
+    (YES_NO, "No, I don't hear any dog.", "B"),
     (SOUNDS, "Among the options, siren fits best, while thunder is too low.", "B"),
     (SOUNDS, "Footsteps are not present, and neither is applause. Thunder is the answer.", "C"),
     (SOUNDS, "It could be thunder, but it's actually a siren.", "B"),

@@ -44,6 +44,7 @@ UNDECIDED = re.compile(
     r"(?i:\b(?:impossible|not\s+possible|hard|difficult)\s+to\s+(?:tell|determine|say|know|decide|choose)"
     r"|\b(?:cannot|can\s*not|can't|unable\s+to|could\s+not|couldn't)\s+(?:be\s+)?(?:reliably\s+|confidently\s+)?"
     r"(?:tell|determined?|decide|say|identif(?:y|ied)|distinguish)"
+    r"|\b(?:not\s+sure|unsure|undecided|torn)\s+(?:between|whether|which)\b"
     r"|\bnone\s+of\s+the\s+(?:options|choices|above|answers)|\bnot\s+enough\s+information"
     r"|\binsufficient\s+(?:information|evidence)|\bno\s+(?:clear|definitive|single)\s+answer|\binconclusive"
     r"|\bimposible\s+(?:de\s+)?(?:saber|determinar|decir)|\bno\s+(?:se\s+)?(?:puede|es\s+posible)\s+(?:determinar|saber|decir)"

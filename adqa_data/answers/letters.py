@@ -145,7 +145,7 @@ def _patterns(num_choices: int) -> _Patterns:
     initial = re.compile(rf"{initial_class}{_AFTER_NON_ALNUM}{_INITIAL_LETTER_NEXT}")
     cjk = re.compile(rf"{letter}(?:(?<=[{_CJK}].){_NEXT_NOT_ALNUM}|{_AFTER_NON_ALNUM}(?=[{_CJK}]))")
     conj = (
-        r"(?:(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as)\b"
+        r"(?:(?i:or|and|nor|vs\.?|but\s+also|as\s+well\s+as|oder|und|ou|et|soit|o|y)\b"
         r"|\u548c|\u6216\u8005?|\u6216\u662f|\u4e0e|\u8207|\u53ca|\u8fd8\u662f|\u9084\u662f)"  # 和 或(者) 或是 与 及 还是
     )
     # a comma, "or", "A, or B" (the Oxford comma), 和/或/还是; plain spaces ("A B C D"), not "B (C is ..."

@@ -44,6 +44,11 @@ _TENTATIVE = re.compile(
     r"|如果|可能|吗|嗎|でしょうか|かもしれ"
 )
 _TRUNCATED_END = re.compile(r"[\s\S]*[^\s.!?。！？)\]\"'*`」』>}$|](\s*)\Z")
+_LETTER_OR = r"(?:\s*,\s*|\s*/\s*|\s+(?i:or|oder|ou|o)\s+|\s*或\s*)"
+_LETTER_OR_BEFORE = re.compile(rf"(?<![\w'])[(\[]?[A-HJ][)\]]?{_LETTER_OR}(?i:(?:the|an?)\s+)?\Z")
+_OR_LETTER_AFTER = re.compile(
+    rf"{_LETTER_OR}(?i:option\s+)?[(\[]?[A-HJ][)\]]?(?![\w'])"
+)  # "I" is the pronoun
 _ARTICLE_BEFORE = re.compile(r"(?<![^\W_])(?i:the|an?)\s+\Z")
 
 
@@ -57,6 +62,7 @@ class TextReader:
 
     def __init__(self, region: _Region) -> None:
         self.region = region
+        self.hedged: set[int] = set()
         text, masked = region.text, region.masked
         labelled: set[int] = set()
         for p, _ in region.mentions:  # "B. Siren", "B (Siren)": the text after a letter is its label
@@ -78,6 +84,8 @@ class TextReader:
                 _CLAUSE_START.search(text, max(0, start - 40), start) and _CLAUSE_END.match(text, end)
             ):
                 continue  # "no doubt", "yes and no": a yes/no option is an answer only standing alone
+            if _LETTER_OR_BEFORE.search(text, max(0, start - 12), start) or _OR_LETTER_AFTER.match(text, end):
+                self.hedged.add(start)  # "B or the thunder": a letter and a text, two options
             texts.append((start, end, index))
         self.runs = self._runs(texts, masked)
         # three or more options in one run ("footsteps, siren, thunder and applause") list the options
@@ -116,7 +124,7 @@ class TextReader:
             return None
         rejected = {i for s, _, i in texts if s in self.rejected}
         affirmed = {i for s, _, i in texts if s not in self.rejected} - rejected
-        if len(affirmed) == 1:
+        if len(affirmed) == 1 and not any(t[0] in self.hedged for t in texts):
             return Reading(affirmed.pop(), layer)
         if not affirmed:
             return Reading(None, reason=NoCredit.NEGATED_ONLY)
@@ -177,7 +185,7 @@ class TextReader:
         head = [t for t in texts if t[1] <= first_end]
         if (  # the answer alone, first: "Thunder. The siren would be louder ..."
             len(head) == 1
-            and head[0][0] not in self.rejected
+            and head[0][0] not in self.rejected | self.hedged
             and not _TENTATIVE.search(text, lo, first_end)
             and len(text[lo:first_end].split()) <= 2 + len(text[head[0][0] : head[0][1]].split())
         ):

@@ -42,6 +42,8 @@ _PATTERNS = [
     # "3番目", "三番目"
     rf"(?:{_group(list(_ZH), 'k')}|{_group([str(i) for i in range(1, 7)], 'l')})\s*番目",
 ]
+# an English ordinal hedged with the next one, its noun shared: "the first or the second option"
+_HEDGED_FIRST = re.compile(rf"(?i:\b({'|'.join(_EN + _EN_NUM)}|last)\s+(?:or|and)\s+)\Z")
 ORDINAL = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
 
 
@@ -64,4 +66,12 @@ def find_ordinals(text: str, num_choices: int) -> list[tuple[int, int, int]]:
         index = num_choices - 1 if name.startswith("last") else int(name[1:])
         if 0 <= index < num_choices:
             out.append((m.start(), m.end(), index))
-    return out
+        other = _HEDGED_FIRST.search(text, max(0, m.start() - 30), m.start())
+        if other:  # "the first or the second option": the first is an ordinal too
+            word = other.group(1).lower()
+            index = (
+                num_choices - 1 if word == "last" else _EN.index(word) if word in _EN else _EN_NUM.index(word)
+            )
+            if 0 <= index < num_choices:
+                out.append((other.start(1), other.end(1), index))
+    return sorted(out)

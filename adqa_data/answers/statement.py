@@ -250,6 +250,9 @@ class _Region:
         later = self.negated(end, len(masked))
         if any(p in later for p, other in self.mentions if p >= end and other == letter):
             return None
+        restart = RESTART.search(masked, end)
+        if restart and any(other != letter for p, other in self.mentions if p >= restart.end()):
+            return None  # "The answer is B.\n\nWait, maybe C.": a correction after the answer
         return reading
 
     def last_statement(self) -> tuple[int, int] | None:
