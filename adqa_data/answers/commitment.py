@@ -17,7 +17,7 @@ RESTART = re.compile(
     r"|espera|en\s+realidad|mejor|finalmente|por\s+lo\s+tanto|as[ií]\s+que|entonces"
     r"|en\s+fait|finalement|donc|en\s+conclusion"
     r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,\u2014\u2013-])"
-    r"|(?i:\bzusammenfassend|\ben\s+r[ée]sum[ée]|\ben\s+resumen)|总之|綜上|综上|まとめ|不对|不對|其实|其實|等等|最终|最終|所以|因此|いや|やっぱり|結局|したがって|つまり"
+    r"|(?i:\bzusammenfassend|\ben\s+r[ée]sum[ée]|\ben\s+resumen)|总之|綜上|综上|まとめ|不对|不對|其实|其實|等等|最终|最終|所以|因此|いや|やっぱり|やはり|結局|したがって|つまり"
 )
 # "between B and C", "left with B and C", "B vs C": a comparison, which names neither (what follows decides)
 _L = f"[{LETTERS}]"

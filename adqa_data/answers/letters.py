@@ -89,7 +89,7 @@ _INITIAL_LETTER_NEXT = rf"(?=\s*[,;:(\u2013\u2014]|\s+-\s|\s+(?:{_VERBS})(?![\w'
 # a line headed by an option's letter, as in a list of the options; an "Answer" heading line
 _LIST_LINE = re.compile(
     rf"^[ \t>*#_\-\u2022\d.)]*(?:(?i:option|choice)\s+([{LETTERS}])\s+(?i:is|would|could|might)\b"
-    rf"|(?:(?i:option|choice)\s+)?[(\[]?([{LETTERS}])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
+    rf"|(?:(?i:option|choice)\s+|\u9009\u9879|\u9078\u9805|\u9078\u629e\u80a2)?[(\[]?([{LETTERS}])\s*(?:[.:)\]]|[\u2013\u2014-]\s))",
     re.MULTILINE,
 )
 # a bullet or a bold heading led by an option's letter ("* Option B (Siren): ...", "- B: ...", "**Option B:**"):

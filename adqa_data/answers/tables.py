@@ -56,8 +56,12 @@ def read_table(text: str, opts: _Options) -> int | None:
 
 
 # an option list's line marked as the match ("- B: Siren — yes", "B) ✅") or as no match ("- A: ... — no")
-_LINE_YES = re.compile(rf"[{_CHECK}]|(?:[\u2013\u2014:\-]|\*\*)\s*(?:\*\*)?\s*(?i:yes|match(?:es)?)\b")
-_LINE_NO = re.compile(r"[\u274c\u2717\u2718\u2716]|(?:[\u2013\u2014:\-]|\*\*)\s*(?:\*\*)?\s*(?i:no)\b")
+_LINE_YES = re.compile(
+    rf"[{_CHECK}\u25cb\u3007]|(?:[\u2013\u2014:\-]|\*\*)\s*(?:\*\*)?\s*(?:(?i:yes|match(?:es)?)\b|符合|正确|正確|一致|該当)"
+)
+_LINE_NO = re.compile(
+    r"[\u274c\u2717\u2718\u2716\u00d7]|(?:[\u2013\u2014:\-]|\*\*)\s*(?:\*\*)?\s*(?:(?i:no)\b|不符|不对|不對|不正确|不一致|該当しない|違う)"
+)
 
 
 def read_marked_list(text: str, heads: list[tuple[int, str, int, int]]) -> int | None:
@@ -66,9 +70,9 @@ def read_marked_list(text: str, heads: list[tuple[int, str, int, int]]) -> int |
     yes, marked = set(), 0
     for pos, letter, _, end in heads:
         line = text[pos + 1 : end]
-        if _LINE_YES.search(line):
-            yes.add(LETTERS.index(letter))
+        if _LINE_NO.search(line):  # first: "不符合" holds "符合"
             marked += 1
-        elif _LINE_NO.search(line):
+        elif _LINE_YES.search(line):
+            yes.add(LETTERS.index(letter))
             marked += 1
     return yes.pop() if len(yes) == 1 and marked >= 2 else None
