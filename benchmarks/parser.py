@@ -24,7 +24,7 @@ LETTERS = "ABCD"
 REASONS = [
     "The clip has a sharp, repeated bark at the start.",
     "I hear a soft, high-pitched meow twice.",
-    "There is a loud honk, like a car horn, around the middle.",
+    "There is a loud honk, like a horn, around the middle.",
     "Chirps and trills run through the whole clip, typical of birds.",
 ]
 

@@ -15,6 +15,7 @@ CHOICES = ["dog barking", "cat meowing", "bird singing", "car horn"]
 T = "<think>The clip has a high-pitched repeated call.</think>"
 
 S, AT, AL, TH, LL = Layer.STRICT, Layer.ANSWER_TEXT, Layer.ANSWER_LETTER, Layer.AFTER_THINK, Layer.LAST_LETTER
+OT = Layer.OPTION_TEXT
 MULTI, EMPTY, NONE = NoCredit.MULTIPLE_OPTIONS, NoCredit.EMPTY_ANSWER, NoCredit.NO_ANSWER
 CONFLICT, NEG, OOR = NoCredit.LETTER_TEXT_CONFLICT, NoCredit.NEGATED_ONLY, NoCredit.OUT_OF_RANGE
 UNPARSEABLE = NoCredit.UNPARSEABLE
@@ -87,14 +88,18 @@ CASES: list[Case] = [
     (f"{T}<answer>C dog barking</answer>", None, CONFLICT),
     (f"{T}<answer>E</answer>", None, OOR),
     (f"{T}<answer>E. a cat</answer>", None, OOR),
-    (f"{T}<answer>The sound is a dog barking</answer>", None, UNPARSEABLE),  # no substrings
+    (
+        f"{T}<answer>The sound is a dog barking</answer>",
+        0,
+        AT,
+    ),  # one option's full text (issue 19; was UNPARSEABLE)
     (f"{T}<answer>dog barking cat meowing bird singing car horn</answer>", None, UNPARSEABLE),
     (f"{T}<answer>ABCD</answer>", None, UNPARSEABLE),
     (f"{T}<answer>I don't know</answer><answer>B</answer>", None, UNPARSEABLE),
     # no answer at all: capitals that are not answers
     ("", None, NONE),
     ("A cat meows loudly.", None, NONE),
-    (f"{T}The answer is a cat meowing", None, NONE),
+    (f"{T}The answer is a cat meowing", 1, OT),  # a text after a cue (issue 19; was NONE)
     ("Take vitamin E.", None, NONE),  # out of range for four options
     ("It was recorded at 9 A.M. in a park", None, NONE),
     ("Vitamin C is good for you.", None, NONE),  # a capital after a noun, even before a verb
@@ -156,7 +161,7 @@ CASES: list[Case] = [
     (f"{T}A is a dog and C is a bird.", None, MULTI),
     ("Either B or A would fit.", None, MULTI),
     (f"{T}A dog barks.", None, NONE),
-    ("A man speaks over a car horn.", None, NONE),
+    ("A man speaks over a car horn.", 3, OT),  # one option's full text in a caption (issue 19; was NONE)
     ("A given recording can hold many sounds.", None, NONE),  # "given": not in the verb list
     ("I, for one, hear a bird.", None, NONE),  # "I," is the pronoun
     # a letter with its reason inside the block, closed or truncated
@@ -180,7 +185,7 @@ CASES: list[Case] = [
     (f"{T}the answer is d.", 3, TH),
     ("The answer is a", 0, LL),
     (f"{T}I choose b, since it meows.", 1, TH),
-    ("the answer is a dog barking", None, NONE),  # the article, not the letter
+    ("the answer is a dog barking", 0, OT),  # the article, not the letter: the text (issue 19; was NONE)
     (f"{T}the answer is (a) or (c)", None, MULTI),
     (f"{T}answer: b or c", None, MULTI),
     ("i think a dog barks", None, NONE),
@@ -240,8 +245,8 @@ ROOM_CASES: list[Case] = [
     ("I pick D (Room A).", None, CONFLICT),
     (f"{T}Room A, so the answer is B.", 1, TH),
     ("The answer is B, Room A, not Room C.", 1, LL),
-    ("Room C", None, NONE),  # a bare option text is not the letter C
-    (f"{T}The speaker is in Room C.", None, NONE),
+    ("Room C", 0, OT),  # a bare option text is that option, not the letter C (issue 19; was NONE)
+    (f"{T}The speaker is in Room C.", 0, OT),  # option A's text, not the letter C (issue 19; was NONE)
     (f"{T}<answer>Room A or Room B</answer>", None, UNPARSEABLE),
 ]
 
@@ -322,7 +327,7 @@ CAPTION_CASES: list[Case] = [
     (f"{T}<answer>A woman singing</answer>", 1, AT),
     (f"{T}<answer>A. A woman singing</answer>", None, CONFLICT),
     ("The answer is B: A woman singing.", 1, LL),
-    ("A woman singing.", None, NONE),  # an option's text outside a block names no letter
+    ("A woman singing.", 1, OT),  # an option's text outside a block is that option (issue 19; was NONE)
     ("A, a man speaking.", 0, LL),
 ]
 
@@ -347,7 +352,7 @@ YES_NO_CASES: list[Case] = [
     ("No, the answer is A.", 0, LL),
     (f"{T}<answer>No</answer>", 1, AT),
     ("A (Yes), not B (No)", 0, LL),
-    ("No.", None, NONE),
+    ("No.", 1, OT),  # the option's text (issue 19; was NONE)
     (f"{T}<answer>C</answer>", None, OOR),
 ]
 

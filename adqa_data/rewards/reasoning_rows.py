@@ -4,7 +4,7 @@ The anchoring reward measures how much a response's *reasoning* attends to the a
 MiMo-Audio report's CON / AR / ENT). Scoring every completion token would also score the `<answer>`
 tags, the letter and the end-of-sequence token: rows that say nothing about whether the reasoning
 listened, and that a policy could lean on instead of reasoning. The rows are found in the decoded text
-with the tag patterns of `answers.py` (the one definition of the tags), in this order:
+with the tag patterns of `answers` (the one definition of the tags), in this order:
 
 1. ``think``          the output has a think tag: the content of every `<think>…</think>` block (all
                       of them, so reasoning split over two blocks is measured whole and a short first

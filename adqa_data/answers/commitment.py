@@ -1,0 +1,55 @@
+"""Where an output commits, and where it takes a commitment back: corrections and conclusions that start
+the last statement ("Wait, no", "Final:", "Non, plutôt"), comparisons that name two options without
+choosing ("between B and C"), and conclusions that choose none ("impossible to tell"). English, Spanish,
+French, German, Chinese and Japanese."""
+
+from __future__ import annotations
+
+import re
+
+from .verdict import LETTERS
+
+# a correction or conclusion: when a statement names two options, the part from the last of these on is
+# the one that counts ("B. Wait, no — D.", "A? Hmm. Maybe C... Final: C", "Je dirais A. Non, plutôt C.")
+RESTART = re.compile(
+    r"(?i:\b(?:wait|actually|hmm+|on\s+second\s+thought|correction|scratch\s+that|final(?:ly)?"
+    r"|instead|so|thus|therefore|hence|(?:in\s+)?conclusion|(?:in\s+)?summary|to\s+sum\s+up|overall|in\s+the\s+end|after\s+all"
+    r"|espera|en\s+realidad|mejor|finalmente|por\s+lo\s+tanto|as[ií]\s+que|entonces"
+    r"|en\s+fait|finalement|donc|en\s+conclusion"
+    r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,\u2014\u2013-])"
+    r"|(?i:\bzusammenfassend|\ben\s+r[ée]sum[ée]|\ben\s+resumen)|总之|綜上|综上|まとめ|不对|不對|其实|其實|等等|最终|最終|所以|因此|いや|やっぱり|やはり|結局|したがって|つまり"
+)
+# "between B and C", "left with B and C", "B vs C": a comparison, which names neither (what follows decides)
+_L = f"[{LETTERS}]"
+BETWEEN = re.compile(
+    rf"(?i:\b(?:between|entre|zwischen|left\s+with|narrow(?:ed|s)?\s+(?:it\s+)?down\s+to)\s+"
+    r"(?:(?:options?|choices?|opciones|les\s+options|la|las|les)\s+)?)"
+    rf"[(\[]?({_L})[)\]]?\s*(?i:and|y|et|und|&|or|o|ou|oder)\s*(?i:(?:option|choice)\s+)?[(\[]?({_L})[)\]]?(?![\w])"
+    rf"|在?[(\[]?({_L})[)\]]?\s*(?:和|与|與|跟)\s*[(\[]?({_L})[)\]]?\s*(?:之间|之間)"
+    rf"|(?<![\w])[(\[]?({_L})[)\]]?\s+(?i:vs\.?|versus)\s+[(\[]?({_L})[)\]]?(?![\w])"
+)
+BETWEEN_KEYS = (
+    "etween",
+    "ntre",
+    "wischen",
+    "之间",
+    "之間",
+    "left with",
+    "down to",
+    "vs",
+    "versus",
+)  # substrings: a cheap look before `BETWEEN`
+# a conclusion that commits to no option
+UNDECIDED = re.compile(
+    r"(?i:\b(?:impossible|not\s+possible|hard|difficult)\s+to\s+(?:tell|determine|say|know|decide|choose)"
+    r"|\b(?:cannot|can\s*not|can't|unable\s+to|could\s+not|couldn't)\s+(?:be\s+)?(?:reliably\s+|confidently\s+)?"
+    r"(?:tell|determined?|decide|say|identif(?:y|ied)|distinguish)"
+    r"|\b(?:not\s+sure|unsure|undecided|torn)\s+(?:between|whether|which)\b"
+    r"|\bnone\s+of\s+the\s+(?:options|choices|above|answers)|\bnot\s+enough\s+information"
+    r"|\binsufficient\s+(?:information|evidence)|\bno\s+(?:clear|definitive|single)\s+answer|\binconclusive"
+    r"|\bimposible\s+(?:de\s+)?(?:saber|determinar|decir)|\bno\s+(?:se\s+)?(?:puede|es\s+posible)\s+(?:determinar|saber|decir)"
+    r"|\bimpossible\s+de\s+(?:dire|d[ée]terminer|savoir|trancher)|\bne\s+peut\s+pas\s+[êe]tre\s+d[ée]termin"
+    r"|\bnicht\s+(?:eindeutig\s+|sicher\s+)?(?:zu\s+)?(?:bestimmen|sagen|entscheiden|erkennen)|\bunm[öo]glich\s+zu)"
+    r"|无法(?:确定|判断|判定|区分)|無法(?:確定|判斷)|不能确定|难以(?:判断|确定)|判断できません|特定できません"
+    r"|判別できません|(?:分|わ)かりません"
+)
