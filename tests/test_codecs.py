@@ -357,6 +357,18 @@ def test_log_mel_matches_an_independent_reference():
     np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=1e-4)
 
 
+def test_log_mel_equals_real_torchaudio():
+    """Upstream's `wav2mel` with the released front end, computed by real torchaudio in a side
+    environment (tests/fixtures/torchaudio/README.md), against ours on the same 24 kHz clip."""
+    from pathlib import Path
+
+    z = np.load(Path(__file__).parent / "fixtures" / "torchaudio" / "torchaudio.npz")
+    want = z["mel/log_mel"]
+    got = LogMel()(z["44100/output"]).numpy()
+    assert got.shape == want.shape == (mel_frames(len(z["44100/output"])), 128)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
 def test_mimo_segmenting_and_group_padding_rules():
     assert segment_lengths(6000) == [6000]
     assert segment_lengths(7001) == [6000, 1001]

@@ -1,5 +1,5 @@
 """The MiMo-Audio codec resamples as upstream does (torchaudio's windowed sinc), checked against outputs
-of real torchaudio (tests/fixtures/resample, made in a side environment): the kernel itself, the loader
+of real torchaudio (tests/fixtures/torchaudio, made in a side environment): the kernel itself, the loader
 using it for the MiMo codec only, the codes of a 16 kHz and a 44.1 kHz clip through the encode stage
 equal to the codes of torchaudio's resampled waveform, and a cache key that changes with the resampler."""
 
@@ -26,7 +26,7 @@ from adqa_data.audio import (  # noqa: E402
 from adqa_data.codecs import clear_loaded, load_codec, resolve_codec  # noqa: E402
 from adqa_data.sinc_resample import MAX_KERNEL_WEIGHTS, kernel_weights, sinc_resample  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "fixtures" / "resample" / "resample.npz"
+FIXTURE = Path(__file__).parent / "fixtures" / "torchaudio" / "torchaudio.npz"
 RATES = (16000, 44100, 22050, 48000, 8000)
 TARGET = 24000
 

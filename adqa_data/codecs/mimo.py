@@ -13,7 +13,7 @@ defaults — nfft 1024, window 1024, 80 mels, 12 quantizers, avg_pooler 1 — ar
 2. log-mel: torchaudio `MelSpectrogram(sample_rate=24000, n_fft=960, hop_length=240, win_length=960,
    f_min=0, f_max=None, n_mels=128, power=1.0, center=True)` (Hann window, reflect padding, HTK mel
    scale, no filter normalisation), then `log(clip(mel, 1e-7))` — reimplemented here in plain torch and
-   tested against an independent numpy reference;
+   tested against real torchaudio's output and an independent numpy reference;
 3. the mel frames cut into segments of 6000 (60 s), packed, and passed to
    `tokenizer.encoder.encode(input_features, input_lens, return_codes_only=True)`;
 4. codes `[n_q, frames]` at 25 Hz (hop 240, conv stride 2, average pooling 2); the released tokenizer
