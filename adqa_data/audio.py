@@ -4,10 +4,12 @@ Every stage that touches samples goes through `decode` (soundfile decode of wav/
 downmix, resampling, float32). Resampling is soxr's HQ filter (`SOXR_HQ`) for every consumer except a
 codec whose upstream trained on another resampler's output and names it in its settings: the
 MiMo-Audio tokenizer reads `torchaudio.functional.resample`'s windowed sinc (`TORCHAUDIO_SINC`,
-`sinc_resample.py`), so its clips are resampled exactly that way (docs/data.md). `probe_audio` streams a file once, block by block, and learns
-everything download records about it: content hash, true decoded length, rate, channels. It decodes the
-whole stream because headers lie: libsndfile clamps a truncated WAV to what is there and an MP3's header
-keeps its full frame count when the tail is cut. Only regular files are opened (a FIFO would block a
+`sinc_resample.py`), so its clips are resampled exactly that way (docs/data.md#resampling).
+
+`probe_audio` streams a file once, block by block, and learns everything download records about it:
+content hash, true decoded length, rate, channels. It decodes the whole stream because headers lie:
+libsndfile clamps a truncated WAV to what is there and an MP3's header keeps its full frame count when
+the tail is cut. Only regular files are opened (a FIFO would block a
 reader forever), and audio longer than a limit is refused from its header before it is read.
 
 Stages after download read an item's clip with `read_item_audio`: the same path confinement as download,
