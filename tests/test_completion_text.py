@@ -6,6 +6,7 @@ transformers backend's `generate` returning it."""
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -111,3 +112,24 @@ def test_generate_keeps_tags_a_model_samples_as_special_tokens(backend, tok, mon
     c = backend.generate([q], Sampling(n=1, temperature=0.0, max_new_tokens=40))[0].completions[0]
     assert c.token_ids == script and c.finish_reason == "stop"
     assert c.text == REPLY
+
+
+def test_vllm_completions_are_decoded_by_the_same_rule(tok, tmp_path):
+    """The vLLM backends decode the token ids themselves: vLLM's own `text` drops every special token
+    (shown here as the text vLLM would return). Needs no vLLM: a `CompletionOutput` is plain data."""
+    from types import SimpleNamespace
+
+    from adqa_data.inference.vllm_backend import _completion, eos_ids
+
+    eot = tok.convert_tokens_to_ids("<|im_end|>")
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [eot, 7]}))
+    assert sorted(set(eos_ids(tmp_path, tok))) == sorted({eot, 7, tok.eos_token_id})
+    ids = [*_ids(tok, REPLY), eot]
+    out = SimpleNamespace(
+        token_ids=ids,
+        text=tok.decode(ids, skip_special_tokens=True),
+        logprobs=[{t: SimpleNamespace(logprob=-0.5)} for t in ids],
+        finish_reason="stop",
+    )
+    c = _completion(out, True, tok, control_ids(tok, eos_ids(tmp_path, tok)))
+    assert c.text == REPLY and c.token_ids == ids and c.logprobs == [-0.5] * len(ids)
