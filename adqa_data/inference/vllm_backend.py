@@ -199,8 +199,8 @@ class VLLMBackend:
     def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
         """`sampling.n` completions per query with token ids (an end-of-turn token included, as vLLM
         returns it), text (control tokens dropped, think/answer tags kept: `completion_text`), the
-        sampling distribution's per-token log-probs and finish reason. Greedy decoding (temperature 0) gives n identical completions: vLLM refuses
-        n > 1 there, so one is decoded and repeated.
+        sampling distribution's per-token log-probs and finish reason. Greedy decoding (temperature 0)
+        gives n identical completions: vLLM refuses n > 1 there, so one is decoded and repeated.
 
         A seeded call repeats its tokens exactly; log-probs repeat to float32 rounding (~1e-6), since a
         repeat may read its prompt from the prefix cache instead of computing it."""
