@@ -1,10 +1,15 @@
 """The one audio loader of the toolkit: probe, decode, downmix, resample; and the test conditions.
 
 Every stage that touches samples goes through `decode` (soundfile decode of wav/flac/ogg/mp3, mono
-downmix, soxr resampling, float32). `probe_audio` streams a file once, block by block, and learns
-everything download records about it: content hash, true decoded length, rate, channels. It decodes the
-whole stream because headers lie: libsndfile clamps a truncated WAV to what is there and an MP3's header
-keeps its full frame count when the tail is cut. Only regular files are opened (a FIFO would block a
+downmix, resampling, float32). Resampling is soxr's HQ filter (`SOXR_HQ`) for every consumer except a
+codec whose upstream trained on another resampler's output and names it in its settings: the
+MiMo-Audio tokenizer reads `torchaudio.functional.resample`'s windowed sinc (`TORCHAUDIO_SINC`,
+`sinc_resample.py`), so its clips are resampled exactly that way (docs/data.md#resampling).
+
+`probe_audio` streams a file once, block by block, and learns everything download records about it:
+content hash, true decoded length, rate, channels. It decodes the whole stream because headers lie:
+libsndfile clamps a truncated WAV to what is there and an MP3's header keeps its full frame count when
+the tail is cut. Only regular files are opened (a FIFO would block a
 reader forever), and audio longer than a limit is refused from its header before it is read.
 
 Stages after download read an item's clip with `read_item_audio`: the same path confinement as download,
@@ -30,6 +35,10 @@ import numpy as np
 
 from .errors import UserError
 from .schema import QuarantineReason as R
+
+SOXR_HQ = "soxr_hq"  # soxr.resample(..., quality="HQ"): the default for every consumer
+TORCHAUDIO_SINC = "torchaudio_sinc"  # torchaudio.functional.resample's defaults (sinc_resample.py)
+RESAMPLERS = (SOXR_HQ, TORCHAUDIO_SINC)
 
 
 class AudioError(Exception):
@@ -277,7 +286,12 @@ def verify_item_audio(root: str | Path, audio_path: str, sha256: str) -> None:
 
 
 def read_item_audio(
-    root: str | Path, audio_path: str, sha256: str, sample_rate: int, mono: bool = True
+    root: str | Path,
+    audio_path: str,
+    sha256: str,
+    sample_rate: int,
+    mono: bool = True,
+    resampler: str = SOXR_HQ,
 ) -> np.ndarray:
     """The clip of an item, exactly as download recorded it, for any later stage (encode, filter, rollout).
 
@@ -287,7 +301,7 @@ def read_item_audio(
     with _open_item_audio(root, audio_path) as f:
         _check_hash(f, sha256, audio_path)
         f.seek(0)
-        return decode(f, sample_rate=sample_rate, mono=mono)[0]
+        return decode(f, sample_rate=sample_rate, mono=mono, resampler=resampler)[0]
 
 
 def read_failure(e: AudioError, what: str, where: str) -> UserError:
@@ -311,18 +325,32 @@ def to_mono(x: np.ndarray) -> np.ndarray:
     return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
 
 
-def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+def resample(x: np.ndarray, orig_sr: int, target_sr: int, resampler: str = SOXR_HQ) -> np.ndarray:
+    """Float32 samples from `orig_sr` to `target_sr` with the named resampler (one of `RESAMPLERS`)."""
+    if resampler not in RESAMPLERS:
+        raise ValueError(f"unknown resampler {resampler!r}: one of {', '.join(RESAMPLERS)}")
     if orig_sr == target_sr:
         return np.ascontiguousarray(x, dtype=np.float32)
+    if resampler == TORCHAUDIO_SINC:
+        from .sinc_resample import sinc_resample
+
+        try:
+            return sinc_resample(x, orig_sr, target_sr)
+        except ValueError as e:  # a rate whose kernel would not fit in memory: this clip cannot be used
+            raise AudioError(R.AUDIO_UNREADABLE, str(e)) from None
     import soxr
 
     return soxr.resample(x, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
 
 
 def decode(
-    data: bytes | str | Path | BinaryIO, sample_rate: int | None = None, mono: bool = True
+    data: bytes | str | Path | BinaryIO,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    resampler: str = SOXR_HQ,
 ) -> tuple[np.ndarray, int]:
-    """Decode bytes, a path or an open binary file to float32 samples at `sample_rate` (native when None)."""
+    """Decode bytes, a path or an open binary file to float32 samples at `sample_rate` (native when None),
+    resampled with `resampler`."""
     import soundfile as sf
 
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -345,13 +373,13 @@ def decode(
     if mono:
         x = to_mono(x)
     if sample_rate is not None and sample_rate != sr:
-        x, sr = resample(x, sr, sample_rate), sample_rate
+        x, sr = resample(x, sr, sample_rate, resampler), sample_rate
     return np.ascontiguousarray(x, dtype=np.float32), int(sr)
 
 
-def load_audio(path: str | Path, sample_rate: int, mono: bool = True) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int, mono: bool = True, resampler: str = SOXR_HQ) -> np.ndarray:
     """The loader every consumer uses: float32, mono by default, at the rate the consumer asks for."""
-    return decode(Path(path), sample_rate=sample_rate, mono=mono)[0]
+    return decode(Path(path), sample_rate=sample_rate, mono=mono, resampler=resampler)[0]
 
 
 # ------------------------------------------------------------------------------ test-time conditions

@@ -142,7 +142,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     root = ws.dataset(None)
     items = ws.items(root.name).to_pylist()
-    waves = [load_audio(root.resolve(it["audio_path"]), codec.sample_rate) for it in items]
+    waves = [
+        load_audio(root.resolve(it["audio_path"]), codec.sample_rate, resampler=codec.resampler)
+        for it in items
+    ]
     print(
         f"{len(waves)} clips, {audio_total:.0f} s of audio, codec {args.codec} (tiny), torch threads "
         f"{torch.get_num_threads()}, load {load_s:.2f} s",

@@ -115,7 +115,10 @@ def main(argv: list[str] | None = None) -> dict:
         return ItemCodes(ws, ds.name, enc.codec_key).load(ids)  # a fresh reader: nothing memoised across runs
 
     def naive() -> list[np.ndarray]:
-        waves = [read_item_audio(ds.root, it["audio_path"], it["audio_sha256"], rate) for it in items]
+        waves = [
+            read_item_audio(ds.root, it["audio_path"], it["audio_sha256"], rate, resampler=codec.resampler)
+            for it in items
+        ]
         return [codec.encode([w])[0] for w in waves]  # one call per clip, as upstream encodes one file
 
     # warm-up (not timed): the codec's and the policy's first calls, the reader's imports

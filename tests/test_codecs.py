@@ -305,11 +305,25 @@ def test_empty_or_stereo_input_is_rejected(tiny_codecs):
 
 # ------------------------------------------------------------------------------------------ MiMo-Audio
 def test_mimo_facts_from_the_tokenizer_config(mimo_standin):
+    """The stand-in's config.json is laid out like the released tokenizer's: its front end and RVQ are
+    what the loader reads (960-point STFT and window, 128 mels, 20 quantizers of which the LM reads 8)."""
     f = mimo_facts(json.loads((mimo_standin[1] / "config.json").read_text()))
     assert f["sample_rate"] == 24000 and f["frame_rate"] == 25.0 and f["hop_length"] == 960
-    assert f["codebook_sizes"][:8] == [1024, 1024] + [128] * 6
+    assert f["codebook_sizes"] == [1024, 1024] + [128] * 18
     mel = f["settings"]["mel"]
-    assert (mel["n_fft"], mel["hop_length"], mel["win_length"], mel["n_mels"]) == (1024, 240, 1024, 80)
+    assert (mel["n_fft"], mel["hop_length"], mel["win_length"], mel["n_mels"]) == (960, 240, 960, 128)
+    assert (mel["f_min"], mel["f_max"]) == (0.0, None)
+    spec = resolve_codec(f"mimo:{mimo_standin[1]}")
+    assert spec.codebook_sizes == tuple(f["codebook_sizes"]) and spec.check_num_codebooks(None) == 20
+    assert spec.codec_key(8).startswith("mimo-n8-24000-")
+
+
+def test_mimo_facts_fall_back_to_upstreams_class_defaults():
+    """A key the config lacks takes upstream's MiMoAudioTokenizerConfig default, as upstream's loader does."""
+    f = mimo_facts({})
+    mel = f["settings"]["mel"]
+    assert (mel["n_fft"], mel["win_length"], mel["n_mels"]) == (1024, 1024, 80)
+    assert len(f["codebook_sizes"]) == 12 and f["frame_rate"] == 50.0  # avg_pooler 1
 
 
 def test_log_mel_matches_an_independent_reference():
@@ -319,16 +333,16 @@ def test_log_mel_matches_an_independent_reference():
     ours = LogMel()(wav).numpy()
     ref = spectrogram(
         wav.astype(np.float64),
-        window_function(1024, "hann"),
-        frame_length=1024,
+        window_function(960, "hann"),
+        frame_length=960,
         hop_length=240,
-        fft_length=1024,
+        fft_length=960,
         power=1.0,
         center=True,
         pad_mode="reflect",
         mel_filters=mel_filter_bank(
-            num_frequency_bins=513,
-            num_mel_filters=80,
+            num_frequency_bins=481,
+            num_mel_filters=128,
             min_frequency=0.0,
             max_frequency=12000.0,
             sampling_rate=24000,
@@ -339,8 +353,20 @@ def test_log_mel_matches_an_independent_reference():
         dtype=np.float64,
     )
     ref = np.log(ref).T
-    assert ours.shape == ref.shape == (mel_frames(len(wav)), 80)
+    assert ours.shape == ref.shape == (mel_frames(len(wav)), 128)
     np.testing.assert_allclose(ours, ref, atol=2e-3, rtol=1e-4)
+
+
+def test_log_mel_equals_real_torchaudio():
+    """Upstream's `wav2mel` with the released front end, computed by real torchaudio in a side
+    environment (tests/fixtures/torchaudio/README.md), against ours on the same 24 kHz clip."""
+    from pathlib import Path
+
+    z = np.load(Path(__file__).parent / "fixtures" / "torchaudio" / "torchaudio.npz")
+    want = z["mel/log_mel"]
+    got = LogMel()(z["44100/output"]).numpy()
+    assert got.shape == want.shape == (mel_frames(len(z["44100/output"])), 128)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
 def test_mimo_segmenting_and_group_padding_rules():

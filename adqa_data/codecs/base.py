@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ..audio import SOXR_HQ
 from ..checkpoints import check_loading_info  # noqa: F401  (re-exported for the codec families)
 from ..errors import UserError
 from ..fingerprints import stable_hash
@@ -132,6 +133,12 @@ class Codec(ABC):
     def codebook_sizes(self) -> tuple[int, ...]:
         """Sizes of the codebooks kept (the first `num_codebooks`)."""
         return self.spec.codebook_sizes[: self.num_codebooks]
+
+    @property
+    def resampler(self) -> str:
+        """How clips are brought to `sample_rate` (`audio.RESAMPLERS`): soxr unless the family's settings
+        name its upstream's resampler (part of the fingerprint, so a change re-keys the cache)."""
+        return str(self.spec.settings.get("resampler", SOXR_HQ))
 
     @property
     def fingerprint(self) -> str:

@@ -1,17 +1,24 @@
 """The MiMo-Audio tokenizer (XiaomiMiMo/MiMo-Audio) behind the `Codec` interface.
 
-This adapter reproduces upstream's `MimoAudio.preprocess_input` (src/mimo_audio/mimo_audio.py) exactly,
-calling upstream's own model code for the network:
+This adapter reproduces upstream's `MimoAudio.preprocess_input` (src/mimo_audio/mimo_audio.py at
+691ce54) exactly, calling upstream's own model code for the network. Every front-end number comes from
+the tokenizer's `config.json` (`mimo_facts`), as upstream reads it; the released XiaomiMiMo/
+MiMo-Audio-Tokenizer config gives the values below. (Upstream's `MiMoAudioTokenizerConfig` class
+defaults — nfft 1024, window 1024, 80 mels, 12 quantizers, avg_pooler 1 — are not the released model's.)
 
-1. mono float32 at 24 kHz (upstream resamples with torchaudio; we resample with soxr in the loader);
-2. log-mel: torchaudio `MelSpectrogram(sample_rate=24000, n_fft=1024, hop_length=240, win_length=1024,
-   f_min=0, f_max=None, n_mels=80, power=1.0, center=True)` (Hann window, reflect padding, HTK mel scale,
-   no filter normalisation), then `log(clip(mel, 1e-7))` — reimplemented here in plain torch, since
-   torchaudio cannot be installed next to a CPU torch, and tested against an independent numpy reference;
+1. mono float32 at 24 kHz, resampled as upstream does, with `torchaudio.functional.resample`'s
+   windowed sinc (`Codec.resampler` is `audio.TORCHAUDIO_SINC`; the kernel is reimplemented in
+   `sinc_resample.py`, since torchaudio cannot be installed next to a CPU torch, and checked against
+   real torchaudio's output);
+2. log-mel: torchaudio `MelSpectrogram(sample_rate=24000, n_fft=960, hop_length=240, win_length=960,
+   f_min=0, f_max=None, n_mels=128, power=1.0, center=True)` (Hann window, reflect padding, HTK mel
+   scale, no filter normalisation), then `log(clip(mel, 1e-7))` — reimplemented here in plain torch and
+   tested against real torchaudio's output and an independent numpy reference;
 3. the mel frames cut into segments of 6000 (60 s), packed, and passed to
    `tokenizer.encoder.encode(input_features, input_lens, return_codes_only=True)`;
-4. codes `[n_q, frames]` at 25 Hz (hop 240, conv stride 2, average pooling 2); the first N RVQ layers
-   kept (the LM uses 8: codebooks 1024, 1024, 128 x 6);
+4. codes `[n_q, frames]` at 25 Hz (hop 240, conv stride 2, average pooling 2); the released tokenizer
+   has 20 RVQ layers (codebooks 1024, 1024, then 128 x 18); the first N are kept (the LM reads 8:
+   1024, 1024, 128 x 6, so `encode` keeps 8 by default);
 5. frames padded to a multiple of 4 (the LM's group size) by repeating the last frame.
 
 Exact batching. Upstream's encoder unpacks segments into a zero-padded batch for its convolutions and
@@ -36,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..audio import TORCHAUDIO_SINC
 from ..errors import UserError, require
 from .base import Codec, CodecSpec, check_loading_info, weights_dir
 
@@ -55,7 +63,9 @@ INSTALL_HELP = (
 
 # ------------------------------------------------------------------------------------------ config
 def mimo_facts(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Rate, frame rate and codebooks from the tokenizer's config.json (upstream defaults when absent)."""
+    """Rate, frame rate, codebooks and front end from the tokenizer's config.json; a key it lacks takes
+    upstream's `MiMoAudioTokenizerConfig` default, as upstream's loader does. The resampler is
+    upstream's (torchaudio's sinc), recorded in the settings so that it is part of the fingerprint."""
     sr = int(cfg.get("sampling_rate", 24000))
     hop = int(cfg.get("hop_length", 240))
     stride = int(cfg.get("stride_size", 2))
@@ -75,6 +85,7 @@ def mimo_facts(cfg: dict[str, Any]) -> dict[str, Any]:
         "f_max": None if cfg.get("fmax") is None else float(cfg["fmax"]),
     }
     settings = {
+        "resampler": TORCHAUDIO_SINC,
         "mel": mel,
         "segment_frames": SEGMENT_FRAMES,
         "max_packed_frames": MAX_PACKED_FRAMES,
@@ -142,15 +153,16 @@ def mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
 
 
 class LogMel:
-    """Upstream's `wav2mel`: torchaudio MelSpectrogram(power=1, center=True) then log(clip(., 1e-7))."""
+    """Upstream's `wav2mel`: torchaudio MelSpectrogram(power=1, center=True) then log(clip(., 1e-7)).
+    Defaults: the released tokenizer's front end (the codec passes its config's values)."""
 
     def __init__(
         self,
         sample_rate: int = 24000,
-        n_fft: int = 1024,
+        n_fft: int = 960,
         hop_length: int = 240,
-        win_length: int = 1024,
-        n_mels: int = 80,
+        win_length: int = 960,
+        n_mels: int = 128,
         f_min: float = 0.0,
         f_max: float | None = None,
         device: str = "cpu",

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..completion_text import completion_text, control_ids
 from ..errors import UserError, require
 from ..prompt_styles import PromptStyle, get_style
 from . import shared_prefix
@@ -233,7 +234,8 @@ class TransformersBackend:
         softmax(logits / temperature) restricted to the top-p nucleus and renormalised (vLLM's
         `logprobs_mode="processed_logprobs"`); for greedy decoding (temperature 0) the plain
         log-softmax of the logits. A completion ending in an end-of-turn token includes that token
-        in `token_ids`/`logprobs` (finish_reason "stop"); `text` drops special tokens.
+        in `token_ids`/`logprobs` (finish_reason "stop"); `text` drops control tokens and keeps
+        think/answer tags even where the tokenizer registers them as special (`completion_text`).
         """
         import torch
 
@@ -274,6 +276,7 @@ class TransformersBackend:
                     pos = pos + 1
                     logits = self.model.lm_head(h[:, -1]).float()
             eos_set = set(self.model.eos_token_ids)
+            control = control_ids(self.model.tokenizer, eos_set)
             for j, r in enumerate(batch):
                 comps = []
                 for s in range(n):
@@ -282,7 +285,7 @@ class TransformersBackend:
                     comps.append(
                         Completion(
                             token_ids=ids,
-                            text=self.model.tokenizer.decode(ids, skip_special_tokens=True),
+                            text=completion_text(self.model.tokenizer, ids, control),
                             logprobs=lps[b] if sampling.logprobs else None,
                             finish_reason="stop" if ids and ids[-1] in eos_set else "length",
                         )

@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..completion_text import completion_text, control_ids
 from ..errors import UserError, require
 from ..prompt_styles import PromptStyle, get_style
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
@@ -135,6 +137,8 @@ class VLLMBackend:
         self._vllm = vllm
         self._llm = vllm.LLM(**engine)
         self._tok = self._llm.get_tokenizer()
+        stops = self.adapter.vllm_sampling_kwargs().get("stop_token_ids", [])
+        self._control = control_ids(self._tok, [*eos_ids(path, self._tok), *stops])
         self._added = list(self._tok.get_added_vocab())
         self._tail_ids: dict[str, list[int]] = {}
         self.reply_opening = declared_opening(cfg.model, self.adapter.family, cfg.reply_opens_with)
@@ -194,9 +198,9 @@ class VLLMBackend:
 
     def generate(self, queries: list[Query], sampling: Sampling) -> list[Generation]:
         """`sampling.n` completions per query with token ids (an end-of-turn token included, as vLLM
-        returns it), text (special tokens dropped), the sampling distribution's per-token log-probs
-        and finish reason. Greedy decoding (temperature 0) gives n identical completions: vLLM refuses
-        n > 1 there, so one is decoded and repeated.
+        returns it), text (control tokens dropped, think/answer tags kept: `completion_text`), the
+        sampling distribution's per-token log-probs and finish reason. Greedy decoding (temperature 0)
+        gives n identical completions: vLLM refuses n > 1 there, so one is decoded and repeated.
 
         A seeded call repeats its tokens exactly; log-probs repeat to float32 rounding (~1e-6), since a
         repeat may read its prompt from the prefix cache instead of computing it."""
@@ -207,7 +211,7 @@ class VLLMBackend:
         params = [sampling_params(self._vllm, sampling, q.key, **extra) for q in queries]
         gens = []
         for q, o in zip(queries, self._run(queries, reqs, params)):
-            comps = [_completion(c, sampling.logprobs) for c in o.outputs]
+            comps = [_completion(c, sampling.logprobs, self._tok, self._control) for c in o.outputs]
             if greedy:
                 comps = comps * n
             gens.append(Generation(key=q.key, prompt_token_ids=list(o.prompt_token_ids), completions=comps))
@@ -382,8 +386,23 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def _completion(c: Any, with_logprobs: bool) -> Completion:
-    """One vLLM `CompletionOutput` as a `Completion`: the log-prob of each sampled token."""
+def _completion(c: Any, with_logprobs: bool, tokenizer: Any, control: frozenset[int]) -> Completion:
+    """One vLLM `CompletionOutput` as a `Completion`: the log-prob of each sampled token; the text decoded
+    from the token ids as the transformers backend does (`completion_text`), not vLLM's `c.text`, which
+    drops every special token (think/answer tags too, where a tokenizer registers them as special)."""
     ids = list(c.token_ids)
     lps = [float(step[t].logprob) for step, t in zip(c.logprobs, ids)] if with_logprobs else None
-    return Completion(token_ids=ids, text=c.text, logprobs=lps, finish_reason=str(c.finish_reason))
+    text = completion_text(tokenizer, ids, control)
+    return Completion(token_ids=ids, text=text, logprobs=lps, finish_reason=str(c.finish_reason))
+
+
+def eos_ids(path: Path, tokenizer: Any) -> list[int]:
+    """The end-of-turn ids vLLM stops at: the checkpoint's generation_config.json `eos_token_id` (a local
+    folder) and the tokenizer's eos."""
+    ids: list[Any] = [getattr(tokenizer, "eos_token_id", None)]
+    try:
+        eos = json.loads((path / "generation_config.json").read_text()).get("eos_token_id")
+    except (OSError, ValueError, AttributeError):
+        eos = None
+    ids.extend(eos if isinstance(eos, list) else [eos])
+    return [int(i) for i in ids if isinstance(i, int)]

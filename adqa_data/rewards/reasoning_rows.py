@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..answers import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN
+from ..completion_text import control_ids
 
 
 class Source:
@@ -181,23 +182,13 @@ def token_char_spans(token_ids: Sequence[int], tokenizer: Any) -> tuple[str, lis
     return text, ranges
 
 
-def _special_ids(tokenizer: Any) -> set[int]:
-    """Ids of special tokens that are not tags (a tokenizer may make `<think>` a special token)."""
-    out = set()
-    for tid in getattr(tokenizer, "all_special_ids", []) or []:
-        piece = tokenizer.convert_ids_to_tokens(int(tid))
-        if not ANY_TAG.fullmatch(str(piece)):
-            out.add(int(tid))
-    return out
-
-
 def reasoning_rows(token_ids: Sequence[int], tokenizer: Any) -> np.ndarray:
     """A bool mask over `token_ids` (a completion, as sampled): True for the reasoning's tokens.
 
     All False when the output has no reasoning (module docstring for the rules and the boundaries).
     """
     text, ranges = token_char_spans(token_ids, tokenizer)
-    special = _special_ids(tokenizer)
+    special = control_ids(tokenizer)  # special tokens that are not tags: no text, never rows
     chars = list(text)
     for tid, (start, end) in zip(token_ids, ranges):
         if int(tid) in special:  # blanked: never a tag, never reasoning, trimmed away at the ends

@@ -116,9 +116,10 @@ def padded_samples(codec, lengths: Sequence[int]) -> int:
 
 
 # ------------------------------------------------------------------------------------------ one shard
-def _read_clip(root: str, path: str, sha256: str, sample_rate: int) -> np.ndarray:
-    """The clip as download recorded it (same root confinement, same bytes), decoded and resampled."""
-    return read_item_audio(root, path, sha256, sample_rate)
+def _read_clip(root: str, path: str, sha256: str, sample_rate: int, resampler: str) -> np.ndarray:
+    """The clip as download recorded it (same root confinement, same bytes), decoded and resampled the
+    codec's way (`Codec.resampler`)."""
+    return read_item_audio(root, path, sha256, sample_rate, resampler=resampler)
 
 
 def encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -157,7 +158,10 @@ def _encode_shard(task: dict[str, Any], on_clips: Callable[[int], None] | None) 
         pending: deque[list[Future]] = deque()
 
         def submit(b: list[int]) -> list[Future]:
-            return [pool.submit(_read_clip, task["root"], clips[i][1], clips[i][0], sr) for i in b]
+            return [
+                pool.submit(_read_clip, task["root"], clips[i][1], clips[i][0], sr, codec.resampler)
+                for i in b
+            ]
 
         it = iter(batches)
         for b in it:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ...completion_text import completion_text, control_ids
 from ...errors import UserError, require
 from ..types import Completion, Generation, LetterScores, Query, Sampling
 from .model import QWEN2_KEYS
@@ -204,6 +205,7 @@ class MiMoVLLMBackend:
         self._tok = tok
         self._stop = self.embedder.model.eos_token_ids
         self._empty = self.embedder.model.special.empty
+        self._control = control_ids(tok, [*self._stop, self._empty])
 
     def prompt_text(self, query: Query) -> str:
         return self.embedder.model.adapter.build_prompt(query)
@@ -256,7 +258,7 @@ class MiMoVLLMBackend:
                 comps.append(
                     Completion(
                         token_ids=toks,
-                        text=self._tok.decode(toks, skip_special_tokens=True),
+                        text=completion_text(self._tok, toks, self._control),
                         logprobs=lps,
                         finish_reason="stop" if c.finish_reason == "stop" else "length",
                     )
