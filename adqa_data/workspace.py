@@ -68,13 +68,22 @@ def package_versions(*names: str) -> dict[str, str]:
 
 # -------------------------------------------------------------------------------------- table files
 def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec) -> Path:
-    """Write one Parquet shard so that it appears whole or not at all."""
+    """Write one Parquet shard so that it appears whole or not at all.
+
+    A shard of no rows is written without row groups (schema and metadata only, as `datasets` writes an
+    empty dataset): pyarrow, polars and duckdb read it as 0 rows, and `datasets.load_dataset("parquet")`
+    reads it beside a table's other shards, where a zero-row row group makes it fail ("BatchSize must be
+    greater than 0"). A table whose every shard is empty loads with `streaming=True`; `datasets` builds
+    no non-streaming split of 0 rows from any file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = conform(table, spec)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
-            pq.write_table(table, f, compression="zstd")
+            if table.num_rows:
+                pq.write_table(table, f, compression="zstd")
+            else:
+                pq.ParquetWriter(f, table.schema, compression="zstd").close()
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

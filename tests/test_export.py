@@ -238,16 +238,22 @@ def test_the_check_catches_a_changed_file(planted, tmp_path):
 class FakeHub:
     calls: list = []
 
+    def whoami(self, **kw):
+        FakeHub.calls.append(("whoami", kw))
+        return {"name": "me"}
+
     def create_repo(self, **kw):
         FakeHub.calls.append(("create_repo", kw))
         return f"https://huggingface.co/datasets/{kw['repo_id']}"
 
     def upload_folder(self, **kw):
+        from fnmatch import fnmatch
         from pathlib import Path
 
         files = sorted(
             str(p.relative_to(kw["folder_path"])) for p in Path(kw["folder_path"]).rglob("*") if p.is_file()
         )
+        files = [f for f in files if not any(fnmatch(f, pat) for pat in kw.get("ignore_patterns") or [])]
         FakeHub.calls.append(("upload_folder", {**kw, "files": files}))
 
 
@@ -261,8 +267,8 @@ def test_push_calls_the_hub_with_repo_and_visibility(planted, monkeypatch, priva
     args = ["export", "-w", str(planted.root), "-f", "sft", "--push-to-hub", "me/adqa-sft", "--json"]
     res = runner.invoke(app, args + (["--private"] if private else []))
     assert res.exit_code == 0, res.output
-    (name, create), (name2, upload) = FakeHub.calls
-    assert (name, name2) == ("create_repo", "upload_folder")
+    (name0, _), (name, create), (name2, upload) = FakeHub.calls
+    assert (name0, name, name2) == ("whoami", "create_repo", "upload_folder")
     assert create == {
         "repo_id": "me/adqa-sft",
         "repo_type": "dataset",
@@ -298,7 +304,7 @@ def test_user_mistakes(planted, tmp_path):
         export(planted, "groups")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
-    with pytest.raises(UserError, match="not an export folder"):
+    with pytest.raises(UserError, match="not an adqa-data export"):
         export(planted, "groups", out=tmp_path / "busy")
     assert (tmp_path / "busy" / "keep.txt").exists()
 
