@@ -118,31 +118,42 @@ def test_trl_prompts_and_completion_logs(planted, items, tmp_path):
     row = prompts[0]
     it = items[row["item_id"]]
     assert row["choices"] == it["choices"] and row["answer"] == "ABCD"[it["answer_index"]]
-    assert row["audio"] == str(planted.dataset(DS).resolve(it["audio_path"]))
+    assert "audio" not in prompts.column_names  # the clip travels inside the prompt
     user = row["prompt"][-1]
     assert user["role"] == "user" and [p["type"] for p in user["content"]] == ["audio", "text"]
+    assert user["content"][0]["path"] == str(planted.dataset(DS).resolve(it["audio_path"]))
     assert it["question"] in user["content"][1]["text"]
     comp = load(out, "completions")
+    # TRL 1.16's log_completions layout: step, prompt, completion, rewards, extra columns sorted, advantage;
+    # the planted rollouts did not weight anchoring (a null column), so, as in TRL, it has no column
     assert comp.column_names == [
         "step",
         "prompt",
         "completion",
         "correctness",
         "format",
-        "anchoring",
-        "advantage",
-        "item_id",
         "group_id",
+        "item_id",
+        "advantage",
     ]
+    table = pq.read_table(out / data_path("completions", "train"))
+    assert table.schema.field("step").type == pa.int64()
+    assert {table.schema.field(c).type for c in ("correctness", "format", "advantage")} == {pa.float64()}
     assert set(comp["step"]) == {0}
     assert comp["correctness"] == [float(r == 1) for g in GROUP_REWARDS for r in g]
-    assert comp["completion"][0].startswith("<think>")
+    first = comp[0]
+    assert first["completion"][0]["role"] == "assistant" and first["completion"][0]["content"].startswith(
+        "<think>"
+    )
+    prompt_of = {r["item_id"]: r["prompt"] for r in prompts}
+    assert first["prompt"] == prompt_of[first["item_id"]]
 
 
 def test_embedded_audio_in_trl_and_sft(planted, items, tmp_path):
     _, out = run(planted, tmp_path / "trl", "trl", audio="embed", sample_rate=8000)
     for row in load(out, "prompts").select(range(3)):
-        assert row["audio"]["sampling_rate"] == 8000 and len(row["audio"]["array"]) == 4000
+        audio = row["prompt"][-1]["content"][0]
+        assert audio["type"] == "audio" and len(audio["audio"]) == 4000
     _, out = run(planted, tmp_path / "sft", "sft", audio="embed")
     ds = load(out)
     it = items[ds[0]["item_id"]]
