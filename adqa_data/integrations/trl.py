@@ -51,8 +51,13 @@ def completion_texts(completions: Sequence[Any]) -> list[str]:
     return out
 
 
-def correctness(completions: Sequence[Any], *, choices, answer_index, **_columns: Any) -> list[float]:
-    """1.0 when the parser reads the gold option, else 0.0 (`rewards.correctness`)."""
+def correctness(
+    completions: Sequence[Any], *, choices, answer_index, log_extra=None, item_id=None, **_columns: Any
+) -> list[float]:
+    """1.0 when the parser reads the gold option, else 0.0 (`rewards.correctness`). Under GRPOTrainer it
+    also logs `item_id` as an extra column of the completion logs, as the export's `completions` has it."""
+    if log_extra is not None and item_id is not None:
+        log_extra("item_id", list(item_id))
     return REWARDS["correctness"](completion_texts(completions), choices=choices, answer_index=answer_index)
 
 

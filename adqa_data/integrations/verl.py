@@ -22,14 +22,13 @@ verl's own config keys:
   already be at the processor's rate: a clip at another rate is an error here, not a silently wrong
   spectrogram.
 
-verl is imported only when `AudioRLHFDataset` is first looked up (module `__getattr__`), so this
-module, and `compute_score`, import without verl installed.
+verl is imported only when `AudioRLHFDataset` is first looked up (module `__getattr__`; the class lives
+in `verl_dataset`, which imports verl), so this module, and `compute_score`, import without verl.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -133,36 +132,9 @@ def load_audio_entry(entry: Any, sample_rate: int) -> Any:
     return entry
 
 
-@cache
-def _dataset_class() -> type:
-    from verl.utils.dataset.rl_dataset import RLHFDataset
-
-    class AudioRLHFDataset(RLHFDataset):
-        """verl's RLHFDataset with the audio processor built and `--audio path` clips loaded (see
-        `adqa_data.integrations.verl`)."""
-
-        def __init__(self, data_files, tokenizer, config, processor=None, max_samples: int = -1):
-            if processor is None:
-                path = config.get("processor_path", None) or getattr(tokenizer, "name_or_path", None)
-                if not path:
-                    raise ValueError(
-                        "no processor and no data.processor_path to build the audio processor from"
-                    )
-                processor = audio_processor(str(path))
-            self.audio_rate = int(processor.feature_extractor.sampling_rate)
-            super().__init__(data_files, tokenizer, config, processor, max_samples)
-
-        def _build_messages(self, example: dict, key: str):
-            audios = example.get(self.audio_key)
-            if audios:
-                example[self.audio_key] = [load_audio_entry(a, self.audio_rate) for a in audios]
-            return super()._build_messages(example, key)
-
-    AudioRLHFDataset.__module__ = __name__
-    return AudioRLHFDataset
-
-
 def __getattr__(name: str) -> Any:
-    if name == "AudioRLHFDataset":
-        return _dataset_class()
+    if name == "AudioRLHFDataset":  # imports verl: only when verl's config names the class
+        from .verl_dataset import AudioRLHFDataset
+
+        return AudioRLHFDataset
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
