@@ -171,3 +171,14 @@ def test_the_recipe_composes_with_verls_config_and_names_our_hooks():
     assert cfg.algorithm.adv_estimator == "grpo" and cfg.actor_rollout_ref.rollout.n == 4
     assert get_dataset_class(cfg.data).__name__ == "AudioRLHFDataset"
     assert get_custom_reward_fn(cfg).args[0].__name__ == "compute_score"
+
+
+def test_splits_stay_audio_datasets(setup):
+    dataset, _, _ = processed_rows(setup, "path")
+    parts = dataset.split(2)
+    assert [type(p).__name__ for p in parts] == ["AudioRLHFDataset"] * 2
+    messages = parts[1][0]["raw_prompt"]
+    audio = [
+        p for m in messages if isinstance(m["content"], list) for p in m["content"] if p["type"] == "audio"
+    ]
+    assert len(audio) == 1 and isinstance(audio[0]["audio"], np.ndarray)
