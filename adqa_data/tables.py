@@ -26,9 +26,19 @@ def part_name(index: int) -> str:
 
 # -------------------------------------------------------------------------------------- table files
 def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec, inside: Path | None = None) -> Path:
-    """Write one Parquet shard so that it appears whole or not at all (`atomic_files.write_atomic`)."""
+    """Write one Parquet shard so that it appears whole or not at all (`atomic_files.write_atomic`).
+
+    A shard of no rows has no row group (as `datasets` writes one): a zero-row row group breaks
+    `datasets.load_dataset` ("BatchSize must be greater than 0"); docs/data.md#empty-tables."""
     table = conform(table, spec)
-    return write_atomic(path, lambda f: pq.write_table(table, f, compression="zstd"), inside=inside)
+
+    def write(f) -> None:
+        if table.num_rows:
+            pq.write_table(table, f, compression="zstd")
+        else:
+            pq.ParquetWriter(f, table.schema, compression="zstd").close()
+
+    return write_atomic(path, write, inside=inside)
 
 
 def conform(table: pa.Table, spec: TableSpec) -> pa.Table:

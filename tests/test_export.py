@@ -118,31 +118,42 @@ def test_trl_prompts_and_completion_logs(planted, items, tmp_path):
     row = prompts[0]
     it = items[row["item_id"]]
     assert row["choices"] == it["choices"] and row["answer"] == "ABCD"[it["answer_index"]]
-    assert row["audio"] == str(planted.dataset(DS).resolve(it["audio_path"]))
+    assert "audio" not in prompts.column_names  # the clip travels inside the prompt
     user = row["prompt"][-1]
     assert user["role"] == "user" and [p["type"] for p in user["content"]] == ["audio", "text"]
+    assert user["content"][0]["path"] == str(planted.dataset(DS).resolve(it["audio_path"]))
     assert it["question"] in user["content"][1]["text"]
     comp = load(out, "completions")
+    # TRL 1.16's log_completions layout: step, prompt, completion, rewards, extra columns sorted, advantage;
+    # the planted rollouts did not weight anchoring (a null column), so, as in TRL, it has no column
     assert comp.column_names == [
         "step",
         "prompt",
         "completion",
         "correctness",
         "format",
-        "anchoring",
-        "advantage",
-        "item_id",
         "group_id",
+        "item_id",
+        "advantage",
     ]
+    table = pq.read_table(out / data_path("completions", "train"))
+    assert table.schema.field("step").type == pa.int64()
+    assert {table.schema.field(c).type for c in ("correctness", "format", "advantage")} == {pa.float64()}
     assert set(comp["step"]) == {0}
     assert comp["correctness"] == [float(r == 1) for g in GROUP_REWARDS for r in g]
-    assert comp["completion"][0].startswith("<think>")
+    first = comp[0]
+    assert first["completion"][0]["role"] == "assistant" and first["completion"][0]["content"].startswith(
+        "<think>"
+    )
+    prompt_of = {r["item_id"]: r["prompt"] for r in prompts}
+    assert first["prompt"] == prompt_of[first["item_id"]]
 
 
 def test_embedded_audio_in_trl_and_sft(planted, items, tmp_path):
     _, out = run(planted, tmp_path / "trl", "trl", audio="embed", sample_rate=8000)
     for row in load(out, "prompts").select(range(3)):
-        assert row["audio"]["sampling_rate"] == 8000 and len(row["audio"]["array"]) == 4000
+        audio = row["prompt"][-1]["content"][0]
+        assert audio["type"] == "audio" and len(audio["audio"]) == 4000
     _, out = run(planted, tmp_path / "sft", "sft", audio="embed")
     ds = load(out)
     it = items[ds[0]["item_id"]]
@@ -238,16 +249,22 @@ def test_the_check_catches_a_changed_file(planted, tmp_path):
 class FakeHub:
     calls: list = []
 
+    def whoami(self, **kw):
+        FakeHub.calls.append(("whoami", kw))
+        return {"name": "me"}
+
     def create_repo(self, **kw):
         FakeHub.calls.append(("create_repo", kw))
         return f"https://huggingface.co/datasets/{kw['repo_id']}"
 
     def upload_folder(self, **kw):
+        from fnmatch import fnmatch
         from pathlib import Path
 
         files = sorted(
             str(p.relative_to(kw["folder_path"])) for p in Path(kw["folder_path"]).rglob("*") if p.is_file()
         )
+        files = [f for f in files if not any(fnmatch(f, pat) for pat in kw.get("ignore_patterns") or [])]
         FakeHub.calls.append(("upload_folder", {**kw, "files": files}))
 
 
@@ -261,8 +278,8 @@ def test_push_calls_the_hub_with_repo_and_visibility(planted, monkeypatch, priva
     args = ["export", "-w", str(planted.root), "-f", "sft", "--push-to-hub", "me/adqa-sft", "--json"]
     res = runner.invoke(app, args + (["--private"] if private else []))
     assert res.exit_code == 0, res.output
-    (name, create), (name2, upload) = FakeHub.calls
-    assert (name, name2) == ("create_repo", "upload_folder")
+    (name0, _), (name, create), (name2, upload) = FakeHub.calls
+    assert (name0, name, name2) == ("whoami", "create_repo", "upload_folder")
     assert create == {
         "repo_id": "me/adqa-sft",
         "repo_type": "dataset",
@@ -298,7 +315,7 @@ def test_user_mistakes(planted, tmp_path):
         export(planted, "groups")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
-    with pytest.raises(UserError, match="not an export folder"):
+    with pytest.raises(UserError, match="not an adqa-data export"):
         export(planted, "groups", out=tmp_path / "busy")
     assert (tmp_path / "busy" / "keep.txt").exists()
 
@@ -319,3 +336,67 @@ def test_several_prompt_sets_need_a_name(planted, tmp_path):
         export(ws, "verl", out=tmp_path / "o")
     res = export(ws, "verl", options=ExportOptions(prompts="p2", audio="none"), out=tmp_path / "o")
     assert res.rows == {"default": N_PROMPTS}
+
+
+# ------------------------------------------------------------------------------------ empty tables
+def with_empty_quarantine(planted, tmp_path) -> Workspace:
+    """A copy of the planted workspace whose filter stage quarantined nothing (a zero-row shard)."""
+    from adqa_data.schema import QUARANTINE
+
+    shutil.copytree(planted.root, tmp_path / "w")
+    ws = Workspace(tmp_path / "w")
+    write_table_atomic(
+        ws.table_dir("quarantine", DS, "filter") / "part-00000.parquet", QUARANTINE.empty(), QUARANTINE
+    )
+    return ws
+
+
+def test_an_empty_table_exports_cleanly(planted, tmp_path):
+    ws = with_empty_quarantine(planted, tmp_path)
+    out = tmp_path / "empty"
+    res = export(ws, "native", options=ExportOptions(table="quarantine", unit="filter"), out=out)
+    assert (
+        res.rows == {"default": 0} and res.check["ok"] and res.check["configs"]["default"]["loaded_rows"] == 0
+    )
+    assert "| default | train | 0 |" in (out / "README.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "w"]  # no staging folder left
+    t = pq.read_table(out / data_path("default", "train"))
+    assert t.num_rows == 0 and "reason" in t.column_names
+
+
+def test_datasets_reads_every_table_of_the_workspace(planted, tmp_path):
+    """Every table folder of the workspace through `datasets.load_dataset("parquet")`: tables with rows
+    load whole (a zero-row shard beside others is skipped, not an error); a table of no rows at all loads
+    with its columns and no rows in streaming mode (datasets builds no non-streaming split of 0 rows)."""
+    ws = with_empty_quarantine(planted, tmp_path)
+    folders = sorted({p.parent for p in ws.root.rglob("part-*.parquet")})
+    assert len(folders) >= 8
+    seen_empty = False
+    for folder in folders:
+        files = [str(p) for p in sorted(folder.glob("part-*.parquet"))]
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if rows:
+            ds = datasets.load_dataset(
+                "parquet", data_files=files, split="train", cache_dir=str(tmp_path / "c")
+            )
+            assert ds.num_rows == rows, folder
+        else:
+            seen_empty = True
+            ds = datasets.load_dataset("parquet", data_files=files, split="train", streaming=True)
+            assert list(ds) == [] and "reason" in ds.features, folder
+    assert seen_empty
+    # the quarantine table across stages: the empty filter shard beside the download one
+    every = [str(p) for p in sorted(ws.table_dir("quarantine", DS).rglob("part-*.parquet"))]
+    assert len(every) == 2
+    ds = datasets.load_dataset("parquet", data_files=every, split="train", cache_dir=str(tmp_path / "c2"))
+    assert ds.num_rows == 2
+
+
+def test_card_yaml_has_the_source_licence(planted, tmp_path):
+    import yaml
+
+    _, out = run(planted, tmp_path, "groups")
+    header = yaml.safe_load((out / "README.md").read_text().split("---\n")[1])
+    assert header["license"] == ["cc-by-4.0", "cc-by-nc-4.0"]
+    _, out = run(planted, tmp_path / "one", "verl", audio="none", prompts=None, split="all")
+    assert "license" in yaml.safe_load((out / "README.md").read_text().split("---\n")[1])

@@ -84,6 +84,14 @@ def export(
     cot_only: Annotated[
         bool, typer.Option("--cot-only", help="sft: keep only items with a chain of thought.")
     ] = False,
+    reward: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reward",
+            help="verl: NAME=WEIGHT, repeatable: the reward mix compute_score grades with (default correctness=1.0 "
+            "format=0.25; anchoring needs attention and cannot be weighted).",
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Dataset card title.")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     dataset: DatasetOpt = None,
@@ -100,6 +108,7 @@ def export(
     """
     from ..export import ExportOptions
     from ..export import export as run_export
+    from ..stages.rollout.config import parse_reward_weights
     from ..workspace import Workspace
 
     options = ExportOptions(
@@ -113,6 +122,7 @@ def export(
         audio=audio,
         sample_rate=sample_rate,
         cot_only=cot_only,
+        rewards=parse_reward_weights(reward) if reward else None,
     )
     res = run_export(
         Workspace(workspace),

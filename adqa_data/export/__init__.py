@@ -4,7 +4,11 @@ Formats (one module each): `native` (a table as it is), `verl` (verl's RL datase
 prompts and completion logs), `groups` (one row per rollout group, offline GRPO), `sft` (chat-format SFT
 rows with the chain of thought). Every export is a folder in the Hub's layout with a generated dataset
 card (`card.py`), is loaded back and compared before anything is reported or pushed (`writer.py`), and
-can be pushed with `--push-to-hub REPO [--private]`.
+can be pushed with `--push-to-hub REPO [--private]`. `--out` replaces only a folder an export wrote, and
+only once the new export is complete (`folder.py`).
+
+A new format is one module here with `build(ws, dataset, options) -> Built` (see `base.py`), optionally
+`check(options)` for option errors to raise before any work, and one entry in `FORMATS`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from ..errors import UserError
 from ..workspace import Workspace
 from .base import Built, ExportOptions
 
-FORMATS = ("native", "verl", "trl", "groups", "sft")
+# format name -> module of this package that builds its rows (the one place a format is registered)
+FORMATS: dict[str, str] = {"native": "native", "verl": "verl", "trl": "trl", "groups": "groups", "sft": "sft"}
 
 __all__ = ["FORMATS", "Built", "ExportOptions", "ExportResult", "export"]
 
@@ -37,13 +42,22 @@ class ExportResult:
     pushed_to: str | None = None
 
 
-def build(ws: Workspace, dataset: str, fmt: str, options: ExportOptions) -> Built:
+def format_module(fmt: str) -> Any:
+    """The module of a registered format; its `check(options)`, when it has one, has run."""
     if fmt not in FORMATS:
         raise UserError(f"unknown --format {fmt!r}", fix=f"use one of: {', '.join(FORMATS)}")
-    if fmt == "native" and not options.table:
-        raise UserError("--format native needs --table", fix="e.g. --table item_scores")
-    module = importlib.import_module(f"{__name__}.{fmt}")
-    return module.build(ws, dataset, options)
+    return importlib.import_module(f"{__name__}.{FORMATS[fmt]}")
+
+
+def check_options(fmt: str, options: ExportOptions) -> Any:
+    module = format_module(fmt)
+    if hasattr(module, "check"):
+        module.check(options)
+    return module
+
+
+def build(ws: Workspace, dataset: str, fmt: str, options: ExportOptions) -> Built:
+    return check_options(fmt, options).build(ws, dataset, options)
 
 
 def export(
@@ -61,13 +75,20 @@ def export(
     A failed check raises (and pushes nothing): an export that does not load back as written is a bug."""
     from ..stages.stats import stats
     from .card import render_card
-    from .writer import push, verify, write_folder
+    from .folder import check_target, identity, write_replacing
+    from .writer import check_hub, push, verify, write_folder
 
     if out is None and push_to_hub is None:
         raise UserError("nowhere to export to", fix="pass --out DIR, --push-to-hub REPO, or both")
     ws.require_exists()
     options = options or ExportOptions()
     ds = ws.dataset(dataset).name
+    check_options(fmt, options)
+    folder = None if out is None else Path(out).expanduser().absolute()
+    if folder is not None:
+        check_target(folder)  # before any work: refuse a folder the export may not replace
+    if push_to_hub:
+        check_hub(push_to_hub)  # before anything is written: reachable, with a valid token
     built = build(ws, ds, fmt, options)
     card = render_card(
         ws=ws,
@@ -78,31 +99,42 @@ def export(
         title=title,
         stats_report=stats(ws, ds),
     )
+    ident = identity(fmt, ds, options.table if fmt == "native" else None, list(built.configs))
     import datasets
 
     bars_were_on = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # the CLI's output is the report, not datasets' per-file bars
-    tmp = None if out is not None else tempfile.mkdtemp(prefix="adqa-export-")
-    folder = Path(out if out is not None else tmp).expanduser().absolute()  # type: ignore[arg-type]
-    try:
-        files = write_folder(folder, built.configs, options.split_name, card)
-        check = verify(folder, built.configs, options.split_name)
+
+    def write_and_check(target: Path) -> tuple[list[Path], dict[str, Any]]:
+        files = write_folder(target, built.configs, options.split_name, card, ident)
+        check = verify(target, built.configs, options.split_name)
         if not check["ok"]:
             raise UserError(
-                f"the export in {folder} does not load back as written: {check}",
+                f"the export in {target} does not load back as written: {check}",
                 fix="this is a bug in adqa-data; please report it with the folder",
             )
+        return [folder / f.relative_to(target) if folder else f for f in files], check
+
+    tmp = None
+    try:
+        if folder is not None:
+            files, check = write_replacing(folder, write_and_check)
+            where = folder
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix="adqa-export-"))
+            where = tmp / "export"
+            files, check = write_and_check(where)
         pushed = None
         if push_to_hub:
-            pushed = push(folder, push_to_hub, private, message=f"adqa-data export --format {fmt} ({ds})")
+            pushed = push(where, push_to_hub, private, message=f"adqa-data export --format {fmt} ({ds})")
         return ExportResult(
             ds,
             fmt,
-            None if tmp else str(folder),
+            None if folder is None else str(folder),
             {c: t.num_rows for c, t in built.configs.items()},
             check,
             built.notes,
-            [] if tmp else [str(f) for f in files],
+            [] if folder is None else [str(f) for f in files],
             pushed,
         )
     finally:

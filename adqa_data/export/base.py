@@ -24,6 +24,9 @@ class ExportOptions:
     audio: str | None = None  # embed | path | none; None = the format's default
     sample_rate: int = 16000  # --audio embed: the processor's rate (16 kHz for Whisper-based audio encoders)
     cot_only: bool = False  # sft: keep only items with a chain of thought
+    # verl: the reward mix written into extra_info.reward_weights (name -> weight); None = correctness 1.0,
+    # format 0.25 (the rollout's default without the attention-based anchoring term)
+    rewards: dict[str, float] | None = None
 
 
 @dataclass

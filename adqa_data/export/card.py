@@ -93,6 +93,16 @@ def licence_fields(ws: Workspace, dataset: str, item_ids: list[str] | None) -> d
     return {k: dict(sorted(c.items())) for k, c in sorted(found.items())}
 
 
+def hub_licence(licences: dict[str, dict[str, int]]) -> str | list[str] | None:
+    """The card's YAML `license:`: the recorded licence ids in the Hub's spelling (lower case, e.g.
+    `cc-by-4.0`), one string when the items share one, a list when they differ, None when none is known."""
+    ids = sorted({re.sub(r"\s+", "-", v.strip()).lower() for vals in licences.values() for v in vals})
+    ids = [i for i in ids if i]
+    if not ids:
+        return None
+    return ids[0] if len(ids) == 1 else ids
+
+
 # ---------------------------------------------------------------------------------------------- render
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
@@ -154,7 +164,10 @@ def render_card(
     title: str | None = None,
     stats_report: dict[str, Any] | None = None,
 ) -> str:
+    licences = licence_fields(ws, dataset, built.item_ids)
+    licence = hub_licence(licences)
     header = {
+        **({"license": licence} if licence else {}),
         "pretty_name": title or f"{dataset} ({fmt})",
         "tags": ["adqa-data", "audio", "audio-question-answering", "multiple-choice", fmt],
         "configs": [
@@ -167,7 +180,6 @@ def render_card(
         ],
     }
     chain = provenance_chain(ws, dataset, built.sources)
-    licences = licence_fields(ws, dataset, built.item_ids)
     parts = [
         "---\n" + yaml.safe_dump(header, sort_keys=False) + "---",
         f"# {header['pretty_name']}",

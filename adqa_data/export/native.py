@@ -45,6 +45,11 @@ def _leaves(base: Path) -> list[Path]:
     return out
 
 
+def check(options: ExportOptions) -> None:
+    if not options.table:
+        raise UserError("--format native needs --table", fix="e.g. --table item_scores")
+
+
 def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
     name = options.table
     exportable = [t for t in TABLES if t not in NOT_PER_DATASET]

@@ -8,7 +8,9 @@ One row per item, the columns verl reads:
     ability       "audio_mcq"
     reward_model  {"style": "rule", "ground_truth": the option letter, or the option text for a style
                   that shows no letters (see adqa_data.export.source)}
-    extra_info    {split, index, item_id, choices, answer_index, answer_text, question_type, source_dataset}
+    extra_info    {split, index, item_id, choices, answer_index, answer_text, question_type, source_dataset,
+                  reward_weights: [{name, weight}]}: what `adqa_data.integrations.verl.compute_score`
+                  grades with (the rollout's reward mix; `--reward NAME=WEIGHT` sets it)
     audios        one entry per `<audio>`: {"audio": waveform, "sampling_rate": rate} with `--audio embed`
                   (the default), {"audio": absolute path} with `--audio path`
 
@@ -18,12 +20,17 @@ verl 0.9 takes the `audio` value of each entry as it is and passes the list to t
 `--sample-rate`, which must be the processor's rate (16 kHz for Qwen2-Audio, Qwen2.5-Omni, Kimi-Audio and
 other Whisper-based encoders). Point `data.train_files` at the exported Parquet file; `audio_key` is
 verl's default (`audios`).
+
+`--audio path` rows need `adqa_data.integrations.verl.AudioRLHFDataset` (`data.custom_cls`), which loads
+each file at the processor's rate: verl's own RLHFDataset hands the path string to the processor, fails
+in its length filter and drops every such row. The card says so, and `pipelines/verl/` has the recipe.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from ..errors import UserError
 from ..prompt_styles import get_style
 from ..workspace import Workspace
 from .base import Built, ExportOptions
@@ -43,8 +50,25 @@ from .source import (
 ABILITY = "audio_mcq"
 
 
+def reward_weights(options: ExportOptions) -> list[dict[str, float | str]]:
+    """The reward mix for `compute_score`, as `[{name, weight}]` (plugin names are no column names)."""
+    from ..integrations.grading import text_weights
+
+    try:
+        weights = text_weights(options.rewards)
+    except ValueError as e:
+        raise UserError(f"--reward: {e}", fix="e.g. --reward correctness=1.0 --reward format=0.25") from None
+    return [{"name": k, "weight": v} for k, v in weights.items()]
+
+
+def check(options: ExportOptions) -> None:
+    check_audio_mode(options.audio or "embed")
+    reward_weights(options)
+
+
 def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
     mode = check_audio_mode(options.audio or "embed")
+    weights = reward_weights(options)
     rec = ws.dataset(dataset)
     sel = select_items(ws, dataset, options.prompts, options.split, default="prompts")
     style = get_style(options.prompt_style)
@@ -71,6 +95,7 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
                 "answer_text": it["answer_text"],
                 "question_type": it["question_type"],
                 "source_dataset": it["source_dataset"],
+                "reward_weights": weights,
             },
         }
         if mode == "path":
@@ -90,14 +115,23 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
         + {
             "embed": f"`audios` holds each clip decoded to mono float32 at {options.sample_rate} Hz, which verl "
             "passes unchanged to the processor and to vLLM.",
-            "path": "`audios` holds each clip's absolute file path (a processor or agent loop must load it).",
+            "path": "`audios` holds each clip's absolute file path: train with "
+            "`adqa_data.integrations.verl.AudioRLHFDataset` as `data.custom_cls`, which loads the files (verl's "
+            "own RLHFDataset drops every row whose audio is a path).",
             "none": "No audio: text-only rows.",
         }[mode],
         sources=[(sel.stage, sel.unit)],
         item_ids=[it["item_id"] for it in sel.items],
-        notes=[*sel.notes, f"ground_truth = {truth}", f"audio = {mode}"],
+        notes=[
+            *sel.notes,
+            f"ground_truth = {truth}",
+            f"audio = {mode}",
+            "reward mix for compute_score: " + ", ".join(f"{w['name']} {w['weight']:g}" for w in weights),
+        ],
         usage=(
             f"# verl: data.train_files=<folder>/{data_path('default', options.split_name)} (audio_key: audios)\n"
+            "# reward.custom_reward_function: path=pkg://adqa_data.integrations.verl, name=compute_score\n"
+            "# data.custom_cls: path=pkg://adqa_data.integrations.verl, name=AudioRLHFDataset\n"
             f'ds = load_dataset("<repo or folder>", split="{options.split_name}")'
         ),
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,25 +27,36 @@ from .card import data_path
 SAMPLE_ROWS = 5
 
 
-def write_folder(out: Path, configs: dict[str, pa.Table], split: str, card: str) -> list[Path]:
-    """Parquet per config plus README.md into `out` (created; an existing export there is replaced)."""
+def write_folder(out: Path, configs: dict[str, pa.Table], split: str, card: str, ident: dict) -> list[Path]:
+    """The marker (`folder.MARKER`), Parquet per config and README.md into the new, empty folder `out`.
+
+    A config with no rows is written as a schema-only file (`write_empty_parquet`)."""
     import datasets
 
-    if out.exists() and any(out.iterdir()):
-        if not (out / "README.md").exists():
-            raise UserError(
-                f"{out} exists and is not an export folder", fix="choose an empty or new --out folder"
-            )
-        shutil.rmtree(out)
+    from .folder import write_marker
+
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written = [write_marker(out, ident)]
     for config, table in configs.items():
         path = out / data_path(config, split)
         path.parent.mkdir(parents=True, exist_ok=True)
-        datasets.Dataset(table.replace_schema_metadata(None)).to_parquet(str(path))
+        table = table.replace_schema_metadata(None)
+        if table.num_rows == 0:
+            write_empty_parquet(path, table.schema)
+        else:
+            datasets.Dataset(table).to_parquet(str(path))
         written.append(path)
     (out / "README.md").write_text(card)
-    return [out / "README.md", *written]
+    return [out / "README.md", *written[1:]]
+
+
+def write_empty_parquet(path: Path, schema: pa.Schema) -> None:
+    """A zero-row Parquet file without row groups (schema only), as `datasets.Dataset.to_parquet` writes
+    an empty dataset (see `workspace.write_table_atomic` for how `datasets` reads such files)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(str(path), schema):
+        pass
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -78,7 +88,16 @@ def verify(out: Path, configs: dict[str, pa.Table], split: str) -> dict[str, Any
     result: dict[str, Any] = {"ok": True, "configs": {}}
     with tempfile.TemporaryDirectory(prefix="adqa-export-check-") as cache:
         for config, table in configs.items():
-            loaded = datasets.load_dataset(str(out), config, split=split, cache_dir=cache)
+            if table.num_rows == 0:
+                # datasets builds no split of 0 rows ("corresponds to no data"); streaming reads it
+                stream = datasets.load_dataset(str(out), config, split=split, streaming=True)
+                loaded_rows = sum(1 for _ in stream)
+                loaded = datasets.Dataset.from_dict(
+                    {k: [] for k in stream.features}, features=stream.features
+                )
+            else:
+                loaded = datasets.load_dataset(str(out), config, split=split, cache_dir=cache)
+                loaded_rows = loaded.num_rows
             rows = _sample(table.num_rows)
             mismatches = []
             if loaded.column_names != table.column_names:
@@ -91,28 +110,71 @@ def verify(out: Path, configs: dict[str, pa.Table], split: str) -> dict[str, Any
                         mismatches.append({"row": i, "columns": bad})
             entry = {
                 "rows": table.num_rows,
-                "loaded_rows": loaded.num_rows,
+                "loaded_rows": loaded_rows,
                 "rows_compared": len(rows),
                 "mismatches": mismatches,
             }
-            entry["ok"] = loaded.num_rows == table.num_rows and not mismatches
+            entry["ok"] = loaded_rows == table.num_rows and not mismatches
             result["ok"] = result["ok"] and entry["ok"]
             result["configs"][config] = entry
             del loaded
     return result
 
 
-def push(out: Path, repo: str, private: bool, message: str) -> str:
-    """Upload the checked folder as a dataset repo (created when missing); returns the repo URL.
-
-    `private=False` leaves the visibility to the Hub's default for the account or organisation."""
+def check_hub(repo: str) -> None:
+    """Before anything is written: the Hub is reachable and the token is valid (one-line errors)."""
     from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
     if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0"):
         raise UserError(
             "cannot push: HF_HUB_OFFLINE is set", fix="unset HF_HUB_OFFLINE, or export with --out only"
         )
+    try:
+        HfApi().whoami()
+    except LocalTokenNotFoundError:
+        raise UserError(
+            f"cannot push to {repo}: no Hub token",
+            fix="run 'hf auth login' or set HF_TOKEN, or use --out only",
+        ) from None
+    except HfHubHTTPError as e:
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise UserError(
+                f"cannot push to {repo}: the Hub refused the token (HTTP {status})",
+                fix="run 'hf auth login' with a token that can write, or use --out only",
+            ) from None
+        raise UserError(f"cannot push to {repo}: the Hub answered {str(e).splitlines()[0]}") from None
+    except (OSError, ConnectionError, TimeoutError) as e:
+        raise UserError(
+            f"cannot push to {repo}: the Hub is not reachable ({type(e).__name__})",
+            fix="check the network (or HF_ENDPOINT), or export with --out only",
+        ) from None
+    except Exception as e:  # httpx/requests transport errors do not share a base class with OSError
+        if type(e).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3"):
+            raise UserError(
+                f"cannot push to {repo}: the Hub is not reachable ({type(e).__name__})",
+                fix="check the network (or HF_ENDPOINT), or export with --out only",
+            ) from None
+        raise
+
+
+def push(out: Path, repo: str, private: bool, message: str) -> str:
+    """Upload the checked folder as a dataset repo (created when missing); returns the repo URL. The
+    marker file stays local: it says which folders this machine's exports may replace.
+
+    `private=False` leaves the visibility to the Hub's default for the account or organisation."""
+    from huggingface_hub import HfApi
+
+    from .folder import MARKER
+
     api = HfApi()
     url = api.create_repo(repo_id=repo, repo_type="dataset", private=True if private else None, exist_ok=True)
-    api.upload_folder(repo_id=repo, repo_type="dataset", folder_path=str(out), commit_message=message)
+    api.upload_folder(
+        repo_id=repo,
+        repo_type="dataset",
+        folder_path=str(out),
+        commit_message=message,
+        ignore_patterns=[MARKER],
+    )
     return str(url)
