@@ -183,9 +183,9 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
         notes.append(
             f"{len(files)} clips copied into {AUDIO_DIR}/ (the rows name them relative to the folder)"
         )
-    from ..integrations import swift_plugin
+    from ..integrations.swift import PLUGIN_SOURCE
 
-    files[PLUGIN_FILE] = Path(swift_plugin.__file__)
+    files[PLUGIN_FILE] = PLUGIN_SOURCE
     sft_what = (
         f"`sft`: the {sft_sel.label} with the chain of thought as the assistant turn; " if sft_sel else ""
     )

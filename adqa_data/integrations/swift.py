@@ -25,13 +25,17 @@ an error, not a silent zero.
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..answers import LETTERS
 from .grading import grade
 from .trl import completion_texts
 
-__all__ = ["REWARDS", "Correctness", "Format", "Total", "register"]
+__all__ = ["PLUGIN_SOURCE", "REWARDS", "Correctness", "Format", "Total", "register"]
+
+# the plugin file for `--external_plugins` (it imports ms-swift, so it is shipped, never imported here)
+PLUGIN_SOURCE = Path(__file__).with_name("swift_plugin.py")
 
 
 def _gold(solution: Any, choices: Sequence[str], index: Any, row: int) -> int:
