@@ -44,6 +44,7 @@ from ..errors import UserError
 from ..prompt_styles import get_style
 from ..workspace import DatasetRecord, Workspace
 from .base import Built, ExportOptions
+from .card import data_path
 from .sft import reply
 from .source import (
     AUDIO_PLACEHOLDER,
@@ -58,6 +59,13 @@ from .source import (
 AUDIO_DIR = "audio"  # where --audio path copies the clips, inside the export folder
 PLUGIN_FILE = "adqa_swift_plugin.py"  # the reward plugin, shipped beside the data
 REWARD_FUNCS = ("adqa_correctness", "adqa_format")  # registered by adqa_data.integrations.swift
+
+
+AUDIO_NOTE = {
+    "path": "clips under audio/, relative to this folder",
+    "embed": "each clip's file bytes as base64",
+    "none": "none: text only",
+}
 
 
 class _Clips:
@@ -142,16 +150,17 @@ def _sft_selection(ws: Workspace, dataset: str, options: ExportOptions) -> Selec
         return None
 
 
-def usage(out: str = "<export folder>", model: str = "Qwen/Qwen2-Audio-7B-Instruct") -> str:
-    """The ms-swift commands for the export (the card's usage block)."""
+def commands(split: str, out: str = "<export folder>", model: str = "Qwen/Qwen2-Audio-7B-Instruct") -> str:
+    """The ms-swift commands for the export (in the card). `--dataset` names the Parquet file, not the
+    folder: `datasets` 4.8 caches a local folder by its name and config, so a re-written or another
+    folder of the same name would be read from the old cache; a file is cached by its path and time."""
     funcs = " ".join(REWARD_FUNCS)
     return (
-        f"# ms-swift 4.6; relative audio paths resolve against ROOT_IMAGE_DIR\n"
-        f"export ROOT_IMAGE_DIR={out}\n"
-        f"swift sft --model {model} --dataset {out}:sft --train_type lora\n"
-        f"swift rlhf --rlhf_type grpo --model {model} --dataset {out}:grpo \\\n"
+        "export ROOT_IMAGE_DIR=" + out + "  # ms-swift resolves the relative audio paths against it\n"
+        f"swift sft --model {model} --dataset {out}/{data_path('sft', split)} --train_type lora\n"
+        f"swift rlhf --rlhf_type grpo --model {model} --dataset {out}/{data_path('grpo', split)} \\\n"
         f"    --external_plugins {out}/{PLUGIN_FILE} --reward_funcs {funcs} --reward_weights 1.0 0.25 \\\n"
-        f"    --num_generations 4 --train_type lora"
+        "    --num_generations 4 --train_type lora"
     )
 
 
@@ -195,10 +204,12 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
         f"the {grpo_sel.label} without the assistant turn, with the gold answer as `solution` and the options "
         f"for the reward plugin `{PLUGIN_FILE}` (in this folder; `--external_plugins`), which grades with "
         "adqa-data's answer parser and the rollout's reward mix. `<audio>` in the user text with an `audios` "
-        f"list of strings ({'clips under audio/, relative to this folder' if mode == 'path' else 'base64 file bytes' if mode == 'embed' else 'none: text only'}).",
+        f"list of strings ({AUDIO_NOTE[mode]}). Training with ms-swift 4.6:\n\n```bash\n"
+        + commands(options.split_name)
+        + "\n```",
         sources=sources,
         item_ids=sorted(set(item_ids)),
         notes=notes,
-        usage=usage(),
+        usage=f'sft = load_dataset("<repo or folder>", "sft", split="{options.split_name}")  # messages, audios',
         files=files,
     )
