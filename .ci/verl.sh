@@ -8,8 +8,9 @@
 # Why a venv of its own (.venv-verl, inside the repo): verl 0.9.1 pins transformers>=5.5.3,<5.11 (the main
 # venv has 5.19) and tensordict<=0.10; torch itself is not pinned by verl, so the CPU build 2.13.0 from this
 # machine's disk serves (no CUDA download). verl's training extras (vllm, flash-attn, megatron) are not
-# installed: this step runs verl's data and reward code, which is what our export feeds. The venv is
-# ~1.9 GiB (torch ~0.7, ray ~0.2, the rest verl's deps: wandb, tensorboard, datasets, ...).
+# installed: this step runs verl's data and reward code, which is what our export feeds. Measured on the
+# shared 2-core machine: a fresh venv + install 217 s, 2.3 GiB (torch, ray, numba/librosa, wandb, ...);
+# a rerun ~70 s, nearly all of it the tests.
 #
 # Idempotent: a stamp holding the pins marks a finished install; a rerun goes straight to the editable
 # install of this checkout and the tests. Change a pin below and the venv is brought up to date.

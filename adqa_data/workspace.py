@@ -68,13 +68,9 @@ def package_versions(*names: str) -> dict[str, str]:
 
 # -------------------------------------------------------------------------------------- table files
 def write_table_atomic(path: Path, table: pa.Table, spec: TableSpec) -> Path:
-    """Write one Parquet shard so that it appears whole or not at all.
-
-    A shard of no rows is written without row groups (schema and metadata only, as `datasets` writes an
-    empty dataset): pyarrow, polars and duckdb read it as 0 rows, and `datasets.load_dataset("parquet")`
-    reads it beside a table's other shards, where a zero-row row group makes it fail ("BatchSize must be
-    greater than 0"). A table whose every shard is empty loads with `streaming=True`; `datasets` builds
-    no non-streaming split of 0 rows from any file."""
+    """Write one Parquet shard so that it appears whole or not at all. A shard of no rows has no row group
+    (as `datasets` writes one): a zero-row row group breaks `datasets.load_dataset` ("BatchSize must be
+    greater than 0"); an all-empty table loads with `streaming=True` (docs/data.md#empty-tables)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = conform(table, spec)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

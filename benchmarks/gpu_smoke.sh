@@ -18,6 +18,11 @@
 #      the step's loss and gradient norm are finite and the exported policy loads.
 #   3. anchoring: the anchoring pass (attention of the deep layers, hooks) on the GPU in bf16 and float32
 #      on the same completions; scores are finite and agree within 0.05.
+#   4. verl_step (only with VERL_PYTHON=<a python with verl 0.9.1 and vllm>; verl pins transformers<5.11, so
+#      it lives in its own venv): one GRPO step of verl's own trainer (verl.trainer.main_ppo) with the
+#      recipe pipelines/verl/audiomcq_grpo.yaml on `export --format verl` of the smoke prompt set and the
+#      tiny Qwen2-Audio. verl 0.9.1's rollout needs two changes for an audio processor (the recipe names
+#      them); until verl has them this check is expected to fail, and the log's last lines say where.
 # Without a CUDA GPU (and without --dry-run) it stops at once with {"ok": false, "error": ...} and exit 2.
 set -euo pipefail
 
@@ -115,9 +120,27 @@ fi
 cp "$WORK/out.txt" "$WORK/zero3.json"
 T2=$(date +%s)
 
+# ------------------------------------------------------------------ 2b. one verl step (VERL_PYTHON)
+VERL_RC=skipped
+if [[ -n "${VERL_PYTHON:-}" && $DRY == 0 ]]; then
+  run "$PY" -m adqa_data export -w "$WS" -d audiomcq --format verl --prompts smoke --out "$WORK/verl-export" --json
+  VERL_DATA="$WORK/verl-export/data/default/train-00000-of-00001.parquet"
+  set +e
+  "$VERL_PYTHON" -m verl.trainer.main_ppo --config-path "$HERE/pipelines/verl" --config-name audiomcq_grpo \
+    data.train_files="$VERL_DATA" data.val_files="$VERL_DATA" data.train_batch_size=4 \
+    data.max_response_length=32 actor_rollout_ref.model.path="$MODEL" \
+    actor_rollout_ref.actor.ppo_mini_batch_size=4 actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
+    actor_rollout_ref.rollout.name=vllm actor_rollout_ref.rollout.gpu_memory_utilization=0.25 \
+    actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4 trainer.n_gpus_per_node=1 trainer.nnodes=1 \
+    trainer.total_training_steps=1 trainer.logger=[console] trainer.save_freq=-1 trainer.test_freq=-1 \
+    trainer.val_before_train=false >>"$LOG" 2>&1
+  VERL_RC=$?
+  set -e
+fi
+
 # ------------------------------------------------------------------- 3. anchoring, then every check
 set +e
-"$PY" - "$WORK" "$DEVICE" "$DRY" "$START" "$T0" "$T1" "$T2" 2>>"$LOG" <<'EOF'
+"$PY" - "$WORK" "$DEVICE" "$DRY" "$START" "$T0" "$T1" "$T2" "$VERL_RC" 2>>"$LOG" <<'EOF'
 import json
 import math
 import sys
@@ -181,6 +204,11 @@ diff = max(abs(a - b) for a, b in zip(scores.get("bfloat16", scores["float32"]),
 out["anchoring"] = {"scores": scores, "max_abs_diff_bf16_fp32": diff, "seconds": round(time.time() - t, 1)}
 checks["anchoring_finite"] = all(math.isfinite(x) for v in scores.values() for x in v)
 checks["anchoring_bf16_close"] = diff < 0.05
+
+verl_rc = sys.argv[8]
+out["verl_step"] = verl_rc if verl_rc == "skipped" else {"exit_code": int(verl_rc)}
+if verl_rc != "skipped":
+    checks["verl_step"] = int(verl_rc) == 0
 
 out["checks"] = checks
 out["ok"] = all(checks.values())

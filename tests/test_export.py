@@ -336,3 +336,67 @@ def test_several_prompt_sets_need_a_name(planted, tmp_path):
         export(ws, "verl", out=tmp_path / "o")
     res = export(ws, "verl", options=ExportOptions(prompts="p2", audio="none"), out=tmp_path / "o")
     assert res.rows == {"default": N_PROMPTS}
+
+
+# ------------------------------------------------------------------------------------ empty tables
+def with_empty_quarantine(planted, tmp_path) -> Workspace:
+    """A copy of the planted workspace whose filter stage quarantined nothing (a zero-row shard)."""
+    from adqa_data.schema import QUARANTINE
+
+    shutil.copytree(planted.root, tmp_path / "w")
+    ws = Workspace(tmp_path / "w")
+    write_table_atomic(
+        ws.table_dir("quarantine", DS, "filter") / "part-00000.parquet", QUARANTINE.empty(), QUARANTINE
+    )
+    return ws
+
+
+def test_an_empty_table_exports_cleanly(planted, tmp_path):
+    ws = with_empty_quarantine(planted, tmp_path)
+    out = tmp_path / "empty"
+    res = export(ws, "native", options=ExportOptions(table="quarantine", unit="filter"), out=out)
+    assert (
+        res.rows == {"default": 0} and res.check["ok"] and res.check["configs"]["default"]["loaded_rows"] == 0
+    )
+    assert "| default | train | 0 |" in (out / "README.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "w"]  # no staging folder left
+    t = pq.read_table(out / data_path("default", "train"))
+    assert t.num_rows == 0 and "reason" in t.column_names
+
+
+def test_datasets_reads_every_table_of_the_workspace(planted, tmp_path):
+    """Every table folder of the workspace through `datasets.load_dataset("parquet")`: tables with rows
+    load whole (a zero-row shard beside others is skipped, not an error); a table of no rows at all loads
+    with its columns and no rows in streaming mode (datasets builds no non-streaming split of 0 rows)."""
+    ws = with_empty_quarantine(planted, tmp_path)
+    folders = sorted({p.parent for p in ws.root.rglob("part-*.parquet")})
+    assert len(folders) >= 8
+    seen_empty = False
+    for folder in folders:
+        files = [str(p) for p in sorted(folder.glob("part-*.parquet"))]
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if rows:
+            ds = datasets.load_dataset(
+                "parquet", data_files=files, split="train", cache_dir=str(tmp_path / "c")
+            )
+            assert ds.num_rows == rows, folder
+        else:
+            seen_empty = True
+            ds = datasets.load_dataset("parquet", data_files=files, split="train", streaming=True)
+            assert list(ds) == [] and "reason" in ds.features, folder
+    assert seen_empty
+    # the quarantine table across stages: the empty filter shard beside the download one
+    every = [str(p) for p in sorted(ws.table_dir("quarantine", DS).rglob("part-*.parquet"))]
+    assert len(every) == 2
+    ds = datasets.load_dataset("parquet", data_files=every, split="train", cache_dir=str(tmp_path / "c2"))
+    assert ds.num_rows == 2
+
+
+def test_card_yaml_has_the_source_licence(planted, tmp_path):
+    import yaml
+
+    _, out = run(planted, tmp_path, "groups")
+    header = yaml.safe_load((out / "README.md").read_text().split("---\n")[1])
+    assert header["license"] == ["cc-by-4.0", "cc-by-nc-4.0"]
+    _, out = run(planted, tmp_path / "one", "verl", audio="none", prompts=None, split="all")
+    assert "license" in yaml.safe_load((out / "README.md").read_text().split("---\n")[1])

@@ -154,3 +154,31 @@ def test_compute_score_through_verls_reward_manager(setup):
             assert got["reward_extra_info"]["correctness"] == want["reward_correctness"][j]
             assert got["reward_extra_info"]["format"] == pytest.approx(want["reward_format"][j])
     assert want["reward_correctness"] == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_the_recipe_composes_with_verls_config_and_names_our_hooks():
+    """pipelines/verl/audiomcq_grpo.yaml on top of verl's own ppo_trainer config: verl resolves both hooks."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from verl.trainer.ppo.reward import get_custom_reward_fn
+    from verl.utils.dataset.rl_dataset import get_dataset_class
+
+    recipe = Path(__file__).resolve().parents[1] / "pipelines" / "verl"
+    with initialize_config_dir(config_dir=str(recipe), version_base=None):
+        cfg = compose(config_name="audiomcq_grpo", overrides=["data.train_files=x.parquet"])
+    assert cfg.data.prompt_key == "prompt" and cfg.data.audio_key == "audios"
+    assert cfg.algorithm.adv_estimator == "grpo" and cfg.actor_rollout_ref.rollout.n == 4
+    assert get_dataset_class(cfg.data).__name__ == "AudioRLHFDataset"
+    assert get_custom_reward_fn(cfg).args[0].__name__ == "compute_score"
+
+
+def test_splits_stay_audio_datasets(setup):
+    dataset, _, _ = processed_rows(setup, "path")
+    parts = dataset.split(2)
+    assert [type(p).__name__ for p in parts] == ["AudioRLHFDataset"] * 2
+    messages = parts[1][0]["raw_prompt"]
+    audio = [
+        p for m in messages if isinstance(m["content"], list) for p in m["content"] if p["type"] == "audio"
+    ]
+    assert len(audio) == 1 and isinstance(audio[0]["audio"], np.ndarray)

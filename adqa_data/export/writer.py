@@ -101,10 +101,14 @@ def verify(out: Path, configs: dict[str, pa.Table], split: str) -> dict[str, Any
         for config, table in configs.items():
             if table.num_rows == 0:
                 # datasets builds no split of 0 rows ("corresponds to no data"); streaming reads it
-                loaded = datasets.load_dataset(str(out), config, split=split, streaming=True)
-                loaded = datasets.Dataset.from_list(list(loaded), features=loaded.features)
+                stream = datasets.load_dataset(str(out), config, split=split, streaming=True)
+                loaded_rows = sum(1 for _ in stream)
+                loaded = datasets.Dataset.from_dict(
+                    {k: [] for k in stream.features}, features=stream.features
+                )
             else:
                 loaded = datasets.load_dataset(str(out), config, split=split, cache_dir=cache)
+                loaded_rows = loaded.num_rows
             rows = _sample(table.num_rows)
             mismatches = []
             if loaded.column_names != table.column_names:
@@ -117,11 +121,11 @@ def verify(out: Path, configs: dict[str, pa.Table], split: str) -> dict[str, Any
                         mismatches.append({"row": i, "columns": bad})
             entry = {
                 "rows": table.num_rows,
-                "loaded_rows": loaded.num_rows,
+                "loaded_rows": loaded_rows,
                 "rows_compared": len(rows),
                 "mismatches": mismatches,
             }
-            entry["ok"] = loaded.num_rows == table.num_rows and not mismatches
+            entry["ok"] = loaded_rows == table.num_rows and not mismatches
             result["ok"] = result["ok"] and entry["ok"]
             result["configs"][config] = entry
             del loaded

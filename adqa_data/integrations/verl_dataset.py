@@ -40,3 +40,11 @@ class AudioRLHFDataset(RLHFDataset):
         if audios:
             example[self.audio_key] = [load_audio_entry(a, self.audio_rate) for a in audios]
         return super()._build_messages(example, key)
+
+    def split(self, num_splits: int) -> list[Any]:
+        """verl's split builds plain RLHFDatasets; keep the splits ours, so path clips still load."""
+        parts = super().split(num_splits)
+        for part in parts:
+            part.__class__ = type(self)
+            part.audio_rate = self.audio_rate
+        return parts
