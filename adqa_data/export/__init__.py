@@ -25,7 +25,8 @@ from ..workspace import Workspace
 from .base import Built, ExportOptions
 
 # format name -> module of this package that builds its rows (the one place a format is registered)
-FORMATS: dict[str, str] = {"native": "native", "verl": "verl", "trl": "trl", "groups": "groups", "sft": "sft", "swift": "swift"}
+FORMATS: dict[str, str] = {"native": "native", "verl": "verl", "trl": "trl", "groups": "groups", "sft": "sft"}
+FORMATS["swift"] = "swift"  # ms-swift SFT + GRPO rows (a line of its own so the branches merge cleanly)
 
 __all__ = ["FORMATS", "Built", "ExportOptions", "ExportResult", "export"]
 

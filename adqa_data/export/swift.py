@@ -156,6 +156,7 @@ def commands(split: str, out: str = "<export folder>", model: str = "Qwen/Qwen2-
     folder of the same name would be read from the old cache; a file is cached by its path and time."""
     funcs = " ".join(REWARD_FUNCS)
     return (
+        "# ms-swift 4.6 and adqa-data in one environment (the reward plugin imports adqa_data)\n"
         "export ROOT_IMAGE_DIR=" + out + "  # ms-swift resolves the relative audio paths against it\n"
         f"swift sft --model {model} --dataset {out}/{data_path('sft', split)} --train_type lora\n"
         f"swift rlhf --rlhf_type grpo --model {model} --dataset {out}/{data_path('grpo', split)} \\\n"
