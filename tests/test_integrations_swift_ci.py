@@ -162,3 +162,21 @@ def rollout_columns(completions, rows):
     cfg = RolloutConfig(rewards={"correctness": 1.0, "format": 0.25})
     _reward_and_rank(recs, resolve_rewards(cfg.rewards), cfg, None, [], [])
     return {k: [r[k] for r in recs] for k in ("reward_correctness", "reward_format", "reward")}
+
+
+def test_card_commands_name_only_swift_arguments(exported):
+    """Every `--flag` of the card's `swift sft` / `swift rlhf` commands is an ms-swift 4.6 argument (a
+    renamed one, such as 3.x's `--train_type`, would stop the command before it starts)."""
+    import dataclasses
+    import re
+
+    from swift.arguments import RLHFArguments, SftArguments
+
+    out, _ = exported
+    card = (out / "README.md").read_text()
+    commands = re.findall(r"^swift (sft|rlhf) (.*?)(?=^\S|\Z)", card, flags=re.M | re.S)
+    assert {kind for kind, _ in commands} == {"sft", "rlhf"}
+    for kind, text in commands:
+        known = {f.name for f in dataclasses.fields(SftArguments if kind == "sft" else RLHFArguments)}
+        flags = re.findall(r"--(\w+)", text)
+        assert "dataset" in flags and set(flags) <= known, set(flags) - known

@@ -158,10 +158,10 @@ def commands(split: str, out: str = "<export folder>", model: str = "Qwen/Qwen2-
     return (
         "# ms-swift 4.6 and adqa-data in one environment (the reward plugin imports adqa_data)\n"
         "export ROOT_IMAGE_DIR=" + out + "  # ms-swift resolves the relative audio paths against it\n"
-        f"swift sft --model {model} --dataset {out}/{data_path('sft', split)} --train_type lora\n"
+        f"swift sft --model {model} --dataset {out}/{data_path('sft', split)} --tuner_type lora\n"
         f"swift rlhf --rlhf_type grpo --model {model} --dataset {out}/{data_path('grpo', split)} \\\n"
         f"    --external_plugins {out}/{PLUGIN_FILE} --reward_funcs {funcs} --reward_weights 1.0 0.25 \\\n"
-        "    --num_generations 4 --train_type lora"
+        "    --num_generations 4 --tuner_type lora"
     )
 
 
