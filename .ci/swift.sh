@@ -9,8 +9,8 @@
 # datasets<4.8.5 and peft<0.21 (the main venv has trl 1.16 and datasets 5). torch is installed first as the
 # CPU build 2.13.0 from this machine's disk, so nothing pulls a CUDA torch. adqa-data goes in editable
 # without its dev extras (they pin trl 1.16); msgspec is what ms-swift's GRPO code imports without declaring
-# it; librosa is its audio decoder. Measured here (2 shared cores): venv + torch + ms-swift ~4.5 min, the
-# venv ~2.0 GiB; a rerun ~1 min, nearly all of it the tests (~15 s) and pip's checks.
+# it; librosa is its audio decoder. Measured here (2 shared cores): a fresh venv took 2 min 45 s with pip's
+# cache warm (~4.5 min for torch + ms-swift with a cold one), 2.4 GiB; a rerun ~30 s (tests ~12 s).
 #
 # Idempotent: a stamp holding the pins marks a finished install; a rerun goes straight to the editable
 # install of this checkout and the tests. Change a pin below and the venv is brought up to date.
