@@ -23,6 +23,13 @@
 #      recipe pipelines/verl/audiomcq_grpo.yaml on `export --format verl` of the smoke prompt set and the
 #      tiny Qwen2-Audio. verl 0.9.1's rollout needs two changes for an audio processor (the recipe names
 #      them); until verl has them this check is expected to fail, and the log's last lines say where.
+#   5. swift_step (only with SWIFT_PYTHON=<a python with ms-swift 4.6, vllm and adqa-data>; ms-swift pins
+#      trl<1.0, so it lives in its own venv): one GRPO step of `swift rlhf` on the `grpo` config of
+#      `export --format swift` (the card's command: ROOT_IMAGE_DIR, the Parquet file, the reward plugin
+#      file from the export, adqa_correctness + adqa_format weighted 1.0 / 0.25) with the tiny Qwen2-Audio,
+#      sampling with vLLM colocated. Not with ms-swift's transformers engine: transformers 5.19's generate
+#      calls Qwen2-Audio's single-<|AUDIO|> path without the attention mask and fails (seen on the CPU);
+#      the check is the exit code.
 # Without a CUDA GPU (and without --dry-run) it stops at once with {"ok": false, "error": ...} and exit 2.
 set -euo pipefail
 
@@ -138,9 +145,26 @@ if [[ -n "${VERL_PYTHON:-}" && $DRY == 0 ]]; then
   set -e
 fi
 
+# ----------------------------------------------------------------- 2c. one ms-swift step (SWIFT_PYTHON)
+SWIFT_RC=skipped
+if [[ -n "${SWIFT_PYTHON:-}" && $DRY == 0 ]]; then
+  SWIFT_DIR="$WORK/swift-export"
+  run "$PY" -m adqa_data export -w "$WS" -d audiomcq --format swift --prompts smoke --split all --out "$SWIFT_DIR" --json
+  set +e
+  ROOT_IMAGE_DIR="$SWIFT_DIR" "$SWIFT_PYTHON" -m swift.cli.rlhf --rlhf_type grpo --model "$MODEL" \
+    --model_type qwen2_audio --dataset "$SWIFT_DIR/data/grpo/train-00000-of-00001.parquet" \
+    --external_plugins "$SWIFT_DIR/adqa_swift_plugin.py" --reward_funcs adqa_correctness adqa_format \
+    --reward_weights 1.0 0.25 --num_generations 4 --per_device_train_batch_size 4 --max_completion_length 16 \
+    --max_steps 1 --tuner_type full --torch_dtype float32 --beta 0 --use_vllm true --vllm_mode colocate \
+    --vllm_gpu_memory_utilization 0.25 --save_strategy no \
+    --report_to none --logging_steps 1 --output_dir "$WORK/swift-out" >>"$LOG" 2>&1
+  SWIFT_RC=$?
+  set -e
+fi
+
 # ------------------------------------------------------------------- 3. anchoring, then every check
 set +e
-"$PY" - "$WORK" "$DEVICE" "$DRY" "$START" "$T0" "$T1" "$T2" "$VERL_RC" 2>>"$LOG" <<'EOF'
+"$PY" - "$WORK" "$DEVICE" "$DRY" "$START" "$T0" "$T1" "$T2" "$VERL_RC" "$SWIFT_RC" 2>>"$LOG" <<'EOF'
 import json
 import math
 import sys
@@ -209,6 +233,10 @@ verl_rc = sys.argv[8]
 out["verl_step"] = verl_rc if verl_rc == "skipped" else {"exit_code": int(verl_rc)}
 if verl_rc != "skipped":
     checks["verl_step"] = int(verl_rc) == 0
+swift_rc = sys.argv[9]
+out["swift_step"] = swift_rc if swift_rc == "skipped" else {"exit_code": int(swift_rc)}
+if swift_rc != "skipped":
+    checks["swift_step"] = int(swift_rc) == 0
 
 out["checks"] = checks
 out["ok"] = all(checks.values())

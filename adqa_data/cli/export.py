@@ -14,7 +14,8 @@ from .app import DEFAULT_WS, DatasetOpt, JsonOpt, WorkspaceOpt, app, print_json
 @app.command()
 def export(
     format: Annotated[
-        str, typer.Option("--format", "-f", help="native (a table as it is) | verl | trl | groups | sft.")
+        str,
+        typer.Option("--format", "-f", help="native (a table as it is) | verl | trl | groups | sft | swift."),
     ] = "native",
     out_dir: Annotated[
         Path | None,
@@ -46,14 +47,15 @@ def export(
     prompts: Annotated[
         str | None,
         typer.Option(
-            "--prompts", help="verl, trl, sft: export this prompt set (default for verl/trl: the only one)."
+            "--prompts",
+            help="verl, trl, sft, swift: this prompt set (default for verl/trl/swift: the only one).",
         ),
     ] = None,
     split: Annotated[
         str | None,
         typer.Option(
             "--split",
-            help="verl, trl, sft: export a split instead: weak | strong | all (default for sft: weak).",
+            help="verl, trl, sft, swift: a split instead: weak | strong | all (default for sft, swift's sft: weak).",
         ),
     ] = None,
     rollouts: Annotated[
@@ -103,7 +105,8 @@ def export(
     Formats: native (any table as it is); verl (prompt rows with an <audio> placeholder, reward_model,
     extra_info and an audios column for verl's RL dataset); trl (GRPOTrainer prompts whose extra columns reach
     reward functions, plus the rollouts as TRL completion logs); groups (one row per rollout group: prompt,
-    responses, rewards); sft (a split, weak by default, as chat messages with the chain of thought).
+    responses, rewards); sft (a split, weak by default, as chat messages with the chain of thought); swift
+    (ms-swift: the sft rows plus GRPO prompt rows with `solution`, clips copied beside them, a reward plugin).
     Every export is loaded back and compared with what was written before it is reported or pushed.
     """
     from ..export import ExportOptions

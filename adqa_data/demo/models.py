@@ -467,6 +467,7 @@ def build_tiny_qwen2_audio(
             tok, s, model_type="qwen2", bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")
         ),
         audio_token_index=audio_id,
+        ignore_index=-100,  # read by transformers' single-<|AUDIO|> expansion path (ms-swift's) with labels
     )
     torch.manual_seed(seed)
     model = Qwen2AudioForConditionalGeneration(config).eval()

@@ -26,6 +26,7 @@ from .base import Built, ExportOptions
 
 # format name -> module of this package that builds its rows (the one place a format is registered)
 FORMATS: dict[str, str] = {"native": "native", "verl": "verl", "trl": "trl", "groups": "groups", "sft": "sft"}
+FORMATS["swift"] = "swift"  # ms-swift SFT + GRPO rows (a line of its own so the branches merge cleanly)
 
 __all__ = ["FORMATS", "Built", "ExportOptions", "ExportResult", "export"]
 
@@ -76,7 +77,7 @@ def export(
     from ..stages.stats import stats
     from .card import render_card
     from .folder import check_target, identity, write_replacing
-    from .writer import check_hub, push, verify, write_folder
+    from .writer import check_hub, copy_files, push, verify, write_folder
 
     if out is None and push_to_hub is None:
         raise UserError("nowhere to export to", fix="pass --out DIR, --push-to-hub REPO, or both")
@@ -107,6 +108,7 @@ def export(
 
     def write_and_check(target: Path) -> tuple[list[Path], dict[str, Any]]:
         files = write_folder(target, built.configs, options.split_name, card, ident)
+        copy_files(target, built.files)
         check = verify(target, built.configs, options.split_name)
         if not check["ok"]:
             raise UserError(

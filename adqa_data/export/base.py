@@ -8,6 +8,7 @@ format (`adqa_data.export.writer`, `adqa_data.export.card`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -40,3 +41,5 @@ class Built:
     item_ids: list[str] | None = None  # items the rows are about (licence fields); None = the whole dataset
     notes: list[str] = field(default_factory=list)  # decisions and counts worth a line in the card and report
     usage: str = ""  # a short code sample for the card
+    # files copied into the export beside the data (path inside the folder -> source file), e.g. clips
+    files: dict[str, Path] = field(default_factory=dict)

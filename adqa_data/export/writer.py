@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,16 @@ def write_folder(out: Path, configs: dict[str, pa.Table], split: str, card: str,
         written.append(path)
     (out / "README.md").write_text(card)
     return [out / "README.md", *written[1:]]
+
+
+def copy_files(out: Path, files: dict[str, Path]) -> None:
+    """Copy the files a format ships beside its data (`Built.files`) to their paths inside `out`."""
+    for rel, src in files.items():
+        dest = out / rel
+        if dest.resolve().parent != out.resolve() and out.resolve() not in dest.resolve().parents:
+            raise ValueError(f"{rel!r} is not a path inside the export folder")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
 
 
 def write_empty_parquet(path: Path, schema: pa.Schema) -> None:
