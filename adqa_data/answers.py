@@ -225,6 +225,7 @@ _OPEN, _CLOSE = ANSWER_OPEN.pattern, ANSWER_CLOSE.pattern
 # the innermost block: a stray earlier "<answer>" does not swallow the real one
 _BLOCK = re.compile(rf"{_OPEN}((?:(?!{_OPEN}).)*?){_CLOSE}", re.IGNORECASE | re.DOTALL)
 _UNCLOSED = re.compile(rf"{_OPEN}((?:(?!{_OPEN}|{_CLOSE}).)*)\Z", re.IGNORECASE | re.DOTALL)
+ANSWER_BLOCK, ANSWER_UNCLOSED = _BLOCK, _UNCLOSED  # public: the report marks the blocks the parser reads
 _WORDCHAR = re.compile(r"[^\W_]")
 _STRICT = re.compile(r"[\s*`'\"]*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*[.):]?[\s*`'\"]*")
 _LEAD = re.compile(r"[\s*]*(?:[(\[]\s*([A-Z])\s*[)\]]|([A-Z])\s*[.):\-\u2013])")  # "C. ", "(C)", "C:"
