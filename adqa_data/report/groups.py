@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from ..schema import ROLLOUTS
+from ..schema import BUILTIN_REWARD_COLUMNS, ROLLOUTS
 from ..workspace import Workspace, read_table
 from .clips import Clips
 from .highlight import read_spans
@@ -66,7 +66,9 @@ def build_set(
     df: pl.DataFrame, questions: dict[str, str], root: str, clips: Clips
 ) -> tuple[dict[str, Any], Iterator[list[dict[str, Any]]]]:
     """(the filter index, the pages of full groups, lazily) of one rollout set's rows."""
-    rewards = sorted(c for c in df.columns if c.startswith("reward_"))
+    # the built-in rewards first, in their order, then plugins by name
+    rewards = [c for c in BUILTIN_REWARD_COLUMNS if c in df.columns]
+    rewards += sorted(c for c in df.columns if c.startswith("reward_") and c not in rewards)
     groups = df.partition_by("group_id", maintain_order=True)
     types = sorted({str(g["question_type"][0] or "(none)") for g in groups})
     verdicts = sorted({verdict(a, b) for a, b in zip(df["parse_layer"], df["parse_reason"])})

@@ -28,7 +28,11 @@ def _pct(x: float | None) -> str:
 
 
 def chart(title: str, data: list[dict[str, Any]], **layout: Any) -> Block:
-    return {"kind": "chart", "title": title, "fig": {"data": data, "layout": {"title": {"text": title}, **layout}}}
+    return {
+        "kind": "chart",
+        "title": title,
+        "fig": {"data": data, "layout": {"title": {"text": title}, **layout}},
+    }
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Block:
@@ -86,7 +90,10 @@ def panel_blocks(sec: dict[str, Any]) -> list[Block]:
                 table(
                     "Pairwise agreement on silence",
                     ["member a", "member b", "items", "agreement", "Cohen's kappa"],
-                    [[r["a"], r["b"], r["items"], _pct(r["agreement"]), r["cohen_kappa"]] for r in p["pairs"]],
+                    [
+                        [r["a"], r["b"], r["items"], _pct(r["agreement"]), r["cohen_kappa"]]
+                        for r in p["pairs"]
+                    ],
                 )
             )
         if mass := p.get("letter_mass"):
@@ -95,7 +102,10 @@ def panel_blocks(sec: dict[str, Any]) -> list[Block]:
                     f"Letter mass (probability on the option letters where read; LOW: median < "
                     f"{p.get('letter_mass_threshold', '-')})",
                     ["member", "median", "p10", "min", "low"],
-                    [[m, d.get("median"), d.get("p10"), d.get("min"), "LOW" if d["low"] else ""] for m, d in mass.items()],
+                    [
+                        [m, d.get("median"), d.get("p10"), d.get("min"), "LOW" if d["low"] else ""]
+                        for m, d in mass.items()
+                    ],
                 )
             )
         if p.get("note"):
@@ -108,7 +118,12 @@ def panel_blocks(sec: dict[str, Any]) -> list[Block]:
                 chart(
                     f"Weak / strong {key.replace('_', ' ')}",
                     [
-                        {"type": "bar", "name": part, "x": [str(r[label]) for r in rows], "y": [r[part] for r in rows]}
+                        {
+                            "type": "bar",
+                            "name": part,
+                            "x": [str(r[label]) for r in rows],
+                            "y": [r[part] for r in rows],
+                        }
                         for part in ("weak", "strong")
                     ],
                     barmode="stack",
@@ -138,7 +153,12 @@ def prompts_blocks(sets: dict[str, Any]) -> list[Block]:
                 f"Prompt set {name}: {s['n']} drawn from the {s['split'] or '?'} pool of {s['pool']}",
                 [
                     {"type": "bar", "name": "pool share", "x": types, "y": [r["pool_share"] for r in rows]},
-                    {"type": "bar", "name": "chosen share", "x": types, "y": [r["chosen_share"] for r in rows]},
+                    {
+                        "type": "bar",
+                        "name": "chosen share",
+                        "x": types,
+                        "y": [r["chosen_share"] for r in rows],
+                    },
                 ],
                 barmode="group",
             )
@@ -158,11 +178,20 @@ def rollout_summary_blocks(name: str, s: dict[str, Any]) -> list[Block]:
                 ["accuracy", s["accuracy"]],
                 ["zero-signal groups", f"{s['zero_signal_groups']} ({_pct(s['zero_signal_share'])})"],
                 ["truncated", _pct(s["truncated_share"])],
-                ["completion length mean / p90", f"{s['completion_length'].get('mean')} / {s['completion_length'].get('p90')}"],
+                [
+                    "completion length mean / p90",
+                    f"{s['completion_length'].get('mean')} / {s['completion_length'].get('p90')}",
+                ],
             ],
         ),
-        chart(f"{name}: mean reward by component", [{"type": "bar", "x": list(rewards), "y": list(rewards.values())}]),
-        chart(f"{name}: parse verdicts", [{"type": "bar", "x": list(s["parse"]), "y": list(s["parse"].values())}]),
+        chart(
+            f"{name}: mean reward by component",
+            [{"type": "bar", "x": list(rewards), "y": list(rewards.values())}],
+        ),
+        chart(
+            f"{name}: parse verdicts",
+            [{"type": "bar", "x": list(s["parse"]), "y": list(s["parse"].values())}],
+        ),
     ]
 
 
@@ -178,7 +207,13 @@ def training_blocks(runs: dict[str, Any]) -> list[Block]:
             chart(
                 f"Run {name} ({r['records']} records)",
                 [
-                    {"type": "scatter", "mode": "lines+markers", "name": k, "x": r["curves"][k]["step"], "y": r["curves"][k]["value"]}
+                    {
+                        "type": "scatter",
+                        "mode": "lines+markers",
+                        "name": k,
+                        "x": r["curves"][k]["step"],
+                        "y": r["curves"][k]["value"],
+                    }
                     for k in keys
                 ],
                 xaxis={"title": {"text": "step"}},

@@ -113,9 +113,7 @@ PROFILE_BINS = 64
 reasoning looked (~0.5 s a bin), small enough to keep with every completion (256 bytes)."""
 
 
-def attention_profile(
-    attn: np.ndarray, audio_mask: np.ndarray, bins: int = PROFILE_BINS
-) -> list[float]:
+def attention_profile(attn: np.ndarray, audio_mask: np.ndarray, bins: int = PROFILE_BINS) -> list[float]:
     """Where along the clip the response rows' attention went: `bins` equal spans of the audio keys, in
     order, each holding the share of the rows' attention (rows renormalised, averaged over rows) that
     fell on its span, so the profile sums to CON. The audio keys are taken as equally spaced in time

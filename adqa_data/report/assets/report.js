@@ -89,10 +89,11 @@ const ADQA = (() => {
     }
     if (b.kind === "chart") {
       const div = el("div", { class: "block chart" });
-      const layout = Object.assign({ autosize: true, height: 320, margin: { l: 50, r: 20, t: 50, b: 60 }, font: { size: 12 } }, b.fig.layout);
-      layout.title = { text: b.title, font: { size: 14 }, x: 0.02, xanchor: "left" };
-      // drawn once the element is in the page, so plotly measures its width
-      requestAnimationFrame(() => Plotly.newPlot(div, b.fig.data, layout, { responsive: true, displaylogo: false }));
+      const narrow = window.innerWidth < 640;
+      const layout = Object.assign({ autosize: true, height: narrow ? 240 : 270, margin: { l: 45, r: 12, t: 44, b: 50 }, font: { size: 12 }, legend: { orientation: "h", y: -0.2 } }, b.fig.layout);
+      layout.title = { text: b.title, font: { size: 13 }, x: 0.02, xanchor: "left" };
+      // drawn once the element is in the page, so plotly measures its width; no mode bar over the titles
+      requestAnimationFrame(() => Plotly.newPlot(div, b.fig.data, layout, { responsive: true, displaylogo: false, displayModeBar: false }));
       return div;
     }
     if (b.kind === "groups") return groupBrowser(b);
@@ -204,7 +205,21 @@ const ADQA = (() => {
     } else {
       card.appendChild(el("p", { class: "note", text: "clip: " + (clip.error || "not copied (--audio none)") }));
     }
+    // the clip's waveform once per group (the playback position on it); a strip per completion that
+    // has an attention profile, the profile drawn over the same waveform
     const strips = [];
+    const seek = (canvas) => (ev) => {
+      if (!audio) return;
+      const r = canvas.getBoundingClientRect();
+      audio.currentTime = ((ev.clientX - r.left) / r.width) * (audio.duration || clip.duration || 0);
+      audio.play().catch(() => {});
+    };
+    if (clip.envelope) {
+      const wave = el("canvas", { class: "strip wave", "data-profile": "0", title: "the clip's waveform: click to play from there" });
+      wave.addEventListener("click", seek(wave));
+      strips.push({ canvas: wave, profile: null });
+      card.appendChild(el("div", { class: "stripbox" }, wave, el("span", { class: "stripcap", text: "waveform, " + fmt(clip.duration, 2) + " s" })));
+    }
     const list = el("div", { class: "completions" });
     for (const c of g.completions) {
       const rewards = Object.entries(c.rewards).map(([k, v]) => el("span", { class: "reward", "data-reward": k, text: k + " " + fmt(v) }));
@@ -221,22 +236,21 @@ const ADQA = (() => {
       }
       if (at < c.text.length) text.appendChild(document.createTextNode(c.text.slice(at)));
       if (!c.text.length) text.appendChild(el("span", { class: "empty", text: "(empty completion)" }));
-      const canvas = el("canvas", { class: "strip", "data-profile": c.profile ? "1" : "0" });
-      const caption = c.profile ? "attention of the reasoning along the clip (orange), over the waveform" : "no anchoring pass for this completion (not correct, or anchoring off)";
-      const strip = el("div", { class: "stripbox" }, canvas, el("span", { class: "stripcap", text: caption }));
-      strips.push({ canvas, profile: c.profile });
-      if (audio) canvas.addEventListener("click", (ev) => {
-        const r = canvas.getBoundingClientRect();
-        audio.currentTime = ((ev.clientX - r.left) / r.width) * (audio.duration || clip.duration || 0);
-        audio.play().catch(() => {});
-      });
-      list.appendChild(el("div", { class: "completion" }, head, text, clip.envelope ? strip : null));
+      let strip = el("span", { class: "stripcap", text: "attention: no anchoring pass (only correct completions are scored, with anchoring on)" });
+      if (c.profile && clip.envelope) {
+        const canvas = el("canvas", { class: "strip", "data-profile": "1", title: "where the reasoning attended along the clip: click to play from there" });
+        canvas.addEventListener("click", seek(canvas));
+        strips.push({ canvas, profile: c.profile });
+        const con = c.profile.reduce((a, b) => a + b, 0);
+        strip = el("div", { class: "stripbox" }, canvas, el("span", { class: "stripcap", text: "attention of the reasoning along the clip (orange; " + (100 * con).toFixed(1) + "% of it on the audio), over the waveform" }));
+      }
+      list.appendChild(el("div", { class: "completion" }, head, text, strip));
     }
     card.appendChild(list);
     const draw = (cursor) => strips.forEach((s) => drawStrip(s.canvas, clip.envelope || [], s.profile, cursor));
     requestAnimationFrame(() => draw(null));
     if (audio) audio.addEventListener("timeupdate", () => draw(audio.duration ? audio.currentTime / audio.duration : null));
-    resizers.push(() => draw(null));
+    resizers.push({ card, draw: () => draw(null) });
     return card;
   }
 
@@ -253,23 +267,30 @@ const ADQA = (() => {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = "#f4f4f6";
     ctx.fillRect(0, 0, w, h);
-    if (profile && profile.length) {
-      const top = Math.max(...profile) || 1;
-      const bw = w / profile.length;
-      profile.forEach((p, i) => {
-        const a = p / top;
-        ctx.fillStyle = "rgba(230, 120, 20, " + (0.15 + 0.75 * a).toFixed(3) + ")";
-        ctx.fillRect(i * bw, h * (1 - a), Math.ceil(bw), h * a);
-      });
-    }
     const peak = Math.max(1e-6, ...env.map(([a, b]) => Math.max(-a, b)));
-    ctx.fillStyle = "rgba(40, 40, 60, 0.75)";
+    ctx.fillStyle = profile ? "rgba(60, 60, 80, 0.35)" : "rgba(50, 60, 90, 0.7)";
     const cw = w / Math.max(1, env.length);
     env.forEach(([a, b], i) => {
       const y0 = h / 2 - (b / peak) * (h / 2 - 2);
       const y1 = h / 2 - (a / peak) * (h / 2 - 2);
-      ctx.fillRect(i * cw, y0, Math.max(1, cw - 0.5), Math.max(1, y1 - y0));
+      ctx.fillRect(i * cw, y0, Math.max(1, cw), Math.max(1, y1 - y0));
     });
+    if (profile && profile.length) {
+      // each bin's attention as a share of the largest bin: colour, and the height of an outlined curve
+      const top = Math.max(...profile) || 1;
+      const bw = w / profile.length;
+      profile.forEach((p, i) => {
+        ctx.fillStyle = "rgba(235, 110, 10, " + (0.08 + 0.5 * (p / top)).toFixed(3) + ")";
+        ctx.fillRect(i * bw, 0, Math.ceil(bw), h);
+      });
+      ctx.beginPath();
+      ctx.moveTo(0, h);
+      profile.forEach((p, i) => ctx.lineTo((i + 0.5) * bw, h - (p / top) * (h - 3)));
+      ctx.lineTo(w, h);
+      ctx.strokeStyle = "rgba(190, 80, 0, 0.95)";
+      ctx.lineWidth = 1.5;
+      ctx.stroke();
+    }
     if (cursor !== null && cursor !== undefined) {
       ctx.fillStyle = "#c00";
       ctx.fillRect(cursor * w, 0, 2, h);
@@ -281,7 +302,11 @@ const ADQA = (() => {
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => resizers.forEach((f) => f()), 150);
+    resizeTimer = setTimeout(() => {
+      // cards of pages no longer shown are gone from the page: forget them
+      resizers.splice(0, resizers.length, ...resizers.filter((r) => r.card.isConnected));
+      resizers.forEach((r) => r.draw());
+    }, 150);
   });
 
   return { loaded, load };

@@ -180,9 +180,7 @@ def _reward_and_rank(
     cols["correct"] = REWARDS["correctness"](texts, **cols)
     computed = [s for s in specs if not (s.name == "anchoring" and s.weight == 0)]
     anchoring_on = any(s.name == "anchoring" for s in computed)
-    anchored = (
-        _anchoring(cfg, policy, queries, gens, cols["correct"]) if anchoring_on else [None] * len(rows)
-    )
+    anchored = _anchoring(cfg, policy, queries, gens, cols["correct"]) if anchoring_on else [None] * len(rows)
     cols["anchor_scores"] = [None if d is None else d["score"] for d in anchored]
     values: dict[str, list[Any]] = {"reward_correctness": cols["correct"]}
     values.update(score_rewards([s for s in computed if s.name != "correctness"], texts, cols))
