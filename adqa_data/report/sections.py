@@ -49,12 +49,20 @@ def bars(title: str, rows: list[dict[str, Any]], key: str, value: str = "count")
 
 # ---------------------------------------------------------------------------------------------- items
 def items_blocks(s: dict[str, Any]) -> list[Block]:
+    """The counts, and a chart per breakdown with two values or more (one value is said in the note)."""
+    breakdowns = (
+        ("split", "split", s["by_split"]),
+        ("source", "source_dataset", s["by_source"]),
+        ("question type", "question_type", s["by_question_type"]),
+    )
+    single = [f"all {label} {rows[0][key]}" for label, key, rows in breakdowns if len(rows) == 1]
     out = [
-        note(f"{s['items']} items ({s['with_answer']} with answers), {s['quarantined']} rows quarantined."),
-        bars("Items by split", s["by_split"], "split"),
-        bars("Items by source", s["by_source"], "source_dataset"),
-        bars("Items by question type", s["by_question_type"], "question_type"),
+        note(
+            f"{s['items']} items ({s['with_answer']} with answers), {s['quarantined']} rows quarantined"
+            + (f"; {', '.join(single)}." if single else ".")
+        )
     ]
+    out += [bars(f"Items by {label}", rows, key) for label, key, rows in breakdowns if len(rows) > 1]
     if s["quarantine"]:
         out.append(
             table(
@@ -77,12 +85,19 @@ def panel_blocks(sec: dict[str, Any]) -> list[Block]:
         out.append(
             chart(
                 "Per-member accuracy by condition",
-                [
-                    {"type": "bar", "name": c, "x": models, "y": [p["accuracy"][m].get(c) for m in models]}
+                [  # horizontal: members' names are long
+                    {
+                        "type": "bar",
+                        "orientation": "h",
+                        "name": c,
+                        "y": models,
+                        "x": [p["accuracy"][m].get(c) for m in models],
+                    }
                     for c in conditions
                 ],
                 barmode="group",
-                yaxis={"range": [0, 1], "title": {"text": "accuracy"}},
+                xaxis={"range": [0, 1], "title": {"text": "accuracy"}},
+                yaxis={"autorange": "reversed"},
             )
         )
         if p["pairs"]:
@@ -197,28 +212,31 @@ def rollout_summary_blocks(name: str, s: dict[str, Any]) -> list[Block]:
 
 # ------------------------------------------------------------------------------------------- training
 def training_blocks(runs: dict[str, Any]) -> list[Block]:
-    out = []
-    for name, r in runs.items():
-        keys = r.get("plotted") or list(r["curves"])[:6]
-        if not keys:
-            out.append(note(f"Run {name}: {r['records']} records, no numeric curve."))
-            continue
-        out.append(
-            chart(
-                f"Run {name} ({r['records']} records)",
-                [
-                    {
-                        "type": "scatter",
-                        "mode": "lines+markers",
-                        "name": k,
-                        "x": r["curves"][k]["step"],
-                        "y": r["curves"][k]["value"],
-                    }
-                    for k in keys
-                ],
-                xaxis={"title": {"text": "step"}},
+    """One chart per metric (each on its own scale), a line per run that logged it."""
+    out = [
+        note(
+            "Runs: "
+            + "; ".join(
+                f"{name} ({r['records']} records, {r['skipped_lines']} lines skipped)"
+                for name, r in runs.items()
             )
+            + "."
         )
+    ]
+    keys = [k for r in runs.values() for k in (r.get("plotted") or list(r["curves"])[:6])]
+    for k in dict.fromkeys(keys):
+        lines = [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": r["curves"][k]["step"],
+                "y": r["curves"][k]["value"],
+            }
+            for name, r in runs.items()
+            if k in r["curves"]
+        ]
+        out.append(chart(k, lines, xaxis={"title": {"text": "step"}}, showlegend=True))
     return out
 
 
@@ -247,8 +265,8 @@ def eval_blocks(sets: dict[str, Any], confusions: dict[str, dict[str, Any]]) -> 
             )
         for by in ("question_type", "part"):
             groups = sorted({g for r in conds.values() for g in r.get(f"by_{by}", {})})
-            if not groups or (by == "part" and groups == ["(none)"]):
-                continue
+            if not s["graded_items"] or not groups or groups == ["(none)"]:
+                continue  # nothing graded (an evaluation set), or nothing to break it down by
             out.append(
                 chart(
                     f"{name}: accuracy by {by.replace('_', ' ')}",
@@ -266,7 +284,7 @@ def eval_blocks(sets: dict[str, Any], confusions: dict[str, dict[str, Any]]) -> 
                 )
             )
         for c, m in confusions.get(name, {}).items():
-            if m["gold"]:
+            if m["gold"] and any(map(any, m["counts"])):
                 out.append(
                     chart(
                         f"{name} ({c}): predicted against gold letters",
@@ -276,7 +294,8 @@ def eval_blocks(sets: dict[str, Any], confusions: dict[str, dict[str, Any]]) -> 
                                 "z": m["counts"],
                                 "x": m["predicted"],
                                 "y": m["gold"],
-                                "colorscale": "Blues",
+                                "colorscale": [[0, "#f4f7fb"], [1, "#1f4e9c"]],
+                                "showscale": False,
                                 "text": m["counts"],
                                 "texttemplate": "%{text}",
                             }

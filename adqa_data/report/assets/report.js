@@ -88,13 +88,19 @@ const ADQA = (() => {
       return el("figure", { class: "block table" }, el("figcaption", { text: b.title }), el("div", { class: "scroll" }, el("table", {}, el("thead", {}, head), el("tbody", {}, rows))));
     }
     if (b.kind === "chart") {
-      const div = el("div", { class: "block chart" });
+      // the title is the figure's caption (it wraps; a plotly title is cut at the chart's width)
+      const plot = el("div", { class: "plot" });
       const narrow = window.innerWidth < 640;
-      const layout = Object.assign({ autosize: true, height: narrow ? 240 : 270, margin: { l: 45, r: 12, t: 44, b: 50 }, font: { size: 12 }, legend: { orientation: "h", y: -0.2 } }, b.fig.layout);
-      layout.title = { text: b.title, font: { size: 13 }, x: 0.02, xanchor: "left" };
-      // drawn once the element is in the page, so plotly measures its width; no mode bar over the titles
-      requestAnimationFrame(() => Plotly.newPlot(div, b.fig.data, layout, { responsive: true, displaylogo: false, displayModeBar: false }));
-      return div;
+      const layout = Object.assign(
+        { autosize: true, height: narrow ? 230 : 250, margin: { l: 40, r: 10, t: 10, b: 30 }, font: { size: 11.5 }, legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" } },
+        b.fig.layout
+      );
+      delete layout.title;
+      for (const axis of ["xaxis", "yaxis"]) layout[axis] = Object.assign({ automargin: true }, layout[axis]);
+      if (b.fig.data.length > 1 || b.fig.data.some((t) => t.name)) layout.margin.t = 30;
+      // drawn once the element is in the page, so plotly measures its width; no mode bar over the plot
+      requestAnimationFrame(() => Plotly.newPlot(plot, b.fig.data, layout, { responsive: true, displaylogo: false, displayModeBar: false }));
+      return el("figure", { class: "block chart" }, el("figcaption", { text: b.title }), plot);
     }
     if (b.kind === "groups") return groupBrowser(b);
     return el("p", { class: "note", text: "(unknown block " + b.kind + ")" });
@@ -221,6 +227,8 @@ const ADQA = (() => {
       card.appendChild(el("div", { class: "stripbox" }, wave, el("span", { class: "stripcap", text: "waveform, " + fmt(clip.duration, 2) + " s" })));
     }
     const list = el("div", { class: "completions" });
+    const scored = g.completions.filter((c) => c.profile).length;
+    card.appendChild(el("p", { class: "stripcap", text: "attention along the clip: " + scored + " of " + g.completions.length + " completions scored by the anchoring pass" + (scored < g.completions.length ? " (it scores correct completions only, when the anchoring reward is on)" : "") }));
     for (const c of g.completions) {
       const rewards = Object.entries(c.rewards).map(([k, v]) => el("span", { class: "reward", "data-reward": k, text: k + " " + fmt(v) }));
       const adv = el("span", { class: "adv " + (c.advantage > 0 ? "pos" : c.advantage < 0 ? "neg" : "zero"), text: "advantage " + signed(c.advantage) });
@@ -236,7 +244,7 @@ const ADQA = (() => {
       }
       if (at < c.text.length) text.appendChild(document.createTextNode(c.text.slice(at)));
       if (!c.text.length) text.appendChild(el("span", { class: "empty", text: "(empty completion)" }));
-      let strip = el("span", { class: "stripcap", text: "attention: no anchoring pass (only correct completions are scored, with anchoring on)" });
+      let strip = null;
       if (c.profile && clip.envelope) {
         const canvas = el("canvas", { class: "strip", "data-profile": "1", title: "where the reasoning attended along the clip: click to play from there" });
         canvas.addEventListener("click", seek(canvas));
