@@ -315,10 +315,11 @@ PROMPTS = _register(
 # `reward` is the weighted total of the rewards configured for the run (weights in its provenance).
 BUILTIN_REWARD_COLUMNS = ("reward_correctness", "reward_format", "reward_anchoring")
 
+# v2: `anchoring_profile` (the run key holds this version, so `rollout` redoes v1 sets)
 ROLLOUTS = _register(
     TableSpec(
         "rollouts",
-        1,
+        2,
         pa.schema(
             [
                 pa.field("group_id", pa.string(), nullable=False),  # <rollout set>:<item_id>, one per prompt
@@ -355,6 +356,10 @@ ROLLOUTS = _register(
                 pa.field("reward", pa.float32(), nullable=False),  # weighted total
                 pa.field("advantage", pa.float32(), nullable=False),  # group-relative
                 pa.field("zero_signal", pa.bool_(), nullable=False),  # spread < min_spread: advantage 0
+                # the anchoring pass's attention along the clip (rewards.anchoring.attention_profile):
+                # PROFILE_BINS equal spans of the clip's audio tokens, each the share of the reasoning
+                # rows' attention on it (sums to CON); null where no pass ran (wrong, or no anchoring)
+                pa.field("anchoring_profile", pa.list_(pa.float32())),
             ]
         ),
         "One row per completion; a shard always holds whole groups of K. Plugin rewards: extra reward_<name> columns.",

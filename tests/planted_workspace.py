@@ -4,7 +4,8 @@ Used by the stats and export tests: no stage runs, so the numbers the tests expe
 here, and the tables do not depend on the stages' internals.
 
 Planted:
-- 12 items (3 sources, 2 question types, 4 options), wav clips at 16 kHz and 8 kHz, a `cot` on even items,
+- 12 items (3 sources, 2 question types, 4 options), wav clips of 0.5 s at 16 kHz and 8 kHz (their true
+  sha256 recorded, so stages that read the clips run on them), a `cot` on even items,
   a licence field in the upstream columns; 2 quarantined download rows.
 - A panel m0, m1, m2 whose silent answers follow the pattern A, B, C, D repeated three times:
   A all correct, B none, C m0 and m1, D m0 only. So silence_correct = 3, 0, 2, 1 (Fleiss' kappa 1/3),
@@ -24,6 +25,7 @@ Planted:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -85,7 +87,7 @@ def _items(root: Path) -> list[dict]:
                 "answer_index": i % 4,
                 "answer_text": choices[i % 4],
                 "audio_path": path,
-                "audio_sha256": f"{i:064x}",
+                "audio_sha256": hashlib.sha256((root / path).read_bytes()).hexdigest(),
                 "duration_s": 0.5,
                 "sample_rate": rate,
                 "num_channels": 1,

@@ -72,6 +72,9 @@ def test_letter_distribution_and_no_credit():
     d = m.letter_distribution(outs)
     assert d["predicted"] == {"A": 2, "B": 0, "C": 1, "D": 0, "none": 1}
     assert d["gold"] == {"A": 1, "B": 1, "C": 0, "D": 1}  # the item without gold is not a gold letter
+    c = m.confusion(outs)  # gold rows against predicted columns; the item without gold is left out
+    assert c["gold"] == ["A", "B", "C", "D"] and c["predicted"] == ["A", "B", "C", "D", "none"]
+    assert c["counts"] == [[1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [0] * 5, [0, 0, 0, 0, 1]]
     nc = m.no_credit(
         [None, NoCredit.EMPTY_ANSWER, NoCredit.EMPTY_ANSWER, NoCredit.MULTIPLE_OPTIONS],
         [True, False, False, False],

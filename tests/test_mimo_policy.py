@@ -202,7 +202,15 @@ def test_anchoring_scores_the_reasoning_rows_with_the_mimo_tokenizer(backend):
     assert len(rows) == 7 and rows == list(range(rows[0], rows[0] + 7))  # the reasoning, in one run
     want = anchoring_score(attn[rows], is_audio, scorer.config)
     assert with_reasoning["score"] == pytest.approx(want["score"], abs=1e-6) and with_reasoning["rows"] == 7
-    assert without == {"con": 0.0, "ar": 0.0, "ent": 0.0, "entropy": 0.0, "score": 0.0, "rows": 0.0}
+    assert without == {
+        "con": 0.0,
+        "ar": 0.0,
+        "ent": 0.0,
+        "entropy": 0.0,
+        "score": 0.0,
+        "rows": 0.0,
+        "profile": None,
+    }
 
 
 # ------------------------------------------------------------------------------------------ stages

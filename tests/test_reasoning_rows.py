@@ -9,7 +9,7 @@ import copy
 import numpy as np
 import pytest
 
-from adqa_data.rewards.anchoring import AnchoringConfig, anchoring_score
+from adqa_data.rewards.anchoring import AnchoringConfig, anchoring_score, attention_profile
 from adqa_data.rewards.reasoning_rows import Source, reasoning_rows, reasoning_spans, token_char_spans
 
 # (output, the reasoning pieces it holds in order, the rule that found them)
@@ -234,8 +234,19 @@ def test_anchoring_pass_scores_exactly_the_reasoning_rows(tiny, tok):
             for key in ("con", "ar", "entropy", "score"):
                 assert got[key] == pytest.approx(want[key], abs=1e-5), key
             assert got["rows"] == rows.sum() < len(ids)
+            # the stored profile: the same rows' attention along the clip, summing to CON
+            np.testing.assert_allclose(got["profile"], attention_profile(attn[rows], audio), atol=1e-5)
+            assert sum(got["profile"]) == pytest.approx(got["con"], abs=1e-5)
         else:
-            assert got == {"con": 0.0, "ar": 0.0, "ent": 0.0, "entropy": 0.0, "score": 0.0, "rows": 0.0}
+            assert got == {
+                "con": 0.0,
+                "ar": 0.0,
+                "ent": 0.0,
+                "entropy": 0.0,
+                "score": 0.0,
+                "rows": 0.0,
+                "profile": None,
+            }
     assert [g["rows"] > 0 for g in reasoning] == [True, True, True, False, True]
     # the rows matter: the reasoning's score is not the all-rows score
     assert reasoning[0]["con"] != pytest.approx(every[0]["con"], abs=1e-6)

@@ -197,6 +197,25 @@ def test_uniform_on_audio_scores_one() -> None:
     assert got == pytest.approx({"con": 1.0, "ar": 1.0, "ent": 1.0, "entropy": 1.0, "score": 1.0})
 
 
+def test_attention_profile_places_the_mass_along_the_clip_and_sums_to_con() -> None:
+    """10 audio keys onto 4 bins: key 7 alone (70-80% of the clip) fills bin 2 (50-75%) for half of it
+    and bin 3 for the other half; fewer keys than bins (3 onto 6) share each key over two bins."""
+    from adqa_data.rewards.anchoring import attention_profile
+
+    row = np.zeros(N_KEYS)
+    row[2 + 7] = 1.0  # audio key 7
+    row[0] = 1.0  # as much on a text key: CON 0.5
+    got = attention_profile(_rows(row), MASK, bins=4)
+    assert got == pytest.approx([0.0, 0.0, 0.25, 0.25])
+    assert sum(got) == pytest.approx(anchoring_score(_rows(row), MASK)["con"])
+    few = np.array([False, True, True, True])
+    assert attention_profile(_rows(np.array([0.0, 1.0, 0.0, 3.0])), few, bins=6) == pytest.approx(
+        [0.125, 0.125, 0.0, 0.0, 0.375, 0.375]
+    )
+    with pytest.raises(ValueError, match="audio"):
+        attention_profile(_rows(row), np.zeros(N_KEYS, dtype=bool))
+
+
 def test_all_mass_on_one_audio_key() -> None:
     row = np.zeros(N_KEYS)
     row[5] = 1.0

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from adqa_data.advantages import group_advantages
 from adqa_data.cli import app
 from adqa_data.errors import UserError
+from adqa_data.rewards.anchoring import PROFILE_BINS
 from adqa_data.schema import ROLLOUTS
 from adqa_data.stages import rollout as stage
 from adqa_data.stages.download import download
@@ -211,19 +212,26 @@ def test_anchoring_is_gated_on_correctness_and_skipped_at_weight_zero(ws, monkey
     from adqa_data.inference.scripted import ScriptedAnchoring, ScriptedBackend
 
     seen: list[int] = []
-    original = ScriptedAnchoring.scores
+    original = ScriptedAnchoring.components
 
     def counting(self, query, prompt_token_ids, completions):
         seen.append(len(completions))
         return original(self, query, prompt_token_ids, completions)
 
-    monkeypatch.setattr(ScriptedAnchoring, "scores", counting)
+    monkeypatch.setattr(ScriptedAnchoring, "components", counting)
     rollout(ws, scripted(), name="on")
     t = rows(ws, "on")
     correct = [r for r in t if r["reward_correctness"] == 1.0]
     assert correct and sum(seen) == len(correct)  # the pass saw the correct completions only
     assert all(0.2 <= r["reward_anchoring"] <= 0.9 for r in correct)
     assert all(r["reward_anchoring"] == 0.0 for r in t if r["reward_correctness"] == 0.0)
+    # the pass's attention profile is stored with the completions it scored, and only with those
+    for r in t:
+        if r["reward_correctness"] == 1.0:
+            assert len(r["anchoring_profile"]) == PROFILE_BINS
+            assert sum(r["anchoring_profile"]) == pytest.approx(r["reward_anchoring"], abs=1e-5)
+        else:
+            assert r["anchoring_profile"] is None
 
     def no_pass(*_a, **_k):
         raise AssertionError("the anchoring pass must not run when its weight is 0")
@@ -232,6 +240,7 @@ def test_anchoring_is_gated_on_correctness_and_skipped_at_weight_zero(ws, monkey
     for rewards in ({"correctness": 1.0, "format": 0.25, "anchoring": 0.0}, {"correctness": 1.0}):
         res = rollout(ws, scripted(rewards=rewards), name=f"off{len(rewards)}")
         assert all(r["reward_anchoring"] is None for r in rows(ws, res.name))
+        assert all(r["anchoring_profile"] is None for r in rows(ws, res.name))
         assert all(r["reward_format"] is not None for r in rows(ws, res.name))  # cheap: always stored
 
 
@@ -510,8 +519,9 @@ def test_transformers_end_to_end_from_demo_data(tiny_model, clean_demo_roots, tm
         assert r["policy"] == str(tiny_model)
         if r["rollout_index"] % 2 == 0:
             assert 0.0 < r["reward_anchoring"] <= 1.0
+            assert len(r["anchoring_profile"]) == PROFILE_BINS and min(r["anchoring_profile"]) >= 0.0
         else:
-            assert r["reward_anchoring"] == 0.0
+            assert r["reward_anchoring"] == 0.0 and r["anchoring_profile"] is None
     assert sum(anchored) == 6  # two correct completions per group: the wrong ones never enter the pass
     _check_anchoring_against_eager(tiny_model, clean_demo_roots["audiomcq"], t[0])
 
@@ -542,7 +552,7 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
 
     from adqa_data.audio import load_audio
     from adqa_data.inference.adapters.base import whisper_features
-    from adqa_data.rewards.anchoring import anchoring_score
+    from adqa_data.rewards.anchoring import anchoring_score, attention_profile
     from adqa_data.rewards.reasoning_rows import reasoning_rows
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(model_dir, attn_implementation="eager").eval()
@@ -564,6 +574,7 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
     rows = reasoning_rows(row["completion_token_ids"], AutoTokenizer.from_pretrained(model_dir))
     assert rows.any()  # else the reward is 0 by rule and this check compares nothing
     assert row["reward_anchoring"] == pytest.approx(anchoring_score(attn[rows], audio)["score"], abs=1e-5)
+    np.testing.assert_allclose(row["anchoring_profile"], attention_profile(attn[rows], audio), atol=1e-5)
 
 
 @pytest.mark.vllm

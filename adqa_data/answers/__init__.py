@@ -190,13 +190,24 @@ Refusal reasons (`NoCredit`): ``no_answer``, ``empty_answer``, ``multiple_option
 
 from __future__ import annotations
 
-from .normalise import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN, normalize
+from .normalise import (
+    ANSWER_BLOCK,
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    ANSWER_UNCLOSED,
+    ANY_TAG,
+    THINK_CLOSE,
+    THINK_OPEN,
+    normalize,
+)
 from .reading import _parse, parse_answer
 from .verdict import BLOCK_LAYERS, LETTERS, Layer, NoCredit, ParsedAnswer, letter_for
 
 __all__ = [
+    "ANSWER_BLOCK",
     "ANSWER_CLOSE",
     "ANSWER_OPEN",
+    "ANSWER_UNCLOSED",
     "ANY_TAG",
     "BLOCK_LAYERS",
     "LETTERS",

@@ -80,8 +80,8 @@ ANSWER_CLOSE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)
 ANY_TAG = re.compile(r"<\s*/?\s*(?:think|answer)\s*>", re.IGNORECASE)
 _OPEN, _CLOSE = ANSWER_OPEN.pattern, ANSWER_CLOSE.pattern
 # the innermost block: a stray earlier "<answer>" does not swallow the real one
-_BLOCK = re.compile(rf"{_OPEN}((?:(?!{_OPEN}).)*?){_CLOSE}", re.IGNORECASE | re.DOTALL)
-_UNCLOSED = re.compile(rf"{_OPEN}((?:(?!{_OPEN}|{_CLOSE}).)*)\Z", re.IGNORECASE | re.DOTALL)
+ANSWER_BLOCK = re.compile(rf"{_OPEN}((?:(?!{_OPEN}).)*?){_CLOSE}", re.IGNORECASE | re.DOTALL)
+ANSWER_UNCLOSED = re.compile(rf"{_OPEN}((?:(?!{_OPEN}|{_CLOSE}).)*)\Z", re.IGNORECASE | re.DOTALL)
 # LaTeX answers: `\boxed{B}`, `\text{B}`, `$B$` are read as "(B)", keeping every position (same length)
 _LATEX = re.compile(r"\\(?:boxed|fbox|text\w*|math\w*|bf)\s*\{([^{}]{0,200})\}")
 _DOLLAR = re.compile(r"\$([A-Za-z])\$")

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from .commitment import UNDECIDED
-from .normalise import _BLOCK, _UNCLOSED, ANY_TAG, THINK_CLOSE, THINK_OPEN, normalize, strip_hidden
+from .normalise import (
+    ANSWER_BLOCK,
+    ANSWER_UNCLOSED,
+    ANY_TAG,
+    THINK_CLOSE,
+    THINK_OPEN,
+    normalize,
+    strip_hidden,
+)
 from .option_reading import TextReader
 from .option_text import _match_text, _Options, _options
 from .statement import _Region
@@ -141,8 +149,8 @@ def parse_answer(text: str, choices: Sequence[str]) -> ParsedAnswer:
 def _parse(text: str, choices: tuple[str, ...]) -> ParsedAnswer:
     opts = _options(choices)
     text = strip_hidden(normalize(text))
-    blocks = [(m.group(1), True) for m in _BLOCK.finditer(text)]
-    unclosed = _UNCLOSED.search(text)
+    blocks = [(m.group(1), True) for m in ANSWER_BLOCK.finditer(text)]
+    unclosed = ANSWER_UNCLOSED.search(text)
     if unclosed:
         blocks.append((unclosed.group(1), False))
     if blocks:

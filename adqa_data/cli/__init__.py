@@ -14,6 +14,7 @@ from . import eval  # noqa: F401
 from . import submit  # noqa: F401
 from . import leakage  # noqa: F401
 from . import stats  # noqa: F401
+from . import report  # noqa: F401
 from . import export  # noqa: F401
 from . import pipeline  # noqa: F401
 from . import demo  # noqa: F401

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..rewards.anchoring import AnchoringConfig, anchoring_score
+from ..rewards.anchoring import AnchoringConfig, anchoring_score, attention_profile
 from ..rewards.reasoning_rows import reasoning_rows
 from .types import Query
 
@@ -87,9 +87,10 @@ class AnchoringPass:
 
     def components(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
-    ) -> list[dict[str, float]]:
-        """Per completion: con, ar, ent, entropy and score (see `rewards.anchoring.anchoring_score`), and
-        rows, how many query rows were scored (0: no reasoning, every term and the score 0)."""
+    ) -> list[dict[str, Any]]:
+        """Per completion: con, ar, ent, entropy and score (see `rewards.anchoring.anchoring_score`),
+        rows, how many query rows were scored (0: no reasoning, every term and the score 0), and profile,
+        where along the clip those rows looked (`rewards.anchoring.attention_profile`; None at 0 rows)."""
         if not completions:
             return []
         if self.model.clip(query) is None:
@@ -101,7 +102,7 @@ class AnchoringPass:
         got = self._scored(
             query, prompt_token_ids, [completions[i] for i in scored], [masks[i] for i in scored]
         )
-        out: list[dict[str, float]] = [dict(NO_REASONING) for _ in completions]
+        out: list[dict[str, Any]] = [{**NO_REASONING, "profile": None} for _ in completions]
         for i, d in zip(scored, got):
             out[i] = d
         return out
@@ -118,7 +119,7 @@ class AnchoringPass:
         prompt_token_ids: Sequence[int],
         completions: Sequence[Sequence[int]],
         masks: Sequence[np.ndarray],
-    ) -> list[dict[str, float]]:
+    ) -> list[dict[str, Any]]:
         """The anchoring pass proper over completions that each have at least one query row."""
         if not completions:
             return []
@@ -143,7 +144,7 @@ class AnchoringPass:
         positions = torch.tensor(audio_pos, device=model.device)
         pad = model.tokenizer.pad_token_id
         pad = int(pad if pad is not None else (model.eos_token_ids or [0])[0])
-        out: list[dict[str, float]] = []
+        out: list[dict[str, Any]] = []
         for start in range(0, len(completions), self.batch_size):
             chunk = [list(c) for c in completions[start : start + self.batch_size]]
             rows = masks[start : start + self.batch_size]
@@ -160,7 +161,8 @@ class AnchoringPass:
                 is_audio = np.zeros(len(prompt) + len(completion), dtype=bool)
                 is_audio[audio_pos] = True
                 score = anchoring_score(attn[scored], is_audio, self.config)
-                out.append({**score, "rows": float(scored.sum())})
+                profile = attention_profile(attn[scored], is_audio)
+                out.append({**score, "rows": float(scored.sum()), "profile": profile})
         return out
 
     def close(self) -> None:

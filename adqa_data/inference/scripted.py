@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..prompt_styles import get_style
+from ..rewards.anchoring import PROFILE_BINS
 from .types import LETTERS, Completion, Generation, LetterScores, Query, Sampling
 
 _REASONS = [
@@ -118,7 +119,19 @@ class ScriptedAnchoring:
     def scores(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
     ) -> list[float]:
-        return [float(_rng(0, f"{query.key}\0{list(c)}").uniform(0.2, 0.9)) for c in completions]
+        return [d["score"] for d in self.components(query, prompt_token_ids, completions)]
+
+    def components(
+        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
+    ) -> list[dict[str, Any]]:
+        """The score, and a profile that puts the score's mass on one bump along the clip."""
+        out = []
+        for c in completions:
+            rng = _rng(0, f"{query.key}\0{list(c)}")
+            score = float(rng.uniform(0.2, 0.9))
+            bump = np.exp(-0.5 * ((np.arange(PROFILE_BINS) - rng.uniform(0, PROFILE_BINS)) / 4.0) ** 2)
+            out.append({"score": score, "profile": [float(x) for x in score * bump / bump.sum()]})
+        return out
 
     def close(self) -> None:
         pass

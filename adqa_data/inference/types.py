@@ -89,6 +89,13 @@ class AnchoringScorer(Protocol):
         `prompt_token_ids`) of `query`."""
         ...
 
+    def components(
+        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
+    ) -> list[dict[str, Any]]:
+        """Per completion a dict with at least `score` (as `scores`) and `profile`: the scored rows'
+        attention along the clip (`rewards.anchoring.attention_profile`), None when no row was scored."""
+        ...
+
     def close(self) -> None:
         """Release what the scorer loaded for itself (nothing when it shares the backend's model)."""
         ...

@@ -108,6 +108,28 @@ def _ar_rtol(dtype: np.dtype) -> float:
     return max(AR_RTOL, 8 * float(np.finfo(dtype).eps)) if np.issubdtype(dtype, np.floating) else AR_RTOL
 
 
+PROFILE_BINS = 64
+"""Length of the stored attention profile (`anchoring_profile`): enough to show where in a 30 s clip the
+reasoning looked (~0.5 s a bin), small enough to keep with every completion (256 bytes)."""
+
+
+def attention_profile(attn: np.ndarray, audio_mask: np.ndarray, bins: int = PROFILE_BINS) -> list[float]:
+    """Where along the clip the response rows' attention went: `bins` equal spans of the audio keys, in
+    order, each holding the share of the rows' attention (rows renormalised, averaged over rows) that
+    fell on its span, so the profile sums to CON. The audio keys are taken as equally spaced in time
+    (one token per frame of the clip), so bin b covers the clip from b/bins to (b+1)/bins of its length;
+    a key straddling two bins is shared in proportion, so no mass is lost whatever the number of keys."""
+    a = np.asarray(attn, dtype=np.float64)
+    mask = np.asarray(audio_mask, dtype=bool)
+    if a.ndim != 2 or mask.shape != (a.shape[1],) or a.shape[0] == 0 or not mask.any():
+        raise ValueError(f"need attn [rows, keys] with rows and audio_mask [keys] with audio, got {a.shape}")
+    received = (a[:, mask] / a.sum(axis=1, keepdims=True)).mean(axis=0)
+    n = received.size
+    cumulative = np.concatenate([[0.0], np.cumsum(received)])
+    at_edges = np.interp(np.linspace(0.0, n, bins + 1), np.arange(n + 1), cumulative)
+    return [float(x) for x in np.diff(at_edges)]
+
+
 def anchoring(
     completions: list[str],
     *,

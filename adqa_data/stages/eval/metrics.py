@@ -133,6 +133,19 @@ def letter_distribution(outcomes: Iterable[Outcome]) -> dict[str, dict[str, int]
     return {"predicted": predicted, "gold": gold}
 
 
+def confusion(outcomes: Iterable[Outcome]) -> dict[str, Any]:
+    """Gold letter (rows) against predicted letter (columns, "none" = not credited) over graded items:
+    {"gold": letters, "predicted": letters + ["none"], "counts": [[int]]}; letters up to the largest
+    option count seen."""
+    graded = [o for o in outcomes if o.gold is not None]
+    width = max((o.n_choices for o in graded), default=0)
+    gold, predicted = list(LETTERS[:width]), [*LETTERS[:width], NONE]
+    counts = [[0] * len(predicted) for _ in gold]
+    for o in graded:
+        counts[o.gold][width if o.predicted is None else o.predicted] += 1  # type: ignore[index]
+    return {"gold": gold, "predicted": predicted, "counts": counts}
+
+
 def no_credit(parse_reasons: Sequence[str | None], credited: Sequence[bool]) -> dict[str, Any]:
     """Over raw outputs: how many the parser credited nothing, and why (shares of all outputs)."""
     reasons = [r or "unknown" for r, ok in zip(parse_reasons, credited, strict=True) if not ok]

@@ -177,9 +177,8 @@ def _reward_and_rank(
     cols["correct"] = REWARDS["correctness"](texts, **cols)
     computed = [s for s in specs if not (s.name == "anchoring" and s.weight == 0)]
     anchoring_on = any(s.name == "anchoring" for s in computed)
-    cols["anchor_scores"] = (
-        _anchor_scores(cfg, policy, queries, gens, cols["correct"]) if anchoring_on else [None] * len(rows)
-    )
+    anchored = _anchoring(cfg, policy, queries, gens, cols["correct"]) if anchoring_on else [None] * len(rows)
+    cols["anchor_scores"] = [None if d is None else d["score"] for d in anchored]
     values: dict[str, list[Any]] = {"reward_correctness": cols["correct"]}
     values.update(score_rewards([s for s in computed if s.name != "correctness"], texts, cols))
     values.setdefault("reward_format", REWARDS["format"](texts, **cols))
@@ -200,19 +199,23 @@ def _reward_and_rank(
         r["reward"] = totals[i]
         r["advantage"] = float(adv.advantages[i])
         r["zero_signal"] = bool(adv.all_equal[i])
+        # where along the clip the reasoning looked, kept for the report: null where no pass ran
+        profile = None if anchored[i] is None else anchored[i].get("profile")
+        r["anchoring_profile"] = None if profile is None else [float(x) for x in profile]
 
 
-def _anchor_scores(
+def _anchoring(
     cfg: RolloutConfig, policy: Policy, queries: list[Query], gens: list[Generation], correct: list[float]
-) -> list[float | None]:
-    """Anchoring scores of the correct completions (the reward is gated on correctness); None elsewhere."""
-    scores: list[float | None] = []
+) -> list[dict[str, Any] | None]:
+    """The anchoring pass's components (score, profile) for the correct completions (the reward is gated
+    on correctness); None elsewhere."""
+    out: list[dict[str, Any] | None] = []
     for i, (query, gen) in enumerate(zip(queries, gens)):
         flags = correct[i * cfg.k : (i + 1) * cfg.k]
         wanted = [c.token_ids for c, ok in zip(gen.completions, flags) if ok == 1.0]
-        got = iter(policy.anchoring(cfg).scores(query, gen.prompt_token_ids, wanted) if wanted else [])
-        scores += [next(got) if ok == 1.0 else None for ok in flags]
-    return scores
+        got = iter(policy.anchoring(cfg).components(query, gen.prompt_token_ids, wanted) if wanted else [])
+        out += [next(got) if ok == 1.0 else None for ok in flags]
+    return out
 
 
 def _table(rows: list[dict[str, Any]], specs: Sequence[RewardSpec]) -> pa.Table:
