@@ -29,7 +29,13 @@ PANEL_MEMBERS = 3
 
 
 def train_prior_member(
-    base: str | Path, out: str | Path, seed: int, items: int = 480, steps: int = 150, batch: int = 8
+    base: str | Path,
+    out: str | Path,
+    seed: int,
+    items: int = 480,
+    steps: int = 100,
+    batch: int = 8,
+    lr: float = 5e-3,
 ) -> Path:
     """Fine-tune the checkpoint `base` on `prior_corpus(items, seed)` for `steps` steps and write the
     policy to `out`. Returns `out`."""
@@ -55,7 +61,7 @@ def train_prior_member(
         None,
         method="sft",
         model=str(base),
-        learning_rate=3e-3,
+        learning_rate=lr,
         lr_scheduler="constant",
         warmup_ratio=0.0,
         max_steps=steps,
