@@ -135,3 +135,14 @@ def test_download_keeps_the_label_out_of_view_and_story_measures_against_it(tmp_
     acc = accuracy_by_design(ws, "dcase2026-dev", "after")
     assert acc["audio"]["audio-only"] == 1.0 and acc["silence"]["audio-only"] == 0.0
     assert acc["silence"]["text-prior"] == 1.0 and acc["silence"]["n_audio-only"] == 8
+    from typer.testing import CliRunner
+
+    from adqa_data.cli import app
+
+    res = CliRunner().invoke(
+        app, ["demo-summary", "-w", str(tmp_path / "w"), "--before", "after", "--after", "after", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["split"]["agreement"] == agreement["agreement"]
+    assert summary["eval"]["after"]["gap_audio_only"] == 1.0

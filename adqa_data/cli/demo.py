@@ -157,7 +157,7 @@ def demo_summary(
         print_json(res)
         return
     split = res["split"]
-    rows = [("split agrees with the design", "-" if split is None else f"{split['agreement']:.3f}", "")]
+    rows = []
     for cond in ("audio", "silence"):
         vals = [res["eval"][k]["accuracy"].get(cond, {}).get("audio-only") for k in ("before", "after")]
         rows.append(
@@ -173,3 +173,10 @@ def demo_summary(
             (f"dev accuracy, text-prior items, {cond}", *("-" if v is None else f"{v:.3f}" for v in vals))
         )
     render.table("what the demo shows", ["figure", f"before ({before})", f"after ({after})"], rows)
+    if split is None:
+        render.result(f"weak/strong split of {train}: no needs_audio design labels to compare with")
+    else:
+        render.result(
+            f"weak/strong split of {train} agrees with the designed needs_audio label on "
+            f"{split['agreement']:.1%} of {split['items']} items ({', '.join(f'{k}: {v}' for k, v in split['counts'].items())})"
+        )
