@@ -3,8 +3,9 @@
 A real panel (Audio Flamingo 2, R1-AQA, Kimi-Audio) answers some questions without the clip because it
 knows the world: the question gives the answer away. A random tiny model knows nothing, so its silent
 answers are noise and the weak/strong split it votes is noise too. Here each panel member is a tiny
-Qwen2-Audio fine-tuned for a few seconds, with the toolkit's own trainer (SFT on single-completion
-groups), on `design.prior_corpus`: text-prior questions answered `<answer>{option}</answer>`, and
+Qwen2-Audio fine-tuned from random weights (600 steps of 8 replies, lr 5e-3: about 45 s on two idle
+cores; 100 steps learn the format and the refusal but not the associations, 1e-2 diverges), with the
+toolkit's own trainer (SFT on single-completion groups), on `design.prior_corpus`: text-prior questions answered `<answer>{option}</answer>`, and
 audio-only questions answered with a refusal. Every training clip is drawn independently of its reply,
 so a member learns to read the text and to ignore the audio: it has priors and no ears. Members differ
 in seed (weights and corpus draw). They vote in generate mode with the `audiomcq` prompt style: the
@@ -33,7 +34,7 @@ def train_prior_member(
     out: str | Path,
     seed: int,
     items: int = 480,
-    steps: int = 100,
+    steps: int = 600,
     batch: int = 8,
     lr: float = 5e-3,
 ) -> Path:
