@@ -1,3 +1,6 @@
+"""Pipelines: YAML steps become command lines, run in order, are checked before anything runs, and a rerun
+is up to date; the demo pipeline tells its story in order."""
+
 import pytest
 from typer.testing import CliRunner
 
@@ -57,3 +60,23 @@ def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
     argvs = plan(load(tmp_path / "p.yaml"))
     assert argvs[0] == ["download", "--from-dir", "d", "--workspace", "w", "--engine", "ray"]
     assert argvs[1] == ["info", "--workspace", "w"]
+
+
+def test_the_demo_pipeline_tells_the_story_in_order():
+    """pipelines/demo.yaml is valid as written (every command and option known) and runs the story's
+    steps in order: designed data, the prior panel, filter, warm start on weak, eval before, online GRPO,
+    eval after, the submission, and the summary read from the workspace."""
+    from pathlib import Path
+
+    argvs = plan(load(Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"))
+    commands = [a[0] for a in argvs]
+    assert argvs[0][:3] == ["demo-data", "demo-data", "--design"] and "--priors" in argvs[1]
+    order = ["filter", "sample", "train", "eval", "train", "eval", "eval", "submit", "demo-summary"]
+    at = 0
+    for c in order:  # each command after the previous one (index raises when it is missing)
+        at = commands.index(c, at) + 1
+    assert commands[-1] == "demo-summary"
+    sft, grpo = [a for a in argvs if a[0] == "train"]
+    assert sft[sft.index("--split") + 1] == "weak" and "--online" in grpo
+    assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/audiomcq/{sft[sft.index('--name') + 1]}/policy"
+    assert [a[a.index("--name") + 1] for a in argvs if a[0] == "eval"] == ["before", "after", "after"]

@@ -8,23 +8,58 @@ from typing import Annotated
 import typer
 
 from . import render
-from .app import JsonOpt, app, print_json
+from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, print_json
 
 
 @app.command("demo-data")
 def demo_data(
     out: Annotated[Path, typer.Argument(help="Folder to write the demo datasets into.")],
-    clips: Annotated[int, typer.Option("--clips", help="Number of AudioMCQ-layout clips.")] = 24,
+    clips: Annotated[
+        int | None,
+        typer.Option(
+            "--clips",
+            help="Number of AudioMCQ-layout items (default 24; with --design 576, dev a sixth, eval a twelfth).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     defects: Annotated[
         bool, typer.Option("--defects", help="Also plant one row of every kind download quarantines.")
     ] = False,
+    design: Annotated[
+        bool,
+        typer.Option(
+            "--design",
+            help="Write the designed sets instead: text-prior items (the question gives the answer away) "
+            "mixed with audio-only ones (pitch, timbre), each labelled needs_audio.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write small synthetic datasets (tones, noise, clicks) in the AudioMCQ and DCASE 2026 layouts."""
-    from ..demo.data import write_demo
+    from ..errors import UserError
 
-    roots = write_demo(out, n_clips=clips, seed=seed, defects=defects)
+    if design:
+        from ..demo.design import write_designed
+
+        if defects:
+            raise UserError(
+                "--defects plants rows in the plain demo set only", fix="drop --design or --defects"
+            )
+        n = 576 if clips is None else clips
+        if n < 12:
+            raise UserError(f"--clips must be at least 12 with --design, got {n}")
+        roots = write_designed(
+            out,
+            n_audio=(2 * n) // 3,
+            n_text=n - (2 * n) // 3,
+            n_dev=max(12, n // 6),
+            n_eval=max(12, n // 12),
+            seed=seed,
+        )
+    else:
+        from ..demo.data import write_demo
+
+        roots = write_demo(out, n_clips=24 if clips is None else clips, seed=seed, defects=defects)
     if as_json:
         print_json({"datasets": roots})
         return
@@ -38,6 +73,15 @@ def demo_models(
     size: Annotated[
         str, typer.Option("--size", help="tiny (tests, seconds) or bench (>=20M parameters).")
     ] = "tiny",
+    priors: Annotated[
+        bool,
+        typer.Option(
+            "--priors",
+            help="Build the story demo's models instead: a random policy (policy-init, 2 s audio window) and "
+            "a panel of tiny Qwen2-Audio fine-tuned on question text only (prior-s0..2), which answer what "
+            "a question gives away and refuse the rest.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build random-weight tiny LALMs offline (two Qwen2-Audio, one Qwen2.5-Omni thinker), a panel.yaml
@@ -53,6 +97,12 @@ def demo_models(
     if panel_file.is_file() and (codec / "config.json").is_file():
         # rebuilding would rewrite the weights and make every later stage's input look new
         render.log(f"already built: {out} (delete it to rebuild)")
+    elif priors:
+        from ..demo.prior_panel import build_story_models, story_panel
+
+        paths = build_story_models(out)
+        codec = build_tiny_codec("mimi", codec)
+        panel_file.write_text(yaml.safe_dump(story_panel(paths), sort_keys=False))
     else:
         paths = build_demo_models(out, size=size)
         codec = build_tiny_codec("mimi", codec)
@@ -83,3 +133,50 @@ def demo_models(
     if paths:
         render.table("demo models", ["model", "path"], list(paths.items()))
     render.result(f"panel: {panel_file}\ncodec: mimi:{codec}")
+
+
+@app.command("demo-summary")
+def demo_summary(
+    train: Annotated[str, typer.Option("--train", help="The filtered training dataset.")] = "audiomcq",
+    dev: Annotated[str, typer.Option("--dev", help="The evaluated dev dataset.")] = "dcase2026-dev",
+    before: Annotated[
+        str, typer.Option("--before", help="Prediction set of the policy before GRPO.")
+    ] = "before",
+    after: Annotated[str, typer.Option("--after", help="Prediction set of the trained policy.")] = "after",
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    as_json: JsonOpt = False,
+) -> None:
+    """The story demo's figures, read from the workspace: how often the filter's weak/strong split agrees
+    with the designed needs_audio label, and dev accuracy with the clip and with silence on the items that
+    need the audio, before and after training (the audio-dependency gap)."""
+    from ..demo.story import story
+    from ..workspace import Workspace
+
+    res = story(Workspace(workspace), train, dev, before, after)
+    if as_json:
+        print_json(res)
+        return
+    split = res["split"]
+    rows = []
+    for cond in ("audio", "silence"):
+        vals = [res["eval"][k]["accuracy"].get(cond, {}).get("audio-only") for k in ("before", "after")]
+        rows.append(
+            (f"dev accuracy, audio-only items, {cond}", *("-" if v is None else f"{v:.3f}" for v in vals))
+        )
+    gaps = [res["eval"][k]["gap_audio_only"] for k in ("before", "after")]
+    rows.append(
+        ("audio-dependency gap (audio - silence)", *("-" if g is None else f"{g:+.3f}" for g in gaps))
+    )
+    for cond in ("audio", "silence"):
+        vals = [res["eval"][k]["accuracy"].get(cond, {}).get("text-prior") for k in ("before", "after")]
+        rows.append(
+            (f"dev accuracy, text-prior items, {cond}", *("-" if v is None else f"{v:.3f}" for v in vals))
+        )
+    render.table("what the demo shows", ["figure", f"before ({before})", f"after ({after})"], rows)
+    if split is None:
+        render.result(f"weak/strong split of {train}: no needs_audio design labels to compare with")
+    else:
+        render.result(
+            f"weak/strong split of {train} agrees with the designed needs_audio label on "
+            f"{split['agreement']:.1%} of {split['items']} items ({', '.join(f'{k}: {v}' for k, v in split['counts'].items())})"
+        )

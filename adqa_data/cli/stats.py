@@ -47,6 +47,12 @@ def render(report: dict[str, Any]) -> None:
                 [label.replace("_", " "), "items", "weak", "strong", "strong share"],
                 [(r[label], r["items"], r["weak"], r["strong"], _pct(r["strong_share"])) for r in s[key]],
             )
+        if a := s.get("design_agreement"):
+            table(
+                f"split against the designed needs_audio label: {_pct(a['agreement'])} of {a['items']} agree",
+                ["design -> split", "items"],
+                list(a["counts"].items()),
+            )
     if s := sec.get("contribution"):
         table(
             "audio contribution per panel member (items)",
@@ -221,6 +227,11 @@ def stats(
         raise UserError(f"unknown --section {', '.join(unknown)}", fix=f"use one of: {', '.join(SECTIONS)}")
     ws = Workspace(workspace)
     report = run_stats(ws, dataset, sections=[s for s in SECTIONS if not section or s in section])
+    if report["sections"].get("splits"):  # a dataset whose rows say whether they need the audio (the demo's)
+        from ..demo.story import split_agreement
+
+        if agreement := split_agreement(ws, report["dataset"]):
+            report["sections"]["splits"]["design_agreement"] = agreement
     if plots:
         from ..plots import write_plots
 
