@@ -1,3 +1,5 @@
+"""Shared fixtures: offline hub settings, the demo source folders (written once per session) and tiny models built from random weights."""
+
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

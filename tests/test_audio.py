@@ -1,3 +1,5 @@
+"""Decoding, probing and generating clips: formats and subtypes, hostile headers, silence and noise as the filter's conditions."""
+
 import io
 
 import numpy as np

@@ -1,3 +1,5 @@
+"""The command line as a user meets it: --help without importing torch, one-line errors, --json output."""
+
 import json
 import subprocess
 import sys

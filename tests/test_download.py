@@ -1,3 +1,5 @@
+"""download: local recipes into the items table, quarantine with reasons, resumable and idempotent reruns, the up-to-date summary."""
+
 import json
 import shutil
 import threading

@@ -1,3 +1,5 @@
+"""--engine ray gives the same outputs as the in-process default."""
+
 import pytest
 
 from adqa_data.stages import download as dl

@@ -1,3 +1,5 @@
+"""sample: type-balanced draws from the strong split, weights, refusals and reproducibility."""
+
 from collections import Counter
 
 import pytest
