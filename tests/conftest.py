@@ -1,4 +1,4 @@
-"""Shared fixtures: offline hub settings, the demo source folders (written once per session) and tiny models built from random weights."""
+"""Shared fixtures: offline hub settings, the demo source folders (written once per session), the MiMo stand-in checkpoint and one torch thread per test worker."""
 
 import os
 
