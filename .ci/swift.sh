@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # CI step: `export --format swift` and the reward plugin run through ms-swift 4.6's own code (-m swift):
-# its load_dataset and Qwen2-Audio template encode every row of both configs with audio features (relative
-# clip paths through ROOT_IMAGE_DIR, and base64 clips), SFT labels cover the reasoning and the answer and a
-# batch goes through the tiny model's forward with a loss, and the plugin file, imported and resolved the
-# way `swift rlhf --external_plugins ... --reward_funcs ...` does it, gives the rollout's rewards.
+# its load_dataset and its Qwen2-Audio and Qwen2.5-Omni templates encode every row of both configs with audio
+# features (relative clip paths through ROOT_IMAGE_DIR, and base64 clips), SFT labels cover the reasoning and
+# the answer and a batch goes through the tiny model's forward with a loss (Qwen2.5-Omni: ms-swift's own
+# `qwen2_5_omni` loader without weights, its template, the tiny thinker's forward; torchvision, which its
+# video side needs, has only CUDA-linked wheels here, so tests/swift_omni.py stands in for the video parts an
+# audio row never reaches), and the plugin file, imported and resolved the way `swift rlhf
+# --external_plugins ... --reward_funcs ...` does it, gives the rollout's rewards.
 #
 # Why a venv of its own (.venv-swift, inside the repo): ms-swift 4.6.0 pins transformers<5.20, trl<1.0,
 # datasets<4.8.5 and peft<0.21 (the main venv has trl 1.16 and datasets 5). torch is installed first as the
 # CPU build 2.13.0 from this machine's disk, so nothing pulls a CUDA torch. adqa-data goes in editable
 # without its dev extras (they pin trl 1.16); msgspec is what ms-swift's GRPO code imports without declaring
 # it; librosa is its audio decoder. Measured here (2 shared cores): a fresh venv took 2 min 45 s with pip's
-# cache warm (~4.5 min for torch + ms-swift with a cold one), 2.4 GiB; a rerun ~30 s (tests ~12 s).
+# cache warm (~4.5 min for torch + ms-swift with a cold one; 4 min 32 s in a fresh worktree), 2.4 GiB; a rerun
+# ~30 s (tests ~16 s).
 #
 # Idempotent: a stamp holding the pins marks a finished install; a rerun goes straight to the editable
 # install of this checkout and the tests. Change a pin below and the venv is brought up to date.

@@ -2,9 +2,11 @@
 
 - ms-swift's `load_dataset` reads both configs of the export folder (strict: a row it cannot
   preprocess is an error, and the row counts must match, since a non-strict load drops bad rows with only
-  a log line), and its Qwen2-Audio template encodes every row with the clip's audio features
-  (`input_features`, a `feature_attention_mask` as long as that clip at 16 kHz), for relative paths
-  resolved through `ROOT_IMAGE_DIR` and for base64 clips.
+  a log line), and its Qwen2-Audio and Qwen2.5-Omni templates encode every row with the clip's audio
+  features (`input_features`, a `feature_attention_mask` as long as that clip at 16 kHz, and as many
+  audio tokens as the model's audio tower gives for it), for relative paths resolved through
+  `ROOT_IMAGE_DIR` and for base64 clips. Qwen2.5-Omni: ms-swift's own loader (`load_model=False`) and
+  `Qwen2_5OmniTemplate` on a tiny random config; encoded rows go through the tiny thinker's forward.
 - SFT rows encoded in train mode carry labels on the reasoning and the answer block only; a collated batch
   goes through the tiny Qwen2-Audio's forward with labels (transformers' single-`<|AUDIO|>` expansion,
   the path ms-swift uses) to a finite loss.
@@ -49,6 +51,20 @@ def swift_model(tmp_path_factory):
     return get_model_processor(str(path), model_type="qwen2_audio")
 
 
+@pytest.fixture(scope="module")
+def swift_omni(tmp_path_factory):
+    """ms-swift's `qwen2_5_omni` processor and a tiny Qwen2.5-Omni thinker (see `swift_omni.py`)."""
+    from swift_omni import omni_processor
+
+    with pytest.MonkeyPatch.context() as mp:
+        yield omni_processor(tmp_path_factory.mktemp("qwen2_5_omni"), mp)
+
+
+@pytest.fixture(scope="module", params=["qwen2_audio", "qwen2_5_omni"])
+def template_kind(request):
+    return request.param
+
+
 @pytest.fixture(scope="module", params=["path", "embed"])
 def exported(request, planted, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"swift_{request.param}") / "export"
@@ -69,23 +85,44 @@ def swift_rows(out, config, monkeypatch):
     return ds
 
 
-def test_every_row_encodes_with_its_audio(exported, planted, swift_model, monkeypatch):
+def test_every_row_encodes_with_its_audio(exported, planted, template_kind, request, monkeypatch):
+    import torch
     from swift import get_template
 
     out, counts = exported
-    _, processor = swift_model
+    if template_kind == "qwen2_audio":
+        _, processor = request.getfixturevalue("swift_model")
+        thinker = None
+    else:
+        processor, thinker = request.getfixturevalue("swift_omni")
     template = get_template(processor)
+    assert (
+        type(template).__name__
+        == {"qwen2_audio": "Qwen2AudioTemplate", "qwen2_5_omni": "Qwen2_5OmniTemplate"}[template_kind]
+    )
+    audio_id = processor.tokenizer.convert_tokens_to_ids("<|AUDIO|>")
     items = {r["item_id"]: r for r in planted.items(DS).to_pylist()}
     for config in ("sft", "grpo"):
         rows = swift_rows(out, config, monkeypatch)
         assert len(rows) == counts[config] > 0
+        encoded = []
         for row in rows:
             enc = template.encode(row)
-            # grpo rows keep item_id; sft rows are matched through their audio, which must be the item's
+            encoded.append(enc)
             assert enc["input_features"].shape[:2] == (1, 128)
+            frames = int(enc["feature_attention_mask"].sum())
+            # grpo rows keep item_id; sft rows are matched through their audio, which must be the item's
             if config == "grpo":
                 clip = audio_waveform(planted.dataset(DS), items[row["item_id"]], SAMPLE_RATE)
-                assert int(enc["feature_attention_mask"].sum()) == len(clip) // 160
+                assert frames == len(clip) // 160
+            if thinker is not None:  # the omni template expands <|AUDIO|> to the audio tower's length
+                assert enc["input_ids"].count(audio_id) == ((frames - 1) // 2 + 1 - 2) // 2 + 1
+        if thinker is not None:  # the model checks that audio tokens and audio features agree
+            batch = template.data_collator(encoded[:3])
+            keys = ("input_ids", "attention_mask", "input_features", "feature_attention_mask")
+            with torch.no_grad():
+                logits = thinker(**{k: batch[k] for k in keys}).logits
+            assert logits.shape[:2] == batch["input_ids"].shape and torch.isfinite(logits).all()
 
 
 def test_sft_labels_and_a_forward_with_loss(exported, swift_model, monkeypatch):

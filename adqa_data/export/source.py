@@ -98,7 +98,13 @@ def read_rollouts(ws: Workspace, dataset: str, name: str | None) -> tuple[str, p
     name = ws.pick_set(
         "rollout", ROLLOUTS.name, dataset, name, "rollout set", "--rollouts", "'adqa-data rollout'"
     )
-    return name, ws.read(ROLLOUTS, dataset, name)
+    table = ws.read(ROLLOUTS, dataset, name)
+    if table.num_rows == 0:  # every prompt quarantined: no group to export (and none for the card's stats)
+        raise UserError(
+            f"rollout set {name!r} of dataset {dataset!r} has no rows: nothing to export",
+            fix="check its quarantine table, or name another set with --rollouts",
+        )
+    return name, table
 
 
 # ------------------------------------------------------------------------------------------- prompts
