@@ -47,7 +47,9 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _VERBS = (
     r"is|isn't|are|was|wasn't|seems|seemed|appears|looks|sounds|fits|matches|describes|corresponds|aligns|"
     r"captures|reflects|makes|remains|works|wins|would|wouldn't|should|must|could|couldn't|might|"
-    r"does|doesn't|did|didn't|has|can't|cannot|won't|fails|because|since|as|rather\s+than|instead\s+of"
+    r"does|doesn't|did|didn't|has|can't|cannot|won't|fails|because|since|as|rather\s+than|instead\s+of|"
+    # Spanish, French, German: "B ist richtig", "A es la correcta", "C est juste", "D passt"
+    r"ist|war|w[äa]re|passt|scheint|klingt|es|era|ser[ií]a|parece|encaja|est|[ée]tait|serait|semble|convient"
 )
 # the words after which a capital followed by a verb is the letter too ("so C is", "I think A fits")
 _LEAD_IN = (
@@ -134,6 +136,7 @@ def _patterns(num_choices: int) -> _Patterns:
             r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
         ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),
+        re.compile(rf"(?<![^\W_])(?:(?i:la|el|le|die)\s+|(?i:l')\s*){letter}{_NEXT_NOT_ALNUM}"),
         re.compile(rf"\*\*\s*{letter}\s*[.)]?\s*\*\*"),
         re.compile(rf"^[ \t>*#-]*{letter}[ \t*.)]*$", re.MULTILINE),
     )
@@ -155,7 +158,7 @@ def _patterns(num_choices: int) -> _Patterns:
     hedges = (
         re.compile(
             rf"({hedged}){_AFTER_NON_ALNUM}[)\]]?"
-            rf"(?={sep}[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}{_NOT_ARTICLE})"
+            rf"(?={sep}(?:(?:la|el|le|die|der)\s+|l')?[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}{_NOT_ARTICLE})"
         ),
         re.compile(  # "option a or b", "choices b and c", "the answer is (a) or (b)"
             rf"(?:{_LABEL}|{_CUE}[\s*]*)\s*[(\[]?({hedged_any})[)\]]?"

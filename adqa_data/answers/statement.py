@@ -142,7 +142,7 @@ class _Region:
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
         last = max((p for p, _ in self.mentions if lo <= p < hi), default=-1)
-        restarts = [m.start() for m in RESTART.finditer(self.masked, lo, last) if m.start() > lo]
+        restarts = [m.start() for m in RESTART.finditer(self.masked, lo, hi) if lo < m.start() <= last]
         for start in reversed(restarts[-_RESTARTS_TRIED:]):
             again = self._read(layer, start, hi)
             if again is not None and again.index is not None:
