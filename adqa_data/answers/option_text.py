@@ -12,7 +12,9 @@ from .letters import _CUE_RE, _Patterns, _patterns
 from .normalise import normalize
 from .verdict import LETTERS
 
-_ARTICLE = re.compile(r"\s*(?:a|an|the)\s+")  # only before a space: "A. car horn" is a label, not "a"
+# only before a space: "A. car horn" is a label, not "a"; Spanish, French and German articles too ("la
+# circulation", "die Vögel", "l'orage")
+_ARTICLE = re.compile(r"\s*(?:(?:a|an|the|la|las|el|los|le|les|die|der|das|den)\s+|l')")
 _OPTION_PREFIX = re.compile(r"\s*[(\[]?([A-Z])[.):\]]\s+")  # "A. Writing" (DCASE 2025 options)
 _TOKEN = re.compile(r"[^\W_]+")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -20,7 +22,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _GAP_AFTER = re.compile(
     r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely|it's|it\s+is)[\s,:]*)?"
 )
-_SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
+_SPAN_END = re.compile(r"[.!?;,\n()\[\]]|です|でしょう|だと|と思")  # "二番目の雷の音です"
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
 _SPACES = re.compile(r"\s+")
