@@ -39,7 +39,25 @@ NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty"
 ).split()
-_DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
+# ... and in Spanish, French and German (a word that is also an article or an English word is left out:
+# "un", "una", "ein", "once", "elf", "null"); German counts may end in "mal" ("viermal", "vier Mal")
+_NUMBER_WORDS_OTHER = {
+    "es": "cero - dos tres cuatro cinco seis siete ocho nueve diez - doce trece catorce quince".split(),
+    "fr": "zéro - deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze".split(),
+    "de": "- eins zwei drei vier fünf sechs sieben acht neun zehn - zwölf dreizehn vierzehn fünfzehn".split(),
+}
+_NUMBER_FORMS = [
+    [NUMBER_WORDS[i]]
+    + [
+        words[i] + ("(?:mal)?" if lang == "de" else "")
+        for lang, words in _NUMBER_WORDS_OTHER.items()
+        if i < len(words) and words[i] != "-"
+    ]
+    for i in range(len(NUMBER_WORDS))
+]
+_DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)} | {
+    w: str(i) for words in _NUMBER_WORDS_OTHER.values() for i, w in enumerate(words) if w != "-"
+}
 
 
 def _norm(s: str) -> str:
@@ -52,7 +70,7 @@ def _token_pattern(token: str, last: bool) -> str:
     """A token of an option text as it may be written: case free (the finder ignores case), a number
     as digits or as its word, the last word in the singular or the plural ("bell", "bells")."""
     if token.isdigit() and int(token) < len(NUMBER_WORDS):
-        return f"(?:{token}|{NUMBER_WORDS[int(token)]})"
+        return f"(?:{token}|{'|'.join(dict.fromkeys(_NUMBER_FORMS[int(token)]))})"
     if token in _DIGITS:
         return f"(?:{token}|{_DIGITS[token]})"
     if last and len(token) > 3 and token.isascii() and token.isalpha():
