@@ -37,7 +37,9 @@ _CUE = (
     rf"(?:{_words('answer', 'choice', 'option')}s?\b[\"']?\s*(?i:is|was|:|=|would\s+be|should\s+be|must\s+be"
     rf"|will\s+be)\s*:?|{_words('respuesta', 'réponse', 'reponse', 'antwort', 'lösung')}"
     r"(?i:\s+(?:correcta|final|correcte|finale|richtige))?\b[\"']?\s*(?i:es|est|ist|lautet|serait|ser[ií]a|w[äa]re|:|=)"
-    rf"\s*:?|{_words('conclusion', 'verdict', 'correction')}\**\s*:|{_GO_WITH_AND_CO}\b)"
+    rf"\s*:?|{_words('conclusion', 'verdict', 'correction')}\**\s*:|{_GO_WITH_AND_CO}\b"
+    # Chinese and Japanese: 答案是/答案为/答案：, 答えは/答え：, 正解は, 所以选, 我选
+    r"|(?:答案|答え|正解)\s*(?:是|为|為|は|:|=)|(?:所以|因此|故|我)(?:选|選)(?:择|擇)?)"
 )
 _CUE_RE = re.compile(_CUE)
 _ARTICLE = r"(?i:(?:la|el|le|die|der)\s+|l')?"  # "la respuesta es la B", "c'est la réponse C"

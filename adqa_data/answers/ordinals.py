@@ -15,9 +15,24 @@ _EN_NUM = ["1st", "2nd", "3rd", "4th", "5th", "6th"]
 _CARDINAL = ["one", "two", "three", "four", "five", "six"]
 _ES = ["primera", "segunda", "tercera", "cuarta", "quinta", "sexta"]
 _ES_M = ["primero?", "segundo", "tercero?", "cuarto", "quinto", "sexto"]
-_FR = ["premi[eè]re|premier", "deuxi[eè]me|seconde?", "troisi[eè]me", "quatri[eè]me", "cinqui[eè]me", "sixi[eè]me"]
+_FR = [
+    "premi[eè]re|premier",
+    "deuxi[eè]me|seconde?",
+    "troisi[eè]me",
+    "quatri[eè]me",
+    "cinqui[eè]me",
+    "sixi[eè]me",
+]
 _DE = ["erste", "zweite", "dritte", "vierte", "f[uü]nfte", "sechste"]
 _ZH = "一二三四五六"
+_CARDINAL_OTHER = [
+    "uno|un|eins",
+    "dos|deux|zwei",
+    "tres|trois|drei",
+    "cuatro|quatre|vier",
+    "cinco|cinq|f[uü]nf",
+    "seis|six|sechs",
+]
 _LAST = {"en": "last", "es": "[uú]ltima|[uú]ltimo", "fr": "derni[eè]re|dernier", "de": "letzte"}
 
 
@@ -32,8 +47,8 @@ _OPTION_EN = r"(?:options?|choices?|ones?|alternatives?)"
 _ALONE = (
     r"(?=\s*(?:[.,;:!?)\]*\"'\n\u2013\u2014]|\Z)|\s+(?i:of|de|des|der|among|unter|von)\s+(?i:the|las|los|les|den)?\s*"
     r"(?i:options?|choices?|opciones|alternativas|optionen|antworten|m[öo]glichkeiten)\b"
-    r"|\s+(?i:is|seems|fits|matches|sounds|because|since|es|parece|encaja|suena|coincide|porque|pues|est|semble"
-    r"|correspond|convient|car|parce|puisque|ist|passt|klingt|stimmt|scheint|w[äa]re|trifft|weil|denn|da)\b)"
+    r"|\s+(?i:seems|fits|matches|sounds|because|since|parece|encaja|suena|coincide|porque|pues|semble"
+    r"|correspond|convient|car|parce|puisque|passt|klingt|stimmt|scheint|trifft|weil|denn)\b)"
 )
 _ORD_NOUN_ZH = r"(?:选项|選項|答案|选择|選擇)"
 _ORD_NOUN_JA = r"(?:選択肢|もの|オプション|答え|やつ)"
@@ -45,6 +60,10 @@ _PATTERNS = [
     # "option two", "choice #3", "option number 2"
     rf"(?i:\b(?:option|choice)\s+(?:number\s+|no\.?\s*|#\s*)?(?:{_group(_CARDINAL, 'c')}|"
     rf"{_group([str(i) for i in range(1, 7)], 'd')})\b)",
+    # "opción número dos", "Option zwei", "l'option deux", "选项三", "選択肢3"
+    rf"(?i:\b(?:opci[oó]n|alternativa|option|choix|m[öo]glichkeit|antwort)\s+(?:n[uú]mero\s+|num[ée]ro\s+|nummer\s+|nr\.?\s*|n[°º]\s*)?"
+    rf"(?:{_group(_CARDINAL_OTHER, 'q')})\b)",
+    rf"(?:选项|選項|選択肢)\s*(?:{_group(list(_ZH), 'r')}|{_group([str(i) for i in range(1, 7)], 's')})(?![\d一二三四五六七八九十])",
     # "la tercera opción", "la tercera.", "el último"
     rf"(?i:\b(?:la|el)\s+(?:{_group(_ES, 'e')}|{_group(_ES_M, 'f')}|(?P<last2>{_LAST['es']}))"
     rf"(?:\s+(?:opci[oó]n|alternativa|respuesta)\b|\b{_ALONE}))",
@@ -77,7 +96,7 @@ _HEDGED_FIRST = re.compile(
 _KEYS = (
     "first second third fourth fifth sixth last 1st 2nd 3rd 4th 5th 6th option choice primer segund tercer "
     "cuart quint sext ltim premi deuxi troisi quatri cinqui sixi derni erste zweite dritte vierte nfte "
-    "sechste letzte 第 番目 つ目 最"
+    "sechste letzte 第 番目 つ目 最 选项 選項 選択肢 opci choix glichkeit antwort"
 ).split()
 
 

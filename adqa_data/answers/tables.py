@@ -87,7 +87,8 @@ def _marked(header: list[str] | None, rows: list[list[str]], opts: _Options) -> 
     if header is not None:
         for k, cell in enumerate(header):
             if _VERDICT_HEAD.search(cell.strip()) and any(
-                k < len(r) and (_YES_CELL.fullmatch(r[k]) or _CHECK_CELL.fullmatch(r[k]) or _NO_CELL.match(r[k]))
+                k < len(r)
+                and (_YES_CELL.fullmatch(r[k]) or _CHECK_CELL.fullmatch(r[k]) or _NO_CELL.match(r[k]))
                 for r in rows
             ):
                 verdict = k  # the last such column: the conclusion stands at the end
