@@ -37,11 +37,13 @@ _CUE = (
     rf"(?:{_words('answer', 'choice', 'option')}s?\b[\"']?\s*(?i:is|was|:|=|would\s+be|should\s+be|must\s+be"
     rf"|will\s+be)\s*:?|{_words('respuesta', 'réponse', 'reponse', 'antwort', 'lösung')}"
     r"(?i:\s+(?:correcta|final|correcte|finale|richtige))?\b[\"']?\s*(?i:es|est|ist|lautet|serait|ser[ií]a|w[äa]re|:|=)"
-    rf"\s*:?|{_words('conclusion', 'verdict', 'correction')}\**\s*:|{_GO_WITH_AND_CO}\b"
-    # Chinese and Japanese: 答案是/答案为/答案：, 答えは/答え：, 正解は, 所以选, 我选
-    r"|(?:答案|答え|正解)\s*(?:是|为|為|は|:|=)|(?:所以|因此|故|我)(?:选|選)(?:择|擇)?)"
+    rf"\s*:?|{_words('conclusion', 'verdict', 'correction')}\**\s*:|{_GO_WITH_AND_CO}\b)"
 )
+# ... and in Chinese and Japanese (答案是, 答案为, 答案：, 答えは, 答え：, 正解は, 所以选, 我选), where a letter
+# beside CJK text is read anyway (`_Patterns.cjk`): these only mark where an answer statement starts
+_CJK_CUE = r"(?:答案|答え|正解)\s*(?:是|为|為|は|:|=)|(?:所以|因此|故|我)(?:选|選)(?:择|擇)?"
 _CUE_RE = re.compile(_CUE)
+CUE_OR_CJK_CUE = re.compile(f"{_CUE}|{_CJK_CUE}")  # tried on text that is not ASCII only
 _ARTICLE = r"(?i:(?:la|el|le|die|der)\s+|l')?"  # "la respuesta es la B", "c'est la réponse C"
 _LABEL = rf"{_words('option', 'choice', 'opción', 'opcion', 'alternativa', 'réponse', 'respuesta')}s?"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
@@ -138,7 +140,10 @@ def _patterns(num_choices: int) -> _Patterns:
             r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
         ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),
-        re.compile(rf"(?<![^\W_])(?:(?i:la|el|le|die)\s+|(?i:l')\s*){letter}{_NEXT_NOT_ALNUM}"),
+        # a capital after a Spanish, French or German article: "es la C", "c'est la D", "ich nehme die B"
+        re.compile(
+            rf"[lLeEdD](?<![^\W_].)(?:(?<=[lL])(?i:a\s+|e\s+|'\s*)|(?<=[eE])(?i:l\s+)|(?<=[dD])(?i:ie\s+)){letter}{_NEXT_NOT_ALNUM}"
+        ),
         re.compile(rf"\*\*\s*{letter}\s*[.)]?\s*\*\*"),
         re.compile(rf"^[ \t>*#-]*{letter}[ \t*.)]*$", re.MULTILINE),
     )

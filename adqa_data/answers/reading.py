@@ -91,8 +91,8 @@ def _read_last_letter(body: str, opts: _Options, reasoning: bool) -> Reading:
     region = _Region(body, opts)
     first = None if reasoning else region.first_answer(Layer.LAST_LETTER)
     if first is not None:
-        last = max([region.mentions[-1][0]] + [end for _, end, _ in region.texts])
-        if UNDECIDED.search(region.masked, last):  # "A. No, I can't tell after all"
+        undecided = UNDECIDED.search(region.masked, region.mentions[-1][0])  # "A. No, I can't tell after all"
+        if undecided and undecided.start() >= max([-1] + [end for _, end, _ in region.texts]):
             return Reading(None, reason=NoCredit.NO_ANSWER)
         return first
     span = region.last_statement()
