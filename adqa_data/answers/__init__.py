@@ -167,6 +167,16 @@ conclusion ("Not A, not D. Between B and C, the timbre says C."). A conclusion a
 chooses nothing ("Final answer: it is impossible to tell", "no se puede determinar", "无法确定")
 refuses whatever came before.
 
+Corrections, ordinals, numbers, true/false and tables in all six languages: "corrijo", "mejor dicho",
+"je corrige", "plutôt", "korrigiere", "ich meine", "eher", 改为/更正/应该是/还是, 訂正/やっぱり/に変更 restart
+the statement; bare ordinals after their article ("die zweite.", "la tercera.", "el último", 最后一个, 三つ目,
+最後の選択肢) count when only punctuation, a verb of fitting or a clause word follows; numbers spelled in
+Spanish, French and German ("cuatro", "drei", "quatre", "vier Mal") and digits before a CJK counter
+("4回") are digits; true/false-style options (Correct, Richtig, Vrai, 正确, 正しい ...) count standing alone
+before a dash, comma or colon; a CJK cue (答案是, 答え：, 正解は, 所以选) opens the last statement, so an
+elimination chain before it is no hedge. Tables: a mark in any column (the first too) marks its row; a
+column headed Fits/Match/Verdict/Answer/符合/一致/Passt/Coincide/Correspond holding yes/no marks decides alone.
+
 Other languages: cues "la respuesta es (la) B", "la réponse est C", "c'est la réponse C", "die Antwort
 ist D", "je choisis", "elijo", "ich wähle"; labels opción/réponse/respuesta; rejections "ni A ni C", "weder
 C noch D, sondern A", "pas A", "A ist falsch", "A n'est pas", "no es la B", "sauf", "statt", "en lugar de";

@@ -18,6 +18,16 @@ RESTART = re.compile(
     r"|en\s+fait|finalement|donc|en\s+conclusion"
     r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,\u2014\u2013-])"
     r"|(?i:\bzusammenfassend|\ben\s+r[ée]sum[ée]|\ben\s+resumen)|总之|綜上|综上|まとめ|不对|不對|其实|其實|等等|最终|最終|所以|因此|いや|やっぱり|やはり|結局|したがって|つまり"
+    # self-corrections: "I correct myself", "rather", "I mean" in Spanish, French, German, Chinese, Japanese
+    r"|(?i:\b(?:(?:me\s+)?corrijo|rectifico|mejor\s+dicho|correcci[oó]n|pens[aá]ndolo\s+(?:mejor|bien)"
+    r"|(?:je\s+)?(?:me\s+)?corrige|plut[oô]t|r[ée]flexion\s+faite|(?:ich\s+)?korrigiere|korrektur|berichtige"
+    r"|eher|ich\s+meine|vielmehr|besser\s+gesagt|i\s+mean|make\s+that|sorry|my\s+mistake|oops"
+    r"|perd[oó]n|me\s+equivoqu[ée]|error\s+m[ií]o|pardon|je\s+rectifie|je\s+me\s+suis\s+tromp[ée]e?|enfin\s+non"
+    r"|moment|verzeihung|entschuldigung|ich\s+habe\s+mich\s+geirrt|mein\s+fehler)\b)"
+    r"|改为|改為|改选|改選|更正|订正|訂正|修正|应该是|應該是|还是选|還是選|仔细想想|仔細想想|再想想|不过|不過"
+    r"|不\s*,|変更|考え直|抱歉|应为|應為|(?<=[,.!?;:\s嗯哦唔啊])(?:还是|還是)"
+    r"|間違えま|間違えた|失礼|すみません|ごめん"
+    r"|(?<=,)(?=[^,.!?\n]{0,12}(?:に変更|に訂正|に修正|に直))"  # "Aを選びましたが、Cに変更します"
 )
 # "between B and C", "left with B and C", "B vs C": a comparison, which names neither (what follows decides)
 _L = f"[{LETTERS}]"

@@ -39,7 +39,11 @@ _CUE = (
     r"(?i:\s+(?:correcta|final|correcte|finale|richtige))?\b[\"']?\s*(?i:es|est|ist|lautet|serait|ser[ií]a|w[äa]re|:|=)"
     rf"\s*:?|{_words('conclusion', 'verdict', 'correction')}\**\s*:|{_GO_WITH_AND_CO}\b)"
 )
+# ... and in Chinese and Japanese (答案是, 答案为, 答案：, 答えは, 答え：, 正解は, 所以选, 我选), where a letter
+# beside CJK text is read anyway (`_Patterns.cjk`): these only mark where an answer statement starts
+_CJK_CUE = r"(?:答案|答え|正解)\s*(?:是|为|為|は|:|=)|(?:所以|因此|故|我)(?:选|選)(?:择|擇)?"
 _CUE_RE = re.compile(_CUE)
+CUE_OR_CJK_CUE = re.compile(f"{_CUE}|{_CJK_CUE}")  # tried on text that is not ASCII only
 _ARTICLE = r"(?i:(?:la|el|le|die|der)\s+|l')?"  # "la respuesta es la B", "c'est la réponse C"
 _LABEL = rf"{_words('option', 'choice', 'opción', 'opcion', 'alternativa', 'réponse', 'respuesta')}s?"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
@@ -47,7 +51,9 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _VERBS = (
     r"is|isn't|are|was|wasn't|seems|seemed|appears|looks|sounds|fits|matches|describes|corresponds|aligns|"
     r"captures|reflects|makes|remains|works|wins|would|wouldn't|should|must|could|couldn't|might|"
-    r"does|doesn't|did|didn't|has|can't|cannot|won't|fails|because|since|as|rather\s+than|instead\s+of"
+    r"does|doesn't|did|didn't|has|can't|cannot|won't|fails|because|since|as|rather\s+than|instead\s+of|"
+    # Spanish, French, German: "B ist richtig", "A es la correcta", "C est juste", "D passt"
+    r"ist|war|w[äa]re|passt|scheint|klingt|es|era|ser[ií]a|parece|encaja|est|[ée]tait|serait|semble|convient"
 )
 # the words after which a capital followed by a verb is the letter too ("so C is", "I think A fits")
 _LEAD_IN = (
@@ -134,6 +140,10 @@ def _patterns(num_choices: int) -> _Patterns:
             r"|(?=\s+(?:is|was|seems|fits|matches|because|since)\b)))"
         ),
         re.compile(rf"[(\[]\s*{letter}\s*[)\]]"),
+        # a capital after a Spanish, French or German article: "es la C", "c'est la D", "ich nehme die B"
+        re.compile(
+            rf"[lLeEdD](?<![^\W_].)(?:(?<=[lL])(?i:a\s+|e\s+|'\s*)|(?<=[eE])(?i:l\s+)|(?<=[dD])(?i:ie\s+)){letter}{_NEXT_NOT_ALNUM}"
+        ),
         re.compile(rf"\*\*\s*{letter}\s*[.)]?\s*\*\*"),
         re.compile(rf"^[ \t>*#-]*{letter}[ \t*.)]*$", re.MULTILINE),
     )
@@ -155,7 +165,7 @@ def _patterns(num_choices: int) -> _Patterns:
     hedges = (
         re.compile(
             rf"({hedged}){_AFTER_NON_ALNUM}[)\]]?"
-            rf"(?={sep}[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}{_NOT_ARTICLE})"
+            rf"(?={sep}(?:(?:la|el|le|die|der)\s+|l')?[(\[]?(?i:option\s+)?({hedged})[)\]]?{_NEXT_NOT_ALNUM}{_NOT_ARTICLE})"
         ),
         re.compile(  # "option a or b", "choices b and c", "the answer is (a) or (b)"
             rf"(?:{_LABEL}|{_CUE}[\s*]*)\s*[(\[]?({hedged_any})[)\]]?"

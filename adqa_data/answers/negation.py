@@ -72,7 +72,7 @@ _NEG_AFTER = re.compile(
     rf"|{_COPULA}\s+(?:{_ADVERB}\s+)?(?:not|nicht|kein)\b|no\s+(?:es|encaja|corresponde|parece|puede)\b"
     r"|n'(?:est|a|y)\b|(?:passt|ist|klingt|kommt)\s+(?:es\s+)?(?:nicht|kein)\b|ne\s+(?:correspond|convient)\b"
     r"|(?:is|are|was|were|does|do|did|can|could|would|will|should)(?:n't|\s+not)\b|cannot\b|fail(?:s|ed)?\b)"
-    r"|\s*[\u90fd\u4e5f\u5747\u7686\u5168]?\u662f?(?:\u9519|\u932f|\u4e0d\u5bf9|\u4e0d\u5c0d|\u4e0d\u6b63|\u4e0d\u662f"
+    r"|(?:\.{2,3}|\u2026)?\s*[\u90fd\u4e5f\u5747\u7686\u5168\u306f\u3082]?\u662f?(?:\u3067[\u306f\u3082][\u306a\u3042]|\u9519|\u932f|\u4e0d\u5bf9|\u4e0d\u5c0d|\u4e0d\u6b63|\u4e0d\u662f"
     r"|\u4e0d\u7b26|\u4e0d\u53ef\u80fd|\u4e0d\u5408|\u9593\u9055|\u9055|\u8bef|\u8aa4|\u3067\u306f\u306a|\u3067\u306f\u3042"
     r"|\u3058\u3083\u306a|\u3058\u3083\u3042))"
     # (都/也) 错 不对 不正(确) 不是 不符 不可能 不合 間違 違 误 ではな ではあ(りません) じゃな

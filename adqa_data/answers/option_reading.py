@@ -34,9 +34,12 @@ _SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)|\n")
 _LIST_GAP = re.compile(
     r"\s*(?:,|/|\n|(?i:or|and|nor|ni|o|ou|oder|y|et|und|noch)\b|或|和|、)?\s*(?i:(?:the|a|an)\s+)?\s*(?i:or\s+)?"
 )
-_YES_NO = re.compile(r"(?i:yes|no|true|false|s[ií]|oui|non|ja|nein)|是|否|はい|いいえ|对|對|不对|不對")
+_YES_NO = re.compile(
+    r"(?i:yes|no|true|false|s[ií]|oui|non|ja|nein|correct|incorrect|right|wrong|richtig|falsch|wahr|vrai|faux"
+    r"|verdadero|falso|cierto|correcto|incorrecto)|是|否|はい|いいえ|对|對|不对|不對|正确|錯誤|错误|正確|正しい|間違い|誤り"
+)
 _CLAUSE_START = re.compile(r"(?:^|[.!?:;,(\"'*\n]|\b(?i:is|answer|say|think))[\s*\"']*\Z")
-_CLAUSE_END = re.compile(r"[\s*\"']*(?:[.!?,;:)\]}\n。，！的]|です|\Z)")
+_CLAUSE_END = re.compile(r"[\s*\"']*(?:[.!?,;:)\]}\n。，！的\u2013\u2014]|-\s|です|\Z)")  # "True — ..."
 # a sentence that only considers an option: a question, a condition, a hypothesis, a walk through the options
 _TENTATIVE = re.compile(
     r"\?|(?i:\b(?:would|could|might|if|whether|consider(?:ing)?|let's|let\s+me|options?|choices?|analy[sz]e"

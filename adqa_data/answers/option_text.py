@@ -12,19 +12,23 @@ from .letters import _CUE_RE, _Patterns, _patterns
 from .normalise import normalize
 from .verdict import LETTERS
 
-_ARTICLE = re.compile(r"\s*(?:a|an|the)\s+")  # only before a space: "A. car horn" is a label, not "a"
+# only before a space: "A. car horn" is a label, not "a"; Spanish, French and German articles too ("la
+# circulation", "die Vögel", "l'orage")
+_ARTICLE = re.compile(r"\s*(?:(?:a|an|the|la|las|el|los|le|les|die|der|das|den)\s+|l')")
 _OPTION_PREFIX = re.compile(r"\s*[(\[]?([A-Z])[.):\]]\s+")  # "A. Writing" (DCASE 2025 options)
 _TOKEN = re.compile(r"[^\W_]+")
 _NON_WORD = re.compile(r"[\W_]+")
 # the text beside a letter: after it ("D, the trumpet", "C. dog", "B (cat)"), or before a bracketed one
 _GAP_AFTER = re.compile(
-    r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely|it's|it\s+is)[\s,:]*)?"
+    r"[\s,:;.)\]\-\u2013\u2014(=*\"'`]*(?:(?i:i\.?e\.?|that\s+is|which\s+is|namely|it's|it\s+is|also|d\.\s?h\.|das\s+hei(?:ß|ss)t"
+    r"|c'est-[àa]-dire|c'est|es\s+decir|o\s+sea|es)[\s,:]*|也就是说?|也就是|即|つまり|すなわち)?"
 )
-_SPAN_END = re.compile(r"[.!?;,\n()\[\]]")
+_SPAN_END = re.compile(r"[.!?;,\n()\[\]]|です|でしょう|だと|と思")  # "二番目の雷の音です"
 _SPAN_START = re.compile(r"[.!?;:,\n(\[\]]")
 _SPAN_MAX = 200  # option texts are short: a longer span is a sentence, never an option's text
 _SPACES = re.compile(r"\s+")
-_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK_CHAR = re.compile(f"[{_CJK_CHARS}]")
 # a number option written in Chinese or Japanese numerals before a counter word (次 回 个 声 下 遍 つ ...)
 _CJK_NUMERALS = ["一", "二|两|兩", "三", "四", "五", "六", "七", "八", "九", "十"]
 _CJK_NUMERAL_CHARS = "一二两兩三四五六七八九十百千"
@@ -37,7 +41,25 @@ NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty"
 ).split()
-_DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
+# ... and in Spanish, French and German (a word that is also an article or an English word is left out:
+# "un", "una", "ein", "once", "elf", "null"); German counts may end in "mal" ("viermal", "vier Mal")
+_NUMBER_WORDS_OTHER = {
+    "es": "cero - dos tres cuatro cinco seis siete ocho nueve diez - doce trece catorce quince".split(),
+    "fr": "zéro - deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze".split(),
+    "de": "- eins zwei drei vier fünf sechs sieben acht neun zehn - zwölf dreizehn vierzehn fünfzehn".split(),
+}
+_NUMBER_FORMS = [
+    [NUMBER_WORDS[i]]
+    + [
+        words[i] + ("(?:mal)?" if lang == "de" else "")
+        for lang, words in _NUMBER_WORDS_OTHER.items()
+        if i < len(words) and words[i] != "-"
+    ]
+    for i in range(len(NUMBER_WORDS))
+]
+_DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)} | {
+    w: str(i) for words in _NUMBER_WORDS_OTHER.values() for i, w in enumerate(words) if w != "-"
+}
 
 
 def _norm(s: str) -> str:
@@ -50,7 +72,7 @@ def _token_pattern(token: str, last: bool) -> str:
     """A token of an option text as it may be written: case free (the finder ignores case), a number
     as digits or as its word, the last word in the singular or the plural ("bell", "bells")."""
     if token.isdigit() and int(token) < len(NUMBER_WORDS):
-        return f"(?:{token}|{NUMBER_WORDS[int(token)]})"
+        return f"(?:{token}|{'|'.join(dict.fromkeys(_NUMBER_FORMS[int(token)]))})"
     if token in _DIGITS:
         return f"(?:{token}|{_DIGITS[token]})"
     if last and len(token) > 3 and token.isascii() and token.isalpha():
@@ -77,6 +99,9 @@ def _finder(keys: Sequence[frozenset[str]]) -> tuple[re.Pattern[str] | None, tup
         body = r"[\W_]+".join(_token_pattern(t, k == len(tokens) - 1) for k, t in enumerate(tokens))
         head = "" if _CJK_CHAR.match(form[0]) else r"(?<![^\W_])"
         tail = "" if _CJK_CHAR.match(form[-1]) else r"(?![^\W_])"
+        if form.isdigit():  # "4回", "3つ", "一共4次": a digit before a counter, after CJK text
+            tail = rf"(?:{tail}|(?={_CJK_COUNTER}))"
+            head = rf"(?:{head}|(?<=[{_CJK_CHARS}]))"
         alternatives.append(f"(?P<t{len(owner)}>{head}{body}{tail})")
         owner.append(next(iter(owners[form])) if len(owners[form]) == 1 else None)
         if form.isdigit() and 0 < int(form) <= len(_CJK_NUMERALS):  # "三次", "两次敲门声", "三回です"

@@ -91,6 +91,9 @@ def _read_last_letter(body: str, opts: _Options, reasoning: bool) -> Reading:
     region = _Region(body, opts)
     first = None if reasoning else region.first_answer(Layer.LAST_LETTER)
     if first is not None:
+        undecided = UNDECIDED.search(region.masked, region.mentions[-1][0])  # "A. No, I can't tell after all"
+        if undecided and undecided.start() >= max([-1] + [end for _, end, _ in region.texts]):
+            return Reading(None, reason=NoCredit.NO_ANSWER)
         return first
     span = region.last_statement()
     reading = None if span is None else region.read(Layer.LAST_LETTER, *span)

@@ -13,6 +13,7 @@ from .letters import (
     _CUE_RE,
     _LIST_LINE,
     _LONE_LETTER,
+    CUE_OR_CJK_CUE,
     _named_by_letter,
 )
 from .negation import _NEG_AFTER, _NEG_BEFORE, hint_positions
@@ -39,6 +40,7 @@ class _Region:
         self.text = text
         masked = text if opts.mask is None else opts.mask.sub(lambda m: "x" * len(m.group()), text)
         self.masked, self.opts = masked, opts
+        self.cues = _CUE_RE if masked.isascii() else CUE_OR_CJK_CUE  # "答案是", "答え：" open a statement too
         pats = opts.pats
         found: dict[int, str] = {}
         for p in pats.letters + (() if masked.isascii() else (pats.cjk,)):
@@ -142,7 +144,7 @@ class _Region:
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
         last = max((p for p, _ in self.mentions if lo <= p < hi), default=-1)
-        restarts = [m.start() for m in RESTART.finditer(self.masked, lo, last) if m.start() > lo]
+        restarts = [m.start() for m in RESTART.finditer(self.masked, lo, hi) if lo < m.start() <= last]
         for start in reversed(restarts[-_RESTARTS_TRIED:]):
             again = self._read(layer, start, hi)
             if again is not None and again.index is not None:
@@ -227,7 +229,7 @@ class _Region:
         start = self.masked.rfind("\n", 0, pos) + 1
         end = self.masked.find("\n", pos)
         end = len(self.masked) if end < 0 else end
-        cues = [m.start() for m in _CUE_RE.finditer(self.masked, start, pos + 1) if m.start() <= pos]
+        cues = [m.start() for m in self.cues.finditer(self.masked, start, pos + 1) if m.start() <= pos]
         return start, end, cues
 
     def first_answer(self, layer: str) -> Reading | None:
@@ -242,7 +244,7 @@ class _Region:
         if not (cues or not masked[:start].strip() or _ANSWER_HEADING.search(masked, 0, start)):
             return None
         reading = self.read(layer, cues[-1] if cues else start, end)
-        if reading is None or reading.index is None or _CUE_RE.search(masked, end):
+        if reading is None or reading.index is None or self.cues.search(masked, end):
             return None
         letter = LETTERS[reading.index]
         if any(m.group(1) != letter for m in _LONE_LETTER.finditer(masked, end)):
