@@ -39,20 +39,11 @@ from ...names import bounded_name, name_part, safe_name
 from ...train.config import TrainConfig
 from ...train.groups import SamplingInfo
 from ...train.loop import Trainer
-from ...workspace import StageRun, Workspace, write_json_atomic
+from ...workspace import Workspace, write_json_atomic
 from ..rollout import contract
 from ..rollout.config import RolloutConfig
-from .runs import (
-    RUNS,
-    STAGE,
-    OnStep,
-    TrainResult,
-    recorded_summary,
-    run_summary,
-    start_trainer,
-    step_callback,
-    train_result,
-)
+from . import runs
+from .runs import RUNS, OnStep, TrainResult
 from .sampler import Sampler
 
 ROUNDS_FILE = "rounds.json"
@@ -181,23 +172,14 @@ def train_online(
         "prompts": (ws.provenance("sample", ds, plan.prompts) or {}).get("key", "?"),
         "model": model_fingerprint(model),
     }
-    run = StageRun(
-        ws,
-        STAGE,
-        ds,
-        run_config,
-        inputs,
-        force=force,
-        unit=name,
-        extra_versions=("torch", "transformers", "accelerate", "peft", "vllm"),
-    )
+    run = runs.stage_run(ws, ds, name, run_config, inputs, force, "vllm")
     with run:
         if run.up_to_date:
-            return train_result(
+            return runs.train_result(
                 ws,
                 ds,
                 name,
-                recorded_summary(ws, ds, name),
+                runs.recorded_summary(ws, ds, name),
                 method="grpo",
                 up_to_date=True,
                 averaged=False,
@@ -213,7 +195,7 @@ def train_online(
             backend=rollout_cfg.backend,
             k=rollout_cfg.k,
         )
-        trainer, resumed = start_trainer(cfg, run_dir, model, sampling, total, f"{ds}/{name}", acc)
+        trainer, resumed = runs.start_trainer(cfg, run_dir, model, sampling, total, f"{ds}/{name}", acc)
         rounds_run = OnlineRounds(ws, ds, name, plan, trainer, run_dir, force, total)
         sampler = Sampler(trainer, rollout_cfg)
         try:
@@ -225,7 +207,7 @@ def train_online(
             trainer.average_into(run_dir / "policy-avg", cfg.average_last)
         trainer.close()
         ws.remove_tree(run_dir / "rounds", "runs")  # the shards and records stay
-        summary = run_summary(
+        summary = runs.run_summary(
             trainer,
             total=total,
             groups=sum(r["groups"] for r in records),
@@ -236,7 +218,7 @@ def train_online(
             rounds=records,
         )
         prov = run.finish(summary)
-    return train_result(
+    return runs.train_result(
         ws,
         ds,
         name,
@@ -307,7 +289,7 @@ class OnlineRounds:
                 groups = [g for g in groups if not g.zero_signal]
             rec["groups"] = len(groups)
             rec.setdefault("start_step", self.trainer.state.step)
-            history = train_round(self.trainer, groups, k, step_callback(on_step, self.total))
+            history = train_round(self.trainer, groups, k, runs.step_callback(on_step, self.total))
             if self.trainer.state.stream != f"round-{k}":  # no batch this round: still mark it as trained
                 self.trainer.state.stream, self.trainer.state.batch, self.trainer.state.iteration = (
                     f"round-{k}",

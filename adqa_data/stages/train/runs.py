@@ -21,7 +21,7 @@ from typing import Any
 from ...train.config import TrainConfig
 from ...train.groups import SamplingInfo
 from ...train.loop import Trainer, TrainState
-from ...workspace import Workspace
+from ...workspace import StageRun, Workspace
 
 STAGE = "train"
 RUNS = "runs"
@@ -44,6 +44,29 @@ class TrainResult:
     averaged_dir: str | None
     summary: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def stage_run(
+    ws: Workspace,
+    dataset: str,
+    name: str,
+    run_config: Mapping[str, Any],
+    inputs: Mapping[str, str],
+    force: bool,
+    *versions: str,
+) -> StageRun:
+    """The run's `StageRun` (unit: the run's name), recording the training libraries' versions and
+    `versions` (online: vllm)."""
+    return StageRun(
+        ws,
+        STAGE,
+        dataset,
+        run_config,
+        inputs,
+        force=force,
+        unit=name,
+        extra_versions=("torch", "transformers", "accelerate", "peft", *versions),
+    )
 
 
 def start_trainer(

@@ -27,20 +27,11 @@ from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
 from ...names import bounded_name, name_part, safe_name
 from ...schema import ITEM_SCORES, ITEMS, QUARANTINE
 from ...train.config import TrainConfig
-from ...workspace import StageRun, Workspace
+from ...workspace import Workspace
 from ..rollout import contract
+from . import runs
 from .data import load_groups_for
-from .runs import (
-    RUNS,
-    STAGE,
-    OnStep,
-    TrainResult,
-    recorded_summary,
-    run_summary,
-    start_trainer,
-    step_callback,
-    train_result,
-)
+from .runs import RUNS, STAGE, OnStep, TrainResult
 
 
 def default_name(cfg: TrainConfig, sources: list[str]) -> str:
@@ -105,16 +96,7 @@ def train(
     inputs = run_inputs(ws, ds, cfg, sources, model)
     if refused:  # trained on the other groups: a run without them is another run
         inputs["quarantined"] = stable_hash(sorted(q["item_id"] for q in refused))
-    run = StageRun(
-        ws,
-        STAGE,
-        ds,
-        run_config,
-        inputs,
-        force=force,
-        unit=name,
-        extra_versions=("torch", "transformers", "accelerate", "peft"),
-    )
+    run = runs.stage_run(ws, ds, name, run_config, inputs, force)
     final_dir = ws.table_dir(RUNS, ds, name)
     # the main process holds the run (its lock and record); the others follow the plan it broadcasts
     with run if acc.is_main_process else contextlib.nullcontext():
@@ -141,11 +123,11 @@ def train(
         if plan[0]["up_to_date"]:
             if cfg.average_last:
                 average_run(final_dir, cfg, model, sampling, acc)
-            return train_result(
+            return runs.train_result(
                 ws,
                 ds,
                 name,
-                recorded_summary(ws, ds, name),
+                runs.recorded_summary(ws, ds, name),
                 method=cfg.method,
                 up_to_date=True,
                 averaged=bool(cfg.average_last),
@@ -153,13 +135,13 @@ def train(
                 total=total,
             )
         run_dir = Path(plan[0]["run_dir"])
-        trainer, resumed = start_trainer(cfg, run_dir, model, sampling, total, f"{ds}/{name}", acc)
-        history = run_loop(trainer, groups, step_callback(on_step, total))
+        trainer, resumed = runs.start_trainer(cfg, run_dir, model, sampling, total, f"{ds}/{name}", acc)
+        history = run_loop(trainer, groups, runs.step_callback(on_step, total))
         trainer.export_policy(run_dir / "policy")
         if cfg.average_last:
             trainer.average_into(run_dir / "policy-avg", cfg.average_last)
         trainer.close()
-        summary = run_summary(
+        summary = runs.run_summary(
             trainer,
             total=total,
             groups=len(groups),
@@ -170,7 +152,7 @@ def train(
             quarantined=refused,
         )
         seconds = run.finish(summary)["seconds"] if acc.is_main_process else 0.0
-    return train_result(
+    return runs.train_result(
         ws,
         ds,
         name,
