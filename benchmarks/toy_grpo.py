@@ -110,8 +110,8 @@ def step_time_ratio(ws, policy: str, rollouts: str, args) -> dict[str, float]:
     import torch
 
     from adqa_data.inference.adapters.base import whisper_features
+    from adqa_data.stages.rollout.contract import load_rollout_groups
     from adqa_data.train.config import load_config
-    from adqa_data.train.data import load_rollout_groups
     from adqa_data.train.loop import Trainer
 
     groups, info = load_rollout_groups(ws, "toy-train", [rollouts])
@@ -218,7 +218,7 @@ def main() -> None:
     from adqa_data.stages.rollout import load_config as rollout_config
     from adqa_data.stages.sample import sample
     from adqa_data.stages.train import train as run_train
-    from adqa_data.stages.train_online import train_online
+    from adqa_data.stages.train.online import train_online
     from adqa_data.train.config import load_config
     from adqa_data.workspace import Workspace
 

@@ -58,7 +58,7 @@ def make_groups(model, n: int, k: int, min_len: int, max_len: int, seed: int) ->
     from adqa_data.advantages import group_advantages
     from adqa_data.demo.models import synthetic_items
     from adqa_data.inference.types import Query
-    from adqa_data.train.data import Completion, Group
+    from adqa_data.train.groups import Completion, Group
 
     rng = np.random.default_rng(seed)
     eos = model.eos_token_ids[0]
@@ -118,7 +118,7 @@ def main() -> None:
 
     from adqa_data.demo.models import build_tiny_qwen2_text
     from adqa_data.train.config import load_config
-    from adqa_data.train.data import SamplingInfo
+    from adqa_data.train.groups import SamplingInfo
     from adqa_data.train.loop import Trainer
 
     tmp = Path(tempfile.mkdtemp(prefix="train_vs_trl_"))

@@ -222,9 +222,10 @@ def test_train_quarantines_a_clip_swapped_or_changed_after_download(env, tmp_pat
     from collections import Counter
 
     from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.stages.rollout.contract import check_groups
     from adqa_data.stages.train import train
+    from adqa_data.stages.train.data import load_sft_groups
     from adqa_data.train.config import load_config as train_config
-    from adqa_data.train.data import check_groups, load_sft_groups
 
     ws, root = env
     model = str(build_tiny_qwen2_audio(tmp_path / "policy"))

@@ -161,8 +161,8 @@ def test_a_nonfinite_clip_in_an_older_item_table_is_refused_where_it_is_read(env
 
 # --------------------------------------------------------------- 4. a reward plugin's module import
 def test_train_reads_a_plugin_rewards_column_without_importing_the_plugin(env, tmp_path, monkeypatch):
+    from adqa_data.stages.rollout.contract import load_rollout_groups
     from adqa_data.train.config import load_config as train_config
-    from adqa_data.train.data import load_rollout_groups
 
     ws, _ = env
     ran = tmp_path / "plugin-ran"
@@ -360,8 +360,8 @@ SETTINGS = {
 
 
 def _trainer(ws_root: Path, model: Path, run: Path, **overrides):
+    from adqa_data.stages.rollout.contract import load_rollout_groups
     from adqa_data.train.config import load_config
-    from adqa_data.train.data import load_rollout_groups
     from adqa_data.train.loop import Trainer
 
     groups, info = load_rollout_groups(Workspace(ws_root), DS, ["r"])

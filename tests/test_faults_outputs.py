@@ -142,7 +142,7 @@ def _edit_rewards(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["delete", "copy", "edit"])
 def test_a_rollout_set_whose_shards_changed_is_refused_by_readers_and_redone_by_a_rerun(env, damage):
-    from adqa_data.train.data import load_rollout_groups
+    from adqa_data.stages.rollout.contract import load_rollout_groups
 
     ws, _ = env
     first = rollout(ws, scripted(), name="r")

@@ -358,7 +358,8 @@ def rolled(encoded, tiny, tmp_path_factory) -> Path:
 def test_trainer_scores_stored_completions_from_the_same_codes(rolled, tiny, encoded, tmp_path):
     """The trainer's group layout over the codes' prefix embeddings gives the sampler's log-probs, with
     the dataset's audio gone."""
-    from adqa_data.train.data import Collator, load_rollout_groups
+    from adqa_data.stages.rollout.contract import load_rollout_groups
+    from adqa_data.train.collate import Collator
     from adqa_data.train.policy import batch_inputs, load_policy
 
     ws = Workspace(tmp_path / "w")
@@ -436,8 +437,8 @@ def test_cli_sft_on_mimo_reads_codes_end_to_end(encoded, tiny, tmp_path, clean_d
     from adqa_data.cli import app
     from adqa_data.inference.mimo.model import load_mimo_audio
     from adqa_data.stages.train import train
+    from adqa_data.stages.train.data import load_groups_for
     from adqa_data.train.config import load_config as train_config
-    from adqa_data.train.data import load_groups_for
 
     ws = Workspace(tmp_path / "w")
     shutil.copytree(encoded[0], ws.root)

@@ -356,7 +356,7 @@ def test_online_training_passes_anchoring_rows_to_its_rollouts(monkeypatch, tmp_
     from typer.testing import CliRunner
 
     from adqa_data.cli import app
-    from adqa_data.stages import train_online
+    from adqa_data.stages.train import online as train_online
 
     got = {}
 

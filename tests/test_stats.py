@@ -13,7 +13,8 @@ from planted_workspace import DS, GROUP_REWARDS, build_workspace
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
-from adqa_data.stages.stats import cohen_kappa, fleiss_kappa, read_metrics_log, stats, zero_signal_share
+from adqa_data.stages.rollout.summary import zero_signal_share
+from adqa_data.stages.stats import cohen_kappa, fleiss_kappa, read_metrics_log, stats
 from adqa_data.workspace import DatasetRecord, Workspace
 
 runner = CliRunner()

@@ -23,10 +23,13 @@ from adqa_data.errors import UserError
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config as rollout_config
 from adqa_data.stages.rollout import rollout
+from adqa_data.stages.rollout.contract import load_rollout_groups
 from adqa_data.stages.sample import sample
+from adqa_data.stages.train.data import load_sft_groups
 from adqa_data.train.config import TrainConfig, load_config, presets_dir
-from adqa_data.train.data import load_rollout_groups, load_sft_groups, reweight, sft_target
-from adqa_data.train.loop import lr_multiplier
+from adqa_data.train.groups import sft_target
+from adqa_data.train.reweight import reweight
+from adqa_data.train.setup import lr_multiplier
 from adqa_data.workspace import Workspace
 
 runner = CliRunner()
@@ -79,7 +82,7 @@ def test_sft_targets_follow_the_prompt_style():
 
 
 def test_batches_are_full_seeded_and_cover_every_epoch():
-    from adqa_data.train.data import Group, batch_groups
+    from adqa_data.train.groups import Group, batch_groups
 
     groups = [Group(f"g{i}", f"i{i}", "q", ["a", "b"], "think", []) for i in range(5)]
     stream = [g.group_id for b in range(5) for g in batch_groups(groups, b, 3, seed=7)]  # 15 = 3 epochs of 5
@@ -97,7 +100,9 @@ def test_checkpoint_average_and_tracker(tmp_path, monkeypatch):
     import torch
     from safetensors.torch import save_file
 
-    from adqa_data.train.loop import WEIGHTS, MetricsLog, average_checkpoints
+    from adqa_data.train.checkpoint import average_checkpoints
+    from adqa_data.train.checkpoint_files import WEIGHTS
+    from adqa_data.train.metrics import MetricsLog
 
     for i, value in enumerate((1.0, 2.0, 6.0)):
         (tmp_path / f"c{i}").mkdir()
@@ -212,7 +217,7 @@ def test_advantage_settings_are_checked_and_reach_the_loader(scripted_ws, monkey
             load_config(None, **bad)
     cfg = load_config(None, scale="none", min_spread=0.5, baseline="leave-one-out")
     assert (cfg.scale, cfg.min_spread, cfg.baseline) == ("none", 0.5, "leave_one_out")
-    import adqa_data.train.data as data
+    import adqa_data.stages.train.data as data
 
     seen = {}
 
@@ -227,7 +232,7 @@ def test_advantage_settings_are_checked_and_reach_the_loader(scripted_ws, monkey
 
 
 def test_grpo_trains_on_the_only_rollout_set_by_default(scripted_ws, tmp_path, clean_demo_roots):
-    from adqa_data.stages.train import _sources
+    from adqa_data.stages.train.stage import training_sources as _sources
 
     assert _sources(scripted_ws, DS, load_config(None)) == ["s"]
     assert _sources(scripted_ws, DS, load_config(None, rollouts=["a", "b"])) == ["a", "b"]
@@ -238,7 +243,7 @@ def test_grpo_trains_on_the_only_rollout_set_by_default(scripted_ws, tmp_path, c
 
 
 def test_codec_is_for_policies_that_read_codes(scripted_ws):
-    from adqa_data.train.data import load_groups_for
+    from adqa_data.stages.train.data import load_groups_for
 
     grpo = load_config(None, codec="mimo-audio")
     with pytest.raises(UserError, match="sampled from audio"):  # the rollouts read audio, not codes
@@ -301,7 +306,7 @@ def _weights(trainer) -> dict:
 def test_group_layout_reproduces_the_sampler_and_separate_forwards(tws):
     import torch
 
-    from adqa_data.train.data import Collator
+    from adqa_data.train.collate import Collator
     from adqa_data.train.policy import batch_inputs, load_policy
 
     groups, info = load_rollout_groups(tws, DS, ["tf"])
@@ -337,7 +342,7 @@ def test_group_layout_reproduces_the_sampler_and_separate_forwards(tws):
 def test_loss_changes_when_only_the_audio_changes(tws):
     import torch
 
-    from adqa_data.train.data import Collator
+    from adqa_data.train.collate import Collator
     from adqa_data.train.loss import policy_loss
     from adqa_data.train.policy import batch_inputs, load_policy
 
@@ -421,7 +426,7 @@ def test_lora_trains_only_the_adapter_and_its_reference_is_the_disabled_adapter(
     import torch
     from safetensors.torch import load_file
 
-    from adqa_data.train.data import Collator
+    from adqa_data.train.collate import Collator
     from adqa_data.train.loop import train
     from adqa_data.train.policy import batch_inputs, load_policy
 

@@ -50,7 +50,7 @@ def tiny(tmp_path_factory, clean_demo_roots) -> tuple[Path, Path]:
 
 
 def _run(root: Path, model: Path, **hooks):
-    from adqa_data.stages.train_online import train_online
+    from adqa_data.stages.train.online import train_online
 
     cfg = load_config(
         None,
@@ -176,7 +176,7 @@ def test_online_options_need_online():
 
 
 def test_online_plan_takes_the_only_prompt_set(tmp_path, clean_demo_roots):
-    from adqa_data.stages.train_online import make_plan
+    from adqa_data.stages.train.online import make_plan
 
     ws = Workspace(tmp_path / "w")
     download(ws, from_dir=clean_demo_roots[DS])

@@ -16,7 +16,8 @@ def test_a_placeholder_token_in_a_completion_is_a_plain_token(tmp_path):
     import torch
 
     from adqa_data.demo.models import build_tiny_qwen2_audio
-    from adqa_data.train.data import Collator, Completion, Group
+    from adqa_data.train.collate import Collator
+    from adqa_data.train.groups import Completion, Group
     from adqa_data.train.policy import batch_inputs, load_policy
 
     policy = load_policy(build_tiny_qwen2_audio(tmp_path / "m"))

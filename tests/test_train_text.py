@@ -18,7 +18,8 @@ def test_text_only_policy_scores_as_its_own_forward(tmp_path):
     from adqa_data.demo.models import build_tiny_qwen2_text
     from adqa_data.inference.adapters import adapter_for_checkpoint
     from adqa_data.inference.types import Query
-    from adqa_data.train.data import Collator, Completion, Group
+    from adqa_data.train.collate import Collator
+    from adqa_data.train.groups import Completion, Group
     from adqa_data.train.policy import batch_inputs, load_policy
 
     path = build_tiny_qwen2_text(tmp_path / "text")

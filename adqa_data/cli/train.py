@@ -320,7 +320,7 @@ def train(
     options_checked()
     with step_progress(cfg.logging_steps) as on_step:
         if rcfg is not None:
-            from ..stages.train_online import train_online
+            from ..stages.train.online import train_online
 
             res = train_online(
                 Workspace(workspace),

@@ -41,7 +41,7 @@ def train_prior_member(
     """Fine-tune the checkpoint `base` on `prior_corpus(items, seed)` for `steps` steps and write the
     policy to `out`. Returns `out`."""
     from ..train.config import load_config
-    from ..train.data import Completion, Group, SamplingInfo
+    from ..train.groups import Completion, Group, SamplingInfo
     from ..train.loop import Trainer
     from ..train.loop import train as run_loop
 

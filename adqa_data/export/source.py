@@ -27,7 +27,7 @@ import pyarrow as pa
 from ..answers import LETTERS
 from ..errors import UserError
 from ..prompt_styles import PromptStyle, get_style
-from ..schema import ITEM_SCORES, PROMPTS, ROLLOUTS
+from ..schema import ITEM_SCORES, PROMPTS
 from ..workspace import DatasetRecord, Workspace
 
 AudioMode = Literal["embed", "path", "none"]
@@ -94,11 +94,19 @@ def select_items(
     return sel
 
 
+def rollout_sets(ws: Workspace, dataset: str) -> list[str]:
+    """The dataset's complete rollout sets (the rollout set's contract decides what is complete)."""
+    from ..stages.rollout import contract
+
+    return contract.finished_sets(ws, dataset)
+
+
 def read_rollouts(ws: Workspace, dataset: str, name: str | None) -> tuple[str, pa.Table]:
-    name = ws.pick_set(
-        "rollout", ROLLOUTS.name, dataset, name, "rollout set", "--rollouts", "'adqa-data rollout'"
-    )
-    table = ws.read(ROLLOUTS, dataset, name)
+    """A rollout set's name and rows (`name`, or the dataset's only one), read through its contract."""
+    from ..stages.rollout import contract
+
+    name = contract.pick_set(ws, dataset, name)
+    table = contract.open_set(ws, dataset, name).table()
     if table.num_rows == 0:  # every prompt quarantined: no group to export (and none for the card's stats)
         raise UserError(
             f"rollout set {name!r} of dataset {dataset!r} has no rows: nothing to export",

@@ -34,7 +34,6 @@ from typing import Any
 import pyarrow as pa
 
 from ..prompt_styles import get_style
-from ..schema import ROLLOUTS
 from ..workspace import Workspace
 from .base import Built, ExportOptions
 from .source import (
@@ -45,6 +44,7 @@ from .source import (
     check_audio_mode,
     letters_shown,
     read_rollouts,
+    rollout_sets,
     select_items,
 )
 
@@ -146,7 +146,7 @@ def build(ws: Workspace, dataset: str, options: ExportOptions) -> Built:
     configs = {"prompts": prompts}
     sources: list[tuple[str, str | None]] = [(sel.stage, sel.unit)]
     notes = list(sel.notes)
-    if options.rollouts is not None or ws.finished_sets("rollout", ROLLOUTS.name, dataset):
+    if options.rollouts is not None or rollout_sets(ws, dataset):
         name, rollouts = read_rollouts(ws, dataset, options.rollouts)
         rec = ws.dataset(dataset)
         mode = "none" if options.audio == "none" else "path"

@@ -11,7 +11,8 @@ One call reads whatever the workspace holds for a dataset and returns one sectio
                  per-model accuracy under every condition, and each letters-mode member's letter mass
                  (median, 10th percentile, minimum; flagged below filter's default --min-letter-mass)
     prompts      each prompt set's balance against the pool it was drawn from (sample)
-    rollouts     each rollout set: reward components, parse reasons, zero-signal groups, completion lengths
+    rollouts     each complete rollout set: the rollout stage's own summary (accuracy, parse reasons,
+                 zero-signal groups as rollout flagged them), reward components, completion lengths
     training     each training run's metrics log (runs/<dataset>/<name>/*.jsonl): curves and last values
     predictions  each finished eval prediction set: accuracy per condition overall and per question type,
                  source and part, the audio-dependency gap, predicted against gold letters, uncredited
@@ -40,13 +41,14 @@ import numpy as np
 import polars as pl
 
 from ..errors import UserError
-from ..schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, ROLLOUTS, VOTES, TableSpec
+from ..schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, VOTES, TableSpec
 from ..workspace import Workspace, read_table, shard_paths
 from .eval.stage import summarize
-from .filter.voting import MIN_LETTER_MASS, mass_quantiles
+from .filter.voting import MIN_LETTER_MASS, GoldItem, aggregate, mass_quantiles
+from .rollout import contract as rollout_contract
+from .rollout.summary import summarize as summarize_rollouts
 
 SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "training", "predictions")
-TIE_TOLERANCE = 1e-6  # the filter stage's tie rule for the permutation-averaged answer
 SCORE_BINS = 20  # continuous contribution score histogram over [-1, 1]
 LENGTH_BINS = 20
 # curves drawn from a run's metrics log (all keys are reported): TRL's names and the bundled trainer's
@@ -242,30 +244,21 @@ def letter_mass_of(votes: pl.DataFrame) -> dict[str, dict[str, Any]]:
 
 
 def _answers_from_votes(votes: pl.DataFrame, gold: pl.DataFrame) -> pl.DataFrame:
-    """(model, condition, item_id, correct): each member's permutation-averaged answer, scored."""
-    votes = votes.with_columns(n_perm=pl.len().over("model", "condition", "item_id"))
-    probs = (
-        votes.filter(pl.col("option_probs").is_not_null())
-        .with_columns(pos=pl.int_ranges(pl.col("option_probs").list.len()))
-        .explode("option_probs", "pos")
-        .group_by("model", "condition", "item_id", "pos")
-        .agg(p=pl.col("option_probs").cast(pl.Float64).sum() / pl.col("n_perm").first())
-    )
-    top = probs.group_by("model", "condition", "item_id").agg(
-        top=pl.col("p").max(),
-        winners=(pl.col("p") >= pl.col("p").max() - TIE_TOLERANCE).sum(),
-        pred=pl.col("pos").sort_by("p", descending=True).first(),
-    )
-    keys = votes.select("model", "condition", "item_id").unique()
-    return (
-        keys.join(top, on=["model", "condition", "item_id"], how="left")
-        .join(gold, on="item_id", how="inner")
-        .with_columns(
-            correct=(
-                (pl.col("winners") == 1) & (pl.col("top") > 0) & (pl.col("pred") == pl.col("answer_index"))
-            ).fill_null(False)
-        )
-        .select("model", "condition", "item_id", "correct")
+    """(model, condition, item_id, correct): each member's permutation-averaged answer, scored by the
+    filter's own rule (`voting.aggregate`: the unique argmax of the averaged probabilities)."""
+    items = {
+        r["item_id"]: GoldItem(r["item_id"], int(r["answer_index"]), len(r["choices"]))
+        for r in gold.to_dicts()
+        if r["answer_index"] is not None
+    }
+    rows = votes.select("model", "item_id", "condition", "option_probs").to_dicts()
+    answers = aggregate(rows, items)
+    return pl.DataFrame(
+        [
+            {"model": m, "condition": c, "item_id": i, "correct": a.correct}
+            for (m, i, c), a in answers.items()
+        ],
+        schema={"model": pl.String, "condition": pl.String, "item_id": pl.String, "correct": pl.Boolean},
     )
 
 
@@ -292,7 +285,7 @@ def panel_section(ws: Workspace, dataset: str, scores: pl.DataFrame) -> dict[str
     votes = votes.filter(scored)
     out["letter_mass"] = letter_mass_of(votes)
     out["letter_mass_threshold"] = MIN_LETTER_MASS
-    gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index"])).with_columns(
+    gold = pl.from_arrow(ws.items(dataset, columns=["item_id", "answer_index", "choices"])).with_columns(
         pl.col("answer_index").cast(pl.Int64)
     )
     answers = _answers_from_votes(votes, gold.filter(scored))  # type: ignore[arg-type]
@@ -372,35 +365,31 @@ def prompts_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
     return sets or None
 
 
-def zero_signal_share(group_ids: Sequence[str], rewards: Sequence[float], tol: float = 1e-6) -> float | None:
-    """Share of groups whose rewards are all equal (within `tol`): they carry no GRPO signal."""
-    df = pl.DataFrame({"g": list(group_ids), "r": list(rewards)}, schema={"g": pl.String, "r": pl.Float64})
-    if df.height == 0:
-        return None
-    per = df.group_by("g").agg(span=pl.col("r").max() - pl.col("r").min())
-    return float((per["span"] <= tol).mean())  # type: ignore[arg-type]
-
-
 def rollouts_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    """Each complete rollout set: the rollout stage's own summary (`rollout.summary.summarize`, read
+    through the set's contract) and the distributions behind it (reward components, completion lengths,
+    advantages, accuracy by question type)."""
     sets: dict[str, Any] = {}
-    for d in _subdirs(ws.table_dir(ROLLOUTS.name, dataset)):
-        t = _frame(d, ROLLOUTS)
-        if t is None:
+    for name in rollout_contract.finished_sets(ws, dataset):
+        rset = rollout_contract.open_set(ws, dataset, name)
+        table = rset.table()
+        if table.num_rows == 0:
             continue
+        own = summarize_rollouts(table, rset.config)
+        t = pl.from_arrow(table)
+        assert isinstance(t, pl.DataFrame)
         reward_cols = sorted(c for c in t.columns if c.startswith("reward_"))
         t = t.with_columns(pl.col([*reward_cols, "reward", "advantage"]).cast(pl.Float64))
         components = {
             ("total" if c == "reward" else c.removeprefix("reward_")): {
-                "mean": _round(t[c].mean()),
-                "std": _round(t[c].std()),
+                "mean": _round(t[c].mean()),  # type: ignore[arg-type]
+                "std": _round(t[c].std()),  # type: ignore[arg-type]
                 "rows": int(t[c].is_not_null().sum()),
-            }  # type: ignore[arg-type]
+            }
             for c in [*reward_cols, "reward"]
         }
         lengths = t["completion_length"].to_numpy().astype(np.float64)
         hi = float(max(lengths.max(), 1.0)) if lengths.size else 1.0
-        groups = t.select("group_id").n_unique()
-        zero = zero_signal_share(t["group_id"].to_list(), t["reward"].to_list())
         by_type = (
             t.with_columns(pl.col("question_type").fill_null("(none)"))
             .group_by("question_type")
@@ -412,30 +401,19 @@ def rollouts_section(ws: Workspace, dataset: str) -> dict[str, Any] | None:
             .sort("question_type")
             .to_dicts()
         )
-        sets[d.name] = {
-            "rows": t.height,
-            "groups": groups,
-            "k": int(t["k"].max()),  # type: ignore[arg-type]
+        sets[name] = {
+            "rows": own["rows"],
+            "groups": own["groups"],
+            "k": own["k"],
             "policy": t["policy"][0],
             "rewards": components,
-            "accuracy": _round(t["reward_correctness"].mean()),  # type: ignore[arg-type]
-            "parse": {
-                r["parse"]: r["count"]
-                for r in (
-                    t.select(parse=pl.coalesce("parse_layer", "parse_reason").fill_null("?"))
-                    .group_by("parse")
-                    .len("count")
-                    .sort("parse")
-                    .to_dicts()
-                )
-            },
-            "zero_signal_share": _round(zero),
-            "zero_signal_groups": round((zero or 0.0) * groups),
-            "zero_signal_flag_share": _round(
-                t.group_by("group_id").agg(pl.col("zero_signal").all())["zero_signal"].mean()
-            ),  # type: ignore[arg-type]
+            "accuracy": own["accuracy"],
+            "parse": own["parse"],
+            "zero_signal_share": own["zero_signal_share"],
+            "zero_signal_groups": own["zero_signal_groups"],
+            "zero_signal_flag_share": own["zero_signal_share"],  # one rule: the flag rollout wrote
             "completion_length": {**_quantiles(lengths), **_histogram(lengths, LENGTH_BINS, 0.0, hi)},
-            "truncated_share": _round((t["finish_reason"] == "length").mean()),  # type: ignore[arg-type]
+            "truncated_share": own["truncated_share"],
             "advantage": _quantiles(t["advantage"].to_numpy().astype(np.float64)),
             "by_question_type": by_type,
         }

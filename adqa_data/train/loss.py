@@ -8,6 +8,9 @@ Per completion token t of sequence i, with r = exp(logp - old_logp) and A_i the 
     kl_t   = exp(ref - logp) - (ref - logp) - 1       (the k3 estimator of KL(pi || ref): unbiased, >= 0)
              multiplied by r when kl_bias_correction  (TRL's use_bias_correction_kl, on by default)
 
+`step_loss` is the trainer's call: one micro-batch's loss under a `TrainConfig` (GRPO, or SFT's negative
+log-likelihood), the importance weights computed from the batch's stored sampler log-probs.
+
 `w_t` are optional importance weights for the mismatch between the sampler (e.g. vLLM) and the trainer;
 they scale the policy term only, never the KL. The loss types differ only in how token losses are
 averaged, and that decides how much each token weighs:
@@ -25,9 +28,15 @@ averaged, and that decides how much each token weighs:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
+
+from ..errors import UserError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .collate import Batch
+    from .config import TrainConfig
 
 LossType = Literal["grpo", "bnpo", "dr_grpo", "dapo"]
 LOSS_TYPES: tuple[str, ...] = ("grpo", "bnpo", "dr_grpo", "dapo")
@@ -245,3 +254,61 @@ def truncated_importance_weights(
         high = math.inf if cap is None else cap
         rho = rho.masked_fill((rho < low) | (rho > high), 0.0)
     return rho.expand(shape).contiguous()
+
+
+# ------------------------------------------------------------------------------------ the trainer's call
+def step_loss(
+    cfg: TrainConfig,
+    b: Batch,
+    logp: torch.Tensor,
+    old: torch.Tensor | None,
+    ref: torch.Tensor | None,
+    step_tokens: float,
+    max_completion_length: int | None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One micro-batch's loss as handed to `accelerator.backward` (which divides by the accumulation
+    steps), and its metrics. GRPO: `policy_loss`, with dapo's denominator the whole step's tokens (so
+    the division is undone for it, as TRL does). SFT: the negative log-likelihood, every token of the
+    step weighing the same. `max_completion_length`: dr_grpo's denominator when the config has none."""
+    if cfg.method == "sft":
+        nll = -(logp * b.mask).sum()
+        tokens = b.mask.sum().clamp(min=1)
+        return nll / max(step_tokens, 1.0) * cfg.gradient_accumulation_steps, {
+            "nll": float(nll.detach() / tokens)
+        }
+    weights = None
+    if cfg.importance_sampling != "none":  # trainer / sampler, bounded: the sampler-mismatch correction
+        trainer_old = old if old is not None else logp.detach()
+        weights = truncated_importance_weights(
+            trainer_old,
+            sampler_logps(b),
+            b.mask,
+            cap=cfg.importance_cap,
+            mode=cfg.importance_sampling,
+        )
+    loss, metrics = policy_loss(
+        logp,
+        old,
+        b.advantages,
+        b.mask,
+        loss_type=cfg.loss_type,
+        epsilon_low=cfg.epsilon,
+        epsilon_high=cfg.epsilon_high,
+        beta=cfg.beta,
+        ref_logp=ref,
+        max_completion_length=cfg.max_completion_length or max_completion_length,
+        num_items_in_batch=step_tokens if cfg.loss_type == "dapo" else None,
+        importance_weights=weights,
+        kl_bias_correction=cfg.kl_bias_correction,
+    )
+    return (loss * cfg.gradient_accumulation_steps if cfg.loss_type == "dapo" else loss), metrics
+
+
+def sampler_logps(b: Batch) -> torch.Tensor:
+    """The batch's stored sampler log-probs; an error naming the fix when the completions carry none."""
+    if b.sampler_logp is None:
+        raise UserError(
+            "these completions carry no sampler log-probs (scripted rollouts, SFT targets)",
+            fix="train with old_logp: recompute and no importance sampling",
+        )
+    return b.sampler_logp

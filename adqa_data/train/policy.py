@@ -26,7 +26,7 @@ from torch import nn
 from ..errors import UserError
 from ..inference.adapters import adapter_for_checkpoint, get_adapter
 from ..inference.adapters.base import LoadedModel
-from .data import Batch
+from .collate import Batch
 
 ATTENTION = ("sdpa", "eager")
 

@@ -10,17 +10,20 @@ and is flagged `zero_signal`. Completions are
 reproducible and independent of batching: every backend derives its per-row generators from
 `Sampling.seed` and `Query.key`, and the stage sets `Query.key = item_id`.
 
-    config.py   RolloutConfig, its YAML file and command-line overrides
-    policy.py   the policy's backend, loaded once per process, and its anchoring pass
-    shards.py   one shard: sample, parse, reward, rank, write
-    stage.py    the stage over StageRun: prompt set, shard plan, resume, summary
+    config.py    RolloutConfig, its YAML file and command-line overrides
+    policy.py    the policy's backend, loaded once per process (or passed in), and its anchoring pass
+    shards.py    one shard: sample, parse, reward, rank, write
+    stage.py     the stage over StageRun: prompt set, shard plan, resume
+    summary.py   the summary of a rollout table (recorded by the stage, reported by stats)
+    contract.py  the one reader of a rollout set: groups, recorded settings, shards, item checks
 """
 
 from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
 from .config import RolloutConfig, load_config, parse_reward_weights
 from .policy import Policy, close_policies, get_policy, policy_spec
 from .shards import rollout_shard
-from .stage import STAGE, RolloutResult, default_name, plan_groups, prompt_sets, rollout, summarize
+from .stage import STAGE, RolloutResult, default_name, plan_groups, prompt_sets, rollout
+from .summary import summarize
 
 __all__ = [
     "STAGE",

@@ -17,6 +17,11 @@ from ...rewards.anchoring import AnchoringRows
 from ...rewards.plugins import check_weights
 
 FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
+# Settings added after rollout sets were first recorded, with the value a set recorded before then was
+# made with (group scaling, no minimum spread), which is not today's default. A record read back
+# (`contract.recorded_config`) takes these for a setting it lacks, and `RolloutConfig`'s defaults for any
+# other.
+RECORDED_BEFORE: dict[str, Any] = {"scale": "group", "min_spread": 0.0}
 
 
 class RolloutConfig(BaseModel):

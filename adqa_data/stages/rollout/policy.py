@@ -7,8 +7,7 @@ shard a cheap unit of work, so loaded policies are cached here by their spec and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +39,14 @@ class Policy:
             self.anchorer_settings = settings
         return self.anchorer
 
-    def close(self) -> None:
+    def close_anchoring(self) -> None:
+        """Release the anchoring pass (the backend stays loaded)."""
         if self.anchorer is not None:
             self.anchorer.close()
+            self.anchorer = None
+
+    def close(self) -> None:
+        self.close_anchoring()
         self.backend.close()
 
 
@@ -102,11 +106,8 @@ def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
 
 
 def get_policy(spec: Mapping[str, Any]) -> Policy:
-    """The policy a spec names: one a caller provides (`provided_policy`), else loaded on first use in
-    this process."""
-    provided = _PROVIDED.get((spec["backend"], spec["model"]))
-    if provided is not None:
-        return provided
+    """The policy a spec names, loaded on first use in this process. (A caller that has the model loaded
+    already, online training, passes its `Policy` to the rollout stage instead: `rollout(policy=...)`.)"""
     key = stable_hash(dict(spec))
     if key not in _POLICIES:
         backend = load_backend(
@@ -119,26 +120,6 @@ def get_policy(spec: Mapping[str, Any]) -> Policy:
         )
         _POLICIES[key] = Policy(backend, dict(spec))
     return _POLICIES[key]
-
-
-_PROVIDED: dict[tuple[str, str | None], Policy] = {}
-
-
-@contextmanager
-def provided_policy(spec: Mapping[str, Any], backend: Backend) -> Iterator[Policy]:
-    """Serve rollouts of `spec`'s model on `spec`'s backend from `backend`, already loaded by the caller
-    (online training: the trainer's own weights in memory, or a vLLM engine whose weights it reloads each
-    round), instead of loading the model. The backend stays the caller's: neither `close_policies` nor
-    leaving this block closes it (an anchoring pass built meanwhile is closed)."""
-    key = (spec["backend"], spec["model"])
-    policy = Policy(backend, dict(spec))
-    _PROVIDED[key] = policy
-    try:
-        yield policy
-    finally:
-        _PROVIDED.pop(key, None)
-        if policy.anchorer is not None:
-            policy.anchorer.close()
 
 
 def close_policies() -> None:

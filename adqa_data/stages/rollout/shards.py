@@ -79,10 +79,11 @@ def _check_generations(queries: list[Query], gens: list[Generation], k: int) -> 
             )
 
 
-def rollout_shard(task: dict[str, Any]) -> dict[str, Any]:
-    """Sample, parse, reward and rank the groups of one shard, and write it (in-process or a Ray task)."""
+def rollout_shard(task: dict[str, Any], policy: Policy | None = None) -> dict[str, Any]:
+    """Sample, parse, reward and rank the groups of one shard, and write it (in-process or a Ray task).
+    `policy`: the caller's loaded policy (in-process only); None loads the one the task names."""
     cfg = RolloutConfig(**task["config"])
-    policy = get_policy(task["policy"])
+    policy = policy if policy is not None else get_policy(task["policy"])
     groups = task["groups"]
     if task.get("codes"):
         queries = _code_queries(task, cfg)

@@ -9,14 +9,12 @@ items' question/choices/answer/audio and the policy's fingerprint.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pyarrow as pa
 
 from ...codecs.consumers import ItemCodes, select_codec_key
 from ...errors import UserError
@@ -30,8 +28,10 @@ from ...row_checks import PromptCheck, byte_count, check_items, token_counter
 from ...schema import PROMPTS, QUARANTINE, ROLLOUTS
 from ...workspace import StageRun, Workspace, read_table
 from .config import RolloutConfig
-from .policy import close_policies, policy_spec
+from .contract import quarantine_rows
+from .policy import Policy, close_policies, policy_spec
 from .shards import rollout_shard
+from .summary import summarize
 
 STAGE = "rollout"
 
@@ -157,15 +157,21 @@ def rollout(
     on_progress: Callable[[int, int], None] | None = None,
     release: bool = True,
     draws: Sequence[int] | None = None,
+    policy: Policy | None = None,
 ) -> RolloutResult:
     """Roll out a prompt set into `rollouts/<dataset>/<name>/` (see the module docstring).
 
     `release=False` keeps the policy loaded in this process after a local run, for another rollout
     with the same policy settings (a sweep over prompt sets or shard layouts); `close_policies()`
     frees it. `draws`: roll out only these positions of the prompt set's draw order, in this order (a
-    slice: online training's rounds); they are part of the run key and the record."""
+    slice: online training's rounds); they are part of the run key and the record. `policy`: sample
+    with this already loaded policy (online training: the trainer's own model, or a vLLM engine it
+    reloads) instead of loading `config.model`; it stays the caller's (not closed here), it must be
+    the model `config.model` names, and it runs in this process only."""
     if name is not None:
         safe_name(name, "--name")
+    if policy is not None and engine != "local":
+        raise UserError("a provided policy samples in this process", fix="use --engine local")
     ds = ws.dataset(dataset).name
     prompts = resolve_prompts(ws, ds, prompts)
     if config.backend != "scripted" and not config.model:
@@ -269,7 +275,7 @@ def rollout(
         ray_options = {"num_gpus": 1} if engine == "ray" and default_device(config.device) == "cuda" else None
         try:
             for res in map_unordered(
-                rollout_shard,
+                rollout_shard if policy is None else functools.partial(rollout_shard, policy=policy),
                 todo,
                 engine=engine,
                 workers=workers if engine == "ray" else 1,
@@ -281,6 +287,8 @@ def rollout(
         finally:
             if engine == "local" and release:
                 close_policies()
+            if policy is not None:
+                policy.close_anchoring()  # built on the caller's backend for this run only
         missing = [i for i in range(len(chunks)) if not StageRun.shard_done(out, i)]
         if missing:  # never record a run as complete with groups left out
             raise RuntimeError(f"rollout shards {missing[:5]} were not written; rerun to resume")
@@ -332,61 +340,4 @@ def _refuse_groups(
     )
     if not refused:
         return groups, []
-    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
-    row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    rows = [
-        {"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
-        for i, (r, d) in sorted(refused.items())
-    ]
-    return [g for g in groups if g["item_id"] not in refused], rows
-
-
-def summarize(table: pa.Table, config: RolloutConfig) -> dict[str, Any]:
-    """What a researcher checks first: accuracy, format, signal, lengths, parse layers, by type."""
-    t = table.select(
-        [
-            c
-            for c in table.column_names
-            if c.startswith("reward")
-            or c
-            in (
-                "group_id",
-                "question_type",
-                "completion_length",
-                "finish_reason",
-                "parse_layer",
-                "parse_reason",
-                "zero_signal",
-            )
-        ]
-    ).to_pylist()
-    n = len(t)
-    groups = {r["group_id"] for r in t}
-    zero = {r["group_id"] for r in t if r["zero_signal"]}
-    by_type: dict[str, list[float]] = {}
-    for r in t:
-        by_type.setdefault(r["question_type"] or "(none)", []).append(r["reward_correctness"])
-    anchored = [
-        r["reward_anchoring"] for r in t if r["reward_anchoring"] is not None and r["reward_correctness"] == 1
-    ]
-
-    def mean(xs: Sequence[float]) -> float | None:
-        return round(float(np.mean(xs)), 4) if len(xs) else None
-
-    reward_cols = sorted(c for c in table.column_names if c.startswith("reward_"))
-    return {
-        "groups": len(groups),
-        "rows": n,
-        "k": config.k,
-        "rewards": dict(config.rewards),
-        "accuracy": mean([r["reward_correctness"] for r in t]),
-        "mean_reward": mean([r["reward"] for r in t]),
-        "reward_means": {c: mean([r[c] for r in t if r[c] is not None]) for c in reward_cols},
-        "anchoring_mean_when_correct": mean(anchored),
-        "zero_signal_groups": len(zero),
-        "zero_signal_share": round(len(zero) / max(len(groups), 1), 4),
-        "mean_completion_length": mean([r["completion_length"] for r in t]),
-        "truncated_share": round(sum(r["finish_reason"] == "length" for r in t) / max(n, 1), 4),
-        "parse": dict(sorted(Counter(r["parse_layer"] or r["parse_reason"] or "?" for r in t).items())),
-        "accuracy_by_type": {k: mean(v) for k, v in sorted(by_type.items())},
-    }
+    return [g for g in groups if g["item_id"] not in refused], quarantine_rows(ws, dataset, refused)
