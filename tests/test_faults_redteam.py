@@ -1,0 +1,182 @@
+"""Fault injection, second red-team round: the probes of a fresh hostile or careless user that failed.
+
+Each test is one probe through the command line as a user types it (in-process, `run_cli`): a link
+where the workspace keeps its locks or its default output folders, an output folder named inside the
+workspace's own tables, an export folder the user added files to, a shard edited without changing its
+size, a checkpoint state with an impossible step, a negative seed. The data is the demo data, made in a
+temporary folder; the rollout set comes from the model-free scripted backend, so the module is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adqa_data.stages.download import download
+from adqa_data.stages.rollout import load_config, rollout
+from adqa_data.stages.sample import sample
+from adqa_data.workspace import Workspace
+from tests.test_faults import assert_clean_error, run_cli
+
+DS = "audiomcq"
+
+
+@pytest.fixture(autouse=True)
+def _no_debug(monkeypatch):
+    monkeypatch.delenv("ADQA_DEBUG", raising=False)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """Demo data downloaded, a prompt set and a scripted rollout set, once; `ws` copies it per test."""
+    from adqa_data.demo.data import write_demo
+
+    base = tmp_path_factory.mktemp("redteam")
+    roots = write_demo(base / "data", n_clips=6)
+    ws = Workspace(base / "w")
+    download(ws, from_dir=roots["audiomcq"], workers=1)
+    sample(ws, n=4, split="all", seed=0)
+    rollout(ws, config=load_config(None, backend="scripted", shard_size=2), name="r")
+    return base
+
+
+@pytest.fixture
+def ws(template, tmp_path, monkeypatch) -> Path:
+    """A private copy of the template workspace (the registry's dataset roots point at the copy)."""
+    shutil.copytree(template, tmp_path / "t", symlinks=True)
+    root = tmp_path / "t" / "w"
+    reg = json.loads((root / "datasets.json").read_text())
+    for rec in reg.values():
+        rec["root"] = str(tmp_path / "t" / "data" / Path(rec["root"]).name)
+    (root / "datasets.json").write_text(json.dumps(reg))
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def _outside(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    return folder
+
+
+# ------------------------------------------------------------------ links where the workspace writes
+def test_a_locks_folder_linked_out_of_the_workspace_is_refused(ws, tmp_path):
+    outside = _outside(tmp_path, "elsewhere")
+    shutil.rmtree(ws / "locks")
+    (ws / "locks").symlink_to(outside)
+    code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 3)
+    assert_clean_error(code, err, "locks")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_lock_file_that_is_a_link_is_replaced_never_followed(ws, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    lock = ws / "locks" / f"sample.{DS}.all-3-seed0.lock"
+    lock.parent.mkdir(exist_ok=True)
+    lock.symlink_to(victim)
+    code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 3)
+    assert code == 0, err
+    assert victim.read_text() == "precious"
+    assert not lock.is_symlink()
+
+
+def test_a_default_submissions_folder_linked_out_of_the_workspace_is_refused(ws, tmp_path):
+    outside = _outside(tmp_path, "elsewhere")
+    assert run_cli("download", "--from-dir", tmp_path / "t" / "data" / "dcase2026-eval", "-w", ws)[0] == 0
+    assert run_cli("eval", "-w", ws, "-d", "dcase2026-eval", "--backend", "scripted")[0] == 0
+    (ws / "submissions").symlink_to(outside)
+    code, _, err = run_cli("submit", "-w", ws, "-d", "dcase2026-eval")
+    assert_clean_error(code, err, "outside")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_default_report_folder_linked_out_of_the_workspace_is_refused(ws, tmp_path):
+    pytest.importorskip("plotly")
+    outside = _outside(tmp_path, "elsewhere")
+    (ws / "report").symlink_to(outside)
+    code, _, err = run_cli("report", "-w", ws, "--audio", "none")
+    assert_clean_error(code, err, "outside")
+    assert list(outside.iterdir()) == []
+
+
+# ---------------------------------------------------------- --out inside the workspace's own tables
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("stats", "--out", "{ws}/items/audiomcq"),
+        ("stats", "--out", "{ws}"),
+        ("export", "--table", "items", "--out", "{ws}/rollouts/audiomcq/new"),
+        ("export", "--table", "items", "--out", "{ws}/items/new"),
+        ("report", "--audio", "none", "--out", "{ws}/rollouts/audiomcq/new"),
+    ],
+)
+def test_an_out_folder_inside_the_workspace_tables_is_refused(ws, command):
+    if command[0] == "report":
+        pytest.importorskip("plotly")
+    before = sorted(p.relative_to(ws) for p in ws.rglob("*") if "locks" not in p.parts)
+    args = [a.format(ws=ws) for a in command]
+    code, _, err = run_cli(args[0], "-w", ws, "-d", DS, *args[1:])
+    assert_clean_error(code, err, "inside workspace")
+    after = sorted(p.relative_to(ws) for p in ws.rglob("*") if "locks" not in p.parts)
+    assert after == before
+
+
+# ------------------------------------------------------------------- deletion of what it did not make
+def test_an_export_folder_holding_files_the_user_added_is_not_replaced(ws, tmp_path):
+    out = tmp_path / "exp"
+    assert run_cli("export", "-w", ws, "-d", DS, "--table", "items", "--out", out)[0] == 0
+    (out / "notes.md").write_text("my notes")
+    (out / "figures").mkdir()
+    (out / "figures" / "f.png").write_bytes(b"png")
+    code, _, err = run_cli("export", "-w", ws, "-d", DS, "--table", "items", "--out", out)
+    assert_clean_error(code, err, "notes.md")
+    assert (out / "notes.md").read_text() == "my notes"
+    assert (out / "figures" / "f.png").exists()
+    # a marker copied into a project folder does not make the project an export
+    project = _outside(tmp_path, "project")
+    (project / "main.py").write_text("print(1)")
+    shutil.copy(out / ".adqa-export.json", project)
+    code, _, err = run_cli("export", "-w", ws, "-d", DS, "--table", "items", "--out", project)
+    assert_clean_error(code, err, "main.py")
+    assert (project / "main.py").read_text() == "print(1)"
+    # the export's own files, unchanged, are still replaced
+    (out / "notes.md").unlink()
+    shutil.rmtree(out / "figures")
+    assert run_cli("export", "-w", ws, "-d", DS, "--table", "items", "--out", out)[0] == 0
+
+
+# ---------------------------------------------------------------- files against their records
+def test_a_shard_edited_without_changing_its_size_is_not_up_to_date(ws):
+    shard = ws / "rollouts" / DS / "r" / "part-00000.parquet"
+    data = bytearray(shard.read_bytes())
+    at = data.rfind(b"parquet-cpp-arrow")
+    assert at > 0
+    data[at] = ord("P")  # still valid Parquet, same size, other bytes
+    shard.write_bytes(bytes(data))
+    code, _, err = run_cli("rollout", "-w", ws, "-d", DS, "--backend", "scripted", "--shard-size", 2, "--name", "r")
+    assert code == 0, err
+    assert "does not match" in err and "up to date" not in err, err
+    code, _, err = run_cli("export", "-w", ws, "-d", DS, "--format", "groups", "--rollouts", "r", "--out", "g")
+    assert code == 0, err  # the redone set matches its record again
+
+
+def test_a_checkpoint_state_with_an_impossible_step_is_broken(tmp_path):
+    from adqa_data.train.checkpoint_files import BrokenCheckpoint, load_state
+
+    for step in (-3, True, 10**30):
+        path = tmp_path / "state.json"
+        path.write_text(json.dumps({"step": step}))
+        with pytest.raises(BrokenCheckpoint):
+            load_state(path)
+    path.write_text(json.dumps({"step": 4}))
+    assert load_state(path)["step"] == 4
+
+
+# ------------------------------------------------------------------------------- one-line errors
+def test_a_negative_seed_is_a_one_line_error(ws):
+    code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 2, "--seed", -5)
+    assert_clean_error(code, err, "--seed")
