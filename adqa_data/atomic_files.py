@@ -38,6 +38,35 @@ def _refuse_outside(folder: Path, inside: Path) -> None:
         )
 
 
+def _lexically_inside(path: str | Path, root: str | Path) -> bool:
+    base, here = os.path.abspath(root), os.path.abspath(path)
+    return here == base or here.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def check_output_place(path: str | Path, root: str | Path, own: str | Path, what: str, fix: str) -> None:
+    """An output a command writes where the user may point it (`--out`, or its default folder): inside
+    workspace `root` only under the command's `own` folder (`submissions/`, `stats/`, `report/`,
+    `exports/`), as typed and with every link resolved; never into a table, and never through a link
+    out of the workspace. Outside the workspace anything goes (the user's choice)."""
+    real = os.path.realpath(path)
+    if not (_lexically_inside(path, root) or is_inside(real, root)):
+        return
+    # the own folder itself may not be a link out: compare with it under the resolved root, unresolved
+    own_real = os.path.join(
+        os.path.realpath(root), os.path.relpath(os.path.abspath(own), os.path.abspath(root))
+    )
+    if (_lexically_inside(path, own) or not _lexically_inside(path, root)) and _lexically_inside(
+        real, own_real
+    ):
+        return
+    via = f" (it resolves to {real})" if real != os.path.abspath(path) else ""
+    raise UserError(
+        f"refusing to write {what} to {path}{via}: it is inside workspace {root}, outside its "
+        f"{Path(own).name}/ folder",
+        fix=fix,
+    )
+
+
 def ensure_folder(folder: Path, inside: Path) -> Path:
     """Create `folder` (and its parents) after checking that the deepest existing part of it, and then
     the folder itself, resolve inside `inside`: nothing is created through a link that leads out."""

@@ -166,9 +166,16 @@ class Workspace:
     def _registry_lock(self) -> Iterator[None]:
         from filelock import FileLock
 
-        (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / "locks" / "datasets.lock"), timeout=60):
+        with FileLock(str(self._lock_file("datasets.lock")), timeout=60):
             yield
+
+    def _lock_file(self, name: str) -> Path:
+        """`locks/<name>`: the folder must resolve inside the workspace (a link out is refused), and a
+        link at the lock file itself is removed (the lock is a file of ours, never opened through a link)."""
+        path = ensure_folder(self.root / "locks", self.root) / name
+        if path.is_symlink():
+            path.unlink()  # removes the link, never its target
+        return path
 
     # tables
     def read(self, spec: TableSpec, dataset: str, *sub: str, columns: list[str] | None = None) -> pa.Table:
@@ -253,9 +260,8 @@ class Workspace:
 
         name = safe_name(dataset, "dataset name") + (f".{safe_name(unit, 'name')}" if unit else "")
         path = self.root / "locks" / f"{stage}.{name}.lock"
-        lock = FileLock(str(path), timeout=0)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self._lock_file(path.name)), timeout=0)
             lock.acquire()
         except Timeout:
             raise UserError(

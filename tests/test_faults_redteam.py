@@ -157,10 +157,14 @@ def test_a_shard_edited_without_changing_its_size_is_not_up_to_date(ws):
     assert at > 0
     data[at] = ord("P")  # still valid Parquet, same size, other bytes
     shard.write_bytes(bytes(data))
-    code, _, err = run_cli("rollout", "-w", ws, "-d", DS, "--backend", "scripted", "--shard-size", 2, "--name", "r")
+    code, _, err = run_cli(
+        "rollout", "-w", ws, "-d", DS, "--backend", "scripted", "--shard-size", 2, "--name", "r"
+    )
     assert code == 0, err
     assert "does not match" in err and "up to date" not in err, err
-    code, _, err = run_cli("export", "-w", ws, "-d", DS, "--format", "groups", "--rollouts", "r", "--out", "g")
+    code, _, err = run_cli(
+        "export", "-w", ws, "-d", DS, "--format", "groups", "--rollouts", "r", "--out", "g"
+    )
     assert code == 0, err  # the redone set matches its record again
 
 

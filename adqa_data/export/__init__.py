@@ -74,6 +74,7 @@ def export(
     """Build the rows, write the folder with its card, check it by loading it back, push it when asked.
 
     A failed check raises (and pushes nothing): an export that does not load back as written is a bug."""
+    from ..atomic_files import check_output_place
     from ..stages.stats import stats
     from .card import render_card
     from .folder import check_target, identity, write_replacing
@@ -88,6 +89,13 @@ def export(
     folder = None if out is None else Path(out).expanduser().absolute()
     if folder is not None:
         check_target(folder)  # before any work: refuse a folder the export may not replace
+        check_output_place(
+            folder,
+            ws.root,
+            ws.root / "exports",
+            "the export",
+            "choose a folder under <workspace>/exports/ or outside the workspace",
+        )
     if push_to_hub:
         check_hub(push_to_hub)  # before anything is written: reachable, with a valid token
     built = build(ws, ds, fmt, options)

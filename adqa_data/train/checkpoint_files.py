@@ -117,8 +117,9 @@ def load_state(path: Path) -> dict[str, Any]:
         state = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BrokenCheckpoint(path, _first_line(e)) from None
-    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
-        raise BrokenCheckpoint(path, "not a checkpoint state (no integer 'step')")
+    step = state.get("step") if isinstance(state, dict) else None
+    if type(step) is not int or not 0 <= step < 2**63:  # bool is an int to isinstance; a step is a count
+        raise BrokenCheckpoint(path, "not a checkpoint state (no step count: a non-negative integer 'step')")
     return state
 
 
