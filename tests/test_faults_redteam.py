@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from adqa_data.errors import UserError
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config, rollout
 from adqa_data.stages.sample import sample
@@ -184,3 +185,30 @@ def test_a_checkpoint_state_with_an_impossible_step_is_broken(tmp_path):
 def test_a_negative_seed_is_a_one_line_error(ws):
     code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 2, "--seed", -5)
     assert_clean_error(code, err, "--seed")
+
+
+# ------------------------------------------------------------------ training logs never follow a link
+def test_training_logs_are_rewritten_and_appended_without_following_links(tmp_path):
+    from adqa_data.atomic_files import append_text
+    from adqa_data.train.checkpoint_files import truncate_run_logs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2}\n{"step": 3}\n')
+    (run / ".metrics.jsonl.tmp").symlink_to(victim)  # where the resume used to write its cut log
+    truncate_run_logs(run, 2)
+    assert victim.read_text() == "precious"
+    assert (run / "metrics.jsonl").read_text() == '{"step": 1}\n{"step": 2}\n'
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").symlink_to(victim)
+    append_text(run / "metrics.jsonl", '{"step": 3}\n', inside=run)
+    assert victim.read_text() == "precious"
+    assert (run / "metrics.jsonl").read_text() == '{"step": 3}\n'
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (run / "logs").symlink_to(outside)
+    with pytest.raises(UserError):
+        append_text(run / "logs" / "metrics.jsonl", "x\n", inside=run)
+    assert list(outside.iterdir()) == []

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic_files import write_text_atomic
 from ..errors import UserError
 
 CHECKPOINTS = "checkpoints"
@@ -164,9 +165,7 @@ def truncate_run_logs(run_dir: Path, step: int) -> None:
                 continue
             if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
                 kept.append(line + "\n")
-        tmp = metrics.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(kept))
-        os.replace(tmp, metrics)
+        write_text_atomic(metrics, "".join(kept), inside=run_dir)
     completions = run_dir / "completions"
     if completions.is_dir():
         for f in completions.iterdir():
