@@ -20,9 +20,12 @@ from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config, rollout
 from adqa_data.stages.sample import sample
 from adqa_data.workspace import Workspace
+from tests import test_faults_inputs as _inputs
 from tests.test_faults import assert_clean_error, run_cli
 
 DS = "audiomcq"
+trained = _inputs.trained  # the module-scoped trained run (a fixture), shared
+_copy_run, _trainer = _inputs._copy_run, _inputs._trainer
 
 
 @pytest.fixture(autouse=True)
@@ -212,3 +215,28 @@ def test_training_logs_are_rewritten_and_appended_without_following_links(tmp_pa
     with pytest.raises(UserError):
         append_text(run / "logs" / "metrics.jsonl", "x\n", inside=run)
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_run_writes_no_checkpoint_or_metrics_through_a_link(trained, tmp_path):
+    """A resumed run whose `checkpoints/` is a link out of the run folder stops before writing there; a
+    `metrics.jsonl` that is a link is replaced by the log, its target left alone."""
+    from adqa_data.train.loop import train
+
+    run = _copy_run(trained, tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").symlink_to(victim)
+    shutil.rmtree(run / "checkpoints" / "step-000004")
+    outside = tmp_path / "elsewhere"
+    shutil.move(run / "checkpoints", outside)
+    (run / "checkpoints").symlink_to(outside)
+    trainer, groups = _trainer(trained["ws"], trained["model"], run)
+    assert trainer.resume() and trainer.state.step == 2
+    with pytest.raises(UserError, match="outside"):
+        train(trainer, groups)
+    trainer.close()
+    assert sorted(p.name for p in outside.iterdir()) == ["step-000002"]
+    assert victim.read_text() == "precious"
+    assert not (run / "metrics.jsonl").is_symlink()

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic_files import write_atomic
+from ..atomic_files import append_text, ensure_folder, write_atomic, write_text_atomic
 from ..errors import UserError
 from ..inference.factory import default_device
 from .checkpoint_files import (
@@ -497,6 +497,7 @@ class Trainer:
         weights = self.trainable_state()
         refuse_nonfinite(weights, f"checkpoint {final.name}")  # before anything is written
         if acc.is_main_process:
+            ensure_folder(final.parent, self.run_dir)  # checkpoints/ may not be a link out of the run
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
@@ -511,10 +512,8 @@ class Trainer:
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
             if self._batch_cache is not None:
                 torch.save(self._batch_cache, tmp / "batch_cache.pt")
-            (tmp / "state.json").write_text(
-                json.dumps({**asdict(self.state), "model": self.model_path, "lora": self.cfg.lora}, indent=2)
-                + "\n"
-            )
+            state = {**asdict(self.state), "model": self.model_path, "lora": self.cfg.lora}
+            write_text_atomic(tmp / "state.json", json.dumps(state, indent=2) + "\n", inside=self.run_dir)
         acc.wait_for_everyone()
         if acc.is_main_process:
             shutil.rmtree(final, ignore_errors=True)
@@ -721,9 +720,8 @@ class MetricsLog:
     def step(self, step: int, metrics: dict[str, float]) -> None:
         if not self.main or step % self.cfg.logging_steps:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, **{k: _round(v) for k, v in metrics.items()}}) + "\n")
+        line = json.dumps({"step": step, **{k: _round(v) for k, v in metrics.items()}}) + "\n"
+        append_text(self.run_dir / "metrics.jsonl", line, inside=self.run_dir)
         if self.tracker is not None:
             self.tracker.log(metrics, step=step)
 
