@@ -240,3 +240,21 @@ def test_a_run_writes_no_checkpoint_or_metrics_through_a_link(trained, tmp_path)
     assert sorted(p.name for p in outside.iterdir()) == ["step-000002"]
     assert victim.read_text() == "precious"
     assert not (run / "metrics.jsonl").is_symlink()
+
+
+# ---------------------------------------------------------------------------------- poisoned audio
+def test_float_audio_of_absurd_magnitude_is_refused_like_inf(tmp_path):
+    """1e30 is finite, but squared into a power spectrum it is inf: refused at probe time."""
+    import numpy as np
+    import soundfile as sf
+
+    from adqa_data.audio import AudioError, probe_audio
+
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, np.full(16000, 1e30, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(AudioError) as e:
+        probe_audio(loud)
+    assert e.value.reason == "audio_nonfinite"
+    hot = tmp_path / "hot.wav"  # a float file a little over full scale is still a recording
+    sf.write(hot, np.full(16000, 1.5, np.float32), 16000, subtype="FLOAT")
+    assert probe_audio(hot).num_frames == 16000
