@@ -258,3 +258,24 @@ def test_float_audio_of_absurd_magnitude_is_refused_like_inf(tmp_path):
     hot = tmp_path / "hot.wav"  # a float file a little over full scale is still a recording
     sf.write(hot, np.full(16000, 1.5, np.float32), 16000, subtype="FLOAT")
     assert probe_audio(hot).num_frames == 16000
+
+
+def test_the_tools_own_warnings_are_one_line_not_a_source_listing(ws, monkeypatch):
+    """A warning raised inside adqa-data (a broken checkpoint set aside, say) is one `warning:` line."""
+    import warnings
+
+    import adqa_data.stages.sample as stage
+
+    def warn_and_stop(*a, **kw):
+        warnings.warn("checkpoint step-000006 is unusable; resuming from the one before it", stacklevel=2)
+        return real(*a, **kw)
+
+    real = stage.sample
+    monkeypatch.setattr(stage, "sample", warn_and_stop)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main installs its own; restored
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 2)
+    assert code == 0, err
+    assert "warning: checkpoint step-000006 is unusable" in err, err
+    assert "UserWarning" not in err and "warnings.warn(" not in err, err
