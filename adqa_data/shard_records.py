@@ -85,7 +85,7 @@ def read_manifest(directory: Path) -> dict[str, dict[str, Any]] | None:
     try:
         raw = json.loads((directory / MANIFEST).read_text())
         return {s["name"]: s for s in raw["shards"]}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 

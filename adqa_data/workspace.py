@@ -124,7 +124,8 @@ class Workspace:
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
             records = {k: DatasetRecord(**v) for k, v in raw.items()}
-        except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError: JSON nested too deep
+        except (ValueError, TypeError, RecursionError) as e:
             raise UserError(f"{p} is corrupt ({str(e).splitlines()[0]})", fix=fix) from None
         for k in records:
             if not is_safe_name(k):
@@ -194,7 +195,7 @@ class Workspace:
             raw = json.loads(p.read_text())
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:  # RecursionError: JSON nested too deep
             raise UserError(
                 f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
                 fix=f"rerun the '{stage}' stage with --force, or delete that file",
@@ -498,5 +499,5 @@ def _marker_key(directory: Path) -> str | None:
     """The run key a table directory is marked with (None: no marker, or an unreadable one)."""
     try:
         return json.loads((directory / RUN_FILE).read_text()).get("key")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None

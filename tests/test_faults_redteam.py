@@ -279,3 +279,10 @@ def test_the_tools_own_warnings_are_one_line_not_a_source_listing(ws, monkeypatc
     assert code == 0, err
     assert "warning: checkpoint step-000006 is unusable" in err, err
     assert "UserWarning" not in err and "warnings.warn(" not in err, err
+
+
+@pytest.mark.parametrize("where", ["datasets.json", "provenance/sample/audiomcq.all-4-seed0.json"])
+def test_json_nested_too_deep_in_the_workspace_is_a_one_line_error(ws, where):
+    (ws / where).write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 4)
+    assert_clean_error(code, err, where.split("/")[-1])
