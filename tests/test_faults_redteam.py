@@ -286,3 +286,18 @@ def test_json_nested_too_deep_in_the_workspace_is_a_one_line_error(ws, where):
     (ws / where).write_text("[" * 100_000 + "]" * 100_000)
     code, _, err = run_cli("sample", "-w", ws, "-d", DS, "--split", "all", "--n", 4)
     assert_clean_error(code, err, where.split("/")[-1])
+
+
+def test_a_parts_file_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_error(tmp_path):
+    import os
+
+    from adqa_data.errors import UserError as Refused
+    from adqa_data.stages.eval.parts import load_parts_file
+
+    fifo = tmp_path / "parts.csv"
+    os.mkfifo(fifo)
+    deep = tmp_path / "parts.json"
+    deep.write_text("{" + '"a":{' * 100_000 + "}" * 100_001)
+    for path, needle in ((fifo, "FIFO"), ("/dev/zero", "device"), (deep, "not valid JSON")):
+        with pytest.raises(Refused, match=needle):
+            load_parts_file(path)
