@@ -301,3 +301,16 @@ def test_a_parts_file_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_e
     for path, needle in ((fifo, "FIFO"), ("/dev/zero", "device"), (deep, "not valid JSON")):
         with pytest.raises(Refused, match=needle):
             load_parts_file(path)
+
+
+def test_a_manifest_line_nested_too_deep_is_quarantined_and_the_download_goes_on(tmp_path):
+    from adqa_data.demo.data import write_demo
+
+    root = write_demo(tmp_path / "data", n_clips=4)["audiomcq"]
+    manifest = root / "data.jsonl"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([*lines, '{"x":' * 100_000 + "1" + "}" * 100_000]) + "\n")
+    code, out, err = run_cli("download", "--from-dir", root, "-w", tmp_path / "w", "--workers", 1, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["items"] == len(lines) and summary["quarantined"] == 1, summary
