@@ -314,3 +314,12 @@ def test_a_manifest_line_nested_too_deep_is_quarantined_and_the_download_goes_on
     assert code == 0, err
     summary = json.loads(out)
     assert summary["items"] == len(lines) and summary["quarantined"] == 1, summary
+
+
+@pytest.mark.parametrize("split", ["../../../escaped", "a b", "", "dev-1"])
+def test_an_export_split_name_is_one_plain_split_name(ws, tmp_path, split):
+    code, _, err = run_cli(
+        "export", "-w", ws, "-d", DS, "--table", "items", "--out", "x", "--split-name", split
+    )
+    assert_clean_error(code, err, "--split-name")
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x.*"))

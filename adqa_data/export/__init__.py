@@ -14,6 +14,7 @@ A new format is one module here with `build(ws, dataset, options) -> Built` (see
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..names import safe_name
 from ..workspace import Workspace
 from .base import Built, ExportOptions
 
@@ -51,6 +53,14 @@ def format_module(fmt: str) -> Any:
 
 
 def check_options(fmt: str, options: ExportOptions) -> Any:
+    # the split name becomes a file name (data/<config>/<split>-00000-of-00001.parquet): one plain
+    # component, and one Hugging Face accepts as a split (word characters, dot-separated)
+    split = safe_name(options.split_name, "--split-name")
+    if not re.fullmatch(r"\w+(\.\w+)*", split):
+        raise UserError(
+            f"--split-name {split!r} is not a Hugging Face split name",
+            fix="use letters, digits and _ (dots between words), e.g. train or validation",
+        )
     module = format_module(fmt)
     if hasattr(module, "check"):
         module.check(options)
