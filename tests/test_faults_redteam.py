@@ -323,3 +323,15 @@ def test_an_export_split_name_is_one_plain_split_name(ws, tmp_path, split):
     )
     assert_clean_error(code, err, "--split-name")
     assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x.*"))
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (("train", "--rollouts", "r", "--beta", "inf"), "beta"),
+        (("train", "--rollouts", "r", "--lr", "inf"), "learning_rate"),
+    ],
+)
+def test_settings_are_finite_numbers(ws, command, option):
+    code, _, err = run_cli(command[0], "-w", ws, "-d", DS, *command[1:])
+    assert_clean_error(code, err, option)
