@@ -106,14 +106,21 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], Any], *, inside: Path 
     return path
 
 
-def append_text(path: Path, text: str, *, inside: Path) -> Path:
-    """Append `text` to a log (`metrics.jsonl`): the folder must resolve inside `inside`, and a link at
-    the log's name is removed first (the log is opened with O_NOFOLLOW), so an append never lands in a
-    file elsewhere. Not atomic: a kill mid-line leaves a cut line, which the log's readers skip."""
+def unlinked_path(path: Path, inside: Path) -> Path:
+    """`path`, its folder created inside `inside` (a link out refused) and a link at `path` itself
+    removed: for a file opened in place (a lock, a log), so it is never opened through a link."""
     path = Path(path)
     ensure_folder(path.parent, inside)
     if path.is_symlink():
         path.unlink()  # removes the link, never its target
+    return path
+
+
+def append_text(path: Path, text: str, *, inside: Path) -> Path:
+    """Append `text` to a log (`metrics.jsonl`): the folder must resolve inside `inside`, and a link at
+    the log's name is removed first (the log is opened with O_NOFOLLOW), so an append never lands in a
+    file elsewhere. Not atomic: a kill mid-line leaves a cut line, which the log's readers skip."""
+    path = unlinked_path(path, inside)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(text)

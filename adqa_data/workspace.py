@@ -38,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import shard_records
-from .atomic_files import ensure_folder, is_inside, write_json_atomic, write_text_atomic  # noqa: F401
+from .atomic_files import ensure_folder, is_inside, unlinked_path, write_json_atomic, write_text_atomic  # noqa: F401
 from .errors import UserError
 from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
 from .names import is_safe_name, safe_name
@@ -167,16 +167,8 @@ class Workspace:
     def _registry_lock(self) -> Iterator[None]:
         from filelock import FileLock
 
-        with FileLock(str(self._lock_file("datasets.lock")), timeout=60):
+        with FileLock(str(unlinked_path(self.root / "locks" / "datasets.lock", self.root)), timeout=60):
             yield
-
-    def _lock_file(self, name: str) -> Path:
-        """`locks/<name>`: the folder must resolve inside the workspace (a link out is refused), and a
-        link at the lock file itself is removed (the lock is a file of ours, never opened through a link)."""
-        path = ensure_folder(self.root / "locks", self.root) / name
-        if path.is_symlink():
-            path.unlink()  # removes the link, never its target
-        return path
 
     # tables
     def read(self, spec: TableSpec, dataset: str, *sub: str, columns: list[str] | None = None) -> pa.Table:
@@ -262,7 +254,7 @@ class Workspace:
         name = safe_name(dataset, "dataset name") + (f".{safe_name(unit, 'name')}" if unit else "")
         path = self.root / "locks" / f"{stage}.{name}.lock"
         try:
-            lock = FileLock(str(self._lock_file(path.name)), timeout=0)
+            lock = FileLock(str(unlinked_path(path, self.root)), timeout=0)  # never through a link
             lock.acquire()
         except Timeout:
             raise UserError(
