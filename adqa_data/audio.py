@@ -209,8 +209,9 @@ def _check_finite(x: np.ndarray, offset: int, rate: int) -> None:
         first = int(np.argmin(finite.all(axis=1) if finite.ndim == 2 else finite))
         raise AudioError(
             R.AUDIO_NONFINITE,
-            f"{int(finite.size - finite.sum())} sample(s) are inf, NaN or beyond {MAX_ABS_SAMPLE:g} times full "
-            "scale, the first at "
+            f"{int(finite.size - finite.sum())} sample(s) are "
+            f"{'inf or NaN' if not np.isfinite(x).all() else f'beyond {MAX_ABS_SAMPLE:g} times full scale'}"
+            ", the first at "
             f"{(offset + first) / rate:.3f} s",
         )
 
