@@ -38,6 +38,35 @@ def _refuse_outside(folder: Path, inside: Path) -> None:
         )
 
 
+def _lexically_inside(path: str | Path, root: str | Path) -> bool:
+    base, here = os.path.abspath(root), os.path.abspath(path)
+    return here == base or here.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def check_output_place(path: str | Path, root: str | Path, own: str | Path, what: str, fix: str) -> None:
+    """An output a command writes where the user may point it (`--out`, or its default folder): inside
+    workspace `root` only under the command's `own` folder (`submissions/`, `stats/`, `report/`,
+    `exports/`), as typed and with every link resolved; never into a table, and never through a link
+    out of the workspace. Outside the workspace anything goes (the user's choice)."""
+    real = os.path.realpath(path)
+    if not (_lexically_inside(path, root) or is_inside(real, root)):
+        return
+    # the own folder itself may not be a link out: compare with it under the resolved root, unresolved
+    own_real = os.path.join(
+        os.path.realpath(root), os.path.relpath(os.path.abspath(own), os.path.abspath(root))
+    )
+    if (_lexically_inside(path, own) or not _lexically_inside(path, root)) and _lexically_inside(
+        real, own_real
+    ):
+        return
+    via = f" (it resolves to {real})" if real != os.path.abspath(path) else ""
+    raise UserError(
+        f"refusing to write {what} to {path}{via}: it is inside workspace {root}, outside its "
+        f"{Path(own).name}/ folder",
+        fix=fix,
+    )
+
+
 def ensure_folder(folder: Path, inside: Path) -> Path:
     """Create `folder` (and its parents) after checking that the deepest existing part of it, and then
     the folder itself, resolve inside `inside`: nothing is created through a link that leads out."""
@@ -74,6 +103,27 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], Any], *, inside: Path 
     finally:
         if os.path.lexists(tmp):
             tmp.unlink()
+    return path
+
+
+def unlinked_path(path: Path, inside: Path) -> Path:
+    """`path`, its folder created inside `inside` (a link out refused) and a link at `path` itself
+    removed: for a file opened in place (a lock, a log), so it is never opened through a link."""
+    path = Path(path)
+    ensure_folder(path.parent, inside)
+    if path.is_symlink():
+        path.unlink()  # removes the link, never its target
+    return path
+
+
+def append_text(path: Path, text: str, *, inside: Path) -> Path:
+    """Append `text` to a log (`metrics.jsonl`): the folder must resolve inside `inside`, and a link at
+    the log's name is removed first (the log is opened with O_NOFOLLOW), so an append never lands in a
+    file elsewhere. Not atomic: a kill mid-line leaves a cut line, which the log's readers skip."""
+    path = unlinked_path(path, inside)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(text)
     return path
 
 

@@ -14,7 +14,7 @@ reader forever), and audio longer than a limit is refused from its header before
 
 Stages after download read an item's clip with `read_item_audio`: the same path confinement as download,
 and the bytes must still hash to what download recorded, else the item is quarantined with the reason.
-Samples that are inf or NaN are refused (`audio_nonfinite`) by the probe, block by block, and by every
+Samples that are inf, NaN or absurdly large are refused (`audio_nonfinite`) by the probe, block by block, and by every
 decode, so a clip that slipped in before the check (or through `decode` directly) is refused where read.
 """
 
@@ -194,15 +194,24 @@ def _probe_stream(f: BinaryIO, size: int, max_seconds: float | None) -> AudioPro
     return AudioProbe(reader.hexdigest(), decoded / rate, int(rate), int(channels), int(decoded), str(fmt))
 
 
+# Float audio is scaled to full scale 1; a float file may hold any value. Past this (60 dB over full scale)
+# a sample is no recording but a poisoned or mis-scaled file: squared into a power spectrum it overflows
+# float16/bfloat16 features (and float32 from 1e19), so it is refused with inf and NaN.
+MAX_ABS_SAMPLE = 1000.0
+
+
 def _check_finite(x: np.ndarray, offset: int, rate: int) -> None:
-    """Refuse samples that are inf or NaN (float WAV/FLAC can hold them): they pass every length check
-    and turn a model's features, codes and gradients into NaN. `offset`: the frame `x` starts at."""
-    finite = np.isfinite(x)
+    """Refuse samples that are inf or NaN (float WAV/FLAC can hold them), or beyond `MAX_ABS_SAMPLE`:
+    they pass every length check and turn a model's features, codes and gradients into inf or NaN.
+    `offset`: the frame `x` starts at."""
+    finite = np.isfinite(x) & (np.abs(x) <= MAX_ABS_SAMPLE)
     if not finite.all():
         first = int(np.argmin(finite.all(axis=1) if finite.ndim == 2 else finite))
         raise AudioError(
             R.AUDIO_NONFINITE,
-            f"{int(finite.size - finite.sum())} sample(s) are inf or NaN, the first at "
+            f"{int(finite.size - finite.sum())} sample(s) are "
+            f"{'inf or NaN' if not np.isfinite(x).all() else f'beyond {MAX_ABS_SAMPLE:g} times full scale'}"
+            ", the first at "
             f"{(offset + first) / rate:.3f} s",
         )
 

@@ -51,6 +51,7 @@ class ShardRecord(BaseModel):
     rows: NonNegativeInt
     bytes: NonNegativeInt
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    mtime_ns: NonNegativeInt | None = None  # absent in records written before it: the file is hashed
 
 
 class ProvenanceRecord(BaseModel):

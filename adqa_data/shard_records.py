@@ -3,8 +3,10 @@
 "Up to date" and every reader trust the files only as far as they match this record: each shard's
 name, row count, size and sha256. A finished run writes the list into its provenance record and into the
 folder itself (`_shards.json`, so a reader that knows only the folder can check it). The checks are cheap
-where they must be (names, sizes and the row count in each Parquet footer: no data is read) and complete
-where the data is read anyway (the hash of the bytes a reader is about to parse).
+where they must be (names, sizes, modification times and the row count in each Parquet footer: no data
+is read while they match) and complete where the data is read anyway (the hash of the bytes a reader is
+about to parse). A shard whose modification time is not the recorded one (edited in place, even to the
+same size; or copied without keeping times) is hashed, so "up to date" never trusts an edited file.
 
 A deleted shard, a shard copied under another part number, or an edited one (even if still valid
 Parquet) is then a mismatch: a stage redoes its output, a reader refuses it with a one-line error.
@@ -36,6 +38,7 @@ def describe(directory: Path) -> list[dict[str, Any]]:
                 "name": p.name,
                 "rows": pq.read_metadata(p).num_rows,
                 "bytes": p.stat().st_size,
+                "mtime_ns": p.stat().st_mtime_ns,
                 "sha256": file_sha256(p),
             }
         )
@@ -82,12 +85,13 @@ def read_manifest(directory: Path) -> dict[str, dict[str, Any]] | None:
     try:
         raw = json.loads((directory / MANIFEST).read_text())
         return {s["name"]: s for s in raw["shards"]}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
 def cheap_mismatch(directory: Path, recorded: dict[str, dict[str, Any]]) -> tuple[Path, str] | None:
-    """(the shard, why) when `directory` does not hold the recorded shards (names, sizes, row counts)."""
+    """(the shard, why) when `directory` does not hold the recorded shards (names, sizes, row counts; the
+    sha256 of a shard whose modification time differs from the record's, or that has none recorded)."""
     present = {p.name: p for p in directory.glob(PART_GLOB)} if directory.is_dir() else {}
     missing = sorted(set(recorded) - set(present))
     if missing:
@@ -107,6 +111,8 @@ def cheap_mismatch(directory: Path, recorded: dict[str, dict[str, Any]]) -> tupl
             return p, "it is not readable Parquet"
         if rows != want.get("rows"):
             return p, f"it was changed ({rows} rows, recorded {want.get('rows')})"
+        if p.stat().st_mtime_ns != want.get("mtime_ns") and file_sha256(p) != want.get("sha256"):
+            return p, "it was edited (its sha256 differs from the record)"
     return None
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import shard_records
-from .atomic_files import ensure_folder, is_inside, write_json_atomic, write_text_atomic  # noqa: F401
+from .atomic_files import ensure_folder, is_inside, unlinked_path, write_json_atomic, write_text_atomic  # noqa: F401
 from .errors import UserError
 from .fingerprints import file_sha256, stable_hash, tree_fingerprint  # noqa: F401  (re-exported)
 from .names import is_safe_name, safe_name
@@ -124,7 +124,8 @@ class Workspace:
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
             records = {k: DatasetRecord(**v) for k, v in raw.items()}
-        except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError: JSON nested too deep
+        except (ValueError, TypeError, RecursionError) as e:
             raise UserError(f"{p} is corrupt ({str(e).splitlines()[0]})", fix=fix) from None
         for k in records:
             if not is_safe_name(k):
@@ -166,8 +167,7 @@ class Workspace:
     def _registry_lock(self) -> Iterator[None]:
         from filelock import FileLock
 
-        (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / "locks" / "datasets.lock"), timeout=60):
+        with FileLock(str(unlinked_path(self.root / "locks" / "datasets.lock", self.root)), timeout=60):
             yield
 
     # tables
@@ -187,7 +187,7 @@ class Workspace:
             raw = json.loads(p.read_text())
             if not isinstance(raw, dict):
                 raise TypeError("not a JSON object")
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:  # RecursionError: JSON nested too deep
             raise UserError(
                 f"provenance record {p} is corrupt ({str(e).splitlines()[0]})",
                 fix=f"rerun the '{stage}' stage with --force, or delete that file",
@@ -253,9 +253,8 @@ class Workspace:
 
         name = safe_name(dataset, "dataset name") + (f".{safe_name(unit, 'name')}" if unit else "")
         path = self.root / "locks" / f"{stage}.{name}.lock"
-        lock = FileLock(str(path), timeout=0)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(unlinked_path(path, self.root)), timeout=0)  # never through a link
             lock.acquire()
         except Timeout:
             raise UserError(
@@ -492,5 +491,5 @@ def _marker_key(directory: Path) -> str | None:
     """The run key a table directory is marked with (None: no marker, or an unreadable one)."""
     try:
         return json.loads((directory / RUN_FILE).read_text()).get("key")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None

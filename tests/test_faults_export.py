@@ -94,7 +94,8 @@ def test_an_export_folder_is_marked_and_replaced(ws_root, tmp_path):
     marker = json.loads((out / MARKER).read_text())
     assert marker["created_by"] == "adqa-data" and marker["format"] == "groups"
     assert marker["dataset"] == "demo" and marker["configs"] == ["default"]
-    (out / "stale.txt").write_text("from an older export")
+    (out / "stale.txt").write_text("from an older export")  # listed in the marker: the export's own
+    (out / MARKER).write_text(json.dumps({**marker, "files": [*marker["files"], "stale.txt"]}))
     code, _, err = run_cli("export", "-w", ws_root, "-f", "native", "--table", "items", "--out", out)
     assert code == 0, err
     assert json.loads((out / MARKER).read_text())["table"] == "items"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -147,6 +148,8 @@ def print_error(what: str, where: str | None, fix: str | None) -> None:
 def main() -> None:
     """Entry point: a user mistake is a clear message and exit code 2; any other error (disk full, a
     read-only folder, a bug) is one line and exit code 1. Tracebacks only with --debug or ADQA_DEBUG=1."""
+    if not _debug():
+        warnings.showwarning = _one_line_warning
     try:
         app()
     except KeyboardInterrupt:
@@ -164,6 +167,21 @@ def main() -> None:
         if _debug():
             raise
         sys.exit(code)
+
+
+_show_warning = warnings.showwarning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """adqa-data's own warnings as one `warning:` line on stderr, as the stages print theirs (Python's
+    format adds the file, line and source line, which reads like a traceback); others as Python shows them."""
+    if issubclass(category, UserWarning) and Path(filename).resolve().is_relative_to(_PACKAGE):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------------- a pipeline's check pass

@@ -52,7 +52,7 @@ def sample(
     from ..stages.sample import sample as run_sample
     from ..workspace import Workspace
 
-    check_options(n, split, weights)
+    check_options(n, split, weights, seed)
     options_checked()
     res = run_sample(
         Workspace(workspace),

@@ -216,6 +216,7 @@ def stats(
 
     Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
     """
+    from ..atomic_files import check_output_place
     from ..errors import MissingExtra, UserError
     from ..stages.stats import SECTIONS
     from ..stages.stats import stats as run_stats
@@ -236,6 +237,16 @@ def stats(
         from ..plots import write_plots
 
         folder = out_dir or ws.root / "stats" / report["dataset"]
+        if (
+            out_dir
+        ):  # the default folder is checked by the writer (a link there is a warning: tables still print)
+            check_output_place(
+                out_dir,
+                ws.root,
+                ws.root / "stats",
+                "the plots",
+                "leave out --out (default <workspace>/stats/<dataset>/), or write them outside the workspace",
+            )
         try:
             report["plots"] = [str(p) for p in write_plots(report, folder, None if out_dir else ws.root)]
         except MissingExtra:

@@ -14,6 +14,7 @@ A new format is one module here with `build(ws, dataset, options) -> Built` (see
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..names import safe_name
 from ..workspace import Workspace
 from .base import Built, ExportOptions
 
@@ -51,6 +53,14 @@ def format_module(fmt: str) -> Any:
 
 
 def check_options(fmt: str, options: ExportOptions) -> Any:
+    # the split name becomes a file name (data/<config>/<split>-00000-of-00001.parquet): one plain
+    # component, and one Hugging Face accepts as a split (word characters, dot-separated)
+    split = safe_name(options.split_name, "--split-name")
+    if not re.fullmatch(r"\w+(\.\w+)*", split):
+        raise UserError(
+            f"--split-name {split!r} is not a Hugging Face split name",
+            fix="use letters, digits and _ (dots between words), e.g. train or validation",
+        )
     module = format_module(fmt)
     if hasattr(module, "check"):
         module.check(options)
@@ -74,6 +84,7 @@ def export(
     """Build the rows, write the folder with its card, check it by loading it back, push it when asked.
 
     A failed check raises (and pushes nothing): an export that does not load back as written is a bug."""
+    from ..atomic_files import check_output_place
     from ..stages.stats import stats
     from .card import render_card
     from .folder import check_target, identity, write_replacing
@@ -88,6 +99,13 @@ def export(
     folder = None if out is None else Path(out).expanduser().absolute()
     if folder is not None:
         check_target(folder)  # before any work: refuse a folder the export may not replace
+        check_output_place(
+            folder,
+            ws.root,
+            ws.root / "exports",
+            "the export",
+            "choose a folder under <workspace>/exports/ or outside the workspace",
+        )
     if push_to_hub:
         check_hub(push_to_hub)  # before anything is written: reachable, with a valid token
     built = build(ws, ds, fmt, options)

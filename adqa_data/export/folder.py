@@ -1,7 +1,9 @@
 """The export folder: replace only what adqa-data made, and never leave the user without an export.
 
 `export --out DIR` may replace a folder only when it carries the marker file (`MARKER`, the export's
-identity: format, dataset, table, written by adqa-data) that every export writes. Any other non-empty
+identity: format, dataset, table, written by adqa-data, and the list of its files) that every export
+writes, and holds no file the marker does not list (a file the user added, or a marker copied into a
+project folder, makes the folder the user's). Any other non-empty
 folder is refused, whatever it holds (a project folder with a README.md, `.`, a git clone, a Hub
 snapshot, an export made before markers existed): a tool may delete only what it made.
 
@@ -54,7 +56,7 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("created_by") != CREATED_BY or "format" not in data:
         return None
@@ -73,11 +75,45 @@ def check_target(out: Path) -> None:
             f"--out {out} is the current folder or holds it: an export never replaces it",
             fix="choose a new or empty folder for --out, e.g. exports/<name>",
         )
-    if out.is_dir() and any(out.iterdir()) and read_marker(out) is None:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    marker = read_marker(out)
+    if marker is None:
         raise UserError(
             f"--out {out} is not empty and is not an adqa-data export (no {MARKER}): refusing to replace it",
             fix="choose a new or empty folder for --out (an export replaces only folders it wrote)",
         )
+    foreign = _foreign_files(out, marker)
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise UserError(
+            f"--out {out} holds files the export there did not write ({', '.join(foreign[:3])}{more}): refusing to "
+            "replace it",
+            fix="move them out of the folder, or choose a new or empty folder for --out",
+        )
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file (or link) below `folder` but the marker, relative, never following a link."""
+    out = []
+    for here, dirs, names in os.walk(folder):
+        rel = Path(here).relative_to(folder)
+        out += [(rel / n).as_posix() for n in names + [d for d in dirs if (Path(here) / d).is_symlink()]]
+    return sorted(f for f in out if f != MARKER)
+
+
+def _foreign_files(folder: Path, marker: dict[str, Any]) -> list[str]:
+    """The files in `folder` that its marker does not list (all of them for a marker without a list:
+    a marker copied into another folder, or one written before exports listed their files)."""
+    recorded = marker.get("files")
+    recorded = set(recorded) if isinstance(recorded, list) else set()
+    return [f for f in _files(folder) if f not in recorded]
+
+
+def record_files(folder: Path) -> None:
+    """Add the list of the export's files to its marker: only those may be replaced by the next export."""
+    marker = read_marker(folder) or {}
+    write_marker(folder, {**marker, "files": _files(folder)})
 
 
 def _leftovers(out: Path) -> list[Path]:
@@ -100,6 +136,7 @@ def write_replacing(out: Path, write: Callable[[Path], T]) -> T:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{STAGING}", dir=out.parent))
     try:
         result = write(staging)
+        record_files(staging)
         check_target(out)  # the folder may have changed while the export was being written
         swap_in(staging, out)
     except BaseException:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic_files import check_output_place
 from ..errors import UserError
 from ..names import safe_name
 from ..schema import PREDICTIONS
@@ -124,6 +125,14 @@ def build_report(
     if not names:
         raise UserError(f"workspace {ws.root} has no dataset", fix="run 'adqa-data download' first")
     out = (out or default_out(ws, dataset)).expanduser().absolute()
+    check_output_place(
+        out,
+        ws.root,
+        ws.root / "report",
+        "the report",
+        "leave out --out (default <workspace>/report/), or write it outside the workspace (a link at "
+        "report/ that leads out of the workspace: remove it)",
+    )
     _prepare(out)
     clips = Clips(out, audio)
     result = ReportResult(out / "index.html", names)

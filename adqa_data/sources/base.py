@@ -210,6 +210,8 @@ def map_and_validate(layout: Layout, row: RawRow, limits: RowLimits = RowLimits(
         obj = json.loads(row.raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RowError(R.INVALID_JSON, f"line is not valid JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:  # valid JSON, but nested deeper than the parser's stack: no item nests like that
+        raise RowError(R.INVALID_JSON, "line nests JSON too deeply to read") from None
     if not isinstance(obj, dict):
         raise RowError(R.INVALID_JSON, f"line is JSON {type(obj).__name__}, not an object")
     try:
@@ -217,6 +219,8 @@ def map_and_validate(layout: Layout, row: RawRow, limits: RowLimits = RowLimits(
             json.dumps(obj, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as e:
             raise RowError(R.BAD_FIELD, f"a field holds an unpaired surrogate ({e.reason})") from None
+        except RecursionError:
+            raise RowError(R.INVALID_JSON, "line nests JSON too deeply to read") from None
         return _validate(layout, row, layout.map_row(obj), limits)
     except RowError as e:
         # keep the id when the row has one, so a quarantined row can be traced

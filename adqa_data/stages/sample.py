@@ -42,13 +42,17 @@ class SampleResult:
     excluded_leaked: int = 0  # pool items left out because check-leakage flagged them
 
 
-def check_options(n: int, split: str, weights: str | dict[str, float]) -> str | dict[str, float]:
+def check_options(
+    n: int, split: str, weights: str | dict[str, float], seed: int = 0
+) -> str | dict[str, float]:
     """The option values `sample` takes, checked without a workspace (a pipeline checks them before its
     first step runs); returns the parsed weights."""
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}", fix=f"use one of: {', '.join(SPLITS)}")
     if n <= 0:
         raise UserError("--n must be positive")
+    if seed < 0:  # numpy seeds a generator only from a non-negative integer
+        raise UserError(f"--seed {seed} is negative", fix="use a seed of 0 or more")
     return parse_weights(weights)
 
 
@@ -194,7 +198,7 @@ def sample(
     (their audio or question is in a dev/eval set); None = exactly when the dataset has a finished
     check-leakage run, False keeps them, True requires the run."""
     ds = ws.dataset(dataset).name
-    weights = check_options(n, split, weights)
+    weights = check_options(n, split, weights, seed)
     name = safe_name(name, "--name") if name is not None else default_name(split, n, seed, weights)
     pool = _pool(ws, ds, split)
     pool, excluded = _without_leaked(ws, ds, pool, exclude_leaked)  # a changed pool changes the run key

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answers import LETTERS
-from ..atomic_files import is_inside, write_bytes_atomic
+from ..atomic_files import check_output_place, is_inside, write_bytes_atomic
 from ..errors import UserError
 from ..fingerprints import file_sha256, rows_fingerprint, table_fingerprint
 from ..schema import ITEMS, PREDICTIONS
@@ -272,13 +272,14 @@ def check_target(ws: Workspace, path: Path, force: bool) -> None:
     `submissions/` (never over its tables, whatever links say), and over an existing file only when it is
     a submission (or with --force). Never a folder, FIFO or device."""
     subs = ws.root / "submissions"
-    for where in (path, Path(os.path.realpath(path))):
-        if is_inside(where, ws.root) and not is_inside(where, subs):
-            raise UserError(
-                f"refusing to write the submission to {path}: it is inside workspace {ws.root}, outside "
-                "its submissions/ folder",
-                fix=f"leave out --out (default {subs}/<dataset>/<name>.csv), or write it outside the workspace",
-            )
+    check_output_place(
+        path,
+        ws.root,
+        subs,
+        "the submission",
+        f"leave out --out (default {subs}/<dataset>/<name>.csv), or write it outside the workspace "
+        "(a link at submissions/ that leads out of the workspace: remove it)",
+    )
     if os.path.exists(path) and not os.path.isfile(path):
         raise UserError(f"refusing to write the submission to {path}: it is not a regular file")
     if force or not os.path.exists(path):  # nothing there, or a dangling link (replaced, not followed)

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from ..atomic_files import ensure_folder, write_text_atomic
 from ..errors import UserError
 from .checkpoint_files import (
     CHECKPOINTS,
@@ -105,6 +106,7 @@ class Checkpointing:
         weights = self.trainable_state()
         refuse_nonfinite(weights, f"checkpoint {final.name}")  # before anything is written
         if acc.is_main_process:
+            ensure_folder(final.parent, self.run_dir)  # checkpoints/ may not be a link out of the run
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
@@ -119,10 +121,8 @@ class Checkpointing:
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
             if self._batch_cache is not None:
                 torch.save(self._batch_cache, tmp / "batch_cache.pt")
-            (tmp / "state.json").write_text(
-                json.dumps({**asdict(self.state), "model": self.model_path, "lora": self.cfg.lora}, indent=2)
-                + "\n"
-            )
+            state = {**asdict(self.state), "model": self.model_path, "lora": self.cfg.lora}
+            write_text_atomic(tmp / "state.json", json.dumps(state, indent=2) + "\n", inside=self.run_dir)
         acc.wait_for_everyone()
         if acc.is_main_process:
             shutil.rmtree(final, ignore_errors=True)

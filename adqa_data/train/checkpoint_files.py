@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic_files import write_text_atomic
 from ..errors import UserError
 
 CHECKPOINTS = "checkpoints"
@@ -117,8 +118,9 @@ def load_state(path: Path) -> dict[str, Any]:
         state = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BrokenCheckpoint(path, _first_line(e)) from None
-    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
-        raise BrokenCheckpoint(path, "not a checkpoint state (no integer 'step')")
+    step = state.get("step") if isinstance(state, dict) else None
+    if type(step) is not int or not 0 <= step < 2**63:  # bool is an int to isinstance; a step is a count
+        raise BrokenCheckpoint(path, "not a checkpoint state (no step count: a non-negative integer 'step')")
     return state
 
 
@@ -163,9 +165,7 @@ def truncate_run_logs(run_dir: Path, step: int) -> None:
                 continue
             if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
                 kept.append(line + "\n")
-        tmp = metrics.with_name(".metrics.jsonl.tmp")
-        tmp.write_text("".join(kept))
-        os.replace(tmp, metrics)
+        write_text_atomic(metrics, "".join(kept), inside=run_dir)
     completions = run_dir / "completions"
     if completions.is_dir():
         for f in completions.iterdir():

@@ -55,7 +55,7 @@ class TrainConfig(BaseModel):
     """Every training setting with its default and the reason for it (TRL's GRPOConfig names where one
     exists). YAML presets hold these keys; command-line options override them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a setting is a finite number
 
     # ------------------------------------------------------------------------------------ what to train
     method: Literal["grpo", "sft"] = Field(

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ..atomic_files import write_atomic
+from ..atomic_files import append_text, write_atomic
 from ..errors import UserError
 from .collate import Batch
 from .config import TrainConfig
@@ -31,9 +31,8 @@ class MetricsLog:
     def step(self, step: int, metrics: dict[str, float]) -> None:
         if not self.main or step % self.cfg.logging_steps:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, **{k: _round(v) for k, v in metrics.items()}}) + "\n")
+        line = json.dumps({"step": step, **{k: _round(v) for k, v in metrics.items()}}) + "\n"
+        append_text(self.run_dir / "metrics.jsonl", line, inside=self.run_dir)
         if self.tracker is not None:
             self.tracker.log(metrics, step=step)
 

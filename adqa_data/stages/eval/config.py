@@ -16,7 +16,7 @@ class EvalConfig(BaseModel):
     """How a model is asked and how its answers are read; YAML files (`--config`) hold these keys and
     command-line options override them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a setting is a finite number
 
     backend: Literal["transformers", "vllm", "scripted"] = Field(
         "transformers",

@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...user_files import decode_utf8, read_user_file
 
 EXISTING = "existing_benchmarks"
 NEW = "human_annotated"
 DCASE_LAYOUTS = ("dcase2026-dev", "dcase2026-eval")
 _BENCHMARK = re.compile(r"(?<![a-z])mm(?:au|ar|su)(?![a-z])", re.IGNORECASE)  # not "summary"
+MAX_PARTS_BYTES = 64 << 20  # one short line per item: far more than any dev set needs
 _UPSTREAM_KEYS = ("part", "subset", "benchmark", "source", "origin", "dataset")
 
 
@@ -41,7 +43,7 @@ def item_part(layout: str, source_dataset: str | None, upstream_json: str | None
     if upstream_json:
         try:
             upstream = json.loads(upstream_json)
-        except ValueError:
+        except (ValueError, RecursionError):
             upstream = {}
         if isinstance(upstream, dict):
             fields += [(k, upstream.get(k)) for k in _UPSTREAM_KEYS]
@@ -56,16 +58,13 @@ def item_part(layout: str, source_dataset: str | None, upstream_json: str | None
 def load_parts_file(path: str | Path) -> dict[str, str]:
     """item id -> part from a CSV (`item_id,part`, header required) or a JSON object."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"no such parts file: {p}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"parts file {p} is not UTF-8 text") from None
+    # a regular file of bounded size only: a FIFO or /dev/zero would block or never end
+    text = decode_utf8(read_user_file(p, "parts file", MAX_PARTS_BYTES), f"parts file {p}", str(p))
+    text = text.removeprefix("\ufeff")
     if p.suffix.lower() == ".json":
         try:
             data = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested too deep
             raise UserError(f"parts file {p} is not valid JSON: {e}") from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise UserError(f"parts file {p} must be a JSON object of item id -> part name")

@@ -28,7 +28,7 @@ class RolloutConfig(BaseModel):
     """Every rollout setting with its default and the reason for it. YAML files (`--config`) hold these
     keys; command-line options override them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a setting is a finite number
 
     backend: Literal["transformers", "vllm", "scripted"] = Field(
         "transformers",
