@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from adqa_data.errors import UserError  # noqa: E402
-from adqa_data.inference.answering import ask  # noqa: E402
+from adqa_data.inference.multiple_choice import ask  # noqa: E402
 from adqa_data.inference.letter_position import (  # noqa: E402
     after_user,
     checkpoint_matches,

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import SOXR_HQ
-from ..checkpoints import check_loading_info  # noqa: F401  (re-exported for the codec families)
+from ..strict_loading import check_loading_info  # noqa: F401  (re-exported for the codec families)
 from ..errors import UserError
 from ..fingerprints import stable_hash
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..audio import AudioError, probe_audio
 from ..errors import UserError
-from ..executor import Engine, map_unordered
+from ..engine import Engine, map_unordered
 from ..fingerprints import file_sha256, tree_fingerprint
 from ..names import safe_name
 from ..schema import ITEMS, PROBES, QUARANTINE

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from ...audio import AudioError, read_item_audio
 from ...errors import UserError
-from ...executor import map_unordered
+from ...engine import map_unordered
 from ...fingerprints import rows_fingerprint
 from ...schema import AUDIO_FINGERPRINTS, ITEMS, LEAKAGE
 from ...workspace import StageRun, Workspace, read_table
