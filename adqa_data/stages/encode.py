@@ -38,8 +38,8 @@ import numpy as np
 from ..audio import AudioError, read_item_audio, stable_detail
 from ..codecs import CodecSpec, load_codec, resolve_codec
 from ..codecs.cache import CodeCache
-from ..errors import UserError
 from ..engine import Engine, map_unordered
+from ..errors import UserError
 from ..fingerprints import table_fingerprint
 from ..schema import CODE_INDEX, CODES, QUARANTINE
 from ..schema import QuarantineReason as R

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import UserError
 from ...engine import Engine, map_unordered
-from ...inference.multiple_choice import ask
+from ...errors import UserError
 from ...inference.factory import default_device, load_backend
+from ...inference.multiple_choice import ask
 from ...inference.panel import PanelMember
 from ...inference.types import Backend, Query
 from ...schema import VOTES

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from ...codecs.consumers import ItemCodes, select_codec_key
-from ...errors import UserError
 from ...engine import Engine, map_unordered
+from ...errors import UserError
 from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...inference.factory import backend_input, default_device
 from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
