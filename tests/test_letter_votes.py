@@ -13,7 +13,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from adqa_data.errors import UserError  # noqa: E402
-from adqa_data.inference.answering import ask  # noqa: E402
 from adqa_data.inference.letter_position import (  # noqa: E402
     after_user,
     checkpoint_matches,
@@ -22,6 +21,7 @@ from adqa_data.inference.letter_position import (  # noqa: E402
     opens_think,
     read_letters,
 )
+from adqa_data.inference.multiple_choice import ask  # noqa: E402
 from adqa_data.inference.panel import Panel  # noqa: E402
 from adqa_data.inference.scripted import ScriptedBackend  # noqa: E402
 from adqa_data.inference.types import LetterScores, Query, Sampling  # noqa: E402

@@ -97,7 +97,7 @@ def download(
     Sources: --from-dir DIR (AudioMCQ `data.jsonl`, DCASE 2026 `dev.jsonl` / `eval-noanswer.jsonl`, detected
     automatically; or --layout generic with --manifest and --map), or --hub NAME for a pinned hub snapshot.
     """
-    from ..executor import check_engine
+    from ..engine import check_engine
     from ..progress import progress_bar
     from ..sources.base import RowLimits
     from ..stages.download import download as run_download

@@ -78,7 +78,7 @@ def encode(
 
     Reruns are cache hits, a killed run resumes from its finished shards, bad audio is quarantined.
     """
-    from ..executor import check_engine
+    from ..engine import check_engine
     from ..progress import progress_bar
     from ..stages.encode import encode as run_encode
     from ..workspace import Workspace

@@ -119,7 +119,7 @@ def eval_command(
     silence and the gap, predicted against gold letters, and uncredited outputs by reason. Resumable
     per shard; a rerun with the same settings is a no-op.
     """
-    from ..executor import check_engine
+    from ..engine import check_engine
     from ..progress import progress_bar
     from ..stages.eval import evaluate, load_config
     from ..workspace import Workspace

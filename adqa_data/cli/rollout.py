@@ -161,7 +161,7 @@ def rollout(
     token ids, log-probs, one reward_<name> column per reward, the weighted total and the group advantage.
     Resumable per shard; a rerun with the same settings is a no-op.
     """
-    from ..executor import check_engine
+    from ..engine import check_engine
     from ..progress import progress_bar
     from ..stages.rollout import load_config, parse_reward_weights
     from ..stages.rollout import rollout as run_rollout

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from ..audio import SOXR_HQ
-from ..checkpoints import check_loading_info  # noqa: F401  (re-exported for the codec families)
 from ..errors import UserError
 from ..fingerprints import stable_hash
+from ..strict_loading import check_loading_info  # noqa: F401  (re-exported for the codec families)
 
 # Bump when an adapter changes how codes are computed (padding, segmenting, precision handling):
 # the version is part of every fingerprint, so old cache entries stop matching instead of mixing in.

@@ -1,6 +1,6 @@
 """Offline, random-weight models and a trained BPE tokenizer for tests, benchmarks and the offline demo.
 
-One job, kept in one module (hence its length): building the tiny random-weight models every offline
+Building the tiny random-weight models every offline
 test, benchmark and the demo load.
 
 There is no model hub here (and a user's first run may have none either), so everything a test or a

@@ -1,6 +1,6 @@
 """Response→key attention maps for the attention-anchoring reward, at a cost a 7B model can afford.
 
-One job, kept in one module (hence its length): capturing the response rows' attention from chosen
+Capturing the response rows' attention from chosen
 decoder layers without `output_attentions=True`, exactly as eager attention would compute them.
 
 vLLM returns no attention weights, so the anchoring reward (docs/method.md#rewards) needs a second pass

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..audio import AudioError, probe_audio
+from ..engine import Engine, map_unordered
 from ..errors import UserError
-from ..executor import Engine, map_unordered
 from ..fingerprints import file_sha256, tree_fingerprint
 from ..names import safe_name
 from ..schema import ITEMS, PROBES, QUARANTINE

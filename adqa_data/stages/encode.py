@@ -1,7 +1,6 @@
 """`adqa-data encode`: decode each distinct clip once and cache its RVQ codes by content.
 
-One job, kept in one module (hence its length): the encode stage's plan, shard worker and finish, which
-share the batching rules below.
+The encode stage's plan, shard worker and finish, which share the batching rules below.
 
 Plan -> shards -> finish, like every stage:
 
@@ -39,8 +38,8 @@ import numpy as np
 from ..audio import AudioError, read_item_audio, stable_detail
 from ..codecs import CodecSpec, load_codec, resolve_codec
 from ..codecs.cache import CodeCache
+from ..engine import Engine, map_unordered
 from ..errors import UserError
-from ..executor import Engine, map_unordered
 from ..fingerprints import table_fingerprint
 from ..schema import CODE_INDEX, CODES, QUARANTINE
 from ..schema import QuarantineReason as R

@@ -120,7 +120,7 @@ class ModelAdapter:
         The load is strict: a weight the checkpoint lacks (it would be randomly initialised), one the
         model does not have, or one of another shape is an error naming the path. `ignore_unexpected`
         names key prefixes a family's checkpoints carry for parts it does not load (Omni's talker)."""
-        from ...checkpoints import check_loading_info
+        from ...strict_loading import check_loading_info
 
         transformers = require("transformers", "models", "the transformers backend")
         model, info = getattr(transformers, class_name).from_pretrained(

@@ -1,6 +1,6 @@
 """MiMo-Audio-7B's language model on transformers' Qwen2 classes, fed cached RVQ codes.
 
-One job, kept in one module (hence its length): the MiMo-Audio language model and its strict loader,
+The MiMo-Audio language model and its strict loader,
 held equal to upstream by a fixture.
 
 Why our own: upstream (XiaomiMiMo/MiMo-Audio, `src/mimo_audio/modeling_mimo_audio.py`) pins transformers

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...answers import LETTERS
 from ...audio import AudioError, read_failure, read_item_audio, silence
-from ...inference.answering import SampledAnswer, ask, sample_answers
+from ...inference.multiple_choice import SampledAnswer, ask, sample_answers
 from ...inference.types import Backend, Query, Sampling
 from ...prompt_styles import get_style
 from ...schema import PREDICTIONS

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
+from ...engine import Engine, map_unordered
 from ...errors import UserError
-from ...executor import Engine, map_unordered
 from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...inference.factory import default_device
 from ...inference.trust import check_model_ref

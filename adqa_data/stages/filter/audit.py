@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ...executor import Engine, map_unordered
+from ...engine import Engine, map_unordered
 from ...fingerprints import stable_hash
 from ...inference.panel import PanelMember
 from ...schema import FILTER_AUDIT

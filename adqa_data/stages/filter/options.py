@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
-from ...inference.answering import MODES
 from ...inference.letter_position import declared_opening, letter_prefix
+from ...inference.multiple_choice import MODES
 from ...inference.panel import Panel, PanelMember, load_panel
 from ...inference.trust import allow_remote_code, family_needs_remote_code
 from ...names import safe_name

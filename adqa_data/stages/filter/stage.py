@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
+from ...engine import Engine, check_engine
 from ...errors import UserError
-from ...executor import Engine, check_engine
 from ...fingerprints import stable_hash, table_fingerprint
 from ...inference.factory import backend_input
 from ...inference.panel import Panel, PanelMember

@@ -34,8 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from ...audio import AudioError, read_item_audio
+from ...engine import map_unordered
 from ...errors import UserError
-from ...executor import map_unordered
 from ...fingerprints import rows_fingerprint
 from ...schema import AUDIO_FINGERPRINTS, ITEMS, LEAKAGE
 from ...workspace import StageRun, Workspace, read_table

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
+from ...engine import Engine, map_unordered
 from ...errors import UserError
-from ...executor import Engine, map_unordered
 from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...inference.factory import backend_input, default_device
 from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
