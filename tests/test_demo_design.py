@@ -34,7 +34,7 @@ def _peak_hz(x: np.ndarray) -> float:
 
 def _fundamental_share(x: np.ndarray) -> float:
     """Share of the power within 3% of the strongest frequency: 1 for a pure tone, ~0.8 for a square
-    wave (odd harmonics at 1/h), ~0.65 for the pluck's five harmonics, near 0 for a click train."""
+    wave (odd harmonics at 1/h), near 0 for a hiss and for a click train."""
     p = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / RATE)
     f0 = f[int(np.argmax(p))]
@@ -73,12 +73,25 @@ def test_audio_only_items_differ_only_in_the_clip():
             assert abs(_peak_hz(it.clip) - target) < 0.1 * target
 
 
+def _high_share(x: np.ndarray) -> float:
+    """Share of the power above 4 kHz: about half for a white hiss, little for the others."""
+    p = np.abs(np.fft.rfft(x)) ** 2
+    return float(p[np.fft.rfftfreq(len(x), 1 / RATE) > 4000].sum() / p.sum())
+
+
 def test_timbres_are_told_apart_by_their_spectrum():
     rng = np.random.default_rng(0)
-    bands = [(0.95, 1.01), (0.72, 0.9), (0.5, 0.72), (0.0, 0.2)]  # pure, square, pluck, clicks
-    for k, (lo, hi) in enumerate(bands):
-        shares = [_fundamental_share(timbre_clip(k, rng)) for _ in range(12)]
-        assert all(lo <= s <= hi for s in shares), (TIMBRE_CHOICES[k], shares)
+    # (fundamental share band, power-above-4-kHz band): pure, square, hiss, clicks
+    bands = [
+        ((0.95, 1.01), (0, 0.1)),
+        ((0.72, 0.9), (0, 0.2)),
+        ((0, 0.2), (0.35, 0.65)),
+        ((0, 0.2), (0, 0.2)),
+    ]
+    for k, ((lo, hi), (hlo, hhi)) in enumerate(bands):
+        clips = [timbre_clip(k, rng) for _ in range(12)]
+        shares = [(_fundamental_share(x), _high_share(x)) for x in clips]
+        assert all(lo <= s <= hi and hlo <= h <= hhi for s, h in shares), (TIMBRE_CHOICES[k], shares)
 
 
 def test_text_prior_items_give_their_answer_away():

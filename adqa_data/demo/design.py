@@ -8,8 +8,11 @@ Two kinds of four-option items, mixed in one set:
   drawn like the audio-only ones, so the clip says nothing about the design.
 - **audio-only** items (`needs_audio: true`): the same question and the same options in the same order on
   every item of a task, so the gold letter is a function of the clip alone. Two tasks of different
-  kinds: which of four pitches a tone has (`demo.toy`'s pitch task) and which of four timbres a sound has
-  (a pure tone, a square-wave buzz, a plucked string's decay, a click train; each at a random pitch).
+  kinds: which of four pitches a tone has (`demo.toy`'s pitch task) and which of four kinds a sound is
+  (a pure tone, a square-wave buzz, a hiss of noise, a click train; the pitched ones at a random pitch).
+  A plucked string (decaying harmonics) was the first third kind: with gold labels the tiny policy
+  mistook the pure tone for it (0.71 after 200 SFT steps of 8); with the hiss in its place gold SFT
+  reaches 0.79, the square wave now taken for the hiss (not yet the 0.9 the demo needs).
 
 `needs_audio` is a design field: download keeps it in `upstream_json`, where no model sees it, so the
 filter's weak/strong split and the eval's per-design accuracy can be measured against it.
@@ -35,7 +38,7 @@ from .toy import QUESTION as PITCH_QUESTION
 from .toy import RATE, tone_clip
 
 TIMBRE_QUESTION = "Which kind of sound is played in the recording?"
-TIMBRE_CHOICES = ["a pure tone", "a buzzing square wave", "a plucked string", "a train of clicks"]
+TIMBRE_CHOICES = ["a pure tone", "a buzzing square wave", "a hiss of noise", "a train of clicks"]
 REFUSAL = "I cannot tell without listening to the clip."
 SOURCES = ["AudioCaps", "Clotho", "MusicCaps"]
 
@@ -128,8 +131,8 @@ class Item:
 
 
 def timbre_clip(index: int, rng: np.random.Generator, seconds: float = 1.0) -> np.ndarray:
-    """A sound of timbre `index` (TIMBRE_CHOICES) at a random pitch (150-900 Hz), length, onset,
-    loudness and noise floor: the pitch range is shared by every timbre, so only the timbre decides."""
+    """A sound of kind `index` (TIMBRE_CHOICES) at a random pitch (150-900 Hz; the hiss has none), length,
+    onset, loudness and noise floor: the pitch range is shared by every kind, so only the kind decides."""
     n = int(seconds * RATE)
     x = (0.005 * rng.standard_normal(n)).astype(np.float32)
     freq = rng.uniform(150.0, 900.0)
@@ -142,9 +145,8 @@ def timbre_clip(index: int, rng: np.random.Generator, seconds: float = 1.0) -> n
         sig = np.sin(phase) * fade
     elif index == 1:  # square-wave buzz
         sig = 0.6 * np.sign(np.sin(phase)) * fade
-    elif index == 2:  # plucked string: harmonics under a fast exponential decay
-        sig = sum(np.sin(h * phase) / h for h in range(1, 6)) * np.exp(-t * rng.uniform(6.0, 10.0))
-        sig = sig * np.minimum(1.0, t * 500)
+    elif index == 2:  # noise hiss: no pitch at all
+        sig = rng.standard_normal(length) * fade
     else:  # click train, 8-25 clicks a second
         sig = np.zeros(length)
         step = int(RATE / rng.uniform(8.0, 25.0))
