@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .atomic_files import ensure_folder, write_atomic
-from .errors import UserError
+from .core.atomic_files import ensure_folder, write_atomic
+from .core.errors import UserError
 
 
 def _pyplot() -> Any:

@@ -48,8 +48,8 @@ def build_inputs(model_dir: Path, completion_tokens: int, seconds: float, seed: 
     """Prompt (chat template, one clip, a synthetic question) + a completion of exactly N tokens."""
     from transformers import AutoProcessor
 
-    from adqa_data.demo.models import synthetic_items
     from adqa_data.inference.attention import right_pad
+    from adqa_data.testing.models import synthetic_items
 
     proc = AutoProcessor.from_pretrained(model_dir)
     question, choices, _ = synthetic_items(1, seed=seed)[0]
@@ -94,13 +94,13 @@ def main() -> None:
     import torch
     from transformers import Qwen2AudioForConditionalGeneration
 
-    from adqa_data.demo.models import build_tiny_qwen2_audio, count_parameters
     from adqa_data.inference.attention import (
         AttentionRecorder,
         capture_response_attention,
         decoder_layers,
         resolve_layers,
     )
+    from adqa_data.testing.models import build_tiny_qwen2_audio, count_parameters
 
     torch.set_num_threads(args.threads)
     tmp = None

@@ -117,12 +117,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from adqa_data.audio import load_audio
+    from adqa_data.audio.clips import load_audio
     from adqa_data.codecs import load_codec, resolve_codec
-    from adqa_data.demo.codecs import build_tiny_codec
+    from adqa_data.core.workspace import Workspace
     from adqa_data.stages import encode as enc
     from adqa_data.stages.download import download
-    from adqa_data.workspace import Workspace
+    from adqa_data.testing.codecs import build_tiny_codec
 
     # the codec-only run uses the thread count the stage will use
     threads = args.threads or enc.default_threads("cpu", "local", args.decode_workers)

@@ -54,11 +54,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from adqa_data.audio import silence
-    from adqa_data.demo import models as tm
+    from adqa_data.audio.clips import silence
     from adqa_data.inference.adapters.base import whisper_features
     from adqa_data.inference.transformers_backend import TransformersBackend
     from adqa_data.inference.types import Query
+    from adqa_data.testing import models as tm
 
     work = args.work or Path(tempfile.mkdtemp(prefix="adqa-bench-"))
     model_dir = work / "qwen2-audio-bench"

@@ -76,11 +76,11 @@ run() {  # a step's output goes to the log; its last line (the --json result) to
 import sys
 from pathlib import Path
 
-from adqa_data.demo.data import write_demo
-from adqa_data.demo.models import build_tiny_qwen2_audio
+from adqa_data.testing.data import write_demo
+from adqa_data.testing.models import build_tiny_qwen2_audio
 from adqa_data.stages.download import download
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
+from adqa_data.core.workspace import Workspace
 
 work = Path(sys.argv[1])
 roots = write_demo(work / "demo-data")
@@ -171,11 +171,11 @@ import sys
 import time
 from pathlib import Path
 
-from adqa_data.audio import load_audio
+from adqa_data.audio.clips import load_audio
 from adqa_data.inference.transformers_backend import TransformersBackend
 from adqa_data.inference.types import Query, Sampling
 from adqa_data.train.policy import load_model
-from adqa_data.workspace import Workspace
+from adqa_data.core.workspace import Workspace
 
 work, device, dry = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 start, t0, t1, t2 = (int(x) for x in sys.argv[4:8])

@@ -2,7 +2,7 @@
 distinct clips.
 
 Clips: synthetic soundscapes (harmonic events with vibrato, shaped noise bursts, chirps, click trains
-over a noise floor; `adqa_data.demo.data.soundscape`), 10 s at 44.1 kHz by default. Each clip is
+over a noise floor; `adqa_data.testing.data.soundscape`), 10 s at 44.1 kHz by default. Each clip is
 transformed — resampled (8, 16, 22.05, 48 kHz), re-encoded (MP3 at soundfile's highest and middle
 compression, Ogg Vorbis, FLAC at 16 kHz), turned down by 6 dB, made stereo, mixed with white noise 20 dB
 below it, cropped to its middle half — and every copy is looked
@@ -24,9 +24,9 @@ import time
 import numpy as np
 import soundfile as sf
 
-from adqa_data.audio import decode
-from adqa_data.demo.data import soundscape
+from adqa_data.audio.clips import decode
 from adqa_data.stages.leakage.audio_fingerprint import RATE, FingerprintIndex, fingerprint_samples
+from adqa_data.testing.data import soundscape
 
 
 def encoded(x: np.ndarray, rate: int, fmt: str, subtype: str, **kw) -> np.ndarray:
@@ -36,7 +36,7 @@ def encoded(x: np.ndarray, rate: int, fmt: str, subtype: str, **kw) -> np.ndarra
 
 
 def transforms(x: np.ndarray, rate: int, seed: int = 0) -> dict[str, np.ndarray]:
-    from adqa_data.audio import resample
+    from adqa_data.audio.clips import resample
 
     out = {
         f"resample_{r}": encoded(resample(x, rate, r), r, "WAV", "PCM_16")

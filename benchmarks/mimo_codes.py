@@ -65,13 +65,13 @@ def main(argv: list[str] | None = None) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from encode import write_dataset
 
-    from adqa_data.audio import read_item_audio
+    from adqa_data.audio.clips import read_item_audio
     from adqa_data.codecs import load_codec, resolve_codec
     from adqa_data.codecs.consumers import ItemCodes
+    from adqa_data.core.workspace import Workspace
     from adqa_data.inference import Query, Sampling, load_backend
     from adqa_data.stages.download import download
     from adqa_data.stages.encode import encode
-    from adqa_data.workspace import Workspace
 
     torch.set_num_threads(args.threads)
     codec_name = args.codec
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     enc = encode(ws, codec=codec_name, device=args.device)
     model = args.model
     if model is None:
-        from adqa_data.demo.mimo import build_tiny_mimo_audio
+        from adqa_data.testing.mimo import build_tiny_mimo_audio
 
         model = str(build_tiny_mimo_audio(work / "tiny-mimo"))
     backend = load_backend("transformers", model, device=args.device)

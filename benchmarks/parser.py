@@ -17,7 +17,7 @@ import random
 import re
 import time
 
-from adqa_data.answers import _parse
+from adqa_data.mcq.answers import _parse
 
 CHOICES = ["dog barking", "cat meowing", "car horn", "bird singing"]
 LETTERS = "ABCD"

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from planted_workspace import DS, build_workspace  # noqa: E402
 
+from adqa_data.core.schema import ROLLOUTS  # noqa: E402
+from adqa_data.core.workspace import write_table_atomic  # noqa: E402
 from adqa_data.report import build_report  # noqa: E402
-from adqa_data.schema import ROLLOUTS  # noqa: E402
 from adqa_data.stages.rollout import load_config, rollout  # noqa: E402
-from adqa_data.workspace import write_table_atomic  # noqa: E402
 
 SHARD_GROUPS = 2500
 

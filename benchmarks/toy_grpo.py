@@ -212,15 +212,15 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.core.workspace import Workspace
     from adqa_data.demo.toy import write_pitch_task
     from adqa_data.stages.download import download
     from adqa_data.stages.rollout import load_config as rollout_config
     from adqa_data.stages.sample import sample
     from adqa_data.stages.train import train as run_train
     from adqa_data.stages.train.online import train_online
+    from adqa_data.testing.models import build_tiny_qwen2_audio
     from adqa_data.train.config import load_config
-    from adqa_data.workspace import Workspace
 
     started = time.perf_counter()
     work = args.work or Path(tempfile.mkdtemp(prefix="toy_grpo_"))

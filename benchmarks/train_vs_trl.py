@@ -1,6 +1,6 @@
 """The trainer against TRL 1.16's GRPOTrainer: the same stored groups, one optimizer step after another.
 
-Both train the same random-weight text-only Qwen2 (`demo.models.build_tiny_qwen2_text`; TRL has no
+Both train the same random-weight text-only Qwen2 (`testing.models.build_tiny_qwen2_text`; TRL has no
 audio path) from the same weights, on the same stored groups: a chat prompt (a synthetic question and
 its options in the think style, ~150 tokens) and K completions of varied lengths (uniform in
 [--min-len, --max-len] tokens, ending in end-of-turn, as real rollouts vary), with stored rewards. Same
@@ -55,9 +55,9 @@ def make_groups(model, n: int, k: int, min_len: int, max_len: int, seed: int) ->
     within a group), advantages as rollout stores them."""
     import numpy as np
 
-    from adqa_data.advantages import group_advantages
-    from adqa_data.demo.models import synthetic_items
     from adqa_data.inference.types import Query
+    from adqa_data.mcq.advantages import group_advantages
+    from adqa_data.testing.models import synthetic_items
     from adqa_data.train.groups import Completion, Group
 
     rng = np.random.default_rng(seed)
@@ -116,7 +116,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from adqa_data.demo.models import build_tiny_qwen2_text
+    from adqa_data.testing.models import build_tiny_qwen2_text
     from adqa_data.train.config import load_config
     from adqa_data.train.groups import SamplingInfo
     from adqa_data.train.loop import Trainer

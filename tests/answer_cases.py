@@ -7,7 +7,7 @@ with the option texts it is read against.
 
 from __future__ import annotations
 
-from adqa_data.answers import Layer, NoCredit
+from adqa_data.mcq.answers import Layer, NoCredit
 
 Case = tuple[str, int | None, str]
 

@@ -10,7 +10,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from adqa_data.demo.data import write_demo  # noqa: E402
+from adqa_data.testing.data import write_demo  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -32,8 +32,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from adqa_data.answers import LETTERS, NoCredit
-from adqa_data.schema import (
+from adqa_data.core.schema import (
     ITEM_SCORES,
     ITEMS,
     PREDICTIONS,
@@ -43,7 +42,8 @@ from adqa_data.schema import (
     VOTES,
     TableSpec,
 )
-from adqa_data.workspace import DatasetRecord, Workspace, write_json_atomic, write_table_atomic
+from adqa_data.core.workspace import DatasetRecord, Workspace, write_json_atomic, write_table_atomic
+from adqa_data.mcq.answers import LETTERS, NoCredit
 
 DS = "demo"
 MODELS = ("m0", "m1", "m2")

@@ -2,7 +2,7 @@
 
 ms-swift 4.6 reaches Qwen2.5-Omni through its own loader (`Qwen2_5OmniLoader`) and template
 (`Qwen2_5OmniTemplate`). Both are used as they are, on a folder written here: a random-weight
-`Qwen2_5OmniThinkerForConditionalGeneration` (`adqa_data.demo.models`), the full `Qwen2_5OmniConfig` around
+`Qwen2_5OmniThinkerForConditionalGeneration` (`adqa_data.testing.models`), the full `Qwen2_5OmniConfig` around
 its config (what the template reads: `config.thinker_config`), and a tokenizer that names Qwen's
 multimodal tokens (`image_token`, `audio_bos_token`, ... as Qwen's own tokenizer config does).
 
@@ -53,7 +53,7 @@ def write_omni(folder: Path) -> tuple[Path, Path]:
         WhisperFeatureExtractor,
     )
 
-    from adqa_data.demo.models import build_tiny_qwen25_omni_thinker
+    from adqa_data.testing.models import build_tiny_qwen25_omni_thinker
 
     thinker = build_tiny_qwen25_omni_thinker(folder / "thinker")
     omni = folder / "omni"

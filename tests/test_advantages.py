@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adqa_data.advantages import DEFAULT_MIN_SPREAD, group_advantages, spread_warning
+from adqa_data.mcq.advantages import DEFAULT_MIN_SPREAD, group_advantages, spread_warning
 from adqa_data.rewards import DEFAULT_WEIGHTS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from answer_cases import ALL_CASES, AT, CHOICES, T
 
-from adqa_data.answers import LETTERS, Layer, NoCredit, ParsedAnswer, letter_for, parse_answer
+from adqa_data.mcq.answers import LETTERS, Layer, NoCredit, ParsedAnswer, letter_for, parse_answer
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adqa_data.answers import Layer, NoCredit, parse_answer
+from adqa_data.mcq.answers import Layer, NoCredit, parse_answer
 
 SOUNDS = ["Footsteps", "Siren", "Thunder", "Applause"]
 WEATHER = ["Church bells", "Heavy rain", "Calm", "Birds"]

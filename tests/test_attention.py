@@ -427,7 +427,7 @@ def test_unexpanded_audio_placeholder_is_refused():
 
 @pytest.fixture(scope="module")
 def tok(tmp_path_factory):
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     return tm.train_bpe_tokenizer(tmp_path_factory.mktemp("tok"), vocab_size=4096)
 
@@ -453,7 +453,7 @@ def _recorded_vs_eager(model, layers, inputs, response_start):
 def test_qwen2_audio_checkpoint_with_processor(tok, tmp_path):
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     out = tm.build_tiny_qwen2_audio(tmp_path / "q2a", size="tiny", tokenizer=tok)
     model = Qwen2AudioForConditionalGeneration.from_pretrained(out, attn_implementation="sdpa").eval()
@@ -495,7 +495,7 @@ def test_qwen2_audio_checkpoint_with_processor(tok, tmp_path):
 def test_qwen25_omni_thinker_mrope(tok, tmp_path):
     from transformers import AutoFeatureExtractor, Qwen2_5OmniThinkerForConditionalGeneration
 
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     out = tm.build_tiny_qwen25_omni_thinker(tmp_path / "omni", size="tiny", tokenizer=tok)
     model = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(out, attn_implementation="sdpa").eval()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from adqa_data.audio import AudioError, decode, load_audio, noise, probe_bytes, silence
+from adqa_data.audio.clips import AudioError, decode, load_audio, noise, probe_bytes, silence
 
 
 def _wav(x, sr, fmt="WAV", subtype="PCM_16"):

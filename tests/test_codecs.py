@@ -22,8 +22,8 @@ from adqa_data.codecs.mimo import (  # noqa: E402
     pad_to_group,
     segment_lengths,
 )
-from adqa_data.demo.codecs import TINY_FAMILIES, build_tiny_codec  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.core.errors import UserError  # noqa: E402
+from adqa_data.testing.codecs import TINY_FAMILIES, build_tiny_codec  # noqa: E402
 
 
 @contextmanager

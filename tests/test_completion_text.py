@@ -11,8 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from adqa_data.answers import parse_answer
-from adqa_data.completion_text import completion_text, control_ids
+from adqa_data.mcq.answers import parse_answer
+from adqa_data.mcq.completion_text import completion_text, control_ids
 from adqa_data.rewards.format import structure
 from adqa_data.rewards.reasoning_rows import reasoning_rows
 
@@ -26,7 +26,7 @@ def tok():
     """The demo BPE with the four tags registered as special tokens, and `<|empty|>` added the way
     MiMo-Audio upstream adds its markers (`add_tokens(..., special_tokens=True)`: flagged special,
     not among the registered special tokens)."""
-    from adqa_data.demo.models import train_bpe_tokenizer
+    from adqa_data.testing.models import train_bpe_tokenizer
 
     t = copy.deepcopy(train_bpe_tokenizer())
     t.add_special_tokens({"additional_special_tokens": TAGS}, replace_extra_special_tokens=False)
@@ -83,8 +83,8 @@ def test_reasoning_rows_agree_with_the_text(tok):
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory, tok):
     pytest.importorskip("torch")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
     from adqa_data.inference.transformers_backend import TransformersBackend
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     path = build_tiny_qwen2_audio(tmp_path_factory.mktemp("tags") / "q2a", tokenizer=tok)
     b = TransformersBackend(path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from adqa_data.config_files import load_yaml_model
-from adqa_data.errors import UserError
+from adqa_data.core.config_files import load_yaml_model
+from adqa_data.core.errors import UserError
 
 
 class Settings(BaseModel):
@@ -52,7 +52,7 @@ def test_each_failure_is_one_user_error_with_file_key_and_fix(tmp_path, text, me
 
 
 def test_settings_without_a_file_are_the_defaults_with_overrides():
-    from adqa_data.config_files import load_settings
+    from adqa_data.core.config_files import load_settings
 
     assert load_settings(None, Settings, "settings", overrides={"k": 2, "name": None}) == Settings(k=2)
     with pytest.raises(UserError, match="settings: kk: unknown key"):

@@ -11,6 +11,8 @@ from collections import Counter
 import numpy as np
 import soundfile as sf
 
+from adqa_data.core.schema import ITEM_SCORES, PREDICTIONS
+from adqa_data.core.workspace import StageRun, Workspace
 from adqa_data.demo.design import (
     PITCH_CHOICES,
     RATE,
@@ -22,9 +24,7 @@ from adqa_data.demo.design import (
 )
 from adqa_data.demo.story import accuracy_by_design, design_labels, split_agreement
 from adqa_data.demo.toy import TONES
-from adqa_data.schema import ITEM_SCORES, PREDICTIONS
 from adqa_data.stages.download import download
-from adqa_data.workspace import StageRun, Workspace
 
 
 def _peak_hz(x: np.ndarray) -> float:

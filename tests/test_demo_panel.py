@@ -8,14 +8,14 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from adqa_data.core.schema import ITEM_SCORES
+from adqa_data.core.workspace import Workspace
 from adqa_data.demo.design import write_designed
-from adqa_data.demo.models import build_tiny_qwen2_audio, train_bpe_tokenizer
 from adqa_data.demo.prior_panel import AUDIO_WINDOW_S, story_panel, train_prior_member
 from adqa_data.demo.story import split_agreement
-from adqa_data.schema import ITEM_SCORES
 from adqa_data.stages import filter as flt
 from adqa_data.stages.download import download
-from adqa_data.workspace import Workspace
+from adqa_data.testing.models import build_tiny_qwen2_audio, train_bpe_tokenizer
 
 
 @pytest.mark.slow

@@ -7,12 +7,12 @@ import threading
 import pyarrow.parquet as pq
 import pytest
 
-from adqa_data.demo.data import EXPECTED_DEFECT_REASONS, write_demo
-from adqa_data.errors import UserError
-from adqa_data.schema import ITEMS, PROBES, QUARANTINE
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ITEMS, PROBES, QUARANTINE
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages import download as dl
 from adqa_data.stages.info import info
-from adqa_data.workspace import Workspace
+from adqa_data.testing.data import EXPECTED_DEFECT_REASONS, write_demo
 
 
 def _lines(path):

@@ -15,16 +15,16 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.audio import load_audio  # noqa: E402
+from adqa_data.audio.clips import load_audio  # noqa: E402
 from adqa_data.codecs import clear_loaded, load_codec, resolve_codec  # noqa: E402
 from adqa_data.codecs.cache import CodeCache, load_codes, open_codes  # noqa: E402
 from adqa_data.codecs.hf import TransformersCodec  # noqa: E402
-from adqa_data.demo.codecs import build_tiny_codec  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
-from adqa_data.schema import CODE_INDEX, QUARANTINE  # noqa: E402
+from adqa_data.core.errors import UserError  # noqa: E402
+from adqa_data.core.schema import CODE_INDEX, QUARANTINE  # noqa: E402
+from adqa_data.core.workspace import Workspace  # noqa: E402
 from adqa_data.stages import encode as enc  # noqa: E402
 from adqa_data.stages.download import download  # noqa: E402
-from adqa_data.workspace import Workspace  # noqa: E402
+from adqa_data.testing.codecs import build_tiny_codec  # noqa: E402
 
 DS = "audiomcq"
 
@@ -176,7 +176,7 @@ def test_resume_after_a_kill_encodes_only_unfinished_shards(
 
 
 def test_bad_audio_is_quarantined_with_a_reason_and_the_run_goes_on(tmp_path, tiny_mimi, monkeypatch):
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     root = write_demo(tmp_path / "demo", n_clips=12)[DS]
     w = Workspace(tmp_path / "w")

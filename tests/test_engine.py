@@ -2,8 +2,8 @@
 
 import pytest
 
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages import download as dl
-from adqa_data.workspace import Workspace
 
 
 def test_ray_engine_gives_identical_outputs(clean_demo_roots, tmp_path, monkeypatch):

@@ -15,16 +15,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from adqa_data.answers import LETTERS, NoCredit
 from adqa_data.cli import app
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import PREDICTIONS
+from adqa_data.core.workspace import Workspace
 from adqa_data.inference.types import Completion, Generation, LetterScores
-from adqa_data.schema import PREDICTIONS
+from adqa_data.mcq.answers import LETTERS, NoCredit
 from adqa_data.stages.download import download
 from adqa_data.stages.eval import EvalConfig, evaluate, load_config, majority_vote
 from adqa_data.stages.eval import metrics as m
 from adqa_data.stages.eval.parts import EXISTING, NEW, item_part
-from adqa_data.workspace import Workspace
 
 runner = CliRunner()
 
@@ -346,7 +346,7 @@ def test_cli_eval_json_and_tables(ws):
 @pytest.mark.slow
 def test_transformers_tiny_model_end_to_end(ws, tmp_path_factory):
     pytest.importorskip("transformers")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     model = build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny") / "qwen2-audio")
     cfg = load_config(

@@ -17,12 +17,12 @@ from planted_workspace import DS, GROUP_REWARDS, MODELS, N_ITEMS, N_PROMPTS, bui
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import PROMPTS
+from adqa_data.core.workspace import Workspace, write_table_atomic
 from adqa_data.export import ExportOptions, export
 from adqa_data.export.card import data_path
 from adqa_data.export.writer import verify
-from adqa_data.schema import PROMPTS
-from adqa_data.workspace import Workspace, write_table_atomic
 
 runner = CliRunner()
 
@@ -220,7 +220,7 @@ def test_card_has_schema_counts_provenance_and_licence(planted, tmp_path):
 def test_card_without_licence_fields_says_so(planted, tmp_path):
     shutil.copytree(planted.root, tmp_path / "w")
     ws = Workspace(tmp_path / "w")
-    from adqa_data.schema import ITEMS
+    from adqa_data.core.schema import ITEMS
 
     table = ws.items(DS)
     table = table.set_column(
@@ -341,7 +341,7 @@ def test_several_prompt_sets_need_a_name(planted, tmp_path):
 # ------------------------------------------------------------------------------------ empty tables
 def with_empty_quarantine(planted, tmp_path) -> Workspace:
     """A copy of the planted workspace whose filter stage quarantined nothing (a zero-row shard)."""
-    from adqa_data.schema import QUARANTINE
+    from adqa_data.core.schema import QUARANTINE
 
     shutil.copytree(planted.root, tmp_path / "w")
     ws = Workspace(tmp_path / "w")

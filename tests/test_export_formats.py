@@ -23,11 +23,11 @@ import pyarrow.parquet as pq
 import pytest
 from planted_workspace import DS, N_ITEMS, N_PROMPTS, build_workspace
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ITEM_SCORES, PROMPTS, QUARANTINE, ROLLOUTS
+from adqa_data.core.workspace import Workspace, write_table_atomic
 from adqa_data.export import FORMATS, ExportOptions, export
 from adqa_data.export.card import data_path
-from adqa_data.schema import ITEM_SCORES, PROMPTS, QUARANTINE, ROLLOUTS
-from adqa_data.workspace import Workspace, write_table_atomic
 
 N_GROUPS, K = 5, 4  # the planted rollout set r1
 N_WEAK = 6  # planted item scores: silence_correct >= 2 on the A and C items of the pattern

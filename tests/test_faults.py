@@ -24,16 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from adqa_data.audio import AudioError, probe_audio
-from adqa_data.errors import UserError
+from adqa_data.audio.clips import AudioError, probe_audio
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ITEM_SCORES, QUARANTINE, ROLLOUTS
+from adqa_data.core.workspace import Workspace
 from adqa_data.inference.panel import Panel
 from adqa_data.inference.scripted import ScriptedBackend
-from adqa_data.schema import ITEM_SCORES, QUARANTINE, ROLLOUTS
 from adqa_data.stages.download import download
 from adqa_data.stages.filter import FilterOptions, effective_members, filter_dataset, resolve_panel
 from adqa_data.stages.rollout import load_config, rollout
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
 
 N_PROMPTS = 4
 
@@ -72,7 +72,7 @@ def _no_debug(monkeypatch):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """Demo data, downloaded and sampled (--split all) once; `env` copies both per test."""
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     base = tmp_path_factory.mktemp("faults")
     roots = write_demo(base / "data", n_clips=6)
@@ -180,7 +180,7 @@ def test_manifest_resolves_inside_the_dataset_root(env, tmp_path):
 def _swap_clips(ws: Workspace, root: Path, tmp_path: Path) -> dict[str, str]:
     """Replace one prompt's clip by a link to a file outside the root and another's by other bytes;
     returns what each affected item (prompted or not: items may share a clip) must be quarantined for."""
-    from adqa_data.schema import PROMPTS
+    from adqa_data.core.schema import PROMPTS
 
     ids = [r["item_id"] for r in ws.read(PROMPTS, "audiomcq", f"all-{N_PROMPTS}-seed0").to_pylist()]
     items = {r["item_id"]: r for r in ws.items("audiomcq").to_pylist()}
@@ -221,10 +221,10 @@ def test_train_quarantines_a_clip_swapped_or_changed_after_download(env, tmp_pat
     quarantine it with the reason and train on the rest, and the trainer's own reads are checked too."""
     from collections import Counter
 
-    from adqa_data.demo.models import build_tiny_qwen2_audio
     from adqa_data.stages.rollout.contract import check_groups
     from adqa_data.stages.train import train
     from adqa_data.stages.train.data import load_sft_groups
+    from adqa_data.testing.models import build_tiny_qwen2_audio
     from adqa_data.train.config import load_config as train_config
 
     ws, root = env
@@ -384,7 +384,7 @@ def test_probing_streams_a_huge_file_in_bounded_memory(tmp_path):
 
 def test_model_stages_quarantine_prompts_over_the_token_cap(env):
     ws, root = env
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     long_root = write_demo(root.parent.parent / "long", n_clips=3)["audiomcq"]
     rows = [json.loads(x) for x in (long_root / "data.jsonl").read_text().splitlines()]
@@ -477,9 +477,9 @@ def _drop_one_weight(folder: Path) -> str:
 def test_codec_and_model_loads_are_strict(tmp_path):
     from adqa_data.codecs import load_codec, resolve_codec
     from adqa_data.codecs.registry import clear_loaded
-    from adqa_data.demo.codecs import build_tiny_codec
-    from adqa_data.demo.models import build_demo_models
     from adqa_data.inference.transformers_backend import TransformersBackend
+    from adqa_data.testing.codecs import build_tiny_codec
+    from adqa_data.testing.models import build_demo_models
 
     codec = build_tiny_codec("mimi", tmp_path / "codec")
     _drop_one_weight(codec)
@@ -573,7 +573,7 @@ def test_a_panel_model_that_does_not_exist_is_one_line_before_any_load(env, tmp_
 
 def test_disk_full_and_unexpected_errors_are_one_line_tracebacks_only_on_request(env, monkeypatch):
     ws, _ = env
-    import adqa_data.workspace as workspace
+    import adqa_data.core.workspace as workspace
 
     def full(path, table, spec):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

@@ -30,13 +30,13 @@ import numpy as np
 import pytest
 from test_faults import N_PROMPTS, assert_clean_error, quarantine_reasons, run_cli, scripted
 
-from adqa_data.audio import AudioError, read_item_audio
-from adqa_data.errors import UserError
-from adqa_data.schema import QUARANTINE
+from adqa_data.audio.clips import AudioError, read_item_audio
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import QUARANTINE
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import rollout
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
 
 DS = "audiomcq"
 
@@ -119,7 +119,7 @@ def test_a_nonfinite_clip_in_an_older_item_table_is_refused_where_it_is_read(env
     """An item table written before download checked samples (simulated by switching the check off for
     the download) still holds the clip: the one reader refuses it with the reason, so each model stage
     stops with it (never answers or trains on NaN), saying how to repair; download --force quarantines it."""
-    import adqa_data.audio as audio
+    import adqa_data.audio.clips as audio
     from adqa_data.inference.panel import Panel
     from adqa_data.inference.scripted import ScriptedBackend
     from adqa_data.stages.eval import EvalConfig, evaluate
@@ -263,7 +263,7 @@ def test_validate_submission_reads_only_a_regular_file(env, tmp_path, kind):
 
 
 def test_a_normal_settings_file_with_an_anchor_still_reads(tmp_path):
-    from adqa_data.config_files import read_yaml_mapping
+    from adqa_data.core.config_files import read_yaml_mapping
 
     p = tmp_path / "ok.yaml"
     p.write_text("common: &c {n: 2, split: all}\nsteps:\n  - sample: *c\n  - sample: {<<: *c, seed: 1}\n")
@@ -332,7 +332,7 @@ def trained(tmp_path_factory, clean_demo_roots) -> dict:
     """A tiny random Qwen2-Audio, scripted rollouts of the demo data, and a 4-step run with checkpoints
     at steps 2 and 4 and a completions table every step."""
     pytest.importorskip("transformers")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
     from adqa_data.train.loop import train
 
     base = tmp_path_factory.mktemp("faults_train")

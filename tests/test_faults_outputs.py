@@ -28,10 +28,10 @@ from planted_workspace import DS as PLANTED
 from planted_workspace import build_workspace
 from test_faults import N_PROMPTS, _no_debug, assert_clean_error, env, run_cli, scripted, template  # noqa: F401
 
-from adqa_data.errors import UserError
-from adqa_data.schema import QUARANTINE, ROLLOUTS
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import QUARANTINE, ROLLOUTS
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages.rollout import rollout
-from adqa_data.workspace import Workspace
 
 DS = "audiomcq"
 
@@ -166,8 +166,8 @@ def test_a_rollout_set_whose_shards_changed_is_refused_by_readers_and_redone_by_
 
 def test_an_edited_code_cache_entry_is_refused_and_encode_force_recomputes_it(env, tmp_path):
     from adqa_data.codecs.cache import open_codes
-    from adqa_data.demo.codecs import build_tiny_codec
     from adqa_data.stages.encode import encode
+    from adqa_data.testing.codecs import build_tiny_codec
 
     ws, _ = env
     codec = str(build_tiny_codec("mimi", tmp_path / "mimi"))

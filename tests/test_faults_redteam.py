@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config, rollout
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
 from tests import test_faults_inputs as _inputs
 from tests.test_faults import assert_clean_error, run_cli
 
@@ -36,7 +36,7 @@ def _no_debug(monkeypatch):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """Demo data downloaded, a prompt set and a scripted rollout set, once; `ws` copies it per test."""
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     base = tmp_path_factory.mktemp("redteam")
     roots = write_demo(base / "data", n_clips=6)
@@ -192,7 +192,7 @@ def test_a_negative_seed_is_a_one_line_error(ws):
 
 # ------------------------------------------------------------------ training logs never follow a link
 def test_training_logs_are_rewritten_and_appended_without_following_links(tmp_path):
-    from adqa_data.atomic_files import append_text
+    from adqa_data.core.atomic_files import append_text
     from adqa_data.train.checkpoint_files import truncate_run_logs
 
     run = tmp_path / "run"
@@ -248,7 +248,7 @@ def test_float_audio_of_absurd_magnitude_is_refused_like_inf(tmp_path):
     import numpy as np
     import soundfile as sf
 
-    from adqa_data.audio import AudioError, probe_audio
+    from adqa_data.audio.clips import AudioError, probe_audio
 
     loud = tmp_path / "loud.wav"
     sf.write(loud, np.full(16000, 1e30, np.float32), 16000, subtype="FLOAT")
@@ -291,7 +291,7 @@ def test_json_nested_too_deep_in_the_workspace_is_a_one_line_error(ws, where):
 def test_a_parts_file_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_error(tmp_path):
     import os
 
-    from adqa_data.errors import UserError as Refused
+    from adqa_data.core.errors import UserError as Refused
     from adqa_data.stages.eval.parts import load_parts_file
 
     fifo = tmp_path / "parts.csv"
@@ -304,7 +304,7 @@ def test_a_parts_file_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_e
 
 
 def test_a_manifest_line_nested_too_deep_is_quarantined_and_the_download_goes_on(tmp_path):
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     root = write_demo(tmp_path / "data", n_clips=4)["audiomcq"]
     manifest = root / "data.jsonl"

@@ -10,10 +10,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
+from adqa_data.core.workspace import Workspace
 from adqa_data.inference.panel import Panel
 from adqa_data.inference.types import Completion, Generation, LetterScores, Query
-from adqa_data.schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
 from adqa_data.stages import download as dl
 from adqa_data.stages import filter as flt
 from adqa_data.stages.filter.voting import (
@@ -27,7 +28,6 @@ from adqa_data.stages.filter.voting import (
     item_score_rows,
     split_of,
 )
-from adqa_data.workspace import Workspace
 
 
 # ------------------------------------------------------------------------------------------- fakes
@@ -96,7 +96,7 @@ def panel_of(n: int, min_correct: int = 1, mode: str = "letters") -> Panel:
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory):
     """A workspace with the clean AudioMCQ demo downloaded (27 items, 4 sources); copy per test."""
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     roots = write_demo(tmp_path_factory.mktemp("filter_demo"), n_clips=24)
     ws = Workspace(tmp_path_factory.mktemp("filter_ws_template") / "w")
@@ -482,8 +482,8 @@ def test_end_to_end_tiny_qwen2_audio_through_the_cli(tmp_path):
     from typer.testing import CliRunner
 
     from adqa_data.cli import app
-    from adqa_data.demo.data import write_demo
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.data import write_demo
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     ws = Workspace(tmp_path / "w")  # a smaller demo (9 items): every clip costs a 30 s Whisper window
     dl.download(ws, from_dir=write_demo(tmp_path / "demo", n_clips=6)["audiomcq"])

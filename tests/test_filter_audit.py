@@ -11,14 +11,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import FILTER_AUDIT, VOTES, TableSpec
+from adqa_data.core.workspace import Workspace
 from adqa_data.inference.panel import Panel
 from adqa_data.inference.types import Completion, Generation, LetterScores, Query
-from adqa_data.schema import FILTER_AUDIT, VOTES, TableSpec
 from adqa_data.stages import download as dl
 from adqa_data.stages import filter as flt
 from adqa_data.stages.filter import audit as audit_mod
-from adqa_data.workspace import Workspace
 
 LETTERS = "ABCD"
 
@@ -90,7 +90,7 @@ def panel(*modes: str, min_correct: int = 1) -> Panel:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     roots = write_demo(tmp_path_factory.mktemp("audit_demo"), n_clips=24)
     ws = Workspace(tmp_path_factory.mktemp("audit_ws") / "w")
@@ -364,7 +364,7 @@ def test_audit_on_the_demo_panel_through_the_cli(tmp_path):
     from typer.testing import CliRunner
 
     from adqa_data.cli import app
-    from adqa_data.demo.data import write_demo
+    from adqa_data.testing.data import write_demo
 
     runner = CliRunner()
     ws = Workspace(tmp_path / "w")

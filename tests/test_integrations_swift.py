@@ -16,9 +16,9 @@ import pytest
 from answer_cases import ALL_CASES
 from planted_workspace import DS, build_workspace
 
-from adqa_data.answers import LETTERS
 from adqa_data.export import ExportOptions, export
 from adqa_data.integrations.swift import REWARDS, register
+from adqa_data.mcq.answers import LETTERS
 from adqa_data.rewards.plugins import resolve_rewards
 from adqa_data.stages.rollout.config import RolloutConfig
 from adqa_data.stages.rollout.shards import _reward_and_rank

@@ -25,10 +25,10 @@ from planted_workspace import DS, build_workspace
 pytest.importorskip("swift.rewards")
 pytestmark = pytest.mark.swift
 
-from adqa_data.answers import LETTERS  # noqa: E402
 from adqa_data.export import ExportOptions, export  # noqa: E402
 from adqa_data.export.card import data_path  # noqa: E402
 from adqa_data.export.source import audio_waveform  # noqa: E402
+from adqa_data.mcq.answers import LETTERS  # noqa: E402
 from adqa_data.rewards.plugins import resolve_rewards  # noqa: E402
 from adqa_data.stages.rollout.config import RolloutConfig  # noqa: E402
 from adqa_data.stages.rollout.shards import _reward_and_rank  # noqa: E402
@@ -45,7 +45,7 @@ def planted(tmp_path_factory):
 def swift_model(tmp_path_factory):
     from swift import get_model_processor
 
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     path = build_tiny_qwen2_audio(tmp_path_factory.mktemp("qwen2_audio"))
     return get_model_processor(str(path), model_type="qwen2_audio")

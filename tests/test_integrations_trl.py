@@ -30,7 +30,7 @@ def planted(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def qwen2_audio(tmp_path_factory):
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     return build_tiny_qwen2_audio(tmp_path_factory.mktemp("qwen2_audio"))
 
@@ -104,7 +104,7 @@ def test_grpo_trainer_two_steps_and_the_completion_logs_concatenate(planted, tmp
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from adqa_data.demo.models import build_tiny_qwen2_text
+    from adqa_data.testing.models import build_tiny_qwen2_text
 
     prompts, out = load_prompts(planted, tmp_path, audio="none")
     model_dir = build_tiny_qwen2_text(tmp_path / "qwen2-text")

@@ -13,10 +13,10 @@ import pytest
 from answer_cases import ALL_CASES
 from planted_workspace import build_workspace
 
-from adqa_data.answers import LETTERS
 from adqa_data.export import ExportOptions, export
 from adqa_data.integrations import trl as trl_rewards
 from adqa_data.integrations.verl import compute_score
+from adqa_data.mcq.answers import LETTERS
 from adqa_data.stages.rollout.config import RolloutConfig
 from adqa_data.stages.rollout.shards import _reward_and_rank
 

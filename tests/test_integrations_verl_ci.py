@@ -20,11 +20,11 @@ verl = pytest.importorskip("verl")
 
 from planted_workspace import build_workspace  # noqa: E402
 
-from adqa_data.answers import LETTERS  # noqa: E402
-from adqa_data.demo.models import build_tiny_qwen2_audio  # noqa: E402
 from adqa_data.export import ExportOptions, export  # noqa: E402
 from adqa_data.export.card import data_path  # noqa: E402
 from adqa_data.integrations.grading import grade  # noqa: E402
+from adqa_data.mcq.answers import LETTERS  # noqa: E402
+from adqa_data.testing.models import build_tiny_qwen2_audio  # noqa: E402
 
 pytestmark = pytest.mark.verl
 

@@ -15,16 +15,16 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from adqa_data.audio import decode, resample
+from adqa_data.audio.clips import decode, resample
 from adqa_data.cli import app
-from adqa_data.demo.data import soundscape, write_demo
-from adqa_data.errors import UserError
-from adqa_data.schema import LEAKAGE, PROMPTS
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import LEAKAGE, PROMPTS
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages.download import download
 from adqa_data.stages.leakage import audio_fingerprint as afp
 from adqa_data.stages.leakage import check_leakage, normalise_text, question_key
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
+from adqa_data.testing.data import soundscape, write_demo
 
 runner = CliRunner()
 LEAK_Q = "What happens right after the chirp?"

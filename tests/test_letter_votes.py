@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.core.errors import UserError  # noqa: E402
 from adqa_data.inference.letter_position import (  # noqa: E402
     after_user,
     checkpoint_matches,
@@ -25,7 +25,7 @@ from adqa_data.inference.multiple_choice import ask  # noqa: E402
 from adqa_data.inference.panel import Panel  # noqa: E402
 from adqa_data.inference.scripted import ScriptedBackend  # noqa: E402
 from adqa_data.inference.types import LetterScores, Query, Sampling  # noqa: E402
-from adqa_data.prompt_styles import get_style, load_prompt_style  # noqa: E402
+from adqa_data.mcq.prompt_styles import get_style, load_prompt_style  # noqa: E402
 from adqa_data.stages.filter.options import effective_members  # noqa: E402
 
 SR = 16000
@@ -154,7 +154,7 @@ def test_ask_refuses_a_mass_outside_0_1():
 @pytest.fixture(scope="module")
 def tok():
     pytest.importorskip("tokenizers")
-    from adqa_data.demo.models import train_bpe_tokenizer
+    from adqa_data.testing.models import train_bpe_tokenizer
 
     return train_bpe_tokenizer()
 
@@ -222,7 +222,7 @@ def test_letters_that_end_at_different_positions_are_refused():
 def tiny(tmp_path_factory):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     root = tmp_path_factory.mktemp("tiny")
     t = tm.train_bpe_tokenizer()
@@ -240,7 +240,7 @@ def _backend(path, **kw):
 
 
 def _queries(n, style, shared=True, seed=0):
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     rng = np.random.default_rng(seed)
     silence = np.zeros(SR * 2, np.float32)
@@ -345,10 +345,10 @@ def test_mimo_prefill_follows_the_empty_think_block(tmp_path):
     prefill comes right after it, and the letters equal `MiMoAudioLM`'s own forward there."""
     import torch
 
-    from adqa_data.demo.mimo import build_tiny_mimo_audio
     from adqa_data.inference import load_backend
     from adqa_data.inference.mimo import model as mm
     from adqa_data.inference.mimo.prompt import NO_THINKING, encode_segments
+    from adqa_data.testing.mimo import build_tiny_mimo_audio
 
     b = load_backend("transformers", str(build_tiny_mimo_audio(tmp_path / "mimo")), device="cpu")
     try:

@@ -21,7 +21,7 @@ pytest.importorskip("safetensors")
 
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.core.errors import UserError  # noqa: E402
 from adqa_data.inference.mimo import model as mm  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mimo_audio"
@@ -346,9 +346,9 @@ def test_missing_tokenizer_is_an_error():
 def test_tiny_builder_writes_the_official_layout(tmp_path):
     from transformers import AutoTokenizer
 
-    from adqa_data.demo.mimo import build_tiny_mimo_audio
-    from adqa_data.demo.models import count_parameters
     from adqa_data.inference.mimo.prompt import USER_START, audio_understanding_prompt_ids, stop_token_ids
+    from adqa_data.testing.mimo import build_tiny_mimo_audio
+    from adqa_data.testing.models import count_parameters
 
     path = build_tiny_mimo_audio(tmp_path / "tiny")
     assert set(load_file(path / "model.safetensors")) == set(load_file(FIXTURE / "model.safetensors"))

@@ -4,7 +4,7 @@ speech groups, and rollout / filter / train stages that read codes and never ope
 
 The codes come from `encode --codec mimo:<stand-in>` (tests/fixtures/mimo_standin: upstream's tokenizer
 interface, codes that are a plain function of the mel frames, ids within MiMo's vocabularies); the
-policy is the tiny random MiMo-Audio of `adqa_data.demo.mimo`.
+policy is the tiny random MiMo-Audio of `adqa_data.testing.mimo`.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ pytest.importorskip("transformers")
 
 from adqa_data.codecs import clear_loaded  # noqa: E402
 from adqa_data.codecs.cache import open_codes  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.core.errors import UserError  # noqa: E402
+from adqa_data.core.schema import ROLLOUTS  # noqa: E402
+from adqa_data.core.workspace import Workspace  # noqa: E402
 from adqa_data.inference import Query, Sampling, load_backend  # noqa: E402
 from adqa_data.inference.factory import backend_input  # noqa: E402
 from adqa_data.inference.mimo import model as mm  # noqa: E402
 from adqa_data.inference.mimo.prompt import audio_understanding_prompt_ids  # noqa: E402
-from adqa_data.prompt_styles import get_style  # noqa: E402
-from adqa_data.schema import ROLLOUTS  # noqa: E402
+from adqa_data.mcq.prompt_styles import get_style  # noqa: E402
 from adqa_data.stages.download import download  # noqa: E402
 from adqa_data.stages.encode import encode  # noqa: E402
 from adqa_data.stages.rollout import load_config, rollout  # noqa: E402
 from adqa_data.stages.sample import sample  # noqa: E402
-from adqa_data.workspace import Workspace  # noqa: E402
 
 pytestmark = pytest.mark.slow
 DS = "audiomcq"
@@ -41,7 +41,7 @@ CHOICES = ["a dog barking", "a bell", "rain", "an engine"]
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    from adqa_data.demo.mimo import build_tiny_mimo_audio
+    from adqa_data.testing.mimo import build_tiny_mimo_audio
 
     return build_tiny_mimo_audio(tmp_path_factory.mktemp("mimo") / "tiny-mimo")
 
@@ -481,8 +481,8 @@ def test_filter_panel_member_reads_codes_and_encodes_silence_once(
     """A MiMo member scores every condition from codes: item and donor clips from the index, silence and
     noise encoded once by the same codec and cached under `pcm:<sha256>` keys; no audio file is opened."""
     from adqa_data.codecs.consumers import PCM_PREFIX
+    from adqa_data.core.schema import VOTES
     from adqa_data.inference.panel import Panel
-    from adqa_data.schema import VOTES
     from adqa_data.stages.filter import FilterOptions, filter_dataset
 
     ws = Workspace(tmp_path / "w")
@@ -530,7 +530,7 @@ def _cache_keys(codes) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ eval
 def test_eval_reads_codes_and_silence_codes(encoded, tiny, tmp_path, mimo_standin, monkeypatch):
-    from adqa_data.schema import PREDICTIONS
+    from adqa_data.core.schema import PREDICTIONS
     from adqa_data.stages.eval import evaluate
     from adqa_data.stages.eval import load_config as eval_config
 

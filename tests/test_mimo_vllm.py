@@ -35,7 +35,7 @@ def _queries() -> list[Query]:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from adqa_data.demo.mimo import build_tiny_mimo_audio
+    from adqa_data.testing.mimo import build_tiny_mimo_audio
 
     return build_tiny_mimo_audio(tmp_path_factory.mktemp("mimo") / "tiny-mimo")
 
@@ -86,12 +86,12 @@ def test_rollout_stage_on_vllm_reads_codes(tiny, tmp_path, clean_demo_roots, mim
     import sys
 
     from adqa_data.codecs import clear_loaded
-    from adqa_data.schema import ROLLOUTS
+    from adqa_data.core.schema import ROLLOUTS
+    from adqa_data.core.workspace import Workspace
     from adqa_data.stages.download import download
     from adqa_data.stages.encode import encode
     from adqa_data.stages.rollout import load_config, rollout
     from adqa_data.stages.sample import sample
-    from adqa_data.workspace import Workspace
 
     root = tmp_path / "data"
     shutil.copytree(clean_demo_roots["audiomcq"], root)

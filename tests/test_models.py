@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
 from adqa_data.inference.adapters import ADAPTERS, adapter_for_checkpoint, detect_family, get_adapter
 from adqa_data.inference.panel import load_panel
 from adqa_data.inference.types import Query
-from adqa_data.prompt_styles import AUDIOMCQ_SYSTEM, get_style, load_prompt_style
+from adqa_data.mcq.prompt_styles import AUDIOMCQ_SYSTEM, get_style, load_prompt_style
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOICES = ["A dog barking", "Rain on a roof", "A church bell", "Traffic noise"]
@@ -27,7 +27,7 @@ def _q(audio=True, style="letters"):
 
 
 def test_importing_models_does_not_import_torch():
-    code = "import sys, adqa_data.inference.adapters, adqa_data.inference.panel, adqa_data.prompt_styles; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, adqa_data.inference.adapters, adqa_data.inference.panel, adqa_data.mcq.prompt_styles; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -145,7 +145,7 @@ def test_panels_validate(tmp_path):
 def tiny_dir(tmp_path_factory):
     pytest.importorskip("torch")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     root = tmp_path_factory.mktemp("models")
     tok = tm.train_bpe_tokenizer()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from adqa_data.errors import UserError
-from adqa_data.names import MAX_NAME_LENGTH, bounded_name, is_safe_name, name_part, safe_name
+from adqa_data.core.errors import UserError
+from adqa_data.core.names import MAX_NAME_LENGTH, bounded_name, is_safe_name, name_part, safe_name
 
 GOOD = ["demo", "r1", "AudioMCQ", "qwen2.5-omni", "set_01", "a+b=c", "me@host", "0", "x" * MAX_NAME_LENGTH]
 

@@ -15,7 +15,7 @@ from planted_workspace import DS, build_workspace
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
-from adqa_data.workspace import Workspace
+from adqa_data.core.workspace import Workspace
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "explore_workspace.ipynb"
 runner = CliRunner()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from parser_corpus_independent import CASES
 
-from adqa_data.answers import LETTERS, parse_answer
+from adqa_data.mcq.answers import LETTERS, parse_answer
 
 # Known disagreements with the grading, each argued; empty while the parser reads every case as graded.
 KNOWN_DISAGREEMENTS: dict[str, str] = {}

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from parser_cases_languages import CASES
 
-from adqa_data.answers import LETTERS, parse_answer
+from adqa_data.mcq.answers import LETTERS, parse_answer
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])

@@ -6,9 +6,9 @@ from typer.testing import CliRunner
 
 from adqa_data.cli import app
 from adqa_data.cli.pipeline import load, plan, run, to_argv
-from adqa_data.errors import UserError
-from adqa_data.schema import PROMPTS
-from adqa_data.workspace import Workspace
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import PROMPTS
+from adqa_data.core.workspace import Workspace
 
 runner = CliRunner()
 

@@ -57,7 +57,7 @@ def test_reasoning_spans_of_every_output_shape(text, want, source):
 @pytest.fixture(scope="module")
 def tok():
     pytest.importorskip("transformers")
-    from adqa_data.demo.models import train_bpe_tokenizer
+    from adqa_data.testing.models import train_bpe_tokenizer
 
     return train_bpe_tokenizer()
 
@@ -160,8 +160,8 @@ def test_empty_completion_has_no_rows(tok):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, tok):
     torch = pytest.importorskip("torch")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
     from adqa_data.inference.transformers_backend import TransformersBackend
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     path = build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny") / "q2a", tokenizer=tok)
     backend = TransformersBackend(path)
@@ -261,9 +261,9 @@ def test_rows_setting_is_checked():
 # ------------------------------------------------------------------------ the setting in the rollout stage
 @pytest.fixture
 def ws(tmp_path, clean_demo_roots):
+    from adqa_data.core.workspace import Workspace
     from adqa_data.stages.download import download
     from adqa_data.stages.sample import sample
-    from adqa_data.workspace import Workspace
 
     w = Workspace(tmp_path / "w")
     download(w, from_dir=clean_demo_roots["audiomcq"])
@@ -287,7 +287,7 @@ def _spy_rows(monkeypatch) -> list[str]:
 
 
 def test_rollout_records_anchoring_rows_and_a_change_is_not_up_to_date(ws, monkeypatch):
-    from adqa_data.errors import UserError
+    from adqa_data.core.errors import UserError
     from adqa_data.stages.rollout import load_config, rollout
     from adqa_data.stages.rollout.stage import default_name
 
@@ -329,7 +329,7 @@ def test_anchoring_rows_on_the_command_line_and_in_pipelines(ws, tmp_path):
 
     from adqa_data.cli import app
     from adqa_data.cli.pipeline import load, plan
-    from adqa_data.errors import UserError
+    from adqa_data.core.errors import UserError
 
     runner = CliRunner()
     args = ["rollout", "-w", str(ws.root), "--backend", "scripted", "--name", "c", "--json"]

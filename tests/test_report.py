@@ -21,15 +21,15 @@ import pytest
 from planted_workspace import DS, build_workspace
 from typer.testing import CliRunner
 
-from adqa_data.answers import parse_answer
 from adqa_data.cli import app
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ROLLOUTS
+from adqa_data.core.workspace import Workspace, write_table_atomic
+from adqa_data.mcq.answers import parse_answer
 from adqa_data.report import build_report
 from adqa_data.report.highlight import read_spans
 from adqa_data.report.render import js_json
-from adqa_data.schema import ROLLOUTS
 from adqa_data.stages.rollout import load_config, rollout
-from adqa_data.workspace import Workspace, write_table_atomic
 
 pytest.importorskip("plotly")
 runner = CliRunner()

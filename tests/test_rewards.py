@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from answer_cases import ALL_CASES, T
 
-from adqa_data.answers import ANSWER_CLOSE, ANSWER_OPEN, BLOCK_LAYERS, Layer, parse_answer
+from adqa_data.mcq.answers import ANSWER_CLOSE, ANSWER_OPEN, BLOCK_LAYERS, Layer, parse_answer
 from adqa_data.rewards import (
     DEFAULT_WEIGHTS,
     REWARDS,

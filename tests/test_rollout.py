@@ -22,16 +22,16 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from adqa_data.advantages import group_advantages
 from adqa_data.cli import app
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ROLLOUTS
+from adqa_data.core.workspace import Workspace
+from adqa_data.mcq.advantages import group_advantages
 from adqa_data.rewards.anchoring import PROFILE_BINS
-from adqa_data.schema import ROLLOUTS
 from adqa_data.stages import rollout as stage
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config, parse_reward_weights, resolve_rewards, rollout
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
 
 N_PROMPTS = 6
 runner = CliRunner()
@@ -457,7 +457,7 @@ def test_pipeline_step_with_reward_mapping(ws, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("transformers")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     return build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny") / "qwen2-audio")
 
@@ -550,7 +550,7 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
     import torch
     from transformers import AutoFeatureExtractor, AutoTokenizer, Qwen2AudioForConditionalGeneration
 
-    from adqa_data.audio import load_audio
+    from adqa_data.audio.clips import load_audio
     from adqa_data.inference.adapters.base import whisper_features
     from adqa_data.rewards.anchoring import anchoring_score, attention_profile
     from adqa_data.rewards.reasoning_rows import reasoning_rows

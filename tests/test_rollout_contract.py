@@ -12,14 +12,14 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from adqa_data.errors import UserError
-from adqa_data.schema import ROLLOUTS
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ROLLOUTS
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import contract, rollout
 from adqa_data.stages.rollout import load_config as rollout_config
 from adqa_data.stages.rollout.config import RECORDED_BEFORE, RolloutConfig
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
 
 DS = "audiomcq"
 

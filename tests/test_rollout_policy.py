@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.workspace import Workspace
 from adqa_data.inference.scripted import ScriptedBackend
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config, policy, rollout
 from adqa_data.stages.rollout.policy import Policy, policy_spec
 from adqa_data.stages.sample import sample
-from adqa_data.workspace import Workspace
 
 DS = "audiomcq"
 

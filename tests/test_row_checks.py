@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from adqa_data import row_checks
-from adqa_data.prompt_styles import get_style
-from adqa_data.row_checks import (
+from adqa_data.core.schema import QuarantineReason as R
+from adqa_data.mcq.prompt_styles import get_style
+from adqa_data.stages import row_checks
+from adqa_data.stages.row_checks import (
     PromptCheck,
     audio_problems,
     byte_count,
@@ -29,7 +30,6 @@ from adqa_data.row_checks import (
     text_problem,
     token_counter,
 )
-from adqa_data.schema import QuarantineReason as R
 
 QUESTION = "Which instrument plays the melody?"
 CHOICES = ["a violin", "a flute", "a piano", "a trumpet"]
@@ -97,7 +97,7 @@ def test_token_counter_falls_back_to_bytes(tmp_path, monkeypatch):
 
 
 def test_token_counter_counts_tokens_of_a_local_tokenizer(tmp_path):
-    from adqa_data.demo.models import train_bpe_tokenizer
+    from adqa_data.testing.models import train_bpe_tokenizer
 
     corpus = [f"{QUESTION} {' '.join(CHOICES)} number {i}" for i in range(50)]
     train_bpe_tokenizer(tmp_path / "tok", vocab_size=400, corpus=corpus)

@@ -4,10 +4,10 @@ from collections import Counter
 
 import pytest
 
-from adqa_data.errors import UserError
-from adqa_data.schema import ITEM_SCORES, ITEMS, PROMPTS
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ITEM_SCORES, ITEMS, PROMPTS
+from adqa_data.core.workspace import DatasetRecord, StageRun, Workspace
 from adqa_data.stages.sample import allot, draw, parse_weights, sample
-from adqa_data.workspace import DatasetRecord, StageRun, Workspace
 
 
 def _pool(counts: dict[str, int]) -> list[dict]:

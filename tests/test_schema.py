@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adqa_data import schema
-from adqa_data.errors import UserError
-from adqa_data.schema import META_TABLE, META_VERSION, TABLES, TableSpec
-from adqa_data.workspace import conform, part_name, read_table, write_table_atomic
+from adqa_data.core import schema
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import META_TABLE, META_VERSION, TABLES, TableSpec
+from adqa_data.core.workspace import conform, part_name, read_table, write_table_atomic
 
 SPECS = sorted(TABLES.values(), key=lambda s: s.name)
 ids = [s.name for s in SPECS]

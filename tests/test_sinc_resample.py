@@ -16,15 +16,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from adqa_data.audio import (  # noqa: E402
+from adqa_data.audio.clips import (  # noqa: E402
     SOXR_HQ,
     TORCHAUDIO_SINC,
     AudioError,
     read_item_audio,
     resample,
 )
+from adqa_data.audio.sinc_resample import MAX_KERNEL_WEIGHTS, kernel_weights, sinc_resample  # noqa: E402
 from adqa_data.codecs import clear_loaded, load_codec, resolve_codec  # noqa: E402
-from adqa_data.sinc_resample import MAX_KERNEL_WEIGHTS, kernel_weights, sinc_resample  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "torchaudio" / "torchaudio.npz"
 RATES = (16000, 44100, 22050, 48000, 8000)
@@ -83,7 +83,7 @@ def mimo(mimo_standin, monkeypatch):
 
 
 def test_only_the_mimo_codec_uses_the_sinc_and_it_is_in_the_cache_key(mimo, tmp_path):
-    from adqa_data.demo.codecs import build_tiny_codec
+    from adqa_data.testing.codecs import build_tiny_codec
 
     assert mimo.resampler == TORCHAUDIO_SINC
     assert load_codec(resolve_codec(str(build_tiny_codec("mimi", tmp_path / "mimi")))).resampler == SOXR_HQ
@@ -101,9 +101,9 @@ def test_mimo_codes_of_16k_and_44k_clips_are_those_of_torchaudios_waveform(
     import soundfile as sf
 
     from adqa_data.codecs.cache import open_codes
+    from adqa_data.core.workspace import Workspace
     from adqa_data.stages import encode as enc
     from adqa_data.stages.download import download
-    from adqa_data.workspace import Workspace
 
     root = tmp_path / "data"
     shutil.copytree(clean_demo_roots["audiomcq"], root)

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from adqa_data.errors import UserError
-from adqa_data.schema import QuarantineReason as R
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import QuarantineReason as R
 from adqa_data.sources import LAYOUTS, detect_layout, get_layout
 from adqa_data.sources.base import RowError, RowLimits, map_and_validate, read_jsonl, read_parquet_rows
 

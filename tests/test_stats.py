@@ -13,9 +13,9 @@ from planted_workspace import DS, GROUP_REWARDS, build_workspace
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
+from adqa_data.core.workspace import DatasetRecord, Workspace
 from adqa_data.stages.rollout.summary import zero_signal_share
 from adqa_data.stages.stats import cohen_kappa, fleiss_kappa, read_metrics_log, stats
-from adqa_data.workspace import DatasetRecord, Workspace
 
 runner = CliRunner()
 
@@ -269,7 +269,7 @@ def test_missing_matplotlib_is_one_clear_error(monkeypatch, planted):
     import builtins
 
     from adqa_data import plots
-    from adqa_data.errors import UserError
+    from adqa_data.core.errors import UserError
 
     real = builtins.__import__
 

@@ -13,11 +13,11 @@ from test_eval import PlantedBackend
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.workspace import Workspace
 from adqa_data.stages.download import download
 from adqa_data.stages.eval import EvalConfig, evaluate
 from adqa_data.stages.submit import Problem, choose_answers, submit, validate_bytes, validate_submission
-from adqa_data.workspace import Workspace
 
 runner = CliRunner()
 ITEMS = {"q1": ["a dog", "a cat", "no tone, only noise"], "q2": ['say "hi"', "B", "C"], "q3": ["x", "y"]}

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.demo import models as tm  # noqa: E402
+from adqa_data.testing import models as tm  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

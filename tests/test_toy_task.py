@@ -10,9 +10,9 @@ from collections import Counter
 import numpy as np
 import soundfile as sf
 
+from adqa_data.core.workspace import Workspace
 from adqa_data.demo.toy import CHOICES, QUESTION, RATE, TONES, write_pitch_task
 from adqa_data.stages.download import download
-from adqa_data.workspace import Workspace
 
 
 def _peak_hz(x: np.ndarray) -> float:

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from adqa_data.advantages import group_advantages
 from adqa_data.cli import app
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
+from adqa_data.core.workspace import Workspace
+from adqa_data.mcq.advantages import group_advantages
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config as rollout_config
 from adqa_data.stages.rollout import rollout
@@ -30,7 +31,6 @@ from adqa_data.train.config import TrainConfig, load_config, presets_dir
 from adqa_data.train.groups import sft_target
 from adqa_data.train.reweight import reweight
 from adqa_data.train.setup import lr_multiplier
-from adqa_data.workspace import Workspace
 
 runner = CliRunner()
 DS = "audiomcq"
@@ -260,7 +260,7 @@ def test_codec_is_for_policies_that_read_codes(scripted_ws):
 def tiny(tmp_path_factory, clean_demo_roots) -> tuple[Path, Path]:
     """A tiny random Qwen2-Audio and a workspace with its own transformers rollouts (4 prompts x 4)."""
     pytest.importorskip("transformers")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     base = tmp_path_factory.mktemp("train_tiny")
     model = build_tiny_qwen2_audio(base / "qwen2-audio")

@@ -14,13 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
-from adqa_data.errors import UserError
-from adqa_data.schema import ROLLOUTS
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ROLLOUTS
+from adqa_data.core.workspace import Workspace, read_table
 from adqa_data.stages.download import download
 from adqa_data.stages.rollout import load_config as rollout_config
 from adqa_data.stages.sample import sample
 from adqa_data.train.config import load_config
-from adqa_data.workspace import Workspace, read_table
 
 DS = "audiomcq"
 RUN = "online"
@@ -39,7 +39,7 @@ class Killed(Exception):
 def tiny(tmp_path_factory, clean_demo_roots) -> tuple[Path, Path]:
     """A tiny random Qwen2-Audio and a workspace with a prompt set of 4."""
     pytest.importorskip("transformers")
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
 
     base = tmp_path_factory.mktemp("online")
     model = build_tiny_qwen2_audio(base / "qwen2-audio")

@@ -15,7 +15,7 @@ def test_a_placeholder_token_in_a_completion_is_a_plain_token(tmp_path):
     pytest.importorskip("transformers")
     import torch
 
-    from adqa_data.demo.models import build_tiny_qwen2_audio
+    from adqa_data.testing.models import build_tiny_qwen2_audio
     from adqa_data.train.collate import Collator
     from adqa_data.train.groups import Completion, Group
     from adqa_data.train.policy import batch_inputs, load_policy

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adqa_data.errors import UserError
+from adqa_data.core.errors import UserError
 
 
 @pytest.mark.slow
@@ -15,9 +15,9 @@ def test_text_only_policy_scores_as_its_own_forward(tmp_path):
     pytest.importorskip("transformers")
     import torch
 
-    from adqa_data.demo.models import build_tiny_qwen2_text
     from adqa_data.inference.adapters import adapter_for_checkpoint
     from adqa_data.inference.types import Query
+    from adqa_data.testing.models import build_tiny_qwen2_text
     from adqa_data.train.collate import Collator
     from adqa_data.train.groups import Completion, Group
     from adqa_data.train.policy import batch_inputs, load_policy

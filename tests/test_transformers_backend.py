@@ -12,11 +12,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from adqa_data.demo import models as tm  # noqa: E402
-from adqa_data.errors import UserError  # noqa: E402
+from adqa_data.core.errors import UserError  # noqa: E402
 from adqa_data.inference.adapters.base import whisper_features  # noqa: E402
 from adqa_data.inference.transformers_backend import TransformersBackend  # noqa: E402
 from adqa_data.inference.types import Backend, Query, Sampling  # noqa: E402
+from adqa_data.testing import models as tm  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SR = 16000

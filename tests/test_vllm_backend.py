@@ -16,7 +16,7 @@ import pickle
 import numpy as np
 import pytest
 
-from adqa_data.errors import MissingExtra, UserError
+from adqa_data.core.errors import MissingExtra, UserError
 from adqa_data.inference.types import Backend, Query, Sampling
 from adqa_data.inference.vllm_backend import VLLMBackend, VLLMConfig
 
@@ -52,7 +52,7 @@ def _vllm_loadable(path):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     pytest.importorskip("torch")
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     return _vllm_loadable(tm.build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny") / "q2a", seed=0))
 
@@ -83,7 +83,7 @@ def tb(model_dir):
 
 
 def _queries(n, audio, audio_ids, style="letters", seed=0):
-    from adqa_data.demo import models as tm
+    from adqa_data.testing import models as tm
 
     qs = []
     for i, (q, ch, _) in enumerate(tm.synthetic_items(n, seed=seed)):

@@ -15,11 +15,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from adqa_data import tables
-from adqa_data import workspace as wsmod
-from adqa_data.errors import UserError
-from adqa_data.schema import PROMPTS
-from adqa_data.workspace import (
+from adqa_data.core import tables
+from adqa_data.core import workspace as wsmod
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import PROMPTS
+from adqa_data.core.workspace import (
     RUN_FILE,
     DatasetRecord,
     StageRun,
@@ -91,8 +91,8 @@ def test_a_failed_rewrite_keeps_the_previous_shard_whole(tmp_path, monkeypatch):
 KILLED_WRITER = """
     import os, signal, sys
     import pyarrow.parquet as pq
-    from adqa_data.schema import PROMPTS
-    from adqa_data.workspace import StageRun, Workspace
+    from adqa_data.core.schema import PROMPTS
+    from adqa_data.core.workspace import StageRun, Workspace
 
     def half_then_die(table, where, **kw):
         where.write(b"PAR1 half a parquet file")
@@ -343,7 +343,7 @@ def test_the_lock_is_released_when_the_run_raises(tmp_path):
 
 HOLDER = """
     import sys
-    from adqa_data.workspace import Workspace
+    from adqa_data.core.workspace import Workspace
     with Workspace(sys.argv[1]).lock("sample", "d"):
         print("locked", flush=True)
         sys.stdin.read()  # hold the lock until stdin closes or the process is killed

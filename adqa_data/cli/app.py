@@ -67,7 +67,7 @@ DEFAULT_WS = Path("adqa-work")
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
-    from ..errors import UserError
+    from ..core.errors import UserError
 
     out = {}
     for pair in pairs:
@@ -99,7 +99,7 @@ def describe_error(e: BaseException) -> tuple[str, str | None, str | None, int]:
     errors in words a user can act on, anything else as one line that says how to see the traceback."""
     import errno
 
-    from ..errors import UserError
+    from ..core.errors import UserError
 
     if isinstance(e, UserError):
         return e.what, e.where, e.fix, e.exit_code
@@ -135,7 +135,7 @@ def describe_error(e: BaseException) -> tuple[str, str | None, str | None, int]:
 
 
 def print_error(what: str, where: str | None, fix: str | None) -> None:
-    from ..progress import console
+    from ..core.progress import console
 
     # soft_wrap: paths in messages stay on one line, so they can be copied
     console.print(f"[bold red]error:[/] {what}", soft_wrap=True, highlight=False, markup=True)
@@ -158,7 +158,7 @@ def main() -> None:
         )
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the one place errors become messages
-        from ..errors import UserError
+        from ..core.errors import UserError
 
         if _debug() and not isinstance(e, UserError):
             raise

@@ -36,7 +36,7 @@ def demo_data(
     as_json: JsonOpt = False,
 ) -> None:
     """Write small synthetic datasets (tones, noise, clicks) in the AudioMCQ and DCASE 2026 layouts."""
-    from ..errors import UserError
+    from ..core.errors import UserError
 
     if design:
         from ..demo.design import write_designed
@@ -57,7 +57,7 @@ def demo_data(
             seed=seed,
         )
     else:
-        from ..demo.data import write_demo
+        from ..testing.data import write_demo
 
         roots = write_demo(out, n_clips=24 if clips is None else clips, seed=seed, defects=defects)
     if as_json:
@@ -89,8 +89,8 @@ def demo_models(
     filter and rollout run end to end with no model hub. Their answers and codes are noise."""
     import yaml
 
-    from ..demo.codecs import build_tiny_codec
-    from ..demo.models import build_demo_models
+    from ..testing.codecs import build_tiny_codec
+    from ..testing.models import build_demo_models
 
     codec, panel_file = out / "codec-mimi", out / "panel.yaml"
     paths: dict[str, Path] = {}
@@ -149,8 +149,8 @@ def demo_summary(
     """The story demo's figures, read from the workspace: how often the filter's weak/strong split agrees
     with the designed needs_audio label, and dev accuracy with the clip and with silence on the items that
     need the audio, before and after training (the audio-dependency gap)."""
+    from ..core.workspace import Workspace
     from ..demo.story import story
-    from ..workspace import Workspace
 
     res = story(Workspace(workspace), train, dev, before, after)
     if as_json:

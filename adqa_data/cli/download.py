@@ -97,11 +97,11 @@ def download(
     Sources: --from-dir DIR (AudioMCQ `data.jsonl`, DCASE 2026 `dev.jsonl` / `eval-noanswer.jsonl`, detected
     automatically; or --layout generic with --manifest and --map), or --hub NAME for a pinned hub snapshot.
     """
-    from ..engine import check_engine
-    from ..progress import progress_bar
+    from ..core.engine import check_engine
+    from ..core.progress import progress_bar
+    from ..core.workspace import Workspace
     from ..sources.base import RowLimits
     from ..stages.download import download as run_download
-    from ..workspace import Workspace
 
     mapping_fields = parse_mapping(mapping or []) or None
     check_engine(engine)

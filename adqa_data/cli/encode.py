@@ -78,10 +78,10 @@ def encode(
 
     Reruns are cache hits, a killed run resumes from its finished shards, bad audio is quarantined.
     """
-    from ..engine import check_engine
-    from ..progress import progress_bar
+    from ..core.engine import check_engine
+    from ..core.progress import progress_bar
+    from ..core.workspace import Workspace
     from ..stages.encode import encode as run_encode
-    from ..workspace import Workspace
 
     check_engine(engine)
     options_checked()

@@ -119,10 +119,10 @@ def eval_command(
     silence and the gap, predicted against gold letters, and uncredited outputs by reason. Resumable
     per shard; a rerun with the same settings is a no-op.
     """
-    from ..engine import check_engine
-    from ..progress import progress_bar
+    from ..core.engine import check_engine
+    from ..core.progress import progress_bar
+    from ..core.workspace import Workspace
     from ..stages.eval import evaluate, load_config
-    from ..workspace import Workspace
 
     cfg = load_config(
         config,

@@ -109,10 +109,10 @@ def export(
     (ms-swift: the sft rows plus GRPO prompt rows with `solution`, clips copied beside them, a reward plugin).
     Every export is loaded back and compared with what was written before it is reported or pushed.
     """
+    from ..core.workspace import Workspace
     from ..export import ExportOptions
     from ..export import export as run_export
     from ..stages.rollout.config import parse_reward_weights
-    from ..workspace import Workspace
 
     options = ExportOptions(
         table=table,

@@ -116,10 +116,10 @@ def filter_cmd(
     Writes votes, item_scores, splits/<dataset>/{weak,strong}.txt and statistics (also in the provenance).
     Resumable per (model, condition) shard; each model is loaded once; a rerun with the same config is a no-op.
     """
-    from ..engine import check_engine
-    from ..progress import progress_bar
+    from ..core.engine import check_engine
+    from ..core.progress import progress_bar
+    from ..core.workspace import Workspace
     from ..stages.filter import FilterOptions, filter_dataset
-    from ..workspace import Workspace
 
     options = FilterOptions(
         conditions=("audio", "silence", *(condition or [])),

@@ -18,8 +18,8 @@ from .app import (
 @app.command()
 def info(workspace: WorkspaceOpt = DEFAULT_WS, dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
     """Counts by dataset, source and question type; durations; quarantine by reason."""
+    from ..core.workspace import Workspace
     from ..stages.info import info as run_info
-    from ..workspace import Workspace
 
     report = run_info(Workspace(workspace), dataset)
     print_json(report) if as_json else show(report)

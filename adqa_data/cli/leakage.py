@@ -50,10 +50,10 @@ def check_leakage(
     Writes leakage/<dataset>/part-00000.parquet (one row per training item, method and matching dev/eval
     item); 'sample' then leaves the flagged items out. Fingerprints are cached per dataset.
     """
-    from ..progress import progress_bar
+    from ..core.progress import progress_bar
+    from ..core.workspace import Workspace
     from ..stages.leakage import METHODS
     from ..stages.leakage import check_leakage as run_check
-    from ..workspace import Workspace
 
     with progress_bar("fingerprint clips", "clips") as on_progress:
         res = run_check(

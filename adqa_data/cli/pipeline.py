@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .app import app
 
 NOT_A_STEP = {"run"}
@@ -53,7 +53,7 @@ class Pipeline(BaseModel):
 
 
 def load(path: Path) -> Pipeline:
-    from ..config_files import load_yaml_model
+    from ..core.config_files import load_yaml_model
 
     return load_yaml_model(
         path, Pipeline, "pipeline file", fix="see adqa-data run --help and pipelines/demo.yaml"
@@ -121,7 +121,7 @@ def plan(pipe: Pipeline) -> list[list[str]]:
     """The argv of every step, checked against the commands (names, types, values) before anything runs."""
     from typer.main import get_command
 
-    from ..progress import console
+    from ..core.progress import console
 
     group = get_command(app)  # a click-style group (typer vendors its own click)
     argvs = []
@@ -199,7 +199,7 @@ def check_values(cmd: Any, ctx: Any, where: str) -> None:
 def run(path: Path, dry_run: bool = False) -> list[list[str]]:
     from typer.main import get_command
 
-    from ..progress import console
+    from ..core.progress import console
 
     pipe = load(path)
     argvs = plan(pipe)

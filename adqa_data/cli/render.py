@@ -61,7 +61,7 @@ def pct(x: float | None) -> str:
 
 def log(message: str) -> None:
     """A status line on stderr (never mixed into stdout tables or JSON)."""
-    from ..progress import console
+    from ..core.progress import console
 
     console.print(message, soft_wrap=True, highlight=False)
 

@@ -38,9 +38,9 @@ def report(
     and where the reasoning attended along it), training curves, and eval's accuracy, silence gap and
     letter confusion. Needs plotly (pip install 'adqa-data[report]'); `stats` stays the terminal view.
     """
-    from ..errors import UserError
+    from ..core.errors import UserError
+    from ..core.workspace import Workspace
     from ..report import AUDIO_MODES, build_report
-    from ..workspace import Workspace
 
     if audio not in AUDIO_MODES:
         raise UserError(f"unknown --audio {audio!r}", fix=f"use one of: {', '.join(AUDIO_MODES)}")

@@ -161,11 +161,11 @@ def rollout(
     token ids, log-probs, one reward_<name> column per reward, the weighted total and the group advantage.
     Resumable per shard; a rerun with the same settings is a no-op.
     """
-    from ..engine import check_engine
-    from ..progress import progress_bar
+    from ..core.engine import check_engine
+    from ..core.progress import progress_bar
+    from ..core.workspace import Workspace
     from ..stages.rollout import load_config, parse_reward_weights
     from ..stages.rollout import rollout as run_rollout
-    from ..workspace import Workspace
 
     cfg = load_config(
         config,

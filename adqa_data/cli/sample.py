@@ -48,9 +48,9 @@ def sample(
     as_json: JsonOpt = False,
 ) -> None:
     """Draw a prompt set from a split, balanced by question type, without replacement, seeded."""
+    from ..core.workspace import Workspace
     from ..stages.sample import check_options
     from ..stages.sample import sample as run_sample
-    from ..workspace import Workspace
 
     check_options(n, split, weights, seed)
     options_checked()

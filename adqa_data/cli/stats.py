@@ -216,11 +216,11 @@ def stats(
 
     Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
     """
-    from ..atomic_files import check_output_place
-    from ..errors import MissingExtra, UserError
+    from ..core.atomic_files import check_output_place
+    from ..core.errors import MissingExtra, UserError
+    from ..core.workspace import Workspace
     from ..stages.stats import SECTIONS
     from ..stages.stats import stats as run_stats
-    from ..workspace import Workspace
 
     section = section or []
     unknown = sorted(set(section) - set(SECTIONS))

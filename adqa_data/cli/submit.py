@@ -37,8 +37,8 @@ def submit(
     letter-probability argmax when 'eval --letter-scores' recorded it, else its first option, and every
     such fallback is counted. The file is validated before and after it is written.
     """
+    from ..core.workspace import Workspace
     from ..stages.submit import submit as run_submit
-    from ..workspace import Workspace
 
     res = run_submit(Workspace(workspace), dataset, predictions, out, force=force)
     if as_json:
@@ -71,8 +71,8 @@ def validate_submission(
     """Check a submission CSV made anywhere against a dataset: UTF-8, header question,answer, every item
     exactly once, every answer verbatim one of its options. Lists every problem with its line number;
     exits 1 when there is any."""
+    from ..core.workspace import Workspace
     from ..stages.submit import validate_submission as run_validate
-    from ..workspace import Workspace
 
     report = run_validate(Workspace(workspace), file, dataset)
     if as_json:

@@ -249,11 +249,11 @@ def train(
     process: accelerate launch --config_file pipelines/accelerate/ddp.yaml (or zero3.yaml)
     [--num_machines N --machine_rank R --main_process_ip HOST] -m adqa_data train ...
     """
-    from ..errors import UserError
+    from ..core.errors import UserError
+    from ..core.workspace import Workspace
     from ..stages.rollout import parse_reward_weights
     from ..stages.train import train as run_train
     from ..train.config import load_config
-    from ..workspace import Workspace
 
     cfg = load_config(
         config,
@@ -381,7 +381,7 @@ def step_progress(every: int):
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..progress import console
+    from ..core.progress import console
 
     @contextlib.contextmanager
     def ctx():

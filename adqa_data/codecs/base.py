@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import SOXR_HQ
-from ..errors import UserError
-from ..fingerprints import stable_hash
-from ..strict_loading import check_loading_info  # noqa: F401  (re-exported for the codec families)
+from ..audio.clips import SOXR_HQ
+from ..core.errors import UserError
+from ..core.fingerprints import stable_hash
+from ..core.strict_loading import check_loading_info  # noqa: F401  (re-exported for the codec families)
 
 # Bump when an adapter changes how codes are computed (padding, segmenting, precision handling):
 # the version is part of every fingerprint, so old cache entries stop matching instead of mixing in.
@@ -78,7 +78,7 @@ class CodecSpec:
         )
 
     def check_num_codebooks(self, n: int | None) -> int:
-        from ..errors import UserError
+        from ..core.errors import UserError
 
         total = len(self.codebook_sizes)
         if n is None:

@@ -42,9 +42,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import UserError
-from ..schema import CODE_INDEX, CODES
-from ..workspace import Workspace, shard_paths, stable_hash, write_json_atomic, write_table_atomic
+from ..core.errors import UserError
+from ..core.schema import CODE_INDEX, CODES
+from ..core.workspace import Workspace, shard_paths, stable_hash, write_json_atomic, write_table_atomic
 
 CODEC_FILE = "codec.json"
 

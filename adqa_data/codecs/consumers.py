@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-from ..fingerprints import stable_hash
-from ..schema import CODE_INDEX
-from ..workspace import Workspace
+from ..core.errors import UserError
+from ..core.fingerprints import stable_hash
+from ..core.schema import CODE_INDEX
+from ..core.workspace import Workspace
 from .base import FAMILIES, CodecSpec
 from .cache import CodeCache, Codes, codec_keys, open_codes, rows_to_arrays
 from .registry import ALIASES, load_codec, parse_codec_name

@@ -25,7 +25,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from ..errors import require
+from ..core.errors import require
 from .base import Codec, CodecSpec, check_loading_info, pad_to_multiple, stack_right_padded, weights_dir
 
 _CLASSES = {"mimi": "MimiModel", "encodec": "EncodecModel", "dac": "DacModel", "xcodec": "XcodecModel"}

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import TORCHAUDIO_SINC
-from ..errors import UserError, require
+from ..audio.clips import TORCHAUDIO_SINC
+from ..core.errors import UserError, require
 from .base import Codec, CodecSpec, check_loading_info, weights_dir
 
 SEGMENT_FRAMES = 6000  # upstream preprocess_input: segment_size

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .base import FAMILIES, Codec, CodecSpec, weights_dir  # noqa: F401  (re-exported)
 
 ALIASES: dict[str, tuple[str, str]] = {
@@ -128,7 +128,7 @@ def weights_sha256(directory: Path) -> str:
         with _sha_lock:
             digest = _sha_memo.get(key)
         if digest is None:
-            from ..workspace import file_sha256
+            from ..core.workspace import file_sha256
 
             digest = file_sha256(p)
             with _sha_lock:

@@ -1,1 +1,1 @@
-"""Builders for the offline demo and the tests: synthetic datasets, tiny random-weight models and codecs."""
+"""The story demo: a designed dataset whose need for the audio is known, a panel with text priors, the toy tone task, and the figures the demo prints."""

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import _write_bytes
+from ..testing.data import _write_bytes
 from .toy import CHOICES as PITCH_CHOICES
 from .toy import QUESTION as PITCH_QUESTION
 from .toy import RATE, tone_clip

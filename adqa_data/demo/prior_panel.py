@@ -21,8 +21,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..testing.models import build_tiny_qwen2_audio, train_bpe_tokenizer
 from .design import prior_corpus
-from .models import build_tiny_qwen2_audio, train_bpe_tokenizer
 
 AUDIO_WINDOW_S = 2
 PANEL_STYLE = "audiomcq"

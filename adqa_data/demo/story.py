@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..schema import ITEM_SCORES, PREDICTIONS
-from ..workspace import Workspace
+from ..core.schema import ITEM_SCORES, PREDICTIONS
+from ..core.workspace import Workspace
 
 DESIGN_FIELD = "needs_audio"
 

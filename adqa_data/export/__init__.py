@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..names import safe_name
-from ..workspace import Workspace
+from ..core.errors import UserError
+from ..core.names import safe_name
+from ..core.workspace import Workspace
 from .base import Built, ExportOptions
 
 # format name -> module of this package that builds its rows (the one place a format is registered)
@@ -84,7 +84,7 @@ def export(
     """Build the rows, write the folder with its card, check it by loading it back, push it when asked.
 
     A failed check raises (and pushes nothing): an export that does not load back as written is a bug."""
-    from ..atomic_files import check_output_place
+    from ..core.atomic_files import check_output_place
     from ..stages.stats import stats
     from .card import render_card
     from .folder import check_target, identity, write_replacing

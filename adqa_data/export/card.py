@@ -23,7 +23,7 @@ import pyarrow as pa
 import yaml
 
 from .. import __version__
-from ..workspace import Workspace
+from ..core.workspace import Workspace
 from .base import Built
 
 _LICENCE_KEY = re.compile(r"licen[cs]e", re.IGNORECASE)

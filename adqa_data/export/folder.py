@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import __version__
-from ..errors import UserError
+from ..core.errors import UserError
 
 MARKER = ".adqa-export.json"
 CREATED_BY = "adqa-data"

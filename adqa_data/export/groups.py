@@ -21,7 +21,7 @@ from __future__ import annotations
 import polars as pl
 import pyarrow as pa
 
-from ..workspace import Workspace
+from ..core.workspace import Workspace
 from .base import Built, ExportOptions
 from .source import read_rollouts
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..errors import UserError
-from ..schema import TABLES, spec
-from ..workspace import Workspace, read_table, shard_paths
+from ..core.errors import UserError
+from ..core.schema import TABLES, spec
+from ..core.workspace import Workspace, read_table, shard_paths
 from .base import Built, ExportOptions
 
 # every table under <workspace>/<table>/<dataset>/ (the codes cache is content-addressed, shared by datasets)

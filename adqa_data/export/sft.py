@@ -20,9 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import UserError
-from ..prompt_styles import get_style
-from ..workspace import Workspace
+from ..core.errors import UserError
+from ..core.workspace import Workspace
+from ..mcq.prompt_styles import get_style
 from .base import Built, ExportOptions
 from .source import (
     AUDIO_PLACEHOLDER,

@@ -24,11 +24,11 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from ..answers import LETTERS
-from ..errors import UserError
-from ..prompt_styles import PromptStyle, get_style
-from ..schema import ITEM_SCORES, PROMPTS
-from ..workspace import DatasetRecord, Workspace
+from ..core.errors import UserError
+from ..core.schema import ITEM_SCORES, PROMPTS
+from ..core.workspace import DatasetRecord, Workspace
+from ..mcq.answers import LETTERS
+from ..mcq.prompt_styles import PromptStyle, get_style
 
 AudioMode = Literal["embed", "path", "none"]
 AUDIO_MODES = ("embed", "path", "none")
@@ -145,7 +145,7 @@ def audio_path(rec: DatasetRecord, item: dict[str, Any]) -> str:
 
 def audio_waveform(rec: DatasetRecord, item: dict[str, Any], sample_rate: int) -> np.ndarray:
     """The item's clip decoded, mono, resampled to `sample_rate`, float32."""
-    from ..audio import AudioError, load_audio
+    from ..audio.clips import AudioError, load_audio
 
     path = Path(audio_path(rec, item))
     try:

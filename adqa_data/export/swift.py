@@ -40,9 +40,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import UserError
-from ..prompt_styles import get_style
-from ..workspace import DatasetRecord, Workspace
+from ..core.errors import UserError
+from ..core.workspace import DatasetRecord, Workspace
+from ..mcq.prompt_styles import get_style
 from .base import Built, ExportOptions
 from .card import data_path
 from .sft import reply

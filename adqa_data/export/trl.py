@@ -33,8 +33,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..prompt_styles import get_style
-from ..workspace import Workspace
+from ..core.workspace import Workspace
+from ..mcq.prompt_styles import get_style
 from .base import Built, ExportOptions
 from .source import (
     answer_for,

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ..errors import UserError
-from ..prompt_styles import get_style
-from ..workspace import Workspace
+from ..core.errors import UserError
+from ..core.workspace import Workspace
+from ..mcq.prompt_styles import get_style
 from .base import Built, ExportOptions
 from .card import data_path
 from .source import (

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .card import data_path
 
 SAMPLE_ROWS = 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .types import Backend
 
 KINDS = ("transformers", "vllm", "scripted")

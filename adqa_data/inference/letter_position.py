@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal, get_args
 
-from ..answers import LETTERS
-from ..errors import UserError
-from ..prompt_styles import PromptStyle
+from ..core.errors import UserError
+from ..mcq.answers import LETTERS
+from ..mcq.prompt_styles import PromptStyle
 
 ReplyOpening = Literal["letter", "answer_tag", "think"]  # a panel member's `reply_opens_with`
 REPLY_OPENINGS: tuple[str, ...] = get_args(ReplyOpening)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..answers import ParsedAnswer, parse_answer
+from ..mcq.answers import ParsedAnswer, parse_answer
 from .types import Backend, Query, Sampling
 
 MODES = ("letters", "options", "generate")

@@ -86,7 +86,7 @@ class Panel(BaseModel):
 
 def load_panel(path: str | Path) -> Panel:
     """Read and validate a panel YAML; local model paths become absolute."""
-    from ..config_files import load_yaml_model
+    from ..core.config_files import load_yaml_model
 
     p = Path(path)
     panel = load_yaml_model(p, Panel, "panel", fix="see pipelines/panels/*.yaml for the keys")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..prompt_styles import get_style
+from ..mcq.prompt_styles import get_style
 from ..rewards.anchoring import PROFILE_BINS
 from .types import LETTERS, Completion, Generation, LetterScores, Query, Sampling
 

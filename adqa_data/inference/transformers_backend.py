@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..completion_text import completion_text, control_ids
-from ..errors import UserError, require
+from ..core.errors import UserError, require
+from ..mcq.completion_text import completion_text, control_ids
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
 from .adapters.base import LoadedModel
 from .letter_position import LetterReading, declared_opening

@@ -12,8 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import UserError
-from ..prompt_styles import PromptStyle, get_style
+from ..core.errors import UserError
+from ..mcq.prompt_styles import PromptStyle, get_style
 from . import shared_prefix
 from .letter_position import LetterReading, after_user, letter_prefix, read_letters
 from .types import Query

@@ -19,7 +19,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import UserError
+from ..core.errors import UserError
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 ALLOW_FIX = (

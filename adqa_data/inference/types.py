@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..answers import LETTERS  # noqa: F401  (re-exported: backends name options by letter)
+from ..mcq.answers import LETTERS  # noqa: F401  (re-exported: backends name options by letter)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rewards.anchoring import AnchoringConfig
@@ -37,7 +37,9 @@ class Query:
     choices: list[str]
     audio: np.ndarray | None
     audio_id: str
-    prompt_style: str = "letters"  # a name from adqa_data.prompt_styles (letters | audiomcq | think | ...)
+    prompt_style: str = (
+        "letters"  # a name from adqa_data.mcq.prompt_styles (letters | audiomcq | think | ...)
+    )
     codes: np.ndarray | None = None  # [num_codebooks, frames], for a backend that consumes codes
 
 

@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from ..completion_text import completion_text, control_ids
-from ..errors import UserError, require
-from ..prompt_styles import PromptStyle, get_style
+from ..core.errors import UserError, require
+from ..mcq.completion_text import completion_text, control_ids
+from ..mcq.prompt_styles import PromptStyle, get_style
 from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
 from .letter_position import LetterReading, after_user, declared_opening, letter_prefix, read_letters
 from .types import Completion, Generation, LetterScores, Query, Sampling

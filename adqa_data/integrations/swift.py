@@ -28,7 +28,7 @@ from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..answers import LETTERS
+from ..mcq.answers import LETTERS
 from .grading import grade
 from .trl import completion_texts
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..answers import LETTERS
+from ..mcq.answers import LETTERS
 from .grading import grade
 
 __all__ = ["audio_processor", "compute_score", "load_audio_entry"]  # and AudioRLHFDataset (__getattr__)
@@ -111,7 +111,7 @@ def audio_processor(name_or_path: str, **kwargs: Any) -> Any:
 def load_audio_entry(entry: Any, sample_rate: int) -> Any:
     """One `audios` entry as the processor takes it: a file path loaded (mono, resampled to
     `sample_rate`, float32); an embedded waveform checked to be at `sample_rate`."""
-    from ..audio import load_audio
+    from ..audio.clips import load_audio
 
     if isinstance(entry, Mapping):
         audio = entry.get("audio")

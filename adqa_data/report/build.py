@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic_files import check_output_place
-from ..errors import UserError
-from ..names import safe_name
-from ..schema import PREDICTIONS
+from ..core.atomic_files import check_output_place
+from ..core.errors import UserError
+from ..core.names import safe_name
+from ..core.schema import PREDICTIONS
+from ..core.workspace import Workspace, write_text_atomic
 from ..stages.eval import metrics
 from ..stages.eval.stage import outcomes
 from ..stages.stats import stats
-from ..workspace import Workspace, write_text_atomic
 from . import sections as S
 from .clips import AudioMode, Clips
 from .groups import build_set, read_groups

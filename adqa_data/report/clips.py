@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..audio import AudioError, read_item_audio
+from ..audio.clips import AudioError, read_item_audio
 
 AudioMode = Literal["copy", "link", "none"]
 AUDIO_MODES: tuple[str, ...] = ("copy", "link", "none")

@@ -14,8 +14,8 @@ from typing import Any
 
 import polars as pl
 
-from ..schema import BUILTIN_REWARD_COLUMNS, ROLLOUTS
-from ..workspace import Workspace, read_table
+from ..core.schema import BUILTIN_REWARD_COLUMNS, ROLLOUTS
+from ..core.workspace import Workspace, read_table
 from .clips import Clips
 from .highlight import read_spans
 

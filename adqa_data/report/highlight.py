@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..answers import ANSWER_BLOCK, ANSWER_UNCLOSED, BLOCK_LAYERS, LETTERS, THINK_CLOSE, Layer
+from ..mcq.answers import ANSWER_BLOCK, ANSWER_UNCLOSED, BLOCK_LAYERS, LETTERS, THINK_CLOSE, Layer
 
 Span = tuple[int, int]
 

@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..workspace import write_text_atomic
+from ..core.errors import UserError
+from ..core.workspace import write_text_atomic
 
 ASSETS = Path(__file__).parent / "assets"
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}

@@ -1,6 +1,6 @@
 """Correctness reward: 1.0 when the parsed option is the gold one, else 0.0 (docs/method.md#rewards).
 
-Parsing goes through `adqa_data.answers.parse_answer`, the parser filter and eval use, so the reward,
+Parsing goes through `adqa_data.mcq.answers.parse_answer`, the parser filter and eval use, so the reward,
 the panel votes and the dev accuracy agree on what an output answered.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..answers import parse_answer
+from ..mcq.answers import parse_answer
 
 
 def correctness(

@@ -44,7 +44,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..answers import (
+from ..mcq.answers import (
     ANSWER_CLOSE,
     ANSWER_OPEN,
     ANY_TAG,

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UserError
-from ..schema import BUILTIN_REWARD_COLUMNS
+from ..core.errors import UserError
+from ..core.schema import BUILTIN_REWARD_COLUMNS
 from . import REWARDS, RewardFn
 
 BUILTIN_REWARDS = tuple(c.removeprefix("reward_") for c in BUILTIN_REWARD_COLUMNS)

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from ..answers import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN
-from ..completion_text import control_ids
+from ..mcq.answers import ANSWER_CLOSE, ANSWER_OPEN, ANY_TAG, THINK_CLOSE, THINK_OPEN
+from ..mcq.completion_text import control_ids
 
 
 class Source:

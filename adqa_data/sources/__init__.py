@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .audiomcq import AudioMCQLayout
 from .base import Layout
 from .dcase2026 import DcaseDevLayout, DcaseEvalLayout

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..schema import QuarantineReason as R
+from ..core.schema import QuarantineReason as R
 
 
 class RowError(Exception):
@@ -41,7 +41,7 @@ class RowLimits:
     max_text_chars: int = 10_000  # question plus options; a longer prompt is not a listening question
 
     def check(self) -> RowLimits:
-        from ..errors import UserError
+        from ..core.errors import UserError
 
         if not 2 <= self.max_options <= 10:
             raise UserError(

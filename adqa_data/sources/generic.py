@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .base import rest, take, take_id
 
 REQUIRED = ("item_id", "question", "choices", "audio_path")

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..audio import AudioError, probe_audio
-from ..engine import Engine, map_unordered
-from ..errors import UserError
-from ..fingerprints import file_sha256, tree_fingerprint
-from ..names import safe_name
-from ..schema import ITEMS, PROBES, QUARANTINE
-from ..schema import QuarantineReason as R
+from ..audio.clips import AudioError, probe_audio
+from ..core.engine import Engine, map_unordered
+from ..core.errors import UserError
+from ..core.fingerprints import file_sha256, tree_fingerprint
+from ..core.names import safe_name
+from ..core.schema import ITEMS, PROBES, QUARANTINE
+from ..core.schema import QuarantineReason as R
+from ..core.workspace import DatasetRecord, StageRun, Workspace, read_table
 from ..sources import get_layout
 from ..sources.base import (
     Layout,
@@ -38,7 +39,6 @@ from ..sources.base import (
     read_parquet_rows,
     safe_relative_path,
 )
-from ..workspace import DatasetRecord, StageRun, Workspace, read_table
 
 STAGE = "download"
 PROBE_CHUNK = 256  # files per probes shard: the unit of resume and of a worker process's task

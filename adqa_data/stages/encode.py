@@ -35,15 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import AudioError, read_item_audio, stable_detail
+from ..audio.clips import AudioError, read_item_audio, stable_detail
 from ..codecs import CodecSpec, load_codec, resolve_codec
 from ..codecs.cache import CodeCache
-from ..engine import Engine, map_unordered
-from ..errors import UserError
-from ..fingerprints import table_fingerprint
-from ..schema import CODE_INDEX, CODES, QUARANTINE
-from ..schema import QuarantineReason as R
-from ..workspace import StageRun, Workspace
+from ..core.engine import Engine, map_unordered
+from ..core.errors import UserError
+from ..core.fingerprints import table_fingerprint
+from ..core.schema import CODE_INDEX, CODES, QUARANTINE
+from ..core.schema import QuarantineReason as R
+from ..core.workspace import StageRun, Workspace
 
 STAGE = "encode"
 DEFAULT_CODEC = "mimo-audio"

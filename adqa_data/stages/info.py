@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..schema import QUARANTINE
-from ..workspace import PART_GLOB, Workspace, read_table
+from ..core.schema import QUARANTINE
+from ..core.workspace import PART_GLOB, Workspace, read_table
 
 
 def _counts(values: list[Any]) -> dict[str, int]:

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
-from ..fingerprints import rows_fingerprint, stable_hash
-from ..names import safe_name
-from ..schema import ITEM_SCORES, PROMPTS
-from ..workspace import StageRun, Workspace
+from ..core.errors import UserError
+from ..core.fingerprints import rows_fingerprint, stable_hash
+from ..core.names import safe_name
+from ..core.schema import ITEM_SCORES, PROMPTS
+from ..core.workspace import StageRun, Workspace
 
 STAGE = "sample"
 SPLITS = ("strong", "weak", "all")

@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..errors import UserError
-from ..schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, VOTES, TableSpec
-from ..workspace import Workspace, read_table, shard_paths
+from ..core.errors import UserError
+from ..core.schema import ITEM_SCORES, PREDICTIONS, PROMPTS, QUARANTINE, VOTES, TableSpec
+from ..core.workspace import Workspace, read_table, shard_paths
 from .eval.stage import summarize
 from .filter.voting import MIN_LETTER_MASS, GoldItem, aggregate, mass_quantiles
 from .rollout import contract as rollout_contract

@@ -33,13 +33,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..answers import LETTERS
-from ..atomic_files import check_output_place, is_inside, write_bytes_atomic
-from ..errors import UserError
-from ..fingerprints import file_sha256, rows_fingerprint, table_fingerprint
-from ..schema import ITEMS, PREDICTIONS
-from ..user_files import read_user_file
-from ..workspace import StageRun, Workspace
+from ..core.atomic_files import check_output_place, is_inside, write_bytes_atomic
+from ..core.errors import UserError
+from ..core.fingerprints import file_sha256, rows_fingerprint, table_fingerprint
+from ..core.schema import ITEMS, PREDICTIONS
+from ..core.user_files import read_user_file
+from ..core.workspace import StageRun, Workspace
+from ..mcq.answers import LETTERS
 
 STAGE = "submit"
 HEADER = ("question", "answer")

@@ -31,8 +31,8 @@ from typing import Any
 
 import torch
 
-from ..atomic_files import ensure_folder, write_text_atomic
-from ..errors import UserError
+from ..core.atomic_files import ensure_folder, write_text_atomic
+from ..core.errors import UserError
 from .checkpoint_files import (
     CHECKPOINTS,
     WEIGHTS,

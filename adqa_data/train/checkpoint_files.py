@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic_files import write_text_atomic
-from ..errors import UserError
+from ..core.atomic_files import write_text_atomic
+from ..core.errors import UserError
 
 CHECKPOINTS = "checkpoints"
 WEIGHTS = "trainable.safetensors"

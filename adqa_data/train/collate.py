@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import UserError
+from ..core.errors import UserError
 from .groups import Completion, Group
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..advantages import Baseline, Scale
-from ..config_files import load_yaml_model, validate_model
-from ..errors import UserError
+from ..core.config_files import load_yaml_model, validate_model
+from ..core.errors import UserError
+from ..mcq.advantages import Baseline, Scale
 from ..rewards.plugins import check_weights
 from .loss import IMPORTANCE_MODES, LOSS_TYPES
 

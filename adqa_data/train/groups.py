@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..answers import LETTERS
-from ..audio import AudioError, read_failure, read_item_audio
+from ..audio.clips import AudioError, read_failure, read_item_audio
 from ..inference.types import Query
+from ..mcq.answers import LETTERS
 
 
 @dataclass
@@ -130,7 +130,7 @@ def sft_target(style: str, choices: Sequence[str], answer_index: int, cot: str |
     """The reply SFT teaches for one item, in the prompt style's answer format: the think style gets the
     chain-of-thought (or an empty think block) and the letter; letter-first styles the bare letter;
     other styles their option reply, else the letter in an answer block."""
-    from ..prompt_styles import get_style
+    from ..mcq.prompt_styles import get_style
 
     st = get_style(style)
     letter = LETTERS[answer_index]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..core.errors import UserError
 from ..inference.factory import default_device
 from .checkpoint import Checkpointing, TrainState
 from .collate import Batch, Collator

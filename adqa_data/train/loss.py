@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from ..errors import UserError
+from ..core.errors import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .collate import Batch

@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from ..atomic_files import append_text, write_atomic
-from ..errors import UserError
+from ..core.atomic_files import append_text, write_atomic
+from ..core.errors import UserError
 from .collate import Batch
 from .config import TrainConfig
 

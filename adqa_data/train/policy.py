@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ..core.errors import UserError
 from ..inference.adapters import adapter_for_checkpoint, get_adapter
 from ..inference.adapters.base import LoadedModel
 from .collate import Batch

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..advantages import (
+from ..core.errors import UserError
+from ..mcq.advantages import (
     DEFAULT_EPS,
     DEFAULT_MIN_SPREAD,
     DEFAULT_SCALE,
@@ -22,7 +23,6 @@ from ..advantages import (
     StdKind,
     group_advantages,
 )
-from ..errors import UserError
 from .groups import Completion, Group
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ...errors import UserError
+from ...core.errors import UserError
 from .audio_flamingo3 import AudioFlamingo3Adapter
 from .base import LoadedModel, ModelAdapter, PromptParts
 from .generic import GenericAdapter

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ...errors import UserError, require
-from ...prompt_styles import PromptStyle, get_style
+from ...core.errors import UserError, require
+from ...mcq.prompt_styles import PromptStyle, get_style
 from ..types import Query
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,7 +120,7 @@ class ModelAdapter:
         The load is strict: a weight the checkpoint lacks (it would be randomly initialised), one the
         model does not have, or one of another shape is an error naming the path. `ignore_unexpected`
         names key prefixes a family's checkpoints carry for parts it does not load (Omni's talker)."""
-        from ...strict_loading import check_loading_info
+        from ...core.strict_loading import check_loading_info
 
         transformers = require("transformers", "models", "the transformers backend")
         model, info = getattr(transformers, class_name).from_pretrained(

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ...errors import UserError, require
+from ...core.errors import UserError, require
 from .base import ModelAdapter, PromptParts
 
 _SENTINEL = "\x00ADQA_USER_TEXT\x00"

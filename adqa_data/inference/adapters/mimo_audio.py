@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import UserError, require
-from ...prompt_styles import PromptStyle, get_style
+from ...core.errors import UserError, require
+from ...mcq.prompt_styles import PromptStyle, get_style
 from ..mimo.prompt import ASSISTANT_START, NO_THINKING, USER_END, USER_START, encode_segments, stop_token_ids
 from ..types import Query
 from .base import LoadedModel, ModelAdapter, PromptParts

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import require
+from ...core.errors import require
 from .base import (
     LoadedModel,
     ModelAdapter,

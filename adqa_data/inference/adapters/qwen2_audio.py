@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...errors import require
+from ...core.errors import require
 from .base import (
     LoadedModel,
     ModelAdapter,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import UserError
+from ...core.errors import UserError
 from .base import LoadedModel, ModelAdapter, PromptParts
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import UserError
+from ...core.errors import UserError
 from ..adapters import adapter_for_checkpoint, get_adapter
 from ..adapters.mimo_audio import MiMoAudioAdapter
 from ..transformers_backend import TransformersBackend

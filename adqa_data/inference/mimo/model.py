@@ -52,7 +52,7 @@ from transformers import Qwen2Config
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.qwen2.modeling_qwen2 import Qwen2Model, Qwen2RotaryEmbedding
 
-from ...errors import UserError
+from ...core.errors import UserError
 
 # The official layout: 8 RVQ layers, codebooks 1024, 1024, 128 x 6, plus one "empty" id each.
 OFFICIAL_SPEECH_VOCAB = (1025, 1025, 129, 129, 129, 129, 129, 129)

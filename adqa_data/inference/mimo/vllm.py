@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ...completion_text import completion_text, control_ids
-from ...errors import UserError, require
+from ...core.errors import UserError, require
+from ...mcq.completion_text import completion_text, control_ids
 from ..types import Completion, Generation, LetterScores, Query, Sampling
 from .model import QWEN2_KEYS
 

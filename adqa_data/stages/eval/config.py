@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ...config_files import load_yaml_model, validate_model
+from ...core.config_files import load_yaml_model, validate_model
 
 FIX = "see 'adqa-data eval --help'"
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...answers import LETTERS
+from ...mcq.answers import LETTERS
 
 NONE = "none"  # the letter bucket of answers the parser did not credit
 UNKNOWN = "(none)"  # the group of items without a value for the grouping key

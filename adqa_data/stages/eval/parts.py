@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ...errors import UserError
-from ...user_files import decode_utf8, read_user_file
+from ...core.errors import UserError
+from ...core.user_files import decode_utf8, read_user_file
 
 EXISTING = "existing_benchmarks"
 NEW = "human_annotated"

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from ...answers import LETTERS
-from ...audio import AudioError, read_failure, read_item_audio, silence
+from ...audio.clips import AudioError, read_failure, read_item_audio, silence
+from ...core.schema import PREDICTIONS
+from ...core.workspace import StageRun
 from ...inference.multiple_choice import SampledAnswer, ask, sample_answers
 from ...inference.types import Backend, Query, Sampling
-from ...prompt_styles import get_style
-from ...schema import PREDICTIONS
-from ...workspace import StageRun
+from ...mcq.answers import LETTERS
+from ...mcq.prompt_styles import get_style
 from .config import EvalConfig
 from .metrics import majority_vote
 
@@ -37,7 +37,7 @@ def _code_queries(
     """The queries of a model that reads RVQ codes (MiMo-Audio): each clip's cached codes, and the
     silence's codes encoded once by the same codec and cached. No audio file is opened."""
     from ...codecs.consumers import ItemCodes
-    from ...workspace import Workspace
+    from ...core.workspace import Workspace
 
     codes = ItemCodes(Workspace(source["workspace"]), source["dataset"], source["codec_key"])
     clips = dict(zip((it["item_id"] for it in items), codes.load([it["item_id"] for it in items])))

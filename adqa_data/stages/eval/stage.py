@@ -19,17 +19,17 @@ from typing import Any
 import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
-from ...engine import Engine, map_unordered
-from ...errors import UserError
-from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
+from ...core.engine import Engine, map_unordered
+from ...core.errors import UserError
+from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
+from ...core.names import name_part
+from ...core.schema import ITEMS, PREDICTIONS, QUARANTINE
+from ...core.workspace import StageRun, Workspace, read_table
 from ...inference.factory import default_device
 from ...inference.trust import check_model_ref
 from ...inference.types import Backend
-from ...names import name_part
-from ...prompt_styles import get_style
-from ...row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
-from ...schema import ITEMS, PREDICTIONS, QUARANTINE
-from ...workspace import StageRun, Workspace, read_table
+from ...mcq.prompt_styles import get_style
+from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
 from . import metrics
 from .config import EvalConfig
 from .parts import item_part, load_parts_file

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from ...engine import Engine, map_unordered
-from ...fingerprints import stable_hash
+from ...core.engine import Engine, map_unordered
+from ...core.fingerprints import stable_hash
+from ...core.schema import FILTER_AUDIT
+from ...core.workspace import StageRun, read_table
 from ...inference.panel import PanelMember
-from ...schema import FILTER_AUDIT
-from ...workspace import StageRun, read_table
 from .conditions import ItemRef
 from .jobs import BackendFactory, ChunkJob, ModelJob, condition_clips, open_member, ray_options, score_chunk
 from .options import FilterOptions

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...audio import AudioError, noise, read_failure, read_item_audio, silence
-from ...errors import UserError
-from ...fingerprints import stable_hash
-from ...schema import QuarantineReason as R
+from ...audio.clips import AudioError, noise, read_failure, read_item_audio, silence
+from ...core.errors import UserError
+from ...core.fingerprints import stable_hash
+from ...core.schema import QuarantineReason as R
 from .options import FilterOptions
 from .voting import GoldItem
 
@@ -210,7 +210,7 @@ class ConditionCodes:
 
     def __init__(self, options: FilterOptions, source: dict[str, str], device: str = "cpu"):
         from ...codecs.consumers import ItemCodes
-        from ...workspace import Workspace
+        from ...core.workspace import Workspace
 
         self.options, self.device = options, device
         self.codes = ItemCodes(Workspace(source["workspace"]), source["dataset"], source["codec_key"])

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from ...engine import Engine, map_unordered
-from ...errors import UserError
+from ...core.engine import Engine, map_unordered
+from ...core.errors import UserError
+from ...core.schema import VOTES
+from ...core.workspace import StageRun
 from ...inference.factory import default_device, load_backend
 from ...inference.multiple_choice import ask
 from ...inference.panel import PanelMember
 from ...inference.types import Backend, Query
-from ...schema import VOTES
-from ...workspace import StageRun
 from .conditions import ConditionAudio, ConditionCodes, ItemRef, rotate, rotations
 from .options import FilterOptions
 from .voting import consensus
@@ -159,7 +159,7 @@ def run_model_job(job: ModelJob, on_chunk: Callable[[str, ChunkJob], None] | Non
 
 def ray_options() -> dict[str, Any]:
     """One model per GPU when the cluster has GPUs; one CPU slot otherwise."""
-    from ...engine import ray_init
+    from ...core.engine import ray_init
 
     ray = ray_init()
     return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}

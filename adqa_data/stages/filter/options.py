@@ -7,13 +7,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import UserError
+from ...core.errors import UserError
+from ...core.names import safe_name
 from ...inference.letter_position import declared_opening, letter_prefix
 from ...inference.multiple_choice import MODES
 from ...inference.panel import Panel, PanelMember, load_panel
 from ...inference.trust import allow_remote_code, family_needs_remote_code
-from ...names import safe_name
-from ...row_checks import DEFAULT_MAX_PROMPT_TOKENS
+from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS
 from .voting import MIN_LETTER_MASS
 
 BASE_CONDITIONS = ("audio", "silence")
@@ -125,7 +125,7 @@ def effective_members(panel: Panel, mode: str | None, trust_remote_code: bool = 
     """The members with the mode in force, checked before any model is loaded. A member's
     `trust_remote_code` is on only when it needs remote code, the user allowed it (`trust_remote_code`
     here: the command line's --trust-remote-code) and its code is pinned (`inference.trust`)."""
-    from ...prompt_styles import get_style
+    from ...mcq.prompt_styles import get_style
 
     out = []
     for m in panel.members:

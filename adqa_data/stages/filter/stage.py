@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
-from ...engine import Engine, check_engine
-from ...errors import UserError
-from ...fingerprints import stable_hash, table_fingerprint
+from ...core.engine import Engine, check_engine
+from ...core.errors import UserError
+from ...core.fingerprints import stable_hash, table_fingerprint
+from ...core.schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
+from ...core.workspace import StageRun, Workspace, read_table, write_text_atomic
 from ...inference.factory import backend_input
 from ...inference.panel import Panel, PanelMember
 from ...inference.trust import check_model_ref
-from ...row_checks import PromptCheck, check_items, token_counter
-from ...schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
-from ...workspace import StageRun, Workspace, read_table, write_text_atomic
+from ..row_checks import PromptCheck, check_items, token_counter
 from .audit import plan_audit, run_audit
 from .conditions import ItemRef, assign_swaps, prepare_items, rotations
 from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...fingerprints import model_fingerprint, stable_hash
+from ...core.fingerprints import model_fingerprint, stable_hash
+from ...core.schema import VOTES
 from ...inference.panel import PanelMember
-from ...prompt_styles import get_style
-from ...schema import VOTES
+from ...mcq.prompt_styles import get_style
 from .options import FilterOptions
 
 

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from ...answers import LETTERS
-from ...errors import UserError
+from ...core.errors import UserError
+from ...mcq.answers import LETTERS
 
 WEAK, STRONG = "weak", "strong"
 TIE_TOLERANCE = 1e-6

@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...audio import AudioError, read_item_audio
-from ...engine import map_unordered
-from ...errors import UserError
-from ...fingerprints import rows_fingerprint
-from ...schema import AUDIO_FINGERPRINTS, ITEMS, LEAKAGE
-from ...workspace import StageRun, Workspace, read_table
+from ...audio.clips import AudioError, read_item_audio
+from ...core.engine import map_unordered
+from ...core.errors import UserError
+from ...core.fingerprints import rows_fingerprint
+from ...core.schema import AUDIO_FINGERPRINTS, ITEMS, LEAKAGE
+from ...core.workspace import StageRun, Workspace, read_table
 from . import audio_fingerprint as afp
 
 STAGE = "check-leakage"

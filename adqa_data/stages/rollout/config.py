@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Baseline, Scale, spread_warning
-from ...config_files import load_settings
-from ...errors import UserError
+from ...core.config_files import load_settings
+from ...core.errors import UserError
+from ...mcq.advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Baseline, Scale, spread_warning
 from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
 from ...rewards.anchoring import AnchoringRows
 from ...rewards.plugins import check_weights

@@ -30,14 +30,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...advantages import Baseline, Scale
-from ...errors import UserError
-from ...schema import ROLLOUTS
-from ...shard_records import read_manifest
-from ...tables import read_table, shard_paths
+from ...core.errors import UserError
+from ...core.schema import ROLLOUTS
+from ...core.shard_records import read_manifest
+from ...core.tables import read_table, shard_paths
+from ...core.workspace import Workspace
+from ...mcq.advantages import Baseline, Scale
 from ...train.groups import Completion, Group, SamplingInfo
 from ...train.reweight import reweight
-from ...workspace import Workspace
 from .config import RECORDED_BEFORE, RolloutConfig
 
 STAGE = "rollout"
@@ -260,7 +260,7 @@ def check_groups(
     stage) for the items of the others: rollout's item checks (`row_checks.check_items`) on every group
     whose clip is an item's file. A refused item drops every group it is in, whole. `audio=False` skips
     the file checks: a policy that reads cached codes never opens audio."""
-    from ...row_checks import DEFAULT_MAX_PROMPT_TOKENS, check_items
+    from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, check_items
 
     items = {
         g.item_id: {

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import UserError
-from ...fingerprints import stable_hash
+from ...core.errors import UserError
+from ...core.fingerprints import stable_hash
 from ...inference.factory import default_device, default_dtype, load_backend
 from ...inference.types import AnchoringScorer, Backend
 from .config import RolloutConfig

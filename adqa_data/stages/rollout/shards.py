@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...advantages import group_advantages
-from ...answers import parse_answer
-from ...audio import AudioError, read_failure, read_item_audio
+from ...audio.clips import AudioError, read_failure, read_item_audio
 from ...codecs.consumers import ItemCodes
+from ...core.schema import ROLLOUTS
+from ...core.workspace import StageRun, Workspace
 from ...inference.types import Generation, Query, Sampling
+from ...mcq.advantages import group_advantages
+from ...mcq.answers import parse_answer
 from ...rewards import REWARDS
 from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
-from ...schema import ROLLOUTS
-from ...workspace import StageRun, Workspace
 from .config import RolloutConfig
 from .policy import Policy, get_policy
 

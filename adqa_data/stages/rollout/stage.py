@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
-from ...engine import Engine, map_unordered
-from ...errors import UserError
-from ...fingerprints import model_fingerprint, rows_fingerprint, stable_hash
+from ...core.engine import Engine, map_unordered
+from ...core.errors import UserError
+from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
+from ...core.names import bounded_name, name_part, safe_name
+from ...core.schema import PROMPTS, QUARANTINE, ROLLOUTS
+from ...core.workspace import StageRun, Workspace, read_table
 from ...inference.factory import backend_input, default_device
 from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
-from ...names import bounded_name, name_part, safe_name
 from ...rewards.plugins import resolve_rewards
-from ...row_checks import PromptCheck, byte_count, check_items, token_counter
-from ...schema import PROMPTS, QUARANTINE, ROLLOUTS
-from ...workspace import StageRun, Workspace, read_table
+from ..row_checks import PromptCheck, byte_count, check_items, token_counter
 from .config import RolloutConfig
 from .contract import quarantine_rows
 from .policy import Policy, close_policies, policy_spec
@@ -180,7 +180,7 @@ def rollout(
         )
     config = _check_model(config)
     resolve_rewards(config.rewards)  # fail on a bad reward name or plugin before loading anything
-    from ...prompt_styles import get_style
+    from ...mcq.prompt_styles import get_style
 
     get_style(config.prompt_style)
     groups = plan_groups(ws, ds, prompts)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...advantages import group_advantages
+from ...mcq.advantages import group_advantages
 from .config import RolloutConfig
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...errors import UserError
-from ...schema import ITEM_SCORES
+from ...core.errors import UserError
+from ...core.schema import ITEM_SCORES
+from ...core.workspace import Workspace
 from ...train.config import TrainConfig
 from ...train.groups import Completion, Group, SamplingInfo, sft_target
-from ...workspace import Workspace
 from ..rollout.contract import load_rollout_groups
 
 

@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import UserError
-from ...fingerprints import model_fingerprint
-from ...names import bounded_name, name_part, safe_name
+from ...core.errors import UserError
+from ...core.fingerprints import model_fingerprint
+from ...core.names import bounded_name, name_part, safe_name
+from ...core.workspace import Workspace, write_json_atomic
 from ...train.config import TrainConfig
 from ...train.groups import SamplingInfo
 from ...train.loop import Trainer
-from ...workspace import Workspace, write_json_atomic
 from ..rollout import contract
 from ..rollout.config import RolloutConfig
 from . import runs

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...core.workspace import StageRun, Workspace
 from ...train.config import TrainConfig
 from ...train.groups import SamplingInfo
 from ...train.loop import Trainer, TrainState
-from ...workspace import StageRun, Workspace
 
 STAGE = "train"
 RUNS = "runs"

@@ -22,12 +22,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from ...errors import UserError
-from ...fingerprints import model_fingerprint, stable_hash, table_fingerprint
-from ...names import bounded_name, name_part, safe_name
-from ...schema import ITEM_SCORES, ITEMS, QUARANTINE
+from ...core.errors import UserError
+from ...core.fingerprints import model_fingerprint, stable_hash, table_fingerprint
+from ...core.names import bounded_name, name_part, safe_name
+from ...core.schema import ITEM_SCORES, ITEMS, QUARANTINE
+from ...core.workspace import Workspace
 from ...train.config import TrainConfig
-from ...workspace import Workspace
 from ..rollout import contract
 from . import runs
 from .data import load_groups_for

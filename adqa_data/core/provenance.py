@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from . import __version__
+from .. import __version__
 
 # summary fields that are counts wherever a stage writes them (download, encode, filter, sample, rollout ...)
 COUNT_FIELDS = frozenset(

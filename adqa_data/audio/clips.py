@@ -33,8 +33,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .errors import UserError
-from .schema import QuarantineReason as R
+from ..core.errors import UserError
+from ..core.schema import QuarantineReason as R
 
 SOXR_HQ = "soxr_hq"  # soxr.resample(..., quality="HQ"): the default for every consumer
 TORCHAUDIO_SINC = "torchaudio_sinc"  # torchaudio.functional.resample's defaults (sinc_resample.py)
@@ -263,7 +263,7 @@ def probe_audio(path: str | Path, max_seconds: float | None = None) -> AudioProb
 def _open_item_audio(root: str | Path, audio_path: str) -> BinaryIO:
     """Open an item's file with download's confinement: inside the root lexically and through links, and
     a regular file. Raises AudioError with the quarantine reason."""
-    from .sources.base import RowError, escapes_root, safe_relative_path
+    from ..sources.base import RowError, escapes_root, safe_relative_path
 
     try:
         rel = safe_relative_path(audio_path)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answers import LETTERS
-from .audio import AudioError, verify_item_audio
-from .schema import QuarantineReason as R
+from ..audio.clips import AudioError, verify_item_audio
+from ..core.schema import QuarantineReason as R
+from ..mcq.answers import LETTERS
 
 DEFAULT_MAX_PROMPT_TOKENS = 2048  # AudioMCQ and DCASE prompts are a few hundred tokens
 
@@ -60,7 +60,7 @@ def token_counter(
 
 
 def _tokenizer_may_exist(model: str, revision: str | None) -> bool:
-    from .inference.trust import hub_offline, looks_local
+    from ..inference.trust import hub_offline, looks_local
 
     if looks_local(model):
         folder = Path(model).expanduser()
@@ -78,7 +78,7 @@ def text_problem(
     """(reason, detail) when the item cannot be prompted within the limits, else None."""
     if len(choices) > len(LETTERS):
         return R.TOO_MANY_CHOICES, f"{len(choices)} choices; at most {len(LETTERS)} can be lettered (A-J)"
-    from .prompt_styles import get_style
+    from ..mcq.prompt_styles import get_style
 
     for c in checks:
         n = c.count(get_style(c.style).render(question, list(choices)))

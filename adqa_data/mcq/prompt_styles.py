@@ -28,8 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..core.errors import UserError
 from .answers import LETTERS
-from .errors import UserError
 
 AUDIOMCQ_SYSTEM = (
     "You are an audio understanding model that answers multiple choice questions based on audio content."
@@ -187,7 +187,7 @@ def _style_file(path: str) -> PromptStyle:
 
 def load_prompt_style(path: str | Path, register: bool = True) -> PromptStyle:
     """Read a style from YAML (the fields of `PromptStyle`)."""
-    from .config_files import load_yaml_model
+    from ..core.config_files import load_yaml_model
 
     style = load_yaml_model(
         path, PromptStyle, "prompt style", fix="see pipelines/prompts/*.yaml for the keys"
