@@ -2,69 +2,38 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from . import render
-from .app import (
-    DEFAULT_WS,
-    DatasetOpt,
-    ForceOpt,
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    options_checked,
-    print_json,
-)
+from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.sample import SampleResult
 
 
+def _settings_model() -> Any:
+    from ..stages.sample.config import SampleConfig
+
+    return SampleConfig
+
+
 @app.command()
+@settings_options(_settings_model())
 def sample(
-    n: Annotated[int, typer.Option("--n", help="Number of prompts to draw.")] = 1000,
-    split: Annotated[
-        str, typer.Option("--split", help="Pool: strong | weak (from 'filter') | all (every answered item).")
-    ] = "strong",
-    weights: Annotated[
-        str, typer.Option("--weights", help="Per question type: uniform | proportional | TYPE=W,TYPE=W,...")
-    ] = "uniform",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    name: Annotated[
-        str | None, typer.Option("--name", help="Prompt set name (default: <split>-<n>-seed<seed>).")
-    ] = None,
-    exclude_leaked: Annotated[
-        bool | None,
-        typer.Option(
-            "--exclude-leaked/--keep-leaked",
-            help="Leave out items 'check-leakage' flagged (their audio or question is in a dev/eval set). Default: exclude once check-leakage has run on the dataset.",
-        ),
-    ] = None,
+    settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Draw a prompt set from a split, balanced by question type, without replacement, seeded."""
     from ..core.workspace import Workspace
-    from ..stages.sample import check_options
-    from ..stages.sample import sample as run_sample
+    from ..stages.sample import SampleConfig, parse_weights, run
 
-    check_options(n, split, weights, seed)
+    config = build_settings(SampleConfig, settings, "sample")
+    parse_weights(config.weights)
     options_checked()
-    res = run_sample(
-        Workspace(workspace),
-        dataset,
-        n=n,
-        split=split,
-        weights=weights,
-        seed=seed,
-        name=name,
-        force=force,
-        exclude_leaked=exclude_leaked,
-    )
+    res = run(Workspace(workspace), config, force=force)
     if as_json:
         print_json(res)
         return

@@ -8,7 +8,7 @@ and the fix, instead of a traceback or a page of pydantic output.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,15 +104,26 @@ def _expanded_nodes(node: Any, seen: dict[int, int]) -> int:
 
 
 def validation_error(
-    e: ValidationError, what: str, where: str | None = None, fix: str | None = None
+    e: ValidationError,
+    what: str,
+    where: str | None = None,
+    fix: str | None = None,
+    key_name: Callable[[str], str] | None = None,
 ) -> UserError:
-    """The first problem of a pydantic `ValidationError` as one line: the key, then what is wrong with it."""
+    """The first problem of a pydantic `ValidationError` as one line: the key (as `key_name` shows it: a
+    command names its option), then what is wrong with it."""
     errors = e.errors()
     first = errors[0] if errors else {"loc": (), "msg": str(e), "type": ""}
-    key = ".".join(str(x) for x in first.get("loc", ()))
+    raw = ".".join(str(x) for x in first.get("loc", ()))
+    key = key_name(raw) if key_name is not None and raw else raw
     msg = str(first.get("msg", "")).removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
         msg = "unknown key"
+    if first.get("type") == "literal_error" and raw:  # a choice: name the value and the choices
+        expected = str(first.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
+        msg = (
+            f"unknown {raw.split('.')[-1].replace('_', ' ')} {first.get('input')!r} (use one of: {expected})"
+        )
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return UserError(f"{what}: {key + ': ' if key else ''}{msg}{more}", where=where, fix=fix)
 

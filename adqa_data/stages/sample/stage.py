@@ -16,19 +16,20 @@ keeps them.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..core.errors import UserError
-from ..core.fingerprints import rows_fingerprint, stable_hash
-from ..core.names import safe_name
-from ..core.schema import ITEM_SCORES, PROMPTS
-from ..core.workspace import StageRun, Workspace
+from ...core.errors import UserError
+from ...core.fingerprints import rows_fingerprint, stable_hash
+from ...core.names import safe_name
+from ...core.results import result_from_summary
+from ...core.schema import ITEM_SCORES, PROMPTS
+from ...core.workspace import StageRun, Workspace
+from .config import SampleConfig
 
 STAGE = "sample"
-SPLITS = ("strong", "weak", "all")
 
 
 @dataclass
@@ -36,24 +37,10 @@ class SampleResult:
     dataset: str
     name: str
     up_to_date: bool
-    n: int
-    by_type: dict[str, dict[str, int]]  # type -> {"pool": .., "chosen": ..}
-    by_source: dict[str, dict[str, int]]
+    n: int = 0
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)  # type -> {"pool": .., "chosen": ..}
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     excluded_leaked: int = 0  # pool items left out because check-leakage flagged them
-
-
-def check_options(
-    n: int, split: str, weights: str | dict[str, float], seed: int = 0
-) -> str | dict[str, float]:
-    """The option values `sample` takes, checked without a workspace (a pipeline checks them before its
-    first step runs); returns the parsed weights."""
-    if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}", fix=f"use one of: {', '.join(SPLITS)}")
-    if n <= 0:
-        raise UserError("--n must be positive")
-    if seed < 0:  # numpy seeds a generator only from a non-negative integer
-        raise UserError(f"--seed {seed} is negative", fix="use a seed of 0 or more")
-    return parse_weights(weights)
 
 
 def parse_weights(spec: str | dict[str, float]) -> str | dict[str, float]:
@@ -124,7 +111,7 @@ def _without_leaked(
     """The pool without check-leakage's flagged items, and how many were left out (None: not applied)."""
     if exclude is False:
         return pool, None
-    from .leakage import leaked_items
+    from ..leakage import leaked_items
 
     leaked = leaked_items(ws, dataset)
     if leaked is None:
@@ -184,21 +171,24 @@ def default_name(split: str, n: int, seed: int, weights: str | dict[str, float])
 
 
 def sample(
-    ws: Workspace,
-    dataset: str | None = None,
-    n: int = 1000,
-    split: str = "strong",
-    weights: str | dict[str, float] = "uniform",
-    seed: int = 0,
-    name: str | None = None,
-    force: bool = False,
-    exclude_leaked: bool | None = None,
+    ws: Workspace, dataset: str | None = None, *, force: bool = False, **settings: Any
 ) -> SampleResult:
-    """Draw a prompt set (module docstring). `exclude_leaked`: leave out the items `check-leakage` flagged
-    (their audio or question is in a dev/eval set); None = exactly when the dataset has a finished
-    check-leakage run, False keeps them, True requires the run."""
+    """`run` with the settings as keywords (`SampleConfig`'s fields): the library's shorthand."""
+    from ...core.config_files import validate_model
+
+    config = validate_model(SampleConfig, {"dataset": dataset, **settings}, "sample settings")
+    return run(ws, config, force=force)
+
+
+def run(ws: Workspace, config: SampleConfig, *, force: bool = False) -> SampleResult:
+    """Draw a prompt set (module docstring). `config.exclude_leaked`: leave out the items
+    `check-leakage` flagged (their audio or question is in a dev/eval set); None = exactly when the
+    dataset has a finished check-leakage run, False keeps them, True requires the run."""
+    dataset, n, split, seed, name = config.dataset, config.n, config.split, config.seed, config.name
+    exclude_leaked = config.exclude_leaked
+    weights: str | dict[str, float] = config.weights
     ds = ws.dataset(dataset).name
-    weights = check_options(n, split, weights, seed)
+    weights = parse_weights(weights)
     name = safe_name(name, "--name") if name is not None else default_name(split, n, seed, weights)
     pool = _pool(ws, ds, split)
     pool, excluded = _without_leaked(ws, ds, pool, exclude_leaked)  # a changed pool changes the run key
@@ -214,16 +204,8 @@ def sample(
     run = StageRun(ws, STAGE, ds, config, inputs, force=force, unit=name)
     with run:
         if run.up_to_date:
-            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
-            return SampleResult(
-                ds,
-                name,
-                True,
-                s.get("n", 0),
-                s.get("by_type", {}),
-                s.get("by_source", {}),
-                s.get("excluded_leaked", 0),
-            )
+            summary = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+            return result_from_summary(SampleResult, summary, dataset=ds, name=name, up_to_date=True)
         run.invalidate()
         if len(pool) < n:
             raise UserError(
@@ -256,4 +238,12 @@ def sample(
                 "excluded_leaked": excluded or 0,
             }
         )
-    return SampleResult(ds, name, False, len(rows), by_type, by_source, excluded or 0)
+    return SampleResult(
+        dataset=ds,
+        name=name,
+        up_to_date=False,
+        n=len(rows),
+        by_type=by_type,
+        by_source=by_source,
+        excluded_leaked=excluded or 0,
+    )
