@@ -24,16 +24,36 @@ from typer.testing import CliRunner
 from adqa_data.cli import app
 from adqa_data.core.errors import UserError
 from adqa_data.core.schema import ROLLOUTS
-from adqa_data.core.workspace import Workspace, write_table_atomic
+from adqa_data.core.workspace import Workspace
+from adqa_data.inference.scripted import ScriptedBackend
+from adqa_data.inference.types import Completion
 from adqa_data.mcq.answers import parse_answer
 from adqa_data.report import build_report
 from adqa_data.report.highlight import read_spans
 from adqa_data.report.render import js_json
 from adqa_data.stages.rollout import load_config, rollout
+from adqa_data.stages.rollout.policy import Policy, policy_spec
 
 pytest.importorskip("plotly")
 runner = CliRunner()
 INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"></pre><b>bold</b>'
+
+
+class InjectingBackend(ScriptedBackend):
+    """The scripted sampler, with the first reply it writes replaced by markup that must stay text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.injected = False
+
+    def generate(self, queries, sampling):
+        out = super().generate(queries, sampling)
+        if not self.injected and out and out[0].completions:
+            first = out[0].completions[0]
+            text = INJECTION + " <answer>A</answer>"
+            out[0].completions[0] = Completion(list(text.encode()), text, None, first.finish_reason)
+            self.injected = True
+        return out
 
 
 def _workspace(base: Path) -> Workspace:
@@ -45,13 +65,10 @@ def _workspace(base: Path) -> Workspace:
         dataset=DS,
         name="scripted",
     )
-    rows = ws.read(ROLLOUTS, DS, "scripted").to_pylist()[:4]
-    for r in rows:
-        r["group_id"] = r["group_id"].replace("scripted:", "inject:")
-    rows[0]["completion_text"] = INJECTION + " <answer>A</answer>"
-    write_table_atomic(
-        ws.table_dir(ROLLOUTS.name, DS, "inject") / "part-00000.parquet", ROLLOUTS.from_pylist(rows), ROLLOUTS
-    )
+    # a rollout set, written by the stage itself, whose first reply carries markup (the page must show it
+    # as text); the groups' ids still start with "inject:" (the set's name)
+    cfg = load_config(None, backend="scripted", rewards=rewards, max_new_tokens=200)
+    rollout(ws, cfg, dataset=DS, name="inject", policy=Policy(InjectingBackend(), policy_spec(cfg)))
     return ws
 
 

@@ -23,7 +23,7 @@ from ..stages.stats import stats
 from . import sections as S
 from .clips import AudioMode, Clips
 from .groups import build_set, read_groups
-from .render import write_assets, write_data, write_index
+from .render import plotly_js, write_assets, write_data, write_index
 
 MARKER = ".adqa-report"  # a folder holding it is a report this command may rewrite
 
@@ -133,6 +133,7 @@ def build_report(
         "leave out --out (default <workspace>/report/), or write it outside the workspace (a link at "
         "report/ that leads out of the workspace: remove it)",
     )
+    plotly = plotly_js()  # before anything is written: without plotly, nothing is left behind
     _prepare(out)
     clips = Clips(out, audio)
     result = ReportResult(out / "index.html", names)
@@ -140,6 +141,6 @@ def build_report(
     result.clips = sum(1 for c in clips.placed.values() if c.get("src"))
     title = f"adqa-data report: {names[0] if dataset else ws.root.name}"
     write_data(out, "summary", {"title": title, "workspace": str(ws.root), "datasets": datasets})
-    write_assets(out)
+    write_assets(out, plotly)
     write_index(out, title)
     return result

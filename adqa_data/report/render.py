@@ -54,8 +54,9 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-def write_assets(out: Path) -> None:
-    write_text_atomic(out / "assets" / "plotly.min.js", plotly_js())
+def write_assets(out: Path, plotly: str | None = None) -> None:
+    """The page's scripts and styles; `plotly`: plotly.js when the caller already read it."""
+    write_text_atomic(out / "assets" / "plotly.min.js", plotly if plotly is not None else plotly_js())
     for name in ("report.js", "report.css"):
         write_text_atomic(out / "assets" / name, (ASSETS / name).read_text())
 
