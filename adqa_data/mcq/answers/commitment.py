@@ -16,7 +16,7 @@ RESTART = re.compile(
     r"|instead|so|thus|therefore|hence|(?:in\s+)?conclusion|(?:in\s+)?summary|to\s+sum\s+up|overall|in\s+the\s+end|after\s+all"
     r"|espera|en\s+realidad|mejor|finalmente|por\s+lo\s+tanto|as[ií]\s+que|entonces"
     r"|en\s+fait|finalement|donc|en\s+conclusion"
-    r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,\u2014\u2013-])"
+    r"|eigentlich|doch|schlie(?:ß|ss)lich|daher|deshalb|letztlich)\b|\b(?:no|non|nein)\s*[,:;\u2014\u2013-])"
     r"|(?i:\bzusammenfassend|\ben\s+r[ée]sum[ée]|\ben\s+resumen)|总之|綜上|综上|まとめ|不对|不對|其实|其實|等等|最终|最終|所以|因此|いや|やっぱり|やはり|結局|したがって|つまり"
     # self-corrections: "I correct myself", "rather", "I mean" in Spanish, French, German, Chinese, Japanese
     r"|(?i:\b(?:(?:me\s+)?corrijo|rectifico|mejor\s+dicho|correcci[oó]n|pens[aá]ndolo\s+(?:mejor|bien)"
@@ -29,6 +29,30 @@ RESTART = re.compile(
     r"|間違えま|間違えた|失礼|すみません|ごめん"
     r"|(?<=,)(?=[^,.!?\n]{0,12}(?:に変更|に訂正|に修正|に直))"  # "Aを選びましたが、Cに変更します"
 )
+# a first impression taken back: "At first I thought B, but it is D", "Primero pensé en la B, pero...",
+# "Au début j'ai cru ..., mais ...", "最初は…と思いましたが、…": the turn ("but") starts the last statement
+FIRST_THOUGHT = re.compile(
+    r"(?i:\b(?:at\s+first|initially|originally|first\s+i\s+(?:thought|heard|guessed)|i\s+first\s+(?:thought|heard)"
+    r"|primero|al\s+principio|en\s+un\s+principio|au\s+d[ée]but|d'abord|au\s+premier\s+abord|zuerst|anfangs"
+    r"|erst\s+dachte|zun[äa]chst)\b)|最初は?|一开始|一開始|起初|刚开始|剛開始|はじめは|初めは"
+)
+_TURN = re.compile(
+    r"(?i:\b(?:but|pero|mais|aber|doch|sino|sondern)\b)|但是?|可是|不过|不過|が[、,]|けど|けれど"
+)
+_FIRST_THOUGHT_REACH = 160  # characters from the first impression to its turn
+
+
+def restart_starts(text: str, lo: int, hi: int) -> list[int]:
+    """Sorted starts in [lo, hi) of the corrections and conclusions (`RESTART`) and of the turns that
+    take a first impression back (`FIRST_THOUGHT` ... "but")."""
+    starts = {m.start() for m in RESTART.finditer(text, lo, hi)}
+    for m in FIRST_THOUGHT.finditer(text, lo, hi):
+        turn = _TURN.search(text, m.end(), min(hi, m.end() + _FIRST_THOUGHT_REACH))
+        if turn is not None:
+            starts.add(turn.start())
+    return sorted(starts)
+
+
 # "between B and C", "left with B and C", "B vs C": a comparison, which names neither (what follows decides)
 _L = f"[{LETTERS}]"
 BETWEEN = re.compile(

@@ -17,7 +17,7 @@ _NEG_TIGHT = (
 # ... or up to eight words after one of these, within the clause (no punctuation but a bracketed letter's,
 # no clause word between): "I don't think it's D", "not a dog barking (A) or a car horn (D)"
 _NEG_VERB = (
-    r"(?:\bnot(?!\s+only\b)|n't|\bnever|\bcannot|\bnicht(?!\s+nur\b)|\bkeine?[nrms]?|\bno\s+(?:es|era|ser[ií]a|creo)"
+    r"(?:\bnot(?!\s+only\b)|n't|\bnever|\bcannot|\bnicht(?!\s+nur\b)|\bkeine?[nrms]?|\bno\s+(?:es|era|ser[ií]a|creo|son|eran|fue|fueron|est[aá]n?)"
     r"|\bn'(?:est|a|y\s+a))\b"
 )  # "not only A but also B" affirms both
 _CLAUSE = (
@@ -27,7 +27,7 @@ _CLAUSE = (
 # a cheap first look: where a part of some negation word stands (lower case; "no" covers not, nor, none,
 # non, nothing; "n'" covers n't and French n'est), found with plain substring searches
 _HINT_KEYS = (
-    "no n' never than rather instead other but exce exclu elim rul unlike reject dismiss discard cross without "
+    "no n' never neither than rather instead other but exce exclu elim rul unlike reject dismiss discard cross without "
     "ni weder nicht kein pas sauf salvo außer ausser statt lieu lugar vez plut descart jamais nie "
     "\u4e0d \u975e \u6ca1 \u6c92 \u65e0 \u7121 \u6392"  # 不 非 没 沒 无 無 排
 ).split()
@@ -53,7 +53,8 @@ def hint_positions(text: str) -> list[int]:
 _NEG_BEFORE = re.compile(
     rf"(?i:(?:{_NEG_TIGHT}|{_NEG_VERB}(?:\s+(?!(?:{_CLAUSE})\b)(?:[\w']+|[(\[]\w[)\]])){{0,8}}?)"
     r"(?:\s+(?:(?:the|la|le|el|die|der|das)\s+)?(?:options?|choices?|letters?|answers?|opci[oó]n|r[ée]ponse"
-    r"|respuesta|antwort))?(?:\s+(?:la|le|el|die|der|das|l'))?[\s(\[*\"'`]*)\Z"
+    r"|respuesta|antwort))?(?:\s+(?:la|le|el|die|der|das|l'|les|des|du|de\s+la|los|las|un|une|una|unos|unas"
+    r"|ein|eine|einen))?[\s(\[*\"'`]*)\Z"
 )
 # ... or a letter followed by a rejecting predicate: "D is wrong", "(D) can be ruled out", "D isn't it"
 _COPULA = (

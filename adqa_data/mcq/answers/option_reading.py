@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .commitment import RESTART
+from .commitment import restart_starts
 from .letters import _CUE
 from .negation import _NEG_AFTER
 from .option_text import _GAP_AFTER
@@ -179,7 +179,7 @@ class TextReader:
             return None  # named only in a question, a condition or an analysis that was cut off
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
-        for restart in reversed([m.start() for m in RESTART.finditer(text, lo, texts[-1][0])][-4:]):
+        for restart in reversed(restart_starts(text, lo, texts[-1][0])[-4:]):
             # a correction or conclusion: what follows the last one that names one option
             ending = self._decide([t for t in texts if t[0] >= restart], layer)
             if ending is not None and ending.index is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from functools import cached_property
 
-from .commitment import BETWEEN, BETWEEN_KEYS, RESTART
+from .commitment import BETWEEN, BETWEEN_KEYS, RESTART, restart_starts
 from .letters import (
     _ANSWER_HEADING,
     _BEFORE_INITIAL,
@@ -144,7 +144,7 @@ class _Region:
         if reading is None or reading.reason != NoCredit.MULTIPLE_OPTIONS:
             return reading
         last = max((p for p, _ in self.mentions if lo <= p < hi), default=-1)
-        restarts = [m.start() for m in RESTART.finditer(self.masked, lo, hi) if lo < m.start() <= last]
+        restarts = [p for p in restart_starts(self.masked, lo, hi) if lo < p <= last]
         for start in reversed(restarts[-_RESTARTS_TRIED:]):
             again = self._read(layer, start, hi)
             if again is not None and again.index is not None:
