@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step: the `adqa-data report` page driven in headless Chromium (tests/test_report.py -m browser).
+# CI step: the `adqa-data report` page driven in headless Chromium (tests/report/test_report.py -m browser).
 #
 # Installs Debian's chromium and chromium-driver when either is missing (the page is tested in the
 # browser users open it in; Selenium drives it through the packaged driver, nothing is downloaded at
@@ -24,5 +24,5 @@ python -c "import selenium, plotly" || { echo "selenium and plotly are needed: p
 
 mkdir -p "$ADQA_ARTIFACTS"
 # one browser at a time: the 2-core machine runs the other tests beside it otherwise
-python -m pytest -q -m browser tests/test_report.py
+python -m pytest -q -m browser tests/report/test_report.py
 echo "screenshots: $ADQA_ARTIFACTS/report-screenshots"

@@ -4,8 +4,8 @@
 # features (relative clip paths through ROOT_IMAGE_DIR, and base64 clips), SFT labels cover the reasoning and
 # the answer and a batch goes through the tiny model's forward with a loss (Qwen2.5-Omni: ms-swift's own
 # `qwen2_5_omni` loader without weights, its template, the tiny thinker's forward; torchvision, which its
-# video side needs, has only CUDA-linked wheels here, so tests/swift_omni.py stands in for the video parts an
-# audio row never reaches), and the plugin file, imported and resolved the way `swift rlhf
+# video side needs, has only CUDA-linked wheels here, so tests/support/swift_omni.py stands in for the video
+# parts an audio row never reaches), and the plugin file, imported and resolved the way `swift rlhf
 # --external_plugins ... --reward_funcs ...` does it, gives the rollout's rewards.
 #
 # Why a venv of its own (.venv-swift, inside the repo): ms-swift 4.6.0 pins transformers<5.20, trl<1.0,
@@ -57,8 +57,8 @@ section "import check"
 "$PY" -c 'import torch, transformers, trl, swift.rewards; from swift.version import __version__ as v; print("torch", torch.__version__, "| transformers", transformers.__version__, "| trl", trl.__version__, "| ms-swift", v)' \
   || fail "ms-swift does not import; delete $VENV and run this script again"
 
-section "tests: pytest -m swift tests/test_integrations_swift_ci.py"
+section "tests: pytest -m swift tests/integrations/test_integrations_swift_ci.py"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-"$PY" -m pytest -m swift tests/test_integrations_swift_ci.py -p no:cacheprovider -q -rs
+"$PY" -m pytest -m swift tests/integrations/test_integrations_swift_ci.py -p no:cacheprovider -q -rs
 
 section "passed"

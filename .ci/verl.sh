@@ -53,9 +53,9 @@ section "import check"
 "$PY" -c 'import torch, transformers, verl; print("torch", torch.__version__, "| transformers", transformers.__version__, "| verl", verl.__version__)' \
   || fail "verl does not import; delete $VENV and run this script again"
 
-section "tests: pytest -m verl tests/test_integrations_verl_ci.py; the trl export's path audio"
+section "tests: pytest -m verl tests/integrations/test_integrations_verl_ci.py; the trl export's path audio"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-"$PY" -m pytest -m verl tests/test_integrations_verl_ci.py -p no:cacheprovider -q -rs
-"$PY" -m pytest tests/test_integrations_trl.py -k path -p no:cacheprovider -q -rs
+"$PY" -m pytest -m verl tests/integrations/test_integrations_verl_ci.py -p no:cacheprovider -q -rs
+"$PY" -m pytest tests/integrations/test_integrations_trl.py -k path -p no:cacheprovider -q -rs
 
 section "passed"

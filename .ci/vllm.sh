@@ -52,10 +52,10 @@ section "import check"
 "$PY" -c 'import torch, transformers, vllm; print("torch", torch.__version__, "| transformers", transformers.__version__, "| vllm", vllm.__version__)' \
   || fail "vllm does not import; delete $VENV and run this script again"
 
-section "tests: pytest -m vllm tests/test_vllm_backend.py tests/test_rollout.py tests/test_mimo_vllm.py"
+section "tests: pytest -m vllm tests/inference/test_vllm_backend.py tests/stages/rollout/test_rollout.py tests/inference/test_mimo_vllm.py"
 # the first log-prob request compiles a kernel (~15 s); keep the compiled code between runs
 export TORCHINDUCTOR_CACHE_DIR="$VENV/torchinductor-cache"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-"$PY" -m pytest -m vllm tests/test_vllm_backend.py tests/test_rollout.py tests/test_mimo_vllm.py -p no:cacheprovider -q -rs --durations=5
+"$PY" -m pytest -m vllm tests/inference/test_vllm_backend.py tests/stages/rollout/test_rollout.py tests/inference/test_mimo_vllm.py -p no:cacheprovider -q -rs --durations=5
 
 section "passed"

@@ -1,7 +1,7 @@
 """`adqa-data report` on a large rollout set: build time, data sizes, and the page's speed in Chromium.
 
-A planted workspace (tests/planted_workspace.py) gets a rollout set run on the scripted backend with the
-anchoring reward on, then a set of `--groups` groups made by repeating its groups under new ids (the
+A planted workspace (tests/support/planted_workspace.py) gets a rollout set run on the scripted backend with
+the anchoring reward on, then a set of `--groups` groups made by repeating its groups under new ids (the
 same clips, so the clip work stays that of 10 clips: this measures the groups' path). Prints one JSON
 line: seconds to build the report, the filter index's size, page files and their mean size, and, where
 Chromium, chromedriver and selenium are installed, seconds from opening the page to the first groups of
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from planted_workspace import DS, build_workspace  # noqa: E402
+from support.planted_workspace import DS, build_workspace  # noqa: E402
 
 from adqa_data.core.schema import ROLLOUTS  # noqa: E402
 from adqa_data.core.workspace import write_table_atomic  # noqa: E402

@@ -6,7 +6,7 @@ a Hann-windowed sinc, `lowpass_filter_width=6`, `rolloff=0.99`, computed in the 
 (float32: `torchaudio.load` returns float32). The tokenizer then saw those samples in training, so
 codes made from another resampler's output (soxr's) differ from what the model was trained on. The
 registry's torchaudio is CUDA-linked and cannot be installed beside a CPU torch, so the same kernel is
-written here, operation for operation, in the same order and dtype; `tests/test_sinc_resample.py`
+written here, operation for operation, in the same order and dtype; `tests/audio/test_sinc_resample.py`
 checks it against outputs of real torchaudio (`tests/fixtures/torchaudio/`).
 
 The kernel and its application follow torchaudio's `_get_sinc_resample_kernel` and

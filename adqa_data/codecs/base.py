@@ -24,7 +24,7 @@ the tiny test codecs a few frames in 10^4 for EnCodec and Mimi, none seen for DA
 same kind of difference a clip shows between thread counts, devices or library versions when encoded
 alone, none of which the cache keys on. What is guaranteed, and what a batching bug would break: padding
 and batch neighbours never move a clip's RVQ input by more than rounding, and never change a code other
-than at such a tie (tests/test_codecs.py checks both, on 1 and 2 torch threads).
+than at such a tie (tests/codecs/test_codecs.py checks both, on 1 and 2 torch threads).
 """
 
 from __future__ import annotations

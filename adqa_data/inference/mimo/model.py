@@ -6,8 +6,8 @@ held equal to upstream by a fixture.
 Why our own: upstream (XiaomiMiMo/MiMo-Audio, `src/mimo_audio/modeling_mimo_audio.py`) pins transformers
 4.49, its forward returns text logits for the last position only and its generate runs one sequence at a
 time; training needs full-sequence logits and batches. This module computes the same function
-(`tests/test_mimo_model.py` compares it with logits the upstream code computed) and reads the official
-checkpoint by its key names.
+(`tests/inference/test_mimo_model.py` compares it with logits the upstream code computed) and reads the
+official checkpoint by its key names.
 
 The model. The LM steps once per *group* of `group_size` (4) codec frames (25 Hz frames, so 6.25 groups/s).
 Upstream's input is `[B, 1 + 8, T]`: row 0 text, rows 1-8 the first 8 RVQ layers (vocabularies 1025,

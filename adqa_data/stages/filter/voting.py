@@ -1,7 +1,7 @@
 """The voting rules of the filter stage: audio contribution from panel votes, kept apart from running models.
 
 Everything here is a pure function over votes rows, so the rules are tested on planted votes without a
-model (tests/test_filter.py) and read in one place:
+model (tests/stages/filter/test_filter.py) and read in one place:
 
 1. **Permutation average.** A model answers an item under K cyclic rotations of its options. Each
    rotation's probabilities are mapped back to the original option order (done when the votes are

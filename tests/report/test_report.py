@@ -1,0 +1,378 @@
+"""`adqa-data report`: the page's data on a planted workspace with a real (scripted) rollout, the parse
+highlight spans, the escaping of model outputs, the folder rules, the CLI and the pipeline step; and, with
+`-m browser`, the page in headless Chromium (no console errors, every section drawn, the rollout filters,
+the highlight and rewards, the clip's duration, the attention strip), with screenshots.
+
+The workspace: `planted_workspace` (items, quarantine, panel, prompts, a planted rollout set, a training
+log, a prediction set) plus a rollout set `scripted` run through the rollout stage on the scripted
+backend with the anchoring reward on (so its correct completions carry the anchoring pass's profile),
+plus a set `inject` whose first completion is markup meant to run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from support.planted_workspace import DS, build_workspace
+from typer.testing import CliRunner
+
+from adqa_data.cli import app
+from adqa_data.core.errors import UserError
+from adqa_data.core.schema import ROLLOUTS
+from adqa_data.core.workspace import Workspace
+from adqa_data.inference.scripted import ScriptedBackend
+from adqa_data.inference.types import Completion
+from adqa_data.mcq.answers import parse_answer
+from adqa_data.report import build_report
+from adqa_data.report.highlight import read_spans
+from adqa_data.report.render import js_json
+from adqa_data.stages.rollout import load_config, rollout
+from adqa_data.stages.rollout.policy import Policy, policy_spec
+
+pytest.importorskip("plotly")
+runner = CliRunner()
+INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"></pre><b>bold</b>'
+
+
+class InjectingBackend(ScriptedBackend):
+    """The scripted sampler, with the first reply it writes replaced by markup that must stay text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.injected = False
+
+    def generate(self, queries, sampling):
+        out = super().generate(queries, sampling)
+        if not self.injected and out and out[0].completions:
+            first = out[0].completions[0]
+            text = INJECTION + " <answer>A</answer>"
+            out[0].completions[0] = Completion(list(text.encode()), text, None, first.finish_reason)
+            self.injected = True
+        return out
+
+
+def _workspace(base: Path) -> Workspace:
+    ws = build_workspace(base)
+    rewards = {"correctness": 1.0, "format": 0.5, "anchoring": 0.5}
+    rollout(
+        ws,
+        load_config(None, backend="scripted", rewards=rewards, max_new_tokens=200),
+        dataset=DS,
+        name="scripted",
+    )
+    # a rollout set, written by the stage itself, whose first reply carries markup (the page must show it
+    # as text); the groups' ids still start with "inject:" (the set's name)
+    cfg = load_config(None, backend="scripted", rewards=rewards, max_new_tokens=200)
+    rollout(ws, cfg, dataset=DS, name="inject", policy=Policy(InjectingBackend(), policy_spec(cfg)))
+    return ws
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Workspace, Path]:
+    ws = _workspace(tmp_path_factory.mktemp("report"))
+    return ws, build_report(ws).page
+
+
+def _data(page: Path, key: str):
+    text = (page.parent / "data" / f"{key}.js").read_text()
+    m = re.fullmatch(r"ADQA\.loaded\((.*?), (.*)\);\n", text, re.DOTALL)
+    assert m, text[:200]
+    assert json.loads(m.group(1)) == key
+    return json.loads(m.group(2))
+
+
+# ------------------------------------------------------------------------------------------------ data
+def test_every_section_has_content_on_the_workspace(report):
+    ws, page = report
+    assert page == ws.root / "report" / "index.html" and page.is_file()
+    summary = _data(page, "summary")
+    (ds,) = summary["datasets"]
+    got = {s["id"]: s["blocks"] for s in ds["sections"]}
+    assert list(got) == ["items", "panel", "prompts", "rollouts", "training", "eval"]
+    for sid, blocks in got.items():
+        assert not any(b.get("skipped") for b in blocks), sid
+        assert any(b["kind"] in ("chart", "table", "groups") for b in blocks), sid
+    assert [b["set"] for b in got["rollouts"] if b["kind"] == "groups"] == [
+        f"{DS}/inject",
+        f"{DS}/r1",
+        f"{DS}/scripted",
+    ]
+    titles = [b.get("title", "") for b in got["eval"]]
+    assert any("predicted against gold" in t for t in titles)
+    # the offline page: plotly's bundle sits next to it, and nothing is fetched from a network
+    assert (page.parent / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html
+
+
+def test_scripted_rollout_groups_carry_highlights_rewards_profiles_and_clips(report):
+    ws, page = report
+    index = _data(page, f"{DS}/scripted/index")
+    assert index["groups"] == 10 and len(index["rows"]) == 10
+    assert {"strict", "no_answer"} <= set(index["verdicts"])
+    groups = _data(page, f"{DS}/scripted/page-0000")
+    comps = [c for g in groups for c in g["completions"]]
+    stored = {(r["item_id"], r["rollout_index"]): r for r in ws.read(ROLLOUTS, DS, "scripted").to_pylist()}
+    for g in groups:
+        assert g["clip"]["src"].startswith("audio/") and (page.parent / g["clip"]["src"]).is_file()
+        assert g["clip"]["duration"] == pytest.approx(0.5, abs=1e-3) and g["clip"]["envelope"]
+        for c in g["completions"]:
+            r = stored[(g["item_id"], c["i"])]
+            assert c["reward"] == pytest.approx(r["reward"], abs=1e-4)
+            assert c["advantage"] == pytest.approx(r["advantage"], abs=1e-4)
+            assert set(c["rewards"]) == {"correctness", "format", "anchoring"}
+            assert (c["profile"] is None) == (r["anchoring_profile"] is None)
+    assert any(c["profile"] for c in comps), "no completion carries an attention profile"
+    strict = next(c for c in comps if c["verdict"] == "strict")
+    (s, e), *_ = strict["spans"]
+    assert re.fullmatch(r"<answer>[A-D]</answer>", strict["text"][s:e])
+
+
+def test_highlight_spans_follow_the_deciding_layer():
+    choices = ["dog", "cat", "bird", "car"]
+
+    def spans(text: str) -> list[str]:
+        p = parse_answer(text, choices)
+        return [text[s:e] for s, e in read_spans(text, p.layer, p.reason, p.index, choices)]
+
+    assert spans("<think>a bark</think><answer>A</answer>") == ["<answer>A</answer>"]
+    assert spans("<think>x</think><answer></answer>") == ["<answer></answer>"]  # refused: still marked
+    assert spans("<think>it barks</think> So: B") == [" So: B"]
+    assert spans("I hear a cat, so the answer is B.") == ["B"]
+    assert spans("nothing here") == []
+
+
+def test_data_scripts_escape_markup():
+    text = js_json({"t": "</script><script>alert(1)</script>&\u2028"})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"t": "</script><script>alert(1)</script>&\u2028"}
+
+
+def test_injected_markup_stays_text_in_the_data(report):
+    _, page = report
+    raw = (page.parent / "data" / DS / "inject" / "page-0000.js").read_text()
+    assert "<script" not in raw and "<img" not in raw
+    (first, *_), *_ = [g["completions"] for g in _data(page, f"{DS}/inject/page-0000")]
+    assert first["text"].startswith(INJECTION)
+
+
+# ----------------------------------------------------------------------------------- folder and CLI
+def test_out_folder_rules_and_rewrite(report, tmp_path):
+    ws, page = report
+    stranger = tmp_path / "notes"
+    stranger.mkdir()
+    (stranger / "mine.txt").write_text("keep")
+    with pytest.raises(UserError, match="holds something other than a report"):
+        build_report(ws, out=stranger)
+    assert (stranger / "mine.txt").read_text() == "keep"
+    stale = page.parent / "data" / DS / "gone" / "page-0000.js"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    one = build_report(ws, DS, out=tmp_path / "one")  # a previous report's folder is rewritten whole
+    assert one.page == tmp_path / "one" / "index.html"
+    build_report(ws)
+    assert not stale.exists()
+
+
+def test_cli_json_and_pipeline_step(report, tmp_path):
+    ws, _ = report
+    out = tmp_path / "cli"
+    res = runner.invoke(
+        app, ["report", "-w", str(ws.root), "-d", DS, "--out", str(out), "--audio", "none", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert (
+        got["page"] == str(out / "index.html")
+        and got["clips"] == 0
+        and got["rollout_sets"][f"{DS}/scripted"] == 10
+    )
+    assert not (out / "audio").exists()
+    bad = runner.invoke(app, ["report", "-w", str(ws.root), "--audio", "stream"])
+    assert isinstance(bad.exception, UserError) and "--audio" in str(bad.exception)
+    from adqa_data.cli.pipeline import Pipeline, plan
+
+    (argv,) = plan(Pipeline(workspace=str(ws.root), steps=[{"report": {"out_dir": str(out)}}]))
+    assert argv[:3] == ["report", "--out", str(out)]
+
+
+# ------------------------------------------------------------------------------------------- browser
+def _chrome(width: int, height: int, mobile: bool):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not binary or not driver_path:
+        pytest.skip("chromium and chromedriver are not installed (.ci/browser.sh installs them)")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--window-size={width},{height}",
+    ):
+        opts.add_argument(a)
+    opts.add_argument(f"--user-data-dir={os.environ.get('TMPDIR', '/tmp')}/adqa-chrome-{os.getpid()}-{width}")
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(driver_path))
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile},
+    )
+    return driver
+
+
+def _wait(driver, script: str, what: str, timeout: float = 20.0):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(script))
+    except Exception:
+        pytest.fail(f"timed out waiting for {what}; console: {driver.get_log('browser')}")
+
+
+def _artifacts(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("ADQA_ARTIFACTS") or tmp_path) / "report-screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _screenshot(driver, path: Path, full: bool = False) -> None:
+    import base64
+
+    if full:
+        h = driver.execute_script("return document.documentElement.scrollHeight")
+        w = driver.execute_script("return document.documentElement.clientWidth")
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": w, "height": min(h, 16000), "scale": 1},
+            },
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
+    else:
+        driver.save_screenshot(str(path))
+
+
+# share of a canvas's pixels that are orange (the attention colour): red well above green, green above blue
+ORANGE_SHARE = """
+const c = arguments[0], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+let orange = 0;
+for (let i = 0; i < d.length; i += 4) if (d[i] - d[i + 2] > 40 && d[i + 1] > d[i + 2] && d[i] > d[i + 1]) orange++;
+return orange / (d.length / 4);
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "width,height,mobile", [(1280, 900, False), (390, 844, True)], ids=["desktop", "phone"]
+)
+def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _, page = report
+    shots = _artifacts(tmp_path)
+    name = "desktop" if not mobile else "phone"
+    driver = _chrome(width, height, mobile)
+    try:
+        driver.get(page.as_uri())
+        _wait(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
+        _wait(driver, "return document.querySelectorAll('.chart .main-svg').length > 0", "the charts")
+        _screenshot(driver, shots / f"{name}-top.png")
+        # every section drawn: no skipped section, each with a chart, table or group list
+        sections = driver.find_elements(By.CSS_SELECTOR, "section.section")
+        assert [s.get_attribute("data-section") for s in sections] == [
+            "items",
+            "panel",
+            "prompts",
+            "rollouts",
+            "training",
+            "eval",
+        ]
+        for s in sections:
+            assert "skipped" not in s.get_attribute("class")
+            assert s.find_elements(By.CSS_SELECTOR, ".chart .main-svg, figure.table tbody tr, .groups"), (
+                s.get_attribute("data-section")
+            )
+
+        box = driver.find_element(By.CSS_SELECTOR, f".groups[data-set='{DS}/scripted']")
+        _wait(
+            driver,
+            f"return document.querySelectorAll(\".groups[data-set='{DS}/scripted'] article.group\").length > 0",
+            "the groups",
+        )
+        count = box.find_element(By.CSS_SELECTOR, ".count")
+        assert count.get_attribute("data-count") == "10"
+        assert len(box.find_elements(By.CSS_SELECTOR, "article.group")) == 10
+        # the filters change the count: parse verdict, then question type on top of it
+        Select(box.find_element(By.NAME, "verdict")).select_by_visible_text("strict")
+        strict = int(count.get_attribute("data-count"))
+        assert 0 < strict < 10 and len(box.find_elements(By.CSS_SELECTOR, "article.group")) == strict
+        Select(box.find_element(By.NAME, "type")).select_by_visible_text("music")
+        assert int(count.get_attribute("data-count")) < strict
+        Select(box.find_element(By.NAME, "type")).select_by_visible_text("all")
+        # a completion's parse highlight and reward components are visible
+        mark = box.find_element(By.CSS_SELECTOR, "mark.parse:not(.refused)")
+        assert mark.is_displayed() and re.fullmatch(r"<answer>[A-D]</answer>", mark.text)
+        card = mark.find_element(By.XPATH, "ancestor::div[@class='completion']")
+        names = {
+            r.get_attribute("data-reward")
+            for r in card.find_elements(By.CSS_SELECTOR, ".reward")
+            if r.is_displayed()
+        }
+        assert names == {"correctness", "format", "anchoring"}
+        assert card.find_element(By.CSS_SELECTOR, ".adv").text.startswith("advantage")
+        # the clip plays from the report folder: its element knows the clip's duration
+        audio = box.find_element(By.CSS_SELECTOR, "audio")
+        duration = _wait(
+            driver,
+            f"const a = document.querySelector(\".groups[data-set='{DS}/scripted'] audio\"); return a.readyState >= 1 && a.duration",
+            "the clip's metadata",
+        )
+        assert audio.get_attribute("src").startswith("file:") and duration == pytest.approx(0.5, abs=0.01)
+        # the attention strip is drawn over the waveform where a profile exists
+        strip = box.find_element(By.CSS_SELECTOR, "canvas.strip[data-profile='1']")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", strip)
+        assert strip.get_attribute("data-drawn") == "attention"
+        assert driver.execute_script(ORANGE_SHARE, strip) > 0.05, "no attention drawn on the strip"
+        wave = strip.find_element(By.XPATH, "ancestor::article").find_element(
+            By.CSS_SELECTOR, "canvas.strip.wave"
+        )
+        assert (
+            wave.get_attribute("data-drawn") == "waveform" and driver.execute_script(ORANGE_SHARE, wave) == 0
+        )
+        _screenshot(driver, shots / f"{name}-rollouts.png")
+        # model output with markup stays text
+        inject = driver.find_element(By.CSS_SELECTOR, f".groups[data-set='{DS}/inject']")
+        driver.execute_script("arguments[0].scrollIntoView()", inject)
+        _wait(
+            driver,
+            f"return document.querySelectorAll(\".groups[data-set='{DS}/inject'] pre.text\").length > 0",
+            "the inject set",
+        )
+        assert inject.find_element(By.CSS_SELECTOR, "pre.text").text.startswith(
+            "<script>window.__pwned = 1</script>"
+        )
+        assert driver.execute_script(
+            "return window.__pwned === undefined && document.querySelectorAll('main b, main img').length === 0"
+        )
+        _screenshot(driver, shots / f"{name}-full.png", full=True)
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        driver.quit()
