@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from planted_workspace import build_workspace
+from support.planted_workspace import build_workspace
 
 from adqa_data.core.errors import UserError
 from adqa_data.report.build import build_report
