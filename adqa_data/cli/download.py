@@ -6,19 +6,14 @@ from typing import Annotated, Any
 
 import typer
 
+from ..stages.download.config import DownloadConfig
 from . import render
 from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
 
 
-def _settings_model() -> Any:
-    from ..stages.download.config import DownloadConfig
-
-    return DownloadConfig
-
-
 @app.command()
-@settings_options(_settings_model())
+@settings_options(DownloadConfig)
 def download(
     settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -37,7 +32,7 @@ def download(
     from ..core.engine import check_engine
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.download import DownloadConfig, run
+    from ..stages.download import run
 
     engine = check_engine(engine)
     config = build_settings(DownloadConfig, settings, "download")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..stages.info.config import InfoConfig
 from . import render
 from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
@@ -12,18 +13,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..stages.info import InfoResult
 
 
-def _settings_model() -> Any:
-    from ..stages.info.config import InfoConfig
-
-    return InfoConfig
-
-
 @app.command()
-@settings_options(_settings_model())
+@settings_options(InfoConfig)
 def info(settings: dict[str, Any], workspace: WorkspaceOpt = DEFAULT_WS, as_json: JsonOpt = False) -> None:
     """Counts by dataset, source and question type; durations; quarantine by reason."""
     from ..core.workspace import Workspace
-    from ..stages.info import InfoConfig, run
+    from ..stages.info import run
 
     config = build_settings(InfoConfig, settings, "info")
     options_checked()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..stages.leakage.config import LeakageConfig
 from . import render
 from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
@@ -12,14 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..stages.leakage import LeakageResult
 
 
-def _settings_model() -> Any:
-    from ..stages.leakage.config import LeakageConfig
-
-    return LeakageConfig
-
-
 @app.command("check-leakage")
-@settings_options(_settings_model())
+@settings_options(LeakageConfig)
 def check_leakage(
     settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -35,7 +30,7 @@ def check_leakage(
     """
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.leakage import LeakageConfig, run
+    from ..stages.leakage import run
 
     config = build_settings(LeakageConfig, settings, "check-leakage")
     options_checked()

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..stages.stats.config import StatsConfig
 from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
 from .render import log, table
@@ -190,14 +191,8 @@ def _render_predictions(name: str, s: dict[str, Any]) -> None:
     )
 
 
-def _settings_model() -> Any:
-    from ..stages.stats.config import StatsConfig
-
-    return StatsConfig
-
-
 @app.command()
-@settings_options(_settings_model())
+@settings_options(StatsConfig)
 def stats(settings: dict[str, Any], workspace: WorkspaceOpt = DEFAULT_WS, as_json: JsonOpt = False) -> None:
     """Statistics across stages: items and quarantine, weak/strong splits, audio contribution, panel agreement
     (Fleiss'/Cohen's kappa), prompt-set balance, rollout rewards and zero-signal groups, training curves, and
@@ -206,7 +201,7 @@ def stats(settings: dict[str, Any], workspace: WorkspaceOpt = DEFAULT_WS, as_jso
     Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
     """
     from ..core.workspace import Workspace
-    from ..stages.stats import StatsConfig, run
+    from ..stages.stats import run
 
     config = build_settings(StatsConfig, settings, "stats")
     options_checked()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..stages.submit.config import SubmitConfig
 from . import render
 from .app import DEFAULT_WS, DatasetOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
@@ -15,14 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..stages.submit import SubmitResult, ValidationReport
 
 
-def _settings_model() -> Any:
-    from ..stages.submit.config import SubmitConfig
-
-    return SubmitConfig
-
-
 @app.command()
-@settings_options(_settings_model())
+@settings_options(SubmitConfig)
 def submit(
     settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -36,7 +31,7 @@ def submit(
     such fallback is counted. The file is validated before and after it is written.
     """
     from ..core.workspace import Workspace
-    from ..stages.submit import SubmitConfig, run
+    from ..stages.submit import run
 
     config = build_settings(SubmitConfig, settings, "submit")
     options_checked()

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from ...core.stage_settings import StageSettings
 
 # longest clip accepted: every known AudioMCQ/DCASE clip is <= 30 s, so 600 s only stops a runaway file
 MAX_AUDIO_SECONDS = 600.0
 MAPPED_FIELDS = "item_id, question, choices, answer, audio_path, source_dataset, question_type, cot"
 
 
-class DownloadConfig(BaseModel):
+class DownloadConfig(StageSettings):
     """Where a dataset comes from, how its rows are read, and the bounds a row must keep."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     from_dir: Path | None = Field(None, description="local dataset root (manifest + audio folders)")
     hub: str | None = Field(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ...core.stage_settings import DatasetSettings
 
 
-class InfoConfig(BaseModel):
+class InfoConfig(DatasetSettings):
     """Which dataset to describe; every dataset of the workspace by default."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     dataset: str | None = Field(
         None,

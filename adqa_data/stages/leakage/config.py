@@ -3,23 +3,18 @@ here."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from ...core.stage_settings import DatasetSettings
 
 METHODS = ("audio_sha256", "audio_fingerprint", "text")
 # reference items sharing one question + options text: a template ("How many clicks?"), not flagged
 TEMPLATE_MIN = 3
 
 
-class LeakageConfig(BaseModel):
+class LeakageConfig(DatasetSettings):
     """Which training dataset to check, against which dev/eval datasets, and by which matchers."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
     against: list[str] | None = Field(
         None,
         description="dev/eval dataset to check against (default: every dev and eval dataset of the workspace)",

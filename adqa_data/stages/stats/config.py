@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from ...core.stage_settings import DatasetSettings
 
 SECTIONS = ("items", "splits", "contribution", "panel", "prompts", "rollouts", "training", "predictions")
 
 
-class StatsConfig(BaseModel):
+class StatsConfig(DatasetSettings):
     """Which dataset to describe, which sections, and whether (and where) to draw the plots."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
     section: list[str] = Field([], description=f"only these sections: {' | '.join(SECTIONS)} (default: all)")
     plots: bool = Field(True, description="write PNG plots (needs matplotlib)")
     out_dir: Path | None = Field(

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ...core.stage_settings import DatasetSettings
 
 
-class SubmitConfig(BaseModel):
+class SubmitConfig(DatasetSettings):
     """Which prediction set of which dataset becomes the challenge CSV, and where it is written."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
     predictions: str | None = Field(
         None,
         description="prediction set from 'eval' (default: the only one)",
