@@ -13,7 +13,7 @@ from .config import MAX_AUDIO_SECONDS, DownloadConfig
 from .hub import load_manifest
 from .rows import manifest_path, read_rows, validate_rows
 from .stage import DownloadResult, download, run
-from .summary import STAGE, describe, quarantine_of, recorded_counts
+from .summary import STAGE, describe, overview, quarantine_of, recorded_counts
 
 __all__ = [
     "MAX_AUDIO_SECONDS",
@@ -25,6 +25,7 @@ __all__ = [
     "hub",
     "load_manifest",
     "manifest_path",
+    "overview",
     "probing",
     "quarantine_of",
     "read_rows",

@@ -1,8 +1,8 @@
 """The only code that describes the tables `download` writes: the item table and the quarantine records.
 
 `recorded_counts` is what an up-to-date rerun reports, counted from the tables themselves (never only
-the provenance record, which could disagree with them); `describe` is `stats`' items section; `info`
-and `stats` read every stage's quarantine through `quarantine_of`.
+the provenance record, which could disagree with them); `describe` is `stats`' items section and
+`overview` what `info` shows of a dataset; both read every stage's quarantine through `quarantine_of`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,45 @@ def quarantine_of(ws: Workspace, dataset: str, stage: str | None = None) -> list
         for d in dirs:
             rows += read_table(d, QUARANTINE, columns=["stage", "reason"]).to_pylist()
     return rows
+
+
+def _tally(values: list[Any]) -> dict[str, int]:
+    return dict(sorted(Counter("(none)" if v is None else str(v) for v in values).items()))
+
+
+def _durations(seconds: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not seconds:
+        return {"total_h": 0.0}
+    d = np.asarray(seconds)
+    return {
+        "total_h": round(float(d.sum()) / 3600, 4),
+        "min_s": round(float(d.min()), 3),
+        "median_s": round(float(np.median(d)), 3),
+        "p95_s": round(float(np.percentile(d, 95)), 3),
+        "max_s": round(float(d.max()), 3),
+    }
+
+
+def overview(ws: Workspace, name: str) -> dict[str, Any]:
+    """`info`'s view of one dataset: items by source, question type and split, durations, quarantine of
+    every stage by reason."""
+    items = ws.items(name, columns=["source_dataset", "question_type", "split", "duration_s", "answer_index"])
+    cols = items.to_pydict()
+    q = quarantine_of(ws, name)
+    prov = ws.provenance(STAGE, name) or {}
+    return {
+        "items": items.num_rows,
+        "quarantined": len(q),
+        "quarantine_reasons": dict(sorted(Counter(x["reason"] for x in q).items())),
+        "input_rows": prov.get("summary", {}).get("input_rows"),
+        "by_source": _tally(cols["source_dataset"]),
+        "by_question_type": _tally(cols["question_type"]),
+        "by_split": _tally(cols["split"]),
+        "with_answer": sum(a is not None for a in cols["answer_index"]),
+        "duration": _durations(cols["duration_s"]),
+    }
 
 
 def recorded_counts(ws: Workspace, dataset: str) -> dict[str, Any]:
