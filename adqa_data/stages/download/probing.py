@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,7 @@ def probe_one(root: Path, real_root: str, rel: str, max_seconds: float | None = 
     try:
         st = path.stat()
         row.update(size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)
-        p = probe_audio(path, max_seconds)
-        row.update(
-            sha256=p.sha256,
-            duration_s=p.duration_s,
-            sample_rate=p.sample_rate,
-            num_channels=p.num_channels,
-            num_frames=p.num_frames,
-            format=p.format,
-        )
+        row.update(asdict(probe_audio(path, max_seconds)))  # sha256, duration, rate, channels, frames, format
     except FileNotFoundError:
         row.update(error_reason=R.AUDIO_MISSING, error_detail=f"no such file: {rel}")
     except AudioError as e:
