@@ -66,20 +66,6 @@ ANCHORING_ROWS = (
 DEFAULT_WS = Path("adqa-work")
 
 
-def parse_mapping(pairs: list[str]) -> dict[str, str]:
-    from ..core.errors import UserError
-
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UserError(
-                f"--map {pair!r} is not FIELD=COLUMN", fix="e.g. --map question=q --map choices=options"
-            )
-        k, v = pair.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 @app.callback()
 def _options(
     debug: Annotated[

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..stages.info.config import InfoConfig
 from . import render
-from .app import (
-    DEFAULT_WS,
-    DatasetOpt,
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    print_json,
-)
+from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..stages.info import InfoResult
 
 
 @app.command()
-def info(workspace: WorkspaceOpt = DEFAULT_WS, dataset: DatasetOpt = None, as_json: JsonOpt = False) -> None:
+@settings_options(InfoConfig)
+def info(settings: dict[str, Any], workspace: WorkspaceOpt = DEFAULT_WS, as_json: JsonOpt = False) -> None:
     """Counts by dataset, source and question type; durations; quarantine by reason."""
     from ..core.workspace import Workspace
-    from ..stages.info import info as run_info
+    from ..stages.info import run
 
-    report = run_info(Workspace(workspace), dataset)
+    config = build_settings(InfoConfig, settings, "info")
+    options_checked()
+    report = run(Workspace(workspace), config)
     print_json(report) if as_json else show(report)
 
 
-def show(report: dict[str, Any]) -> None:
+def show(report: InfoResult) -> None:
     """One table per dataset: counts by source, question type, split and quarantine reason; durations."""
-    for name, d in report["datasets"].items():
+    for name, d in report.datasets.items():
         rows: list[tuple[str, str, object]] = []
         for key, label in (
             ("by_source", "source"),
@@ -51,5 +52,5 @@ def show(report: dict[str, Any]) -> None:
             rows,
             right=["count"],
         )
-    if not report["datasets"]:
+    if not report.datasets:
         render.log("workspace holds no dataset yet: run 'adqa-data download' first")

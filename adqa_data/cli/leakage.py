@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from ..stages.leakage.config import LeakageConfig
 from . import render
-from .app import DEFAULT_WS, DatasetOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.leakage import LeakageResult
 
 
 @app.command("check-leakage")
+@settings_options(LeakageConfig)
 def check_leakage(
-    against: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--against",
-            help="Dev/eval dataset to check against, repeatable (default: every dev and eval dataset of the workspace).",
-        ),
-    ] = None,
-    method: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--method", help="audio_sha256 | audio_fingerprint | text, repeatable (default: all three)."
-        ),
-    ] = None,
-    template_min: Annotated[
-        int,
-        typer.Option(
-            "--template-min",
-            help="A question + options text shared by this many reference items is a template, not flagged (0: flag every text match).",
-        ),
-    ] = 3,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="Processes fingerprinting audio (default 1).")
-    ] = None,
+    settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -52,20 +30,12 @@ def check_leakage(
     """
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.leakage import METHODS
-    from ..stages.leakage import check_leakage as run_check
+    from ..stages.leakage import run
 
+    config = build_settings(LeakageConfig, settings, "check-leakage")
+    options_checked()
     with progress_bar("fingerprint clips", "clips") as on_progress:
-        res = run_check(
-            Workspace(workspace),
-            dataset,
-            against,
-            method or METHODS,
-            template_min=template_min,
-            workers=workers,
-            force=force,
-            on_progress=on_progress,
-        )
+        res = run(Workspace(workspace), config, force=force, on_progress=on_progress)
     if as_json:
         print_json(res)
         return

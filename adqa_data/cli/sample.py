@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..stages.sample.config import SampleConfig
 from . import render
 from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
@@ -12,14 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..stages.sample import SampleResult
 
 
-def _settings_model() -> Any:
-    from ..stages.sample.config import SampleConfig
-
-    return SampleConfig
-
-
 @app.command()
-@settings_options(_settings_model())
+@settings_options(SampleConfig)
 def sample(
     settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,

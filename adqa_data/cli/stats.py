@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from .app import DEFAULT_WS, DatasetOpt, JsonOpt, WorkspaceOpt, app, print_json
+from ..stages.stats.config import StatsConfig
+from .app import DEFAULT_WS, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
 from .render import log, table
 
 
@@ -96,6 +96,9 @@ def render(report: dict[str, Any]) -> None:
             ],
         )
     for name, s in (sec.get("rollouts") or {}).items():
+        if not s["rows"]:
+            log(f"rollout set {name}: empty (0 rows)")
+            continue
         rows: list[tuple[str, Any]] = [
             ("groups x k", f"{s['groups']} x {s['k']}"),
             ("accuracy", s["accuracy"]),
@@ -189,78 +192,26 @@ def _render_predictions(name: str, s: dict[str, Any]) -> None:
 
 
 @app.command()
-def stats(
-    section: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--section",
-            help="Only these sections, repeatable: items | splits | contribution | panel | prompts | rollouts | training | predictions (default: all).",
-        ),
-    ] = None,
-    plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Write PNG plots (needs matplotlib).")
-    ] = True,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "--out-dir", help="Folder for the plots (default: <workspace>/stats/<dataset>)."
-        ),
-    ] = None,
-    workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@settings_options(StatsConfig)
+def stats(settings: dict[str, Any], workspace: WorkspaceOpt = DEFAULT_WS, as_json: JsonOpt = False) -> None:
     """Statistics across stages: items and quarantine, weak/strong splits, audio contribution, panel agreement
     (Fleiss'/Cohen's kappa), prompt-set balance, rollout rewards and zero-signal groups, training curves, and
     eval's prediction sets (accuracy by condition and question type, the silence gap, letters, uncredited outputs).
 
     Sections the workspace has no data for are skipped with a note. Plots go to <workspace>/stats/<dataset>/.
     """
-    from ..core.atomic_files import check_output_place
-    from ..core.errors import MissingExtra, UserError
     from ..core.workspace import Workspace
-    from ..stages.stats import SECTIONS
-    from ..stages.stats import stats as run_stats
+    from ..stages.stats import run
 
-    section = section or []
-    unknown = sorted(set(section) - set(SECTIONS))
-    if unknown:
-        raise UserError(f"unknown --section {', '.join(unknown)}", fix=f"use one of: {', '.join(SECTIONS)}")
+    config = build_settings(StatsConfig, settings, "stats")
+    options_checked()
     ws = Workspace(workspace)
-    report = run_stats(ws, dataset, sections=[s for s in SECTIONS if not section or s in section])
+    report = run(ws, config)
     if report["sections"].get("splits"):  # a dataset whose rows say whether they need the audio (the demo's)
         from ..demo.story import split_agreement
 
         if agreement := split_agreement(ws, report["dataset"]):
             report["sections"]["splits"]["design_agreement"] = agreement
-    if plots:
-        from ..plots import write_plots
-
-        folder = out_dir or ws.root / "stats" / report["dataset"]
-        if (
-            out_dir
-        ):  # the default folder is checked by the writer (a link there is a warning: tables still print)
-            check_output_place(
-                out_dir,
-                ws.root,
-                ws.root / "stats",
-                "the plots",
-                "leave out --out (default <workspace>/stats/<dataset>/), or write them outside the workspace",
-            )
-        try:
-            report["plots"] = [str(p) for p in write_plots(report, folder, None if out_dir else ws.root)]
-        except MissingExtra:
-            raise
-        except (
-            OSError,
-            UserError,
-        ) as e:  # a read-only workspace, a link out of it: the statistics still print
-            what = e.what if isinstance(e, UserError) else (e.strerror or str(e))
-            report["plots"] = []
-            report.setdefault("warnings", []).append(f"plots not written to {folder}: {what}")
-            print(
-                f"warning: plots not written to {folder} ({what}); pass --out DIR to write them elsewhere, "
-                "or --no-plots",
-                file=sys.stderr,
-            )
+    for warning in report.get("warnings", []):
+        print(f"warning: {warning}; pass --out DIR to write them elsewhere, or --no-plots", file=sys.stderr)
     print_json(report) if as_json else render(report)

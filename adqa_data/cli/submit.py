@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..stages.submit.config import SubmitConfig
 from . import render
-from .app import DEFAULT_WS, DatasetOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .app import DEFAULT_WS, DatasetOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.submit import SubmitResult, ValidationReport
 
 
 @app.command()
+@settings_options(SubmitConfig)
 def submit(
-    predictions: Annotated[
-        str | None,
-        typer.Option("--predictions", "-p", help="Prediction set from 'eval' (default: the only one)."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="CSV to write (default: <workspace>/submissions/<dataset>/<predictions>.csv)."
-        ),
-    ] = None,
+    settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -38,9 +31,11 @@ def submit(
     such fallback is counted. The file is validated before and after it is written.
     """
     from ..core.workspace import Workspace
-    from ..stages.submit import submit as run_submit
+    from ..stages.submit import run
 
-    res = run_submit(Workspace(workspace), dataset, predictions, out, force=force)
+    config = build_settings(SubmitConfig, settings, "submit")
+    options_checked()
+    res = run(Workspace(workspace), config, force=force)
     if as_json:
         print_json(res)
         return

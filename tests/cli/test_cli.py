@@ -84,13 +84,13 @@ def test_json_stdout_holds_only_the_json_object(tmp_path, monkeypatch):
     must not break `--json`: such lines go to stderr, stdout parses as one JSON object."""
     import adqa_data.stages.info as stage
 
-    real = stage.info
+    real = stage.run
 
     def noisy(*args, **kwargs):
         print("[WARNING] a library speaking on stdout")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(stage, "info", noisy)
+    monkeypatch.setattr(stage, "run", noisy)
     (tmp_path / "w").mkdir()
     res = CliRunner().invoke(app, ["info", "-w", str(tmp_path / "w"), "--json"])
     assert res.exit_code == 0, res.output

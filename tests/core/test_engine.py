@@ -10,7 +10,7 @@ def test_ray_engine_gives_identical_outputs(clean_demo_roots, tmp_path, monkeypa
     pytest.importorskip("ray")
     import ray
 
-    monkeypatch.setattr(dl, "PROBE_CHUNK", 8)
+    monkeypatch.setattr(dl.probing, "PROBE_CHUNK", 8)
     local = Workspace(tmp_path / "local")
     dl.download(local, from_dir=clean_demo_roots["audiomcq"])
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)

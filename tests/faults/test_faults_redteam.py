@@ -267,8 +267,8 @@ def test_the_tools_own_warnings_are_one_line_not_a_source_listing(ws, monkeypatc
         warnings.warn("checkpoint step-000006 is unusable; resuming from the one before it", stacklevel=2)
         return real(*a, **kw)
 
-    real = stage.sample
-    monkeypatch.setattr(stage, "sample", warn_and_stop)
+    real = stage.run
+    monkeypatch.setattr(stage, "run", warn_and_stop)
     monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main installs its own; restored
     with warnings.catch_warnings():
         warnings.simplefilter("always")

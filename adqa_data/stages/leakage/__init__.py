@@ -4,11 +4,12 @@ and lossy re-encoding, and by normalised question + options text — and write t
 that `sample` excludes.
 
     audio_fingerprint.py  the spectral fingerprint and its index (what it survives, measured recall)
-    stage.py              fingerprints per dataset (cached), the three matchers, the table
+    config.py             the settings, declared once (the command's options, a pipeline step's keys)
+    stage.py              fingerprints per dataset (cached), the three matchers, the table; `run(ws, config)`
 """
 
+from .config import METHODS, TEMPLATE_MIN, LeakageConfig
 from .stage import (
-    METHODS,
     STAGE,
     LeakageResult,
     check_leakage,
@@ -16,15 +17,19 @@ from .stage import (
     leaked_items,
     normalise_text,
     question_key,
+    run,
 )
 
 __all__ = [
     "METHODS",
     "STAGE",
+    "TEMPLATE_MIN",
+    "LeakageConfig",
     "LeakageResult",
     "check_leakage",
     "find_leaks",
     "leaked_items",
     "normalise_text",
     "question_key",
+    "run",
 ]

@@ -37,15 +37,15 @@ from ...audio.clips import AudioError, read_item_audio
 from ...core.engine import map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import rows_fingerprint
+from ...core.results import result_from_summary
 from ...core.schema import AUDIO_FINGERPRINTS, ITEMS, LEAKAGE
 from ...core.workspace import StageRun, Workspace, read_table
 from . import audio_fingerprint as afp
+from .config import METHODS, TEMPLATE_MIN, LeakageConfig
 
 STAGE = "check-leakage"
 FP_STAGE = "audio-fingerprint"
-METHODS = ("audio_sha256", "audio_fingerprint", "text")
 REFERENCE_SPLITS = ("dev", "eval")
-TEMPLATE_MIN = 3  # reference items sharing one question + options text: a template, not flagged
 FP_SHARD = 256  # distinct clips per fingerprint shard: the unit of resume and of a worker process
 
 
@@ -54,9 +54,9 @@ class LeakageResult:
     dataset: str
     against: list[str]
     up_to_date: bool
-    items: int
-    flagged_items: int
-    rows: int
+    items: int = 0
+    flagged_items: int = 0
+    rows: int = 0
     by_method: dict[str, int] = field(default_factory=dict)  # method -> flagged training items
     by_reference: dict[str, int] = field(default_factory=dict)  # reference dataset -> flagged training items
     fingerprint_errors: int = 0  # clips that could not be decoded (not fingerprint-checked)
@@ -309,19 +309,35 @@ def check_leakage(
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> LeakageResult:
+    """`run` with the settings as arguments (`LeakageConfig`'s fields): the library's shorthand."""
+    from ...core.config_files import validate_model
+
+    settings = {
+        "dataset": dataset,
+        "against": None if against is None else list(against),
+        "method": list(methods),
+        "template_min": template_min,
+        "workers": workers,
+    }
+    config = validate_model(LeakageConfig, settings, "check-leakage settings")
+    return run(ws, config, force=force, on_progress=on_progress)
+
+
+def run(
+    ws: Workspace,
+    config: LeakageConfig,
+    *,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> LeakageResult:
     """Flag the training items of `dataset` that leak into the dev/eval datasets (module docstring)."""
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise UserError(
-            f"unknown method(s) {bad}" if bad else "no method chosen", fix=f"use {', '.join(METHODS)}"
-        )
-    methods = [m for m in METHODS if m in methods]
-    ds = training_dataset(ws, dataset)
-    names = reference_datasets(ws, ds, against)
+    methods, template_min, workers = config.method, config.template_min, config.workers
+    ds = training_dataset(ws, config.dataset)
+    names = reference_datasets(ws, ds, config.against)
     train = _items(ws, ds)
     refs = {n: _items(ws, n) for n in names}
     ref_splits = {n: ws.dataset(n).split for n in names}
-    config = {
+    settings = {
         "against": names,
         "methods": methods,
         "fingerprint_version": afp.VERSION,
@@ -334,11 +350,11 @@ def check_leakage(
         n: rows_fingerprint([r["item_id"], r["question"], r["choices"], r["audio_sha256"]] for r in items)
         for n, items in {ds: train, **refs}.items()
     }
-    run = StageRun(ws, STAGE, ds, config, inputs, force=force)
-    with run:
-        if run.up_to_date:
-            s = (ws.provenance(STAGE, ds) or {}).get("summary", {})
-            return LeakageResult(**{**s, "up_to_date": True, "seconds": 0.0})
+    stage_run = StageRun(ws, STAGE, ds, settings, inputs, force=force)
+    with stage_run:
+        if stage_run.up_to_date:
+            summary = (ws.provenance(STAGE, ds) or {}).get("summary", {})
+            return result_from_summary(LeakageResult, summary, up_to_date=True, seconds=0.0)
         train_fps = ref_fps = None
         errors = 0
         if "audio_fingerprint" in methods:
@@ -368,25 +384,24 @@ def check_leakage(
                 r["reference_item_id"],
             )
         )
-        out = run.output(LEAKAGE.name)
-        run.write_shard(out, 0, LEAKAGE.from_pylist(rows), LEAKAGE)
+        out = stage_run.output(LEAKAGE.name)
+        stage_run.write_shard(out, 0, LEAKAGE.from_pylist(rows), LEAKAGE)
         flagged = {r["item_id"] for r in rows}
         result = LeakageResult(
-            ds,
-            names,
-            False,
-            len(train),
-            len(flagged),
-            len(rows),
-            {m: len({r["item_id"] for r in rows if r["method"] == m}) for m in methods},
-            {n: len({r["item_id"] for r in rows if r["reference_dataset"] == n}) for n in names},
-            errors,
-            templates,
-            0.0,
-            str(ws.table_dir(LEAKAGE.name, ds)),
+            dataset=ds,
+            against=names,
+            up_to_date=False,
+            items=len(train),
+            flagged_items=len(flagged),
+            rows=len(rows),
+            by_method={m: len({r["item_id"] for r in rows if r["method"] == m}) for m in methods},
+            by_reference={n: len({r["item_id"] for r in rows if r["reference_dataset"] == n}) for n in names},
+            fingerprint_errors=errors,
+            template_matches=templates,
+            out_dir=str(ws.table_dir(LEAKAGE.name, ds)),
         )
         summary = {k: v for k, v in result.__dict__.items() if k not in ("up_to_date", "seconds")}
-        prov = run.finish(summary)
+        prov = stage_run.finish(summary)
         result.seconds = prov["seconds"]
     return result
 

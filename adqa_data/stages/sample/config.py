@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ...core.stage_settings import DatasetSettings
 
 SPLITS = ("strong", "weak", "all")
 
 
-class SampleConfig(BaseModel):
+class SampleConfig(DatasetSettings):
     """Which prompt set to draw: the pool, its size, the balance by question type and the seed."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
     n: int = Field(1000, gt=0, description="number of prompts to draw")
     split: Literal["strong", "weak", "all"] = Field(
         "strong", description="the pool: strong or weak (from 'filter'), or all (every answered item)"

@@ -120,14 +120,14 @@ def test_changed_input_is_redone(tmp_path):
 def test_shared_audio_is_probed_once_per_file(clean_demo_roots, tmp_path, monkeypatch):
     calls = []
     lock = threading.Lock()
-    real = dl.probe_audio
+    real = dl.probing.probe_audio
 
     def counting(path, *args, **kwargs):
         with lock:
             calls.append(str(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(dl, "probe_audio", counting)
+    monkeypatch.setattr(dl.probing, "probe_audio", counting)
     ws = Workspace(tmp_path / "w")
     res = dl.download(ws, from_dir=clean_demo_roots["audiomcq"], workers=1)  # in-process: the patch counts
     paths = [it["audio_path"] for it in ws.items("audiomcq").to_pylist()]
@@ -136,10 +136,10 @@ def test_shared_audio_is_probed_once_per_file(clean_demo_roots, tmp_path, monkey
 
 
 def test_crash_mid_run_then_rerun_finishes_without_duplicates(clean_demo_roots, tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "PROBE_CHUNK", 4)
+    monkeypatch.setattr(dl.probing, "PROBE_CHUNK", 4)
     reference = dl.download(Workspace(tmp_path / "ref"), from_dir=clean_demo_roots["audiomcq"])
     ws = Workspace(tmp_path / "w")
-    real = dl.probe_chunk
+    real = dl.probing.probe_chunk
     seen = []
 
     def dying(task):
@@ -148,14 +148,14 @@ def test_crash_mid_run_then_rerun_finishes_without_duplicates(clean_demo_roots, 
         seen.append(task["index"])
         return real(task)
 
-    monkeypatch.setattr(dl, "probe_chunk", dying)
+    monkeypatch.setattr(dl.probing, "probe_chunk", dying)
     with pytest.raises(KeyboardInterrupt):
         dl.download(ws, from_dir=clean_demo_roots["audiomcq"], workers=1)
     assert ws.provenance("download", "audiomcq") is None  # never looks complete
     assert len(list((tmp_path / "w" / "probes" / "audiomcq").glob("part-*.parquet"))) == 3
     # a half-written temporary file from the kill is ignored and cleaned
     (tmp_path / "w" / "probes" / "audiomcq" / ".part-00003.parquet.999.tmp").write_bytes(b"partial")
-    monkeypatch.setattr(dl, "probe_chunk", real)
+    monkeypatch.setattr(dl.probing, "probe_chunk", real)
     res = dl.download(ws, from_dir=clean_demo_roots["audiomcq"])  # worker processes finish the rest
     assert res.probed_files == reference.probed_files - 12  # only the unfinished chunks
     assert not list((tmp_path / "w" / "probes" / "audiomcq").glob(".*.tmp"))
@@ -252,7 +252,7 @@ def test_hub_source_uses_pinned_manifest(clean_demo_roots, tmp_path, monkeypatch
         shutil.copytree(clean_demo_roots["audiomcq"], dest)
         return dest, "0123abcd" * 5
 
-    monkeypatch.setattr(dl, "fetch_from_hub", fake_fetch)
+    monkeypatch.setattr(dl.hub, "fetch_from_hub", fake_fetch)
     ws = Workspace(tmp_path / "w")
     res = dl.download(ws, hub="audiomcq-strongac-geminicot")
     pinned = dl.load_manifest("audiomcq-strongac-geminicot")

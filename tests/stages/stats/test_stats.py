@@ -268,8 +268,8 @@ def test_cli_writes_tables_json_and_plots(tmp_path, planted):
 def test_missing_matplotlib_is_one_clear_error(monkeypatch, planted):
     import builtins
 
-    from adqa_data import plots
     from adqa_data.core.errors import UserError
+    from adqa_data.stages.stats import plots
 
     real = builtins.__import__
 

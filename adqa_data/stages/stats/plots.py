@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .core.atomic_files import ensure_folder, write_atomic
-from .core.errors import UserError
+from ...core.atomic_files import ensure_folder, write_atomic
+from ...core.errors import UserError
 
 
 def _pyplot() -> Any:
@@ -347,7 +347,8 @@ def write_plots(report: dict[str, Any], out_dir: str | Path, inside: str | Path 
     for name, s in (sec.get("prompts") or {}).items():
         written.append(_prompts(plt, name, s, out))
     for name, s in (sec.get("rollouts") or {}).items():
-        written.append(_rollouts(plt, name, s, out))
+        if s["rows"]:  # an empty set has nothing to draw (its table says so)
+            written.append(_rollouts(plt, name, s, out))
     for name, s in (sec.get("training") or {}).items():
         written.append(_training(plt, name, s, out))
     for name, s in (sec.get("predictions") or {}).items():
