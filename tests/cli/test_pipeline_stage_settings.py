@@ -5,7 +5,7 @@ and nothing is written."""
 from __future__ import annotations
 
 import pytest
-from test_faults import assert_clean_error, run_cli
+from support.faults import assert_clean_error, run_cli
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from planted_workspace import DS, K, _finished, _shard, build_workspace
+from support.planted_workspace import DS, K, _finished, _shard, build_workspace
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
