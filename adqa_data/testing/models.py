@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from .text import synthetic_items as synthetic_items
 from .tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, train_bpe_tokenizer
@@ -89,6 +90,38 @@ def _generation_config(tokenizer):
     return GenerationConfig(eos_token_id=eos, pad_token_id=eos[1], do_sample=False)
 
 
+def _start(out_dir: str | Path, size: str, tokenizer: Any) -> tuple[dict, Path, Any]:
+    """What every builder starts from: the size's dimensions, the output folder (created), and the
+    tokenizer (trained when none is given)."""
+    s = _size(size)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return s, out, tokenizer if tokenizer is not None else train_bpe_tokenizer()
+
+
+def _random_model(model_cls: Any, config: Any, seed: int, tokenizer: Any) -> Any:
+    """`model_cls(config)` with weights drawn from `seed`, in eval mode, stopping at Qwen's end tokens."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_cls(config).eval()
+    model.generation_config = _generation_config(tokenizer)
+    return model
+
+
+def _whisper_encoder(s: dict, **extra: Any) -> dict:
+    """The Whisper-style audio encoder config Qwen2-Audio and Qwen2.5-Omni share (128 mel bins);
+    `extra` adds the family's own keys."""
+    return {
+        "num_mel_bins": 128,
+        "encoder_layers": s["a_layers"],
+        "encoder_attention_heads": s["a_heads"],
+        "encoder_ffn_dim": s["a_ffn"],
+        "d_model": s["a_dim"],
+        **extra,
+    }
+
+
 def hub_layout(path: Path) -> Path:
     """Rewrite a from-scratch Qwen2-Audio checkpoint into the key layout real checkpoints have.
 
@@ -136,32 +169,20 @@ def build_tiny_qwen2_audio(
     (Qwen2-Audio's is 30 s: every clip is padded to 3,000 mel frames); a shorter one makes a model for
     short clips far cheaper per clip (the trainer benchmark's 1 s tones use 2 s). Returns `out_dir`.
     """
-    import torch
     from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
 
-    s = _size(size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
+    s, out, tok = _start(out_dir, size, tokenizer)
     audio_id = tok.convert_tokens_to_ids("<|AUDIO|>")
     config = Qwen2AudioConfig(
-        audio_config={
-            "num_mel_bins": 128,
-            "encoder_layers": s["a_layers"],
-            "encoder_attention_heads": s["a_heads"],
-            "encoder_ffn_dim": s["a_ffn"],
-            "d_model": s["a_dim"],
-            "max_source_positions": 50 * audio_window_s,  # the encoder expects exactly this x 2 mel frames
-        },
+        # the encoder expects exactly max_source_positions x 2 mel frames
+        audio_config=_whisper_encoder(s, max_source_positions=50 * audio_window_s),
         text_config=_text_config(
             tok, s, model_type="qwen2", bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")
         ),
         audio_token_index=audio_id,
         ignore_index=-100,  # read by transformers' single-<|AUDIO|> expansion path (ms-swift's) with labels
     )
-    torch.manual_seed(seed)
-    model = Qwen2AudioForConditionalGeneration(config).eval()
-    model.generation_config = _generation_config(tok)
+    model = _random_model(Qwen2AudioForConditionalGeneration, config, seed, tok)
     model.save_pretrained(str(out))
     hub_layout(out)
     processor = Qwen2AudioProcessor(
@@ -176,17 +197,11 @@ def build_tiny_qwen2_text(out_dir: str | Path, size: str = "tiny", seed: int = 0
     """A random-weight text-only `Qwen2ForCausalLM` (the language model the tiny Qwen2-Audio uses) and
     its tokenizer, saved to `out_dir`: what the trainer's comparison with TRL trains (TRL has no audio
     path). Returns `out_dir`."""
-    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    s = _size(size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
+    s, out, tok = _start(out_dir, size, tokenizer)
     config = Qwen2Config(**_text_config(tok, s, bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>")))
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config).eval()
-    model.generation_config = _generation_config(tok)
+    model = _random_model(Qwen2ForCausalLM, config, seed, tok)
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     return out
@@ -202,13 +217,9 @@ def build_tiny_qwen25_omni_thinker(
     The vision tower is the smallest the config allows (it is never used for audio questions). Returns
     `out_dir`.
     """
-    import torch
     from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
-    s = _size(size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
+    s, out, tok = _start(out_dir, size, tokenizer)
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     head_dim = s["hidden"] // s["heads"]
     section = [head_dim // 8, (head_dim // 2 - head_dim // 8) // 2]
@@ -216,16 +227,7 @@ def build_tiny_qwen25_omni_thinker(
         head_dim // 2 - sum(section)
     )  # [t, h, w] halves summing to head_dim / 2, as Qwen's 16/24/24
     config = Qwen2_5OmniThinkerConfig(
-        audio_config={
-            "num_mel_bins": 128,
-            "encoder_layers": s["a_layers"],
-            "encoder_attention_heads": s["a_heads"],
-            "encoder_ffn_dim": s["a_ffn"],
-            "d_model": s["a_dim"],
-            "max_source_positions": 1500,
-            "n_window": 100,
-            "output_dim": s["hidden"],
-        },
+        audio_config=_whisper_encoder(s, max_source_positions=1500, n_window=100, output_dim=s["hidden"]),
         vision_config={
             "depth": 1,
             "hidden_size": 64,
@@ -249,9 +251,7 @@ def build_tiny_qwen25_omni_thinker(
         vision_end_token_id=ids["<|vision_eos|>"],
         user_token_id=tok.convert_tokens_to_ids("user") if "user" in tok.get_vocab() else ids["<|im_start|>"],
     )
-    torch.manual_seed(seed)
-    model = Qwen2_5OmniThinkerForConditionalGeneration(config).eval()
-    model.generation_config = _generation_config(tok)
+    model = _random_model(Qwen2_5OmniThinkerForConditionalGeneration, config, seed, tok)
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
     _feature_extractor().save_pretrained(str(out))
@@ -263,17 +263,13 @@ def build_tiny_audio_flamingo3(
 ) -> Path:
     """A random-weight `AudioFlamingo3ForConditionalGeneration` + `AudioFlamingo3Processor` saved to
     `out_dir` (`<sound>` is the audio placeholder; 30 s windows of Whisper-128 features). Returns `out_dir`."""
-    import torch
     from transformers import (
         AudioFlamingo3Config,
         AudioFlamingo3ForConditionalGeneration,
         AudioFlamingo3Processor,
     )
 
-    s = _size(size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
+    s, out, tok = _start(out_dir, size, tokenizer)
     config = AudioFlamingo3Config(
         audio_config={
             "num_mel_bins": 128,
@@ -286,9 +282,7 @@ def build_tiny_audio_flamingo3(
         text_config=_text_config(tok, s, model_type="qwen2"),
         audio_token_id=tok.convert_tokens_to_ids("<sound>"),
     )
-    torch.manual_seed(seed)
-    model = AudioFlamingo3ForConditionalGeneration(config).eval()
-    model.generation_config = _generation_config(tok)
+    model = _random_model(AudioFlamingo3ForConditionalGeneration, config, seed, tok)
     model.save_pretrained(str(out))
     processor = AudioFlamingo3Processor(
         feature_extractor=_feature_extractor(), tokenizer=tok, chat_template=CHAT_TEMPLATE
