@@ -263,16 +263,7 @@ class MiMoAudioCodec(Codec):
             for n in segment_lengths(int(m.shape[0]), self.segment):
                 lens.append(n)
                 owners.append(i)
-        packed = torch.cat(mels, dim=0)
-        with torch.no_grad():
-            codes, out_lens = self.model.encoder.encode(
-                input_features=packed.to(self.device),
-                input_lens=torch.tensor(lens).to(self.device),
-                return_codes_only=True,
-                n_q=self.num_codebooks,
-            )
-        codes = codes[: self.num_codebooks].to("cpu", torch.int64).numpy()
-        out_lens = [int(n) for n in out_lens.tolist()]
+        codes, out_lens = self._encode_segments(torch.cat(mels, dim=0), lens)
         per_clip: list[list[np.ndarray]] = [[] for _ in mels]
         start = 0
         for owner, n in zip(owners, out_lens):
@@ -300,19 +291,21 @@ class MiMoAudioCodec(Codec):
             size = sum(g)
             sub = mel[offset : offset + size]
             offset += size
-            parts.append(self._encode_segments(sub, g))
+            parts.append(self._encode_segments(sub, g)[0])
         return pad_to_group(np.concatenate(parts, axis=1), self.group)
 
-    def _encode_segments(self, packed, lens: list[int]) -> np.ndarray:
+    def _encode_segments(self, packed, lens: list[int]) -> tuple[np.ndarray, list[int]]:
+        """One encoder call over packed mel segments of lengths `lens`: the codes `[num_codebooks,
+        frames]` and the code frames each segment gave."""
         torch = self._torch
         with torch.no_grad():
-            codes, _ = self.model.encoder.encode(
+            codes, out_lens = self.model.encoder.encode(
                 input_features=packed.to(self.device),
                 input_lens=torch.tensor(lens).to(self.device),
                 return_codes_only=True,
                 n_q=self.num_codebooks,
             )
-        return codes[: self.num_codebooks].to("cpu", torch.int64).numpy()
+        return codes[: self.num_codebooks].to("cpu", torch.int64).numpy(), [int(n) for n in out_lens.tolist()]
 
 
 def _takes_keyword(fn, name: str) -> bool:

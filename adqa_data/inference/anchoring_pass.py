@@ -31,7 +31,7 @@ import numpy as np
 
 from ..rewards.anchoring import AnchoringConfig, anchoring_score, attention_profile
 from ..rewards.reasoning_rows import reasoning_rows
-from .types import Query
+from .types import AnchoringScorer, Query
 
 if TYPE_CHECKING:  # pragma: no cover
     from .adapters.base import LoadedModel
@@ -47,7 +47,7 @@ NO_REASONING: dict[str, float] = {
 }
 
 
-class AnchoringPass:
+class AnchoringPass(AnchoringScorer):
     """Scores completions of one query by how much their reasoning attends to the audio.
 
     `model`: a `LoadedModel` (the transformers backend's own, or one loaded for this pass with
@@ -78,12 +78,6 @@ class AnchoringPass:
 
         adapter = get_adapter(family, model) if family else adapter_for_checkpoint(model)
         return cls(adapter.load_transformers(model, device=device, dtype=dtype), owns_model=True, **kwargs)
-
-    def scores(
-        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
-    ) -> list[float]:
-        """The anchoring score in [0, 1] of each completion (token ids) of `query`."""
-        return [d["score"] for d in self.components(query, prompt_token_ids, completions)]
 
     def components(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..mcq.prompt_styles import get_style
 from ..rewards.anchoring import PROFILE_BINS
-from .types import LETTERS, Completion, Generation, LetterScores, Query, Sampling
+from .types import LETTERS, AnchoringScorer, Completion, Generation, LetterScores, Query, Sampling
 
 _REASONS = [
     "The recording has a steady tone with little variation, which matches one of the options.",
@@ -112,14 +112,9 @@ class ScriptedBackend:
         pass
 
 
-class ScriptedAnchoring:
+class ScriptedAnchoring(AnchoringScorer):
     """Stand-in for `anchoring_pass.AnchoringPass`: a score in [0.2, 0.9] per completion, a pure
     function of the query key and the completion's token ids."""
-
-    def scores(
-        self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
-    ) -> list[float]:
-        return [d["score"] for d in self.components(query, prompt_token_ids, completions)]
 
     def components(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.errors import UserError, require
 from ..mcq.completion_text import completion_text, control_ids
-from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
+from .adapters import ModelAdapter, adapter_for_model
 from .adapters.base import LoadedModel
 from .letter_position import LetterReading, declared_opening
 from .transformers_passes import PrefixState, PromptPasses
@@ -82,10 +82,7 @@ class TransformersBackend(PromptPasses):
         if loaded is not None:
             adapter = loaded.adapter
         elif adapter is None:
-            p = Path(model)
-            adapter = (
-                adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
-            )
+            adapter = adapter_for_model(model, family)
         self.adapter = adapter
         self._owns_model = loaded is None  # close() frees only a model this backend loaded
         self.model: LoadedModel = (

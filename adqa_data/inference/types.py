@@ -82,14 +82,17 @@ class Generation:
 
 
 class AnchoringScorer(Protocol):
-    """Scores completions by how much their reasoning attends to the audio (the anchoring reward)."""
+    """Scores completions by how much their reasoning attends to the audio (the anchoring reward).
+
+    A scorer implements `components` and `close`; `scores` is read off `components` here, so a scorer
+    that subclasses this protocol gets it (the pass and its scripted stand-in do)."""
 
     def scores(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]
     ) -> list[float]:
         """The anchoring score in [0, 1] of each completion (token ids, as sampled after
         `prompt_token_ids`) of `query`."""
-        ...
+        return [d["score"] for d in self.components(query, prompt_token_ids, completions)]
 
     def components(
         self, query: Query, prompt_token_ids: Sequence[int], completions: Sequence[Sequence[int]]

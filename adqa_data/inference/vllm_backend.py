@@ -50,12 +50,25 @@ import numpy as np
 from ..core.errors import UserError, require
 from ..mcq.completion_text import completion_text, control_ids
 from ..mcq.prompt_styles import PromptStyle, get_style
-from .adapters import ModelAdapter, adapter_for_checkpoint, get_adapter
+from .adapters import ModelAdapter, adapter_for_model
 from .letter_position import LetterReading, after_user, declared_opening, letter_prefix, read_letters
 from .types import Completion, Generation, LetterScores, Query, Sampling
 
 # vLLM seeds the i-th of n samples with seed + i; keep a derived seed far enough below 2**63.
 _SEED_MASK = (1 << 62) - 1
+
+
+# The `VLLMConfig` fields that `vllm.LLM` takes under the same name; one left None keeps vLLM's default.
+_ENGINE_FIELDS = (
+    "model",
+    "dtype",
+    "seed",
+    "trust_remote_code",
+    "enable_prefix_caching",
+    "logprobs_mode",
+    "max_model_len",
+    "revision",
+)
 
 
 @dataclass(frozen=True)
@@ -108,12 +121,7 @@ class VLLMBackend:
         cfg = model if isinstance(model, VLLMConfig) else VLLMConfig(model=str(model), **kwargs)
         self.config = cfg
         vllm = require("vllm", "vllm", "the vllm backend")
-        path = Path(cfg.model)
-        self.adapter: ModelAdapter = (
-            adapter_for_checkpoint(path, cfg.family)
-            if path.is_dir()
-            else get_adapter(cfg.family or "generic", None)
-        )
+        self.adapter: ModelAdapter = adapter_for_model(cfg.model, cfg.family)
         engine = dict(self.adapter.vllm_engine_kwargs())
         if engine.pop("trust_remote_code", False) and not cfg.trust_remote_code:
             raise UserError(
@@ -121,24 +129,13 @@ class VLLMBackend:
                 where=cfg.model,
                 fix="set trust_remote_code: true for this model if you trust its repository",
             )
-        engine.update(
-            model=cfg.model,
-            dtype=cfg.dtype,
-            seed=cfg.seed,
-            trust_remote_code=cfg.trust_remote_code,
-            enable_prefix_caching=cfg.enable_prefix_caching,
-            logprobs_mode=cfg.logprobs_mode,
-        )
-        if cfg.max_model_len is not None:
-            engine["max_model_len"] = cfg.max_model_len
-        if cfg.revision is not None:
-            engine["revision"] = cfg.revision
+        engine.update({f: getattr(cfg, f) for f in _ENGINE_FIELDS if getattr(cfg, f) is not None})
         engine.update(cfg.engine_kwargs)
         self._vllm = vllm
         self._llm = vllm.LLM(**engine)
         self._tok = self._llm.get_tokenizer()
         stops = self.adapter.vllm_sampling_kwargs().get("stop_token_ids", [])
-        self._control = control_ids(self._tok, [*eos_ids(path, self._tok), *stops])
+        self._control = control_ids(self._tok, [*eos_ids(Path(cfg.model), self._tok), *stops])
         self._added = list(self._tok.get_added_vocab())
         self._tail_ids: dict[str, list[int]] = {}
         self.reply_opening = declared_opening(cfg.model, self.adapter.family, cfg.reply_opens_with)

@@ -72,7 +72,7 @@ def tiny_mimo_config(
 def mimo_tokenizer(tokenizer: Any = None) -> Any:
     """The repo's tiny BPE tokenizer (or `tokenizer`, modified in place) with MiMo's prompt tokens added."""
     from ..inference.mimo.prompt import SPECIAL_TOKENS
-    from .models import train_bpe_tokenizer
+    from .tokenizer import train_bpe_tokenizer
 
     tok = tokenizer if tokenizer is not None else train_bpe_tokenizer()
     vocab = tok.get_vocab()

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..core.errors import UserError
-from ..inference.adapters import adapter_for_checkpoint, get_adapter
+from ..inference.adapters import adapter_for_model
 from ..inference.adapters.base import LoadedModel
 from .collate import Batch
 
@@ -51,8 +51,7 @@ def load_model(
 ) -> LoadedModel:
     """The checkpoint, float32 by default (training keeps fp32 weights; bf16 comes from autocast), with
     the decoder in train mode and the audio side in eval mode."""
-    p = Path(path)
-    adapter = adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
+    adapter = adapter_for_model(path, family)
     model = adapter.load_transformers(str(path), device, dtype)
     if model.decoder.config._attn_implementation != attn_implementation:
         model.module.set_attn_implementation(attn_implementation)

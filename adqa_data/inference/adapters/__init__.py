@@ -90,12 +90,21 @@ def adapter_for_checkpoint(path: str | Path, family: str | None = None, **kwargs
     return get_adapter(family, p, **kwargs)
 
 
+def adapter_for_model(model: str | Path, family: str | None = None) -> ModelAdapter:
+    """The adapter for a model as a user names it: a local checkpoint directory (`adapter_for_checkpoint`),
+    else a hub id, whose family must then be given (default: generic). Backends and the trainer resolve
+    their `model` here."""
+    p = Path(model)
+    return adapter_for_checkpoint(p, family) if p.is_dir() else get_adapter(family or "generic", None)
+
+
 __all__ = [
     "ADAPTERS",
     "ModelAdapter",
     "PromptParts",
     "LoadedModel",
     "adapter_for_checkpoint",
+    "adapter_for_model",
     "detect_family",
     "get_adapter",
 ]

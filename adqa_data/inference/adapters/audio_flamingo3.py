@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.errors import require
 from .base import LoadedModel, ModelAdapter, PromptParts
 
 
@@ -23,6 +22,9 @@ class AudioFlamingo3Adapter(ModelAdapter):
     audio_placeholder = "<sound>"
     default_system = "You are a helpful assistant."
     hub_ids = ("nvidia/audio-flamingo-3-hf",)
+
+    transformers_class = "AudioFlamingo3ForConditionalGeneration"
+    audio_token_attr = "audio_token_id"
 
     def _wrap(self, system: str | None, user_text: str, has_audio: bool) -> PromptParts:
         head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
@@ -33,20 +35,7 @@ class AudioFlamingo3Adapter(ModelAdapter):
         )
 
     def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> LoadedModel:
-        transformers = require("transformers", "models", "the transformers backend")
-        model, tok = self._from_pretrained(
-            "AudioFlamingo3ForConditionalGeneration", path, device, dtype, trust_remote_code
-        )
-        fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
-        return AudioFlamingo3LoadedModel(
-            self,
-            model,
-            tok,
-            fe,
-            decoder=model.model.language_model,
-            lm_head=model.lm_head,
-            audio_token_id=model.config.audio_token_id,
-        )
+        return self._load_audio_lm(AudioFlamingo3LoadedModel, path, device, dtype, trust_remote_code)
 
 
 MAX_AUDIO_SECONDS = 600  # AudioFlamingo3Processor's max_audio_len: longer clips are cut

@@ -68,6 +68,9 @@ class ModelAdapter:
     # (`Query.codes`, from the code cache of the codec `codec` names: MiMo-Audio).
     consumes: ClassVar[str] = "audio"
     codec: ClassVar[str | None] = None
+    # For `_load_audio_lm`: the transformers model class and the config attribute holding the placeholder id.
+    transformers_class: ClassVar[str]
+    audio_token_attr: ClassVar[str]
 
     def __init__(self, path: str | Path | None = None):
         self.path = str(path) if path is not None else None
@@ -134,6 +137,30 @@ class ModelAdapter:
         model = model.to(device).eval()
         tok = transformers.AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
         return model, tok
+
+    def _load_audio_lm(
+        self,
+        loaded_cls: type[LoadedModel],
+        path: str | Path,
+        device: str,
+        dtype: str,
+        trust_remote_code: bool,
+    ) -> LoadedModel:
+        """The load Qwen2-Audio and Audio Flamingo 3 share: a `transformers_class` checkpoint whose text
+        model is `model.model.language_model`, its feature extractor saved beside it, and the placeholder
+        id in `config.<audio_token_attr>` (both class attributes of the adapter)."""
+        transformers = require("transformers", "models", "the transformers backend")
+        model, tok = self._from_pretrained(self.transformers_class, path, device, dtype, trust_remote_code)
+        fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
+        return loaded_cls(
+            self,
+            model,
+            tok,
+            fe,
+            decoder=model.model.language_model,
+            lm_head=model.lm_head,
+            audio_token_id=getattr(model.config, self.audio_token_attr),
+        )
 
     def load_transformers(
         self, path: str | Path, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False

@@ -103,18 +103,13 @@ class MiMoAudioAdapter(ModelAdapter):
         self, path: str | Path, device: str = "cpu", dtype: str = "float32", trust_remote_code: bool = False
     ) -> MiMoLoadedModel:
         require("torch", "models", "the MiMo-Audio policy")
-        transformers = require("transformers", "models", "the MiMo-Audio policy")
-        from ..mimo.model import MiMoSpecialTokens, load_mimo_audio
+        require("transformers", "models", "the MiMo-Audio policy")
+        from ..mimo.model import MiMoSpecialTokens, load_mimo_audio, load_tokenizer
         from .base import torch_dtype
 
-        try:
-            tok = transformers.AutoTokenizer.from_pretrained(str(path))
-        except (OSError, ValueError) as e:
-            raise UserError(
-                f"cannot load the MiMo-Audio tokenizer from {path}: {e}",
-                str(path),
-                "use a complete XiaomiMiMo/MiMo-Audio-7B download (tokenizer files included)",
-            ) from None
+        tok = load_tokenizer(
+            path, "use a complete XiaomiMiMo/MiMo-Audio-7B download (tokenizer files included)"
+        )
         torch_dt = torch_dtype("float32" if dtype == "auto" else dtype)
         lm = load_mimo_audio(
             path,

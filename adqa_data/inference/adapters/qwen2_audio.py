@@ -13,7 +13,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...core.errors import require
 from .base import (
     LoadedModel,
     ModelAdapter,
@@ -32,6 +31,9 @@ class Qwen2AudioAdapter(ModelAdapter):
     # (xiaomi-research/r1-aqa, src/utils/rewards.py), so its replies open with the answer tag
     checkpoint_openings: ClassVar[dict[str, str]] = {"mispeech/r1-aqa": "answer_tag"}
 
+    transformers_class = "Qwen2AudioForConditionalGeneration"
+    audio_token_attr = "audio_token_index"
+
     def _wrap(self, system: str | None, user_text: str, has_audio: bool) -> PromptParts:
         head = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
         if has_audio:
@@ -44,20 +46,7 @@ class Qwen2AudioAdapter(ModelAdapter):
         )
 
     def load_transformers(self, path, device="cpu", dtype="float32", trust_remote_code=False) -> LoadedModel:
-        transformers = require("transformers", "models", "the transformers backend")
-        model, tok = self._from_pretrained(
-            "Qwen2AudioForConditionalGeneration", path, device, dtype, trust_remote_code
-        )
-        fe = transformers.AutoFeatureExtractor.from_pretrained(str(path))
-        return Qwen2AudioLoadedModel(
-            self,
-            model,
-            tok,
-            fe,
-            decoder=model.model.language_model,
-            lm_head=model.lm_head,
-            audio_token_id=model.config.audio_token_index,
-        )
+        return self._load_audio_lm(Qwen2AudioLoadedModel, path, device, dtype, trust_remote_code)
 
 
 class Qwen2AudioLoadedModel(LoadedModel):

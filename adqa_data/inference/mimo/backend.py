@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import UserError
-from ..adapters import adapter_for_checkpoint, get_adapter
 from ..adapters.mimo_audio import MiMoAudioAdapter
 from ..transformers_backend import TransformersBackend
 
@@ -65,27 +64,17 @@ class MiMoBackend(TransformersBackend):
 
     name = "mimo_audio"  # `consumes` ("codes") and `codec` ("mimo-audio") come from the family adapter
 
-    def __init__(
-        self,
-        model: str | Path,
-        family: str | None = None,
-        device: str = "cpu",
-        dtype: str = "float32",
-        **options: Any,
-    ):
+    def __init__(self, model: str | Path, family: str | None = None, **options: Any):
+        """`options`: `TransformersBackend`'s (device, dtype, batch limits ...), its defaults."""
         if family not in (None, FAMILY):
             raise UserError(f"MiMoBackend serves the {FAMILY} family, not {family!r}")
-        p = Path(model)
-        if not p.is_dir():
+        if not Path(model).is_dir():
             raise UserError(
                 f"MiMo-Audio needs a local checkpoint folder; {model} is not one",
                 fix="download it first: hf download XiaomiMiMo/MiMo-Audio-7B-Instruct --local-dir ...",
             )
-        adapter = (
-            adapter_for_checkpoint(p, FAMILY) if (p / "config.json").is_file() else get_adapter(FAMILY, p)
-        )
         options.pop("trust_remote_code", None)  # our own code: nothing remote to trust
-        super().__init__(model, family=FAMILY, device=device, dtype=dtype, adapter=adapter, **options)
+        super().__init__(model, family=FAMILY, **options)
 
 
 def load_mimo_backend(

@@ -154,17 +154,19 @@ class MiMoSpecialTokens:
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> MiMoSpecialTokens:
-        from transformers import AutoTokenizer
+        fix = "save the tokenizer next to the checkpoint, or pass special_tokens=MiMoSpecialTokens(...)"
+        return cls.from_tokenizer(load_tokenizer(path, fix), str(path))
 
-        try:
-            tok = AutoTokenizer.from_pretrained(str(path))
-        except (OSError, ValueError) as e:
-            raise UserError(
-                f"cannot load a tokenizer from {path}: {e}",
-                str(path),
-                "save the tokenizer next to the checkpoint, or pass special_tokens=MiMoSpecialTokens(...)",
-            ) from e
-        return cls.from_tokenizer(tok, str(path))
+
+def load_tokenizer(path: str | Path, fix: str) -> Any:
+    """The text tokenizer saved with a MiMo-Audio checkpoint; a one-line error (with `fix`) when it cannot
+    be loaded."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot load the MiMo-Audio tokenizer from {path}: {e}", str(path), fix) from None
 
 
 @dataclass(frozen=True)
@@ -222,29 +224,27 @@ class MiMoAudioConfig:
             cfg._attn_implementation = attn_implementation
             return cfg
 
-        local_dim, heads = int(m["local_dim"]), int(m["local_attn_heads"])
+        heads = int(m["local_attn_heads"])
+
+        def local_qwen2(dim: int, layers: Any, ffn: int) -> Qwen2Config:
+            """A speech-side transformer: `local_attn_heads` heads, no grouped KV, the local dropout."""
+            return qwen2(
+                hidden_size=dim,
+                num_hidden_layers=int(layers),
+                num_attention_heads=heads,
+                num_key_value_heads=heads,
+                head_dim=dim // heads,
+                intermediate_size=ffn,
+                attention_dropout=m["local_attn_dropout"],
+            )
+
+        local_dim = int(m["local_dim"])
         in_dim = int(m["input_local_dim"] or local_dim)
-        input_local = qwen2(
-            hidden_size=in_dim,
-            num_hidden_layers=int(m["input_local_layers"]),
-            num_attention_heads=heads,
-            num_key_value_heads=heads,
-            head_dim=in_dim // heads,
-            intermediate_size=in_dim * 4,
-            attention_dropout=m["local_attn_dropout"],
-        )
+        input_local = local_qwen2(in_dim, m["input_local_layers"], in_dim * 4)
         full = bool(m["input_full_attention"])
         if full:  # transformers' mask builders read this; the attention modules are set in MiMoAudioLM
             input_local.is_causal = False
-        local = qwen2(
-            hidden_size=local_dim,
-            num_hidden_layers=int(m["local_layers"]),
-            num_attention_heads=heads,
-            num_key_value_heads=heads,
-            head_dim=local_dim // heads,
-            intermediate_size=int(m["local_ffn_dim"]),
-            attention_dropout=m["local_attn_dropout"],
-        )
+        local = local_qwen2(local_dim, m["local_layers"], int(m["local_ffn_dim"]))
         return cls(qwen2(), input_local, local, vocab, empty, group, channels, full, dict(raw))
 
     @classmethod
