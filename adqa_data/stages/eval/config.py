@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from ...core.config_files import load_yaml_model, validate_model
+from ...inference.backend_settings import BackendSettings
 
 FIX = "see 'adqa-data eval --help'"
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(BackendSettings):
     """How a model is asked and how its answers are read; YAML files (`--config`) hold these keys and
     command-line options override them."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a setting is a finite number
-
-    backend: Literal["transformers", "vllm", "scripted"] = Field(
-        "transformers",
-        description="transformers runs anywhere; vllm is the fast path on GPUs; scripted needs "
-        "no model (tests, dry runs)",
-    )
-    model: str | None = Field(None, description="a local checkpoint directory or a hub id")
-    family: str | None = Field(
-        None, description="model adapter family; detected from config.json when omitted"
-    )
-    device: str = Field("auto", description="auto = cuda when available, else cpu")
-    dtype: str = Field("auto", description="auto = the checkpoint's dtype (float32 on the CPU)")
     prompt_style: str = Field(
         "think",
         description="the think-style prompt the policy is trained with: reason in "
@@ -62,11 +50,6 @@ class EvalConfig(BaseModel):
         "condition): the submission's fallback when an output names no option",
     )
     shard_size: int = Field(64, ge=1, description="items per shard: the unit of resume and of a Ray task")
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="passed to the backend's constructor (batch sizes, vLLM memory); "
-        "performance settings only: they are not part of the run key",
-    )
 
     @model_validator(mode="after")
     def _vote_needs_sampling(self) -> EvalConfig:

@@ -53,18 +53,6 @@ class EvalResult:
     out_dir: str = ""
 
 
-def policy_spec(cfg: EvalConfig) -> dict[str, Any]:
-    """What loading the model takes (JSON-able: it travels to Ray workers); the rollout policy cache's format."""
-    return {
-        "backend": cfg.backend,
-        "model": cfg.model,
-        "family": cfg.family,
-        "device": cfg.device,
-        "dtype": cfg.dtype,
-        "options": dict(cfg.backend_options),
-    }
-
-
 def prompt_fingerprint(style: str) -> str:
     """The style's whole definition (system prompt, templates), not just its name."""
     return stable_hash(get_style(style).model_dump())
@@ -210,7 +198,7 @@ def evaluate(
             "dataset": ds,
             "conditions": conditions,
             "config": config.model_dump(),
-            "policy": policy_spec(config),
+            "policy": config.policy_spec(),
             "model_fingerprint": inputs["model"],
             "prompt_fingerprint": prompt_fp,
             "codes": codes,
@@ -300,7 +288,7 @@ def _run_shards(
         return
     from ..rollout.policy import close_policies
 
-    backend = factory(policy_spec(config)) if factory is not None and todo else None
+    backend = factory(config.policy_spec()) if factory is not None and todo else None
     try:
         for task in todo:
             res = eval_shard(task, backend)
