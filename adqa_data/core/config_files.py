@@ -129,13 +129,35 @@ def validation_error(
 
 
 def validate_model(
-    model: type[M], data: Mapping[str, Any], what: str, where: str | None = None, fix: str | None = None
+    model: type[M],
+    data: Mapping[str, Any],
+    what: str,
+    where: str | None = None,
+    fix: str | None = None,
+    key_name: Callable[[str], str] | None = None,
 ) -> M:
-    """`model` validated from `data`, or a one-line `UserError` naming the key at fault."""
+    """`model` validated from `data`, or a one-line `UserError` naming the key at fault (as `key_name`
+    shows it: `option_name(model)` names a stage setting by its command-line option)."""
     try:
         return model.model_validate(dict(data))
     except ValidationError as e:
-        raise validation_error(e, what, where, fix) from None
+        raise validation_error(e, what, where, fix, key_name=key_name) from None
+
+
+def option_name(model: type[BaseModel]) -> Callable[[str], str]:
+    """A settings key as its command's option shows it: the first flag the field declares
+    (`json_schema_extra={"cli": ["--lr"]}`), else `--field-name`; a key that is no field as it is."""
+
+    def name(key: str) -> str:
+        head = key.split(".")[0]
+        field = model.model_fields.get(head)
+        if field is None:
+            return key
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        declared = extra.get("cli")
+        return str(declared[0]).split("/")[0] if declared else f"--{head.replace('_', '-')}"  # type: ignore[index]
+
+    return name
 
 
 def load_yaml_model(

@@ -21,7 +21,7 @@ scored): reproducible, and a larger N keeps the items of a smaller one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from ...core.schema import FILTER_AUDIT
 from ...core.workspace import StageRun, read_table
 from ...inference.panel import PanelMember
 from .conditions import ItemRef
+from .config import FilterConfig
 from .jobs import BackendFactory, ChunkJob, ModelJob, condition_clips, open_member, ray_options, score_chunk
-from .options import FilterOptions
 from .units import unit_config, unit_key
 from .voting import ModelAnswer
 
@@ -58,7 +58,7 @@ def audited(member: PanelMember) -> bool:
 def audit_job(
     dataset: str,
     member: PanelMember,
-    options: FilterOptions,
+    options: FilterConfig,
     items: list[ItemRef],
     factory: BackendFactory,
     codes: dict[str, str] | None = None,
@@ -66,7 +66,7 @@ def audit_job(
     """The generate-mode job of one member over the audit items: one rotation, nothing written by it."""
     generate = member.model_copy(update={"mode": "generate"})
     chunks = [ChunkJob(c, 0, "", items) for c in AUDIT_CONDITIONS]
-    return ModelJob(dataset, generate, replace(options, permutations=1), chunks, factory, codes=codes)
+    return ModelJob(dataset, generate, options.model_copy(update={"permutations": 1}), chunks, factory, codes=codes)
 
 
 def run_audit_job(job: ModelJob) -> list[dict[str, Any]]:
@@ -185,7 +185,7 @@ def plan_audit(
     run: StageRun,
     members: list[PanelMember],
     items: list[ItemRef],
-    options: FilterOptions,
+    options: FilterConfig,
     items_fp: str,
     factory: BackendFactory,
     codes: dict[str, dict[str, str] | None],

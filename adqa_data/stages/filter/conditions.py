@@ -24,7 +24,7 @@ from ...audio.clips import AudioError, noise, read_failure, read_item_audio, sil
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash
 from ...core.schema import QuarantineReason as R
-from .options import FilterOptions
+from .config import FilterConfig
 from .voting import GoldItem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,19 +147,19 @@ def rotations(n_options: int, permutations: int) -> range:
     return range(min(permutations, n_options))
 
 
-def constant_clip(options: FilterOptions, condition: str, sample_rate: int) -> np.ndarray:
+def constant_clip(options: FilterConfig, condition: str, sample_rate: int) -> np.ndarray:
     """The clip `silence` or `noise` plays for every item, at `sample_rate` (one definition for
     waveform and code readers)."""
     o = options
     if condition == "silence":
         return silence(o.silence_seconds, sample_rate)
-    return noise(o.silence_seconds, sample_rate, o.noise_color, o.noise_level_dbfs, o.seed)
+    return noise(o.silence_seconds, sample_rate, o.noise_color, o.noise_level, o.seed)
 
 
 class ConditionAudio:
     """The clip each condition plays, at the model's sample rate; constant clips are built once."""
 
-    def __init__(self, options: FilterOptions, sample_rate: int):
+    def __init__(self, options: FilterConfig, sample_rate: int):
         self.options, self.sr = options, sample_rate
         self._fixed: dict[str, tuple[np.ndarray, str]] = {}
         self._clips: dict[str, np.ndarray] = {}
@@ -208,7 +208,7 @@ class ConditionCodes:
     once with the same codec, then cached (`codecs.consumers.generated_codes`). No audio file is opened.
     `source`: {"workspace", "dataset", "codec_key"}."""
 
-    def __init__(self, options: FilterOptions, source: dict[str, str], device: str = "cpu"):
+    def __init__(self, options: FilterConfig, source: dict[str, str], device: str = "cpu"):
         from ...codecs.consumers import ItemCodes
         from ...core.workspace import Workspace
 

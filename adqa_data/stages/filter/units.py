@@ -10,11 +10,11 @@ from ...core.fingerprints import model_fingerprint, stable_hash
 from ...core.schema import VOTES
 from ...inference.panel import PanelMember
 from ...mcq.prompt_styles import get_style
-from .options import FilterOptions
+from .config import FilterConfig
 
 
 def unit_config(
-    member: PanelMember, condition: str, options: FilterOptions, codes: dict[str, str] | None = None
+    member: PanelMember, condition: str, options: FilterConfig, codes: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
     device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
@@ -39,7 +39,7 @@ def unit_config(
 def unit_key(
     member: PanelMember,
     condition: str,
-    options: FilterOptions,
+    options: FilterConfig,
     items_fp: str,
     codes: dict[str, str] | None = None,
 ) -> str:
