@@ -66,7 +66,9 @@ def audit_job(
     """The generate-mode job of one member over the audit items: one rotation, nothing written by it."""
     generate = member.model_copy(update={"mode": "generate"})
     chunks = [ChunkJob(c, 0, "", items) for c in AUDIT_CONDITIONS]
-    return ModelJob(dataset, generate, options.model_copy(update={"permutations": 1}), chunks, factory, codes=codes)
+    return ModelJob(
+        dataset, generate, options.model_copy(update={"permutations": 1}), chunks, factory, codes=codes
+    )
 
 
 def run_audit_job(job: ModelJob) -> list[dict[str, Any]]:

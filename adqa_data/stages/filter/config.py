@@ -61,7 +61,9 @@ class FilterConfig(BaseModel):
     seed: int = Field(0, description="seed of the noise clip, the swap draws and the audit's items")
     chunk_items: int = Field(256, ge=1, description="items per votes shard (the unit of resume)")
     max_new_tokens: int = Field(256, ge=1, description="generate mode (and --audit): reply length limit")
-    device: str | None = Field(None, description="where the members run: cpu | cuda (default: cuda when available)")
+    device: str | None = Field(
+        None, description="where the members run: cpu | cuda (default: cuda when available)"
+    )
     max_prompt_tokens: int = Field(
         DEFAULT_MAX_PROMPT_TOKENS,
         ge=1,
