@@ -17,6 +17,19 @@ class EvalConfig(BackendSettings):
     """How a model is asked and how its answers are read; YAML files (`--config`) hold these keys and
     command-line options override them."""
 
+    dataset: str | None = Field(
+        None,
+        description="dataset name in the workspace (default: the only one)",
+        json_schema_extra={"cli": ["--dataset", "-d"]},
+    )
+    name: str | None = Field(
+        None, description="prediction set name (default: <model>-<style>-n<samples>-seed<seed>)"
+    )
+    parts: Path | None = Field(
+        None,
+        description="CSV (item_id,part) or JSON (id -> part) naming each item's DCASE dev part (the "
+        "manifest records none)",
+    )
     prompt_style: str = Field(
         "think",
         description="the think-style prompt the policy is trained with: reason in "
@@ -32,18 +45,22 @@ class EvalConfig(BackendSettings):
     temperature: float | None = Field(
         None,
         ge=0,
-        description="None = 0 (greedy) for one sample, 1.0 for several "
+        description="default: 0 (greedy) for one sample, 1.0 for several "
         "(identical greedy samples would make the vote meaningless)",
     )
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_new_tokens: int = Field(512, ge=1, description="room for concise reasoning plus the answer block")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling; 1.0 = no truncation")
+    max_new_tokens: int = Field(
+        512, ge=1, description="completion length limit: room for concise reasoning plus the answer block"
+    )
     seed: int = Field(0, description="sample s of item i under condition c is seeded by (seed, item|c, s)")
     silence: bool | None = Field(
         None,
         description="also answer with the clip replaced by silence (the "
-        "audio-dependency gap); None = when the dataset has gold answers",
+        "audio-dependency gap); default: when the dataset has gold answers",
     )
-    silence_seconds: float = Field(30.0, gt=0, description="the AudioMCQ paper's 30 s silent clip")
+    silence_seconds: float = Field(
+        30.0, gt=0, description="length of the silent clip (the AudioMCQ paper's 30 s)"
+    )
     letter_scores: bool = Field(
         False,
         description="also record P(letter) per option (one forward per item, audio "
@@ -64,8 +81,9 @@ class EvalConfig(BackendSettings):
         return 0.0 if self.samples == 1 else 1.0
 
     def run_config(self) -> dict[str, Any]:
-        """What decides the output: everything but `backend_options` and where the model runs."""
-        cfg = self.model_dump(exclude={"backend_options", "device"})
+        """What decides the output: everything but `backend_options` and where the model runs (the
+        dataset and set name are the run's unit; the parts file counts by the parts it names)."""
+        cfg = self.model_dump(exclude={"backend_options", "device", "dataset", "name", "parts"})
         cfg["temperature"] = self.effective_temperature
         return cfg
 

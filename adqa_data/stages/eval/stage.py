@@ -19,19 +19,28 @@ from typing import Any
 import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
+from ...core.config_files import option_name, validate_model
 from ...core.engine import Engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...core.names import name_part
+from ...core.results import result_from_summary
 from ...core.schema import ITEMS, PREDICTIONS, QUARANTINE
 from ...core.workspace import StageRun, Workspace, read_table
 from ...inference.factory import default_device
 from ...inference.trust import check_model_ref
 from ...inference.types import Backend
 from ...mcq.prompt_styles import get_style
-from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
+from ..row_checks import (
+    DEFAULT_MAX_PROMPT_TOKENS,
+    PromptCheck,
+    byte_count,
+    check_items,
+    quarantine_rows,
+    token_counter,
+)
 from . import metrics
-from .config import EvalConfig
+from .config import FIX, EvalConfig
 from .parts import item_part, load_parts_file
 from .shards import eval_shard
 
@@ -44,10 +53,10 @@ class EvalResult:
     dataset: str
     name: str
     up_to_date: bool
-    items: int
-    rows: int
-    shards: int
-    shards_written: int
+    items: int = 0
+    rows: int = 0
+    shards: int = 0
+    shards_written: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     out_dir: str = ""
@@ -106,10 +115,42 @@ def _check_model(cfg: EvalConfig) -> None:
 
 def evaluate(
     ws: Workspace,
-    config: EvalConfig,
+    config: EvalConfig | None = None,
     dataset: str | None = None,
     name: str | None = None,
     parts_file: str | Path | None = None,
+    engine: Engine = "local",
+    workers: int | None = None,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    backend_factory: BackendFactory | None = None,
+    release: bool = True,
+    **settings: Any,
+) -> EvalResult:
+    """`run` with the dataset, set name, parts file and other settings as keywords over `config`: the
+    library's shorthand. The settings are checked here, each problem one line naming its option."""
+    given = {k: getattr(config, k) for k in config.model_fields_set} if config is not None else {}
+    given.update(settings)
+    given.update(
+        {k: v for k, v in (("dataset", dataset), ("name", name), ("parts", parts_file)) if v is not None}
+    )
+    cfg = validate_model(EvalConfig, given, "eval settings", fix=FIX, key_name=option_name(EvalConfig))
+    return run(
+        ws,
+        cfg,
+        engine=engine,
+        workers=workers,
+        force=force,
+        on_progress=on_progress,
+        backend_factory=backend_factory,
+        release=release,
+    )
+
+
+def run(
+    ws: Workspace,
+    config: EvalConfig,
+    *,
     engine: Engine = "local",
     workers: int | None = None,
     force: bool = False,
@@ -121,7 +162,8 @@ def evaluate(
 
     `backend_factory(spec)` replaces loading the model (local engine only: tests, a backend built by the
     caller); `release=False` keeps a cached model loaded after a local run."""
-    ds = ws.dataset(dataset).name
+    parts_file = config.parts
+    ds = ws.dataset(config.dataset).name
     _check_model(config)
     prompt_fp = prompt_fingerprint(config.prompt_style)
     parts = load_parts_file(parts_file) if parts_file else None
@@ -129,7 +171,7 @@ def evaluate(
     graded = sum(it["answer_index"] is not None for it in items)
     use_silence = config.silence if config.silence is not None else graded > 0
     conditions = ["audio", "silence"] if use_silence else ["audio"]
-    name = name or default_name(config)
+    name = config.name or default_name(config)
     ids = [it["item_id"] for it in items]
     codes = policy_codes(ws, ds, config.backend, config.model, config.family, None, ids)
     run_config = {
@@ -160,19 +202,17 @@ def evaluate(
     )
     with run:
         if run.up_to_date:
-            prov = ws.provenance(STAGE, ds, name) or {}
-            s = prov.get("summary", {})
-            return EvalResult(
-                ds,
-                name,
-                True,
-                s.get("items", 0),
-                s.get("rows", 0),
-                s.get("shards", 0),
-                0,
+            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+            return result_from_summary(
+                EvalResult,
                 s,
-                0.0,
-                str(ws.table_dir(PREDICTIONS.name, ds, name)),
+                dataset=ds,
+                name=name,
+                up_to_date=True,
+                shards_written=0,
+                summary=s,
+                seconds=0.0,
+                out_dir=str(ws.table_dir(PREDICTIONS.name, ds, name)),
             )
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         items, refused = _refuse_items(ws, ds, items, config, audio=codes is None)
@@ -229,16 +269,16 @@ def evaluate(
         )
         prov = run.finish(summary)
     return EvalResult(
-        ds,
-        name,
-        False,
-        summary["items"],
-        summary["rows"],
-        len(chunks),
-        len(todo),
-        summary,
-        prov["seconds"],
-        str(ws.table_dir(PREDICTIONS.name, ds, name)),
+        dataset=ds,
+        name=name,
+        up_to_date=False,
+        items=summary["items"],
+        rows=summary["rows"],
+        shards=len(chunks),
+        shards_written=len(todo),
+        summary=summary,
+        seconds=prov["seconds"],
+        out_dir=str(ws.table_dir(PREDICTIONS.name, ds, name)),
     )
 
 
@@ -257,13 +297,7 @@ def _refuse_items(
     )
     if not refused:
         return items, []
-    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
-    row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    rows = [
-        {"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
-        for i, (r, d) in sorted(refused.items())
-    ]
-    return [it for it in items if it["item_id"] not in refused], rows
+    return [it for it in items if it["item_id"] not in refused], quarantine_rows(ws, dataset, refused)
 
 
 def _run_shards(
