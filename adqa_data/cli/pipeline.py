@@ -33,7 +33,7 @@ NOT_A_STEP = {"run"}
 # commands whose body checks its option values and then calls `app.options_checked()` before any work:
 # a pipeline runs each of these up to that call before its first step (tests/test_faults_inputs.py
 # checks that each stops there)
-VALUE_CHECKED = frozenset({"download", "encode", "filter", "sample", "rollout", "train", "eval"})
+VALUE_CHECKED = frozenset({"download", "encode", "filter", "sample", "rollout", "train", "eval", "export"})
 
 
 class Pipeline(BaseModel):
