@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from .errors import UserError
 
@@ -158,6 +158,27 @@ def option_name(model: type[BaseModel]) -> Callable[[str], str]:
         return str(declared[0]).split("/")[0] if declared else f"--{head.replace('_', '-')}"  # type: ignore[index]
 
     return name
+
+
+def dataset_field() -> Any:
+    """The `dataset` setting of every stage, declared once: `--dataset/-d`, the only dataset by default."""
+    return Field(
+        None,
+        description="dataset name in the workspace (default: the only one)",
+        json_schema_extra={"cli": ["--dataset", "-d"]},
+    )
+
+
+def shorthand_config(
+    model: type[M], base: BaseModel | None, what: str, keywords: Mapping[str, Any]
+) -> tuple[M, dict[str, Any]]:
+    """A stage's keyword shorthand split in two: its config (the fields set on `base`, an unchecked or
+    partial config, with the `keywords` that are fields of `model` on top, None meaning not given),
+    checked with one-line errors naming each option; and the other keywords, for the stage's `run`."""
+    data = {k: getattr(base, k) for k in base.model_fields_set} if base is not None else {}
+    data.update({k: v for k, v in keywords.items() if k in model.model_fields and v is not None})
+    rest = {k: v for k, v in keywords.items() if k not in model.model_fields}
+    return validate_model(model, data, what, key_name=option_name(model)), rest
 
 
 def load_yaml_model(

@@ -84,13 +84,11 @@ def export(
 ) -> ExportResult:
     """`run` with the format, the dataset, the format's `options` and the destination as arguments: the
     library's shorthand."""
-    from ..core.config_files import option_name, validate_model
+    from ..core.config_files import shorthand_config
 
-    given: dict[str, Any] = dict(options or ExportOptions())
-    given.update(
-        format=fmt, dataset=dataset, out_dir=out, push_to_hub=push_to_hub, private=private, title=title
-    )
-    return run(ws, validate_model(ExportConfig, given, "export settings", key_name=option_name(ExportConfig)))
+    given = {"format": fmt, "dataset": dataset, "out_dir": out, "push_to_hub": push_to_hub, "title": title}
+    config, _ = shorthand_config(ExportConfig, options, "export settings", {**given, "private": private})
+    return run(ws, config)
 
 
 def run(ws: Workspace, config: ExportConfig) -> ExportResult:

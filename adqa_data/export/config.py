@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.config_files import dataset_field
+
 
 class ExportOptions(BaseModel):
     """What a format reads besides the workspace. Values a format alone can judge (a split, an audio
@@ -69,11 +71,7 @@ class ExportConfig(ExportOptions):
         description="the layout: native (a table as it is) | verl | trl | groups | sft | swift",
         json_schema_extra={"cli": ["--format", "-f"]},
     )
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
+    dataset: str | None = dataset_field()
     out_dir: Path | None = Field(
         None,
         description="folder to write the dataset into (Hub layout: README.md + data/)",

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...core.config_files import dataset_field
+
 DEFAULT_CODEC = "mimo-audio"
 DEFAULT_NUM_CODEBOOKS = {"mimo": 8}  # the MiMo-Audio LM reads only the first 8 RVQ layers of its tokenizer
 # CPU defaults, measured on the tiny codecs (benchmarks/encode.py): a convolutional codec is no faster per
@@ -21,11 +23,7 @@ class EncodeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
+    dataset: str | None = dataset_field()
     codec: str = Field(
         DEFAULT_CODEC,
         description="the codec: mimo-audio | mimi | encodec | dac | xcodec, or FAMILY:HUB_ID_OR_DIR (optionally "

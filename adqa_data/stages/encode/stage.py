@@ -30,6 +30,7 @@ from typing import Any
 
 from ...codecs import resolve_codec
 from ...codecs.cache import CodeCache
+from ...core.config_files import shorthand_config
 from ...core.engine import Engine, check_engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import table_fingerprint
@@ -65,20 +66,13 @@ class EncodeResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def encode(
-    ws: Workspace,
-    dataset: str | None = None,
-    *,
-    engine: Engine = "local",
-    force: bool = False,
-    on_progress: Callable[[int, int], None] | None = None,
-    **settings: Any,
-) -> EncodeResult:
-    """`run` with the settings as keywords (`EncodeConfig`'s fields): the library's shorthand."""
-    from ...core.config_files import validate_model
-
-    config = validate_model(EncodeConfig, {"dataset": dataset, **settings}, "encode settings")
-    return run(ws, config, engine=engine, force=force, on_progress=on_progress)
+def encode(ws: Workspace, dataset: str | None = None, **keywords: Any) -> EncodeResult:
+    """`run` with the settings as keywords (`EncodeConfig`'s fields, checked here, each problem one line
+    naming its option); the other keywords are `run`'s."""
+    config, run_keywords = shorthand_config(
+        EncodeConfig, None, "encode settings", {**keywords, "dataset": dataset}
+    )
+    return run(ws, config, **run_keywords)
 
 
 def run(

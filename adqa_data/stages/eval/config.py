@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from ...core.config_files import load_yaml_model, validate_model
+from ...core.config_files import dataset_field, load_yaml_model, validate_model
 from ...inference.backend_settings import BackendSettings
 
 FIX = "see 'adqa-data eval --help'"
@@ -17,11 +17,7 @@ class EvalConfig(BackendSettings):
     """How a model is asked and how its answers are read; YAML files (`--config`) hold these keys and
     command-line options override them."""
 
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
+    dataset: str | None = dataset_field()
     name: str | None = Field(
         None, description="prediction set name (default: <model>-<style>-n<samples>-seed<seed>)"
     )

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
-from ...core.config_files import option_name, validate_model
+from ...core.config_files import shorthand_config
 from ...core.engine import Engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
@@ -40,7 +40,7 @@ from ..row_checks import (
     token_counter,
 )
 from . import metrics
-from .config import FIX, EvalConfig
+from .config import EvalConfig
 from .parts import item_part, load_parts_file
 from .shards import eval_shard
 
@@ -119,32 +119,17 @@ def evaluate(
     dataset: str | None = None,
     name: str | None = None,
     parts_file: str | Path | None = None,
-    engine: Engine = "local",
-    workers: int | None = None,
-    force: bool = False,
-    on_progress: Callable[[int, int], None] | None = None,
-    backend_factory: BackendFactory | None = None,
-    release: bool = True,
-    **settings: Any,
+    **keywords: Any,
 ) -> EvalResult:
-    """`run` with the dataset, set name, parts file and other settings as keywords over `config`: the
-    library's shorthand. The settings are checked here, each problem one line naming its option."""
-    given = {k: getattr(config, k) for k in config.model_fields_set} if config is not None else {}
-    given.update(settings)
-    given.update(
-        {k: v for k, v in (("dataset", dataset), ("name", name), ("parts", parts_file)) if v is not None}
+    """`run` with the dataset, set name, parts file and any other setting as keywords over `config`
+    (checked here, each problem one line naming its option); the other keywords are `run`'s."""
+    cfg, run_keywords = shorthand_config(
+        EvalConfig,
+        config,
+        "eval settings",
+        {**keywords, "dataset": dataset, "name": name, "parts": parts_file},
     )
-    cfg = validate_model(EvalConfig, given, "eval settings", fix=FIX, key_name=option_name(EvalConfig))
-    return run(
-        ws,
-        cfg,
-        engine=engine,
-        workers=workers,
-        force=force,
-        on_progress=on_progress,
-        backend_factory=backend_factory,
-        release=release,
-    )
+    return run(ws, cfg, **run_keywords)
 
 
 def run(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...core.config_files import dataset_field
 from ...inference.panel import Panel
 from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS
 from .voting import MIN_LETTER_MASS
@@ -23,11 +24,7 @@ class FilterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
+    dataset: str | None = dataset_field()
     panel: str | Panel = Field(
         "audiomcq",
         description="panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny)",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
-from ...core.config_files import option_name, validate_model
+from ...core.config_files import shorthand_config
 from ...core.engine import Engine, check_engine
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash, table_fingerprint
@@ -223,29 +223,15 @@ def filter_dataset(
     panel: Panel | str | Path | None = None,
     dataset: str | None = None,
     options: FilterConfig | None = None,
-    engine: Engine = "local",
-    force: bool = False,
-    backend_factory: BackendFactory = member_backend,
-    on_progress: Callable[[int, int], None] | None = None,
-    **settings: Any,
+    **keywords: Any,
 ) -> FilterResult:
-    """`run` with the settings as keywords (`FilterConfig`'s fields) or an unchecked `options` model:
-    the library's shorthand. The settings are checked here, each problem one line naming its option."""
-    given = {k: getattr(options, k) for k in options.model_fields_set} if options is not None else {}
-    given.update(settings)
-    if panel is not None:
-        given["panel"] = panel
-    if dataset is not None:
-        given["dataset"] = dataset
-    config = validate_model(FilterConfig, given, "filter settings", key_name=option_name(FilterConfig))
-    return run(
-        workspace,
-        config,
-        engine=engine,
-        force=force,
-        backend_factory=backend_factory,
-        on_progress=on_progress,
+    """`run` with the panel, the dataset and any other setting as keywords over `options` (an unchecked
+    `FilterOptions(...)` too: checked here, each problem one line naming its option); the other keywords
+    are `run`'s."""
+    config, run_keywords = shorthand_config(
+        FilterConfig, options, "filter settings", {**keywords, "panel": panel, "dataset": dataset}
     )
+    return run(workspace, config, **run_keywords)
 
 
 def run(

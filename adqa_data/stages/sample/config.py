@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...core.config_files import dataset_field
+
 SPLITS = ("strong", "weak", "all")
 
 
@@ -14,11 +16,7 @@ class SampleConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
+    dataset: str | None = dataset_field()
     n: int = Field(1000, gt=0, description="number of prompts to draw")
     split: Literal["strong", "weak", "all"] = Field(
         "strong", description="the pool: strong or weak (from 'filter'), or all (every answered item)"
