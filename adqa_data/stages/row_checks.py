@@ -27,6 +27,8 @@ from ..core.workspace import Workspace
 from ..mcq.answers import LETTERS
 
 DEFAULT_MAX_PROMPT_TOKENS = 2048  # AudioMCQ and DCASE prompts are a few hundred tokens
+# the item columns a model stage asks an item with and checks it by (`check_items` reads these keys)
+ASKED_COLUMNS = ("item_id", "question", "choices", "answer_index", "audio_path", "audio_sha256")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from ...inference.trust import check_model_ref
 from ...inference.types import Backend
 from ...mcq.prompt_styles import get_style
 from ..row_checks import (
+    ASKED_COLUMNS,
     DEFAULT_MAX_PROMPT_TOKENS,
     PromptCheck,
     byte_count,
@@ -70,17 +71,7 @@ def prompt_fingerprint(style: str) -> str:
 def plan_items(ws: Workspace, dataset: str, parts: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The item table in table order, with the audio file and the DCASE part: one JSON-able record per item."""
     rec = ws.dataset(dataset)
-    cols = [
-        "item_id",
-        "question",
-        "choices",
-        "answer_index",
-        "audio_path",
-        "audio_sha256",
-        "question_type",
-        "source_dataset",
-        "upstream_json",
-    ]
+    cols = [*ASKED_COLUMNS, "question_type", "source_dataset", "upstream_json"]
     items = ws.read(ITEMS, rec.name, columns=cols).to_pylist()
     if not items:
         raise UserError(f"dataset {rec.name!r} has no items", fix="run 'adqa-data download' first")

@@ -35,7 +35,7 @@ from ...inference.panel import PanelMember
 from .conditions import ItemRef
 from .config import FilterConfig
 from .jobs import BackendFactory, ChunkJob, ModelJob, condition_clips, open_member, ray_options, score_chunk
-from .units import unit_config, unit_key
+from .units import UnitInputs, unit_config, unit_key
 from .voting import ModelAnswer
 
 AUDIT_CONDITIONS = ("audio", "silence")
@@ -183,30 +183,23 @@ class AuditPlan:
     skipped: dict[str, str]
 
 
-def plan_audit(
-    run: StageRun,
-    members: list[PanelMember],
-    items: list[ItemRef],
-    options: FilterConfig,
-    items_fp: str,
-    factory: BackendFactory,
-    codes: dict[str, dict[str, str] | None],
-) -> AuditPlan:
+def plan_audit(plan: UnitInputs) -> AuditPlan:
     """Per letters/options member, its audit unit: reused when its key (generate settings, audited
     items, the votes it is compared with) is unchanged, else a generate job."""
-    picked = pick_items(items, options.audit, options.seed)
+    run, options, codes = plan.run, plan.options, plan.codes
+    picked = pick_items(plan.items, options.audit, options.seed)
     ids = [it.item_id for it in picked]
     jobs, dirs, skipped = [], {}, {}
-    for m in members:
+    for m in plan.members:
         if not audited(m):
             skipped[m.name] = GENERATE_SKIP
             continue
-        job = audit_job(run.dataset, m, options, picked, factory, codes[m.name])
+        job = audit_job(run.dataset, m, options, picked, plan.factory, codes[m.name])
         key = stable_hash(
             {
                 "generate": unit_config(job.member, "audit", job.options, codes[m.name]),
                 "items": ids,
-                "votes": [unit_key(m, c, options, items_fp, codes[m.name]) for c in AUDIT_CONDITIONS],
+                "votes": [unit_key(m, c, options, plan.items_fp, codes[m.name]) for c in AUDIT_CONDITIONS],
                 "table": FILTER_AUDIT.version,
             },
             n=24,

@@ -23,7 +23,9 @@ import numpy as np
 from ...audio.clips import AudioError, noise, read_failure, read_item_audio, silence
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash
+from ...core.quarantine import quarantine_row
 from ...core.schema import QuarantineReason as R
+from ..row_checks import ASKED_COLUMNS
 from .config import FilterConfig
 from .voting import GoldItem
 
@@ -54,28 +56,17 @@ class ItemRef:
 
 def prepare_items(items: pa.Table, root: str) -> tuple[list[ItemRef], list[dict[str, Any]]]:
     """Split the item table into scorable items and those whose answer is withheld (quarantine rows)."""
-    cols = [
-        "item_id",
-        "question",
-        "choices",
-        "answer_index",
-        "audio_path",
-        "audio_sha256",
-        "source_dataset",
-        "question_type",
-        "row_index",
-    ]
+    cols = [*ASKED_COLUMNS, "source_dataset", "question_type", "row_index"]
     refs, withheld = [], []
     for r in items.select(cols).to_pylist():
         if r["answer_index"] is None:
             withheld.append(
-                {
-                    "row_index": r["row_index"],
-                    "item_id": r["item_id"],
-                    "reason": R.ANSWER_WITHHELD,
-                    "detail": "the gold answer is withheld, so audio contribution cannot be measured",
-                    "raw": None,
-                }
+                quarantine_row(
+                    r["row_index"],
+                    r["item_id"],
+                    R.ANSWER_WITHHELD,
+                    "the gold answer is withheld, so audio contribution cannot be measured",
+                )
             )
             continue
         refs.append(

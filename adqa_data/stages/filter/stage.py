@@ -45,7 +45,7 @@ from .conditions import ItemRef, assign_swaps, prepare_items, rotations
 from .config import FilterConfig
 from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend
 from .panel import effective_members, resolve_panel
-from .units import unit_config, unit_key
+from .units import UnitInputs, unit_config, unit_key
 from .voting import (
     aggregate,
     check_min_correct,
@@ -82,26 +82,18 @@ class FilterResult:
         return d
 
 
-def plan_jobs(
-    run: StageRun,
-    members: list[PanelMember],
-    items: list[ItemRef],
-    options: FilterConfig,
-    items_fp: str,
-    factory: BackendFactory,
-    codes: dict[str, dict[str, str] | None],
-) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
+def plan_jobs(plan: UnitInputs) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
     """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
     Each unit's directory is keyed by its own config (`units.unit_config`), and a changed unit is written
     aside and swapped in when the run finishes (`StageRun.output`)."""
-    dataset = run.dataset
+    run, items, options, codes = plan.run, plan.items, plan.options, plan.codes
     n = options.chunk_items
     chunks = [items[i : i + n] for i in range(0, len(items), n)]
     jobs, dirs, reused = [], {}, 0
-    for m in members:
+    for m in plan.members:
         todo = []
         for cond in options.conditions:
-            key = unit_key(m, cond, options, items_fp, codes[m.name])
+            key = unit_key(m, cond, options, plan.items_fp, codes[m.name])
             d = run.output("votes", m.name, cond, key=key)
             dirs[(m.name, cond)] = d
             for i, chunk in enumerate(chunks):
@@ -110,7 +102,7 @@ def plan_jobs(
                 else:
                     todo.append(ChunkJob(cond, i, str(d), chunk))
         if todo:
-            jobs.append(ModelJob(dataset, m, options, todo, factory, codes=codes[m.name]))
+            jobs.append(ModelJob(run.dataset, m, options, todo, plan.factory, codes=codes[m.name]))
     return jobs, dirs, reused
 
 
@@ -315,10 +307,9 @@ def run(
             items, borrowed = assign_swaps(items, opts.seed)
         if refused:  # votes units are keyed by exactly the items they answer
             items_fp = stable_hash([items_fp, sorted(q["item_id"] for q in refused)], n=24)
-        jobs, dirs, reused = plan_jobs(run, members, items, opts, items_fp, backend_factory, codes)
-        audit_plan = (
-            plan_audit(run, members, items, opts, items_fp, backend_factory, codes) if opts.audit else None
-        )
+        unit_inputs = UnitInputs(run, members, items, opts, items_fp, backend_factory, codes)
+        jobs, dirs, reused = plan_jobs(unit_inputs)
+        audit_plan = plan_audit(unit_inputs) if opts.audit else None
         audit_todo = len(audit_plan.jobs) if audit_plan else 0
         total = reused + sum(len(j.chunks) for j in jobs) + audit_todo
         done = {"n": reused}
