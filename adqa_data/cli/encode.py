@@ -2,74 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import Any
 
 from . import render
-from .app import (
-    DEFAULT_WS,
-    DatasetOpt,
-    EngineOpt,
-    ForceOpt,
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    options_checked,
-    print_json,
-)
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
+
+
+def _settings_model() -> Any:
+    from ..stages.encode.config import EncodeConfig
+
+    return EncodeConfig
 
 
 @app.command()
+@settings_options(_settings_model())
 def encode(
-    codec: Annotated[
-        str,
-        typer.Option(
-            "--codec",
-            help="mimo-audio (default) | mimi | encodec | dac | xcodec, or FAMILY:HUB_ID_OR_DIR (optionally @REVISION), or a hub id / directory.",
-        ),
-    ] = "mimo-audio",
-    num_codebooks: Annotated[
-        int | None,
-        typer.Option(
-            "--num-codebooks",
-            "-n",
-            help="Keep the first N RVQ codebooks (default: 8 for mimo-audio, else all).",
-        ),
-    ] = None,
-    cache: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache",
-            help="Code cache directory, shareable between workspaces (default: <workspace>/cache/codes).",
-        ),
-    ] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu | cuda.")] = "cpu",
-    dtype: Annotated[
-        str, typer.Option("--dtype", help="auto (bf16 on cuda, fp32 on cpu) | float32 | float16 | bfloat16.")
-    ] = "auto",
-    batch_seconds: Annotated[
-        float | None,
-        typer.Option(
-            "--batch-seconds", help="Padded audio per model call (default: 30 on cpu, 600 on cuda)."
-        ),
-    ] = None,
-    max_batch_size: Annotated[
-        int, typer.Option("--max-batch-size", help="Clips per model call at most.")
-    ] = 64,
-    decode_workers: Annotated[
-        int, typer.Option("--decode-workers", help="Threads decoding and resampling ahead of the codec.")
-    ] = 2,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            "--threads",
-            help="torch CPU threads for the codec (default on cpu: the cores left after --decode-workers, at least 1).",
-        ),
-    ] = None,
+    settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -81,26 +31,14 @@ def encode(
     from ..core.engine import check_engine
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.encode import encode as run_encode
+    from ..stages.encode import EncodeConfig, run
 
+    config = build_settings(EncodeConfig, settings, "encode")
     check_engine(engine)
     options_checked()
     with progress_bar("encoding audio", "clips") as on_progress:
-        res = run_encode(
-            Workspace(workspace),
-            dataset,
-            codec=codec,
-            num_codebooks=num_codebooks,
-            cache_dir=cache,
-            device=device,
-            dtype=dtype,
-            batch_seconds=batch_seconds,
-            max_batch_size=max_batch_size,
-            decode_workers=decode_workers,
-            threads=threads,
-            engine=check_engine(engine),
-            force=force,
-            on_progress=on_progress,
+        res = run(
+            Workspace(workspace), config, engine=check_engine(engine), force=force, on_progress=on_progress
         )
     summary = {k: v for k, v in res.__dict__.items() if k != "provenance"}
     summary["quarantine_reasons"] = summary.pop("reasons")

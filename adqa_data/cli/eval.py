@@ -8,102 +8,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import render
-from .app import (
-    DEFAULT_WS,
-    DatasetOpt,
-    DeviceOpt,
-    DtypeOpt,
-    EngineOpt,
-    FamilyOpt,
-    ForceOpt,
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    options_checked,
-    print_json,
-)
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.eval import EvalResult
 
 
+def _settings_model() -> Any:
+    from ..stages.eval.config import EvalConfig
+
+    return EvalConfig
+
+
 @app.command("eval")
+# backend options are typed (numbers, flags): they come from --config, not as NAME=VALUE text
+@settings_options(_settings_model(), exclude=("backend_options",))
 def eval_command(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="A checkpoint directory or hub id.")
-    ] = None,
-    backend: Annotated[
-        str | None,
-        typer.Option("--backend", help="transformers (default) | vllm | scripted (no model: dry runs)."),
-    ] = None,
-    prompt_style: Annotated[
-        str | None,
-        typer.Option(
-            "--prompt-style", help="Prompt style (default: think; audiomcq for AudioMCQ/R1-AQA checkpoints)."
-        ),
-    ] = None,
-    samples: Annotated[
-        int | None,
-        typer.Option(
-            "--samples",
-            help="Completions per item and condition; > 1 = self-consistency, majority vote (default 1).",
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option("--temperature", help="Default: 0 (greedy) for one sample, 1.0 for several."),
-    ] = None,
-    top_p: Annotated[float | None, typer.Option("--top-p")] = None,
-    max_new_tokens: Annotated[
-        int | None, typer.Option("--max-new-tokens", help="Completion length limit (default 512).")
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", help="Sample s of item i is seeded by (seed, item, condition, s) (default 0)."
-        ),
-    ] = None,
-    silence: Annotated[
-        bool | None,
-        typer.Option(
-            "--silence/--no-silence",
-            help="Also answer with the clip replaced by silence (the audio-dependency gap). Default: when the dataset has answers.",
-        ),
-    ] = None,
-    silence_seconds: Annotated[
-        float | None, typer.Option("--silence-seconds", help="Length of the silent clip (default 30).")
-    ] = None,
-    letter_scores: Annotated[
-        bool | None,
-        typer.Option(
-            "--letter-scores",
-            help="Also record P(letter) per option: the submission's fallback for outputs naming no option.",
-        ),
-    ] = None,
-    parts: Annotated[
-        Path | None,
-        typer.Option(
-            "--parts", help="CSV (item_id,part) or JSON (id -> part) naming each item's DCASE dev part."
-        ),
-    ] = None,
-    shard_size: Annotated[
-        int | None,
-        typer.Option(
-            "--shard-size", help="Items per shard: the unit of resume and of a Ray task (default 64)."
-        ),
-    ] = None,
-    family: FamilyOpt = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = None,
+    settings: dict[str, Any],
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML of eval settings; options given here override it.")
     ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option("--name", help="Prediction set name (default: <model>-<style>-n<samples>-seed<seed>)."),
-    ] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
     workers: Annotated[
         int | None, typer.Option("--workers", help="--engine ray: shards in flight at once.")
@@ -122,35 +48,16 @@ def eval_command(
     from ..core.engine import check_engine
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.eval import evaluate, load_config
+    from ..stages.eval import EvalConfig, load_config, run
 
-    cfg = load_config(
-        config,
-        model=model,
-        backend=backend,
-        prompt_style=prompt_style,
-        samples=samples,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        silence=silence,
-        silence_seconds=silence_seconds,
-        letter_scores=letter_scores,
-        shard_size=shard_size,
-        family=family,
-        device=device,
-        dtype=dtype,
-    )
+    base = load_config(config).model_dump(exclude_unset=True) if config is not None else None
+    cfg = build_settings(EvalConfig, settings, "eval", base=base)
     check_engine(engine)
     options_checked()
     with progress_bar("eval items", "items") as on_progress:
-        res = evaluate(
+        res = run(
             Workspace(workspace),
             cfg,
-            dataset=dataset,
-            name=name,
-            parts_file=parts,
             engine=check_engine(engine),
             workers=workers,
             force=force,

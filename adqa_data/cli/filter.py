@@ -3,109 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from . import render
-from .app import (
-    DEFAULT_WS,
-    DatasetOpt,
-    EngineOpt,
-    ForceOpt,
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    options_checked,
-    print_json,
-)
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
+
+
+def _settings_model() -> Any:
+    from ..stages.filter.config import FilterConfig
+
+    return FilterConfig
 
 
 @app.command("filter")
+@settings_options(_settings_model())
 def filter_cmd(
-    panel: Annotated[
-        str,
-        typer.Option(
-            "--panel", help="Panel YAML file, or a built-in panel name (pipelines/panels/: audiomcq, tiny)."
-        ),
-    ] = "audiomcq",
-    condition: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--condition", help="Extra condition besides audio and silence, repeatable: noise | swap."
-        ),
-    ] = None,
-    mode: Annotated[
-        str | None,
-        typer.Option(
-            "--mode",
-            help="letters | options | generate for every member (default: each member's own, letters).",
-        ),
-    ] = None,
-    permutations: Annotated[
-        int,
-        typer.Option(
-            "--permutations",
-            "-k",
-            help="Score each item under K cyclic rotations of its options and average; K = the number of options (4) fully cancels a letter-position bias.",
-        ),
-    ] = 1,
-    min_correct: Annotated[
-        int | None,
-        typer.Option(
-            "--min-correct",
-            help="Weak when at least this many members are correct on silence (default: the panel's, 2).",
-        ),
-    ] = None,
-    silence_seconds: Annotated[
-        float, typer.Option("--silence-seconds", help="Length of the silent (and noise) clip.")
-    ] = 30.0,
-    noise_color: Annotated[
-        str, typer.Option("--noise-color", help="noise condition: white | pink.")
-    ] = "white",
-    noise_level: Annotated[
-        float, typer.Option("--noise-level", help="noise condition: RMS level in dBFS.")
-    ] = -30.0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise clip and the swap draws.")] = 0,
-    chunk_items: Annotated[
-        int, typer.Option("--chunk-items", help="Items per votes shard (the unit of resume).")
-    ] = 256,
-    max_new_tokens: Annotated[
-        int, typer.Option("--max-new-tokens", help="generate mode: reply length limit.")
-    ] = 256,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu | cuda (default: cuda when available).")
-    ] = None,
-    max_prompt_tokens: Annotated[
-        int,
-        typer.Option(
-            "--max-prompt-tokens",
-            help="Quarantine items whose prompt (question and options) exceeds this many tokens of a member's tokenizer (prompt_too_long).",
-        ),
-    ] = 2048,
-    trust_remote_code: Annotated[
-        bool,
-        typer.Option(
-            "--trust-remote-code",
-            help="Allow panel members that need code from their model repository (trust_remote_code: true, or a family like kimi_audio) to run it; each must be a local folder or pin revision: to a 40-character commit.",
-        ),
-    ] = False,
-    min_letter_mass: Annotated[
-        float,
-        typer.Option(
-            "--min-letter-mass",
-            help="Warn about a letters-mode member whose median letter mass (the probability its option letters hold where they are read, before renormalising) is below this: its letters are read where it does not put them. 0 = never warn.",
-        ),
-    ] = 0.5,
-    audit: Annotated[
-        int,
-        typer.Option(
-            "--audit",
-            help="After voting, re-ask N random items (--seed; at most every item) in generate mode with each letters/options member's model and prompt style, on audio and silence, and report how often its vote equals the parsed generated answer (unparseable replies counted apart). Writes filter_audit/<dataset>/.",
-        ),
-    ] = 0,
+    settings: dict[str, Any],
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
     force: ForceOpt = False,
     as_json: JsonOpt = False,
@@ -119,37 +34,14 @@ def filter_cmd(
     from ..core.engine import check_engine
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.filter import FilterOptions, filter_dataset
+    from ..stages.filter import FilterConfig, run
 
-    options = FilterOptions(
-        conditions=("audio", "silence", *(condition or [])),
-        mode=mode,
-        permutations=permutations,
-        min_correct=min_correct,
-        silence_seconds=silence_seconds,
-        noise_color=noise_color,
-        noise_level_dbfs=noise_level,
-        seed=seed,
-        chunk_items=chunk_items,
-        max_new_tokens=max_new_tokens,
-        device=device,
-        max_prompt_tokens=max_prompt_tokens,
-        trust_remote_code=trust_remote_code,
-        min_letter_mass=min_letter_mass,
-        audit=audit,
-    )
-    options.validated()
+    config = build_settings(FilterConfig, settings, "filter")
     check_engine(engine)
     options_checked()
     with progress_bar("panel votes", "shards") as on_progress:
-        res = filter_dataset(
-            Workspace(workspace),
-            panel,
-            dataset,
-            options,
-            engine=check_engine(engine),
-            force=force,
-            on_progress=on_progress,
+        res = run(
+            Workspace(workspace), config, engine=check_engine(engine), force=force, on_progress=on_progress
         )
     for w in res.warnings:  # on stderr, with --json too
         render.log(f"warning: {w['message']}")

@@ -184,18 +184,12 @@ def build_settings(
 ) -> M:
     """`model` from a settings file's values (`base`) with the command line's on top; a problem is one
     line naming the option (`--n`), not the field."""
-    from pydantic import ValidationError
+    from ..core.config_files import option_name, validate_model
 
-    from ..core.config_files import validation_error
-
-    def flag(key: str) -> str:
-        head = key.split(".")[0]
-        field = model.model_fields.get(head)
-        return option_flags(head, field)[0].split("/")[0] if field is not None else key
-
-    try:
-        return model.model_validate({**(base or {}), **settings})
-    except ValidationError as e:
-        raise validation_error(
-            e, f"adqa-data {command}", fix=f"see 'adqa-data {command} --help'", key_name=flag
-        ) from None
+    return validate_model(
+        model,
+        {**(base or {}), **settings},
+        f"adqa-data {command}",
+        fix=f"see 'adqa-data {command} --help'",
+        key_name=option_name(model),
+    )

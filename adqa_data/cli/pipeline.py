@@ -42,6 +42,7 @@ VALUE_CHECKED = frozenset(
         "rollout",
         "train",
         "eval",
+        "export",
         "check-leakage",
         "submit",
         "info",
@@ -131,6 +132,13 @@ def _check_value(where: str, command: str, key: str, value: Any, param: Any) -> 
         raise UserError(f"{where}: {key} takes one value, not a {type(value).__name__} ({value!r})")
 
 
+def _by_flag(params: dict[str, Any], key: str) -> Any:
+    """The parameter whose option is `--<key>` where that differs from its name (a settings field
+    `cache_dir` declared as `--cache` takes the key `cache` too, as the command line does)."""
+    flag = f"--{key.replace('_', '-')}"
+    return next((p for p in params.values() if flag in getattr(p, "opts", ())), None)
+
+
 def plan(pipe: Pipeline) -> list[list[str]]:
     """The argv of every step, checked against the commands (names, types, values) before anything runs."""
     from typer.main import get_command
@@ -150,7 +158,7 @@ def plan(pipe: Pipeline) -> list[list[str]]:
         params = {p.name: p for p in cmd.params}
         options = dict(options or {})
         for key, value in options.items():
-            param = params.get(key.replace("-", "_"))
+            param = params.get(key.replace("-", "_")) or _by_flag(params, key)
             if param is None:
                 raise UserError(f"{where}: unknown option {key!r}", fix=f"run 'adqa-data {command} --help'")
             _check_value(where, command, key, value, param)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from .errors import UserError
 
@@ -129,13 +129,56 @@ def validation_error(
 
 
 def validate_model(
-    model: type[M], data: Mapping[str, Any], what: str, where: str | None = None, fix: str | None = None
+    model: type[M],
+    data: Mapping[str, Any],
+    what: str,
+    where: str | None = None,
+    fix: str | None = None,
+    key_name: Callable[[str], str] | None = None,
 ) -> M:
-    """`model` validated from `data`, or a one-line `UserError` naming the key at fault."""
+    """`model` validated from `data`, or a one-line `UserError` naming the key at fault (as `key_name`
+    shows it: `option_name(model)` names a stage setting by its command-line option)."""
     try:
         return model.model_validate(dict(data))
     except ValidationError as e:
-        raise validation_error(e, what, where, fix) from None
+        raise validation_error(e, what, where, fix, key_name=key_name) from None
+
+
+def option_name(model: type[BaseModel]) -> Callable[[str], str]:
+    """A settings key as its command's option shows it: the first flag the field declares
+    (`json_schema_extra={"cli": ["--lr"]}`), else `--field-name`; a key that is no field as it is."""
+
+    def name(key: str) -> str:
+        head = key.split(".")[0]
+        field = model.model_fields.get(head)
+        if field is None:
+            return key
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        declared = extra.get("cli")
+        return str(declared[0]).split("/")[0] if declared else f"--{head.replace('_', '-')}"  # type: ignore[index]
+
+    return name
+
+
+def dataset_field() -> Any:
+    """The `dataset` setting of every stage, declared once: `--dataset/-d`, the only dataset by default."""
+    return Field(
+        None,
+        description="dataset name in the workspace (default: the only one)",
+        json_schema_extra={"cli": ["--dataset", "-d"]},
+    )
+
+
+def shorthand_config(
+    model: type[M], base: BaseModel | None, what: str, keywords: Mapping[str, Any]
+) -> tuple[M, dict[str, Any]]:
+    """A stage's keyword shorthand split in two: its config (the fields set on `base`, an unchecked or
+    partial config, with the `keywords` that are fields of `model` on top, None meaning not given),
+    checked with one-line errors naming each option; and the other keywords, for the stage's `run`."""
+    data = {k: getattr(base, k) for k in base.model_fields_set} if base is not None else {}
+    data.update({k: v for k, v in keywords.items() if k in model.model_fields and v is not None})
+    rest = {k: v for k, v in keywords.items() if k not in model.model_fields}
+    return validate_model(model, data, what, key_name=option_name(model)), rest
 
 
 def load_yaml_model(

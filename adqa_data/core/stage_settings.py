@@ -3,7 +3,9 @@ and the one declaration of the `--dataset` / `-d` setting that most stages take.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from .config_files import dataset_field
 
 
 class StageSettings(BaseModel):
@@ -15,8 +17,4 @@ class StageSettings(BaseModel):
 class DatasetSettings(StageSettings):
     """Settings of a stage that works on one dataset of the workspace."""
 
-    dataset: str | None = Field(
-        None,
-        description="dataset name in the workspace (default: the only one)",
-        json_schema_extra={"cli": ["--dataset", "-d"]},
-    )
+    dataset: str | None = dataset_field()

@@ -24,13 +24,14 @@ from typing import Any
 from ..core.errors import UserError
 from ..core.names import safe_name
 from ..core.workspace import Workspace
-from .base import Built, ExportOptions
+from .base import Built
+from .config import ExportConfig, ExportOptions
 
 # format name -> module of this package that builds its rows (the one place a format is registered)
 FORMATS: dict[str, str] = {"native": "native", "verl": "verl", "trl": "trl", "groups": "groups", "sft": "sft"}
 FORMATS["swift"] = "swift"  # ms-swift SFT + GRPO rows (a line of its own so the branches merge cleanly)
 
-__all__ = ["FORMATS", "Built", "ExportOptions", "ExportResult", "export"]
+__all__ = ["FORMATS", "Built", "ExportConfig", "ExportOptions", "ExportResult", "export", "run"]
 
 
 @dataclass
@@ -38,8 +39,8 @@ class ExportResult:
     dataset: str
     format: str
     out: str | None  # the folder written (None when it was a temporary folder for a push only)
-    rows: dict[str, int]  # config -> rows
-    check: dict[str, Any]  # the load-back comparison (writer.verify)
+    rows: dict[str, int] = field(default_factory=dict)  # config -> rows
+    check: dict[str, Any] = field(default_factory=dict)  # the load-back comparison (writer.verify)
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     pushed_to: str | None = None
@@ -81,6 +82,16 @@ def export(
     private: bool = False,
     title: str | None = None,
 ) -> ExportResult:
+    """`run` with the format, the dataset, the format's `options` and the destination as arguments: the
+    library's shorthand."""
+    from ..core.config_files import shorthand_config
+
+    given = {"format": fmt, "dataset": dataset, "out_dir": out, "push_to_hub": push_to_hub, "title": title}
+    config, _ = shorthand_config(ExportConfig, options, "export settings", {**given, "private": private})
+    return run(ws, config)
+
+
+def run(ws: Workspace, config: ExportConfig) -> ExportResult:
     """Build the rows, write the folder with its card, check it by loading it back, push it when asked.
 
     A failed check raises (and pushes nothing): an export that does not load back as written is a bug."""
@@ -90,11 +101,12 @@ def export(
     from .folder import check_target, identity, write_replacing
     from .writer import check_hub, copy_files, push, verify, write_folder
 
+    fmt, out, push_to_hub = config.format, config.out_dir, config.push_to_hub
     if out is None and push_to_hub is None:
         raise UserError("nowhere to export to", fix="pass --out DIR, --push-to-hub REPO, or both")
     ws.require_exists()
-    options = options or ExportOptions()
-    ds = ws.dataset(dataset).name
+    options = config.options()
+    ds = ws.dataset(config.dataset).name
     check_options(fmt, options)
     folder = None if out is None else Path(out).expanduser().absolute()
     if folder is not None:
@@ -115,7 +127,7 @@ def export(
         fmt=fmt,
         built=built,
         split=options.split_name,
-        title=title,
+        title=config.title,
         stats_report=stats(ws, ds),
     )
     ident = identity(fmt, ds, options.table if fmt == "native" else None, list(built.configs))
@@ -146,16 +158,18 @@ def export(
             files, check = write_and_check(where)
         pushed = None
         if push_to_hub:
-            pushed = push(where, push_to_hub, private, message=f"adqa-data export --format {fmt} ({ds})")
+            pushed = push(
+                where, push_to_hub, config.private, message=f"adqa-data export --format {fmt} ({ds})"
+            )
         return ExportResult(
-            ds,
-            fmt,
-            None if folder is None else str(folder),
-            {c: t.num_rows for c, t in built.configs.items()},
-            check,
-            built.notes,
-            [] if folder is None else [str(f) for f in files],
-            pushed,
+            dataset=ds,
+            format=fmt,
+            out=None if folder is None else str(folder),
+            rows={c: t.num_rows for c, t in built.configs.items()},
+            check=check,
+            notes=built.notes,
+            files=[] if folder is None else [str(f) for f in files],
+            pushed_to=pushed,
         )
     finally:
         if tmp:

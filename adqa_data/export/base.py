@@ -12,22 +12,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .config import ExportOptions
 
-@dataclass
-class ExportOptions:
-    table: str | None = None  # native: which table
-    unit: str | None = None  # native: a sub-folder of the table, e.g. a prompt set, or "m0/silence" for votes
-    prompts: str | None = None  # a prompt set (verl, trl, sft)
-    rollouts: str | None = None  # a rollout set (trl completions, groups)
-    split: str | None = None  # weak | strong | all (verl, trl, sft)
-    split_name: str = "train"  # the Hugging Face split the rows are written as
-    prompt_style: str = "think"
-    audio: str | None = None  # embed | path | none; None = the format's default
-    sample_rate: int = 16000  # --audio embed: the processor's rate (16 kHz for Whisper-based audio encoders)
-    cot_only: bool = False  # sft: keep only items with a chain of thought
-    # verl: the reward mix written into extra_info.reward_weights (name -> weight); None = correctness 1.0,
-    # format 0.25 (the rollout's default without the attention-based anchoring term)
-    rewards: dict[str, float] | None = None
+__all__ = ["Built", "ExportOptions"]
 
 
 @dataclass

@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from ..audio.clips import AudioError, verify_item_audio
+from ..core.quarantine import quarantine_row
 from ..core.schema import QuarantineReason as R
+from ..core.workspace import Workspace
 from ..mcq.answers import LETTERS
 
 DEFAULT_MAX_PROMPT_TOKENS = 2048  # AudioMCQ and DCASE prompts are a few hundred tokens
+# the item columns a model stage asks an item with and checks it by (`check_items` reads these keys)
+ASKED_COLUMNS = ("item_id", "question", "choices", "answer_index", "audio_path", "audio_sha256")
 
 
 @dataclass(frozen=True)
@@ -131,3 +135,13 @@ def check_items(
             if problem:
                 refused[it["item_id"]] = problem
     return refused
+
+
+def quarantine_rows(
+    ws: Workspace, dataset: str, refused: Mapping[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Quarantine rows (less dataset and stage) for the items `check_items` refused: item id -> (reason,
+    detail), each at its row of the item table."""
+    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
+    row_index = dict(zip(cols["item_id"], cols["row_index"]))
+    return [quarantine_row(row_index.get(i), i, r, d) for i, (r, d) in sorted(refused.items())]

@@ -26,7 +26,7 @@ from adqa_data.inference.panel import Panel  # noqa: E402
 from adqa_data.inference.scripted import ScriptedBackend  # noqa: E402
 from adqa_data.inference.types import LetterScores, Query, Sampling  # noqa: E402
 from adqa_data.mcq.prompt_styles import get_style, load_prompt_style  # noqa: E402
-from adqa_data.stages.filter.options import effective_members  # noqa: E402
+from adqa_data.stages.filter.panel import effective_members  # noqa: E402
 
 SR = 16000
 CHOICES = ["a dog barking", "a church bell", "rain on a roof", "traffic noise"]

@@ -9,7 +9,7 @@ the same under silence, the audio-dependency gap, the predicted-letter distribut
 letters, and the outputs the parser could not credit, by reason. `--letter-scores` also records each
 item's option-letter probabilities: the submission's fallback for an output that names no option.
 
-    config.py   EvalConfig: every setting with its default and why
+    config.py   EvalConfig: every setting with its default and why (the model block shared with rollout)
     parts.py    the DCASE 2026 dev part of an item, where the data says so
     metrics.py  the reported figures, pure functions over voted answers
     shards.py   one shard: ask, parse, vote, write
@@ -19,7 +19,7 @@ item's option-letter probabilities: the submission's fallback for an output that
 from .config import EvalConfig, load_config
 from .metrics import Outcome, Vote, majority_vote
 from .shards import eval_shard
-from .stage import STAGE, EvalResult, default_name, evaluate, summarize
+from .stage import STAGE, EvalResult, default_name, evaluate, run, summarize
 
 __all__ = [
     "STAGE",
@@ -32,5 +32,6 @@ __all__ = [
     "evaluate",
     "load_config",
     "majority_vote",
+    "run",
     "summarize",
 ]

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ...core.config_files import load_yaml_model, validate_model
+from ...core.config_files import dataset_field, load_yaml_model, validate_model
+from ...inference.backend_settings import BackendSettings
 
 FIX = "see 'adqa-data eval --help'"
 
 
-class EvalConfig(BaseModel):
+class EvalConfig(BackendSettings):
     """How a model is asked and how its answers are read; YAML files (`--config`) hold these keys and
     command-line options override them."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a setting is a finite number
-
-    backend: Literal["transformers", "vllm", "scripted"] = Field(
-        "transformers",
-        description="transformers runs anywhere; vllm is the fast path on GPUs; scripted needs "
-        "no model (tests, dry runs)",
+    dataset: str | None = dataset_field()
+    name: str | None = Field(
+        None, description="prediction set name (default: <model>-<style>-n<samples>-seed<seed>)"
     )
-    model: str | None = Field(None, description="a local checkpoint directory or a hub id")
-    family: str | None = Field(
-        None, description="model adapter family; detected from config.json when omitted"
+    parts: Path | None = Field(
+        None,
+        description="CSV (item_id,part) or JSON (id -> part) naming each item's DCASE dev part (the "
+        "manifest records none)",
     )
-    device: str = Field("auto", description="auto = cuda when available, else cpu")
-    dtype: str = Field("auto", description="auto = the checkpoint's dtype (float32 on the CPU)")
     prompt_style: str = Field(
         "think",
         description="the think-style prompt the policy is trained with: reason in "
@@ -44,29 +41,28 @@ class EvalConfig(BaseModel):
     temperature: float | None = Field(
         None,
         ge=0,
-        description="None = 0 (greedy) for one sample, 1.0 for several "
+        description="default: 0 (greedy) for one sample, 1.0 for several "
         "(identical greedy samples would make the vote meaningless)",
     )
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_new_tokens: int = Field(512, ge=1, description="room for concise reasoning plus the answer block")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling; 1.0 = no truncation")
+    max_new_tokens: int = Field(
+        512, ge=1, description="completion length limit: room for concise reasoning plus the answer block"
+    )
     seed: int = Field(0, description="sample s of item i under condition c is seeded by (seed, item|c, s)")
     silence: bool | None = Field(
         None,
         description="also answer with the clip replaced by silence (the "
-        "audio-dependency gap); None = when the dataset has gold answers",
+        "audio-dependency gap); default: when the dataset has gold answers",
     )
-    silence_seconds: float = Field(30.0, gt=0, description="the AudioMCQ paper's 30 s silent clip")
+    silence_seconds: float = Field(
+        30.0, gt=0, description="length of the silent clip (the AudioMCQ paper's 30 s)"
+    )
     letter_scores: bool = Field(
         False,
         description="also record P(letter) per option (one forward per item, audio "
         "condition): the submission's fallback when an output names no option",
     )
     shard_size: int = Field(64, ge=1, description="items per shard: the unit of resume and of a Ray task")
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="passed to the backend's constructor (batch sizes, vLLM memory); "
-        "performance settings only: they are not part of the run key",
-    )
 
     @model_validator(mode="after")
     def _vote_needs_sampling(self) -> EvalConfig:
@@ -81,8 +77,9 @@ class EvalConfig(BaseModel):
         return 0.0 if self.samples == 1 else 1.0
 
     def run_config(self) -> dict[str, Any]:
-        """What decides the output: everything but `backend_options` and where the model runs."""
-        cfg = self.model_dump(exclude={"backend_options", "device"})
+        """What decides the output: everything but `backend_options` and where the model runs (the
+        dataset and set name are the run's unit; the parts file counts by the parts it names)."""
+        cfg = self.model_dump(exclude={"backend_options", "device", "dataset", "name", "parts"})
         cfg["temperature"] = self.effective_temperature
         return cfg
 

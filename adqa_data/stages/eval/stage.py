@@ -19,17 +19,27 @@ from typing import Any
 import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
+from ...core.config_files import shorthand_config
 from ...core.engine import Engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...core.names import name_part
+from ...core.results import result_from_summary
 from ...core.schema import ITEMS, PREDICTIONS, QUARANTINE
 from ...core.workspace import StageRun, Workspace, read_table
 from ...inference.factory import default_device
 from ...inference.trust import check_model_ref
 from ...inference.types import Backend
 from ...mcq.prompt_styles import get_style
-from ..row_checks import DEFAULT_MAX_PROMPT_TOKENS, PromptCheck, byte_count, check_items, token_counter
+from ..row_checks import (
+    ASKED_COLUMNS,
+    DEFAULT_MAX_PROMPT_TOKENS,
+    PromptCheck,
+    byte_count,
+    check_items,
+    quarantine_rows,
+    token_counter,
+)
 from . import metrics
 from .config import EvalConfig
 from .parts import item_part, load_parts_file
@@ -44,25 +54,13 @@ class EvalResult:
     dataset: str
     name: str
     up_to_date: bool
-    items: int
-    rows: int
-    shards: int
-    shards_written: int
+    items: int = 0
+    rows: int = 0
+    shards: int = 0
+    shards_written: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     out_dir: str = ""
-
-
-def policy_spec(cfg: EvalConfig) -> dict[str, Any]:
-    """What loading the model takes (JSON-able: it travels to Ray workers); the rollout policy cache's format."""
-    return {
-        "backend": cfg.backend,
-        "model": cfg.model,
-        "family": cfg.family,
-        "device": cfg.device,
-        "dtype": cfg.dtype,
-        "options": dict(cfg.backend_options),
-    }
 
 
 def prompt_fingerprint(style: str) -> str:
@@ -73,17 +71,7 @@ def prompt_fingerprint(style: str) -> str:
 def plan_items(ws: Workspace, dataset: str, parts: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The item table in table order, with the audio file and the DCASE part: one JSON-able record per item."""
     rec = ws.dataset(dataset)
-    cols = [
-        "item_id",
-        "question",
-        "choices",
-        "answer_index",
-        "audio_path",
-        "audio_sha256",
-        "question_type",
-        "source_dataset",
-        "upstream_json",
-    ]
+    cols = [*ASKED_COLUMNS, "question_type", "source_dataset", "upstream_json"]
     items = ws.read(ITEMS, rec.name, columns=cols).to_pylist()
     if not items:
         raise UserError(f"dataset {rec.name!r} has no items", fix="run 'adqa-data download' first")
@@ -118,10 +106,27 @@ def _check_model(cfg: EvalConfig) -> None:
 
 def evaluate(
     ws: Workspace,
-    config: EvalConfig,
+    config: EvalConfig | None = None,
     dataset: str | None = None,
     name: str | None = None,
     parts_file: str | Path | None = None,
+    **keywords: Any,
+) -> EvalResult:
+    """`run` with the dataset, set name, parts file and any other setting as keywords over `config`
+    (checked here, each problem one line naming its option); the other keywords are `run`'s."""
+    cfg, run_keywords = shorthand_config(
+        EvalConfig,
+        config,
+        "eval settings",
+        {**keywords, "dataset": dataset, "name": name, "parts": parts_file},
+    )
+    return run(ws, cfg, **run_keywords)
+
+
+def run(
+    ws: Workspace,
+    config: EvalConfig,
+    *,
     engine: Engine = "local",
     workers: int | None = None,
     force: bool = False,
@@ -133,7 +138,8 @@ def evaluate(
 
     `backend_factory(spec)` replaces loading the model (local engine only: tests, a backend built by the
     caller); `release=False` keeps a cached model loaded after a local run."""
-    ds = ws.dataset(dataset).name
+    parts_file = config.parts
+    ds = ws.dataset(config.dataset).name
     _check_model(config)
     prompt_fp = prompt_fingerprint(config.prompt_style)
     parts = load_parts_file(parts_file) if parts_file else None
@@ -141,7 +147,7 @@ def evaluate(
     graded = sum(it["answer_index"] is not None for it in items)
     use_silence = config.silence if config.silence is not None else graded > 0
     conditions = ["audio", "silence"] if use_silence else ["audio"]
-    name = name or default_name(config)
+    name = config.name or default_name(config)
     ids = [it["item_id"] for it in items]
     codes = policy_codes(ws, ds, config.backend, config.model, config.family, None, ids)
     run_config = {
@@ -172,19 +178,17 @@ def evaluate(
     )
     with run:
         if run.up_to_date:
-            prov = ws.provenance(STAGE, ds, name) or {}
-            s = prov.get("summary", {})
-            return EvalResult(
-                ds,
-                name,
-                True,
-                s.get("items", 0),
-                s.get("rows", 0),
-                s.get("shards", 0),
-                0,
+            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+            return result_from_summary(
+                EvalResult,
                 s,
-                0.0,
-                str(ws.table_dir(PREDICTIONS.name, ds, name)),
+                dataset=ds,
+                name=name,
+                up_to_date=True,
+                shards_written=0,
+                summary=s,
+                seconds=0.0,
+                out_dir=str(ws.table_dir(PREDICTIONS.name, ds, name)),
             )
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         items, refused = _refuse_items(ws, ds, items, config, audio=codes is None)
@@ -210,7 +214,7 @@ def evaluate(
             "dataset": ds,
             "conditions": conditions,
             "config": config.model_dump(),
-            "policy": policy_spec(config),
+            "policy": config.policy_spec(),
             "model_fingerprint": inputs["model"],
             "prompt_fingerprint": prompt_fp,
             "codes": codes,
@@ -241,16 +245,16 @@ def evaluate(
         )
         prov = run.finish(summary)
     return EvalResult(
-        ds,
-        name,
-        False,
-        summary["items"],
-        summary["rows"],
-        len(chunks),
-        len(todo),
-        summary,
-        prov["seconds"],
-        str(ws.table_dir(PREDICTIONS.name, ds, name)),
+        dataset=ds,
+        name=name,
+        up_to_date=False,
+        items=summary["items"],
+        rows=summary["rows"],
+        shards=len(chunks),
+        shards_written=len(todo),
+        summary=summary,
+        seconds=prov["seconds"],
+        out_dir=str(ws.table_dir(PREDICTIONS.name, ds, name)),
     )
 
 
@@ -269,13 +273,7 @@ def _refuse_items(
     )
     if not refused:
         return items, []
-    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
-    row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    rows = [
-        {"row_index": row_index.get(i), "item_id": i, "reason": r, "detail": d, "raw": None}
-        for i, (r, d) in sorted(refused.items())
-    ]
-    return [it for it in items if it["item_id"] not in refused], rows
+    return [it for it in items if it["item_id"] not in refused], quarantine_rows(ws, dataset, refused)
 
 
 def _run_shards(
@@ -300,7 +298,7 @@ def _run_shards(
         return
     from ..rollout.policy import close_policies
 
-    backend = factory(policy_spec(config)) if factory is not None and todo else None
+    backend = factory(config.policy_spec()) if factory is not None and todo else None
     try:
         for task in todo:
             res = eval_shard(task, backend)

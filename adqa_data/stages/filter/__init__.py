@@ -6,7 +6,8 @@ the clip of another item of the same source (`swap`). From the votes: AC per mod
 (weak when at least `min_correct` members are correct on silence), a continuous score, the weak/strong
 splits and statistics.
 
-    options.py     FilterOptions and the panel, checked before any model loads
+    config.py      FilterConfig: every setting, checked before any model loads
+    panel.py       the panel resolved and its members checked, before any model loads
     conditions.py  the scorable items, swap donors, option rotations, each condition's clip
     jobs.py        the vote jobs: one per panel member, in-process or as Ray tasks
     voting.py      the voting rules: pure functions over votes rows (AC, the vote, score, statistics)
@@ -29,10 +30,12 @@ Decisions where the method is silent:
   source with a single distinct clip borrows from the whole dataset (counted in the summary).
 """
 
+from ...inference.multiple_choice import MODES
 from .conditions import ConditionAudio, ItemRef, assign_swaps, prepare_items, rotate, rotations
+from .config import CONDITIONS, FilterConfig, FilterOptions
 from .jobs import BackendFactory, ChunkJob, ModelJob, member_backend, run_model_job, score_chunk
-from .options import CONDITIONS, MODES, FilterOptions, effective_members, resolve_panel
-from .stage import STAGE, FilterResult, filter_dataset
+from .panel import effective_members, resolve_panel
+from .stage import STAGE, FilterResult, filter_dataset, run
 
 __all__ = [
     "CONDITIONS",
@@ -41,6 +44,7 @@ __all__ = [
     "BackendFactory",
     "ChunkJob",
     "ConditionAudio",
+    "FilterConfig",
     "FilterOptions",
     "FilterResult",
     "ItemRef",
@@ -53,6 +57,7 @@ __all__ = [
     "resolve_panel",
     "rotate",
     "rotations",
+    "run",
     "run_model_job",
     "score_chunk",
 ]

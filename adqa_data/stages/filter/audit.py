@@ -21,7 +21,7 @@ scored): reproducible, and a larger N keeps the items of a smaller one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ from ...core.schema import FILTER_AUDIT
 from ...core.workspace import StageRun, read_table
 from ...inference.panel import PanelMember
 from .conditions import ItemRef
+from .config import FilterConfig
 from .jobs import BackendFactory, ChunkJob, ModelJob, condition_clips, open_member, ray_options, score_chunk
-from .options import FilterOptions
-from .units import unit_config, unit_key
+from .units import UnitInputs, unit_config, unit_key
 from .voting import ModelAnswer
 
 AUDIT_CONDITIONS = ("audio", "silence")
@@ -58,7 +58,7 @@ def audited(member: PanelMember) -> bool:
 def audit_job(
     dataset: str,
     member: PanelMember,
-    options: FilterOptions,
+    options: FilterConfig,
     items: list[ItemRef],
     factory: BackendFactory,
     codes: dict[str, str] | None = None,
@@ -66,7 +66,9 @@ def audit_job(
     """The generate-mode job of one member over the audit items: one rotation, nothing written by it."""
     generate = member.model_copy(update={"mode": "generate"})
     chunks = [ChunkJob(c, 0, "", items) for c in AUDIT_CONDITIONS]
-    return ModelJob(dataset, generate, replace(options, permutations=1), chunks, factory, codes=codes)
+    return ModelJob(
+        dataset, generate, options.model_copy(update={"permutations": 1}), chunks, factory, codes=codes
+    )
 
 
 def run_audit_job(job: ModelJob) -> list[dict[str, Any]]:
@@ -181,30 +183,23 @@ class AuditPlan:
     skipped: dict[str, str]
 
 
-def plan_audit(
-    run: StageRun,
-    members: list[PanelMember],
-    items: list[ItemRef],
-    options: FilterOptions,
-    items_fp: str,
-    factory: BackendFactory,
-    codes: dict[str, dict[str, str] | None],
-) -> AuditPlan:
+def plan_audit(plan: UnitInputs) -> AuditPlan:
     """Per letters/options member, its audit unit: reused when its key (generate settings, audited
     items, the votes it is compared with) is unchanged, else a generate job."""
-    picked = pick_items(items, options.audit, options.seed)
+    run, options, codes = plan.run, plan.options, plan.codes
+    picked = pick_items(plan.items, options.audit, options.seed)
     ids = [it.item_id for it in picked]
     jobs, dirs, skipped = [], {}, {}
-    for m in members:
+    for m in plan.members:
         if not audited(m):
             skipped[m.name] = GENERATE_SKIP
             continue
-        job = audit_job(run.dataset, m, options, picked, factory, codes[m.name])
+        job = audit_job(run.dataset, m, options, picked, plan.factory, codes[m.name])
         key = stable_hash(
             {
                 "generate": unit_config(job.member, "audit", job.options, codes[m.name]),
                 "items": ids,
-                "votes": [unit_key(m, c, options, items_fp, codes[m.name]) for c in AUDIT_CONDITIONS],
+                "votes": [unit_key(m, c, options, plan.items_fp, codes[m.name]) for c in AUDIT_CONDITIONS],
                 "table": FILTER_AUDIT.version,
             },
             n=24,

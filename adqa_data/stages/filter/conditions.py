@@ -23,8 +23,10 @@ import numpy as np
 from ...audio.clips import AudioError, noise, read_failure, read_item_audio, silence
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash
+from ...core.quarantine import quarantine_row
 from ...core.schema import QuarantineReason as R
-from .options import FilterOptions
+from ..row_checks import ASKED_COLUMNS
+from .config import FilterConfig
 from .voting import GoldItem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,28 +56,17 @@ class ItemRef:
 
 def prepare_items(items: pa.Table, root: str) -> tuple[list[ItemRef], list[dict[str, Any]]]:
     """Split the item table into scorable items and those whose answer is withheld (quarantine rows)."""
-    cols = [
-        "item_id",
-        "question",
-        "choices",
-        "answer_index",
-        "audio_path",
-        "audio_sha256",
-        "source_dataset",
-        "question_type",
-        "row_index",
-    ]
+    cols = [*ASKED_COLUMNS, "source_dataset", "question_type", "row_index"]
     refs, withheld = [], []
     for r in items.select(cols).to_pylist():
         if r["answer_index"] is None:
             withheld.append(
-                {
-                    "row_index": r["row_index"],
-                    "item_id": r["item_id"],
-                    "reason": R.ANSWER_WITHHELD,
-                    "detail": "the gold answer is withheld, so audio contribution cannot be measured",
-                    "raw": None,
-                }
+                quarantine_row(
+                    r["row_index"],
+                    r["item_id"],
+                    R.ANSWER_WITHHELD,
+                    "the gold answer is withheld, so audio contribution cannot be measured",
+                )
             )
             continue
         refs.append(
@@ -147,19 +138,19 @@ def rotations(n_options: int, permutations: int) -> range:
     return range(min(permutations, n_options))
 
 
-def constant_clip(options: FilterOptions, condition: str, sample_rate: int) -> np.ndarray:
+def constant_clip(options: FilterConfig, condition: str, sample_rate: int) -> np.ndarray:
     """The clip `silence` or `noise` plays for every item, at `sample_rate` (one definition for
     waveform and code readers)."""
     o = options
     if condition == "silence":
         return silence(o.silence_seconds, sample_rate)
-    return noise(o.silence_seconds, sample_rate, o.noise_color, o.noise_level_dbfs, o.seed)
+    return noise(o.silence_seconds, sample_rate, o.noise_color, o.noise_level, o.seed)
 
 
 class ConditionAudio:
     """The clip each condition plays, at the model's sample rate; constant clips are built once."""
 
-    def __init__(self, options: FilterOptions, sample_rate: int):
+    def __init__(self, options: FilterConfig, sample_rate: int):
         self.options, self.sr = options, sample_rate
         self._fixed: dict[str, tuple[np.ndarray, str]] = {}
         self._clips: dict[str, np.ndarray] = {}
@@ -208,7 +199,7 @@ class ConditionCodes:
     once with the same codec, then cached (`codecs.consumers.generated_codes`). No audio file is opened.
     `source`: {"workspace", "dataset", "codec_key"}."""
 
-    def __init__(self, options: FilterOptions, source: dict[str, str], device: str = "cpu"):
+    def __init__(self, options: FilterConfig, source: dict[str, str], device: str = "cpu"):
         from ...codecs.consumers import ItemCodes
         from ...core.workspace import Workspace
 

@@ -26,7 +26,7 @@ from ...inference.multiple_choice import ask
 from ...inference.panel import PanelMember
 from ...inference.types import Backend, Query
 from .conditions import ConditionAudio, ConditionCodes, ItemRef, rotate, rotations
-from .options import FilterOptions
+from .config import FilterConfig
 from .voting import consensus
 
 BackendFactory = Callable[..., Backend]
@@ -60,7 +60,7 @@ class ModelJob:
 
     dataset: str
     member: PanelMember  # with the effective mode
-    options: FilterOptions
+    options: FilterConfig
     chunks: list[ChunkJob]
     factory: BackendFactory
     codes: dict[str, str] | None = None  # a member that reads RVQ codes: {workspace, dataset, codec_key}

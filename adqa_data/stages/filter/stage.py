@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
+from ...core.config_files import shorthand_config
 from ...core.engine import Engine, check_engine
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash, table_fingerprint
@@ -38,12 +39,13 @@ from ...core.workspace import StageRun, Workspace, read_table, write_text_atomic
 from ...inference.factory import backend_input
 from ...inference.panel import Panel, PanelMember
 from ...inference.trust import check_model_ref
-from ..row_checks import PromptCheck, check_items, token_counter
+from ..row_checks import PromptCheck, check_items, quarantine_rows, token_counter
 from .audit import plan_audit, run_audit
 from .conditions import ItemRef, assign_swaps, prepare_items, rotations
+from .config import FilterConfig
 from .jobs import BackendFactory, ChunkJob, ModelJob, execute, member_backend
-from .options import FilterOptions, effective_members, resolve_panel
-from .units import unit_config, unit_key
+from .panel import effective_members, resolve_panel
+from .units import UnitInputs, unit_config, unit_key
 from .voting import (
     aggregate,
     check_min_correct,
@@ -80,26 +82,18 @@ class FilterResult:
         return d
 
 
-def plan_jobs(
-    run: StageRun,
-    members: list[PanelMember],
-    items: list[ItemRef],
-    options: FilterOptions,
-    items_fp: str,
-    factory: BackendFactory,
-    codes: dict[str, dict[str, str] | None],
-) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
+def plan_jobs(plan: UnitInputs) -> tuple[list[ModelJob], dict[tuple[str, str], Path], int]:
     """Per member, the chunks still to write; returns (jobs, unit directories, chunks already done).
     Each unit's directory is keyed by its own config (`units.unit_config`), and a changed unit is written
     aside and swapped in when the run finishes (`StageRun.output`)."""
-    dataset = run.dataset
+    run, items, options, codes = plan.run, plan.items, plan.options, plan.codes
     n = options.chunk_items
     chunks = [items[i : i + n] for i in range(0, len(items), n)]
     jobs, dirs, reused = [], {}, 0
-    for m in members:
+    for m in plan.members:
         todo = []
         for cond in options.conditions:
-            key = unit_key(m, cond, options, items_fp, codes[m.name])
+            key = unit_key(m, cond, options, plan.items_fp, codes[m.name])
             d = run.output("votes", m.name, cond, key=key)
             dirs[(m.name, cond)] = d
             for i, chunk in enumerate(chunks):
@@ -108,11 +102,11 @@ def plan_jobs(
                 else:
                     todo.append(ChunkJob(cond, i, str(d), chunk))
         if todo:
-            jobs.append(ModelJob(dataset, m, options, todo, factory, codes=codes[m.name]))
+            jobs.append(ModelJob(run.dataset, m, options, todo, plan.factory, codes=codes[m.name]))
     return jobs, dirs, reused
 
 
-def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options: FilterOptions) -> list[dict]:
+def read_votes(dirs: dict[tuple[str, str], Path], items: list[ItemRef], options: FilterConfig) -> list[dict]:
     """Every vote of this run's units, checked complete (a missing row is a bug, not a user error)."""
     expected = sum(len(rotations(len(it.choices), options.permutations)) for it in items)
     cols = ["model", "item_id", "condition", "permutation", "predicted_index", "option_probs", "letter_mass"]
@@ -148,7 +142,7 @@ def _refuse_items(
     root: str,
     items: list[ItemRef],
     members: list[PanelMember],
-    opts: FilterOptions,
+    opts: FilterConfig,
     audio: bool = True,
 ) -> tuple[list[ItemRef], list[dict[str, Any]]]:
     """The items every member can be asked, and quarantine rows for the others (`row_checks`; no audio
@@ -174,13 +168,7 @@ def _refuse_items(
     refused = check_items(root, rows, checks, opts.max_prompt_tokens, audio=audio)
     if not refused:
         return items, []
-    cols = ws.items(dataset, columns=["item_id", "row_index"]).to_pydict()
-    row_index = dict(zip(cols["item_id"], cols["row_index"]))
-    quarantined = [
-        {"row_index": row_index.get(i), "item_id": i, "reason": reason, "detail": detail, "raw": None}
-        for i, (reason, detail) in sorted(refused.items())
-    ]
-    return [it for it in items if it.item_id not in refused], quarantined
+    return [it for it in items if it.item_id not in refused], quarantine_rows(ws, dataset, refused)
 
 
 def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list[dict]) -> None:
@@ -205,44 +193,59 @@ def _result_from(prov: dict[str, Any], up_to_date: bool, min_letter_mass: float)
         requested = prov.get("config", {}).get("audit", {}).get("items")
         audit = {**audit, "requested": requested, **({"members_generated": 0} if up_to_date else {})}
     return FilterResult(
-        prov.get("dataset", ""),
-        s.get("panel", ""),
-        up_to_date,
-        stats.get("items", 0),
-        stats.get("weak", 0),
-        stats.get("strong", 0),
-        s.get("skipped_no_answer", 0),
-        0 if up_to_date else s.get("chunks_run", 0),
-        s.get("chunks_reused", 0),
-        0.0 if up_to_date else prov.get("seconds", 0.0),
-        stats,
-        low_letter_mass(stats, min_letter_mass),
-        audit,
-        prov,
+        dataset=prov.get("dataset", ""),
+        panel=s.get("panel", ""),
+        up_to_date=up_to_date,
+        items=stats.get("items", 0),
+        weak=stats.get("weak", 0),
+        strong=stats.get("strong", 0),
+        skipped_no_answer=s.get("skipped_no_answer", 0),
+        chunks_run=0 if up_to_date else s.get("chunks_run", 0),
+        chunks_reused=s.get("chunks_reused", 0),
+        seconds=0.0 if up_to_date else prov.get("seconds", 0.0),
+        stats=stats,
+        warnings=low_letter_mass(stats, min_letter_mass),
+        audit=audit,
+        provenance=prov,
     )
 
 
 def filter_dataset(
     workspace: Workspace,
-    panel: Panel | str | Path,
+    panel: Panel | str | Path | None = None,
     dataset: str | None = None,
-    options: FilterOptions | None = None,
+    options: FilterConfig | None = None,
+    **keywords: Any,
+) -> FilterResult:
+    """`run` with the panel, the dataset and any other setting as keywords over `options` (an unchecked
+    `FilterOptions(...)` too: checked here, each problem one line naming its option); the other keywords
+    are `run`'s."""
+    config, run_keywords = shorthand_config(
+        FilterConfig, options, "filter settings", {**keywords, "panel": panel, "dataset": dataset}
+    )
+    return run(workspace, config, **run_keywords)
+
+
+def run(
+    ws: Workspace,
+    config: FilterConfig,
+    *,
     engine: Engine = "local",
     force: bool = False,
     backend_factory: BackendFactory = member_backend,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> FilterResult:
     """Run the panel over one dataset and write votes, item scores, splits and statistics (module docstring)."""
+    workspace, opts = ws, config
     engine = check_engine(engine)
-    opts = (options or FilterOptions()).validated()
-    pnl = resolve_panel(panel)
+    pnl = resolve_panel(config.panel)
     min_correct = opts.min_correct if opts.min_correct is not None else pnl.min_correct
     check_min_correct(min_correct, len(pnl.members), where=f"panel {pnl.name}")
     members = effective_members(pnl, opts.mode, opts.trust_remote_code)
     if backend_factory is member_backend:  # real models: each must be there before the first one loads
         for m in members:
             check_model_ref(m.model, m.revision, f"panel {pnl.name} member {m.name!r}")
-    rec = workspace.dataset(dataset)
+    rec = workspace.dataset(config.dataset)
     items, withheld = prepare_items(workspace.items(rec.name), rec.root)
     if not items:
         raise UserError(
@@ -304,10 +307,9 @@ def filter_dataset(
             items, borrowed = assign_swaps(items, opts.seed)
         if refused:  # votes units are keyed by exactly the items they answer
             items_fp = stable_hash([items_fp, sorted(q["item_id"] for q in refused)], n=24)
-        jobs, dirs, reused = plan_jobs(run, members, items, opts, items_fp, backend_factory, codes)
-        audit_plan = (
-            plan_audit(run, members, items, opts, items_fp, backend_factory, codes) if opts.audit else None
-        )
+        unit_inputs = UnitInputs(run, members, items, opts, items_fp, backend_factory, codes)
+        jobs, dirs, reused = plan_jobs(unit_inputs)
+        audit_plan = plan_audit(unit_inputs) if opts.audit else None
         audit_todo = len(audit_plan.jobs) if audit_plan else 0
         total = reused + sum(len(j.chunks) for j in jobs) + audit_todo
         done = {"n": reused}

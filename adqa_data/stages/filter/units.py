@@ -4,17 +4,38 @@ threshold), so reuse is as wide as it is safe."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ...core.fingerprints import model_fingerprint, stable_hash
 from ...core.schema import VOTES
 from ...inference.panel import PanelMember
 from ...mcq.prompt_styles import get_style
-from .options import FilterOptions
+from .config import FilterConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...core.workspace import StageRun
+    from .conditions import ItemRef
+    from .jobs import BackendFactory
+
+
+@dataclass(frozen=True)
+class UnitInputs:
+    """What planning a run's units takes: the run, the members with their mode in force, the items they
+    answer (and their fingerprint, part of every unit's key), how a member's backend is built, and the
+    code index each member that reads codes answers from."""
+
+    run: StageRun
+    members: list[PanelMember]
+    items: list[ItemRef]
+    options: FilterConfig
+    items_fp: str
+    factory: BackendFactory
+    codes: dict[str, dict[str, str] | None]
 
 
 def unit_config(
-    member: PanelMember, condition: str, options: FilterOptions, codes: dict[str, str] | None = None
+    member: PanelMember, condition: str, options: FilterConfig, codes: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """What one (model, condition) unit's votes depend on, and nothing else (not the name, note,
     device, engine or vote threshold), so reuse is as wide as it is safe. `codes`: the code index a
@@ -39,7 +60,7 @@ def unit_config(
 def unit_key(
     member: PanelMember,
     condition: str,
-    options: FilterOptions,
+    options: FilterConfig,
     items_fp: str,
     codes: dict[str, str] | None = None,
 ) -> str:

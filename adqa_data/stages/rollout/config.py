@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ...core.config_files import load_settings
 from ...core.errors import UserError
+from ...inference.backend_settings import BackendSettings
 from ...mcq.advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Baseline, Scale, spread_warning
 from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
 from ...rewards.anchoring import AnchoringRows
@@ -24,23 +25,10 @@ FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
 RECORDED_BEFORE: dict[str, Any] = {"scale": "group", "min_spread": 0.0}
 
 
-class RolloutConfig(BaseModel):
+class RolloutConfig(BackendSettings):
     """Every rollout setting with its default and the reason for it. YAML files (`--config`) hold these
     keys; command-line options override them."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a setting is a finite number
-
-    backend: Literal["transformers", "vllm", "scripted"] = Field(
-        "transformers",
-        description="transformers runs anywhere (CPU too); vllm is the fast path on GPUs; "
-        "scripted needs no model (tests, dry runs)",
-    )
-    model: str | None = Field(None, description="the policy: a local checkpoint directory or a hub id")
-    family: str | None = Field(
-        None, description="model adapter family; detected from config.json when omitted"
-    )
-    device: str = Field("auto", description="auto = cuda when available, else cpu")
-    dtype: str = Field("auto", description="auto = the checkpoint's dtype (float32 for the tiny models)")
     k: int = Field(4, ge=1, description="completions per prompt; the DCASE 2026 MiMo-Audio report uses K=4")
     temperature: float = Field(
         1.0,
@@ -112,11 +100,6 @@ class RolloutConfig(BaseModel):
         description="allow the policy's repository code to run (pinned: a local folder or a commit "
         "revision); only from the command line (--trust-remote-code) or a pipeline step, never a config file",
     )
-    backend_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="passed to the backend's constructor (batch sizes, vLLM memory); "
-        "performance settings only: they are not part of the run key",
-    )
 
     @field_validator("backend_options")
     @classmethod
@@ -127,6 +110,16 @@ class RolloutConfig(BaseModel):
                 "--revision), not backend options"
             )
         return v
+
+    def load_options(self) -> dict[str, Any]:
+        """`backend_options` with the remote-code permission and the vllm revision (the stage has checked
+        both: `inference.trust`)."""
+        options = dict(self.backend_options)
+        if self.backend != "scripted":
+            options["trust_remote_code"] = self.trust_remote_code
+            if self.backend == "vllm" and self.revision is not None:
+                options["revision"] = self.revision
+        return options
 
     @field_validator("rewards")
     @classmethod

@@ -157,7 +157,7 @@ def test_resume_after_a_kill_encodes_only_unfinished_shards(
         finished.append(len(out["encoded"]))
         return out
 
-    monkeypatch.setattr(enc, "encode_shard", dying)
+    monkeypatch.setattr(enc.stage, "encode_shard", dying)
     with pytest.raises(KeyboardInterrupt):
         enc.encode(w, codec=tiny_mimi, shard_seconds=4.0)
     assert w.provenance("encode", DS) is None  # a killed run never looks complete
@@ -168,7 +168,7 @@ def test_resume_after_a_kill_encodes_only_unfinished_shards(
     (cache.codec_dir(key) / ".part-x.parquet.999.tmp").write_bytes(b"partial")
     (cache.codec_dir(key) / "part-torn.parquet").write_bytes(b"PAR1 torn")
 
-    monkeypatch.setattr(enc, "encode_shard", real)
+    monkeypatch.setattr(enc.stage, "encode_shard", real)
     res = enc.encode(w, codec=tiny_mimi, shard_seconds=4.0)
     assert res.cache_hits == sum(finished) and res.encoded == res.distinct_audio - sum(finished)
     ours, theirs = _all_codes(w), _all_codes(reference)
