@@ -134,9 +134,12 @@ def plan(pipe: Pipeline) -> list[list[str]]:
             raise UserError(f"step {i + 1}: unknown command {command!r}", fix=f"use one of: {known}")
         where = f"step {i + 1} ({command})"
         params = {p.name: p for p in cmd.params}
+        # a key is the option's parameter name, or its flag's (`reward:` for --reward, whose setting is
+        # `rewards`)
+        by_flag = {o: p for p in cmd.params for o in getattr(p, "opts", ()) if o.startswith("--")}
         options = dict(options or {})
         for key, value in options.items():
-            param = params.get(key.replace("-", "_"))
+            param = params.get(key.replace("-", "_")) or by_flag.get(f"--{key.replace('_', '-')}")
             if param is None:
                 raise UserError(f"{where}: unknown option {key!r}", fix=f"run 'adqa-data {command} --help'")
             _check_value(where, command, key, value, param)

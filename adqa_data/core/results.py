@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 R = TypeVar("R")
 
 
-def result_from_summary(cls: type[R], summary: Mapping[str, Any], **given: Any) -> R:
+def result_from_summary(cls: type[R], summary: Mapping[str, Any], /, **given: Any) -> R:
     """`cls(**given, **the summary's keys that are fields of cls)`; fields absent from both keep their
     defaults (a record written by an older version may lack a newer field)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
