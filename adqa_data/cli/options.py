@@ -16,7 +16,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -65,7 +65,9 @@ def _choices(tp: Any) -> str | None:
 def _default_text(field: FieldInfo) -> str | None:
     if field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
-        return None if value in ([], {}, (), set()) else str(value)
+        if isinstance(value, Mapping):  # as the option takes it: NAME=VALUE, ...
+            return ", ".join(f"{k}={v}" for k, v in value.items()) or None
+        return None if value in ([], (), set()) else str(value)
     if field.default is None or field.default is Ellipsis:
         return None
     if isinstance(field.default, bool):
@@ -92,11 +94,12 @@ def option_help(field: FieldInfo) -> str:
     return text
 
 
-def option_flags(name: str, field: FieldInfo) -> list[str]:
-    """The option's declarations: those the field lists (`json_schema_extra={"cli": ["--lr"]}`, all of
-    them, a flag's as `--on/--off`), else `--field-name` (`--field-name/--no-field-name` for a flag)."""
+def option_flags(name: str, field: FieldInfo, declared: Sequence[str] | None = None) -> list[str]:
+    """The option's declarations: `declared` when a command gives them, else those the field lists
+    (`json_schema_extra={"cli": ["--lr"]}`, all of them, a flag's as `--on/--off`), else `--field-name`
+    (`--field-name/--no-field-name` for a flag)."""
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    declared = extra.get("cli")
+    declared = declared or extra.get("cli")  # type: ignore[assignment]
     if declared:
         return [str(d) for d in declared]  # type: ignore[union-attr]
     long = f"--{name.replace('_', '-')}"
@@ -105,14 +108,14 @@ def option_flags(name: str, field: FieldInfo) -> list[str]:
     return [long]
 
 
-def _option(name: str, field: FieldInfo) -> tuple[Any, str]:
+def _option(name: str, field: FieldInfo, declared: Sequence[str] | None = None) -> tuple[Any, str]:
     tp, kind = option_type(field.annotation)
     help_text = option_help(field)
     if kind == "mapping":
         help_text = f"NAME=VALUE, repeatable. {help_text}"
     elif kind == "list":
         help_text = f"Repeatable. {help_text}"
-    option = typer.Option(*option_flags(name, field), help=help_text, show_default=False)
+    option = typer.Option(*option_flags(name, field, declared), help=help_text, show_default=False)
     return Annotated[tp | None, option], kind
 
 
@@ -129,50 +132,70 @@ def parse_pairs(pairs: Iterable[str], flag: str) -> dict[str, str]:
     return out
 
 
+def param_name(name: str, declared: Sequence[str] | None) -> str:
+    """The command parameter (and pipeline key) of a field: its name, or the first long flag a command
+    declares for it (`--rollout-backend` -> rollout_backend)."""
+    long = next((d for d in declared or () if d.startswith("--")), None)
+    return long.split("/")[0][2:].replace("-", "_") if long else name
+
+
 def settings_options(
-    model: type[BaseModel], *, exclude: Iterable[str] = (), only: Iterable[str] | None = None
+    model: type[BaseModel],
+    *,
+    exclude: Iterable[str] = (),
+    only: Iterable[str] | None = None,
+    flags: Mapping[str, Sequence[str]] | None = None,
+    into: str = SETTINGS,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a typer command whose function takes `settings: dict` (what the user gave, by field
-    name) besides its own parameters: the model's fields become its options, after the function's own."""
+    name) besides its own parameters: the model's fields become its options, after the function's own.
+    `flags`: a field's declarations in this command where they differ from the field's own (the
+    parameter is then named for the first long one); `into`: the parameter that receives the dict, so a
+    second model's options can decorate the same command (train's online rollout settings)."""
     skip = set(exclude)
     keep = None if only is None else list(only)
+    flags = dict(flags or {})
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         hints = typing.get_type_hints(fn, include_extras=True)
         own = [
             p.replace(annotation=hints.get(p.name, p.annotation))
             for p in inspect.signature(fn).parameters.values()
-            if p.name != SETTINGS
+            if p.name != into
         ]
         taken = {p.name for p in own}
+        params = {n: param_name(n, flags.get(n)) for n in model.model_fields}
         fields = {
             n: f
             for n, f in model.model_fields.items()
-            if n not in skip and n not in taken and (keep is None or n in keep)
+            if n not in skip and params[n] not in taken and (keep is None or n in keep)
         }
         kinds: dict[str, str] = {}
         generated = []
         for name, field in fields.items():
-            annotation, kinds[name] = _option(name, field)
+            annotation, kinds[name] = _option(name, field, flags.get(name))
             generated.append(
-                inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+                inspect.Parameter(
+                    params[name], inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+                )
             )
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
             given: dict[str, Any] = {}
             for name, kind in kinds.items():
-                value = kwargs.pop(name)
+                value = kwargs.pop(params[name])
                 if value is None or (kind != "value" and not value):
                     continue
                 if kind == "mapping":
-                    value = parse_pairs(value, option_flags(name, fields[name])[0].split("/")[0])
+                    flag = option_flags(name, fields[name], flags.get(name))[0].split("/")[0]
+                    value = parse_pairs(value, flag)
                 given[name] = value
-            return fn(settings=given, **kwargs)
+            return fn(**{into: given}, **kwargs)
 
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + generated
-        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in params}
+        signature = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + generated
+        command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in signature}
         del command.__wrapped__  # typer reads the signature above, not the wrapped function's
         return command
 
@@ -180,16 +203,37 @@ def settings_options(
 
 
 def build_settings(
-    model: type[M], settings: Mapping[str, Any], command: str, base: Mapping[str, Any] | None = None
+    model: type[M],
+    settings: Mapping[str, Any],
+    command: str,
+    base: Mapping[str, Any] | None = None,
+    flags: Mapping[str, Sequence[str]] | None = None,
 ) -> M:
     """`model` from a settings file's values (`base`) with the command line's on top; a problem is one
-    line naming the option (`--n`), not the field."""
-    from ..core.config_files import option_name, validate_model
+    line naming the option (`--n`), not the field; where the flag is not the setting's name (`--lr`),
+    the line ends with the key a settings file or pipeline step uses (learning_rate). `flags`: as
+    `settings_options` was given them."""
+    from pydantic import ValidationError
 
-    return validate_model(
-        model,
-        {**(base or {}), **settings},
-        f"adqa-data {command}",
-        fix=f"see 'adqa-data {command} --help'",
-        key_name=option_name(model),
-    )
+    from ..core.config_files import validation_error
+
+    def flag(key: str) -> str:
+        head = key.split(".")[0]
+        field = model.model_fields.get(head)
+        if field is None:
+            return key
+        return option_flags(head, field, (flags or {}).get(head))[0].split("/")[0]
+
+    try:
+        return model.model_validate({**(base or {}), **settings})
+    except ValidationError as e:
+        from ..core.errors import UserError
+
+        err = validation_error(
+            e, f"adqa-data {command}", fix=f"see 'adqa-data {command} --help'", key_name=flag
+        )
+        errors = e.errors()
+        head = str(errors[0]["loc"][0]) if errors and errors[0].get("loc") else ""
+        if head in model.model_fields and flag(head)[2:] != head:  # the key a file or pipeline step uses
+            err = UserError(f"{err.what} (the setting {head})", where=err.where, fix=err.fix)
+        raise err from None

@@ -7,6 +7,8 @@ one JSON object, so scripts read stdout and never parse tables.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,13 +29,53 @@ _JSON_STREAM: ContextVar[TextIO | None] = ContextVar("adqa_json_stream", default
 @contextmanager
 def json_only_stdout() -> Iterator[None]:
     """Keep stdout to the one JSON object: while a `--json` command runs, whatever a library prints on
-    stdout (DeepSpeed's and accelerate's warnings, a model's `print`) goes to stderr instead."""
-    token = _JSON_STREAM.set(sys.stdout)
+    stdout goes to stderr instead — a Python `print`, a logging handler that was bound to stdout before
+    the command began (DeepSpeed's logger is), and, when stdout is a real file descriptor, writes to fd 1
+    from C code or a child process (a compiler probe). The JSON goes to the real stdout."""
+    real = sys.stdout
+    moved = _stdout_handlers(real)
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    fd_saved, json_stream = _detach_fd1(real)
+    token = _JSON_STREAM.set(json_stream or real)
     try:
         with redirect_stdout(sys.stderr):
             yield
     finally:
         _JSON_STREAM.reset(token)
+        if fd_saved is not None:
+            sys.stderr.flush()
+            json_stream.flush()  # type: ignore[union-attr]
+            os.dup2(fd_saved, 1)
+            os.close(fd_saved)
+            json_stream.close()  # type: ignore[union-attr]
+        for handler in moved:
+            handler.setStream(real)
+
+
+def _stdout_handlers(stream: TextIO) -> list[logging.StreamHandler]:
+    """The logging handlers that write to `stream` (or the process's stdout)."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    found = []
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (stream, sys.__stdout__):
+                found.append(handler)
+    return found
+
+
+def _detach_fd1(stream: TextIO) -> tuple[int | None, TextIO | None]:
+    """Point fd 1 at stderr, returning a saved copy of it and a text stream on that copy for the JSON;
+    (None, None) where stdout is not the process's fd 1 (a test runner's buffer)."""
+    try:
+        if stream.fileno() != 1:
+            return None, None
+    except (AttributeError, OSError, ValueError):
+        return None, None
+    stream.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    return saved, os.fdopen(os.dup(saved), "w", encoding=getattr(stream, "encoding", None) or "utf-8")
 
 
 def print_json(obj: object) -> None:

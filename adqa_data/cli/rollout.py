@@ -3,116 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from . import render
-from .app import (
-    ANCHORING_ROWS,
-    DEFAULT_WS,
-    DatasetOpt,
-    DeviceOpt,
-    DtypeOpt,
-    EngineOpt,
-    FamilyOpt,
-    ForceOpt,
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    options_checked,
-    print_json,
-)
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .options import build_settings, settings_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.rollout import RolloutResult
 
+# where rollout's flags are not the field's own: the model's short form, and remote code as a plain
+# switch (it can only be turned on, and only here or in a pipeline step)
+FLAGS = {"model": ["--model", "-m"], "trust_remote_code": ["--trust-remote-code"]}
+
+
+def _settings_model() -> Any:
+    from ..stages.rollout.config import RolloutConfig
+
+    return RolloutConfig
+
 
 @app.command()
+@settings_options(_settings_model(), exclude=("backend_options", "anchoring_layers"), flags=FLAGS)
 def rollout(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="The policy: a checkpoint directory or hub id.")
-    ] = None,
-    backend: Annotated[
-        str | None,
-        typer.Option(
-            "--backend", help="transformers (default) | vllm | scripted (no model: dry runs, tests)."
-        ),
-    ] = None,
-    prompts: Annotated[
-        str | None, typer.Option("--prompts", help="Prompt set from 'sample' (default: the only one).")
-    ] = None,
-    k: Annotated[int | None, typer.Option("--k", "-k", help="Completions per prompt (default 4).")] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option("--temperature", help="Sampling temperature (default 1.0: the policy itself)."),
-    ] = None,
-    top_p: Annotated[
-        float | None, typer.Option("--top-p", help="Nucleus sampling (default 1.0: off).")
-    ] = None,
-    max_new_tokens: Annotated[
-        int | None, typer.Option("--max-new-tokens", help="Completion length limit (default 512).")
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", help="Completion s of item i is seeded by (seed, item_id, s) (default 0)."),
-    ] = None,
-    prompt_style: Annotated[
-        str | None,
-        typer.Option(
-            "--prompt-style",
-            help="Prompt style: a built-in name (think, letters, answer_tag, audiomcq; default think) or a style YAML file.",
-        ),
-    ] = None,
-    reward: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--reward",
-            help="NAME=WEIGHT, repeatable; the rewards listed replace the default set (correctness=1, format=0.25, anchoring=0.5). NAME: correctness | format | anchoring | package.module:function.",
-        ),
-    ] = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option("--baseline", help="Advantage baseline: mean (GRPO, default) | leave-one-out."),
-    ] = None,
-    scale: Annotated[
-        str | None,
-        typer.Option(
-            "--scale",
-            help="Advantage divisor, as TRL's scale_rewards: batch (default: the std of all rewards of a shard) | group (the group's std, GRPO) | none (Dr. GRPO).",
-        ),
-    ] = None,
-    min_spread: Annotated[
-        float | None,
-        typer.Option(
-            "--min-spread",
-            help="Groups whose total rewards span less than this get advantage 0 and zero_signal (total-reward units; default 0.05; 0 = only exactly equal groups).",
-        ),
-    ] = None,
-    shard_size: Annotated[
-        int | None,
-        typer.Option(
-            "--shard-size",
-            help="Groups per shard: the unit of resume, of a Ray task and the batch of --scale batch (default 64).",
-        ),
-    ] = None,
-    anchoring_rows: Annotated[
-        str | None,
-        typer.Option(
-            "--anchoring-rows",
-            help=f"Query rows of the anchoring reward: {ANCHORING_ROWS}",
-        ),
-    ] = None,
-    family: FamilyOpt = None,
-    codec: Annotated[
-        str | None,
-        typer.Option(
-            "--codec",
-            help="For a policy that reads RVQ codes, not audio (MiMo-Audio): the code index to read, e.g. mimo-audio or a codec key from 'encode' (default: the policy's codec).",
-        ),
-    ] = None,
-    device: DeviceOpt = None,
-    dtype: DtypeOpt = None,
+    settings: dict[str, Any],
     config: Annotated[
         Path | None,
         typer.Option(
@@ -120,33 +36,7 @@ def rollout(
             help="YAML of rollout settings (see pipelines/rollout.yaml); options given here override it.",
         ),
     ] = None,
-    name: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            help="Rollout set name (default: <prompts>-<model>-k<K>-seed<seed>-<settings hash>; a complete set of that name made with other settings is replaced only with --force).",
-        ),
-    ] = None,
-    revision: Annotated[
-        str | None,
-        typer.Option("--revision", help="vllm backend: the policy's hub commit (40 characters pin it)."),
-    ] = None,
-    max_prompt_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--max-prompt-tokens",
-            help="Quarantine prompts longer than this in the policy's tokens (prompt_too_long; default 2048).",
-        ),
-    ] = None,
-    trust_remote_code: Annotated[
-        bool,
-        typer.Option(
-            "--trust-remote-code",
-            help="Allow the policy's repository code to run; it must be a local folder or pinned with --revision to a commit.",
-        ),
-    ] = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
-    dataset: DatasetOpt = None,
     engine: EngineOpt = "local",
     workers: Annotated[
         int | None,
@@ -164,33 +54,10 @@ def rollout(
     from ..core.engine import check_engine
     from ..core.progress import progress_bar
     from ..core.workspace import Workspace
-    from ..stages.rollout import load_config, parse_reward_weights
-    from ..stages.rollout import rollout as run_rollout
+    from ..stages.rollout import RolloutConfig, load_config, run
 
-    cfg = load_config(
-        config,
-        model=model,
-        backend=backend,
-        k=k,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        prompt_style=prompt_style,
-        rewards=parse_reward_weights(reward or []) or None,
-        baseline=baseline,
-        scale=scale,
-        min_spread=min_spread,
-        shard_size=shard_size,
-        anchoring_rows=anchoring_rows,
-        family=family,
-        device=device,
-        dtype=dtype,
-        codec=codec,
-        revision=revision,
-        max_prompt_tokens=max_prompt_tokens,
-        trust_remote_code=trust_remote_code or None,
-    )
+    base = load_config(config).model_dump(exclude_unset=True) if config is not None else None
+    cfg = build_settings(RolloutConfig, settings, "rollout", base=base, flags=FLAGS)
     check_engine(engine)
     options_checked()
     from rich.markup import escape
@@ -198,12 +65,9 @@ def rollout(
     for message in cfg.warnings():
         render.log(f"[yellow]warning:[/] {escape(message)}")
     with progress_bar("rollout groups", "groups") as on_progress:
-        res = run_rollout(
+        res = run(
             Workspace(workspace),
             cfg,
-            dataset=dataset,
-            prompts=prompts,
-            name=name,
             engine=check_engine(engine),
             workers=workers,
             force=force,

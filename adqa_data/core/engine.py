@@ -101,3 +101,87 @@ def _map_ray(
         nxt = next(it, None)
         if nxt is not None:
             pending.append(remote.remote(nxt))
+
+
+S = TypeVar("S")
+
+
+def map_with_state(
+    fn: Callable[[S, T], R],
+    make_state: Callable[[], S],
+    close_state: Callable[[S], None],
+    tasks: Iterable[T],
+    engine: Engine = "local",
+    workers: int | None = None,
+    ray_options: dict[str, Any] | None = None,
+) -> Iterator[R]:
+    """`fn(state, task)` for every task, yielding results as they finish, where each worker makes its
+    `state` once (a loaded model) and closes it when the tasks are done: in-process, one state for all
+    tasks; on Ray, one actor per worker that owns its state (`workers` of them, default as many as the
+    cluster has room for with `ray_options`), so nothing is cached in a module between tasks."""
+    tasks = list(tasks)
+    if not tasks:
+        return iter(())
+    if engine == "ray":
+        return _map_ray_actors(fn, make_state, close_state, tasks, workers, ray_options or {})
+    return _map_local_state(fn, make_state, close_state, tasks)
+
+
+def _map_local_state(
+    fn: Callable[[S, T], R], make: Callable[[], S], close: Callable[[S], None], tasks: list[T]
+) -> Iterator[R]:
+    state = make()
+    try:
+        for t in tasks:
+            yield fn(state, t)
+    finally:
+        close(state)
+
+
+class _StateHolder:
+    """A Ray actor's body: the state it made, and the tasks run against it."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.state = make()
+
+    def run(self, fn: Callable[[Any, Any], Any], task: Any) -> Any:
+        return fn(self.state, task)
+
+    def close(self, close: Callable[[Any], None]) -> None:
+        close(self.state)
+
+
+def _room(ray: Any, options: dict[str, Any]) -> int:
+    """How many actors with `options` the cluster holds at once (GPUs when they ask for one, else CPUs)."""
+    resources = ray.cluster_resources()
+    if options.get("num_gpus"):
+        return int(resources.get("GPU", 0) // options["num_gpus"]) or 1
+    return int(resources.get("CPU", 1) // options.get("num_cpus", 1)) or 1
+
+
+def _map_ray_actors(
+    fn: Callable[[S, T], R],
+    make: Callable[[], S],
+    close: Callable[[S], None],
+    tasks: list[T],
+    workers: int | None,
+    options: dict[str, Any],
+) -> Iterator[R]:
+    ray = ray_init()
+    holder = ray.remote(_StateHolder)
+    holder = holder.options(**options) if options else holder
+    actors = [holder.remote(make) for _ in range(min(workers or _room(ray, options), len(tasks)))]
+    it = iter(tasks)
+    pending = {actor.run.remote(fn, t): actor for actor, t in zip(actors, it)}
+    try:
+        while pending:
+            (done,), _ = ray.wait(list(pending), num_returns=1)
+            actor = pending.pop(done)
+            yield ray.get(done)
+            nxt = next(it, None)
+            if nxt is not None:
+                pending[actor.run.remote(fn, nxt)] = actor
+        ray.get([actor.close.remote(close) for actor in actors])
+    finally:
+        for actor in actors:
+            ray.kill(actor)

@@ -28,20 +28,16 @@ averaged, and that decides how much each token weighs:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..core.errors import UserError
+from .config import IMPORTANCE_MODES, LOSS_TYPES, ImportanceMode, LossType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .collate import Batch
     from .config import TrainConfig
-
-LossType = Literal["grpo", "bnpo", "dr_grpo", "dapo"]
-LOSS_TYPES: tuple[str, ...] = ("grpo", "bnpo", "dr_grpo", "dapo")
-ImportanceMode = Literal["token_truncate", "token_mask", "sequence_truncate", "sequence_mask"]
-IMPORTANCE_MODES: tuple[str, ...] = ("token_truncate", "token_mask", "sequence_truncate", "sequence_mask")
 
 
 def _check_2d(name: str, t: torch.Tensor, shape: tuple[int, int] | None, what: str) -> None:

@@ -363,11 +363,11 @@ def test_online_training_passes_anchoring_rows_to_its_rollouts(monkeypatch, tmp_
     class Stop(Exception):
         pass
 
-    def capture(ws, cfg, rcfg, **_kw):
-        got["rollout"] = rcfg
+    def capture(ws, config, **_kw):
+        got["rollout"] = config.rollout
         raise Stop
 
-    monkeypatch.setattr(train_online, "train_online", capture)
+    monkeypatch.setattr(train_online, "run_online", capture)
     res = CliRunner().invoke(
         app, ["train", "-w", str(tmp_path / "w"), "--model", "m", "--online", "2", "--anchoring-rows", "all"]
     )

@@ -11,29 +11,28 @@ reproducible and independent of batching: every backend derives its per-row gene
 `Sampling.seed` and `Query.key`, and the stage sets `Query.key = item_id`.
 
     config.py    RolloutConfig, its YAML file and command-line overrides
-    policy.py    the policy's backend, loaded once per process (or passed in), and its anchoring pass
+    policy.py    the policy's backend, loaded once per run or Ray worker (or passed in), its anchoring pass
     shards.py    one shard: sample, parse, reward, rank, write
-    stage.py     the stage over StageRun: prompt set, shard plan, resume
+    stage.py     run(ws, config): the stage over StageRun: prompt set, shard plan, resume
     summary.py   the summary of a rollout table (recorded by the stage, reported by stats)
     contract.py  the one reader of a rollout set: groups, recorded settings, shards, item checks
 """
 
 from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
 from .config import RolloutConfig, load_config, parse_reward_weights
-from .policy import Policy, close_policies, get_policy, policy_spec
+from .policy import Policies, Policy, policy_spec
 from .shards import rollout_shard
-from .stage import STAGE, RolloutResult, default_name, plan_groups, prompt_sets, rollout
+from .stage import STAGE, RolloutResult, default_name, plan_groups, prompt_sets, rollout, run
 from .summary import summarize
 
 __all__ = [
     "STAGE",
+    "Policies",
     "Policy",
     "RewardSpec",
     "RolloutConfig",
     "RolloutResult",
-    "close_policies",
     "default_name",
-    "get_policy",
     "load_config",
     "parse_reward_weights",
     "plan_groups",
@@ -42,6 +41,7 @@ __all__ = [
     "resolve_rewards",
     "rollout",
     "rollout_shard",
+    "run",
     "score_rewards",
     "summarize",
 ]

@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ...core.config_files import load_settings
+from ...core.config_files import dataset_field, load_settings
 from ...core.errors import UserError
 from ...inference.backend_settings import BackendSettings
-from ...mcq.advantages import DEFAULT_EPS, DEFAULT_MIN_SPREAD, DEFAULT_SCALE, Baseline, Scale, spread_warning
-from ...rewards import DEFAULT_WEIGHTS, AnchoringConfig
+from ...mcq.advantages import DEFAULT_EPS, spread_warning
+from ...rewards import AnchoringConfig
 from ...rewards.anchoring import AnchoringRows
-from ...rewards.plugins import check_weights
+from ...rewards.settings import AdvantageSettings
 
 FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
 # Settings added after rollout sets were first recorded, with the value a set recorded before then was
@@ -23,61 +23,83 @@ FIX = "see 'adqa-data rollout --help' and pipelines/rollout.yaml"
 # (`contract.recorded_config`) takes these for a setting it lacks, and `RolloutConfig`'s defaults for any
 # other.
 RECORDED_BEFORE: dict[str, Any] = {"scale": "group", "min_spread": 0.0}
+# which prompt set is rolled out into which rollout set: the stage records them by their resolved names,
+# so they are not settings of the run key
+SET_FIELDS = frozenset({"dataset", "prompts", "name"})
 
 
-class RolloutConfig(BackendSettings):
+class RolloutConfig(BackendSettings, AdvantageSettings):
     """Every rollout setting with its default and the reason for it. YAML files (`--config`) hold these
-    keys; command-line options override them."""
+    keys; command-line options override them. The reward weights and advantage settings (`rewards`,
+    `baseline`, `scale`, `min_spread`) are declared in `rewards.settings`, shared with the trainer."""
 
-    k: int = Field(4, ge=1, description="completions per prompt; the DCASE 2026 MiMo-Audio report uses K=4")
+    dataset: str | None = dataset_field()
+    prompts: str | None = Field(None, description="prompt set from 'sample' (default: the only one)")
+    name: str | None = Field(
+        None,
+        description="rollout set name (default: <prompts>-<model>-k<K>-seed<seed>-<settings hash>; a "
+        "complete set of that name made with other settings is replaced only with --force)",
+    )
+
+    k: int = Field(
+        4,
+        ge=1,
+        description="completions per prompt (one GRPO group); the DCASE 2026 MiMo-Audio report uses K=4",
+        json_schema_extra={"cli": ["--k", "-k"]},
+    )
     temperature: float = Field(
         1.0,
         gt=0,
-        description="1.0 samples the policy itself, so the stored "
+        description="sampling temperature; 1.0 samples the policy itself, so the stored "
         "log-probs are the policy's and GRPO's importance ratio needs no correction",
     )
-    top_p: float = Field(1.0, gt=0, le=1, description="1.0 = no nucleus truncation, for the same reason")
-    max_new_tokens: int = Field(512, ge=1, description="room for concise reasoning plus the answer block")
-    seed: int = Field(0, description="completion s of item i uses a generator seeded by (seed, item_id, s)")
-    prompt_style: str = Field("think", description="reason in <think>, then one letter in <answer>")
-    rewards: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_WEIGHTS),
-        description="reward name (or plugin module:function) -> weight of its column in the total",
+    top_p: float = Field(
+        1.0, gt=0, le=1, description="nucleus sampling; 1.0 = no truncation, for the same reason"
     )
-    baseline: Baseline = Field("mean", description="GRPO mean; RLOO leave-one-out")
-    scale: Scale = Field(
-        DEFAULT_SCALE,
-        description="advantage divisor, TRL's scale_rewards: batch = the std of the shard's rewards (noise in "
-        "one group stays small), group = the group's std (GRPO), none = raw differences (Dr. GRPO)",
+    max_new_tokens: int = Field(
+        512, ge=1, description="completion length limit: room for concise reasoning plus the answer block"
     )
-    min_spread: float = Field(
-        DEFAULT_MIN_SPREAD,
+    seed: int = Field(
+        0,
+        description="completion s of item i uses a generator seeded by (seed, item_id, s): the same "
+        "whatever the batching",
+    )
+    prompt_style: str = Field(
+        "think",
+        description="a built-in style (think, letters, answer_tag, audiomcq) or a style YAML file; think "
+        "reasons in <think>, then names one letter in <answer>",
+    )
+    std: Literal["sample", "population"] = Field(
+        "sample", description="the advantage divisor's std: sample (ddof 1, TRL's GRPOTrainer) or population"
+    )
+    eps: float = Field(
+        DEFAULT_EPS,
         ge=0,
         allow_inf_nan=False,
-        description="groups whose total rewards span less than this (total-reward units) get advantage 0 "
-        "and zero_signal; 0 = only groups that are exactly equal",
-    )
-    std: Literal["sample", "population"] = Field("sample", description="sample std = TRL's GRPOTrainer")
-    eps: float = Field(
-        DEFAULT_EPS, ge=0, allow_inf_nan=False, description="added to the std, as TRL: bounds advantages"
+        description="added to the std, as TRL does: bounds the advantages of a group with a tiny spread",
     )
     anchoring_layers: str | int | list[int] = Field(
         "deep",
-        description="decoder layers whose attention is averaged: 'deep' = the last quarter, k = last k",
+        description="decoder layers whose attention the anchoring reward averages: 'deep' = the last "
+        "quarter, k = the last k (settings file only)",
     )
-    anchoring_ar_threshold: float = Field(1.0, gt=0, description="AR: multiple of uniform attention")
-    anchoring_entropy_floor: float = Field(0.5, ge=0, lt=1, description="ENT earns nothing below this")
-    anchoring_batch_size: int = Field(4, ge=1, description="completions per anchoring forward")
+    anchoring_ar_threshold: float = Field(
+        1.0, gt=0, description="anchoring AR: attention on the audio as a multiple of uniform attention"
+    )
+    anchoring_entropy_floor: float = Field(
+        0.5, ge=0, lt=1, description="anchoring ENT: attention entropy below this earns nothing"
+    )
+    anchoring_batch_size: int = Field(4, ge=1, description="completions per anchoring forward pass")
     anchoring_rows: AnchoringRows = Field(
         "reasoning",
-        description="query rows of the anchoring map: reasoning = the <think> content (else the text "
+        description="query rows of the anchoring reward: reasoning = the <think> content (else the text "
         "before <answer>, else the whole text; no reasoning scores 0), the quantity the reward measures; "
         "all = every completion token, answer tags and end token included",
     )
     shard_size: int = Field(
         64,
         ge=1,
-        description="groups per shard: the unit of resume, of a Ray task and the batch of scale=batch",
+        description="groups per shard: the unit of resume, of a Ray task and the batch of --scale batch",
     )
     codec: str | None = Field(
         None,
@@ -92,8 +114,8 @@ class RolloutConfig(BackendSettings):
     max_prompt_tokens: int = Field(
         2048,
         ge=1,
-        description="items whose prompt (question and options) is longer in the policy's tokens are "
-        "quarantined (prompt_too_long) instead of slowing the whole run",
+        description="quarantine prompts (question and options) longer than this in the policy's tokens "
+        "(prompt_too_long) instead of slowing the whole run",
     )
     trust_remote_code: bool = Field(
         False,
@@ -121,16 +143,6 @@ class RolloutConfig(BackendSettings):
                 options["revision"] = self.revision
         return options
 
-    @field_validator("rewards")
-    @classmethod
-    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
-        return check_weights(v)
-
-    @field_validator("baseline", mode="before")
-    @classmethod
-    def _baseline_alias(cls, v: Any) -> Any:
-        return v.replace("-", "_") if isinstance(v, str) else v
-
     def anchoring_config(self) -> AnchoringConfig:
         return AnchoringConfig(
             ar_threshold=self.anchoring_ar_threshold,
@@ -139,9 +151,11 @@ class RolloutConfig(BackendSettings):
         )
 
     def run_config(self) -> dict[str, Any]:
-        """What decides the output: everything but `backend_options` and the permission to run remote
-        code (it decides whether the run may load its model, not what the run writes)."""
-        exclude = {"backend_options", "trust_remote_code"} | ({"codec"} if self.codec is None else set())
+        """What decides the output: everything but `backend_options`, the permission to run remote code
+        (it decides whether the run may load its model, not what the run writes) and the set names (the
+        stage records them resolved)."""
+        exclude = {"backend_options", "trust_remote_code", *SET_FIELDS}
+        exclude |= {"codec"} if self.codec is None else set()
         exclude |= {"revision"} if self.revision is None else set()
         return self.model_dump(exclude=exclude)
 

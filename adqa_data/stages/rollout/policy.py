@@ -1,8 +1,9 @@
-"""The policy a rollout samples from: its backend, loaded once per process, and its anchoring pass.
+"""The policy a rollout samples from: its backend, loaded once by whoever owns it, and its anchoring pass.
 
-A Ray worker runs many shards; loading the model once per worker (not per shard) is what makes the
-shard a cheap unit of work, so loaded policies are cached here by their spec and released by
-`close_policies()` when a local run ends.
+Loading the model once per run (in-process) or once per Ray worker, not per shard, is what makes the
+shard a cheap unit of work. Loaded policies are held by a `Policies` object, owned by one run (closed
+when it ends), by a caller that rolls out several times with one model (it closes it), or by a Ray
+worker for its life: nothing loaded stays behind in a module for the next stage to pick up.
 """
 
 from __future__ import annotations
@@ -50,24 +51,10 @@ class Policy:
         self.backend.close()
 
 
-_POLICIES: dict[str, Policy] = {}
-
-
 def policy_spec(cfg: RolloutConfig) -> dict[str, Any]:
-    """What loading the policy takes (JSON-able: it travels to Ray workers)."""
-    options = dict(cfg.backend_options)
-    if cfg.backend != "scripted":  # the stage has checked both (inference.trust)
-        options["trust_remote_code"] = cfg.trust_remote_code
-        if cfg.backend == "vllm" and cfg.revision is not None:
-            options["revision"] = cfg.revision
-    return {
-        "backend": cfg.backend,
-        "model": cfg.model,
-        "family": cfg.family,
-        "device": cfg.device,
-        "dtype": cfg.dtype,
-        "options": options,
-    }
+    """What loading the policy takes (JSON-able: it travels to Ray workers): the shared backend block's
+    spec, with the remote-code permission and vLLM revision rollout adds (`RolloutConfig.load_options`)."""
+    return cfg.policy_spec()
 
 
 def anchoring_settings(cfg: RolloutConfig) -> dict[str, Any]:
@@ -105,25 +92,52 @@ def load_anchoring(policy: Policy, cfg: RolloutConfig) -> AnchoringScorer:
         ) from None
 
 
+class Policies:
+    """Loaded policies by their spec: `get` loads a spec's policy on first use, `close` releases them
+    all. A rollout run owns one unless its caller passes one in (to keep the model loaded for another
+    run with the same policy settings, then close it)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Policy] = {}
+
+    def get(self, spec: Mapping[str, Any]) -> Policy:
+        """The policy `spec` names, loaded the first time it is asked for."""
+        key = stable_hash(dict(spec))
+        if key not in self._loaded:
+            backend = load_backend(
+                spec["backend"],
+                spec["model"],
+                family=spec["family"],
+                device=spec["device"],
+                dtype=spec["dtype"],
+                **dict(spec.get("options") or {}),
+            )
+            self._loaded[key] = Policy(backend, dict(spec))
+        return self._loaded[key]
+
+    def close(self) -> None:
+        """Release every loaded model."""
+        while self._loaded:
+            _, policy = self._loaded.popitem()
+            policy.close()
+
+    def __enter__(self) -> Policies:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# The eval stage's shards still load their policy through these two (an eval run does not own a
+# `Policies` yet); the rollout stage never uses them.
+_EVAL_POLICIES = Policies()
+
+
 def get_policy(spec: Mapping[str, Any]) -> Policy:
-    """The policy a spec names, loaded on first use in this process. (A caller that has the model loaded
-    already, online training, passes its `Policy` to the rollout stage instead: `rollout(policy=...)`.)"""
-    key = stable_hash(dict(spec))
-    if key not in _POLICIES:
-        backend = load_backend(
-            spec["backend"],
-            spec["model"],
-            family=spec["family"],
-            device=spec["device"],
-            dtype=spec["dtype"],
-            **dict(spec.get("options") or {}),
-        )
-        _POLICIES[key] = Policy(backend, dict(spec))
-    return _POLICIES[key]
+    """The policy a spec names, loaded on first use into the eval stage's process-wide `Policies`."""
+    return _EVAL_POLICIES.get(spec)
 
 
 def close_policies() -> None:
-    """Release every cached model (the local engine calls this when a run ends)."""
-    while _POLICIES:
-        _, policy = _POLICIES.popitem()
-        policy.close()
+    """Release what `get_policy` loaded."""
+    _EVAL_POLICIES.close()

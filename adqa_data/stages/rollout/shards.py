@@ -27,7 +27,7 @@ from ...mcq.answers import parse_answer
 from ...rewards import REWARDS
 from ...rewards.plugins import RewardSpec, resolve_rewards, score_rewards
 from .config import RolloutConfig
-from .policy import Policy, get_policy
+from .policy import Policies, Policy
 
 
 def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Query:
@@ -79,11 +79,15 @@ def _check_generations(queries: list[Query], gens: list[Generation], k: int) -> 
             )
 
 
-def rollout_shard(task: dict[str, Any], policy: Policy | None = None) -> dict[str, Any]:
-    """Sample, parse, reward and rank the groups of one shard, and write it (in-process or a Ray task).
-    `policy`: the caller's loaded policy (in-process only); None loads the one the task names."""
+def shard_with(policies: Policies, task: dict[str, Any]) -> dict[str, Any]:
+    """`rollout_shard` with the policy the task names, loaded (once) into the worker's `policies`."""
+    return rollout_shard(task, policies.get(task["policy"]))
+
+
+def rollout_shard(task: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """Sample, parse, reward and rank the groups of one shard with `policy`, and write it (in-process or
+    in a Ray actor that holds the policy)."""
     cfg = RolloutConfig(**task["config"])
-    policy = policy if policy is not None else get_policy(task["policy"])
     groups = task["groups"]
     if task.get("codes"):
         queries = _code_queries(task, cfg)

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
-from ...core.engine import Engine, map_unordered
+from ...core.engine import Engine, map_with_state
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...core.names import bounded_name, name_part, safe_name
+from ...core.results import result_from_summary
 from ...core.schema import PROMPTS, QUARANTINE, ROLLOUTS
 from ...core.workspace import StageRun, Workspace, read_table
 from ...inference.factory import backend_input, default_device
@@ -29,8 +30,8 @@ from ...rewards.plugins import resolve_rewards
 from ..row_checks import PromptCheck, byte_count, check_items, token_counter
 from .config import RolloutConfig
 from .contract import quarantine_rows
-from .policy import Policy, close_policies, policy_spec
-from .shards import rollout_shard
+from .policy import Policies, Policy, policy_spec
+from .shards import rollout_shard, shard_with
 from .summary import summarize
 
 STAGE = "rollout"
@@ -43,10 +44,10 @@ class RolloutResult:
     prompts: str
     name: str
     up_to_date: bool
-    groups: int
-    rows: int
-    shards: int
-    shards_written: int
+    groups: int = 0
+    rows: int = 0
+    shards: int = 0
+    shards_written: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     out_dir: str = ""
@@ -155,25 +156,54 @@ def rollout(
     workers: int | None = None,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
-    release: bool = True,
     draws: Sequence[int] | None = None,
     policy: Policy | None = None,
+    policies: Policies | None = None,
 ) -> RolloutResult:
-    """Roll out a prompt set into `rollouts/<dataset>/<name>/` (see the module docstring).
+    """The library shorthand: `config` with the dataset, prompt set and set name given here (where not
+    None) -> `run`."""
+    given = {"dataset": dataset, "prompts": prompts, "name": name}
+    config = config.model_copy(update={k: v for k, v in given.items() if v is not None})
+    return run(
+        ws,
+        config,
+        force=force,
+        on_progress=on_progress,
+        engine=engine,
+        workers=workers,
+        draws=draws,
+        policy=policy,
+        policies=policies,
+    )
 
-    `release=False` keeps the policy loaded in this process after a local run, for another rollout
-    with the same policy settings (a sweep over prompt sets or shard layouts); `close_policies()`
-    frees it. `draws`: roll out only these positions of the prompt set's draw order, in this order (a
-    slice: online training's rounds); they are part of the run key and the record. `policy`: sample
-    with this already loaded policy (online training: the trainer's own model, or a vLLM engine it
-    reloads) instead of loading `config.model`; it stays the caller's (not closed here), it must be
-    the model `config.model` names, and it runs in this process only."""
-    if name is not None:
-        safe_name(name, "--name")
-    if policy is not None and engine != "local":
+
+def run(
+    ws: Workspace,
+    config: RolloutConfig,
+    *,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    engine: Engine = "local",
+    workers: int | None = None,
+    draws: Sequence[int] | None = None,
+    policy: Policy | None = None,
+    policies: Policies | None = None,
+) -> RolloutResult:
+    """Roll out `config.prompts` into `rollouts/<dataset>/<name>/` (see the module docstring).
+
+    `draws`: roll out only these positions of the prompt set's draw order, in this order (a slice:
+    online training's rounds); they are part of the run key and the record. `policy`: sample with this
+    already loaded policy (online training: the trainer's own model, or a vLLM engine it reloads) instead
+    of loading `config.model`; it stays the caller's (not closed here), it must be the model
+    `config.model` names, and it runs in this process only. `policies`: load the policy through the
+    caller's `Policies` and leave it loaded there (a sweep over prompt sets or shard layouts with one
+    model; the caller closes it); by default the run loads it and releases it when it ends."""
+    if config.name is not None:
+        safe_name(config.name, "--name")
+    if (policy is not None or policies is not None) and engine != "local":
         raise UserError("a provided policy samples in this process", fix="use --engine local")
-    ds = ws.dataset(dataset).name
-    prompts = resolve_prompts(ws, ds, prompts)
+    ds = ws.dataset(config.dataset).name
+    prompts = resolve_prompts(ws, ds, config.prompts)
     if config.backend != "scripted" and not config.model:
         raise UserError(
             f"the {config.backend} backend needs a policy model", fix="pass --model PATH_OR_HUB_ID"
@@ -190,7 +220,7 @@ def rollout(
             raise UserError(f"draws must be positions 0..{len(groups) - 1} of prompt set {prompts!r}")
         groups = [groups[d] for d in draws]
     codes = policy_codes(ws, ds, config, groups)
-    name = name or default_name(prompts, config)
+    name = config.name or default_name(prompts, config)
     run_config = {**config.run_config(), "prompts": prompts, "name": name, "schema": ROLLOUTS.version}
     if draws is not None:
         run_config["draws"] = draws
@@ -215,23 +245,20 @@ def rollout(
         unit=name,
         extra_versions=("torch", "transformers", "vllm"),
     )
+    final_dir = str(ws.table_dir(ROLLOUTS.name, ds, name))
     with run:
-        out = ws.table_dir(ROLLOUTS.name, ds, name)
         if run.up_to_date:
-            prov = ws.provenance(STAGE, ds, name) or {}
-            s = prov.get("summary", {})
-            return RolloutResult(
-                ds,
-                prompts,
-                name,
-                True,
-                s.get("groups", 0),
-                s.get("rows", 0),
-                s.get("shards", 0),
-                0,
+            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
+            return result_from_summary(
+                RolloutResult,
                 s,
-                0.0,
-                str(out),
+                dataset=ds,
+                prompts=prompts,
+                name=name,
+                up_to_date=True,
+                shards_written=0,
+                summary=s,
+                out_dir=final_dir,
             )
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         groups, refused = _refuse_groups(ws, ds, groups, config, audio=codes is None)
@@ -272,23 +299,10 @@ def rollout(
         done = len(groups) - sum(len(t["groups"]) for t in todo)
         if on_progress:
             on_progress(done, len(groups))
-        ray_options = {"num_gpus": 1} if engine == "ray" and default_device(config.device) == "cuda" else None
-        try:
-            for res in map_unordered(
-                rollout_shard if policy is None else functools.partial(rollout_shard, policy=policy),
-                todo,
-                engine=engine,
-                workers=workers if engine == "ray" else 1,
-                ray_options=ray_options,
-            ):
-                done += res["groups"]
-                if on_progress:
-                    on_progress(done, len(groups))
-        finally:
-            if engine == "local" and release:
-                close_policies()
-            if policy is not None:
-                policy.close_anchoring()  # built on the caller's backend for this run only
+        for res in _run_shards(todo, config, engine, workers, policy, policies):
+            done += res["groups"]
+            if on_progress:
+                on_progress(done, len(groups))
         missing = [i for i in range(len(chunks)) if not StageRun.shard_done(out, i)]
         if missing:  # never record a run as complete with groups left out
             raise RuntimeError(f"rollout shards {missing[:5]} were not written; rerun to resume")
@@ -304,21 +318,54 @@ def rollout(
             quarantined=dict(sorted(Counter(q["reason"] for q in refused).items())),
         )
         prov = run.finish(summary)
-    return RolloutResult(
-        ds,
-        prompts,
-        name,
-        False,
-        summary["groups"],
-        summary["rows"],
-        len(chunks),
-        len(todo),
+    # the final folder: `out` may be the staging one, now gone
+    return result_from_summary(
+        RolloutResult,
         summary,
-        prov["seconds"],
-        str(
-            ws.table_dir(ROLLOUTS.name, ds, name)
-        ),  # the final folder: `out` may be the staging one, now gone
+        dataset=ds,
+        prompts=prompts,
+        name=name,
+        up_to_date=False,
+        summary=summary,
+        seconds=prov["seconds"],
+        out_dir=final_dir,
     )
+
+
+def _run_shards(
+    todo: list[dict[str, Any]],
+    config: RolloutConfig,
+    engine: Engine,
+    workers: int | None,
+    policy: Policy | None,
+    policies: Policies | None,
+) -> Iterator[dict[str, Any]]:
+    """Every shard task's result as it finishes: with the caller's policy, else with the policy loaded
+    once per worker (this process, or each Ray actor) and released when the shards are done, unless the
+    caller's `policies` holds it."""
+    if policy is not None:
+        try:
+            yield from map(functools.partial(rollout_shard, policy=policy), todo)
+        finally:
+            policy.close_anchoring()  # built on the caller's backend for this run only
+        return
+    if policies is not None:
+        yield from map_with_state(shard_with, lambda: policies, _keep, todo)
+        return
+    ray_options = {"num_gpus": 1} if engine == "ray" and default_device(config.device) == "cuda" else None
+    yield from map_with_state(
+        shard_with,
+        Policies,
+        Policies.close,
+        todo,
+        engine=engine,
+        workers=workers if engine == "ray" else 1,
+        ray_options=ray_options,
+    )
+
+
+def _keep(policies: Policies) -> None:
+    """The caller's `Policies` stay loaded (it closes them)."""
 
 
 def _refuse_groups(

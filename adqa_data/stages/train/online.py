@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint
@@ -39,12 +39,15 @@ from ...core.names import bounded_name, name_part, safe_name
 from ...core.workspace import Workspace, write_json_atomic
 from ...train.config import TrainConfig
 from ...train.groups import SamplingInfo
-from ...train.loop import Trainer
 from ..rollout import contract
 from ..rollout.config import RolloutConfig
 from . import runs
 from .runs import RUNS, OnStep, TrainResult
-from .sampler import Sampler
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...train.loop import Trainer
+    from .config import TrainStageConfig
+    from .sampler import Sampler
 
 ROUNDS_FILE = "rounds.json"
 OnRound = Callable[[int, dict[str, Any]], None]  # (round, its record) after every round
@@ -131,15 +134,41 @@ def train_online(
     on_step: OnStep | None = None,
     on_round: OnRound | None = None,
 ) -> TrainResult:
-    """Train `cfg` (method grpo) online for `rounds` rounds into `runs/<dataset>/<name>/` (module
-    docstring). `rollout_cfg`: the rollout settings (its model, when set, is the starting checkpoint
-    unless `cfg.model` is). `on_step(step, total, metrics)` after every optimizer step; `on_round(k,
-    record)` after every round."""
+    """The library shorthand of an online run: `cfg` with `rounds` rounds of `rollout_cfg` rollouts and
+    the other stage settings given here -> `run_online`."""
+    from .config import stage_config
+
+    config = stage_config(
+        cfg,
+        online=rounds,
+        rollout=rollout_cfg,
+        dataset=dataset,
+        prompts=prompts,
+        round_prompts=round_prompts,
+        name=name,
+    )
+    return run_online(ws, config, force=force, on_step=on_step, on_round=on_round)
+
+
+def run_online(
+    ws: Workspace,
+    config: TrainStageConfig,
+    *,
+    force: bool = False,
+    on_step: OnStep | None = None,
+    on_round: OnRound | None = None,
+) -> TrainResult:
+    """Train `config` (method grpo) online for `config.online` rounds into `runs/<dataset>/<name>/`
+    (module docstring). `config.rollout`: the rollout settings (its model, when set, is the starting
+    checkpoint unless `config.model` is). `on_step(step, total, metrics)` after every optimizer step;
+    `on_round(k, record)` after every round."""
     from ...train.loop import make_accelerator
 
+    cfg, rounds = config.train_config(), int(config.online or 0)
+    rollout_cfg = config.rollout or RolloutConfig()
     if cfg.method != "grpo":
         raise UserError("online rounds train with GRPO", fix="drop --method sft (or --online)")
-    ds = ws.dataset(dataset).name
+    ds = ws.dataset(config.dataset).name
     model = cfg.model or rollout_cfg.model
     if model is None:
         raise UserError("online rounds need the starting policy", fix="pass --model")
@@ -148,8 +177,10 @@ def train_online(
     given = {k: getattr(cfg, k) for k in ("rewards", "baseline", "scale", "min_spread")}
     rollout_cfg = rollout_cfg.model_copy(update={k: v for k, v in given.items() if v is not None})
     rollout_cfg = rollout_cfg.model_copy(update={"model": model, "family": cfg.family or rollout_cfg.family})
-    plan = make_plan(ws, ds, rollout_cfg, rounds=rounds, prompts=prompts, round_prompts=round_prompts)
-    name = safe_name(name, "--name") if name else default_name(cfg, plan.prompts, rounds)
+    plan = make_plan(
+        ws, ds, rollout_cfg, rounds=rounds, prompts=config.prompts, round_prompts=config.round_prompts
+    )
+    name = safe_name(config.name, "--name") if config.name else default_name(cfg, plan.prompts, rounds)
     acc = make_accelerator(cfg)
     if acc.num_processes > 1:
         raise UserError(
@@ -197,6 +228,8 @@ def train_online(
         )
         trainer, resumed = runs.start_trainer(cfg, run_dir, model, sampling, total, f"{ds}/{name}", acc)
         rounds_run = OnlineRounds(ws, ds, name, plan, trainer, run_dir, force, total)
+        from .sampler import Sampler
+
         sampler = Sampler(trainer, rollout_cfg)
         try:
             records, last = rounds_run.run(sampler, on_step, on_round)
@@ -310,22 +343,21 @@ class OnlineRounds:
 
     def roll_out(self, k: int, sampler: Sampler) -> dict[str, Any]:
         """Round k's rollout with the weights the previous round left; its record for `rounds.json`."""
-        from ..rollout.stage import rollout
+        from ..rollout.stage import run
 
         plan, rname = self.plan, round_name(self.name, k)
         sampler_path = str(plan.rollout.model) if k == 1 else str(self.export_sampler(k))
-        rcfg = plan.rollout.model_copy(update={"model": sampler_path, "seed": plan.rollout.seed + k - 1})
+        rcfg = plan.rollout.model_copy(
+            update={
+                "model": sampler_path,
+                "seed": plan.rollout.seed + k - 1,
+                "dataset": self.ds,
+                "prompts": plan.prompts,
+                "name": rname,
+            }
+        )
         with sampler.serving(sampler_path) as policy:
-            res = rollout(
-                self.ws,
-                rcfg,
-                dataset=self.ds,
-                prompts=plan.prompts,
-                name=rname,
-                force=self.force,
-                draws=plan.slice(k),
-                policy=policy,
-            )
+            res = run(self.ws, rcfg, force=self.force, draws=plan.slice(k), policy=policy)
         return {
             "round": k,
             "prompts": plan.prompts,

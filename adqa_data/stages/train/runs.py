@@ -16,12 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.workspace import StageRun, Workspace
 from ...train.config import TrainConfig
 from ...train.groups import SamplingInfo
-from ...train.loop import Trainer, TrainState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...train.loop import Trainer, TrainState
 
 STAGE = "train"
 RUNS = "runs"
@@ -73,6 +75,8 @@ def start_trainer(
     cfg: TrainConfig, run_dir: Path, model: str, sampling: SamplingInfo, total: int, run_name: str, acc: Any
 ) -> tuple[Trainer, int | None]:
     """The run's Trainer, resumed from its last checkpoint when there is one (and the step it resumed at)."""
+    from ...train.loop import Trainer
+
     trainer = Trainer(
         cfg,
         run_dir,

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...train.loop import Trainer
 from ..rollout.config import RolloutConfig
 from ..rollout.policy import Policy, policy_spec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...train.loop import Trainer
 
 
 @contextlib.contextmanager

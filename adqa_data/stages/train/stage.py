@@ -29,8 +29,10 @@ from ...core.schema import ITEM_SCORES, ITEMS, QUARANTINE
 from ...core.workspace import Workspace
 from ...train.config import TrainConfig
 from ..rollout import contract
-from . import runs
+from . import online, runs
+from .config import TrainStageConfig, stage_config
 from .data import load_groups_for
+from .online import OnRound
 from .runs import RUNS, STAGE, OnStep, TrainResult
 
 
@@ -70,14 +72,34 @@ def train(
     force: bool = False,
     on_step: OnStep | None = None,
 ) -> TrainResult:
-    """Train into `runs/<dataset>/<name>/` (see the module docstring); `on_step(step, total, metrics)`
-    after every optimizer step (the CLI's progress line)."""
+    """The library shorthand of an offline run: `cfg` with the dataset and run name given here -> `run`."""
+    return run(ws, stage_config(cfg, dataset=dataset, name=name), force=force, on_step=on_step)
+
+
+def run(
+    ws: Workspace,
+    config: TrainStageConfig,
+    *,
+    force: bool = False,
+    on_step: OnStep | None = None,
+    on_round: OnRound | None = None,
+) -> TrainResult:
+    """Train into `runs/<dataset>/<name>/`: offline on stored groups (see the module docstring), or in
+    `config.online` rounds (`online`). `on_step(step, total, metrics)` after every optimizer step (the
+    CLI's progress line); `on_round(k, record)` after every online round."""
+    if config.online is not None:
+        return online.run_online(ws, config, force=force, on_step=on_step, on_round=on_round)
+    return _run_offline(ws, config, force, on_step)
+
+
+def _run_offline(ws: Workspace, config: TrainStageConfig, force: bool, on_step: OnStep | None) -> TrainResult:
     from accelerate.utils import broadcast_object_list
 
     from ...train.loop import average_run, make_accelerator, total_steps_for
     from ...train.loop import train as run_loop
 
-    ds = ws.dataset(dataset).name
+    ds = ws.dataset(config.dataset).name
+    cfg = config.train_config()
     sources = training_sources(ws, ds, cfg)
     groups, sampling = load_groups_for(ws, ds, cfg, sources)
     # one bad item is quarantined, not fatal: its clip must still be the file download recorded
@@ -87,7 +109,7 @@ def train(
         raise UserError(
             "no model to train", fix="pass --model (SFT, or rollouts sampled by the scripted backend)"
         )
-    name = safe_name(name, "--name") if name else default_name(cfg, sources)
+    name = safe_name(config.name, "--name") if config.name else default_name(cfg, sources)
     acc = make_accelerator(cfg)
     total = total_steps_for(cfg, len(groups), acc.num_processes) if groups else 0
     run_config = {**cfg.run_config(), "sources": sources, "model": model, "total_steps": total}

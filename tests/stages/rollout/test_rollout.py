@@ -528,13 +528,23 @@ def test_transformers_end_to_end_from_demo_data(tiny_model, clean_demo_roots, tm
     # a lost shard is redone bit for bit: seeded runs repeat exactly
     (Path(out["out_dir"]) / "part-00002.parquet").unlink()
     ws.provenance_path("rollout", "audiomcq", "tf").unlink()
+    policies = stage.Policies()  # the next run reuses the loaded model
     redo = rollout(
-        ws, load_config(None, model=str(tiny_model), max_new_tokens=6, shard_size=1), name="tf", release=False
-    )  # the next run reuses the loaded model
+        ws,
+        load_config(None, model=str(tiny_model), max_new_tokens=6, shard_size=1),
+        name="tf",
+        policies=policies,
+    )
     assert redo.shards_written == 1 and _comparable(table(ws, "tf")) == t
 
     # other shards (other batches): the same tokens; log-probs equal up to batched-matmul rounding
-    again = rollout(ws, load_config(None, model=str(tiny_model), max_new_tokens=6, shard_size=3), name="tf3")
+    with policies:
+        again = rollout(
+            ws,
+            load_config(None, model=str(tiny_model), max_new_tokens=6, shard_size=3),
+            name="tf3",
+            policies=policies,
+        )
     assert again.shards == 1
     t3 = _comparable(table(ws, "tf3"))
     keep = ("item_id", "rollout_index", "completion_token_ids", "prompt_token_ids", "completion_text")
@@ -599,11 +609,14 @@ def test_vllm_rollout_whole_groups_seeded_across_shard_sizes(tiny_model, ws, tmp
         rewards={"correctness": 1.0, "format": 0.25},
         backend_options=options,
     )
+    policies = stage.Policies()  # one engine start for both runs
     try:
-        res = rollout(ws, cfg, name="vllm", release=False)  # one engine start for both runs
-        again = rollout(ws, cfg.model_copy(update={"shard_size": N_PROMPTS}), name="vllm-one-shard")
+        res = rollout(ws, cfg, name="vllm", policies=policies)
+        again = rollout(
+            ws, cfg.model_copy(update={"shard_size": N_PROMPTS}), name="vllm-one-shard", policies=policies
+        )
     finally:
-        stage.close_policies()
+        policies.close()
     assert (res.shards, again.shards) == (2, 1)
     t = _comparable(table(ws, "vllm"))
     _assert_whole(t, k=4, groups=N_PROMPTS)
