@@ -100,16 +100,10 @@ def letter_scores(backend: Backend, queries: list[Query]) -> list[np.ndarray]:
     return [a.probs for a in ask(backend, "letters", [replace(q, prompt_style=style) for q in queries])]
 
 
-def eval_shard(task: dict[str, Any], backend: Backend | None = None) -> dict[str, Any]:
-    """Answer, parse and vote one chunk of items under every condition, and write its shard.
-
-    `backend`: an already loaded backend (in-process runs); None loads (once per process) the one
-    `task["policy"]` names."""
+def eval_shard(task: dict[str, Any], backend: Backend) -> dict[str, Any]:
+    """Answer, parse and vote one chunk of items under every condition with `backend` (the model
+    `task["policy"]` names, loaded by the caller), and write its shard."""
     cfg = EvalConfig(**task["config"])
-    if backend is None:
-        from ..rollout.policy import get_policy
-
-        backend = get_policy(task["policy"]).backend
     items, conditions = task["items"], task["conditions"]
     if task.get("codes"):
         from ...inference.factory import default_device

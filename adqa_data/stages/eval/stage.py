@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
 from ...core.config_files import shorthand_config
-from ...core.engine import Engine, map_unordered
+from ...core.engine import Engine, map_with_state
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...core.names import name_part
@@ -31,6 +31,7 @@ from ...inference.factory import default_device
 from ...inference.trust import check_model_ref
 from ...inference.types import Backend
 from ...mcq.prompt_styles import get_style
+from ..rollout.policy import Policies
 from ..row_checks import (
     ASKED_COLUMNS,
     DEFAULT_MAX_PROMPT_TOKENS,
@@ -132,12 +133,13 @@ def run(
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     backend_factory: BackendFactory | None = None,
-    release: bool = True,
+    policies: Policies | None = None,
 ) -> EvalResult:
     """Answer every item of a dataset and write `predictions/<dataset>/<name>/` (module docstring).
 
     `backend_factory(spec)` replaces loading the model (local engine only: tests, a backend built by the
-    caller); `release=False` keeps a cached model loaded after a local run."""
+    caller); `policies`: load the model through the caller's (kept loaded after the run: the caller
+    closes it), else the run loads and releases its own. On Ray each worker owns its model."""
     parts_file = config.parts
     ds = ws.dataset(config.dataset).name
     _check_model(config)
@@ -227,7 +229,7 @@ def run(
         done = len(items) - sum(len(t["items"]) for t in todo)
         if on_progress:
             on_progress(done, len(items))
-        _run_shards(todo, config, engine, workers, backend_factory, release, on_progress, done, len(items))
+        _run_shards(todo, config, engine, workers, backend_factory, policies, on_progress, done, len(items))
         missing = [i for i in range(len(chunks)) if not StageRun.shard_done(out, i)]
         if missing:  # never record a run as complete with items left out
             raise RuntimeError(f"eval shards {missing[:5]} were not written; rerun to resume")
@@ -282,34 +284,43 @@ def _run_shards(
     engine: Engine,
     workers: int | None,
     factory: BackendFactory | None,
-    release: bool,
+    policies: Policies | None,
     on_progress: Callable[[int, int], None] | None,
     done: int,
     total: int,
 ) -> None:
+    """Answer the shards left: on Ray each worker loads and owns its model; in-process, the caller's
+    backend (`factory`) or policies, else policies of this run's own, released at its end."""
     if engine == "ray":
         if factory is not None:
             raise UserError("a backend factory runs in-process only", fix="use engine='local'")
         ray_options = {"num_gpus": 1} if default_device(config.device) == "cuda" else None
-        for res in map_unordered(eval_shard, todo, engine="ray", workers=workers, ray_options=ray_options):
+        results = map_with_state(
+            _eval_with, Policies, Policies.close, todo, engine="ray", workers=workers, ray_options=ray_options
+        )
+        for res in results:
             done += res["items"]
             if on_progress:
                 on_progress(done, total)
         return
-    from ..rollout.policy import close_policies
-
     backend = factory(config.policy_spec()) if factory is not None and todo else None
+    owned = Policies() if policies is None else None
     try:
         for task in todo:
-            res = eval_shard(task, backend)
+            res = eval_shard(task, backend or (policies or owned).get(task["policy"]).backend)  # type: ignore[union-attr]
             done += res["items"]
             if on_progress:
                 on_progress(done, total)
     finally:
         if backend is not None:
             backend.close()
-        elif release:
-            close_policies()
+        if owned is not None:
+            owned.close()
+
+
+def _eval_with(policies: Policies, task: dict[str, Any]) -> dict[str, Any]:
+    """One shard with the worker's own loaded policies (a Ray actor's state)."""
+    return eval_shard(task, policies.get(task["policy"]).backend)
 
 
 def outcomes(rows: list[dict[str, Any]], condition: str) -> list[metrics.Outcome]:

@@ -126,18 +126,3 @@ class Policies:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# The eval stage's shards still load their policy through these two (an eval run does not own a
-# `Policies` yet); the rollout stage never uses them.
-_EVAL_POLICIES = Policies()
-
-
-def get_policy(spec: Mapping[str, Any]) -> Policy:
-    """The policy a spec names, loaded on first use into the eval stage's process-wide `Policies`."""
-    return _EVAL_POLICIES.get(spec)
-
-
-def close_policies() -> None:
-    """Release what `get_policy` loaded."""
-    _EVAL_POLICIES.close()
