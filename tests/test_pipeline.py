@@ -36,6 +36,9 @@ steps:
     ws = Workspace(tmp_path / "work")
     assert set(ws.datasets()) == {"audiomcq", "dcase2026-dev"}
     assert ws.read(PROMPTS, "audiomcq", "all-6-seed1").num_rows == 6
+    # the run ends with each step's wall and CPU seconds: where a pipeline's time goes
+    table = res.output[res.output.index("step times") :]
+    assert all(c in table for c in ("wall s", "CPU s", "demo-data", "sample", "total"))
     res = runner.invoke(app, ["run", str(tmp_path / "p.yaml")])
     assert res.exit_code == 0 and res.output.count("up to date") == 3
 
