@@ -159,3 +159,11 @@ def test_download_keeps_the_label_out_of_view_and_story_measures_against_it(tmp_
     summary = json.loads(res.output)
     assert summary["split"]["agreement"] == agreement["agreement"]
     assert summary["eval"]["after"]["gap_audio_only"] == 1.0
+    assert summary["report"] is None  # no page yet; once written, the summary says where it is
+    page = tmp_path / "w" / "report" / "index.html"
+    page.parent.mkdir()
+    page.write_text("<html></html>")
+    res = CliRunner().invoke(
+        app, ["demo-summary", "-w", str(tmp_path / "w"), "--before", "after", "--after", "after"]
+    )
+    assert res.exit_code == 0 and f"report: {page}" in res.output.replace("\n", "")

@@ -68,17 +68,18 @@ def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
 def test_the_demo_pipeline_tells_the_story_in_order():
     """pipelines/demo.yaml is valid as written (every command and option known) and runs the story's
     steps in order: designed data, the prior panel, filter, warm start on weak, eval before, online GRPO,
-    eval after, the submission, the summary read from the workspace, and last the report page."""
+    eval after, the submission, the report page, and last the summary read from the workspace (it says
+    where the page is)."""
     from pathlib import Path
 
     argvs = plan(load(Path(__file__).resolve().parents[1] / "pipelines" / "demo.yaml"))
     commands = [a[0] for a in argvs]
     assert argvs[0][:3] == ["demo-data", "demo-data", "--design"] and "--priors" in argvs[1]
-    order = ["filter", "sample", "train", "eval", "train", "eval", "eval", "submit", "demo-summary", "report"]
+    order = ["filter", "sample", "train", "eval", "train", "eval", "eval", "submit", "report", "demo-summary"]
     at = 0
     for c in order:  # each command after the previous one (index raises when it is missing)
         at = commands.index(c, at) + 1
-    assert commands[-1] == "report"  # the demo ends by writing the page
+    assert commands[-1] == "demo-summary"  # the demo ends with its figures and where the page is
     sft, grpo = [a for a in argvs if a[0] == "train"]
     assert sft[sft.index("--split") + 1] == "weak" and "--online" in grpo
     assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/audiomcq/{sft[sft.index('--name') + 1]}/policy"

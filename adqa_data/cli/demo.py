@@ -148,11 +148,15 @@ def demo_summary(
 ) -> None:
     """The story demo's figures, read from the workspace: how often the filter's weak/strong split agrees
     with the designed needs_audio label, and dev accuracy with the clip and with silence on the items that
-    need the audio, before and after training (the audio-dependency gap)."""
+    need the audio, before and after training (the audio-dependency gap), and where the report page is."""
     from ..demo.story import story
+    from ..report.build import default_out
     from ..workspace import Workspace
 
-    res = story(Workspace(workspace), train, dev, before, after)
+    ws = Workspace(workspace)
+    res = story(ws, train, dev, before, after)
+    page = default_out(ws, None) / "index.html"
+    res["report"] = str(page) if page.is_file() else None
     if as_json:
         print_json(res)
         return
@@ -180,3 +184,7 @@ def demo_summary(
             f"weak/strong split of {train} agrees with the designed needs_audio label on "
             f"{split['agreement']:.1%} of {split['items']} items ({', '.join(f'{k}: {v}' for k, v in split['counts'].items())})"
         )
+    if page.is_file():
+        render.result(f"report: {page} (open it in a browser)")
+    else:
+        render.log(f"no report yet: 'adqa-data report -w {workspace}' writes {page}")
