@@ -67,7 +67,7 @@ def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
 
 def test_the_demo_pipeline_tells_the_story_in_order():
     """pipelines/demo.yaml is valid as written (every command and option known) and runs the story's
-    steps in order: designed data, the prior panel, filter, warm start on weak, eval before, online GRPO,
+    steps in order: designed data, the prior panel, filter, a format-only warm start, eval before, online GRPO,
     eval after, the submission, the report page, and last the summary read from the workspace (it says
     where the page is)."""
     from pathlib import Path
@@ -81,6 +81,7 @@ def test_the_demo_pipeline_tells_the_story_in_order():
         at = commands.index(c, at) + 1
     assert commands[-1] == "demo-summary"  # the demo ends with its figures and where the page is
     sft, grpo = [a for a in argvs if a[0] == "train"]
-    assert sft[sft.index("--split") + 1] == "weak" and "--online" in grpo
-    assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/audiomcq/{sft[sft.index('--name') + 1]}/policy"
+    assert sft[sft.index("--dataset") + 1] == "format" and "--online" in grpo  # format-only warm start
+    assert grpo[grpo.index("--split" if "--split" in grpo else "--prompts") + 1] == "strong"
+    assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/format/{sft[sft.index('--name') + 1]}/policy"
     assert [a[a.index("--name") + 1] for a in argvs if a[0] == "eval"] == ["before", "after", "after"]
