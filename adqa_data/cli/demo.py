@@ -30,7 +30,8 @@ def demo_data(
         typer.Option(
             "--design",
             help="Write the designed sets instead: text-prior items (the question gives the answer away) "
-            "mixed with audio-only ones (pitch, timbre), each labelled needs_audio.",
+            "mixed with audio-only ones (pitch, timbre), each labelled needs_audio, and the warm start's "
+            "format set (the same questions over silence, random gold options).",
         ),
     ] = False,
     as_json: JsonOpt = False,
