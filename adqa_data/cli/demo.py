@@ -30,7 +30,8 @@ def demo_data(
         typer.Option(
             "--design",
             help="Write the designed sets instead: text-prior items (the question gives the answer away) "
-            "mixed with audio-only ones (pitch, timbre), each labelled needs_audio.",
+            "mixed with audio-only ones (pitch, timbre), each labelled needs_audio, and the warm start's "
+            "format set (the same questions over silence, random gold options).",
         ),
     ] = False,
     as_json: JsonOpt = False,
@@ -148,11 +149,15 @@ def demo_summary(
 ) -> None:
     """The story demo's figures, read from the workspace: how often the filter's weak/strong split agrees
     with the designed needs_audio label, and dev accuracy with the clip and with silence on the items that
-    need the audio, before and after training (the audio-dependency gap)."""
+    need the audio, before and after training (the audio-dependency gap), and where the report page is."""
     from ..core.workspace import Workspace
     from ..demo.story import story
+    from ..report.build import default_out
 
-    res = story(Workspace(workspace), train, dev, before, after)
+    ws = Workspace(workspace)
+    res = story(ws, train, dev, before, after)
+    page = default_out(ws, None) / "index.html"
+    res["report"] = str(page) if page.is_file() else None
     if as_json:
         print_json(res)
         return
@@ -180,3 +185,7 @@ def demo_summary(
             f"weak/strong split of {train} agrees with the designed needs_audio label on "
             f"{split['agreement']:.1%} of {split['items']} items ({', '.join(f'{k}: {v}' for k, v in split['counts'].items())})"
         )
+    if page.is_file():
+        render.result(f"report: {page} (open it in a browser)")
+    else:
+        render.log(f"no report yet: 'adqa-data report -w {workspace}' writes {page}")

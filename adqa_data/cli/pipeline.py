@@ -20,6 +20,8 @@ command line, can run code: reward plugins, `trust_remote_code: true`; read it b
 
 from __future__ import annotations
 
+import resource
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -226,10 +228,12 @@ def run(path: Path, dry_run: bool = False) -> list[list[str]]:
     pipe = load(path)
     argvs = plan(pipe)
     group = get_command(app)
+    times: list[tuple[int, str, float, float]] = []
     for i, argv in enumerate(argvs):
         console.rule(f"[bold]step {i + 1}/{len(argvs)}: adqa-data {' '.join(argv)}", align="left")
         if dry_run:
             continue
+        wall, cpu = time.perf_counter(), _cpu_seconds()
         try:
             group.main(argv, prog_name="adqa-data", standalone_mode=False)
         except SystemExit as e:
@@ -246,7 +250,27 @@ def run(path: Path, dry_run: bool = False) -> list[list[str]]:
             if hasattr(e, "format_message"):
                 raise UserError(f"step {i + 1} ({argv[0]}): {e.format_message()}") from None
             raise
+        finally:
+            times.append((i + 1, argv[0], time.perf_counter() - wall, _cpu_seconds() - cpu))
+    if times:
+        _time_table(times)
     return argvs
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process (every thread) and its finished worker processes: on a shared machine
+    the CPU a step used says more about its cost than the wall clock."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _time_table(times: list[tuple[int, str, float, float]]) -> None:
+    """Each step's wall and CPU seconds, and the totals: where a pipeline's time goes."""
+    from . import render
+
+    rows = [(i, command, round(wall, 1), round(cpu, 1)) for i, command, wall, cpu in times]
+    rows.append(("", "total", round(sum(t[2] for t in times), 1), round(sum(t[3] for t in times), 1)))
+    render.table("step times", ["step", "command", "wall s", "CPU s"], rows, right=["step"])
 
 
 @app.command("run")

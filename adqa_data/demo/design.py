@@ -253,15 +253,40 @@ def _dcase(root: Path, items: list[Item], prefix: str, with_answers: bool) -> No
     _write_jsonl(root / ("dev.jsonl" if with_answers else "eval-noanswer.jsonl"), rows)
 
 
+def format_items(n: int, seed: int) -> list[Item]:
+    """The warm start's set: `n` items asking the training set's questions (two thirds audio-only, a
+    third text-prior, other draws) over 1 s of silence, each with a uniformly random gold option. It can
+    teach the reply format on the very questions GRPO will see and nothing about the answers (the
+    `benchmarks/toy_grpo.py` recipe). The weak split alone did not do: it holds no audio-only question,
+    and a warm start on it left the tiny policy's replies to them unformatted (first GRPO round: format
+    reward -0.05 of 0.25, 18 tokens a reply; with this set 0.25 and 12)."""
+    rng = np.random.default_rng(20_000 + seed)
+    silence = np.zeros(RATE, dtype=np.float32)
+    out = []
+    for i in range(n):
+        it = _text_item(rng) if i % 3 == 2 else audio_item(("pitch", "timbre")[i % 2], 0, rng)
+        gold = it.choices[int(rng.integers(len(it.choices)))]
+        out.append(Item(it.question, it.choices, gold, it.question_type, it.needs_audio, it.task, silence))
+    return out
+
+
 def write_designed(
-    out: str | Path, n_audio: int = 384, n_text: int = 192, n_dev: int = 96, n_eval: int = 48, seed: int = 0
+    out: str | Path,
+    n_audio: int = 384,
+    n_text: int = 192,
+    n_dev: int = 96,
+    n_eval: int = 48,
+    seed: int = 0,
+    n_format: int = 96,
 ) -> dict[str, Path]:
     """Write `out/audiomcq/` (training set: `n_audio` audio-only, `n_text` text-prior items),
+    `out/format/` (the warm start's `n_format` silent items with random gold options, `format_items`),
     `out/dcase2026-dev/` (`n_dev` items, two thirds audio-only) and `out/dcase2026-eval/` (`n_eval`, the
-    same mix, no answers). Reruns leave unchanged files alone. Returns layout name -> root."""
+    same mix, no answers). Reruns leave unchanged files alone. Returns folder name -> root."""
     out = Path(out)
-    roots = {k: out / k for k in ("audiomcq", "dcase2026-dev", "dcase2026-eval")}
+    roots = {k: out / k for k in ("audiomcq", "format", "dcase2026-dev", "dcase2026-eval")}
     _audiomcq(roots["audiomcq"], designed_items(n_audio, n_text, seed))
+    _audiomcq(roots["format"], format_items(n_format, seed))
     dev_audio, eval_audio = (2 * n_dev) // 3, (2 * n_eval) // 3
     _dcase(roots["dcase2026-dev"], designed_items(dev_audio, n_dev - dev_audio, seed + 1), "dev", True)
     _dcase(roots["dcase2026-eval"], designed_items(eval_audio, n_eval - eval_audio, seed + 2), "eval", False)

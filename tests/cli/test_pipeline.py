@@ -36,6 +36,9 @@ steps:
     ws = Workspace(tmp_path / "work")
     assert set(ws.datasets()) == {"audiomcq", "dcase2026-dev"}
     assert ws.read(PROMPTS, "audiomcq", "all-6-seed1").num_rows == 6
+    # the run ends with each step's wall and CPU seconds: where a pipeline's time goes
+    table = res.output[res.output.index("step times") :]
+    assert all(c in table for c in ("wall s", "CPU s", "demo-data", "sample", "total"))
     res = runner.invoke(app, ["run", str(tmp_path / "p.yaml")])
     assert res.exit_code == 0 and res.output.count("up to date") == 3
 
@@ -64,19 +67,21 @@ def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
 
 def test_the_demo_pipeline_tells_the_story_in_order():
     """pipelines/demo.yaml is valid as written (every command and option known) and runs the story's
-    steps in order: designed data, the prior panel, filter, warm start on weak, eval before, online GRPO,
-    eval after, the submission, the summary read from the workspace, and last the report page."""
+    steps in order: designed data, the prior panel, filter, a format-only warm start, eval before, online GRPO,
+    eval after, the submission, the report page, and last the summary read from the workspace (it says
+    where the page is)."""
     from pathlib import Path
 
     argvs = plan(load(Path(__file__).resolve().parents[2] / "pipelines" / "demo.yaml"))
     commands = [a[0] for a in argvs]
     assert argvs[0][:3] == ["demo-data", "demo-data", "--design"] and "--priors" in argvs[1]
-    order = ["filter", "sample", "train", "eval", "train", "eval", "eval", "submit", "demo-summary", "report"]
+    order = ["filter", "sample", "train", "eval", "train", "eval", "eval", "submit", "report", "demo-summary"]
     at = 0
     for c in order:  # each command after the previous one (index raises when it is missing)
         at = commands.index(c, at) + 1
-    assert commands[-1] == "report"  # the demo ends by writing the page
+    assert commands[-1] == "demo-summary"  # the demo ends with its figures and where the page is
     sft, grpo = [a for a in argvs if a[0] == "train"]
-    assert sft[sft.index("--split") + 1] == "weak" and "--online" in grpo
-    assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/audiomcq/{sft[sft.index('--name') + 1]}/policy"
+    assert sft[sft.index("--dataset") + 1] == "format" and "--online" in grpo  # format-only warm start
+    assert grpo[grpo.index("--split" if "--split" in grpo else "--prompts") + 1] == "strong"
+    assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/format/{sft[sft.index('--name') + 1]}/policy"
     assert [a[a.index("--name") + 1] for a in argvs if a[0] == "eval"] == ["before", "after", "after"]

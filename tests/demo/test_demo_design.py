@@ -159,3 +159,25 @@ def test_download_keeps_the_label_out_of_view_and_story_measures_against_it(tmp_
     summary = json.loads(res.output)
     assert summary["split"]["agreement"] == agreement["agreement"]
     assert summary["eval"]["after"]["gap_audio_only"] == 1.0
+    assert summary["report"] is None  # no page yet; once written, the summary says where it is
+    page = tmp_path / "w" / "report" / "index.html"
+    page.parent.mkdir()
+    page.write_text("<html></html>")
+    res = CliRunner().invoke(
+        app, ["demo-summary", "-w", str(tmp_path / "w"), "--before", "after", "--after", "after"]
+    )
+    assert res.exit_code == 0 and f"report: {page}" in res.output.replace("\n", "")
+
+
+def test_the_warm_start_set_teaches_the_format_and_nothing_about_the_answers():
+    """format_items asks the training set's questions, audio-only ones included (the warm start must show
+    the policy the questions GRPO will ask), over silence, with gold options drawn at random."""
+    from adqa_data.demo.design import format_items
+
+    items = format_items(300, seed=0)
+    assert all(not it.clip.any() for it in items)  # silence: the clip cannot tell the answer
+    assert {it.task for it in items if it.needs_audio} == {"pitch", "timbre"}
+    assert any(not it.needs_audio for it in items)
+    for task in ("pitch", "timbre"):  # on a fixed-option task the gold letter is uniform, not the clip's
+        letters = Counter(it.choices.index(it.answer) for it in items if it.task == task)
+        assert len(letters) == 4 and min(letters.values()) >= 15
