@@ -10,6 +10,7 @@ import typer
 from . import render
 from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
 from .options import build_settings, settings_options
+from .stage_run import run_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.train import TrainResult
@@ -159,14 +160,11 @@ def step_progress(every: int):
 
 
 def show(res: TrainResult) -> None:
-    state = (
-        "up to date (--force redoes it)"
-        if res.up_to_date
-        else (
-            f"{res.steps} of {res.total_steps} steps"
-            + (f", resumed from step {res.resumed_from}" if res.resumed_from is not None else "")
-            + f", {res.seconds:.1f} s"
-        )
+    state = run_state(
+        res.up_to_date,
+        f"{res.steps} of {res.total_steps} steps"
+        + (f", resumed from step {res.resumed_from}" if res.resumed_from is not None else "")
+        + f", {res.seconds:.1f} s",
     )
     render.log(f"{res.dataset} / {res.name} ({res.method}, {res.groups} groups): {state}")
     quarantined = (res.summary or {}).get("quarantined") or {}
