@@ -9,7 +9,7 @@ import typer
 
 from . import render
 from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
-from .options import build_settings, settings_options
+from .options import build_settings, file_settings, settings_options
 from .stage_run import run_stage, shards_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,7 +48,7 @@ def eval_command(
     """
     from ..stages.eval import EvalConfig, load_config, run
 
-    base = load_config(config).model_dump(exclude_unset=True) if config is not None else None
+    base = file_settings(load_config, config)
     cfg = build_settings(EvalConfig, settings, "eval", base=base)
     res = run_stage(
         run, workspace, cfg, progress=("eval items", "items"), engine=engine, force=force, workers=workers

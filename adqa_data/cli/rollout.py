@@ -9,7 +9,7 @@ import typer
 
 from . import render
 from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
-from .options import build_settings, settings_options
+from .options import build_settings, file_settings, settings_options
 from .stage_run import run_stage, shards_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,7 +54,7 @@ def rollout(
     """
     from ..stages.rollout import RolloutConfig, load_config, run
 
-    base = load_config(config).model_dump(exclude_unset=True) if config is not None else None
+    base = file_settings(load_config, config)
     cfg = build_settings(RolloutConfig, settings, "rollout", base=base, flags=FLAGS)
     res = run_stage(
         run,
