@@ -172,7 +172,7 @@ def _refuse_items(
     return [it for it in items if it.item_id not in refused], quarantine_rows(ws, dataset, refused)
 
 
-def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list[dict]) -> None:
+def _write_outputs(run: StageRun, rows: list[dict], withheld: list[dict]) -> None:
     run.write_shard(run.output("item_scores"), 0, ITEM_SCORES.from_pylist(rows), ITEM_SCORES)
     split_dir = run.output("splits")
     for name in ("weak", "strong"):
@@ -335,7 +335,7 @@ def run(
         audit = None
         if audit_plan is not None:
             audit = run_audit(run, audit_plan, members, engine, answers, votes, lambda: on_chunk("", None))
-        _write_outputs(run, rec.name, rows, withheld)
+        _write_outputs(run, rows, withheld)
         summary = {
             "panel": pnl.name,
             "stats": stats,
