@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import render
-from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
 from .options import build_settings, settings_options
+from .stage_run import run_stage
 
 
 def _settings_model() -> Any:
@@ -28,18 +29,10 @@ def encode(
 
     Reruns are cache hits, a killed run resumes from its finished shards, bad audio is quarantined.
     """
-    from ..core.engine import check_engine
-    from ..core.progress import progress_bar
-    from ..core.workspace import Workspace
     from ..stages.encode import EncodeConfig, run
 
     config = build_settings(EncodeConfig, settings, "encode")
-    check_engine(engine)
-    options_checked()
-    with progress_bar("encoding audio", "clips") as on_progress:
-        res = run(
-            Workspace(workspace), config, engine=check_engine(engine), force=force, on_progress=on_progress
-        )
+    res = run_stage(run, workspace, config, progress=("encoding audio", "clips"), engine=engine, force=force)
     summary = {k: v for k, v in res.__dict__.items() if k != "provenance"}
     summary["quarantine_reasons"] = summary.pop("reasons")
     if as_json:

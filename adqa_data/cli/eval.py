@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import render
-from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
-from .options import build_settings, settings_options
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .options import build_settings, file_settings, settings_options
+from .stage_run import run_stage, shards_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.eval import EvalResult
@@ -45,24 +46,13 @@ def eval_command(
     silence and the gap, predicted against gold letters, and uncredited outputs by reason. Resumable
     per shard; a rerun with the same settings is a no-op.
     """
-    from ..core.engine import check_engine
-    from ..core.progress import progress_bar
-    from ..core.workspace import Workspace
     from ..stages.eval import EvalConfig, load_config, run
 
-    base = load_config(config).model_dump(exclude_unset=True) if config is not None else None
+    base = file_settings(load_config, config)
     cfg = build_settings(EvalConfig, settings, "eval", base=base)
-    check_engine(engine)
-    options_checked()
-    with progress_bar("eval items", "items") as on_progress:
-        res = run(
-            Workspace(workspace),
-            cfg,
-            engine=check_engine(engine),
-            workers=workers,
-            force=force,
-            on_progress=on_progress,
-        )
+    res = run_stage(
+        run, workspace, cfg, progress=("eval items", "items"), engine=engine, force=force, workers=workers
+    )
     if as_json:
         print_json(res)
         return
@@ -80,12 +70,9 @@ def _share(v: dict[str, Any] | None) -> str:
 def show(res: EvalResult) -> None:
     """Accuracy by condition and group, the gap, letters against gold, uncredited outputs."""
     s = res.summary
-    state = (
-        "up to date (--force redoes it)"
-        if res.up_to_date
-        else f"{res.shards_written} of {res.shards} shards written, {res.seconds:.1f} s"
+    render.log(
+        f"{res.dataset} / {res.name}: {res.items} items x {s.get('samples')} sample(s); {shards_state(res)}"
     )
-    render.log(f"{res.dataset} / {res.name}: {res.items} items x {s.get('samples')} sample(s); {state}")
     conds: dict[str, Any] = s.get("conditions") or {}
     gap = s.get("gap") or {}
     for group in ("overall", "question_type", "source", "part"):

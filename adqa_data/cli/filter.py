@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from . import render
-from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
 from .options import build_settings, settings_options
+from .stage_run import run_stage
 
 
 def _settings_model() -> Any:
@@ -31,18 +32,10 @@ def filter_cmd(
     Writes votes, item_scores, splits/<dataset>/{weak,strong}.txt and statistics (also in the provenance).
     Resumable per (model, condition) shard; each model is loaded once; a rerun with the same config is a no-op.
     """
-    from ..core.engine import check_engine
-    from ..core.progress import progress_bar
-    from ..core.workspace import Workspace
     from ..stages.filter import FilterConfig, run
 
     config = build_settings(FilterConfig, settings, "filter")
-    check_engine(engine)
-    options_checked()
-    with progress_bar("panel votes", "shards") as on_progress:
-        res = run(
-            Workspace(workspace), config, engine=check_engine(engine), force=force, on_progress=on_progress
-        )
+    res = run_stage(run, workspace, config, progress=("panel votes", "shards"), engine=engine, force=force)
     for w in res.warnings:  # on stderr, with --json too
         render.log(f"warning: {w['message']}")
     if as_json:

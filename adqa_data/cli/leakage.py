@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..stages.leakage.config import LeakageConfig
 from . import render
-from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
+from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
 from .options import build_settings, settings_options
+from .stage_run import run_stage, run_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.leakage import LeakageResult
@@ -28,14 +29,10 @@ def check_leakage(
     Writes leakage/<dataset>/part-00000.parquet (one row per training item, method and matching dev/eval
     item); 'sample' then leaves the flagged items out. Fingerprints are cached per dataset.
     """
-    from ..core.progress import progress_bar
-    from ..core.workspace import Workspace
     from ..stages.leakage import run
 
     config = build_settings(LeakageConfig, settings, "check-leakage")
-    options_checked()
-    with progress_bar("fingerprint clips", "clips") as on_progress:
-        res = run(Workspace(workspace), config, force=force, on_progress=on_progress)
+    res = run_stage(run, workspace, config, progress=("fingerprint clips", "clips"), force=force)
     if as_json:
         print_json(res)
         return
@@ -43,7 +40,7 @@ def check_leakage(
 
 
 def show(res: LeakageResult) -> None:
-    state = "up to date (--force redoes it)" if res.up_to_date else f"{res.seconds:.1f} s"
+    state = run_state(res.up_to_date, f"{res.seconds:.1f} s")
     render.result(
         f"{res.dataset}: {res.flagged_items} of {res.items} items flagged against "
         f"{', '.join(res.against)} ({res.rows} matches); {state}"

@@ -237,3 +237,9 @@ def build_settings(
         if head in model.model_fields and flag(head)[2:] != head:  # the key a file or pipeline step uses
             err = UserError(f"{err.what} (the setting {head})", where=err.where, fix=err.fix)
         raise err from None
+
+
+def file_settings(load: Callable[[Any], BaseModel], path: str | Path | None) -> dict[str, Any] | None:
+    """The values a settings file (`--config`) sets, read by the stage's `load`: only those it sets, so
+    that the model's defaults do not count as given and cannot override anything; None without a file."""
+    return None if path is None else load(path).model_dump(exclude_unset=True)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import render
-from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
-from .options import build_settings, settings_options
+from .app import DEFAULT_WS, EngineOpt, ForceOpt, JsonOpt, WorkspaceOpt, app, print_json
+from .options import build_settings, file_settings, settings_options
+from .stage_run import run_stage, shards_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.rollout import RolloutResult
@@ -51,28 +52,20 @@ def rollout(
     token ids, log-probs, one reward_<name> column per reward, the weighted total and the group advantage.
     Resumable per shard; a rerun with the same settings is a no-op.
     """
-    from ..core.engine import check_engine
-    from ..core.progress import progress_bar
-    from ..core.workspace import Workspace
     from ..stages.rollout import RolloutConfig, load_config, run
 
-    base = load_config(config).model_dump(exclude_unset=True) if config is not None else None
+    base = file_settings(load_config, config)
     cfg = build_settings(RolloutConfig, settings, "rollout", base=base, flags=FLAGS)
-    check_engine(engine)
-    options_checked()
-    from rich.markup import escape
-
-    for message in cfg.warnings():
-        render.log(f"[yellow]warning:[/] {escape(message)}")
-    with progress_bar("rollout groups", "groups") as on_progress:
-        res = run(
-            Workspace(workspace),
-            cfg,
-            engine=check_engine(engine),
-            workers=workers,
-            force=force,
-            on_progress=on_progress,
-        )
+    res = run_stage(
+        run,
+        workspace,
+        cfg,
+        progress=("rollout groups", "groups"),
+        engine=engine,
+        force=force,
+        warnings=cfg.warnings(),
+        workers=workers,
+    )
     if as_json:
         print_json(res)
         return
@@ -82,12 +75,9 @@ def rollout(
 def show(res: RolloutResult) -> None:
     """What a researcher checks first about a rollout set, as one table."""
     s = res.summary
-    state = (
-        "up to date (--force redoes it)"
-        if res.up_to_date
-        else f"{res.shards_written} of {res.shards} shards written, {res.seconds:.1f} s"
+    render.log(
+        f"{res.dataset} / {res.name}: {res.groups} groups x {s.get('k')} = {res.rows} rows; {shards_state(res)}"
     )
-    render.log(f"{res.dataset} / {res.name}: {res.groups} groups x {s.get('k')} = {res.rows} rows; {state}")
     rows: list[tuple[str, object]] = [
         (key, s.get(key))
         for key in (

@@ -9,7 +9,8 @@ import typer
 
 from . import render
 from .app import DEFAULT_WS, ForceOpt, JsonOpt, WorkspaceOpt, app, options_checked, print_json
-from .options import build_settings, settings_options
+from .options import build_settings, file_settings, settings_options
+from .stage_run import run_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stages.train import TrainResult
@@ -74,11 +75,11 @@ def train(
     given += [ROLLOUT_FLAGS.get(k, [f"--{k.replace('_', '-')}"])[0] for k in rollout_settings]
     if "online" not in settings and given:
         raise UserError(f"{', '.join(given)} only apply to online training", fix="add --online ROUNDS")
-    base = load_config(config).model_dump(exclude_unset=True) if config is not None else {}
+    base = file_settings(load_config, config)
     if "online" in settings:
         # the rollouts sample on the trainer's device
         rollout_settings = {**rollout_settings, **{k: settings[k] for k in ("device",) if k in settings}}
-        file = load_rollout_config(rollout_config).model_dump(exclude_unset=True) if rollout_config else None
+        file = file_settings(load_rollout_config, rollout_config or None)
         rcfg = build_settings(RolloutConfig, rollout_settings, "train", base=file, flags=ROLLOUT_FLAGS)
         settings = {**settings, "rollout": rcfg}
     cfg = build_settings(TrainStageConfig, settings, "train", base=base)
@@ -159,14 +160,11 @@ def step_progress(every: int):
 
 
 def show(res: TrainResult) -> None:
-    state = (
-        "up to date (--force redoes it)"
-        if res.up_to_date
-        else (
-            f"{res.steps} of {res.total_steps} steps"
-            + (f", resumed from step {res.resumed_from}" if res.resumed_from is not None else "")
-            + f", {res.seconds:.1f} s"
-        )
+    state = run_state(
+        res.up_to_date,
+        f"{res.steps} of {res.total_steps} steps"
+        + (f", resumed from step {res.resumed_from}" if res.resumed_from is not None else "")
+        + f", {res.seconds:.1f} s",
     )
     render.log(f"{res.dataset} / {res.name} ({res.method}, {res.groups} groups): {state}")
     quarantined = (res.summary or {}).get("quarantined") or {}

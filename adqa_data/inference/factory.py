@@ -9,6 +9,8 @@ from ..core.errors import UserError
 from .types import Backend
 
 KINDS = ("transformers", "vllm", "scripted")
+# the libraries whose versions decide what a backend generates: a stage that generates records them
+GENERATION_LIBRARIES = ("torch", "transformers", "vllm")
 
 
 def default_device(device: str | None = None) -> str:

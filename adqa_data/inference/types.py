@@ -65,6 +65,27 @@ class Sampling:
     seed: int = 0
     logprobs: bool = True  # the sampling policy's per-token log-probabilities
 
+    @classmethod
+    def of(cls, settings: SamplingSettings, *, n: int, temperature: float, logprobs: bool) -> Sampling:
+        """A stage's sampling: `n` and `temperature` as the stage counts them (rollout's K, eval's
+        samples and effective temperature), nucleus, length and seed from its settings."""
+        return cls(
+            n=n,
+            temperature=temperature,
+            top_p=settings.top_p,
+            max_new_tokens=settings.max_new_tokens,
+            seed=settings.seed,
+            logprobs=logprobs,
+        )
+
+
+class SamplingSettings(Protocol):
+    """The sampling settings a generating stage's config declares (eval, rollout)."""
+
+    top_p: float
+    max_new_tokens: int
+    seed: int
+
 
 @dataclass
 class Completion:

@@ -39,7 +39,7 @@ from .config import TrainConfig
 from .groups import Group, SamplingInfo, batch_groups
 from .loss import sampler_logps, step_loss
 from .metrics import MetricsLog, accumulate, as_float, batch_metrics, mean_over_processes
-from .policy import LoadedPolicy, PolicyModule, batch_inputs, load_policy, load_reference
+from .policy import LoadedPolicy, PolicyModule, batch_inputs, frozen_reference, load_model, load_policy
 from .setup import lr_multiplier, make_accelerator, make_optimizer
 
 OnStep = Callable[[TrainState, dict[str, float]], None]
@@ -93,13 +93,9 @@ class Trainer(Checkpointing):
         # the KL reference: the base with the adapter disabled (LoRA), else a frozen copy of the start
         self.reference: PolicyModule | None = None
         if cfg.method == "grpo" and cfg.beta != 0 and not cfg.lora:
-            self.reference = load_reference(
-                model,
-                family=family,
-                device=str(acc.device),
-                attn_implementation=cfg.attn_implementation,
-                dtype="bfloat16" if acc.mixed_precision == "bf16" else "float32",
-            )
+            dtype = "bfloat16" if acc.mixed_precision == "bf16" else "float32"
+            start = load_model(model, family, str(acc.device), cfg.attn_implementation, dtype)
+            self.reference = frozen_reference(start)
         optimizer = make_optimizer(self.policy.module, cfg)
         self.module, self.optimizer = acc.prepare(self.policy.module, optimizer)
         # stepped once per optimizer step, by us (accelerate would step a prepared one once per process)

@@ -210,16 +210,8 @@ def load_policy(
     return LoadedPolicy(model, PolicyModule(model, net, train_audio), str(path), model.adapter.family, lora)
 
 
-def load_reference(
-    path: str | Path,
-    *,
-    family: str | None = None,
-    device: str = "cpu",
-    attn_implementation: str = "sdpa",
-    dtype: str = "float32",
-) -> PolicyModule:
-    """A frozen copy of the starting checkpoint: the KL reference of a full fine-tune (bf16 on a GPU: it
-    never trains, so it needs no fp32 copy)."""
-    model = load_model(path, family, device, attn_implementation, dtype)
+def frozen_reference(model: LoadedModel) -> PolicyModule:
+    """`model` (the starting checkpoint, loaded again with `load_model`) frozen: the KL reference of a
+    full fine-tune (load it in bf16 on a GPU: it never trains, so it needs no fp32 copy)."""
     model.module.requires_grad_(False).eval()
     return PolicyModule(model, model.module).eval()

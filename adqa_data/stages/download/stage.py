@@ -22,7 +22,7 @@ from ...core.engine import Engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import file_sha256, tree_fingerprint
 from ...core.names import safe_name
-from ...core.quarantine import quarantine_row
+from ...core.quarantine import quarantine_row, write_quarantine
 from ...core.results import result_from_summary
 from ...core.schema import ITEMS, PROBES, QUARANTINE
 from ...core.workspace import DatasetRecord, StageRun, Workspace, read_table
@@ -170,10 +170,7 @@ def run(
             shard = ITEMS.from_pylist(items[i : i + ITEMS_SHARD_ROWS])
             stage_run.write_shard(items_dir, i // ITEMS_SHARD_ROWS, shard, ITEMS)
         quarantined.sort(key=lambda q: (q["row_index"] is None, q["row_index"]))
-        qrows = [{"dataset": name, "stage": STAGE, **q} for q in quarantined]
-        stage_run.write_shard(
-            stage_run.output("quarantine", STAGE), 0, QUARANTINE.from_pylist(qrows), QUARANTINE
-        )
+        write_quarantine(stage_run, quarantined)
 
         ws.register_dataset(
             DatasetRecord(

@@ -34,7 +34,7 @@ from ...core.config_files import shorthand_config
 from ...core.engine import Engine, check_engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import table_fingerprint
-from ...core.quarantine import quarantine_row
+from ...core.quarantine import quarantine_row, write_quarantine
 from ...core.results import result_from_summary
 from ...core.schema import CODE_INDEX, CODES, QUARANTINE
 from ...core.schema import QuarantineReason as R
@@ -215,11 +215,7 @@ def run(
                 reason, detail = failed.get(sha, (R.ENCODE_FAILED, "no codes were produced for this audio"))
                 raw = json.dumps({"audio_path": r["audio_path"], "audio_sha256": sha})
                 quarantined.append(
-                    {
-                        "dataset": ds.name,
-                        "stage": STAGE,
-                        **quarantine_row(r["row_index"], r["item_id"], reason, detail, raw),
-                    }
+                    quarantine_row(r["row_index"], r["item_id"], reason, detail, raw),
                 )
         assert len(index_rows) + len(quarantined) == len(rows), "item accounting broke"
 
@@ -231,8 +227,7 @@ def run(
                 CODE_INDEX.from_pylist(index_rows[i : i + INDEX_SHARD_ROWS]),
                 CODE_INDEX,
             )
-        qdir = run.output(QUARANTINE.name, STAGE)
-        run.write_shard(qdir, 0, QUARANTINE.from_pylist(quarantined), QUARANTINE)
+        write_quarantine(run, quarantined)
 
         reasons = dict(sorted(Counter(q["reason"] for q in quarantined).items()))
         waste = padded / real if real else 1.0

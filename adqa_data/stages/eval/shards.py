@@ -111,14 +111,7 @@ def eval_shard(task: dict[str, Any], backend: Backend) -> dict[str, Any]:
         queries = _code_queries(items, conditions, cfg, task["codes"], default_device(cfg.device))
     else:
         queries = _queries(items, conditions, cfg, backend.sample_rate)
-    sampling = Sampling(
-        n=cfg.samples,
-        temperature=cfg.effective_temperature,
-        top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        seed=cfg.seed,
-        logprobs=False,
-    )
+    sampling = Sampling.of(cfg, n=cfg.samples, temperature=cfg.effective_temperature, logprobs=False)
     answers = sample_answers(backend, queries, sampling)
     scores: dict[str, np.ndarray] = {}
     if cfg.letter_scores:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,11 @@ from ...core.engine import Engine, map_with_state
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...core.names import name_part
-from ...core.results import result_from_summary
-from ...core.schema import ITEMS, PREDICTIONS, QUARANTINE
+from ...core.quarantine import write_quarantine
+from ...core.results import SetResult
+from ...core.schema import ITEMS, PREDICTIONS
 from ...core.workspace import StageRun, Workspace, read_table
-from ...inference.factory import default_device
+from ...inference.factory import GENERATION_LIBRARIES, default_device
 from ...inference.trust import check_model_ref
 from ...inference.types import Backend
 from ...mcq.prompt_styles import get_style
@@ -50,18 +51,9 @@ STAGE = "eval"
 BackendFactory = Callable[[dict[str, Any]], Backend]
 
 
-@dataclass
-class EvalResult:
-    dataset: str
-    name: str
-    up_to_date: bool
+@dataclass(kw_only=True)
+class EvalResult(SetResult):
     items: int = 0
-    rows: int = 0
-    shards: int = 0
-    shards_written: int = 0
-    summary: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    out_dir: str = ""
 
 
 def prompt_fingerprint(style: str) -> str:
@@ -169,37 +161,15 @@ def run(
         "prompt": prompt_fp,
     }
     run = StageRun(
-        ws,
-        STAGE,
-        ds,
-        run_config,
-        inputs,
-        force=force,
-        unit=name,
-        extra_versions=("torch", "transformers", "vllm"),
+        ws, STAGE, ds, run_config, inputs, force=force, unit=name, extra_versions=GENERATION_LIBRARIES
     )
+    out_dir = str(ws.table_dir(PREDICTIONS.name, ds, name))
     with run:
         if run.up_to_date:
-            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
-            return result_from_summary(
-                EvalResult,
-                s,
-                dataset=ds,
-                name=name,
-                up_to_date=True,
-                shards_written=0,
-                summary=s,
-                seconds=0.0,
-                out_dir=str(ws.table_dir(PREDICTIONS.name, ds, name)),
-            )
+            return EvalResult.recorded(ws.provenance(STAGE, ds, name), dataset=ds, name=name, out_dir=out_dir)
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         items, refused = _refuse_items(ws, ds, items, config, audio=codes is None)
-        run.write_shard(
-            run.output(QUARANTINE.name, STAGE, name),
-            0,
-            QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]),
-            QUARANTINE,
-        )
+        write_quarantine(run, refused, name)
         if not items:
             raise UserError(
                 f"no item of dataset {ds!r} can be evaluated: {len(refused)} quarantined",
@@ -246,18 +216,7 @@ def run(
             quarantined=dict(sorted(Counter(q["reason"] for q in refused).items())),
         )
         prov = run.finish(summary)
-    return EvalResult(
-        dataset=ds,
-        name=name,
-        up_to_date=False,
-        items=summary["items"],
-        rows=summary["rows"],
-        shards=len(chunks),
-        shards_written=len(todo),
-        summary=summary,
-        seconds=prov["seconds"],
-        out_dir=str(ws.table_dir(PREDICTIONS.name, ds, name)),
-    )
+    return EvalResult.finished(summary, prov["seconds"], dataset=ds, name=name, out_dir=out_dir)
 
 
 def _refuse_items(

@@ -34,9 +34,10 @@ from ...core.config_files import shorthand_config
 from ...core.engine import Engine, check_engine
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash, table_fingerprint
+from ...core.quarantine import write_quarantine
 from ...core.schema import FILTER_AUDIT, ITEM_SCORES, QUARANTINE, VOTES
 from ...core.workspace import StageRun, Workspace, read_table, write_text_atomic
-from ...inference.factory import backend_input
+from ...inference.factory import GENERATION_LIBRARIES, backend_input
 from ...inference.panel import Panel, PanelMember
 from ...inference.trust import check_model_ref
 from ..row_checks import PromptCheck, check_items, quarantine_rows, token_counter
@@ -171,7 +172,7 @@ def _refuse_items(
     return [it for it in items if it.item_id not in refused], quarantine_rows(ws, dataset, refused)
 
 
-def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list[dict]) -> None:
+def _write_outputs(run: StageRun, rows: list[dict], withheld: list[dict]) -> None:
     run.write_shard(run.output("item_scores"), 0, ITEM_SCORES.from_pylist(rows), ITEM_SCORES)
     split_dir = run.output("splits")
     for name in ("weak", "strong"):
@@ -180,8 +181,7 @@ def _write_outputs(run: StageRun, dataset: str, rows: list[dict], withheld: list
             "".join(f"{r['item_id']}\n" for r in rows if r["split"] == name),
             inside=run.ws.root,
         )
-    qrows = [{"dataset": dataset, "stage": STAGE, **q} for q in withheld]
-    run.write_shard(run.output("quarantine", STAGE), 0, QUARANTINE.from_pylist(qrows), QUARANTINE)
+    write_quarantine(run, withheld)
 
 
 def _result_from(prov: dict[str, Any], up_to_date: bool, min_letter_mass: float) -> FilterResult:
@@ -285,7 +285,7 @@ def run(
         config,
         {"items": items_fp},
         force=force,
-        extra_versions=("torch", "transformers", "vllm"),
+        extra_versions=GENERATION_LIBRARIES,
     )
     with run:
         if run.up_to_date:
@@ -335,7 +335,7 @@ def run(
         audit = None
         if audit_plan is not None:
             audit = run_audit(run, audit_plan, members, engine, answers, votes, lambda: on_chunk("", None))
-        _write_outputs(run, rec.name, rows, withheld)
+        _write_outputs(run, rows, withheld)
         summary = {
             "panel": pnl.name,
             "stats": stats,

@@ -37,6 +37,13 @@ def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Qu
         raise read_failure(
             e, f"item {group['item_id']}", str(Path(group["root"]) / group["audio_path"])
         ) from None
+    return _group_query(group, cfg, audio=audio)
+
+
+def _group_query(
+    group: Mapping[str, Any], cfg: RolloutConfig, *, audio: Any = None, codes: Any = None
+) -> Query:
+    """A group's one query, with its clip as audio or as cached codes (the other None)."""
     return Query(
         key=group["item_id"],
         question=group["question"],
@@ -44,6 +51,7 @@ def _query(group: Mapping[str, Any], cfg: RolloutConfig, sample_rate: int) -> Qu
         audio=audio,
         audio_id=group["audio_sha256"],
         prompt_style=cfg.prompt_style,
+        codes=codes,
     )
 
 
@@ -54,18 +62,7 @@ def _code_queries(task: Mapping[str, Any], cfg: RolloutConfig) -> list[Query]:
     arrays = ItemCodes(Workspace(c["workspace"]), c["dataset"], c["codec_key"]).load(
         [g["item_id"] for g in groups]
     )
-    return [
-        Query(
-            key=g["item_id"],
-            question=g["question"],
-            choices=list(g["choices"]),
-            audio=None,
-            audio_id=g["audio_sha256"],
-            prompt_style=cfg.prompt_style,
-            codes=a,
-        )
-        for g, a in zip(groups, arrays)
-    ]
+    return [_group_query(g, cfg, codes=a) for g, a in zip(groups, arrays)]
 
 
 def _check_generations(queries: list[Query], gens: list[Generation], k: int) -> None:
@@ -93,14 +90,7 @@ def rollout_shard(task: dict[str, Any], policy: Policy) -> dict[str, Any]:
         queries = _code_queries(task, cfg)
     else:
         queries = [_query(g, cfg, policy.backend.sample_rate) for g in groups]
-    sampling = Sampling(
-        n=cfg.k,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        seed=cfg.seed,
-        logprobs=True,
-    )
+    sampling = Sampling.of(cfg, n=cfg.k, temperature=cfg.temperature, logprobs=True)
     gens = policy.backend.generate(queries, sampling)
     _check_generations(queries, gens, cfg.k)
     rows = _rows(task, cfg, policy, queries, gens)

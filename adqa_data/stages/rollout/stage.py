@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from ...core.engine import Engine, map_with_state
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
 from ...core.names import bounded_name, name_part, safe_name
-from ...core.results import result_from_summary
-from ...core.schema import PROMPTS, QUARANTINE, ROLLOUTS
+from ...core.quarantine import write_quarantine
+from ...core.results import SetResult
+from ...core.schema import PROMPTS, ROLLOUTS
 from ...core.workspace import StageRun, Workspace, read_table
-from ...inference.factory import backend_input, default_device
+from ...inference.factory import GENERATION_LIBRARIES, backend_input, default_device
 from ...inference.trust import allow_remote_code, check_model_ref, family_needs_remote_code
 from ...rewards.plugins import resolve_rewards
 from ..row_checks import PromptCheck, byte_count, check_items, token_counter
@@ -38,19 +39,10 @@ STAGE = "rollout"
 
 
 # ---------------------------------------------------------------------------------------------- stage
-@dataclass
-class RolloutResult:
-    dataset: str
+@dataclass(kw_only=True)
+class RolloutResult(SetResult):
     prompts: str
-    name: str
-    up_to_date: bool
     groups: int = 0
-    rows: int = 0
-    shards: int = 0
-    shards_written: int = 0
-    summary: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    out_dir: str = ""
 
 
 def prompt_sets(ws: Workspace, dataset: str) -> list[str]:
@@ -236,39 +228,16 @@ def run(
         "model": model_fingerprint(config.model),
     }
     run = StageRun(
-        ws,
-        STAGE,
-        ds,
-        run_config,
-        inputs,
-        force=force,
-        unit=name,
-        extra_versions=("torch", "transformers", "vllm"),
+        ws, STAGE, ds, run_config, inputs, force=force, unit=name, extra_versions=GENERATION_LIBRARIES
     )
     final_dir = str(ws.table_dir(ROLLOUTS.name, ds, name))
     with run:
         if run.up_to_date:
-            s = (ws.provenance(STAGE, ds, name) or {}).get("summary", {})
-            return result_from_summary(
-                RolloutResult,
-                s,
-                dataset=ds,
-                prompts=prompts,
-                name=name,
-                up_to_date=True,
-                shards_written=0,
-                summary=s,
-                out_dir=final_dir,
-            )
+            record = ws.provenance(STAGE, ds, name)
+            return RolloutResult.recorded(record, dataset=ds, prompts=prompts, name=name, out_dir=final_dir)
         # one bad item is quarantined, not fatal: audio, option count and prompt length, before the model loads
         groups, refused = _refuse_groups(ws, ds, groups, config, audio=codes is None)
-        qdir = run.output(QUARANTINE.name, STAGE, name)
-        run.write_shard(
-            qdir,
-            0,
-            QUARANTINE.from_pylist([{"dataset": ds, "stage": STAGE, **q} for q in refused]),
-            QUARANTINE,
-        )
+        write_quarantine(run, refused, name)
         if not groups:
             raise UserError(
                 f"no prompt of set {prompts!r} can be rolled out: {len(refused)} quarantined "
@@ -319,16 +288,8 @@ def run(
         )
         prov = run.finish(summary)
     # the final folder: `out` may be the staging one, now gone
-    return result_from_summary(
-        RolloutResult,
-        summary,
-        dataset=ds,
-        prompts=prompts,
-        name=name,
-        up_to_date=False,
-        summary=summary,
-        seconds=prov["seconds"],
-        out_dir=final_dir,
+    return RolloutResult.finished(
+        summary, prov["seconds"], dataset=ds, prompts=prompts, name=name, out_dir=final_dir
     )
 
 

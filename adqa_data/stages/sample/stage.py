@@ -25,8 +25,9 @@ from ...core.errors import UserError
 from ...core.fingerprints import rows_fingerprint, stable_hash
 from ...core.names import safe_name
 from ...core.results import result_from_summary
-from ...core.schema import ITEM_SCORES, PROMPTS
+from ...core.schema import PROMPTS
 from ...core.workspace import StageRun, Workspace
+from ..splits import gold_items
 from .config import SampleConfig
 
 STAGE = "sample"
@@ -89,20 +90,8 @@ def allot(n: int, available: dict[str, int], weights: dict[str, float]) -> dict[
 
 
 def _pool(ws: Workspace, dataset: str, split: str) -> list[dict[str, Any]]:
-    items = ws.items(
-        dataset, columns=["item_id", "question_type", "source_dataset", "answer_index"]
-    ).to_pylist()
-    items = [it for it in items if it["answer_index"] is not None]  # no reward without a gold answer
-    if split == "all":
-        return items
-    scores = ws.read(ITEM_SCORES, dataset, columns=["item_id", "split"])
-    if scores.num_rows == 0:
-        raise UserError(
-            f"dataset {dataset!r} has no audio-contribution split yet",
-            fix="run 'adqa-data filter' first, or sample from every item with --split all",
-        )
-    keep = {r["item_id"] for r in scores.to_pylist() if r["split"] == split}
-    return [it for it in items if it["item_id"] in keep]
+    columns = ["item_id", "question_type", "source_dataset", "answer_index"]
+    return gold_items(ws, dataset, split, columns, instead="sample from every item with --split all")
 
 
 def _without_leaked(

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...core.errors import UserError
-from ...core.schema import ITEM_SCORES
 from ...core.workspace import Workspace
 from ...train.config import TrainConfig
 from ...train.groups import Completion, Group, SamplingInfo, sft_target
 from ..rollout.contract import load_rollout_groups
+from ..splits import gold_items
 
 
 def load_sft_groups(
@@ -21,16 +21,7 @@ def load_sft_groups(
     """One single-completion group per item of `split` (weak | strong | all) with a gold answer: the
     prompt rollout would build, and the gold reply as the target (advantage 1)."""
     cols = ["item_id", "question", "choices", "answer_index", "audio_path", "audio_sha256", "cot"]
-    items = [r for r in ws.items(dataset, columns=cols).to_pylist() if r["answer_index"] is not None]
-    if split != "all":
-        scores = ws.read(ITEM_SCORES, dataset, columns=["item_id", "split"])
-        if scores.num_rows == 0:
-            raise UserError(
-                f"dataset {dataset!r} has no audio-contribution split yet",
-                fix="run 'adqa-data filter' first, or fine-tune on every item with --split all",
-            )
-        keep = {r["item_id"] for r in scores.to_pylist() if r["split"] == split}
-        items = [r for r in items if r["item_id"] in keep]
+    items = gold_items(ws, dataset, split, cols, instead="fine-tune on every item with --split all")
     if not items:
         raise UserError(f"split {split!r} of dataset {dataset!r} has no item with a gold answer")
     root = ws.dataset(dataset)

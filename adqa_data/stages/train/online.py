@@ -151,17 +151,12 @@ def train_online(
 
 
 def run_online(
-    ws: Workspace,
-    config: TrainStageConfig,
-    *,
-    force: bool = False,
-    on_step: OnStep | None = None,
-    on_round: OnRound | None = None,
+    ws: Workspace, config: TrainStageConfig, force: bool, on_step: OnStep | None, on_round: OnRound | None
 ) -> TrainResult:
-    """Train `config` (method grpo) online for `config.online` rounds into `runs/<dataset>/<name>/`
-    (module docstring). `config.rollout`: the rollout settings (its model, when set, is the starting
-    checkpoint unless `config.model` is). `on_step(step, total, metrics)` after every optimizer step;
-    `on_round(k, record)` after every round."""
+    """`stage.run`'s online half: train `config` (method grpo) for `config.online` rounds into
+    `runs/<dataset>/<name>/` (module docstring). `config.rollout`: the rollout settings (its model, when
+    set, is the starting checkpoint unless `config.model` is). `on_step(step, total, metrics)` after every
+    optimizer step; `on_round(k, record)` after every round."""
     from ...train.loop import make_accelerator
 
     cfg, rounds = config.train_config(), int(config.online or 0)

@@ -25,7 +25,8 @@ from pathlib import Path
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, stable_hash, table_fingerprint
 from ...core.names import bounded_name, name_part, safe_name
-from ...core.schema import ITEM_SCORES, ITEMS, QUARANTINE
+from ...core.quarantine import write_quarantine
+from ...core.schema import ITEM_SCORES, ITEMS
 from ...core.workspace import Workspace
 from ...train.config import TrainConfig
 from ..rollout import contract
@@ -125,9 +126,7 @@ def _run_offline(ws: Workspace, config: TrainStageConfig, force: bool, on_step: 
         plan = [None]
         if acc.is_main_process:
             if not run.up_to_date:
-                qdir = run.output(QUARANTINE.name, STAGE, name)
-                rows = [{"dataset": ds, "stage": STAGE, **q} for q in refused]
-                run.write_shard(qdir, 0, QUARANTINE.from_pylist(rows), QUARANTINE)
+                write_quarantine(run, refused, name)
             plan = [
                 {
                     "up_to_date": run.up_to_date,
