@@ -202,7 +202,7 @@ def test_cli_json_and_pipeline_step(report, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- browser
-def _chrome(width: int, height: int, mobile: bool):
+def _chrome(width: int, height: int, mobile: bool, profile: Path):
     webdriver = pytest.importorskip("selenium.webdriver")
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
@@ -225,7 +225,7 @@ def _chrome(width: int, height: int, mobile: bool):
         f"--window-size={width},{height}",
     ):
         opts.add_argument(a)
-    opts.add_argument(f"--user-data-dir={os.environ.get('TMPDIR', '/tmp')}/adqa-chrome-{os.getpid()}-{width}")
+    opts.add_argument(f"--user-data-dir={profile}")  # the test's own folder: removed with its tmp_path
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(driver_path))
     driver.execute_cdp_cmd(
@@ -288,7 +288,7 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
     _, page = report
     shots = _artifacts(tmp_path)
     name = "desktop" if not mobile else "phone"
-    driver = _chrome(width, height, mobile)
+    driver = _chrome(width, height, mobile, tmp_path / "chrome-profile")
     try:
         driver.get(page.as_uri())
         _wait(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
