@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 from adqa_data.core.errors import UserError  # noqa: E402
 from adqa_data.inference.mimo import model as mm  # noqa: E402
+from adqa_data.inference.mimo.loading import load_mimo_audio  # noqa: E402
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "mimo_audio"
 TOL = 1e-4
@@ -34,7 +35,7 @@ SPECIAL = mm.MiMoSpecialTokens(empty=SP["<|empty|>"], sosp=SP["<|sosp|>"], eosp=
 
 def _load(path: Path = FIXTURE, **kw) -> mm.MiMoAudioLM:
     kw.setdefault("special_tokens", SPECIAL)
-    return mm.load_mimo_audio(path, device="cpu", dtype=kw.pop("dtype", torch.float32), **kw)
+    return load_mimo_audio(path, device="cpu", dtype=kw.pop("dtype", torch.float32), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +339,7 @@ def test_sharded_checkpoint_loads_the_same(tmp_path, lm):
 
 def test_missing_tokenizer_is_an_error():
     with pytest.raises(UserError, match="tokenizer"):
-        mm.load_mimo_audio(FIXTURE, device="cpu", dtype=torch.float32)
+        load_mimo_audio(FIXTURE, device="cpu", dtype=torch.float32)
 
 
 # ------------------------------------------------------------------------------------ the tiny builder
@@ -356,7 +357,7 @@ def test_tiny_builder_writes_the_official_layout(tmp_path):
         json.loads((FIXTURE / "config.json").read_text())
     )
     assert 3e5 < count_parameters(path) < 5e6
-    lm = mm.load_mimo_audio(path, device="cpu", dtype=torch.float32)  # special ids from the saved tokenizer
+    lm = load_mimo_audio(path, device="cpu", dtype=torch.float32)  # special ids from the saved tokenizer
     tok = AutoTokenizer.from_pretrained(path)
     for name, token in mm.SPECIAL_TOKEN_NAMES.items():
         assert getattr(lm.special, name) == tok.convert_tokens_to_ids(token)

@@ -387,7 +387,7 @@ def test_cli_train_on_mimo_rollouts_end_to_end(rolled, tiny, encoded, tmp_path):
     from typer.testing import CliRunner
 
     from adqa_data.cli import app
-    from adqa_data.inference.mimo.model import load_mimo_audio
+    from adqa_data.inference.mimo.loading import load_mimo_audio
 
     ws = tmp_path / "w"
     shutil.copytree(rolled, ws)
@@ -435,7 +435,7 @@ def test_cli_sft_on_mimo_reads_codes_end_to_end(encoded, tiny, tmp_path, clean_d
     from typer.testing import CliRunner
 
     from adqa_data.cli import app
-    from adqa_data.inference.mimo.model import load_mimo_audio
+    from adqa_data.inference.mimo.loading import load_mimo_audio
     from adqa_data.stages.train import train
     from adqa_data.stages.train.data import load_groups_for
     from adqa_data.train.config import load_config as train_config

@@ -104,7 +104,8 @@ class MiMoAudioAdapter(ModelAdapter):
     ) -> MiMoLoadedModel:
         require("torch", "models", "the MiMo-Audio policy")
         require("transformers", "models", "the MiMo-Audio policy")
-        from ..mimo.model import MiMoSpecialTokens, load_mimo_audio, load_tokenizer
+        from ..mimo.loading import load_mimo_audio
+        from ..mimo.model import MiMoSpecialTokens, load_tokenizer
         from .base import torch_dtype
 
         tok = load_tokenizer(

@@ -64,7 +64,8 @@ def export_backbone_for_vllm(mimo_dir: str | Path, out_dir: str | Path) -> Path:
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from .model import MiMoAudioConfig, _checkpoint_index
+    from .loading import _checkpoint_index
+    from .model import MiMoAudioConfig
     from .prompt import stop_token_ids
 
     src, out = Path(mimo_dir), Path(out_dir)
@@ -120,7 +121,8 @@ class MiMoPrefixEmbedder:
 
         from ..adapters.base import torch_dtype
         from ..adapters.mimo_audio import MiMoAudioAdapter, MiMoLoadedModel, disable_dropout
-        from .model import MiMoAudioConfig, MiMoAudioLM, MiMoSpecialTokens, _checkpoint_index, _rebuild_rotary
+        from .loading import _checkpoint_index, _rebuild_rotary
+        from .model import MiMoAudioConfig, MiMoAudioLM, MiMoSpecialTokens
 
         path = Path(mimo_dir)
         tok = transformers.AutoTokenizer.from_pretrained(str(path))
