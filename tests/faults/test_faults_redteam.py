@@ -25,11 +25,6 @@ from adqa_data.stages.sample import sample
 DS = "audiomcq"
 
 
-@pytest.fixture(autouse=True)
-def _no_debug(monkeypatch):
-    monkeypatch.delenv("ADQA_DEBUG", raising=False)
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """Demo data downloaded, a prompt set and a scripted rollout set, once; `ws` copies it per test."""

@@ -13,15 +13,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from support.answer_cases import ALL_CASES
+from support.case_rollouts import rewarded_case_rows
 from support.planted_workspace import DS, build_workspace
 
 from adqa_data.export import ExportOptions, export
 from adqa_data.integrations.swift import REWARDS, register
 from adqa_data.mcq.answers import LETTERS
-from adqa_data.rewards.plugins import resolve_rewards
-from adqa_data.stages.rollout.config import RolloutConfig
-from adqa_data.stages.rollout.shards import _reward_and_rank
 
 # every column name one of ms-swift 4.6's preprocessors renames, or reads as its own (core.py)
 SWIFT_RENAMED = {
@@ -33,32 +30,8 @@ SWIFT_RENAMED = {
 
 
 def rollout_rows():
-    """The case table as rollout rows (gold on the parsed option for even cases, the next one for odd),
-    rewarded by the rollout stage's own code under the default text mix."""
-    rows = []
-    for i, (choices, text, index, _) in enumerate(ALL_CASES):
-        gold = index if index is not None and i % 2 == 0 else ((index or 0) + 1) % len(choices)
-        rows.append(
-            {
-                "completion_text": text,
-                "choices": list(choices),
-                "answer_index": gold,
-                "answer_text": choices[gold],
-                "item_id": f"it{i}",
-                "question_type": "sound",
-                "source_dataset": "cases",
-                "prompt": "p",
-                "completion_token_ids": [],
-                "finish_reason": "stop",
-                "completion_length": 0,
-                "parsed_index": None,
-                "parse_layer": None,
-                "group_id": f"g{i}",
-            }
-        )
-    cfg = RolloutConfig(rewards={"correctness": 1.0, "format": 0.25})
-    _reward_and_rank(rows, resolve_rewards(cfg.rewards), cfg, None, [], [])
-    return rows
+    """The case table as rollout rows, rewarded by the rollout stage's own code under the default text mix."""
+    return rewarded_case_rows({"correctness": 1.0, "format": 0.25})
 
 
 def test_plugin_rewards_equal_the_rollout_columns():

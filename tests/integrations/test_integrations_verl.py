@@ -10,47 +10,20 @@ that contradicts `answer_index` is an error rather than a silent zero. Runs with
 from __future__ import annotations
 
 import pytest
-from support.answer_cases import ALL_CASES
+from support.case_rollouts import rewarded_case_rows
 from support.planted_workspace import build_workspace
 
 from adqa_data.export import ExportOptions, export
 from adqa_data.integrations import trl as trl_rewards
 from adqa_data.integrations.verl import compute_score
 from adqa_data.mcq.answers import LETTERS
-from adqa_data.stages.rollout.config import RolloutConfig
-from adqa_data.stages.rollout.shards import _reward_and_rank
 
 MIXES = [{"correctness": 1.0, "format": 0.25}, {"correctness": 1.0, "format": 0.5, "anchoring": 0.0}]
 
 
 def rollout_rows(weights):
     """The case table as rollout rows, rewarded by the rollout stage's own code."""
-    rows = []
-    for i, (choices, text, index, _) in enumerate(ALL_CASES):
-        gold = index if index is not None and i % 2 == 0 else ((index or 0) + 1) % len(choices)
-        rows.append(
-            {
-                "completion_text": text,
-                "choices": list(choices),
-                "answer_index": gold,
-                "answer_text": choices[gold],
-                "item_id": f"it{i}",
-                "question_type": "sound",
-                "source_dataset": "cases",
-                "prompt": "p",
-                "completion_token_ids": [],
-                "finish_reason": "stop",
-                "completion_length": 0,
-                "parsed_index": None,
-                "parse_layer": None,
-                "group_id": f"g{i}",
-            }
-        )
-    cfg = RolloutConfig(rewards=weights)
-    from adqa_data.rewards.plugins import resolve_rewards
-
-    _reward_and_rank(rows, resolve_rewards(cfg.rewards), cfg, None, [], [])
-    return rows
+    return rewarded_case_rows(weights)
 
 
 @pytest.mark.parametrize("weights", MIXES)
