@@ -215,14 +215,9 @@ def build_settings(
     `settings_options` was given them."""
     from pydantic import ValidationError
 
-    from ..core.config_files import validation_error
+    from ..core.config_files import option_name, validation_error
 
-    def flag(key: str) -> str:
-        head = key.split(".")[0]
-        field = model.model_fields.get(head)
-        if field is None:
-            return key
-        return option_flags(head, field, (flags or {}).get(head))[0].split("/")[0]
+    flag = option_name(model, flags)
 
     try:
         return model.model_validate({**(base or {}), **settings})

@@ -8,7 +8,7 @@ and the fix, instead of a traceback or a page of pydantic output.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -144,9 +144,12 @@ def validate_model(
         raise validation_error(e, what, where, fix, key_name=key_name) from None
 
 
-def option_name(model: type[BaseModel]) -> Callable[[str], str]:
-    """A settings key as its command's option shows it: the first flag the field declares
-    (`json_schema_extra={"cli": ["--lr"]}`), else `--field-name`; a key that is no field as it is."""
+def option_name(
+    model: type[BaseModel], flags: Mapping[str, Sequence[str]] | None = None
+) -> Callable[[str], str]:
+    """A settings key as its command's option shows it: the first flag the command declares for it
+    (`flags`), else the first the field declares (`json_schema_extra={"cli": ["--lr"]}`), else
+    `--field-name`; a key that is no field as it is."""
 
     def name(key: str) -> str:
         head = key.split(".")[0]
@@ -154,7 +157,7 @@ def option_name(model: type[BaseModel]) -> Callable[[str], str]:
         if field is None:
             return key
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        declared = extra.get("cli")
+        declared = (flags or {}).get(head) or extra.get("cli")
         return str(declared[0]).split("/")[0] if declared else f"--{head.replace('_', '-')}"  # type: ignore[index]
 
     return name
