@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
 
 
 # what a settings file may be: far above any real one (the largest shipped is a few KiB), far below harm
@@ -182,6 +183,20 @@ def shorthand_config(
     data.update({k: v for k, v in keywords.items() if k in model.model_fields and v is not None})
     rest = {k: v for k, v in keywords.items() if k not in model.model_fields}
     return validate_model(model, data, what, key_name=option_name(model)), rest
+
+
+def run_shorthand(
+    run: Callable[..., R],
+    ws: Any,
+    model: type[M],
+    base: BaseModel | None,
+    what: str,
+    keywords: Mapping[str, Any],
+) -> R:
+    """`run(ws, config, **rest)` for a stage's keyword shorthand (`shorthand_config` splits the keywords):
+    the one way the old keyword functions (`encode(ws, dataset=...)`) reach the stage's `run`."""
+    config, rest = shorthand_config(model, base, what, keywords)
+    return run(ws, config, **rest)
 
 
 def load_yaml_model(

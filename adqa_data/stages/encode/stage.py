@@ -30,7 +30,7 @@ from typing import Any
 
 from ...codecs import resolve_codec
 from ...codecs.cache import CodeCache
-from ...core.config_files import shorthand_config
+from ...core.config_files import run_shorthand
 from ...core.engine import Engine, check_engine, map_unordered
 from ...core.errors import UserError
 from ...core.fingerprints import table_fingerprint
@@ -69,10 +69,7 @@ class EncodeResult:
 def encode(ws: Workspace, dataset: str | None = None, **keywords: Any) -> EncodeResult:
     """`run` with the settings as keywords (`EncodeConfig`'s fields, checked here, each problem one line
     naming its option); the other keywords are `run`'s."""
-    config, run_keywords = shorthand_config(
-        EncodeConfig, None, "encode settings", {**keywords, "dataset": dataset}
-    )
-    return run(ws, config, **run_keywords)
+    return run_shorthand(run, ws, EncodeConfig, None, "encode settings", {**keywords, "dataset": dataset})
 
 
 def run(

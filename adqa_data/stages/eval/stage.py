@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ...codecs.consumers import policy_codes
-from ...core.config_files import shorthand_config
+from ...core.config_files import run_shorthand
 from ...core.engine import Engine, map_with_state
 from ...core.errors import UserError
 from ...core.fingerprints import model_fingerprint, rows_fingerprint, stable_hash
@@ -107,13 +107,8 @@ def evaluate(
 ) -> EvalResult:
     """`run` with the dataset, set name, parts file and any other setting as keywords over `config`
     (checked here, each problem one line naming its option); the other keywords are `run`'s."""
-    cfg, run_keywords = shorthand_config(
-        EvalConfig,
-        config,
-        "eval settings",
-        {**keywords, "dataset": dataset, "name": name, "parts": parts_file},
-    )
-    return run(ws, cfg, **run_keywords)
+    given = {**keywords, "dataset": dataset, "name": name, "parts": parts_file}
+    return run_shorthand(run, ws, EvalConfig, config, "eval settings", given)
 
 
 def run(

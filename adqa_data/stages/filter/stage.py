@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ...codecs.consumers import ItemCodes, select_codec_key
-from ...core.config_files import shorthand_config
+from ...core.config_files import run_shorthand
 from ...core.engine import Engine, check_engine
 from ...core.errors import UserError
 from ...core.fingerprints import stable_hash, table_fingerprint
@@ -220,10 +220,8 @@ def filter_dataset(
     """`run` with the panel, the dataset and any other setting as keywords over `options` (an unchecked
     `FilterOptions(...)` too: checked here, each problem one line naming its option); the other keywords
     are `run`'s."""
-    config, run_keywords = shorthand_config(
-        FilterConfig, options, "filter settings", {**keywords, "panel": panel, "dataset": dataset}
-    )
-    return run(workspace, config, **run_keywords)
+    given = {**keywords, "panel": panel, "dataset": dataset}
+    return run_shorthand(run, workspace, FilterConfig, options, "filter settings", given)
 
 
 def run(
