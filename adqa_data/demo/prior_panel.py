@@ -3,9 +3,11 @@
 A real panel (Audio Flamingo 2, R1-AQA, Kimi-Audio) answers some questions without the clip because it
 knows the world: the question gives the answer away. A random tiny model knows nothing, so its silent
 answers are noise and the weak/strong split it votes is noise too. Here each panel member is a tiny
-Qwen2-Audio fine-tuned from random weights (600 steps of 8 replies, lr 5e-3: about 45 s on two idle
-cores; 100 steps learn the format and the refusal but not the associations, 1e-2 diverges), with the
-toolkit's own trainer (SFT on single-completion groups), on `design.prior_corpus`: text-prior questions answered `<answer>{option}</answer>`, and
+Qwen2-Audio fine-tuned from random weights with the toolkit's own trainer (SFT on single-completion
+groups): 300 steps of 16 replies at lr 5e-3, warmed up over the first 5% and decayed linearly to 0. The
+decay is what makes a member reliable: the same 4,800 replies at a constant 5e-3 left a member right on
+59% of fresh text-prior items, decayed 86-90%; fewer replies (300 steps of 8) 44%; lr 1e-2 diverges. The
+corpus is `design.prior_corpus`: text-prior questions answered `<answer>{option}</answer>`, and
 audio-only questions answered with a refusal. Every training clip is drawn independently of its reply,
 so a member learns to read the text and to ignore the audio: it has priors and no ears. Members differ
 in seed (weights and corpus draw). They vote in generate mode with the `audiomcq` prompt style: the
@@ -34,8 +36,8 @@ def train_prior_member(
     out: str | Path,
     seed: int,
     items: int = 480,
-    steps: int = 600,
-    batch: int = 8,
+    steps: int = 300,
+    batch: int = 16,
     lr: float = 5e-3,
 ) -> Path:
     """Fine-tune the checkpoint `base` on `prior_corpus(items, seed)` for `steps` steps and write the
@@ -63,8 +65,8 @@ def train_prior_member(
         method="sft",
         model=str(base),
         learning_rate=lr,
-        lr_scheduler="constant",
-        warmup_ratio=0.0,
+        lr_scheduler="linear",
+        warmup_ratio=0.05,
         max_steps=steps,
         micro_batch_groups=batch,
         save_steps=10**9,
@@ -86,7 +88,7 @@ def build_story_models(out_dir: str | Path, members: int = PANEL_MEMBERS) -> dic
     tokenizer. Returns name -> path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tok = train_bpe_tokenizer()
+    tok = train_bpe_tokenizer(tag_tokens=True)
     paths = {
         "policy-init": build_tiny_qwen2_audio(
             out / "policy-init", seed=0, tokenizer=tok, audio_window_s=AUDIO_WINDOW_S

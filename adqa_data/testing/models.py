@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .text import synthetic_items as synthetic_items
-from .tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, train_bpe_tokenizer
+from .tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, TAG_TOKENS, train_bpe_tokenizer
 
 __all__ = [
     "CHAT_TEMPLATE",
     "SPECIAL_TOKENS",
+    "TAG_TOKENS",
     "build_demo_models",
     "build_tiny_audio_flamingo3",
     "build_tiny_qwen2_audio",

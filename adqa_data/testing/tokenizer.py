@@ -62,15 +62,25 @@ CHAT_TEMPLATE = (
 )
 
 
+# The reply template's tags, one token each when asked: as reasoning models register them (Qwen3's
+# `<think>` is an added, not special, token, so decoding keeps it in the text).
+TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
+
+
 def train_bpe_tokenizer(
-    out_dir: str | Path | None = None, vocab_size: int = 4096, corpus: list[str] | None = None
+    out_dir: str | Path | None = None,
+    vocab_size: int = 4096,
+    corpus: list[str] | None = None,
+    tag_tokens: bool = False,
 ):
     """Train a Qwen2-style byte-level BPE on realistic question text and wrap it as a transformers fast
     tokenizer (`Qwen2Tokenizer`) with Qwen's special tokens and a Qwen-like chat template.
 
     `vocab_size` counts the learned vocabulary; the special tokens come after it (len(tok) is
     vocab_size + len(SPECIAL_TOKENS)). Saved with `save_pretrained` when `out_dir` is given. Returns the
-    tokenizer. Deterministic for a given corpus and size.
+    tokenizer. Deterministic for a given corpus and size. `tag_tokens`: the think/answer tags become one
+    added token each (after the special tokens), as in reasoning models' tokenizers: a tiny policy then
+    writes the reply template in 5 tokens instead of ~12, where each split tag was a place to drift.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
@@ -114,6 +124,8 @@ def train_bpe_tokenizer(
     )
     hf.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
     hf.chat_template = CHAT_TEMPLATE
+    if tag_tokens:
+        hf.add_tokens(TAG_TOKENS)
     for t in SPECIAL_TOKENS:
         assert hf.convert_tokens_to_ids(t) == vocab[t], t
     if out_dir is not None:

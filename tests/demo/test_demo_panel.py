@@ -21,7 +21,10 @@ from adqa_data.testing.models import build_tiny_qwen2_audio, train_bpe_tokenizer
 @pytest.mark.slow
 def test_a_prior_member_answers_what_the_text_gives_away_and_refuses_the_rest(tmp_path):
     base = build_tiny_qwen2_audio(
-        tmp_path / "base", seed=100, tokenizer=train_bpe_tokenizer(), audio_window_s=AUDIO_WINDOW_S
+        tmp_path / "base",
+        seed=100,
+        tokenizer=train_bpe_tokenizer(tag_tokens=True),
+        audio_window_s=AUDIO_WINDOW_S,
     )
     member = train_prior_member(base, tmp_path / "prior-s0", seed=0)
     panel = {**story_panel({"prior-s0": member}), "min_correct": 1}

@@ -46,6 +46,32 @@ def test_tokenizer_is_bpe_with_qwen_specials(tok, tmp_path):
     assert "Audio 1: <|audio_bos|><|AUDIO|><|audio_eos|>\nQ?<|im_end|>" in text
 
 
+def test_tag_tokens_make_each_reply_tag_one_token_that_decoding_keeps(tmp_path):
+    """The story demo's tokenizer: each think/answer tag one added token after the specials (a tiny
+    policy then writes the template in 5 tokens plus the letter, not ~12 with split tags), kept in the
+    decoded text and in the completion text the parser reads; a model built with it has a row per tag."""
+    from transformers import AutoTokenizer
+
+    from adqa_data.mcq.completion_text import completion_text, control_ids
+
+    plain = tm.train_bpe_tokenizer()
+    tagged = tm.train_bpe_tokenizer(tag_tokens=True)
+    reply = "<think></think><answer>B</answer>"
+    assert len(plain(reply).input_ids) >= 10  # split into "<", "think", ">" ... without them
+    ids = tagged(reply + "<|im_end|>").input_ids
+    tags = tagged.convert_tokens_to_ids(tm.TAG_TOKENS)
+    assert ids[:3] == tags[:3] and ids[4:] == [tags[3], tagged.eos_token_id]
+    assert tags == list(range(len(plain), len(plain) + 4))  # after every special: old ids unchanged
+    assert tagged.decode(ids, skip_special_tokens=True) == reply
+    assert completion_text(tagged, ids, control_ids(tagged, [tagged.eos_token_id])) == reply
+    tagged.save_pretrained(tmp_path / "tok")
+    assert AutoTokenizer.from_pretrained(tmp_path / "tok")(reply).input_ids == ids[:-1]
+    out = tm.build_tiny_qwen2_audio(tmp_path / "q2a", tokenizer=tagged, audio_window_s=2)
+    from transformers import AutoConfig
+
+    assert AutoConfig.from_pretrained(out).text_config.vocab_size == len(tagged) == len(plain) + 4
+
+
 def test_synthetic_items_have_realistic_lengths():
     for q, choices, ans in tm.synthetic_items(50, seed=1):
         assert 25 <= len(q.split()) <= 40
