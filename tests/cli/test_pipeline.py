@@ -68,14 +68,15 @@ def test_workspace_and_engine_are_passed_to_every_step(tmp_path):
 def test_the_demo_pipeline_tells_the_story_in_order():
     """pipelines/demo.yaml is valid as written (every command and option known) and runs the story's
     steps in order: designed data, the prior panel, filter, a format-only warm start, eval before, online GRPO,
-    eval after, the submission, the report page, and last the summary read from the workspace (it says
-    where the page is)."""
+    eval after, the trained policy's replies with the anchoring pass (the report's attention strips), the
+    submission, the report page, and last the summary read from the workspace (it says where the page
+    is)."""
     from pathlib import Path
 
     argvs = plan(load(Path(__file__).resolve().parents[2] / "pipelines" / "demo.yaml"))
     commands = [a[0] for a in argvs]
     assert argvs[0][:3] == ["demo-data", "demo-data", "--design"] and "--priors" in argvs[1]
-    order = ["filter", "sample", "train", "eval", "train", "eval", "eval", "submit", "report", "demo-summary"]
+    order = ["filter", "sample", "train", "eval", "train", "eval", "rollout", "eval", "submit", "report"]
     at = 0
     for c in order:  # each command after the previous one (index raises when it is missing)
         at = commands.index(c, at) + 1
@@ -85,3 +86,8 @@ def test_the_demo_pipeline_tells_the_story_in_order():
     assert grpo[grpo.index("--split" if "--split" in grpo else "--prompts") + 1] == "strong"
     assert grpo[grpo.index("--model") + 1] == f"adqa-work/runs/format/{sft[sft.index('--name') + 1]}/policy"
     assert [a[a.index("--name") + 1] for a in argvs if a[0] == "eval"] == ["before", "after", "after"]
+    (shown,) = [a for a in argvs if a[0] == "rollout"]  # the trained policy, its attention profiles kept
+    assert shown[shown.index("--model") + 1] == grpo[grpo.index("--model") + 1].replace(
+        "format/" + sft[sft.index("--name") + 1], "audiomcq/" + grpo[grpo.index("--name") + 1]
+    )
+    assert "anchoring=0.25" in shown

@@ -12,12 +12,11 @@ plus a set `inject` whose first completion is markup meant to run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from support.browser import ORANGE_SHARE, artifacts, chrome, screenshot, wait_for
 from support.planted_workspace import DS, build_workspace
 from typer.testing import CliRunner
 
@@ -202,81 +201,6 @@ def test_cli_json_and_pipeline_step(report, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- browser
-def _chrome(width: int, height: int, mobile: bool, profile: Path):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not binary or not driver_path:
-        pytest.skip("chromium and chromedriver are not installed (.ci/browser.sh installs them)")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = binary
-    for a in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required",
-        f"--window-size={width},{height}",
-    ):
-        opts.add_argument(a)
-    opts.add_argument(f"--user-data-dir={profile}")  # the test's own folder: removed with its tmp_path
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(driver_path))
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile},
-    )
-    return driver
-
-
-def _wait(driver, script: str, what: str, timeout: float = 20.0):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(script))
-    except Exception:
-        pytest.fail(f"timed out waiting for {what}; console: {driver.get_log('browser')}")
-
-
-def _artifacts(tmp_path: Path) -> Path:
-    out = Path(os.environ.get("ADQA_ARTIFACTS") or tmp_path) / "report-screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _screenshot(driver, path: Path, full: bool = False) -> None:
-    import base64
-
-    if full:
-        h = driver.execute_script("return document.documentElement.scrollHeight")
-        w = driver.execute_script("return document.documentElement.clientWidth")
-        shot = driver.execute_cdp_cmd(
-            "Page.captureScreenshot",
-            {
-                "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": 0, "width": w, "height": min(h, 16000), "scale": 1},
-            },
-        )
-        path.write_bytes(base64.b64decode(shot["data"]))
-    else:
-        driver.save_screenshot(str(path))
-
-
-# share of a canvas's pixels that are orange (the attention colour): red well above green, green above blue
-ORANGE_SHARE = """
-const c = arguments[0], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-let orange = 0;
-for (let i = 0; i < d.length; i += 4) if (d[i] - d[i + 2] > 40 && d[i + 1] > d[i + 2] && d[i] > d[i + 1]) orange++;
-return orange / (d.length / 4);
-"""
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize(
     "width,height,mobile", [(1280, 900, False), (390, 844, True)], ids=["desktop", "phone"]
@@ -286,14 +210,14 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
     from selenium.webdriver.support.ui import Select
 
     _, page = report
-    shots = _artifacts(tmp_path)
+    shots = artifacts(tmp_path)
     name = "desktop" if not mobile else "phone"
-    driver = _chrome(width, height, mobile, tmp_path / "chrome-profile")
+    driver = chrome(width, height, mobile, tmp_path / "chrome-profile")
     try:
         driver.get(page.as_uri())
-        _wait(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
-        _wait(driver, "return document.querySelectorAll('.chart .main-svg').length > 0", "the charts")
-        _screenshot(driver, shots / f"{name}-top.png")
+        wait_for(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
+        wait_for(driver, "return document.querySelectorAll('.chart .main-svg').length > 0", "the charts")
+        screenshot(driver, shots / f"{name}-top.png")
         # every section drawn: no skipped section, each with a chart, table or group list
         sections = driver.find_elements(By.CSS_SELECTOR, "section.section")
         assert [s.get_attribute("data-section") for s in sections] == [
@@ -311,7 +235,7 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
             )
 
         box = driver.find_element(By.CSS_SELECTOR, f".groups[data-set='{DS}/scripted']")
-        _wait(
+        wait_for(
             driver,
             f"return document.querySelectorAll(\".groups[data-set='{DS}/scripted'] article.group\").length > 0",
             "the groups",
@@ -339,7 +263,7 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
         assert card.find_element(By.CSS_SELECTOR, ".adv").text.startswith("advantage")
         # the clip plays from the report folder: its element knows the clip's duration
         audio = box.find_element(By.CSS_SELECTOR, "audio")
-        duration = _wait(
+        duration = wait_for(
             driver,
             f"const a = document.querySelector(\".groups[data-set='{DS}/scripted'] audio\"); return a.readyState >= 1 && a.duration",
             "the clip's metadata",
@@ -356,11 +280,11 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
         assert (
             wave.get_attribute("data-drawn") == "waveform" and driver.execute_script(ORANGE_SHARE, wave) == 0
         )
-        _screenshot(driver, shots / f"{name}-rollouts.png")
+        screenshot(driver, shots / f"{name}-rollouts.png")
         # model output with markup stays text
         inject = driver.find_element(By.CSS_SELECTOR, f".groups[data-set='{DS}/inject']")
         driver.execute_script("arguments[0].scrollIntoView()", inject)
-        _wait(
+        wait_for(
             driver,
             f"return document.querySelectorAll(\".groups[data-set='{DS}/inject'] pre.text\").length > 0",
             "the inject set",
@@ -371,7 +295,7 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
         assert driver.execute_script(
             "return window.__pwned === undefined && document.querySelectorAll('main b, main img').length === 0"
         )
-        _screenshot(driver, shots / f"{name}-full.png", full=True)
+        screenshot(driver, shots / f"{name}-full.png", full=True)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     finally:
