@@ -9,13 +9,15 @@ Two kinds of four-option items, mixed in one set:
 - **audio-only** items (`needs_audio: true`): the same question and the same options in the same order on
   every item of a task, so the gold letter is a function of the clip alone. Two tasks of different
   kinds: which of four pitches a tone has (`demo.toy`'s pitch task) and which of four kinds a sound is
-  (a pure tone, a square-wave buzz, a hiss of noise, a click train; the pitched ones at a random pitch).
+  (a pure tone, a buzz of odd harmonics, a hiss of noise, a click train; the pitched ones at a random
+  pitch).
   A plucked string (decaying harmonics) was the first third kind: with gold labels the tiny policy
-  mistook the pure tone for it (0.71 after 200 SFT steps of 8). A full square wave was the next
-  trouble: its harmonics reach the top of the spectrum, and on the log-mel scale (80 dB of range) the
-  policy's frozen random audio encoder took it for the hiss (every square-wave dev item answered "hiss"
-  after GRPO; gold SFT 0.48 after 200 steps). Band-limited to its first four odd harmonics (1, 3, 5, 7:
-  a few lines, nothing broadband) it is told apart: gold SFT 0.84 after the same 200 steps.
+  mistook the pure tone for it (0.71 after 200 SFT steps of 8). A square wave was the next trouble: its
+  harmonics reach the top of the spectrum, and on the log-mel scale (80 dB of range) the policy's frozen
+  random audio encoder took it for the hiss (every square-wave dev item answered "hiss" after GRPO; gold
+  SFT 0.48 after 200 steps). Its first four odd harmonics at the square wave's 1/k strengths were still
+  taken for the pure tone at times (0.84); at equal strength (the buzz here: four lines, nothing
+  broadband) gold SFT reaches 0.98 after the same 200 steps.
 
 `needs_audio` is a design field: download keeps it in `upstream_json`, where no model sees it, so the
 filter's weak/strong split and the eval's per-design accuracy can be measured against it.
@@ -41,7 +43,7 @@ from .toy import QUESTION as PITCH_QUESTION
 from .toy import RATE, tone_clip
 
 TIMBRE_QUESTION = "Which kind of sound is played in the recording?"
-TIMBRE_CHOICES = ["a pure tone", "a buzzing square wave", "a hiss of noise", "a train of clicks"]
+TIMBRE_CHOICES = ["a pure tone", "a buzzing tone", "a hiss of noise", "a train of clicks"]
 REFUSAL = "I cannot tell without listening to the clip."
 SOURCES = ["AudioCaps", "Clotho", "MusicCaps"]
 
@@ -146,8 +148,8 @@ def timbre_clip(index: int, rng: np.random.Generator, seconds: float = 1.0) -> n
     phase = 2 * np.pi * freq * t + rng.uniform(0, 6.3)
     if index == 0:  # pure tone
         sig = np.sin(phase) * fade
-    elif index == 1:  # square-wave buzz, band-limited to its first four odd harmonics (see the docstring)
-        sig = sum(np.sin(k * phase) / k for k in (1, 3, 5, 7)) * fade
+    elif index == 1:  # a buzz: the first four odd harmonics at equal strength (see the module docstring)
+        sig = sum(np.sin(k * phase) for k in (1, 3, 5, 7)) * fade
     elif index == 2:  # noise hiss: no pitch at all
         sig = rng.standard_normal(length) * fade
     else:  # click train, 8-25 clicks a second

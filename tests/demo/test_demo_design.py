@@ -32,13 +32,20 @@ def _peak_hz(x: np.ndarray) -> float:
     return float(np.fft.rfftfreq(len(x), 1 / RATE)[int(np.argmax(spectrum))])
 
 
-def _fundamental_share(x: np.ndarray) -> float:
-    """Share of the power within 3% of the strongest frequency: 1 for a pure tone, ~0.8 for a square
-    wave (odd harmonics at 1/h), near 0 for a hiss and for a click train."""
+def _lines(x: np.ndarray, min_share: float = 0.1) -> list[tuple[float, float]]:
+    """The clip's spectral lines, lowest first: (frequency, share of the power within 3% of it) for each
+    line holding at least `min_share`. One line for a pure tone, four equal ones at 1, 3, 5 and 7 times
+    the pitch for the buzz, none for a hiss or a click train (their power is spread thin)."""
     p = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / RATE)
-    f0 = f[int(np.argmax(p))]
-    return float(p[np.abs(f - f0) < 0.03 * f0 + 2].sum() / p.sum())
+    total, out = p.sum(), []
+    while True:
+        i = int(np.argmax(p))
+        near = np.abs(f - f[i]) < 0.03 * f[i] + 2
+        if p[near].sum() / total < min_share:
+            return sorted(out)
+        out.append((float(f[i]), float(p[near].sum() / total)))
+        p[near] = 0
 
 
 def _predictions(rows: list[dict]):
@@ -81,17 +88,17 @@ def _high_share(x: np.ndarray) -> float:
 
 def test_timbres_are_told_apart_by_their_spectrum():
     rng = np.random.default_rng(0)
-    # (fundamental share band, power-above-4-kHz band): pure, square, hiss, clicks
-    bands = [
-        ((0.95, 1.01), (0, 0.1)),
-        ((0.72, 0.9), (0, 0.2)),
-        ((0, 0.2), (0.35, 0.65)),
-        ((0, 0.2), (0, 0.2)),
-    ]
-    for k, ((lo, hi), (hlo, hhi)) in enumerate(bands):
-        clips = [timbre_clip(k, rng) for _ in range(12)]
-        shares = [(_fundamental_share(x), _high_share(x)) for x in clips]
-        assert all(lo <= s <= hi and hlo <= h <= hhi for s, h in shares), (TIMBRE_CHOICES[k], shares)
+    for k, kind in enumerate(TIMBRE_CHOICES):
+        for x in (timbre_clip(k, rng) for _ in range(12)):
+            lines, high = _lines(x), _high_share(x)
+            if k == 0:  # pure tone: one line, nothing high
+                assert len(lines) == 1 and lines[0][1] > 0.95 and high < 0.1, (kind, lines, high)
+            elif k == 1:  # buzz: four equal lines at the odd multiples of its pitch
+                f0 = lines[0][0]
+                assert [round(f / f0) for f, _ in lines] == [1, 3, 5, 7], (kind, lines)
+                assert all(0.2 < share < 0.3 for _, share in lines), (kind, lines)
+            else:  # hiss (about half its power above 4 kHz) and clicks (little): no line at all
+                assert lines == [] and (0.35 < high < 0.65 if k == 2 else high < 0.2), (kind, lines, high)
 
 
 def test_text_prior_items_give_their_answer_away():
