@@ -136,11 +136,14 @@ class Item:
 
 
 def timbre_clip(index: int, rng: np.random.Generator, seconds: float = 1.0) -> np.ndarray:
-    """A sound of kind `index` (TIMBRE_CHOICES) at a random pitch (150-900 Hz; the hiss has none), length,
-    onset, loudness and noise floor: the pitch range is shared by every kind, so only the kind decides."""
+    """A sound of kind `index` (TIMBRE_CHOICES) at a random pitch (200-400 Hz; the hiss has none), length,
+    onset, loudness and noise floor: the pitch range is shared by every kind, so only the kind decides.
+    Timbre is told at a similar pitch: over 150-900 Hz a low buzz shares lines with a higher pure tone, and
+    GRPO's final accuracy on the kinds ranged 0.75-0.97 over seeds and thread counts; over 200-400 Hz, with
+    pipelines/demo/grpo.yaml, 0.97-1.0 over three seeds."""
     n = int(seconds * RATE)
     x = (0.005 * rng.standard_normal(n)).astype(np.float32)
-    freq = rng.uniform(150.0, 900.0)
+    freq = rng.uniform(200.0, 400.0)
     length = int(rng.uniform(0.4, 0.8) * n)
     start = int(rng.uniform(0, n - length))
     t = np.arange(length) / RATE
