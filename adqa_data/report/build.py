@@ -95,15 +95,38 @@ def _dataset(ws: Workspace, ds: str, out: Path, clips: Clips, result: ReportResu
         elif sid == "rollouts" and "rollouts" in sec:
             items = ws.items(ds, columns=["item_id", "question"]).to_pydict()
             questions = dict(zip(items["item_id"], items["question"]))
-            for name, summary in sec["rollouts"].items():
-                key = f"{safe_name(ds, 'dataset name')}/{safe_name(name, 'name')}"
+            summaries = sec["rollouts"]
+            keys = {}
+            for name in summaries:
+                key = keys[name] = f"{safe_name(ds, 'dataset name')}/{safe_name(name, 'name')}"
                 index, pages = build_set(read_groups(ws, ds, name), questions, root, clips)
                 for p, groups in enumerate(pages):
                     write_data(out, f"{key}/page-{p:04d}", groups)
                 write_data(out, f"{key}/index", index)
                 result.rollout_sets[key] = index["groups"]
-                blocks += S.rollout_summary_blocks(name, summary)
-                blocks.append({"kind": "groups", "title": f"Rollout set {name}: groups", "set": key})
+            for first, rounds in S.rollout_families(list(summaries)):
+                if not rounds:  # a set of its own
+                    blocks += S.rollout_summary_blocks(first, summaries[first])
+                    group_block = {
+                        "kind": "groups",
+                        "title": f"Rollout set {first}: groups",
+                        "set": keys[first],
+                    }
+                    blocks.append(group_block)
+                    continue
+                # an online run: its rounds in one chart, the last round's figures, one browser with a
+                # round picker (opened on the last round)
+                blocks += S.rounds_blocks(first, [(k, summaries[n]) for k, n in rounds])
+                last = rounds[-1][1]
+                blocks += S.rollout_summary_blocks(last, summaries[last])
+                blocks.append(
+                    {
+                        "kind": "groups",
+                        "title": f"Rollout sets of {first}, round by round: groups",
+                        "set": keys[last],
+                        "sets": [[f"round {k} ({n})", keys[n]] for k, n in rounds],
+                    }
+                )
         elif sid == "training" and "training" in sec:
             blocks = S.training_blocks(sec["training"])
         elif sid == "eval" and "predictions" in sec:

@@ -8,6 +8,7 @@ and the page sets every string as text, never as markup.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Block = dict[str, Any]
@@ -207,6 +208,51 @@ def rollout_summary_blocks(name: str, s: dict[str, Any]) -> list[Block]:
             f"{name}: parse verdicts",
             [{"type": "bar", "x": list(s["parse"]), "y": list(s["parse"].values())}],
         ),
+    ]
+
+
+ROUND_SET = re.compile(r"(?P<run>.+)-round(?P<round>\d+)")
+"""The rollout sets `train --online` writes, one per round: `<run>-round<k>`."""
+
+
+def rollout_families(names: list[str]) -> list[tuple[str, list[tuple[int, str]]]]:
+    """The rollout sets in page order: each online run's rounds as one family `(run, [(round, set), ...])`
+    in round order (round10 after round9), every other set alone as `(set, [])`; families and sets in
+    name order."""
+    rounds: dict[str, list[tuple[int, str]]] = {}
+    for name in names:
+        m = ROUND_SET.fullmatch(name)
+        if m:
+            rounds.setdefault(m["run"], []).append((int(m["round"]), name))
+    alone = [n for n in names if not (m := ROUND_SET.fullmatch(n)) or len(rounds[m["run"]]) < 2]
+    out = [(n, []) for n in alone] + [(run, sorted(r)) for run, r in rounds.items() if len(r) >= 2]
+    return sorted(out, key=lambda f: f[0])
+
+
+def rounds_blocks(run: str, summaries: list[tuple[int, dict[str, Any]]]) -> list[Block]:
+    """An online run's rounds at a glance: each round's sampled accuracy and zero-signal share."""
+    x = [k for k, _ in summaries]
+    return [
+        chart(
+            f"{run}: its {len(x)} online rounds",
+            [
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "accuracy",
+                    "x": x,
+                    "y": [s["accuracy"] for _, s in summaries],
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": "zero-signal share",
+                    "x": x,
+                    "y": [s["zero_signal_share"] for _, s in summaries],
+                },
+            ],
+            xaxis={"title": {"text": "round"}},
+        )
     ]
 
 

@@ -35,6 +35,7 @@ from adqa_data.stages.rollout.policy import Policy, policy_spec
 
 pytest.importorskip("plotly")
 runner = CliRunner()
+ROUNDS = (1, 2, 10)  # round 10 sorts before round 2 by name
 INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"></pre><b>bold</b>'
 
 
@@ -64,6 +65,9 @@ def _workspace(base: Path) -> Workspace:
         dataset=DS,
         name="scripted",
     )
+    # an online run's rounds, as `train --online` names them: one browser with a round picker
+    for k in ROUNDS:
+        rollout(ws, load_config(None, backend="scripted", seed=k), dataset=DS, name=f"loop-round{k}")
     # a rollout set, written by the stage itself, whose first reply carries markup (the page must show it
     # as text); the groups' ids still start with "inject:" (the set's name)
     cfg = load_config(None, backend="scripted", rewards=rewards, max_new_tokens=200)
@@ -98,9 +102,19 @@ def test_every_section_has_content_on_the_workspace(report):
         assert any(b["kind"] in ("chart", "table", "groups") for b in blocks), sid
     assert [b["set"] for b in got["rollouts"] if b["kind"] == "groups"] == [
         f"{DS}/inject",
+        f"{DS}/loop-round10",  # the online run's browser opens on its last round
         f"{DS}/r1",
         f"{DS}/scripted",
     ]
+    (loop,) = [b for b in got["rollouts"] if b["kind"] == "groups" and "sets" in b]
+    assert [key for _, key in loop["sets"]] == [f"{DS}/loop-round{k}" for k in ROUNDS]
+    assert all(_data(page, f"{key}/index")["groups"] == 10 for _, key in loop["sets"])
+    (rounds,) = [b for b in got["rollouts"] if b.get("title") == "loop: its 3 online rounds"]
+    assert [t["x"] for t in rounds["fig"]["data"]] == [list(ROUNDS)] * 2
+    titles = [b.get("title", "") for b in got["rollouts"]]
+    assert not any(
+        "loop-round1 " in t or "loop-round2 " in t for t in titles
+    )  # only the last round's figures
     titles = [b.get("title", "") for b in got["eval"]]
     assert any("predicted against gold" in t for t in titles)
     # the offline page: plotly's bundle sits next to it, and nothing is fetched from a network
@@ -281,6 +295,23 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
             wave.get_attribute("data-drawn") == "waveform" and driver.execute_script(ORANGE_SHARE, wave) == 0
         )
         screenshot(driver, shots / f"{name}-rollouts.png")
+        # an online run's rounds share one browser: picking a round swaps the set it lists
+        picker = driver.find_element(By.CSS_SELECTOR, ".groups select[name='set']")
+        loop = picker.find_element(By.XPATH, "ancestor::div[contains(@class, 'groups')]")
+        driver.execute_script("arguments[0].scrollIntoView()", loop)
+        assert loop.get_attribute("data-set") == f"{DS}/loop-round10"
+        assert [o.text for o in Select(picker).options] == [f"round {k} (loop-round{k})" for k in ROUNDS]
+        first = f"return [...document.querySelectorAll(\"article.group\")].filter(a => a.closest('.groups').dataset.set === '{DS}/loop-round1').length"
+        Select(picker).select_by_visible_text("round 1 (loop-round1)")
+        wait_for(driver, first, "round 1's groups")
+        assert loop.get_attribute("data-set") == f"{DS}/loop-round1"
+        assert loop.find_element(By.CSS_SELECTOR, ".count").get_attribute("data-count") == "10"
+        assert len(loop.find_elements(By.CSS_SELECTOR, ".controls select[name='type']")) == 1  # one browser
+        ids = {
+            a.get_attribute("data-group").split(":")[0]
+            for a in loop.find_elements(By.CSS_SELECTOR, "article.group")
+        }
+        assert ids == {"loop-round1"}
         # model output with markup stays text
         inject = driver.find_element(By.CSS_SELECTOR, f".groups[data-set='{DS}/inject']")
         driver.execute_script("arguments[0].scrollIntoView()", inject)

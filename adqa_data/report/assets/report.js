@@ -107,12 +107,28 @@ const ADQA = (() => {
   }
 
   // -------------------------------------------------------------------------------- rollout browser
+  // one browser per block; an online run's rounds share one, with a picker that swaps the set it browses
   function groupBrowser(b) {
     const box = el("div", { class: "block groups", "data-set": b.set });
     box.appendChild(el("h4", { text: b.title }));
-    const status = el("p", { class: "note", text: "Loading groups ..." });
-    box.appendChild(status);
-    load(b.set + "/index").then((index) => browse(box, status, b.set, index), (e) => { status.textContent = String(e.message); });
+    const inner = el("div", { class: "browser" });
+    function open(key) {
+      box.setAttribute("data-set", key);
+      inner.textContent = "";
+      const status = el("p", { class: "note", text: "Loading groups ..." });
+      inner.appendChild(status);
+      load(key + "/index").then((index) => {
+        if (box.getAttribute("data-set") === key) browse(inner, status, key, index); // a later pick won
+      }, (e) => { status.textContent = String(e.message); });
+    }
+    if (b.sets) {
+      const [setLabel, set] = select("rollout set", b.sets.map(([label, key]) => [key, label]), "set");
+      set.value = b.set;
+      set.addEventListener("change", () => open(set.value));
+      box.appendChild(el("div", { class: "controls" }, setLabel));
+    }
+    box.appendChild(inner);
+    open(b.set);
     return box;
   }
 
