@@ -19,6 +19,7 @@ from ..core.schema import PREDICTIONS
 from ..core.workspace import Workspace, write_text_atomic
 from ..stages.eval import metrics
 from ..stages.eval.stage import outcomes
+from ..stages.rollout.contract import open_set
 from ..stages.stats import stats
 from . import sections as S
 from .clips import AudioMode, Clips
@@ -100,6 +101,8 @@ def _dataset(ws: Workspace, ds: str, out: Path, clips: Clips, result: ReportResu
             for name in summaries:
                 key = keys[name] = f"{safe_name(ds, 'dataset name')}/{safe_name(name, 'name')}"
                 index, pages = build_set(read_groups(ws, ds, name), questions, root, clips)
+                # what the stored attention profiles average over: the reasoning, or every reply token
+                index["profile_rows"] = open_set(ws, ds, name).config.anchoring_rows
                 for p, groups in enumerate(pages):
                     write_data(out, f"{key}/page-{p:04d}", groups)
                 write_data(out, f"{key}/index", index)

@@ -109,6 +109,8 @@ def test_every_section_has_content_on_the_workspace(report):
     (loop,) = [b for b in got["rollouts"] if b["kind"] == "groups" and "sets" in b]
     assert [key for _, key in loop["sets"]] == [f"{DS}/loop-round{k}" for k in ROUNDS]
     assert all(_data(page, f"{key}/index")["groups"] == 10 for _, key in loop["sets"])
+    # the strips' caption names what the profiles average over (the rollout's anchoring rows)
+    assert _data(page, f"{DS}/scripted/index")["profile_rows"] == "reasoning"
     (rounds,) = [b for b in got["rollouts"] if b.get("title") == "loop: its 3 online rounds"]
     assert [t["x"] for t in rounds["fig"]["data"]] == [list(ROUNDS)] * 2
     titles = [b.get("title", "") for b in got["rollouts"]]

@@ -71,6 +71,8 @@ def test_the_demo_page(tmp_path, width, height, mobile):
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", strips[0])
         assert strips[0].get_attribute("data-drawn") == "attention"
         assert driver.execute_script(ORANGE_SHARE, strips[0]) > 0.05, "no attention drawn on the strip"
+        caption = strips[0].find_element(By.XPATH, "following-sibling::span[@class='stripcap']").text
+        assert caption.startswith("attention of the whole reply")  # the demo's rows: every reply token
         screenshot(driver, shots / f"{name}-trained.png")
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors

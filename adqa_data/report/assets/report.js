@@ -194,7 +194,7 @@ const ADQA = (() => {
         for (const i of shown) {
           const p = index.rows[i][0];
           const g = cache[key + "/page-" + String(p).padStart(4, "0")][i - p * index.page_groups];
-          list.appendChild(groupCard(g));
+          list.appendChild(groupCard(g, index.profile_rows));
         }
       }, (e) => { list.textContent = ""; list.appendChild(el("p", { class: "note", text: String(e.message) })); });
     }
@@ -208,7 +208,8 @@ const ADQA = (() => {
 
   const LETTERS = "ABCDEFGHIJ";
 
-  function groupCard(g) {
+  function groupCard(g, rows) {
+    const whose = rows === "all" ? "the whole reply" : "the reasoning"; // the anchoring pass's query rows
     const card = el("article", { class: "group" + (g.zero_signal ? " zero" : ""), "data-group": g.group_id });
     card.appendChild(
       el("header", {},
@@ -262,11 +263,11 @@ const ADQA = (() => {
       if (!c.text.length) text.appendChild(el("span", { class: "empty", text: "(empty completion)" }));
       let strip = null;
       if (c.profile && clip.envelope) {
-        const canvas = el("canvas", { class: "strip", "data-profile": "1", title: "where the reasoning attended along the clip: click to play from there" });
+        const canvas = el("canvas", { class: "strip", "data-profile": "1", title: "where " + whose + " attended along the clip: click to play from there" });
         canvas.addEventListener("click", seek(canvas));
         strips.push({ canvas, profile: c.profile });
         const con = c.profile.reduce((a, b) => a + b, 0);
-        strip = el("div", { class: "stripbox" }, canvas, el("span", { class: "stripcap", text: "attention of the reasoning along the clip (orange; " + (100 * con).toFixed(1) + "% of it on the audio), over the waveform" }));
+        strip = el("div", { class: "stripbox" }, canvas, el("span", { class: "stripcap", text: "attention of " + whose + " along the clip (orange; " + (100 * con).toFixed(1) + "% of it on the audio), over the waveform" }));
       }
       list.appendChild(el("div", { class: "completion" }, head, text, strip));
     }
