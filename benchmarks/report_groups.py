@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support.planted_workspace import DS, build_workspace  # noqa: E402
 
+from adqa_data.core.atomic_files import write_json_atomic  # noqa: E402
 from adqa_data.core.schema import ROLLOUTS  # noqa: E402
+from adqa_data.core.shard_records import record_outputs  # noqa: E402
 from adqa_data.core.workspace import write_table_atomic  # noqa: E402
 from adqa_data.report import build_report  # noqa: E402
 from adqa_data.stages.rollout import load_config, rollout  # noqa: E402
@@ -47,6 +49,11 @@ def _workspace(base: Path, groups: int):
             for r in seed_groups[g % len(seed_groups)]:
                 rows.append({**r, "group_id": f"big:{g:06d}:{r['item_id']}"})
         write_table_atomic(out / f"part-{shard:05d}.parquet", ROLLOUTS.from_pylist(rows), ROLLOUTS)
+    # a complete set, as the stage leaves one: the scripted set's record, with this folder's shards (readers
+    # trust only recorded shards)
+    record = ws.provenance("rollout", DS, "scripted")
+    record = {**record, "unit": "big", "outputs": record_outputs(ws.root, [out])}
+    write_json_atomic(ws.provenance_path("rollout", DS, "big"), record)
     return ws
 
 
