@@ -90,23 +90,47 @@ def demo_models(
     filter and rollout run end to end with no model hub. Their answers and codes are noise."""
     import yaml
 
+    from ..core.atomic_files import write_json_atomic
+    from ..core.errors import UserError
+    from ..demo.prior_panel import recipe as story_recipe
     from ..testing.codecs import build_tiny_codec
     from ..testing.models import build_demo_models
 
-    codec, panel_file = out / "codec-mimi", out / "panel.yaml"
+    codec, panel_file, recipe_file = out / "codec-mimi", out / "panel.yaml", out / "recipe.json"
+    recipe = story_recipe() if priors else {"models": "random", "size": size}
     paths: dict[str, Path] = {}
     if panel_file.is_file() and (codec / "config.json").is_file():
-        # rebuilding would rewrite the weights and make every later stage's input look new
+        # rebuilding would rewrite the weights and make every later stage's input look new; a folder built
+        # by another recipe (other options, an older adqa-data) is refused, never silently reused
+        built = _recorded_recipe(recipe_file)
+        if built != recipe:
+            if built is None:
+                why = "none recorded"
+            elif built.get("models") != recipe["models"]:
+                why = f"{built.get('models')!r} models there, {recipe['models']!r} asked"
+            else:
+                keys = sorted(set(built) | set(recipe))
+                why = "; ".join(
+                    f"{k} {built.get(k)!r} there, {recipe.get(k)!r} asked"
+                    for k in keys
+                    if built.get(k) != recipe.get(k)
+                )
+            raise UserError(
+                f"{out} holds demo models built by another recipe ({why})",
+                fix=f"delete {out} to rebuild it, or choose another folder",
+            )
         render.log(f"already built: {out} (delete it to rebuild)")
     elif priors:
         from ..demo.prior_panel import build_story_models, story_panel
 
         paths = build_story_models(out)
         codec = build_tiny_codec("mimi", codec)
+        write_json_atomic(recipe_file, recipe)  # before panel.yaml, the mark of a finished build
         panel_file.write_text(yaml.safe_dump(story_panel(paths), sort_keys=False))
     else:
         paths = build_demo_models(out, size=size)
         codec = build_tiny_codec("mimi", codec)
+        write_json_atomic(recipe_file, recipe)  # before panel.yaml, the mark of a finished build
         families = {
             "qwen2-audio-s0": "qwen2_audio",
             "qwen2-audio-s1": "qwen2_audio",
@@ -189,3 +213,16 @@ def demo_summary(
         render.result(f"report: {page} (open it in a browser)")
     else:
         render.log(f"no report yet: 'adqa-data report -w {workspace}' writes {page}")
+
+
+def _recorded_recipe(path: Path) -> dict | None:
+    """The recipe a demo-models folder records (None: none, or not a small JSON object)."""
+    import json
+
+    try:
+        if path.stat().st_size > 1 << 16:
+            return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -29,6 +29,24 @@ from .design import prior_corpus
 AUDIO_WINDOW_S = 2
 PANEL_STYLE = "audiomcq"
 PANEL_MEMBERS = 3
+# how each prior member is trained (the module docstring says why these): declared once, recorded with
+# the models (`recipe`), so a folder built by another recipe is never taken for this one
+MEMBER_STEPS, MEMBER_BATCH, MEMBER_LR, MEMBER_WARMUP = 300, 16, 5e-3, 0.05
+
+
+def recipe() -> dict:
+    """What `build_story_models` builds, as recorded next to the models: a change here is a new build."""
+    return {
+        "models": "story",
+        "members": PANEL_MEMBERS,
+        "steps": MEMBER_STEPS,
+        "batch": MEMBER_BATCH,
+        "lr": MEMBER_LR,
+        "schedule": f"linear, warm-up {MEMBER_WARMUP}",
+        "tag_tokens": True,
+        "audio_window_s": AUDIO_WINDOW_S,
+        "corpus": "prior_corpus v2 (buzz of equal odd harmonics, 200-400 Hz)",
+    }
 
 
 def train_prior_member(
@@ -36,9 +54,9 @@ def train_prior_member(
     out: str | Path,
     seed: int,
     items: int = 480,
-    steps: int = 300,
-    batch: int = 16,
-    lr: float = 5e-3,
+    steps: int = MEMBER_STEPS,
+    batch: int = MEMBER_BATCH,
+    lr: float = MEMBER_LR,
 ) -> Path:
     """Fine-tune the checkpoint `base` on `prior_corpus(items, seed)` for `steps` steps and write the
     policy to `out`. Returns `out`."""
@@ -66,7 +84,7 @@ def train_prior_member(
         model=str(base),
         learning_rate=lr,
         lr_scheduler="linear",
-        warmup_ratio=0.05,
+        warmup_ratio=MEMBER_WARMUP,
         max_steps=steps,
         micro_batch_groups=batch,
         save_steps=10**9,

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+from support.faults import assert_clean_error, run_cli
 from typer.testing import CliRunner
 
 from adqa_data.cli import app
@@ -77,6 +78,24 @@ def test_demo_models_writes_a_loadable_panel(tmp_path):
     for m in panel.members:
         assert (tmp_path / "m" / m.model.rsplit("/", 1)[1] / "config.json").is_file()
         assert m.model.startswith(str(tmp_path))  # relative paths resolved against the panel file
+
+
+def test_demo_models_reuses_only_a_folder_of_its_own_recipe(tmp_path):
+    """An up-to-date rerun is a no-op, but a folder built by another recipe (other options, or an older
+    adqa-data that recorded none) is refused with one line, not silently taken for the asked-for models,
+    and nothing in it is touched."""
+    out = tmp_path / "m"
+    assert runner.invoke(app, ["demo-models", str(out)]).exit_code == 0
+    assert json.loads((out / "recipe.json").read_text()) == {"models": "random", "size": "tiny"}
+    weights = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
+    again = runner.invoke(app, ["demo-models", str(out)])
+    assert again.exit_code == 0 and "already built" in again.output
+    code, _, err = run_cli("demo-models", out, "--priors")  # the story's models, not these
+    assert_clean_error(code, err, "another recipe", "delete")
+    (out / "recipe.json").unlink()  # as an older version left it
+    code, _, err = run_cli("demo-models", out)
+    assert_clean_error(code, err, "none recorded")
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == weights
 
 
 def test_json_stdout_holds_only_the_json_object(tmp_path, monkeypatch):
