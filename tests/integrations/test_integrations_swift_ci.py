@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from support.case_rollouts import rewarded_rows
 from support.planted_workspace import DS, build_workspace
 
 pytest.importorskip("swift.rewards")
@@ -29,9 +30,6 @@ from adqa_data.export import ExportOptions, export  # noqa: E402
 from adqa_data.export.card import data_path  # noqa: E402
 from adqa_data.export.source import audio_waveform  # noqa: E402
 from adqa_data.mcq.answers import LETTERS  # noqa: E402
-from adqa_data.rewards.plugins import resolve_rewards  # noqa: E402
-from adqa_data.stages.rollout.config import RolloutConfig  # noqa: E402
-from adqa_data.stages.rollout.shards import _reward_and_rank  # noqa: E402
 
 SAMPLE_RATE = 16000
 
@@ -177,27 +175,21 @@ def test_plugin_loaded_by_swift_gives_the_rollout_rewards(exported, monkeypatch)
 
 def rollout_columns(completions, rows):
     """The rollout stage's own reward code over the same completions (default mix, anchoring off)."""
-    recs = [
-        {
-            "completion_text": text,
-            "choices": row["choices"],
-            "answer_index": row["answer_index"],
-            "answer_text": row["choices"][row["answer_index"]],
-            "item_id": row["item_id"],
-            "question_type": row["question_type"],
-            "source_dataset": row["source_dataset"],
-            "prompt": "p",
-            "completion_token_ids": [],
-            "finish_reason": "stop",
-            "completion_length": 0,
-            "parsed_index": None,
-            "parse_layer": None,
-            "group_id": f"g{i // 3}",
-        }
-        for i, (text, row) in enumerate(zip(completions, rows))
-    ]
-    cfg = RolloutConfig(rewards={"correctness": 1.0, "format": 0.25})
-    _reward_and_rank(recs, resolve_rewards(cfg.rewards), cfg, None, [], [])
+    recs = rewarded_rows(
+        [
+            {
+                "completion_text": text,
+                "choices": row["choices"],
+                "answer_index": row["answer_index"],
+                "item_id": row["item_id"],
+                "question_type": row["question_type"],
+                "source_dataset": row["source_dataset"],
+                "group_id": f"g{i // 3}",
+            }
+            for i, (text, row) in enumerate(zip(completions, rows))
+        ],
+        {"correctness": 1.0, "format": 0.25},
+    )
     return {k: [r[k] for r in recs] for k in ("reward_correctness", "reward_format", "reward")}
 
 
