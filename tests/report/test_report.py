@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support.browser import ORANGE_SHARE, artifacts, chrome, screenshot, wait_for
+from support.browser import ORANGE_SHARE, artifacts, chrome, open_page, screenshot, wait_for
 from support.planted_workspace import DS, build_workspace
 from typer.testing import CliRunner
 
@@ -230,9 +230,7 @@ def test_page_in_headless_chromium(report, tmp_path, width, height, mobile):
     name = "desktop" if not mobile else "phone"
     driver = chrome(width, height, mobile, tmp_path / "chrome-profile")
     try:
-        driver.get(page.as_uri())
-        wait_for(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
-        wait_for(driver, "return document.querySelectorAll('.chart .main-svg').length > 0", "the charts")
+        open_page(driver, page)
         screenshot(driver, shots / f"{name}-top.png")
         # every section drawn: no skipped section, each with a chart, table or group list
         sections = driver.find_elements(By.CSS_SELECTOR, "section.section")

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support.browser import ORANGE_SHARE, artifacts, chrome, screenshot, wait_for
+from support.browser import ORANGE_SHARE, artifacts, chrome, open_page, screenshot, wait_for
 
 DEMO_WS = os.environ.get("ADQA_DEMO_WORKSPACE")
 pytestmark = [
@@ -41,9 +41,7 @@ def test_the_demo_page(tmp_path, width, height, mobile):
     shots = artifacts(tmp_path)
     driver = chrome(width, height, mobile, tmp_path / "chrome-profile")
     try:
-        driver.get(page.as_uri())
-        wait_for(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
-        wait_for(driver, "return document.querySelectorAll('.chart .main-svg').length > 0", "the charts")
+        open_page(driver, page)
         screenshot(driver, shots / f"{name}-top.png")
         for dataset, wanted in DRAWN.items():
             box = driver.find_element(By.ID, "ds-" + dataset)

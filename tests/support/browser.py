@@ -84,3 +84,10 @@ let orange = 0;
 for (let i = 0; i < d.length; i += 4) if (d[i] - d[i + 2] > 40 && d[i + 1] > d[i + 2] && d[i] > d[i + 1]) orange++;
 return orange / (d.length / 4);
 """
+
+
+def open_page(driver, page: Path) -> None:
+    """Load the report page and wait until its sections and charts are drawn."""
+    driver.get(page.as_uri())
+    wait_for(driver, "return document.getElementById('report').dataset.ready === '1'", "the sections")
+    wait_for(driver, "return document.querySelectorAll('.chart .main-svg').length > 0", "the charts")
