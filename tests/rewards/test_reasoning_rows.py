@@ -178,22 +178,15 @@ COMPLETIONS = [
 ]
 
 
-def _eager_all_rows(model, backend, torch, query, prompt, completion):
+def _eager_all_rows(model, backend, query, prompt, completion):
     """The model's own eager forward (its own audio merge): the last layer's head-averaged attention of
     every completion row, and the audio key mask."""
+    from support.eager_attention import last_layer_rows
+
     from adqa_data.inference.adapters.base import whisper_features
 
     feats = whisper_features(backend.model.feature_extractor, [query.audio], 16000)
-    ids = prompt + completion
-    with torch.no_grad():
-        out = model(
-            input_ids=torch.tensor([ids]),
-            input_features=feats.input_features,
-            feature_attention_mask=feats.attention_mask,
-            output_attentions=True,
-        )
-    attn = out.attentions[-1][0].mean(0)[len(prompt) :].numpy()
-    return attn, np.array(ids) == model.config.audio_token_index
+    return last_layer_rows(model, feats, prompt, completion)
 
 
 @pytest.mark.slow
@@ -225,7 +218,7 @@ def test_anchoring_pass_scores_exactly_the_reasoning_rows(tiny, tok):
         query, prompt, completions
     )
     for ids, rows, got, got_all in zip(completions, wanted_rows, reasoning, every):
-        attn, audio = _eager_all_rows(eager, backend, torch, query, prompt, ids)
+        attn, audio = _eager_all_rows(eager, backend, query, prompt, ids)
         assert attn.shape[0] == len(ids)
         whole = anchoring_score(attn, audio)
         assert got_all["score"] == pytest.approx(whole["score"], abs=1e-5) and got_all["rows"] == len(ids)

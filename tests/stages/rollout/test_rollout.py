@@ -557,7 +557,7 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
     """The stored reward equals the anchoring score from the model's own eager forward over the stored
     prompt + completion ids with the processor's audio features (last layer = 'deep' for 2 layers), over
     the completion's reasoning rows (the default `anchoring_rows`; a free-form random output: its text)."""
-    import torch
+    from support.eager_attention import last_layer_rows
     from transformers import AutoFeatureExtractor, AutoTokenizer, Qwen2AudioForConditionalGeneration
 
     from adqa_data.audio.clips import load_audio
@@ -571,16 +571,7 @@ def _check_anchoring_against_eager(model_dir: Path, dataset_root: Path, row: dic
         [load_audio(dataset_root / row["audio_path"], 16000)],
         16000,
     )
-    ids = row["prompt_token_ids"] + row["completion_token_ids"]
-    with torch.no_grad():
-        out = model(
-            input_ids=torch.tensor([ids]),
-            input_features=feats.input_features,
-            feature_attention_mask=feats.attention_mask,
-            output_attentions=True,
-        )
-    attn = out.attentions[-1][0].mean(0)[len(row["prompt_token_ids"]) :].numpy()
-    audio = np.array(ids) == model.config.audio_token_index
+    attn, audio = last_layer_rows(model, feats, row["prompt_token_ids"], row["completion_token_ids"])
     rows = reasoning_rows(row["completion_token_ids"], AutoTokenizer.from_pretrained(model_dir))
     assert rows.any()  # else the reward is 0 by rule and this check compares nothing
     assert row["reward_anchoring"] == pytest.approx(anchoring_score(attn[rows], audio)["score"], abs=1e-5)
