@@ -211,8 +211,9 @@ def rollout_summary_blocks(name: str, s: dict[str, Any]) -> list[Block]:
     ]
 
 
-ROUND_SET = re.compile(r"(?P<run>.+)-round(?P<round>\d+)")
-"""The rollout sets `train --online` writes, one per round: `<run>-round<k>`."""
+ROUND_SET = re.compile(r"(?P<run>.+)-round(?P<round>[1-9]\d*)")
+"""The rollout sets `train --online` writes, one per round: `<run>-round<k>`, k from 1 with no leading zero
+(`x-round01` is a set of its own, not a second round 1 of `x`)."""
 
 
 def rollout_families(names: list[str]) -> list[tuple[str, list[tuple[int, str]]]]:
